@@ -1,0 +1,255 @@
+/* cosmotl core: status codes with chained error context, rank-aware logging,
+ * configuration (inih), timers, progress, atomic file output, counter-based RNG.
+ *
+ * Library functions return a ct_status. On failure they record a message with
+ * CT_FAIL / CT_CHECK; the chain reads like a stack trace ("snapshot_read:120: ...
+ * <- pk_measure:88") and the CLI prints it once. The error record is thread-local,
+ * like errno, so the library keeps no shared mutable state across threads. */
+#ifndef COSMOTL_CORE_H
+#define COSMOTL_CORE_H
+
+#include <mpi.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---------------------------------------------------------------- status */
+
+typedef enum {
+    CT_OK = 0,
+    CT_ERR_ARG,         /* invalid argument from the caller */
+    CT_ERR_IO,          /* file missing, unreadable, unwritable, disk full */
+    CT_ERR_FORMAT,      /* file exists but its content is wrong or inconsistent */
+    CT_ERR_CONFIG,      /* unknown key, bad value in a configuration */
+    CT_ERR_RANGE,       /* a value outside its allowed range */
+    CT_ERR_MEMORY,      /* allocation failed */
+    CT_ERR_MPI,         /* an MPI call failed */
+    CT_ERR_NUMERIC,     /* non-finite values, failed convergence */
+    CT_ERR_STATE,       /* object used in the wrong state */
+    CT_ERR_UNSUPPORTED, /* feature not available in this build or input */
+    CT_ERR_REMOTE,      /* another rank of the communicator failed */
+    CT_ERR_COUNT
+} ct_status;
+
+const char *ct_status_name(ct_status s);
+
+/* Set a new error (clears any previous chain) and return s. */
+ct_status ct_error_set(ct_status s, const char *func, int line, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* Append a "<- func:line" frame to the current chain and return s. */
+ct_status ct_error_push(ct_status s, const char *func, int line);
+/* The current message chain ("" when none). */
+const char *ct_error_message(void);
+ct_status ct_error_status(void);
+void ct_error_clear(void);
+
+/* Return from the current function with a new error. */
+#define CT_FAIL(st, ...) return ct_error_set((st), __func__, __LINE__, __VA_ARGS__)
+/* Record a new error into variable `rc` and jump to label `fail`. */
+#define CT_FAIL_GOTO(rc, st, ...)                                      \
+    do {                                                               \
+        (rc) = ct_error_set((st), __func__, __LINE__, __VA_ARGS__);    \
+        goto fail;                                                     \
+    } while (0)
+/* Evaluate expr; on failure push context and return. */
+#define CT_CHECK(expr)                                                 \
+    do {                                                               \
+        ct_status ct_check_s_ = (expr);                                \
+        if (ct_check_s_ != CT_OK)                                      \
+            return ct_error_push(ct_check_s_, __func__, __LINE__);     \
+    } while (0)
+/* Evaluate expr into rc; on failure push context and goto fail. */
+#define CT_CHECK_GOTO(rc, expr)                                        \
+    do {                                                               \
+        (rc) = (expr);                                                 \
+        if ((rc) != CT_OK) {                                           \
+            ct_error_push((rc), __func__, __LINE__);                   \
+            goto fail;                                                 \
+        }                                                              \
+    } while (0)
+
+/* Collective agreement on failure: every rank of comm passes its local status;
+ * all get CT_OK only if all succeeded. A rank that succeeded while another failed
+ * gets CT_ERR_REMOTE with a message naming the first failing rank. The failing
+ * rank keeps its own message. Always call this before a branch that ranks might
+ * take differently. */
+ct_status ct_agree(MPI_Comm comm, ct_status local);
+/* Like ct_agree, and on failure makes the lowest failing rank's message known to
+ * every rank (so rank 0 can print the real cause). */
+ct_status ct_agree_msg(MPI_Comm comm, ct_status local);
+
+/* Checked allocation helpers: zeroed memory; on failure set CT_ERR_MEMORY. */
+ct_status ct_calloc(void *out_ptr, size_t count, size_t size, const char *what);
+void ct_free(void *ptr_to_ptr); /* frees *ptr and sets it to NULL */
+
+/* ---------------------------------------------------------------- logging */
+
+typedef enum { CT_LOG_ERROR = 0, CT_LOG_WARN, CT_LOG_INFO, CT_LOG_DEBUG } ct_log_level;
+
+/* A capture hook receives every line that would be printed (tests use it). */
+typedef void (*ct_log_hook)(ct_log_level level, int rank, const char *line, void *user);
+
+/* Process-wide logger settings: the rank used for tagging, the threshold, the
+ * stream (stderr by default) and an optional hook. Set once by the driver. */
+void ct_log_setup(MPI_Comm comm, ct_log_level threshold);
+void ct_log_set_level(ct_log_level threshold);
+ct_log_level ct_log_get_level(void);
+void ct_log_set_hook(ct_log_hook hook, void *user);
+int ct_log_rank(void);
+
+/* Collective messages: printed by rank 0 only ("[  1.23s] message"). */
+void ct_log(ct_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Per-rank messages: printed by every rank, tagged "[rank r]". */
+void ct_log_rank_msg(ct_log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+#define ct_info(...) ct_log(CT_LOG_INFO, __VA_ARGS__)
+#define ct_warn(...) ct_log(CT_LOG_WARN, __VA_ARGS__)
+#define ct_debug(...) ct_log(CT_LOG_DEBUG, __VA_ARGS__)
+/* Seconds since ct_log_setup (wall clock). */
+double ct_log_elapsed(void);
+
+/* ---------------------------------------------------------------- config */
+
+/* An INI configuration: rank 0 reads the file, the text is broadcast, every rank
+ * parses it with inih. Getters mark keys as used; ct_config_check_unused reports
+ * every key nobody asked for as an error naming file, line and key. */
+typedef struct ct_config ct_config;
+
+ct_status ct_config_load(ct_config **cfg, const char *path, MPI_Comm comm);
+ct_status ct_config_from_string(ct_config **cfg, const char *text, const char *name);
+void ct_config_destroy(ct_config **cfg);
+const char *ct_config_path(const ct_config *cfg);
+/* The directory of the config file ("." for strings), for relative paths. */
+const char *ct_config_dir(const ct_config *cfg);
+
+int ct_config_has(const ct_config *cfg, const char *section, const char *key);
+int ct_config_has_section(const ct_config *cfg, const char *section);
+/* Getters: if the key is absent, *out = def (and the default is recorded as used).
+ * Range checks are inclusive; errors name file:line and section.key. */
+ct_status ct_config_string(ct_config *cfg, const char *section, const char *key,
+                           const char *def, const char **out);
+ct_status ct_config_double(ct_config *cfg, const char *section, const char *key, double def,
+                           double min, double max, double *out);
+ct_status ct_config_int(ct_config *cfg, const char *section, const char *key, long def,
+                        long min, long max, long *out);
+ct_status ct_config_bool(ct_config *cfg, const char *section, const char *key, int def,
+                         int *out);
+/* One of a comma-free list of choices, e.g. choices = {"cic","tsc",NULL}; returns
+ * the index. */
+ct_status ct_config_choice(ct_config *cfg, const char *section, const char *key,
+                           const char *def, const char *const *choices, int *out);
+/* A comma-separated list of doubles; *n on input is the capacity. */
+ct_status ct_config_doubles(ct_config *cfg, const char *section, const char *key,
+                            double *out, int *n);
+/* Error for every key that was never read; names file:line for each. */
+ct_status ct_config_check_unused(const ct_config *cfg);
+/* Iterate the settings actually used (section, key, value as text, including
+ * defaults that were applied). Returns the count; index past it gives NULLs. */
+size_t ct_config_used_count(const ct_config *cfg);
+void ct_config_used_get(const ct_config *cfg, size_t i, const char **section,
+                        const char **key, const char **value);
+
+/* ---------------------------------------------------------------- timers */
+
+#define CT_TIMER_MAX 32
+typedef struct {
+    int n;
+    char name[CT_TIMER_MAX][32];
+    double total[CT_TIMER_MAX];
+    double started[CT_TIMER_MAX];
+    int running[CT_TIMER_MAX];
+} ct_timers;
+
+void ct_timers_init(ct_timers *t);
+void ct_timer_start(ct_timers *t, const char *name);
+void ct_timer_stop(ct_timers *t, const char *name);
+double ct_timer_get(const ct_timers *t, const char *name);
+/* Collective over comm: min/mean/max of each timer (all ranks must hold the same
+ * timer names in the same order). Prints through ct_log at INFO on rank 0 and, if
+ * out != NULL, writes the report there on rank 0 as well. */
+ct_status ct_timers_report(const ct_timers *t, MPI_Comm comm, FILE *out);
+double ct_wtime(void);
+
+/* ---------------------------------------------------------------- progress */
+
+typedef struct {
+    char what[64];
+    int64_t total;
+    int64_t done;
+    double t0, last_print;
+    int rank;
+    double interval; /* seconds between lines; default 2 */
+} ct_progress;
+
+void ct_progress_begin(ct_progress *p, const char *what, int64_t total, MPI_Comm comm);
+/* Non-collective; prints on rank 0 "what: done/total (x%), rate/s, ETA s". */
+void ct_progress_update(ct_progress *p, int64_t done);
+void ct_progress_end(ct_progress *p);
+
+/* ---------------------------------------------------------------- memory */
+
+/* Peak resident set size of this process, bytes (getrusage). */
+size_t ct_mem_peak(void);
+/* Current resident set size, bytes (/proc/self/statm). */
+size_t ct_mem_current(void);
+
+/* ---------------------------------------------------------------- files */
+
+/* Atomic output: write to a temporary name in the same directory, then rename.
+ * ct_atomic_begin fills tmp (capacity tmp_cap) with "<dir>/.<base>.tmp.<pid>";
+ * ct_atomic_commit fsyncs and renames tmp onto final; ct_atomic_abort unlinks tmp.
+ * A file that exists under its final name is therefore always complete. */
+ct_status ct_atomic_begin(const char *final_path, char *tmp, size_t tmp_cap);
+ct_status ct_atomic_commit(const char *tmp, const char *final_path);
+void ct_atomic_abort(const char *tmp);
+/* Collective versions for files written by all ranks of comm (e.g. parallel HDF5):
+ * rank 0 chooses the temporary name and broadcasts it; commit/abort act on rank 0
+ * after a barrier. */
+ct_status ct_atomic_begin_coll(const char *final_path, char *tmp, size_t tmp_cap,
+                               MPI_Comm comm);
+ct_status ct_atomic_commit_coll(const char *tmp, const char *final_path, MPI_Comm comm);
+void ct_atomic_abort_coll(const char *tmp, MPI_Comm comm);
+
+/* mkdir -p; ok if it exists. */
+ct_status ct_mkdir_p(const char *path);
+int ct_file_exists(const char *path);
+int ct_dir_exists(const char *path);
+/* Read a whole text file into a malloc'd NUL-terminated buffer. */
+ct_status ct_read_text(const char *path, char **text, size_t *len);
+/* Join two path components into out (capacity cap). */
+ct_status ct_path_join(char *out, size_t cap, const char *a, const char *b);
+
+/* ---------------------------------------------------------------- random */
+
+/* Counter-based generator (Philox4x32-10): the output depends only on
+ * (seed, stream, counter), never on the number of ranks or call order. */
+typedef struct {
+    uint64_t seed;
+    uint64_t stream;
+    uint64_t counter; /* advances by one per 4x32-bit block */
+    uint32_t buf[4];
+    int nbuf;
+} ct_rng;
+
+/* The raw block for (seed, stream, counter). */
+void ct_philox(uint64_t seed, uint64_t stream, uint64_t counter, uint32_t out[4]);
+void ct_rng_init(ct_rng *r, uint64_t seed, uint64_t stream, uint64_t counter);
+uint32_t ct_rng_u32(ct_rng *r);
+uint64_t ct_rng_u64(ct_rng *r);
+/* Uniform in the open interval (0, 1), 53-bit resolution. */
+double ct_rng_uniform(ct_rng *r);
+/* Standard normal (Box-Muller on two uniforms; no cached second value, so the
+ * sequence is reproducible from any counter). */
+double ct_rng_normal(ct_rng *r);
+/* Uniform integer in [0, n). */
+uint64_t ct_rng_below(ct_rng *r, uint64_t n);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,55 @@
+/* Small HDF5 helpers shared by every module that writes or reads HDF5:
+ * attributes, whole-dataset reads/writes from one rank, and the record of the
+ * settings used. All return ct_status with the file and object named on error. */
+#ifndef COSMOTL_H5_H
+#define COSMOTL_H5_H
+
+#include <hdf5.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cosmotl/core.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Silence HDF5's own error-stack printing (cosmotl reports errors itself). */
+void ct_h5_quiet(void);
+
+/* Create (truncate) / open read-only a file, serial access. */
+ct_status ct_h5_create(const char *path, hid_t *file);
+ct_status ct_h5_open_ro(const char *path, hid_t *file);
+/* Create intermediate groups as needed ("a/b/c"); returns an open group. */
+ct_status ct_h5_group(hid_t loc, const char *path, hid_t *group);
+int ct_h5_exists(hid_t loc, const char *path);
+
+ct_status ct_h5_attr_double(hid_t loc, const char *name, double v);
+ct_status ct_h5_attr_doubles(hid_t loc, const char *name, const double *v, size_t n);
+ct_status ct_h5_attr_int(hid_t loc, const char *name, long long v);
+ct_status ct_h5_attr_string(hid_t loc, const char *name, const char *v);
+ct_status ct_h5_read_attr_double(hid_t loc, const char *name, double *v);
+ct_status ct_h5_read_attr_int(hid_t loc, const char *name, long long *v);
+/* Reads into buf (capacity cap, NUL-terminated). */
+ct_status ct_h5_read_attr_string(hid_t loc, const char *name, char *buf, size_t cap);
+
+/* Write a contiguous row-major double array of rank 1 or 2 (dims[0] x dims[1]). */
+ct_status ct_h5_write_doubles(hid_t loc, const char *name, const double *v, int rank,
+                              const hsize_t *dims);
+ct_status ct_h5_write_int64s(hid_t loc, const char *name, const int64_t *v, int rank,
+                             const hsize_t *dims);
+/* Read a whole numeric dataset converted to double; allocates *v; dims gets up to
+ * 2 extents (*rank set). */
+ct_status ct_h5_read_doubles(hid_t loc, const char *name, double **v, int *rank,
+                             hsize_t dims[2]);
+ct_status ct_h5_read_int64s(hid_t loc, const char *name, int64_t **v, int *rank,
+                            hsize_t dims[2]);
+
+/* Store every setting a ct_config handed out as string attributes of a group
+ * "settings" under loc ("section.key" = value), plus the config path. */
+ct_status ct_h5_write_config(hid_t loc, const ct_config *cfg);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

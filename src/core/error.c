@@ -1,0 +1,120 @@
+/* Status codes and the chained, thread-local error record. */
+#include "cosmotl/core.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CT_ERRMSG_CAP 4096
+
+static _Thread_local char ct_errmsg[CT_ERRMSG_CAP];
+static _Thread_local ct_status ct_errstatus = CT_OK;
+
+static const char *const ct_status_names[CT_ERR_COUNT] = {
+    "ok", "invalid argument", "I/O error", "format error", "configuration error",
+    "value out of range", "out of memory", "MPI error", "numerical error", "invalid state",
+    "unsupported", "failure on another rank",
+};
+
+const char *ct_status_name(ct_status s)
+{
+    if ((int)s < 0 || s >= CT_ERR_COUNT)
+        return "unknown status";
+    return ct_status_names[s];
+}
+
+ct_status ct_error_set(ct_status s, const char *func, int line, const char *fmt, ...)
+{
+    char msg[CT_ERRMSG_CAP - 256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    snprintf(ct_errmsg, sizeof ct_errmsg, "%s (%s:%d)", msg, func, line);
+    ct_errstatus = s;
+    return s;
+}
+
+ct_status ct_error_push(ct_status s, const char *func, int line)
+{
+    size_t len = strlen(ct_errmsg);
+    if (len == 0) {
+        snprintf(ct_errmsg, sizeof ct_errmsg, "%s (%s:%d)", ct_status_name(s), func, line);
+    } else if (len + 64 < sizeof ct_errmsg) {
+        snprintf(ct_errmsg + len, sizeof ct_errmsg - len, " <- %s:%d", func, line);
+    }
+    ct_errstatus = s;
+    return s;
+}
+
+const char *ct_error_message(void) { return ct_errmsg; }
+ct_status ct_error_status(void) { return ct_errstatus; }
+
+void ct_error_clear(void)
+{
+    ct_errmsg[0] = '\0';
+    ct_errstatus = CT_OK;
+}
+
+ct_status ct_agree(MPI_Comm comm, ct_status local)
+{
+    int rank;
+    MPI_Comm_rank(comm, &rank);
+    /* lowest failing rank wins; size sentinel means "no failure" */
+    int mine = local != CT_OK ? rank : INT32_MAX;
+    int first = INT32_MAX;
+    if (MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, comm) != MPI_SUCCESS)
+        return ct_error_set(CT_ERR_MPI, __func__, __LINE__, "MPI_Allreduce failed");
+    if (first == INT32_MAX)
+        return CT_OK;
+    if (local != CT_OK)
+        return local;
+    return ct_error_set(CT_ERR_REMOTE, __func__, __LINE__, "rank %d failed", first);
+}
+
+ct_status ct_agree_msg(MPI_Comm comm, ct_status local)
+{
+    int rank;
+    MPI_Comm_rank(comm, &rank);
+    int mine = local != CT_OK ? rank : INT32_MAX;
+    int first = INT32_MAX;
+    if (MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, comm) != MPI_SUCCESS)
+        return ct_error_set(CT_ERR_MPI, __func__, __LINE__, "MPI_Allreduce failed");
+    if (first == INT32_MAX)
+        return CT_OK;
+    char buf[CT_ERRMSG_CAP];
+    int st = (int)local;
+    if (rank == first)
+        snprintf(buf, sizeof buf, "%s", ct_errmsg);
+    MPI_Bcast(buf, CT_ERRMSG_CAP, MPI_CHAR, first, comm);
+    MPI_Bcast(&st, 1, MPI_INT, first, comm);
+    if (rank != first) {
+        snprintf(ct_errmsg, sizeof ct_errmsg, "%s", buf);
+        ct_errstatus = (ct_status)st;
+    }
+    return (ct_status)st;
+}
+
+ct_status ct_calloc(void *out_ptr, size_t count, size_t size, const char *what)
+{
+    void **out = (void **)out_ptr;
+    *out = NULL;
+    if (count == 0 || size == 0)
+        count = size = 1;
+    if (size != 0 && count > SIZE_MAX / size)
+        CT_FAIL(CT_ERR_MEMORY, "allocation of %s overflows (%zu x %zu)", what, count, size);
+    void *p = calloc(count, size);
+    if (!p)
+        CT_FAIL(CT_ERR_MEMORY, "cannot allocate %zu bytes for %s", count * size, what);
+    *out = p;
+    return CT_OK;
+}
+
+void ct_free(void *ptr_to_ptr)
+{
+    void **pp = (void **)ptr_to_ptr;
+    if (pp && *pp) {
+        free(*pp);
+        *pp = NULL;
+    }
+}

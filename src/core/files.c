@@ -1,0 +1,185 @@
+/* Atomic output (temporary name + rename), directories, whole-file reads. */
+#include "cosmotl/core.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+ct_status ct_path_join(char *out, size_t cap, const char *a, const char *b)
+{
+    int n;
+    if (!a || !*a)
+        n = snprintf(out, cap, "%s", b);
+    else if (b[0] == '/')
+        n = snprintf(out, cap, "%s", b);
+    else if (a[strlen(a) - 1] == '/')
+        n = snprintf(out, cap, "%s%s", a, b);
+    else
+        n = snprintf(out, cap, "%s/%s", a, b);
+    if (n < 0 || (size_t)n >= cap)
+        CT_FAIL(CT_ERR_ARG, "path too long: %s/%s", a, b);
+    return CT_OK;
+}
+
+ct_status ct_atomic_begin(const char *final_path, char *tmp, size_t tmp_cap)
+{
+    char copy1[4096], copy2[4096];
+    snprintf(copy1, sizeof copy1, "%s", final_path);
+    snprintf(copy2, sizeof copy2, "%s", final_path);
+    const char *dir = dirname(copy1);
+    const char *base = basename(copy2);
+    int n = snprintf(tmp, tmp_cap, "%s/.%s.tmp.%ld", dir, base, (long)getpid());
+    if (n < 0 || (size_t)n >= tmp_cap)
+        CT_FAIL(CT_ERR_ARG, "path too long: %s", final_path);
+    if (!ct_dir_exists(dir))
+        CT_FAIL(CT_ERR_IO, "%s: directory %s does not exist", final_path, dir);
+    return CT_OK;
+}
+
+ct_status ct_atomic_commit(const char *tmp, const char *final_path)
+{
+    int fd = open(tmp, O_RDONLY);
+    if (fd >= 0) {
+        if (fsync(fd) != 0) {
+            int e = errno;
+            close(fd);
+            unlink(tmp);
+            CT_FAIL(CT_ERR_IO, "%s: fsync failed: %s", final_path, strerror(e));
+        }
+        close(fd);
+    }
+    if (rename(tmp, final_path) != 0) {
+        int e = errno;
+        unlink(tmp);
+        CT_FAIL(CT_ERR_IO, "%s: cannot rename temporary file: %s", final_path, strerror(e));
+    }
+    return CT_OK;
+}
+
+void ct_atomic_abort(const char *tmp)
+{
+    if (tmp && *tmp)
+        unlink(tmp);
+}
+
+ct_status ct_atomic_begin_coll(const char *final_path, char *tmp, size_t tmp_cap,
+                               MPI_Comm comm)
+{
+    int rank;
+    MPI_Comm_rank(comm, &rank);
+    ct_status s = CT_OK;
+    if (rank == 0)
+        s = ct_atomic_begin(final_path, tmp, tmp_cap);
+    s = ct_agree_msg(comm, s);
+    if (s != CT_OK)
+        return ct_error_push(s, __func__, __LINE__);
+    int len = rank == 0 ? (int)strlen(tmp) + 1 : 0;
+    MPI_Bcast(&len, 1, MPI_INT, 0, comm);
+    if ((size_t)len > tmp_cap)
+        CT_FAIL(CT_ERR_ARG, "temporary path too long for buffer");
+    MPI_Bcast(tmp, len, MPI_CHAR, 0, comm);
+    return CT_OK;
+}
+
+ct_status ct_atomic_commit_coll(const char *tmp, const char *final_path, MPI_Comm comm)
+{
+    int rank;
+    MPI_Comm_rank(comm, &rank);
+    MPI_Barrier(comm);
+    ct_status s = CT_OK;
+    if (rank == 0)
+        s = ct_atomic_commit(tmp, final_path);
+    s = ct_agree_msg(comm, s);
+    if (s != CT_OK)
+        return ct_error_push(s, __func__, __LINE__);
+    return CT_OK;
+}
+
+void ct_atomic_abort_coll(const char *tmp, MPI_Comm comm)
+{
+    int rank;
+    MPI_Comm_rank(comm, &rank);
+    MPI_Barrier(comm);
+    if (rank == 0)
+        ct_atomic_abort(tmp);
+}
+
+int ct_file_exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+int ct_dir_exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+ct_status ct_mkdir_p(const char *path)
+{
+    char buf[4096];
+    int n = snprintf(buf, sizeof buf, "%s", path);
+    if (n <= 0 || (size_t)n >= sizeof buf)
+        CT_FAIL(CT_ERR_ARG, "bad directory path '%s'", path);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(buf, 0777) != 0 && errno != EEXIST)
+            CT_FAIL(CT_ERR_IO, "%s: cannot create directory: %s", buf, strerror(errno));
+        *p = '/';
+    }
+    if (mkdir(buf, 0777) != 0 && errno != EEXIST)
+        CT_FAIL(CT_ERR_IO, "%s: cannot create directory: %s", buf, strerror(errno));
+    if (!ct_dir_exists(buf))
+        CT_FAIL(CT_ERR_IO, "%s: exists and is not a directory", buf);
+    return CT_OK;
+}
+
+ct_status ct_read_text(const char *path, char **text, size_t *len)
+{
+    *text = NULL;
+    if (len)
+        *len = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        CT_FAIL(CT_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    size_t cap = 4096, n = 0;
+    char *buf = malloc(cap);
+    if (!buf) {
+        fclose(f);
+        CT_FAIL(CT_ERR_MEMORY, "%s: out of memory", path);
+    }
+    for (;;) {
+        if (n + 1 >= cap) {
+            char *nb = realloc(buf, cap * 2);
+            if (!nb) {
+                free(buf);
+                fclose(f);
+                CT_FAIL(CT_ERR_MEMORY, "%s: out of memory", path);
+            }
+            buf = nb;
+            cap *= 2;
+        }
+        size_t got = fread(buf + n, 1, cap - n - 1, f);
+        n += got;
+        if (got == 0)
+            break;
+    }
+    int err = ferror(f);
+    fclose(f);
+    if (err) {
+        free(buf);
+        CT_FAIL(CT_ERR_IO, "%s: read error", path);
+    }
+    buf[n] = '\0';
+    *text = buf;
+    if (len)
+        *len = n;
+    return CT_OK;
+}
