@@ -1,0 +1,92 @@
+/* cosmotl I/O: Gadget snapshots (HDF5 in the Quijote layout, legacy binary
+ * format I/II), read partitioned over the ranks of a communicator, and written
+ * in parallel, multi-file. Units in memory: positions comoving Mpc/h in
+ * [0, box), velocities peculiar km/s, masses 1e10 Msun/h. */
+#ifndef COSMOTL_IO_H
+#define COSMOTL_IO_H
+
+#include <mpi.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cosmotl/core.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Everything in a Gadget header, converted to cosmotl units. */
+typedef struct {
+    double box;             /* Mpc/h (file: kpc/h) */
+    double time;            /* scale factor a */
+    double redshift;
+    double omega_m, omega_l, hubble;
+    double mass_table[6];   /* 1e10 Msun/h; 0 => per-particle Masses dataset */
+    int64_t npart_total[6]; /* NumPart_Total + 2^32 NumPart_Total_HighWord */
+    int nfiles;             /* NumFilesPerSnapshot */
+    int flag_sfr, flag_cooling, flag_feedback, flag_metals, flag_stellarage;
+    int flag_double;
+} ct_snapshot_header;
+
+/* Particles of one type held by one rank. */
+typedef struct {
+    int64_t n;        /* particles on this rank */
+    int64_t offset;   /* global index of the first one (read order) */
+    int64_t n_total;  /* over all ranks */
+    float *pos;       /* n x 3, Mpc/h */
+    float *vel;       /* n x 3, peculiar km/s; NULL if not requested */
+    uint64_t *id;     /* n; NULL if not requested */
+    float *mass;      /* n, 1e10 Msun/h; NULL when every particle has mass_uniform */
+    double mass_uniform;
+} ct_particles;
+
+void ct_particles_free(ct_particles *p); /* frees arrays, zeroes the struct */
+
+/* What to do with positions outside [0, box) or non-finite values. */
+typedef enum { CT_BOUNDS_ERROR = 0, CT_BOUNDS_WRAP } ct_bounds_policy;
+
+typedef struct {
+    int read_vel;             /* default 1 */
+    int read_id;              /* default 1 */
+    ct_bounds_policy bounds;  /* default CT_BOUNDS_ERROR */
+} ct_read_settings;
+
+void ct_read_settings_defaults(ct_read_settings *s);
+
+/* An opened snapshot: path is a single file ("snap_004.hdf5"), a multi-file
+ * base ("snap_004", files snap_004.<f>.hdf5), a snapdir_XXX/ folder, or a Gadget
+ * binary file (format I/II). Collective over comm; every file's header is checked
+ * against the first. */
+typedef struct ct_snapshot ct_snapshot;
+
+ct_status ct_snapshot_open(ct_snapshot **snap, const char *path, MPI_Comm comm);
+void ct_snapshot_close(ct_snapshot **snap);
+const ct_snapshot_header *ct_snapshot_get_header(const ct_snapshot *snap);
+/* Read particles of type ptype (1 = CDM, 2 = neutrinos): each rank receives a
+ * contiguous, nearly equal slice of the global list (sizes differ by at most one).
+ * Collective. */
+ct_status ct_snapshot_read(ct_snapshot *snap, int ptype, const ct_read_settings *s,
+                           ct_particles *out);
+
+/* Writing a Quijote-layout snapshot: dir/snapdir_XXX/snap_XXX.<f>.hdf5 with
+ * nfiles files (or a single snap_XXX.hdf5 if nfiles == 1 and single_file). Every
+ * rank passes its local particles per type; global ordering is by rank. Written
+ * atomically: nothing appears under the final names unless everything succeeded. */
+typedef struct {
+    int nfiles;          /* default 8 */
+    int snapnum;         /* default 4 */
+    int single_file;     /* 1: write snap_XXX.hdf5 with no snapdir (nfiles must be 1) */
+} ct_write_settings;
+
+void ct_write_settings_defaults(ct_write_settings *s);
+
+/* parts[t] for t = 0..5 may be NULL (no particles of that type). header's
+ * npart_total and nfiles are filled in by the writer. */
+ct_status ct_snapshot_write(const char *dir, const ct_snapshot_header *header,
+                            const ct_particles *const parts[6], const ct_write_settings *s,
+                            MPI_Comm comm);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
