@@ -11,5 +11,6 @@
 #include "cosmotl/sim.h"
 #include "cosmotl/nn.h"
 #include "cosmotl/study.h"
+#include "cosmotl/batch.h"
 
 #endif

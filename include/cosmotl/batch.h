@@ -1,0 +1,138 @@
+/* cosmotl batch: reprocessing manifests and SLURM job generation.
+ *
+ * A manifest records, for one stage of one suite (simulate a suite, summarize its
+ * snapshots), every item (a simulation index), its input, its output and its status,
+ * so that reprocessing thousands of snapshots is idempotent and fault tolerant:
+ *   - an item whose output exists is complete and skipped (outputs are written
+ *     atomically, so an output under its final name is whole);
+ *   - an item that fails (a missing or corrupt snapshot) is recorded with its error
+ *     and the caller carries on with the rest;
+ *   - an item whose task was killed (kill -9) stays "running" in its record, has no
+ *     output, and is redone by the next run, which first removes the stale
+ *     temporaries (".<name>.tmp.*", the ct_atomic_* naming) the killed task left;
+ *   - a run with everything complete does nothing and says so.
+ *
+ * Layout in the manifest directory DIR (normally the stage's output directory):
+ *   DIR/manifest.tsv         merged view, rewritten atomically by ct_manifest_flush
+ *   DIR/.manifest/<item>     one record per item, each written atomically by the
+ *                            task that owns the item (no shared writes between the
+ *                            tasks of a job array or the rank groups of a run)
+ *
+ * Usage (all calls collective over the comm given to open; rank 0 of that comm does
+ * the file work and broadcasts, so every rank sees the same answers). With rank
+ * groups, each group opens its own manifest on its group communicator.
+ *
+ *     ct_manifest *m;
+ *     CT_CHECK(ct_manifest_open(&m, outdir, "summarize", group_comm));
+ *     for each item i of this group:
+ *         int todo;
+ *         CT_CHECK(ct_manifest_need(m, id, input, output, &todo));
+ *         if (!todo) continue;
+ *         CT_CHECK(ct_manifest_begin(m, id));
+ *         st = ct_agree_msg(group_comm, work(...));   // writes output atomically
+ *         if (st == CT_OK) ct_manifest_done(m, id);
+ *         else             ct_manifest_fail(m, id, ct_error_message());
+ *     ct_manifest_flush(m);                 // manifest.tsv for humans and gather
+ *     ct_manifest_counts c = ct_manifest_get_counts(m);   // reduce over groups
+ *     ct_manifest_close(&m);
+ *     exit code: 0 if c.failed == 0, else CT_EXIT_PARTIAL.
+ */
+#ifndef COSMOTL_BATCH_H
+#define COSMOTL_BATCH_H
+
+#include <mpi.h>
+#include <stddef.h>
+
+#include "cosmotl/core.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Exit code of a command that processed every item it could but recorded
+ * failures for some (the job scripts treat it as success when the pipeline
+ * allows failed items, so gather still runs and records them). */
+#define CT_EXIT_PARTIAL 3
+
+typedef enum {
+    CT_ITEM_TODO = 0, /* known, not started */
+    CT_ITEM_RUNNING,  /* started; if no task is alive, it was interrupted */
+    CT_ITEM_DONE,     /* output complete */
+    CT_ITEM_FAILED    /* error recorded */
+} ct_item_state;
+
+const char *ct_item_state_name(ct_item_state s);
+
+/* One row of a manifest. Strings are NUL-terminated; tabs and newlines in them
+ * are replaced by spaces so every record stays one TSV line. */
+#define CT_MANIFEST_ITEM_MAX 64
+#define CT_MANIFEST_PATH_MAX 1024
+#define CT_MANIFEST_ERROR_MAX 1024
+typedef struct {
+    char item[CT_MANIFEST_ITEM_MAX];
+    ct_item_state state;
+    char input[CT_MANIFEST_PATH_MAX];
+    char output[CT_MANIFEST_PATH_MAX];
+    double seconds;   /* wall time of the last attempt (0 if none) */
+    int attempts;     /* how many times the item was begun */
+    char host[64];
+    long pid;
+    char started[32];  /* UTC, ISO 8601; "" if never */
+    char finished[32];
+    char error[CT_MANIFEST_ERROR_MAX];
+} ct_manifest_entry;
+
+/* What this manifest object saw in this run. */
+typedef struct {
+    long items;       /* items passed to ct_manifest_need */
+    long complete;    /* already complete before this run (skipped) */
+    long done;        /* completed by this run */
+    long failed;      /* failed in this run */
+    long interrupted; /* found "running" with no output: redone */
+} ct_manifest_counts;
+
+typedef struct ct_manifest ct_manifest;
+
+/* Open (creating DIR and DIR/.manifest if needed) the manifest of one stage in
+ * DIR. stage is a short word ("simulate", "summarize") recorded in manifest.tsv.
+ * Collective over comm. */
+ct_status ct_manifest_open(ct_manifest **m, const char *dir, const char *stage, MPI_Comm comm);
+void ct_manifest_close(ct_manifest **m);
+
+/* Register item (letters, digits, '.', '_', '-'; at most 63 characters) with its
+ * input and output paths, and decide whether it must be (re)done: *todo = 0 when
+ * output exists (the item is recorded done if it was not), else 1. An item found
+ * "running" without output is counted as interrupted. Collective. */
+ct_status ct_manifest_need(ct_manifest *m, const char *item, const char *input,
+                           const char *output, int *todo);
+/* Mark item running (host, pid, start time) and remove stale temporaries of its
+ * output left by a killed task. Collective. */
+ct_status ct_manifest_begin(ct_manifest *m, const char *item);
+/* Record the outcome of the item begun last. Collective. ct_manifest_fail keeps
+ * the first line of error (the caller passes ct_error_message(), which stays
+ * intact unless recording itself fails). */
+ct_status ct_manifest_done(ct_manifest *m, const char *item);
+ct_status ct_manifest_fail(ct_manifest *m, const char *item, const char *error);
+
+/* Rewrite DIR/manifest.tsv from every record in DIR/.manifest (including those of
+ * other tasks), atomically and under a file lock. Collective. */
+ct_status ct_manifest_flush(ct_manifest *m);
+
+ct_manifest_counts ct_manifest_get_counts(const ct_manifest *m);
+/* A one-line summary of counts for the log, e.g. "summarize: nothing to do: all
+ * 8 outputs are complete" or "summarize: 6 done, 2 failed (see DIR/manifest.tsv)". */
+void ct_manifest_describe(const char *stage, const char *dir, const ct_manifest_counts *c,
+                          char *buf, size_t cap);
+
+/* Read every record of the manifest in DIR (not collective; any process). The
+ * entries are sorted by item (numerically when items are integers); free with
+ * ct_free(&entries). A directory with no manifest gives *n = 0. */
+ct_status ct_manifest_read(const char *dir, ct_manifest_entry **entries, size_t *n);
+/* The entry of one item, or NULL. */
+const ct_manifest_entry *ct_manifest_find(const ct_manifest_entry *entries, size_t n,
+                                          const char *item);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
