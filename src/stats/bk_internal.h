@@ -1,0 +1,55 @@
+/* Private pieces of the bispectrum estimator shared by src/stats/bk*.c. */
+#ifndef COSMOTL_BK_INTERNAL_H
+#define COSMOTL_BK_INTERNAL_H
+
+#include <stddef.h>
+
+#include "cosmotl/stats.h"
+
+/* Fill `field` (n_local real values, the caller's slab of the grid without
+ * padding) with shell `shell` (1-based) of whatever the context describes.
+ * Collective over the engine's communicator: every rank is called with the same
+ * shell in the same order. */
+typedef ct_status (*ct_bk_fill_fn)(void *ctx, int shell, double *field);
+
+typedef struct {
+    int ntri;
+    const int *tri;     /* 3*ntri shell indices, 1-based, j1 >= j2 >= j3 */
+    int nshell;         /* shells 1..nshell may appear */
+    size_t n_local;     /* real values per field on this rank */
+    long max_fields;    /* resident shell fields allowed (>= 3), same on all ranks */
+    int per_triangle;   /* recompute the three fields of every triangle (benchmark) */
+    int threads;        /* OpenMP threads for the sums (the mesh's setting) */
+    ct_bk_fill_fn fill;
+    void *ctx;
+    MPI_Comm comm;
+} ct_bk_engine;
+
+typedef struct {
+    long nfill;    /* fill calls (shell transforms) made */
+    double t_fill; /* seconds in fill */
+    double t_sum;  /* seconds in the local triangle sums */
+} ct_bk_engine_stats;
+
+/* sums[t] = sum over the whole grid of f_j1 f_j2 f_j3 for triangle t (reduced
+ * over ranks). */
+ct_status ct_bk_engine_run(const ct_bk_engine *e, double *sums, ct_bk_engine_stats *st);
+
+/* Shell of integer mode vector length |n| = sqrt(n2) for shell width dk (kF units):
+ * floor(|n|/dk + 1/2); 0 means the DC shell (never used). */
+int ct_bk_shell_of(double n2, double dk);
+
+/* Triangle-count cache: one HDF5 file per (grid, dk, nshell) in dir, named
+ * bk_counts_N<grid>_dk<dk>_k<kmax>.h5. Counts are integers in mode space, so they
+ * do not depend on the box size. Collective: rank 0 reads, all ranks receive.
+ * *found = 0 when the file is absent or does not match (a warning says why). */
+ct_status ct_bk_counts_load(const char *dir, long grid, double dk, int nshell, int ntri,
+                            const int *tri, double *counts, int *found, MPI_Comm comm);
+/* Rank 0 writes the file atomically (temporary name + rename), so concurrent
+ * writers of the same configuration leave one complete file. */
+ct_status ct_bk_counts_save(const char *dir, long grid, double dk, int nshell, int ntri,
+                            const int *tri, const double *counts, MPI_Comm comm);
+ct_status ct_bk_counts_path(char *out, size_t cap, const char *dir, long grid, double dk,
+                            int nshell);
+
+#endif
