@@ -1,0 +1,59 @@
+/* Private parts of the mesh module: the object layout and FFTW precision
+ * switches shared by mesh.c, paint.c and exchange.c. */
+#ifndef CT_MESH_PRIVATE_H
+#define CT_MESH_PRIVATE_H
+
+#include <fftw3-mpi.h>
+#include <math.h>
+
+#include "cosmotl/mesh.h"
+
+#ifdef CT_SINGLE_PRECISION
+#define CT_FFTW(x) fftwf_##x
+#define CT_FFTW_MPI(x) fftwf_mpi_##x
+#define CT_MPI_REAL MPI_FLOAT
+#else
+#define CT_FFTW(x) fftw_##x
+#define CT_FFTW_MPI(x) fftw_mpi_##x
+#define CT_MPI_REAL MPI_DOUBLE
+#endif
+
+struct ct_mesh {
+    MPI_Comm comm; /* our own duplicate: mesh traffic never meets the caller's */
+    int rank, size;
+    int64_t N;
+    double box, inv_h; /* N / L */
+    int threads;
+    ptrdiff_t x0, nx, y0, ny;
+    ptrdiff_t row;    /* 2 (N/2 + 1) reals per row */
+    size_t plane;     /* N * row reals per x-plane */
+    size_t nreal;     /* reals allocated after the low ghosts */
+    ct_real *base;    /* allocation: CT_MESH_GHOST_LO planes, then data */
+    ct_real *data;
+    CT_FFTW(plan) fwd, bwd;
+    int fourier;
+    ptrdiff_t *own_x0, *own_nx; /* every rank's real-space slab */
+    int64_t *plane_rank;        /* owner of each x-plane, N entries */
+    MPI_Datatype plane_type;    /* one x-plane of reals */
+};
+
+/* Global x-plane of a position already wrapped into [0, L): floor(x/H) in
+ * [0, N). Exchange, paint and readout all use this one definition. */
+static inline int64_t ct_mesh_plane_of_(const struct ct_mesh *m, double x)
+{
+    int64_t i = (int64_t)floor(x * m->inv_h);
+    if (i < 0)
+        i += m->N;
+    if (i >= m->N)
+        i -= m->N;
+    if (i < 0 || i >= m->N)
+        i = 0; /* only for non-finite input, rejected before */
+    return i;
+}
+
+/* Add ghost planes into their owners (paint) or fill them from owners
+ * (readout). */
+ct_status ct_mesh_ghosts_reduce_(struct ct_mesh *m);
+ct_status ct_mesh_ghosts_fill_(struct ct_mesh *m);
+
+#endif

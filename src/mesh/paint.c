@@ -1,0 +1,378 @@
+/* Mass assignment (NGP, CIC, TSC, PCS) onto the slab mesh, ghost-plane
+ * exchange, and readout.
+ *
+ * Races between threads are avoided without private grids: the local x-planes
+ * are cut into chunks of CHUNK planes; a particle of chunk c touches only planes
+ * [c CHUNK - 1, c CHUNK + CHUNK + 2], so chunks of the same parity never share a
+ * plane when CHUNK >= 3. Even chunks are painted in parallel, then odd ones.
+ * The chunking does not depend on the thread count, and within a chunk the
+ * particles keep their input order, so the sum in every cell is performed in
+ * the same order for any number of threads. */
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mesh_private.h"
+
+#define CHUNK 4
+
+void ct_paint_settings_defaults(ct_paint_settings *s)
+{
+    memset(s, 0, sizeof *s);
+    s->mas = CT_MAS_CIC;
+    s->shift = 0;
+    s->accumulate = 0;
+}
+
+/* Kernel weights along one axis: p points starting at *start. */
+static inline void kernel(int p, double s, int64_t *start, double w[4])
+{
+    double f = floor(s - 0.5 * p) + 1.0;
+    *start = (int64_t)f;
+    switch (p) {
+    case 1:
+        w[0] = 1.0;
+        break;
+    case 2: {
+        double u = s - f;
+        w[0] = 1.0 - u;
+        w[1] = u;
+        break;
+    }
+    case 3:
+        for (int q = 0; q < 3; q++) {
+            double d = fabs(f + q - s);
+            w[q] = d < 0.5 ? 0.75 - d * d : d < 1.5 ? 0.5 * (1.5 - d) * (1.5 - d) : 0.0;
+        }
+        break;
+    default:
+        for (int q = 0; q < 4; q++) {
+            double d = fabs(f + q - s);
+            w[q] = d < 1.0   ? (4.0 - 6.0 * d * d + 3.0 * d * d * d) / 6.0
+                   : d < 2.0 ? (2.0 - d) * (2.0 - d) * (2.0 - d) / 6.0
+                             : 0.0;
+        }
+        break;
+    }
+}
+
+static inline int64_t wrap(int64_t i, int64_t N)
+{
+    i %= N;
+    return i < 0 ? i + N : i;
+}
+
+/* Check that every particle is finite, inside [0, L) and owned by this rank;
+ * returns the local plane of each in plane[] (may be NULL). */
+static ct_status check_owned(const ct_mesh *m, int64_t n, const float *pos, int32_t *plane)
+{
+    int64_t bad = -1;
+    for (int64_t i = 0; i < n && bad < 0; i++) {
+        double x = pos[3 * i], y = pos[3 * i + 1], z = pos[3 * i + 2];
+        if (!isfinite(x) || !isfinite(y) || !isfinite(z) || x < 0 || y < 0 || z < 0 ||
+            x >= m->box || y >= m->box || z >= m->box) {
+            bad = i;
+            break;
+        }
+        int64_t g = ct_mesh_plane_of_(m, x);
+        if (g < m->x0 || g >= m->x0 + m->nx) {
+            bad = i;
+            break;
+        }
+        if (plane)
+            plane[i] = (int32_t)(g - m->x0);
+    }
+    if (bad >= 0)
+        CT_FAIL(CT_ERR_ARG,
+                "particle %lld at (%g, %g, %g) is outside [0, %g) or not on its slab's rank %d "
+                "(call ct_mesh_exchange first)",
+                (long long)bad, pos[3 * bad], pos[3 * bad + 1], pos[3 * bad + 2], m->box,
+                m->rank);
+    return CT_OK;
+}
+
+static void paint_one(ct_mesh *m, int p, double shift, const float *x, double w)
+{
+    const int64_t N = m->N;
+    int64_t s0, s1, s2;
+    double w0[4], w1[4], w2[4];
+    kernel(p, x[0] * m->inv_h + shift, &s0, w0);
+    kernel(p, x[1] * m->inv_h + shift, &s1, w1);
+    kernel(p, x[2] * m->inv_h + shift, &s2, w2);
+    int64_t jj[4], ll[4];
+    for (int q = 0; q < p; q++) {
+        jj[q] = wrap(s1 + q, N);
+        ll[q] = wrap(s2 + q, N);
+    }
+    for (int a = 0; a < p; a++) {
+        /* local plane, may be a ghost: -GHOST_LO .. nx + GHOST_HI - 1 */
+        ct_real *pl = m->data + (ptrdiff_t)(s0 + a - m->x0) * (ptrdiff_t)m->plane;
+        double wa = w * w0[a];
+        for (int b = 0; b < p; b++) {
+            ct_real *r = pl + jj[b] * m->row;
+            double wab = wa * w1[b];
+            for (int c = 0; c < p; c++)
+                r[ll[c]] += (ct_real)(wab * w2[c]);
+        }
+    }
+}
+
+ct_status ct_mesh_paint(ct_mesh *m, const ct_paint_settings *s, int64_t n, const float *pos,
+                        const float *w, double w_uniform)
+{
+    ct_status rc = CT_OK, lrc = CT_OK;
+    int32_t *plane = NULL;
+    int64_t *start = NULL;
+    uint32_t *order = NULL;
+    int p = s ? (int)s->mas : 0;
+
+    if (m->fourier)
+        lrc = ct_error_set(CT_ERR_STATE, __func__, __LINE__, "painting needs a real-space mesh");
+    else if (p < 1 || p > 4)
+        lrc = ct_error_set(CT_ERR_ARG, __func__, __LINE__, "unknown mass-assignment scheme %d", p);
+    else if (!(s->shift >= 0 && s->shift <= 1.0))
+        lrc = ct_error_set(CT_ERR_ARG, __func__, __LINE__, "paint shift %g not in [0, 1] cells",
+                           s->shift);
+    else if (n < 0 || (n > 0 && !pos))
+        lrc = ct_error_set(CT_ERR_ARG, __func__, __LINE__, "bad particle arrays");
+    else if ((uint64_t)n > UINT32_MAX)
+        lrc = ct_error_set(CT_ERR_UNSUPPORTED, __func__, __LINE__,
+                           "more than 2^32 particles on one rank");
+    if (lrc == CT_OK && n > 0) {
+        lrc = ct_calloc(&plane, (size_t)n, sizeof(int32_t), "particle planes");
+        if (lrc == CT_OK)
+            lrc = check_owned(m, n, pos, plane);
+    }
+    CT_CHECK_GOTO(rc, ct_agree(m->comm, lrc));
+
+    /* zero: ghosts always (they carry only this call's spill-over) */
+    if (!s->accumulate) {
+        ct_mesh_zero(m);
+    } else {
+        memset(m->base, 0, CT_MESH_GHOST_LO * m->plane * sizeof(ct_real));
+        memset(m->data + (size_t)m->nx * m->plane, 0,
+               (m->nreal - (size_t)m->nx * m->plane) * sizeof(ct_real));
+    }
+
+    /* counting sort of particle indices by chunk (stable) */
+    const int64_t nchunk = (m->nx + CHUNK - 1) / CHUNK;
+    if (n > 0) {
+        CT_CHECK_GOTO(rc, ct_calloc(&start, (size_t)nchunk + 1, sizeof(int64_t), "chunk table"));
+        CT_CHECK_GOTO(rc, ct_calloc(&order, (size_t)n, sizeof(uint32_t), "paint order"));
+        for (int64_t i = 0; i < n; i++)
+            start[plane[i] / CHUNK + 1]++;
+        for (int64_t c = 0; c < nchunk; c++)
+            start[c + 1] += start[c];
+        int64_t *fill = NULL;
+        CT_CHECK_GOTO(rc, ct_calloc(&fill, (size_t)nchunk + 1, sizeof(int64_t), "chunk fill"));
+        memcpy(fill, start, (size_t)nchunk * sizeof(int64_t));
+        for (int64_t i = 0; i < n; i++)
+            order[fill[plane[i] / CHUNK]++] = (uint32_t)i;
+        free(fill);
+        const double shift = s->shift;
+        for (int color = 0; color < 2; color++) {
+#pragma omp parallel for num_threads(m->threads) schedule(dynamic, 1)
+            for (int64_t c = color; c < nchunk; c += 2) {
+                for (int64_t k = start[c]; k < start[c + 1]; k++) {
+                    uint32_t i = order[k];
+                    paint_one(m, p, shift, pos + 3 * (size_t)i, w ? (double)w[i] : w_uniform);
+                }
+            }
+        }
+    }
+    m->fourier = 0;
+    CT_CHECK_GOTO(rc, ct_mesh_ghosts_reduce_(m));
+fail:
+    free(plane);
+    free(start);
+    free(order);
+    return rc;
+}
+
+/* The ghost planes of rank r (if it owns planes): local offsets -GHOST_LO..-1
+ * and nx..nx+GHOST_HI-1, in that order; their global plane and owner. */
+#define NGHOST (CT_MESH_GHOST_LO + CT_MESH_GHOST_HI)
+static void ghost_planes(const ct_mesh *m, int r, int64_t off[NGHOST], int64_t glob[NGHOST],
+                         int owner[NGHOST])
+{
+    int g = 0;
+    for (int q = -CT_MESH_GHOST_LO; q < 0; q++)
+        off[g++] = q;
+    for (int q = 0; q < CT_MESH_GHOST_HI; q++)
+        off[g++] = m->own_nx[r] + q;
+    for (g = 0; g < NGHOST; g++) {
+        glob[g] = wrap(m->own_x0[r] + off[g], m->N);
+        owner[g] = (int)m->plane_rank[glob[g]];
+    }
+}
+
+/* Shared by reduce (direction 0: ghosts -> owners, added) and fill
+ * (direction 1: owners -> ghosts, copied). One MPI_Alltoallv in units of
+ * planes; every rank derives all message layouts from the slab table. */
+static ct_status ghosts_exchange(ct_mesh *m, int direction)
+{
+    ct_status rc = CT_OK;
+    const int P = m->size;
+    int *scount = NULL, *sdispl = NULL, *rcount = NULL, *rdispl = NULL;
+    ct_real *sbuf = NULL, *rbuf = NULL;
+    CT_CHECK_GOTO(rc, ct_calloc(&scount, (size_t)P, sizeof(int), "ghost counts"));
+    CT_CHECK_GOTO(rc, ct_calloc(&sdispl, (size_t)P, sizeof(int), "ghost counts"));
+    CT_CHECK_GOTO(rc, ct_calloc(&rcount, (size_t)P, sizeof(int), "ghost counts"));
+    CT_CHECK_GOTO(rc, ct_calloc(&rdispl, (size_t)P, sizeof(int), "ghost counts"));
+    int64_t off[NGHOST], glob[NGHOST];
+    int owner[NGHOST];
+
+    /* direction 0: I send my ghosts to owners; I receive, from every rank r, r's
+     * ghosts that I own. direction 1: the reverse. */
+    int nmine = 0, ntheirs = 0;
+    if (m->nx > 0) {
+        ghost_planes(m, m->rank, off, glob, owner);
+        for (int g = 0; g < NGHOST; g++)
+            (direction == 0 ? scount : rcount)[owner[g]]++;
+        nmine = NGHOST;
+    }
+    for (int r = 0; r < P; r++) {
+        if (m->own_nx[r] == 0)
+            continue;
+        ghost_planes(m, r, off, glob, owner);
+        for (int g = 0; g < NGHOST; g++)
+            if (owner[g] == m->rank) {
+                (direction == 0 ? rcount : scount)[r]++;
+                ntheirs++;
+            }
+    }
+    for (int r = 1; r < P; r++) {
+        sdispl[r] = sdispl[r - 1] + scount[r - 1];
+        rdispl[r] = rdispl[r - 1] + rcount[r - 1];
+    }
+    int nsend = direction == 0 ? nmine : ntheirs;
+    int nrecv = direction == 0 ? ntheirs : nmine;
+    CT_CHECK_GOTO(rc, ct_calloc(&sbuf, (size_t)nsend * m->plane + 1, sizeof(ct_real), "ghost buffer"));
+    CT_CHECK_GOTO(rc, ct_calloc(&rbuf, (size_t)nrecv * m->plane + 1, sizeof(ct_real), "ghost buffer"));
+
+    int *pos = NULL;
+    CT_CHECK_GOTO(rc, ct_calloc(&pos, (size_t)P, sizeof(int), "ghost positions"));
+    if (direction == 0) {
+        /* pack my ghosts by destination, in ghost order */
+        memcpy(pos, sdispl, (size_t)P * sizeof(int));
+        if (m->nx > 0) {
+            ghost_planes(m, m->rank, off, glob, owner);
+            for (int g = 0; g < NGHOST; g++)
+                memcpy(sbuf + (size_t)pos[owner[g]]++ * m->plane,
+                       m->data + (ptrdiff_t)off[g] * (ptrdiff_t)m->plane,
+                       m->plane * sizeof(ct_real));
+        }
+    } else {
+        /* pack the planes others need, by requesting rank, in their ghost order */
+        memcpy(pos, sdispl, (size_t)P * sizeof(int));
+        for (int r = 0; r < P; r++) {
+            if (m->own_nx[r] == 0)
+                continue;
+            ghost_planes(m, r, off, glob, owner);
+            for (int g = 0; g < NGHOST; g++)
+                if (owner[g] == m->rank)
+                    memcpy(sbuf + (size_t)pos[r]++ * m->plane,
+                           m->data + (glob[g] - m->x0) * (ptrdiff_t)m->plane,
+                           m->plane * sizeof(ct_real));
+        }
+    }
+    free(pos);
+    if (MPI_Alltoallv(sbuf, scount, sdispl, m->plane_type, rbuf, rcount, rdispl, m->plane_type,
+                      m->comm) != MPI_SUCCESS)
+        CT_FAIL_GOTO(rc, CT_ERR_MPI, "MPI_Alltoallv of ghost planes failed");
+
+    if (direction == 0) {
+        /* add received ghosts: senders in rank order, ghosts in order */
+        int *rp = NULL;
+        CT_CHECK_GOTO(rc, ct_calloc(&rp, (size_t)P, sizeof(int), "ghost positions"));
+        memcpy(rp, rdispl, (size_t)P * sizeof(int));
+        for (int r = 0; r < P; r++) {
+            if (m->own_nx[r] == 0)
+                continue;
+            ghost_planes(m, r, off, glob, owner);
+            for (int g = 0; g < NGHOST; g++) {
+                if (owner[g] != m->rank)
+                    continue;
+                ct_real *dst = m->data + (glob[g] - m->x0) * (ptrdiff_t)m->plane;
+                const ct_real *src = rbuf + (size_t)rp[r]++ * m->plane;
+                const size_t np = m->plane;
+#pragma omp parallel for num_threads(m->threads) schedule(static)
+                for (size_t i = 0; i < np; i++)
+                    dst[i] += src[i];
+            }
+        }
+        free(rp);
+    } else {
+        /* my ghosts, by owner, in ghost order */
+        int *rp = NULL;
+        CT_CHECK_GOTO(rc, ct_calloc(&rp, (size_t)P, sizeof(int), "ghost positions"));
+        memcpy(rp, rdispl, (size_t)P * sizeof(int));
+        if (m->nx > 0) {
+            ghost_planes(m, m->rank, off, glob, owner);
+            for (int g = 0; g < NGHOST; g++)
+                memcpy(m->data + (ptrdiff_t)off[g] * (ptrdiff_t)m->plane,
+                       rbuf + (size_t)rp[owner[g]]++ * m->plane, m->plane * sizeof(ct_real));
+        }
+        free(rp);
+    }
+fail:
+    free(scount);
+    free(sdispl);
+    free(rcount);
+    free(rdispl);
+    free(sbuf);
+    free(rbuf);
+    return rc;
+}
+
+ct_status ct_mesh_ghosts_reduce_(ct_mesh *m)
+{
+    CT_CHECK(ghosts_exchange(m, 0));
+    return CT_OK;
+}
+
+ct_status ct_mesh_ghosts_fill_(ct_mesh *m)
+{
+    CT_CHECK(ghosts_exchange(m, 1));
+    return CT_OK;
+}
+
+ct_status ct_mesh_readout(ct_mesh *m, ct_mas mas, int64_t n, const float *pos, double *out)
+{
+    ct_status rc = CT_OK, lrc = CT_OK;
+    int p = (int)mas;
+    if (m->fourier)
+        lrc = ct_error_set(CT_ERR_STATE, __func__, __LINE__, "readout needs a real-space mesh");
+    else if (p < 1 || p > 4)
+        lrc = ct_error_set(CT_ERR_ARG, __func__, __LINE__, "unknown mass-assignment scheme %d", p);
+    else if (n < 0 || (n > 0 && (!pos || !out)))
+        lrc = ct_error_set(CT_ERR_ARG, __func__, __LINE__, "bad particle arrays");
+    else
+        lrc = check_owned(m, n, pos, NULL);
+    CT_CHECK_GOTO(rc, ct_agree(m->comm, lrc));
+    CT_CHECK_GOTO(rc, ct_mesh_ghosts_fill_(m));
+    const int64_t N = m->N;
+#pragma omp parallel for num_threads(m->threads) schedule(static)
+    for (int64_t i = 0; i < n; i++) {
+        const float *x = pos + 3 * i;
+        int64_t s0, s1, s2;
+        double w0[4], w1[4], w2[4];
+        kernel(p, x[0] * m->inv_h, &s0, w0);
+        kernel(p, x[1] * m->inv_h, &s1, w1);
+        kernel(p, x[2] * m->inv_h, &s2, w2);
+        double v = 0;
+        for (int a = 0; a < p; a++) {
+            const ct_real *pl = m->data + (ptrdiff_t)(s0 + a - m->x0) * (ptrdiff_t)m->plane;
+            for (int b = 0; b < p; b++) {
+                const ct_real *r = pl + wrap(s1 + b, N) * m->row;
+                double vb = 0;
+                for (int c = 0; c < p; c++)
+                    vb += w2[c] * r[wrap(s2 + c, N)];
+                v += w0[a] * w1[b] * vb;
+            }
+        }
+        out[i] = v;
+    }
+fail:
+    return rc;
+}

@@ -1,0 +1,283 @@
+/* Mesh on one rank: painting against a brute-force kernel sum over every grid
+ * point, r2c against a direct DFT, round trip, the k-space iterator's counts,
+ * readout against brute force, and thread-count independence. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cosmotl/mesh.h"
+#include "testlib.h"
+
+/* Kernel of order p at (signed) distance d in cells, from the definitions in
+ * REFERENCE.md §2 (written independently of paint.c's start-index logic). */
+static double W(int p, double d)
+{
+    d = fabs(d);
+    switch (p) {
+    case 1: return d < 0.5 ? 1.0 : (d == 0.5 ? 0.0 : 0.0);
+    case 2: return d < 1.0 ? 1.0 - d : 0.0;
+    case 3: return d < 0.5 ? 0.75 - d * d : d < 1.5 ? 0.5 * (1.5 - d) * (1.5 - d) : 0.0;
+    default:
+        return d < 1.0 ? (4.0 - 6.0 * d * d + 3.0 * d * d * d) / 6.0
+               : d < 2.0 ? pow(2.0 - d, 3) / 6.0 : 0.0;
+    }
+}
+
+/* periodic signed distance grid point g - s in cells, in [-N/2, N/2) */
+static double pdist(double g, double s, int N)
+{
+    double d = fmod(g - s, (double)N);
+    if (d < -0.5 * N)
+        d += N;
+    if (d >= 0.5 * N)
+        d -= N;
+    return d;
+}
+
+static double brute_cell(int p, int N, double H, double shift, int np, const float *pos,
+                         const float *w, int i, int j, int l)
+{
+    double v = 0;
+    for (int q = 0; q < np; q++) {
+        double sx = pos[3 * q] / H + shift, sy = pos[3 * q + 1] / H + shift,
+               sz = pos[3 * q + 2] / H + shift;
+        double wx, wy, wz;
+        if (p == 1) {
+            /* NGP: i = (int)(s + 0.5) modulo N, as Pylians */
+            int ix = (int)floor(sx + 0.5) % N, iy = (int)floor(sy + 0.5) % N,
+                iz = (int)floor(sz + 0.5) % N;
+            wx = ix == i;
+            wy = iy == j;
+            wz = iz == l;
+        } else {
+            wx = W(p, pdist(i, sx, N));
+            wy = W(p, pdist(j, sy, N));
+            wz = W(p, pdist(l, sz, N));
+        }
+        v += w[q] * wx * wy * wz;
+    }
+    return v;
+}
+
+int main(int argc, char **argv)
+{
+    CT_TEST_BEGIN(argc, argv);
+    MPI_Comm comm = MPI_COMM_SELF;
+    ct_rng rng;
+    ct_rng_init(&rng, 42, 0, 0);
+
+    const int sizes[] = {8, 12, 16};
+    for (int si = 0; si < 3; si++) {
+        const int N = sizes[si];
+        const double L = 100.0 + 7 * si, H = L / N;
+        ct_mesh_settings ms;
+        ct_mesh_settings_defaults(&ms);
+        ms.n = N;
+        ms.box = L;
+        ct_mesh *m = NULL;
+        CT_EXPECT_OK(ct_mesh_create(&m, &ms, comm));
+        if (!m)
+            continue;
+        const int np = 60 + 10 * si;
+        float *pos = malloc(sizeof(float) * 3 * np);
+        float *w = malloc(sizeof(float) * np);
+        for (int q = 0; q < np; q++) {
+            for (int a = 0; a < 3; a++)
+                pos[3 * q + a] = (float)(ct_rng_uniform(&rng) * L);
+            w[q] = (float)(0.5 + ct_rng_uniform(&rng));
+        }
+        /* edge cases: on a plane, at 0, at the last plane, at L - eps */
+        pos[0] = 0.0f;
+        pos[3] = (float)(H * (N - 1));
+        pos[6] = nextafterf((float)L, 0.0f);
+        pos[9 + 1] = nextafterf((float)L, 0.0f);
+
+        for (int p = 1; p <= 4; p++) {
+            for (int sh = 0; sh < 2; sh++) {
+                ct_paint_settings ps;
+                ct_paint_settings_defaults(&ps);
+                ps.mas = (ct_mas)p;
+                ps.shift = 0.5 * sh;
+                CT_EXPECT_OK(ct_mesh_paint(m, &ps, np, pos, w, 0));
+                const ct_real *r = ct_mesh_real(m);
+                double maxerr = 0, maxv = 0, total = 0, wsum = 0;
+                for (int i = 0; i < N; i++)
+                    for (int j = 0; j < N; j++)
+                        for (int l = 0; l < N; l++) {
+                            double b = brute_cell(p, N, H, ps.shift, np, pos, w, i, j, l);
+                            double v = r[((size_t)i * N + j) * ct_mesh_row(m) + l];
+                            maxerr = fmax(maxerr, fabs(v - b));
+                            maxv = fmax(maxv, fabs(b));
+                            total += v;
+                        }
+                for (int q = 0; q < np; q++)
+                    wsum += w[q];
+                /* the kernels sum to one: mass conserved to round-off */
+                CT_EXPECT_REL(total, wsum, 1e-12);
+                /* float positions are exact in double: agreement to round-off */
+                if (!(maxerr <= 1e-12 * maxv)) {
+                    fprintf(stderr, "paint N=%d p=%d shift=%g: max err %g (max %g)\n", N, p,
+                            ps.shift, maxerr, maxv);
+                    ct_test_failures++;
+                }
+
+                if (sh == 0) {
+                    /* readout of the painted field vs brute force */
+                    double *out = malloc(sizeof(double) * np);
+                    CT_EXPECT_OK(ct_mesh_readout(m, (ct_mas)p, np, pos, out));
+                    double rerr = 0, rmax = 0;
+                    for (int q = 0; q < np; q++) {
+                        double b = 0;
+                        double sx = pos[3 * q] / H, sy = pos[3 * q + 1] / H, sz = pos[3 * q + 2] / H;
+                        for (int i = 0; i < N; i++)
+                            for (int j = 0; j < N; j++)
+                                for (int l = 0; l < N; l++) {
+                                    double wk;
+                                    if (p == 1)
+                                        wk = ((int)floor(sx + 0.5) % N == i) &&
+                                             ((int)floor(sy + 0.5) % N == j) &&
+                                             ((int)floor(sz + 0.5) % N == l);
+                                    else
+                                        wk = W(p, pdist(i, sx, N)) * W(p, pdist(j, sy, N)) *
+                                             W(p, pdist(l, sz, N));
+                                    if (wk != 0)
+                                        b += wk * r[((size_t)i * N + j) * ct_mesh_row(m) + l];
+                                }
+                        rerr = fmax(rerr, fabs(out[q] - b));
+                        rmax = fmax(rmax, fabs(b));
+                    }
+                    if (!(rerr <= 1e-12 * rmax)) {
+                        fprintf(stderr, "readout N=%d p=%d: max err %g\n", N, p, rerr);
+                        ct_test_failures++;
+                    }
+                    free(out);
+                }
+            }
+        }
+
+        /* r2c of a CIC grid against a direct DFT of the same grid, every mode */
+        {
+            ct_paint_settings ps;
+            ct_paint_settings_defaults(&ps);
+            CT_EXPECT_OK(ct_mesh_paint(m, &ps, np, pos, w, 0));
+            size_t nr = (size_t)N * N * N;
+            double *g = malloc(sizeof(double) * nr);
+            const ct_real *r = ct_mesh_real(m);
+            for (int i = 0; i < N; i++)
+                for (int j = 0; j < N; j++)
+                    for (int l = 0; l < N; l++)
+                        g[((size_t)i * N + j) * N + l] = r[((size_t)i * N + j) * ct_mesh_row(m) + l];
+            CT_EXPECT_OK(ct_mesh_r2c(m));
+            const ct_complex *c = ct_mesh_complex(m);
+            ptrdiff_t y0, ny;
+            ct_mesh_klocal(m, &y0, &ny);
+            CT_EXPECT(y0 == 0 && ny == N);
+            double maxerr = 0, maxv = 0;
+            int64_t count_w = 0, count_m = 0, visited = 0;
+            ct_kiter it;
+            for (ct_kiter_begin(&it, m, 0, ny); ct_kiter_valid(&it); ct_kiter_next(&it)) {
+                const ct_kmode *k = &it.mode;
+                double re = 0, im = 0;
+                for (int i = 0; i < N; i++)
+                    for (int j = 0; j < N; j++)
+                        for (int l = 0; l < N; l++) {
+                            double ph = -2 * M_PI *
+                                        ((double)k->n[0] * i + (double)k->n[1] * j +
+                                         (double)k->n[2] * l) / N;
+                            double v = g[((size_t)i * N + j) * N + l];
+                            re += v * cos(ph);
+                            im += v * sin(ph);
+                        }
+                maxerr = fmax(maxerr, hypot(c[k->idx][0] - re, c[k->idx][1] - im));
+                maxv = fmax(maxv, hypot(re, im));
+                count_w += k->weight;
+                count_m += k->mult;
+                visited++;
+                CT_EXPECT(k->idx == (ptrdiff_t)((k->i[1] - y0) * N + k->i[0]) * (N / 2 + 1) + k->i[2]);
+            }
+            CT_EXPECT(maxerr <= 1e-10 * maxv);
+            if (!(maxerr <= 1e-10 * maxv))
+                fprintf(stderr, "DFT N=%d: max err %g of %g\n", N, maxerr, maxv);
+            int64_t N3 = (int64_t)N * N * N;
+            CT_EXPECT(visited == (int64_t)N * N * (N / 2 + 1));
+            CT_EXPECT(count_w == (N3 - 8) / 2 + 8);
+            CT_EXPECT(count_m == N3);
+            /* round trip */
+            CT_EXPECT_OK(ct_mesh_c2r(m));
+            double rt = 0;
+            for (int i = 0; i < N; i++)
+                for (int j = 0; j < N; j++)
+                    for (int l = 0; l < N; l++)
+                        rt = fmax(rt, fabs(r[((size_t)i * N + j) * ct_mesh_row(m) + l] -
+                                           g[((size_t)i * N + j) * N + l]));
+            CT_EXPECT(rt < 1e-12 * maxv);
+            free(g);
+        }
+        /* wrong state and unowned particles are errors */
+        CT_EXPECT(ct_mesh_c2r(m) == CT_ERR_STATE);
+        {
+            float bad[3] = {(float)L, 1, 1};
+            ct_paint_settings ps;
+            ct_paint_settings_defaults(&ps);
+            CT_EXPECT(ct_mesh_paint(m, &ps, 1, bad, NULL, 1.0) == CT_ERR_ARG);
+        }
+        free(pos);
+        free(w);
+        ct_mesh_destroy(&m);
+        CT_EXPECT(m == NULL);
+    }
+
+    /* threads: 1 and 2 threads paint bitwise the same field; FFT agrees */
+    {
+        const int N = 32, np = 5000;
+        const double L = 50;
+        float *pos = malloc(sizeof(float) * 3 * np);
+        for (int q = 0; q < 3 * np; q++)
+            pos[q] = (float)(ct_rng_uniform(&rng) * L);
+        ct_mesh *m1 = NULL, *m2 = NULL;
+        ct_mesh_settings ms;
+        ct_mesh_settings_defaults(&ms);
+        ms.n = N;
+        ms.box = L;
+        CT_EXPECT_OK(ct_mesh_create(&m1, &ms, comm));
+        ms.threads = 2;
+        CT_EXPECT_OK(ct_mesh_create(&m2, &ms, comm));
+        for (int p = 1; p <= 4; p++) {
+            ct_paint_settings ps;
+            ct_paint_settings_defaults(&ps);
+            ps.mas = (ct_mas)p;
+            CT_EXPECT_OK(ct_mesh_paint(m1, &ps, np, pos, NULL, 1.0));
+            CT_EXPECT_OK(ct_mesh_paint(m2, &ps, np, pos, NULL, 1.0));
+            size_t nr = (size_t)N * N * ct_mesh_row(m1);
+            int same = 1;
+            for (size_t i = 0; i < nr; i++)
+                if (ct_mesh_real(m1)[i] != ct_mesh_real(m2)[i])
+                    same = 0;
+            CT_EXPECT(same);
+        }
+        CT_EXPECT_OK(ct_mesh_r2c(m1));
+        CT_EXPECT_OK(ct_mesh_r2c(m2));
+        double d = 0, mx = 0;
+        for (size_t i = 0; i < (size_t)N * N * (N / 2 + 1); i++) {
+            d = fmax(d, fabs(ct_mesh_complex(m1)[i][0] - ct_mesh_complex(m2)[i][0]));
+            mx = fmax(mx, fabs(ct_mesh_complex(m1)[i][0]));
+        }
+        CT_EXPECT(d <= 1e-12 * mx);
+        ct_mesh_destroy(&m1);
+        ct_mesh_destroy(&m2);
+        free(pos);
+    }
+    /* bad settings */
+    {
+        ct_mesh_settings ms;
+        ct_mesh_settings_defaults(&ms);
+        ms.n = 7;
+        ms.box = 1;
+        ct_mesh *m = NULL;
+        CT_EXPECT(ct_mesh_create(&m, &ms, comm) == CT_ERR_ARG && m == NULL);
+        ct_mas mas;
+        CT_EXPECT(ct_mas_parse("cic", &mas) == CT_OK && mas == CT_MAS_CIC);
+        CT_EXPECT(ct_mas_parse("xyz", &mas) == CT_ERR_ARG);
+    }
+    CT_TEST_END();
+}
