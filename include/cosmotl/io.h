@@ -55,8 +55,12 @@ void ct_read_settings_defaults(ct_read_settings *s);
 
 /* An opened snapshot: path is a single file ("snap_004.hdf5"), a multi-file
  * base ("snap_004", files snap_004.<f>.hdf5), a snapdir_XXX/ folder, or a Gadget
- * binary file (format I/II). Collective over comm; every file's header is checked
- * against the first. */
+ * binary file (format I/II). Collective over comm; rank 0 checks every file's
+ * header against the first and every dataset's type, shape, row count and
+ * compression filter; the result is broadcast. Errors are one line naming the
+ * file and the problem. CT_ERR_UNSUPPORTED means only "path is not a snapshot"
+ * (so callers can try other file kinds); a missing file of a set or an
+ * unavailable filter plugin is CT_ERR_IO, inconsistent content CT_ERR_FORMAT. */
 typedef struct ct_snapshot ct_snapshot;
 
 ct_status ct_snapshot_open(ct_snapshot **snap, const char *path, MPI_Comm comm);
@@ -67,6 +71,27 @@ const ct_snapshot_header *ct_snapshot_get_header(const ct_snapshot *snap);
  * Collective. */
 ct_status ct_snapshot_read(ct_snapshot *snap, int ptype, const ct_read_settings *s,
                            ct_particles *out);
+/* Read the particles [first, first + count) of the global list of type ptype on
+ * this rank only (not collective; count may be 0). Lets a caller stream a
+ * snapshot in bounded chunks. out->offset = first, out->n_total = global count. */
+ct_status ct_snapshot_read_range(ct_snapshot *snap, int ptype, int64_t first, int64_t count,
+                                 const ct_read_settings *s, ct_particles *out);
+
+/* What was opened: the on-disk format, the number of files and their paths. */
+typedef enum { CT_SNAP_HDF5 = 1, CT_SNAP_GADGET1, CT_SNAP_GADGET2 } ct_snapshot_format;
+ct_snapshot_format ct_snapshot_get_format(const ct_snapshot *snap);
+const char *ct_snapshot_format_name(ct_snapshot_format f);
+int ct_snapshot_nfiles(const ct_snapshot *snap);
+const char *ct_snapshot_file_path(const ct_snapshot *snap, int file);
+/* Particles of type ptype in file `file` (NumPart_ThisFile). */
+int64_t ct_snapshot_file_count(const ct_snapshot *snap, int file, int ptype);
+
+/* "CDM", "neutrinos", ... for types 0..5. */
+const char *ct_snapshot_type_name(int ptype);
+
+/* The contiguous, nearly equal split used everywhere: part `part` of `nparts`
+ * of n items starts at *first and holds *count (counts differ by at most one). */
+void ct_partition_range(int64_t n, int nparts, int part, int64_t *first, int64_t *count);
 
 /* Writing a Quijote-layout snapshot: dir/snapdir_XXX/snap_XXX.<f>.hdf5 with
  * nfiles files (or a single snap_XXX.hdf5 if nfiles == 1 and single_file). Every

@@ -1,0 +1,547 @@
+/* Snapshot reading: resolve a path to its set of files, check every header on
+ * rank 0, broadcast what was learnt, then let each rank read its own contiguous
+ * slice of the global particle list straight from the files it overlaps. */
+#include <dirent.h>
+#include <stdarg.h>
+#include <hdf5.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cosmotl/h5.h"
+#include "snapshot_internal.h"
+
+static const char *type_names[6] = {"gas", "CDM", "neutrinos", "type 3", "stars",
+                                    "type 5"};
+
+void ct_read_settings_defaults(ct_read_settings *s)
+{
+    memset(s, 0, sizeof *s);
+    s->read_vel = 1;
+    s->read_id = 1;
+    s->bounds = CT_BOUNDS_ERROR;
+}
+
+void ct_particles_free(ct_particles *p)
+{
+    if (!p)
+        return;
+    free(p->pos);
+    free(p->vel);
+    free(p->id);
+    free(p->mass);
+    memset(p, 0, sizeof *p);
+}
+
+void ct_partition_range(int64_t n, int nparts, int part, int64_t *first, int64_t *count)
+{
+    int64_t base = n / nparts, extra = n % nparts;
+    *first = part * base + (part < extra ? part : extra);
+    *count = base + (part < extra ? 1 : 0);
+}
+
+const char *ct_snapshot_format_name(ct_snapshot_format f)
+{
+    switch (f) {
+    case CT_SNAP_HDF5: return "Gadget HDF5";
+    case CT_SNAP_GADGET1: return "Gadget binary format I";
+    case CT_SNAP_GADGET2: return "Gadget binary format II";
+    }
+    return "unknown";
+}
+
+/* ------------------------------------------------------------ path resolution */
+
+ct_status ct_snap_path(char *out, size_t cap, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(out, cap, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= cap)
+        CT_FAIL(CT_ERR_ARG, "path too long: %.200s...", out);
+    return CT_OK;
+}
+
+static int is_dir(const char *p)
+{
+    struct stat st;
+    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+static int is_file(const char *p)
+{
+    struct stat st;
+    return stat(p, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+static int ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), m = strlen(suffix);
+    return n >= m && !strcmp(s + n - m, suffix);
+}
+
+/* "name.<digits>" + ext at the end? Writes the base (without .<digits>ext). */
+static int numbered(const char *name, const char *ext, char *base, size_t cap)
+{
+    size_t n = strlen(name), m = strlen(ext);
+    if (n <= m || strcmp(name + n - m, ext))
+        return 0;
+    size_t end = n - m, i = end;
+    while (i > 0 && name[i - 1] >= '0' && name[i - 1] <= '9')
+        i--;
+    if (i == end || i < 2 || name[i - 1] != '.')
+        return 0;
+    if (base)
+        snprintf(base, cap, "%.*s", (int)(i - 1), name);
+    return 1;
+}
+
+typedef struct {
+    ct_snapshot_format kind; /* CT_SNAP_HDF5 or CT_SNAP_GADGET1 (binary, either) */
+    int multi;               /* files are base.<i>ext */
+    char base[CT_SNAP_PATH_CAP];
+    char ext[16];            /* ".hdf5", ".h5" or "" */
+    char first[CT_SNAP_PATH_CAP];
+} snap_files;
+
+/* Classify one existing regular file. */
+static ct_status classify_file(const char *path, snap_files *sf)
+{
+    memset(sf, 0, sizeof *sf);
+    snprintf(sf->first, sizeof sf->first, "%s", path);
+    if (ct_gadget_sniff(path)) {
+        sf->kind = CT_SNAP_GADGET1;
+        sf->multi = numbered(path, "", sf->base, sizeof sf->base);
+        return CT_OK;
+    }
+    htri_t h = H5Fis_hdf5(path);
+    const char *exts[] = {".hdf5", ".h5"};
+    if (h > 0) {
+        sf->kind = CT_SNAP_HDF5;
+        for (int i = 0; i < 2; i++)
+            if (numbered(path, exts[i], sf->base, sizeof sf->base)) {
+                sf->multi = 1;
+                snprintf(sf->ext, sizeof sf->ext, "%s", exts[i]);
+            }
+        return CT_OK;
+    }
+    if (ends_with(path, ".hdf5") || ends_with(path, ".h5"))
+        CT_FAIL(CT_ERR_FORMAT, "%s: not a readable HDF5 file (truncated or corrupt)", path);
+    CT_FAIL(CT_ERR_UNSUPPORTED, "%s: not a snapshot (neither Gadget HDF5 nor Gadget binary)",
+            path);
+}
+
+/* A directory: snapdir_XXX/snap_XXX.<i>.hdf5, a single file, or binary files. */
+static ct_status classify_dir(const char *dir, snap_files *sf)
+{
+    char cand[3][CT_SNAP_PATH_CAP], pref[3][CT_SNAP_PATH_CAP], orphan[CT_SNAP_PATH_CAP] = "";
+    int ncand[3] = {0, 0, 0}, npref[3] = {0, 0, 0}; /* multi HDF5, single HDF5, binary */
+    char preferred[300] = "";
+    size_t dl = strlen(dir);
+    while (dl > 1 && dir[dl - 1] == '/')
+        dl--;
+    const char *slash = dl ? memrchr(dir, '/', dl) : NULL;
+    const char *dname = slash ? slash + 1 : dir;
+    int dnl = (int)(dir + dl - dname);
+    if (dnl > 8 && !strncmp(dname, "snapdir_", 8))
+        snprintf(preferred, sizeof preferred, "snap_%.*s.", dnl - 8, dname + 8);
+
+    DIR *d = opendir(dir);
+    if (!d)
+        CT_FAIL(CT_ERR_IO, "%s: cannot read directory", dir);
+    struct dirent *e;
+    char path[CT_SNAP_PATH_CAP];
+    while ((e = readdir(d))) {
+        const char *n = e->d_name;
+        if (n[0] == '.')
+            continue; /* hidden: temporary files of an unfinished write */
+        snprintf(path, sizeof path, "%.*s/%s", (int)dl, dir, n);
+        if (!is_file(path))
+            continue;
+        int k = -1;
+        if (ends_with(n, ".0.hdf5") || ends_with(n, ".0.h5"))
+            k = 0;
+        else if (ends_with(n, ".hdf5") || ends_with(n, ".h5")) {
+            if (!numbered(n, ".hdf5", NULL, 0) && !numbered(n, ".h5", NULL, 0))
+                k = 1;
+            else if (!orphan[0])
+                numbered(n, ends_with(n, ".h5") ? ".h5" : ".hdf5", orphan, sizeof orphan);
+        } else if (ends_with(n, ".0") || !strchr(n, '.')) {
+            if (ct_gadget_sniff(path))
+                k = 2;
+        }
+        if (k < 0)
+            continue;
+        /* the file named after the folder wins over other candidates */
+        if (preferred[0] && !strncmp(n, preferred, strlen(preferred)) && !npref[k]) {
+            snprintf(pref[k], sizeof pref[k], "%s", path);
+            npref[k] = 1;
+        }
+        if (ncand[k]++ == 0)
+            snprintf(cand[k], sizeof cand[k], "%s", path);
+    }
+    closedir(d);
+    for (int k = 0; k < 3; k++) {
+        if (npref[k])
+            return classify_file(pref[k], sf);
+        if (ncand[k] == 0)
+            continue;
+        if (ncand[k] > 1)
+            CT_FAIL(CT_ERR_FORMAT,
+                    "%s: several snapshots in this directory (e.g. %s); name one file", dir,
+                    cand[k]);
+        return classify_file(cand[k], sf);
+    }
+    if (orphan[0])
+        CT_FAIL(CT_ERR_IO, "%.*s/%s.0.hdf5: missing file 0 of multi-file snapshot %s",
+                (int)dl, dir, orphan, orphan);
+    CT_FAIL(CT_ERR_UNSUPPORTED,
+            "%s: not a snapshot (directory holds no snap_*.hdf5 or Gadget binary files)",
+            dir);
+}
+
+static ct_status classify(const char *path, snap_files *sf)
+{
+    if (is_dir(path))
+        return classify_dir(path, sf);
+    if (is_file(path))
+        return classify_file(path, sf);
+    /* a base name: snap_004 -> snap_004.hdf5, snap_004.0.hdf5, snap_004.0 */
+    const char *tries[] = {".hdf5", ".0.hdf5", ".h5", ".0.h5", ".0"};
+    char p[CT_SNAP_PATH_CAP];
+    for (size_t i = 0; i < sizeof tries / sizeof tries[0]; i++) {
+        snprintf(p, sizeof p, "%s%s", path, tries[i]);
+        if (is_file(p))
+            return classify_file(p, sf);
+    }
+    CT_FAIL(CT_ERR_IO, "%s: no such file or directory", path);
+}
+
+static int same_double(double a, double b) { return a == b || (isnan(a) && isnan(b)); }
+
+/* The first difference between two headers (NULL if none). */
+static const char *header_diff(const ct_snapshot_header *a, const ct_snapshot_header *b)
+{
+    if (!same_double(a->box, b->box))
+        return "BoxSize";
+    if (!same_double(a->time, b->time))
+        return "Time";
+    if (!same_double(a->redshift, b->redshift))
+        return "Redshift";
+    if (!same_double(a->omega_m, b->omega_m))
+        return "Omega0";
+    if (!same_double(a->omega_l, b->omega_l))
+        return "OmegaLambda";
+    if (!same_double(a->hubble, b->hubble))
+        return "HubbleParam";
+    for (int t = 0; t < 6; t++) {
+        if (!same_double(a->mass_table[t], b->mass_table[t]))
+            return "MassTable";
+        if (a->npart_total[t] != b->npart_total[t])
+            return "NumPart_Total/NumPart_Total_HighWord";
+    }
+    if (a->nfiles != b->nfiles)
+        return "NumFilesPerSnapshot";
+    if (a->flag_double != b->flag_double)
+        return "Flag_DoublePrecision";
+    return NULL;
+}
+
+static ct_status scan_file(const char *path, ct_snapshot_format kind, ct_snapshot_header *h,
+                           double *box_file, ct_snapfile *f, ct_snapshot_format *fmt)
+{
+    memset(f, 0, sizeof *f);
+    if (kind == CT_SNAP_HDF5) {
+        *fmt = CT_SNAP_HDF5;
+        return ct_h5snap_scan(path, h, box_file, f);
+    }
+    return ct_gadget_scan(path, h, box_file, f, fmt);
+}
+
+/* Rank 0: find and check every file. */
+static ct_status open_root(ct_snapshot *s, const char *path)
+{
+    ct_status rc = CT_OK;
+    snap_files sf;
+    ct_snapfile f0;
+    ct_snapshot_header h0;
+    double box0;
+    CT_CHECK(classify(path, &sf));
+    CT_CHECK(scan_file(sf.first, sf.kind, &h0, &box0, &f0, &s->format));
+    int nfiles = h0.nfiles;
+    if (nfiles < 1)
+        CT_FAIL(CT_ERR_FORMAT, "%s: NumFilesPerSnapshot = %d (must be at least 1)", sf.first,
+                nfiles);
+    if (!sf.multi && nfiles != 1)
+        CT_FAIL(CT_ERR_FORMAT,
+                "%s: header says NumFilesPerSnapshot = %d but the file is not numbered "
+                "(<base>.<i>%s)", sf.first, nfiles, sf.ext);
+    size_t per = strlen(sf.first) + strlen(sf.base) + strlen(sf.ext) + 16;
+    s->pathbuf_len = (size_t)nfiles * per;
+    CT_CHECK(ct_calloc(&s->pathbuf, s->pathbuf_len, 1, "snapshot paths"));
+    CT_CHECK(ct_calloc(&s->files, (size_t)nfiles, sizeof *s->files, "snapshot files"));
+    s->nfiles = nfiles;
+    s->header = h0;
+    s->box_file = box0;
+    size_t used = 0;
+    int64_t sum[6] = {0};
+    for (int i = 0; i < nfiles; i++) {
+        char p[CT_SNAP_PATH_CAP];
+        if (sf.multi)
+            CT_CHECK(ct_snap_path(p, sizeof p, "%s.%d%s", sf.base, i, sf.ext));
+        else
+            CT_CHECK(ct_snap_path(p, sizeof p, "%s", sf.first));
+        memcpy(s->pathbuf + used, p, strlen(p) + 1);
+        used += strlen(p) + 1;
+        if (!is_file(p))
+            CT_FAIL(CT_ERR_IO, "%s: missing file %d of the %d files of snapshot %s", p, i,
+                    nfiles, sf.base);
+        ct_snapshot_header h;
+        double box;
+        ct_snapshot_format fmt;
+        if (!strcmp(p, sf.first)) {
+            s->files[i] = f0;
+        } else {
+            CT_CHECK_GOTO(rc, scan_file(p, sf.kind, &h, &box, &s->files[i], &fmt));
+            const char *d = header_diff(&h0, &h);
+            if (d)
+                CT_FAIL(CT_ERR_FORMAT, "%s: header %s differs from that of %s", p, d, sf.first);
+            if (fmt != s->format)
+                CT_FAIL(CT_ERR_FORMAT, "%s: %s, but %s is %s", p, ct_snapshot_format_name(fmt),
+                        sf.first, ct_snapshot_format_name(s->format));
+        }
+        for (int t = 0; t < 6; t++)
+            sum[t] += s->files[i].npart[t];
+    }
+    for (int t = 0; t < 6; t++)
+        if (sum[t] != h0.npart_total[t])
+            CT_FAIL(CT_ERR_FORMAT,
+                    "%s: NumPart_ThisFile of type %d summed over %d file(s) is %lld but "
+                    "NumPart_Total (with HighWord) is %lld", sf.first, t, nfiles,
+                    (long long)sum[t], (long long)h0.npart_total[t]);
+    return CT_OK;
+fail:
+    return rc;
+}
+
+static void set_paths(ct_snapshot *s)
+{
+    char *p = s->pathbuf;
+    for (int i = 0; i < s->nfiles; i++) {
+        s->paths[i] = p;
+        p += strlen(p) + 1;
+    }
+}
+
+ct_status ct_snapshot_open(ct_snapshot **out, const char *path, MPI_Comm comm)
+{
+    ct_status rc = CT_OK;
+    ct_snapshot *s = NULL;
+    int rank;
+    *out = NULL;
+    MPI_Comm_rank(comm, &rank);
+    rc = ct_calloc(&s, 1, sizeof *s, "snapshot");
+    if (rc == CT_OK && rank == 0) {
+        ct_h5_quiet();
+        rc = open_root(s, path);
+    }
+    CT_CHECK_GOTO(rc, ct_agree_msg(comm, rc));
+    {
+        long long meta[3] = {s->nfiles, (long long)s->format, (long long)s->pathbuf_len};
+        MPI_Bcast(meta, 3, MPI_LONG_LONG, 0, comm);
+        if (rank != 0) {
+            s->nfiles = (int)meta[0];
+            s->format = (ct_snapshot_format)meta[1];
+            s->pathbuf_len = (size_t)meta[2];
+            rc = ct_calloc(&s->pathbuf, s->pathbuf_len, 1, "snapshot paths");
+            if (rc == CT_OK)
+                rc = ct_calloc(&s->files, (size_t)s->nfiles, sizeof *s->files,
+                               "snapshot files");
+        }
+        if (rc == CT_OK)
+            rc = ct_calloc(&s->paths, (size_t)s->nfiles, sizeof *s->paths, "snapshot paths");
+        CT_CHECK_GOTO(rc, ct_agree_msg(comm, rc));
+        MPI_Bcast(&s->header, (int)sizeof s->header, MPI_BYTE, 0, comm);
+        MPI_Bcast(&s->box_file, 1, MPI_DOUBLE, 0, comm);
+        MPI_Bcast(s->files, (int)(sizeof *s->files * (size_t)s->nfiles), MPI_BYTE, 0, comm);
+        MPI_Bcast(s->pathbuf, (int)s->pathbuf_len, MPI_CHAR, 0, comm);
+        set_paths(s);
+    }
+    if (MPI_Comm_dup(comm, &s->comm) != MPI_SUCCESS) {
+        s->comm = MPI_COMM_NULL;
+        CT_FAIL_GOTO(rc, CT_ERR_MPI, "MPI_Comm_dup failed");
+    }
+    *out = s;
+    return CT_OK;
+fail:
+    if (s) {
+        s->comm = MPI_COMM_NULL;
+        ct_snapshot_close(&s);
+    }
+    return rc;
+}
+
+void ct_snapshot_close(ct_snapshot **snap)
+{
+    if (!snap || !*snap)
+        return;
+    ct_snapshot *s = *snap;
+    if (s->comm != MPI_COMM_NULL && s->comm != 0)
+        MPI_Comm_free(&s->comm);
+    free(s->files);
+    free(s->pathbuf);
+    free(s->paths);
+    free(s);
+    *snap = NULL;
+}
+
+const ct_snapshot_header *ct_snapshot_get_header(const ct_snapshot *s) { return &s->header; }
+ct_snapshot_format ct_snapshot_get_format(const ct_snapshot *s) { return s->format; }
+int ct_snapshot_nfiles(const ct_snapshot *s) { return s->nfiles; }
+const char *ct_snapshot_file_path(const ct_snapshot *s, int file)
+{
+    return file >= 0 && file < s->nfiles ? s->paths[file] : NULL;
+}
+int64_t ct_snapshot_file_count(const ct_snapshot *s, int file, int ptype)
+{
+    if (file < 0 || file >= s->nfiles || ptype < 0 || ptype > 5)
+        return 0;
+    return s->files[file].npart[ptype];
+}
+
+/* ------------------------------------------------------------------ reading */
+
+/* Check positions (file units) and convert to Mpc/h and peculiar km/s in place.
+ * Gadget itself can store a coordinate equal to BoxSize after rounding a wrapped
+ * double to float; that is the periodic image of 0 and is taken as 0. */
+static ct_status convert_chunk(const ct_snapshot *s, const char *path, int t, int64_t row0,
+                               int64_t n, float *pos, float *vel, ct_bounds_policy policy)
+{
+    const double B = s->box_file;
+    const float boxf = (float)s->header.box;
+    const double vscale = sqrt(s->header.time);
+    for (int64_t i = 0; i < n; i++) {
+        float *x = pos + 3 * i;
+        for (int a = 0; a < 3; a++) {
+            double v = x[a];
+            if (!isfinite(v))
+                CT_FAIL(CT_ERR_NUMERIC,
+                        "%s: PartType%d/Coordinates row %lld has a non-finite value (%g, %g, %g)",
+                        path, t, (long long)(row0 + i), x[0], x[1], x[2]);
+            if (!(v >= 0 && v < B)) {
+                if (v == B) {
+                    v = 0;
+                } else if (policy == CT_BOUNDS_WRAP) {
+                    v = fmod(v, B);
+                    if (v < 0)
+                        v += B;
+                    if (v >= B)
+                        v = 0;
+                } else {
+                    CT_FAIL(CT_ERR_RANGE,
+                            "%s: PartType%d/Coordinates row %lld: position (%g, %g, %g) kpc/h "
+                            "outside the box [0, %g) (read with bounds = wrap to wrap it)",
+                            path, t, (long long)(row0 + i), x[0], x[1], x[2], B);
+                }
+            }
+            float y = (float)(v * CT_SNAP_LEN_TO_MPC);
+            x[a] = y < boxf ? y : 0.0f;
+        }
+        if (vel) {
+            float *u = vel + 3 * i;
+            for (int a = 0; a < 3; a++) {
+                if (!isfinite(u[a]))
+                    CT_FAIL(CT_ERR_NUMERIC,
+                            "%s: PartType%d/Velocities row %lld has a non-finite value", path,
+                            t, (long long)(row0 + i));
+                u[a] = (float)(u[a] * vscale);
+            }
+        }
+    }
+    return CT_OK;
+}
+
+ct_status ct_snapshot_read_range(ct_snapshot *s, int t, int64_t first, int64_t count,
+                                 const ct_read_settings *rs, ct_particles *out)
+{
+    ct_status rc = CT_OK;
+    ct_read_settings def;
+    memset(out, 0, sizeof *out);
+    if (!rs) {
+        ct_read_settings_defaults(&def);
+        rs = &def;
+    }
+    if (t < 0 || t > 5)
+        CT_FAIL(CT_ERR_ARG, "particle type %d (must be 0..5)", t);
+    int64_t total = s->header.npart_total[t];
+    if (first < 0 || count < 0 || first + count > total)
+        CT_FAIL(CT_ERR_ARG, "range [%lld, %lld) outside the %lld particles of type %d",
+                (long long)first, (long long)(first + count), (long long)total, t);
+    int need_mass = s->header.mass_table[t] == 0 && total > 0;
+    size_t n = (size_t)count;
+    CT_CHECK_GOTO(rc, ct_calloc(&out->pos, n * 3, sizeof(float), "positions"));
+    if (rs->read_vel)
+        CT_CHECK_GOTO(rc, ct_calloc(&out->vel, n * 3, sizeof(float), "velocities"));
+    if (rs->read_id)
+        CT_CHECK_GOTO(rc, ct_calloc(&out->id, n, sizeof(uint64_t), "particle IDs"));
+    if (need_mass)
+        CT_CHECK_GOTO(rc, ct_calloc(&out->mass, n, sizeof(float), "masses"));
+    int64_t fo = 0;
+    for (int f = 0; f < s->nfiles && count > 0; f++) {
+        int64_t nf = s->files[f].npart[t];
+        int64_t a = first > fo ? first : fo;
+        int64_t b = first + count < fo + nf ? first + count : fo + nf;
+        if (a < b) {
+            size_t d = (size_t)(a - first);
+            float *pos = out->pos + 3 * d;
+            float *vel = out->vel ? out->vel + 3 * d : NULL;
+            uint64_t *id = out->id ? out->id + d : NULL;
+            float *mass = out->mass ? out->mass + d : NULL;
+            if (s->format == CT_SNAP_HDF5)
+                CT_CHECK_GOTO(rc, ct_h5snap_read(s->paths[f], &s->files[f], t, a - fo, b - a,
+                                                 pos, vel, id, mass));
+            else
+                CT_CHECK_GOTO(rc, ct_gadget_read(s->paths[f], &s->files[f], t, a - fo, b - a,
+                                                 pos, vel, id, mass));
+            CT_CHECK_GOTO(rc, convert_chunk(s, s->paths[f], t, a - fo, b - a, pos, vel,
+                                            rs->bounds));
+        }
+        fo += nf;
+    }
+    out->n = count;
+    out->offset = first;
+    out->n_total = total;
+    out->mass_uniform = s->header.mass_table[t];
+    return CT_OK;
+fail:
+    ct_particles_free(out);
+    return rc;
+}
+
+ct_status ct_snapshot_read(ct_snapshot *s, int t, const ct_read_settings *rs, ct_particles *out)
+{
+    int rank, size;
+    MPI_Comm_rank(s->comm, &rank);
+    MPI_Comm_size(s->comm, &size);
+    memset(out, 0, sizeof *out);
+    ct_status rc = CT_OK;
+    if (t < 0 || t > 5)
+        rc = ct_error_set(CT_ERR_ARG, __func__, __LINE__, "particle type %d (must be 0..5)", t);
+    int64_t first = 0, count = 0;
+    if (rc == CT_OK) {
+        ct_partition_range(s->header.npart_total[t], size, rank, &first, &count);
+        rc = ct_snapshot_read_range(s, t, first, count, rs, out);
+        if (rc != CT_OK)
+            ct_error_push(rc, __func__, __LINE__);
+    }
+    rc = ct_agree_msg(s->comm, rc);
+    if (rc != CT_OK) {
+        ct_particles_free(out);
+        return ct_error_push(rc, __func__, __LINE__);
+    }
+    return CT_OK;
+}
+
+const char *ct_snapshot_type_name(int t) { return t >= 0 && t < 6 ? type_names[t] : "?"; }

@@ -1,0 +1,72 @@
+/* Private pieces of the snapshot reader/writer shared by snapshot.c (driver,
+ * partitioning, unit conversion), snapshot_hdf5.c and gadget_binary.c. */
+#ifndef CT_SNAPSHOT_INTERNAL_H
+#define CT_SNAPSHOT_INTERNAL_H
+
+#include <stdint.h>
+
+#include "cosmotl/io.h"
+
+#define CT_SNAP_PATH_CAP 4096
+
+/* What rank 0 learns about one file at open time; plain data so it can be
+ * broadcast as bytes. */
+typedef struct {
+    int64_t npart[6];      /* NumPart_ThisFile */
+    /* HDF5: which optional datasets exist per type */
+    int has_vel[6], has_id[6], has_mass[6];
+    /* Gadget binary: byte offsets of each block's payload (-1 if absent) */
+    int64_t blk_pos, blk_vel, blk_id, blk_mass;
+    int64_t mass_row0[6];  /* first row of each type inside the MASS block */
+    int real_bytes;        /* 4 or 8: POS/VEL/MASS element size */
+    int id_bytes;          /* 4 or 8 */
+    int swap;              /* binary written with the other byte order */
+} ct_snapfile;
+
+struct ct_snapshot {
+    MPI_Comm comm;
+    ct_snapshot_format format;
+    ct_snapshot_header header;
+    double box_file;       /* BoxSize as stored (kpc/h) */
+    int nfiles;
+    ct_snapfile *files;    /* nfiles */
+    char *pathbuf;         /* nfiles NUL-separated paths */
+    size_t pathbuf_len;
+    char **paths;          /* pointers into pathbuf */
+};
+
+/* snprintf into a path buffer; CT_ERR_ARG if it does not fit. */
+ct_status ct_snap_path(char *out, size_t cap, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Length conversion file -> memory (kpc/h -> Mpc/h). */
+#define CT_SNAP_LEN_TO_MPC 1e-3
+
+/* HDF5 format: read and validate the header and dataset metadata of one file.
+ * Returns CT_ERR_UNSUPPORTED when the file is HDF5 but not a snapshot. */
+ct_status ct_h5snap_scan(const char *path, ct_snapshot_header *h, double *box_file,
+                         ct_snapfile *f);
+/* Read rows [row, row + n) of type t of one file into float/u64/float buffers
+ * (NULL = skip). Positions stay in file units; velocities in Gadget units. */
+ct_status ct_h5snap_read(const char *path, const ct_snapfile *f, int t, int64_t row,
+                         int64_t n, float *pos, float *vel, uint64_t *id, float *mass);
+
+/* Gadget binary: is this a Gadget format I/II file? (1 yes, 0 no) */
+int ct_gadget_sniff(const char *path);
+ct_status ct_gadget_scan(const char *path, ct_snapshot_header *h, double *box_file,
+                         ct_snapfile *f, ct_snapshot_format *fmt);
+ct_status ct_gadget_read(const char *path, const ct_snapfile *f, int t, int64_t row,
+                         int64_t n, float *pos, float *vel, uint64_t *id, float *mass);
+
+/* Split a 64-bit total into Gadget's low word and HighWord. */
+static inline void ct_snap_split_count(int64_t n, uint32_t *low, uint32_t *high)
+{
+    *low = (uint32_t)((uint64_t)n & 0xffffffffu);
+    *high = (uint32_t)((uint64_t)n >> 32);
+}
+static inline int64_t ct_snap_join_count(uint32_t low, uint32_t high)
+{
+    return (int64_t)(((uint64_t)high << 32) | (uint64_t)low);
+}
+
+#endif
