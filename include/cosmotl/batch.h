@@ -132,6 +132,116 @@ ct_status ct_manifest_read(const char *dir, ct_manifest_entry **entries, size_t 
 const ct_manifest_entry *ct_manifest_find(const ct_manifest_entry *entries, size_t n,
                                           const char *item);
 
+/* ------------------------------------------------------------ SLURM jobs */
+
+/* A pipeline: per suite, simulate (job array over simulation ranges, or take an
+ * existing Quijote-layout suite) -> summarize (job array over snapshots) ->
+ * gather (one table per suite); then one study over all tables. Each stage is an
+ * sbatch script built from a template in jobs/, chained with afterok. */
+typedef enum {
+    CT_STAGE_SIMULATE = 0,
+    CT_STAGE_SUMMARIZE,
+    CT_STAGE_GATHER,
+    CT_STAGE_STUDY,
+    CT_STAGE_COUNT
+} ct_stage;
+
+const char *ct_stage_name(ct_stage s);
+
+typedef enum { CT_LAUNCH_SRUN = 0, CT_LAUNCH_MPIRUN } ct_launcher;
+
+#define CT_JOBS_PATH_MAX 1024
+#define CT_JOBS_WORD_MAX 64
+
+/* Resources of one stage's jobs (per array task). Empty strings are left out of
+ * the script (the cluster's defaults apply). */
+typedef struct {
+    char partition[CT_JOBS_WORD_MAX];
+    char account[CT_JOBS_WORD_MAX];
+    char qos[CT_JOBS_WORD_MAX];
+    char time[CT_JOBS_WORD_MAX];  /* [D-]HH:MM:SS, MM, ... as sbatch takes it */
+    char mem[CT_JOBS_WORD_MAX];   /* e.g. 4G; per node */
+    long nodes;                   /* default 1 */
+    long ntasks;                  /* MPI ranks; default 1 */
+    long cpus_per_task;           /* threads per rank; default 1 */
+    long max_parallel;            /* array throttle (%N); 0 = no limit */
+    ct_launcher launcher;         /* default srun */
+    char srun_mpi[CT_JOBS_WORD_MAX]; /* srun --mpi=VALUE; "" = cluster default */
+} ct_job_resources;
+
+void ct_job_resources_defaults(ct_job_resources *r);
+
+typedef struct {
+    char name[CT_JOBS_WORD_MAX];       /* letters, digits, . _ - */
+    char sim_config[CT_JOBS_PATH_MAX]; /* suite config to simulate; "" = dir exists */
+    char dir[CT_JOBS_PATH_MAX];        /* the suite directory (Quijote layout) */
+    char snapshot[CT_JOBS_WORD_MAX];   /* folder or file inside <dir>/<i>/ */
+    long first, last;                  /* simulations [first, last) */
+    long sims_per_task;                /* simulate array granularity */
+    long snaps_per_task;               /* summarize array granularity */
+} ct_pipeline_suite;
+
+#define CT_PIPELINE_MAX_SUITES 32
+
+typedef struct {
+    char name[CT_JOBS_WORD_MAX];
+    char origin[CT_JOBS_PATH_MAX];     /* where the settings came from, for messages */
+    char out[CT_JOBS_PATH_MAX];        /* absolute output root */
+    char cosmotl[CT_JOBS_PATH_MAX];    /* the program the jobs run */
+    char setup[CT_JOBS_PATH_MAX];      /* file sourced at job start ("" = none) */
+    char templates[CT_JOBS_PATH_MAX];  /* folder with common.sh, <stage>.sh */
+    int allow_failed;                  /* failed items (exit 3) do not stop the chain */
+    ct_job_resources res[CT_STAGE_COUNT];
+    int nsuites;
+    ct_pipeline_suite suite[CT_PIPELINE_MAX_SUITES];
+    /* simulate */
+    long sim_group_size;               /* ranks per simulation; 0 = all of the task */
+    /* summarize */
+    char stats[CT_JOBS_WORD_MAX];      /* e.g. pk,mk,bk */
+    long grid;
+    char mas[CT_JOBS_WORD_MAX];
+    int interlace;
+    char rsd[CT_JOBS_WORD_MAX];        /* "" or x, y, z */
+    long ranks_per_snapshot;           /* 0 = all of the task */
+    /* study */
+    char study_config[CT_JOBS_PATH_MAX]; /* "" = no study stage */
+} ct_pipeline;
+
+void ct_pipeline_defaults(ct_pipeline *p);
+/* Every value is checked: names and #SBATCH values may hold only characters that
+ * need no quoting (so no value can add a directive or a command); paths may hold
+ * anything except newlines, and reach the scripts single-quoted. */
+ct_status ct_pipeline_check(const ct_pipeline *p);
+
+/* One written script. */
+typedef struct {
+    ct_stage stage;
+    int suite;                 /* index into suite[], -1 for the study */
+    long array_tasks;          /* 0 = not an array */
+    int depends[CT_PIPELINE_MAX_SUITES]; /* indices of jobs this one waits for */
+    int ndepends;
+    char path[CT_JOBS_PATH_MAX];
+} ct_job_script;
+
+typedef struct {
+    int n;
+    ct_job_script job[3 * CT_PIPELINE_MAX_SUITES + 1];
+} ct_job_plan;
+
+/* Write OUT/jobs/<stage>[-<suite>].sbatch for every stage, OUT/jobs/submit.sh (the
+ * same chain for submitting by hand) and create OUT/logs. Not collective: call on
+ * one process. */
+ct_status ct_jobs_write(const ct_pipeline *p, ct_job_plan *plan);
+/* Submit the plan in order with `SBATCH --parsable [--dependency=afterok:...]`,
+ * parsing each job id; ids[i] receives job i's id. Writes OUT/jobs/submitted.tsv.
+ * sbatch is the program to run ("sbatch" is looked up in PATH). */
+ct_status ct_jobs_submit(const ct_pipeline *p, const ct_job_plan *plan, const char *sbatch,
+                         long *ids);
+
+/* Single-quote s for a POSIX shell ('it'\''s'); returns CT_ERR_ARG if it does
+ * not fit or holds a newline or NUL-unsafe byte. */
+ct_status ct_shell_quote(const char *s, char *out, size_t cap);
+
 #ifdef __cplusplus
 }
 #endif
