@@ -6,6 +6,8 @@
 
 /* ======== Marked power spectrum and bispectrum (src/stats/mk*.c, bk*.c) ======== */
 
+struct ct_mesh; /* cosmotl/mesh.h */
+
 /* Marked power spectrum (White 2016; Massara et al. 2021), Quijote conventions:
  * mark m = [(1 + delta_s) / (1 + delta_s + delta_R)]^p with delta_R the density
  * contrast smoothed by a real-space top-hat of radius R, read out at each particle. */
@@ -52,9 +54,17 @@ typedef struct {
     long grid;
     long nfill;     /* shell fields computed for B (not counting the counts) */
     long max_fields;/* shell fields resident at once under the memory budget */
+    double time_B, time_fill, time_sums; /* seconds: B in all, its shell FFTs, its sums */
+    double time_counts; /* seconds spent computing counts (0 when cached) */
 } ct_bk_result;
 
 void ct_bk_result_destroy(ct_bk_result **r);
+
+/* Measure the bispectrum of delta (Fourier space: D(k) of the overdensity, window
+ * compensated and interlaced as wanted; left unchanged). nbar: particles per
+ * (Mpc/h)^3 for the shot noise, 0 for none. Collective over the mesh's ranks. */
+ct_status ct_bk_measure(struct ct_mesh *delta, const ct_bk_settings *s, double nbar,
+                        ct_bk_result **out);
 /* Quijote text columns: k1/kF k2/kF k3/kF P0(k1) P0(k2) P0(k3) B0 Q B_SN counts.
  * Call on one rank; the file is written atomically. */
 ct_status ct_bk_write_text(const ct_bk_result *r, const char *path);

@@ -9,10 +9,10 @@
 #include <math.h>
 #include <stdlib.h>
 
-static int ref_n(int i, int N) { return i <= N / 2 ? i : i - N; }
+static inline int ref_n(int i, int N) { return i <= N / 2 ? i : i - N; }
 
 /* d[q] = (1/N^3) sum_x f[x] exp(-2 pi i q.x / N), both indexed (a*N + b)*N + c */
-static void ref_dft(const double *f, int N, double complex *d)
+static inline void ref_dft(const double *f, int N, double complex *d)
 {
     size_t N3 = (size_t)N * N * N;
     double complex *tw = malloc((size_t)N * sizeof *tw);
@@ -31,7 +31,7 @@ static void ref_dft(const double *f, int N, double complex *d)
     free(tw);
 }
 
-static int ref_shell(int a, int b, int c, int N, double dk)
+static inline int ref_shell(int a, int b, int c, int N, double dk)
 {
     double n2 = (double)ref_n(a, N) * ref_n(a, N) + (double)ref_n(b, N) * ref_n(b, N) +
                 (double)ref_n(c, N) * ref_n(c, N);
@@ -40,9 +40,10 @@ static int ref_shell(int a, int b, int c, int N, double dk)
 
 /* For each triangle t (shells tri[3t..3t+2]): sum[t] = sum of Re d(q1) d(q2) d(q3)
  * over q1 in shell 1, q2 in shell 2, q3 = -q1-q2 mod N in shell 3; cnt[t] = the
- * number of such triplets. d == NULL counts only. */
-static void ref_triangles(const double complex *d, int N, double dk, int ntri, const int *tri,
-                          double *sum, double *cnt)
+ * number of such triplets; abssum[t] (if not NULL) the sum of |d1 d2 d3|, the
+ * scale of round-off in sum[t]. d == NULL counts only. */
+static inline void ref_triangles_abs(const double complex *d, int N, double dk, int ntri,
+                              const int *tri, double *sum, double *cnt, double *abssum)
 {
     size_t N3 = (size_t)N * N * N;
     int *sh = malloc(N3 * sizeof *sh);
@@ -53,7 +54,7 @@ static void ref_triangles(const double complex *d, int N, double dk, int ntri, c
     for (int t = 0; t < ntri; t++) {
         int s1 = tri[3 * t], s2 = tri[3 * t + 1], s3 = tri[3 * t + 2];
         double complex acc = 0;
-        double n = 0;
+        double n = 0, aacc = 0;
         for (size_t q1 = 0; q1 < N3; q1++) {
             if (sh[q1] != s1)
                 continue;
@@ -67,16 +68,27 @@ static void ref_triangles(const double complex *d, int N, double dk, int ntri, c
                 if (sh[q3] != s3)
                     continue;
                 n += 1;
-                if (d)
-                    acc += d[q1] * d[q2] * d[q3];
+                if (d) {
+                    double complex v = d[q1] * d[q2] * d[q3];
+                    acc += v;
+                    aacc += cabs(v);
+                }
             }
         }
         if (sum)
             sum[t] = creal(acc);
         if (cnt)
             cnt[t] = n;
+        if (abssum)
+            abssum[t] = aacc;
     }
     free(sh);
+}
+
+static inline void ref_triangles(const double complex *d, int N, double dk, int ntri, const int *tri,
+                          double *sum, double *cnt)
+{
+    ref_triangles_abs(d, N, dk, ntri, tri, sum, cnt, NULL);
 }
 
 #endif

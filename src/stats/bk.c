@@ -1,0 +1,292 @@
+/* FFT bispectrum on the distributed mesh: shell fields by masked inverse FFTs,
+ * triangle sums by the blocked engine (bk_engine.c), counts from indicator
+ * fields (cached on disk), shell power, shot noise and Q. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bk_internal.h"
+#include "cosmotl/mesh.h"
+#include "cosmotl/stats.h"
+
+typedef struct {
+    ct_mesh *src;         /* delta(k), Fourier space, unchanged */
+    ct_mesh *work;        /* transforms happen here */
+    const uint16_t *shell; /* shell index of every local Fourier mode (0: none) */
+    size_t nmode;         /* local Fourier modes */
+    int indicator;        /* 1: fill the indicator of the shell instead of delta */
+    int64_t N;
+    ptrdiff_t nx, row;
+    double scale;         /* applied to the real values when copied out */
+    int threads;
+} fill_ctx;
+
+static ct_status shell_fill(void *vctx, int shell, double *f)
+{
+    fill_ctx *c = vctx;
+    /* the copy brings work into Fourier space with delta's layout; masking is then
+     * one pass (modes outside the shell zeroed, or set to 1 for the indicator) */
+    CT_CHECK(ct_mesh_copy(c->work, c->src));
+    ct_complex *w = ct_mesh_complex(c->work);
+    const uint16_t *sh = c->shell;
+    const int ind = c->indicator;
+    const ptrdiff_t nm = (ptrdiff_t)c->nmode;
+#pragma omp parallel for schedule(static) num_threads(c->threads)
+    for (ptrdiff_t q = 0; q < nm; q++) {
+        if (sh[q] != shell) {
+            w[q][0] = 0;
+            w[q][1] = 0;
+        } else if (ind) {
+            w[q][0] = 1;
+            w[q][1] = 0;
+        }
+    }
+    CT_CHECK(ct_mesh_c2r(c->work));
+    const ct_real *r = ct_mesh_real(c->work);
+    const int64_t N = c->N;
+    const ptrdiff_t nrow = c->nx * (ptrdiff_t)N;
+    const double scale = c->scale;
+#pragma omp parallel for schedule(static) num_threads(c->threads)
+    for (ptrdiff_t a = 0; a < nrow; a++)
+        for (int64_t l = 0; l < N; l++)
+            f[(size_t)a * (size_t)N + (size_t)l] = scale * (double)r[a * c->row + l];
+    return CT_OK;
+}
+
+/* Bytes per rank for one unpadded shell field, the work mesh and the shell table. */
+static void footprint(ct_mesh *m, double *field, double *fixed)
+{
+    ptrdiff_t x0, nx, y0, ny;
+    ct_mesh_local(m, &x0, &nx);
+    ct_mesh_klocal(m, &y0, &ny);
+    double N = (double)ct_mesh_n(m), row = (double)ct_mesh_row(m);
+    double planes = (double)(nx > ny ? nx : ny) + CT_MESH_GHOST_LO + CT_MESH_GHOST_HI;
+    *field = (double)nx * N * N * sizeof(double);
+    *fixed = planes * N * row * sizeof(ct_real) + (double)ny * N * (row / 2) * sizeof(uint16_t);
+}
+
+/* Automatic budget: half the memory the node has available, shared by the
+ * ranks of this communicator on the node. */
+static double auto_budget(MPI_Comm comm)
+{
+    double avail = 0;
+    FILE *f = fopen("/proc/meminfo", "r");
+    if (f) {
+        char line[256];
+        while (fgets(line, sizeof line, f)) {
+            long long kb;
+            if (sscanf(line, "MemAvailable: %lld kB", &kb) == 1) {
+                avail = (double)kb * 1024.0;
+                break;
+            }
+        }
+        fclose(f);
+    }
+    if (!(avail > 0))
+        avail = 4.0 * 1024 * 1024 * 1024; /* unknown: assume a modest 4 GiB */
+    MPI_Comm node;
+    int nnode = 1;
+    if (MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node) == MPI_SUCCESS) {
+        MPI_Comm_size(node, &nnode);
+        MPI_Comm_free(&node);
+    }
+    /* the smallest value over ranks, so every rank plans the same batches */
+    double b = 0.5 * avail / nnode;
+    MPI_Allreduce(MPI_IN_PLACE, &b, 1, MPI_DOUBLE, MPI_MIN, comm);
+    return b;
+}
+
+static ct_status alloc_result(ct_bk_result **out, int ntri)
+{
+    ct_bk_result *r = NULL;
+    ct_status rc = CT_OK;
+    CT_CHECK(ct_calloc(&r, 1, sizeof *r, "bispectrum result"));
+    size_t n = (size_t)(ntri ? ntri : 1);
+    if ((rc = ct_calloc(&r->k, 3 * n, sizeof(double), "bispectrum k")) != CT_OK ||
+        (rc = ct_calloc(&r->P, 3 * n, sizeof(double), "bispectrum P")) != CT_OK ||
+        (rc = ct_calloc(&r->B, n, sizeof(double), "bispectrum B")) != CT_OK ||
+        (rc = ct_calloc(&r->Bsn, n, sizeof(double), "bispectrum B_SN")) != CT_OK ||
+        (rc = ct_calloc(&r->B0, n, sizeof(double), "bispectrum B0")) != CT_OK ||
+        (rc = ct_calloc(&r->Q, n, sizeof(double), "bispectrum Q")) != CT_OK ||
+        (rc = ct_calloc(&r->counts, n, sizeof(double), "bispectrum counts")) != CT_OK) {
+        ct_bk_result_destroy(&r);
+        return ct_error_push(rc, __func__, __LINE__);
+    }
+    *out = r;
+    return CT_OK;
+}
+
+ct_status ct_bk_measure(ct_mesh *delta, const ct_bk_settings *s, double nbar,
+                        ct_bk_result **out)
+{
+    ct_status rc = CT_OK;
+    ct_bk_result *res = NULL;
+    ct_mesh *work = NULL;
+    uint16_t *shell = NULL;
+    double *sums = NULL, *pw = NULL;
+    int *tri = NULL, ntri = 0, ns = 0;
+    MPI_Comm comm = ct_mesh_comm(delta);
+    *out = NULL;
+
+    if (!ct_mesh_is_fourier(delta))
+        CT_FAIL(CT_ERR_STATE, "the bispectrum needs the density mesh in Fourier space");
+    if (!(nbar >= 0) || !isfinite(nbar))
+        CT_FAIL(CT_ERR_ARG, "number density %g must be finite and >= 0", nbar);
+    CT_CHECK(ct_bk_triangles(s, &tri, &ntri, &ns));
+    const int64_t N = ct_mesh_n(delta);
+    const double L = ct_mesh_box(delta);
+    if (ns * s->dk + 0.5 * s->dk > (double)(N / 2) * sqrt(3.0) + 1)
+        CT_FAIL_GOTO(rc, CT_ERR_ARG, "bispectrum kmax = %g kF is beyond the grid's modes (N = %lld)",
+                     s->kmax, (long long)N);
+    if (ns > 65535)
+        CT_FAIL_GOTO(rc, CT_ERR_ARG, "%d bispectrum shells: at most 65535", ns);
+
+    /* memory plan */
+    double field_b, fixed_b;
+    footprint(delta, &field_b, &fixed_b);
+    double budget = s->mem_budget > 0 ? s->mem_budget : auto_budget(comm);
+    double maxf = field_b > 0 ? floor((budget - fixed_b) / field_b) : 1e9;
+    MPI_Allreduce(MPI_IN_PLACE, &maxf, 1, MPI_DOUBLE, MPI_MIN, comm);
+    long max_fields = maxf > ns ? ns : (long)(maxf > 0 ? maxf : 0);
+    if (max_fields < 3 && !s->per_triangle) {
+        double need = 3 * field_b + fixed_b;
+        MPI_Allreduce(MPI_IN_PLACE, &need, 1, MPI_DOUBLE, MPI_MAX, comm);
+        CT_FAIL_GOTO(rc, CT_ERR_ARG,
+                     "memory budget %.3g GiB per rank is too small for the bispectrum at grid %lld "
+                     "(needs at least %.3g GiB per rank; more ranks need less)",
+                     budget / 1073741824.0, (long long)N, need / 1073741824.0);
+    }
+
+    CT_CHECK_GOTO(rc, alloc_result(&res, ntri));
+    res->ntri = ntri;
+    res->nshell = ns;
+    res->tri = tri;
+    tri = NULL;
+    res->box = L;
+    res->dk = s->dk;
+    res->nbar = nbar;
+    res->grid = (long)N;
+    res->max_fields = max_fields;
+
+    /* shell index of every local mode, and the shell power on the way */
+    ptrdiff_t y0, ny;
+    ct_mesh_klocal(delta, &y0, &ny);
+    size_t nmode = (size_t)ny * (size_t)N * (size_t)(N / 2 + 1);
+    rc = ct_calloc(&shell, nmode ? nmode : 1, sizeof *shell, "shell table");
+    if (rc == CT_OK)
+        rc = ct_calloc(&pw, 2 * (size_t)(ns + 1), sizeof *pw, "shell power");
+    if (rc == CT_OK)
+        rc = ct_calloc(&sums, (size_t)ntri, sizeof *sums, "triangle sums");
+    CT_CHECK_GOTO(rc, ct_agree(comm, rc));
+    const ct_complex *D = ct_mesh_complex(delta);
+    for (ptrdiff_t p = 0; p < ny; p++) {
+        ct_kiter it;
+        for (ct_kiter_begin(&it, delta, p, p + 1); ct_kiter_valid(&it); ct_kiter_next(&it)) {
+            const ct_kmode *k = &it.mode;
+            int j = ct_bk_shell_of((double)k->n2, s->dk);
+            if (j < 1 || j > ns)
+                continue;
+            shell[k->idx] = (uint16_t)j;
+            double re = D[k->idx][0], im = D[k->idx][1];
+            pw[j] += k->mult * (re * re + im * im);
+            pw[ns + 1 + j] += k->mult;
+        }
+    }
+    MPI_Allreduce(MPI_IN_PLACE, pw, 2 * (ns + 1), MPI_DOUBLE, MPI_SUM, comm);
+
+    ct_mesh_settings ms;
+    ct_mesh_settings_defaults(&ms);
+    ms.n = N;
+    ms.box = L;
+    ms.threads = ct_mesh_threads(delta);
+    CT_CHECK_GOTO(rc, ct_mesh_create(&work, &ms, comm));
+
+    ptrdiff_t x0, nx;
+    ct_mesh_local(delta, &x0, &nx);
+    const double N3 = (double)N * (double)N * (double)N;
+    fill_ctx fc = {delta, work, shell, nmode, 0, N, nx, ct_mesh_row(delta), 1.0,
+                   ct_mesh_threads(delta)};
+    ct_bk_engine e = {ntri, res->tri, ns, (size_t)nx * (size_t)N * (size_t)N, max_fields,
+                      s->per_triangle, ct_mesh_threads(delta), shell_fill, &fc, comm};
+
+    /* counts: from the cache, or from indicator fields (then cached) */
+    int found = 0;
+    if (s->cache_dir && *s->cache_dir)
+        CT_CHECK_GOTO(rc, ct_bk_counts_load(s->cache_dir, (long)N, s->dk, ns, ntri, res->tri,
+                                            res->counts, &found, comm));
+    if (!found) {
+        ct_bk_engine ec = e;
+        ec.per_triangle = 0;
+        fill_ctx fci = fc;
+        fci.indicator = 1;
+        fci.scale = N3; /* c2r divides by N^3; the indicator sums want 1 per mode */
+        ec.ctx = &fci;
+        ct_bk_engine_stats stc;
+        double t0 = ct_wtime();
+        CT_CHECK_GOTO(rc, ct_bk_engine_run(&ec, res->counts, &stc));
+        for (int t = 0; t < ntri; t++)
+            res->counts[t] = nearbyint(res->counts[t] / N3); /* sum_x 1 1 1 = N^3 x triplets */
+        res->time_counts = ct_wtime() - t0;
+        if (s->cache_dir && *s->cache_dir) {
+            ct_status sv = ct_bk_counts_save(s->cache_dir, (long)N, s->dk, ns, ntri, res->tri,
+                                             res->counts, comm);
+            if (sv != CT_OK) {
+                /* the measurement stands without its cache */
+                ct_warn("bispectrum counts not cached: %s", ct_error_message());
+                ct_error_clear();
+            }
+        }
+    }
+
+    ct_bk_engine_stats st;
+    double t0 = ct_wtime();
+    CT_CHECK_GOTO(rc, ct_bk_engine_run(&e, sums, &st));
+    res->time_B = ct_wtime() - t0;
+    res->time_fill = st.t_fill;
+    res->time_sums = st.t_sum;
+    res->nfill = st.nfill;
+
+    /* assemble: B = L^6 <d1 d2 d3> with d = D/N^3; sum_x f1 f2 f3 = N^3 sum over triplets */
+    const double L3 = L * L * L;
+    double *Psh = pw; /* reuse: shell power in place */
+    for (int j = 1; j <= ns; j++) {
+        double nm = pw[ns + 1 + j];
+        Psh[j] = nm > 0 ? L3 * pw[j] / (N3 * N3) / nm : NAN;
+        if (nbar > 0)
+            Psh[j] -= 1.0 / nbar;
+    }
+    int nzero = 0;
+    for (int t = 0; t < ntri; t++) {
+        const int *j = res->tri + 3 * t;
+        double P1 = Psh[j[0]], P2 = Psh[j[1]], P3 = Psh[j[2]];
+        for (int a = 0; a < 3; a++) {
+            res->k[3 * t + a] = j[a] * s->dk;
+            res->P[3 * t + a] = Psh[j[a]];
+        }
+        double c = res->counts[t];
+        if (c > 0) {
+            res->B[t] = L3 * L3 * sums[t] / (N3 * c);
+        } else {
+            res->B[t] = NAN;
+            nzero++;
+        }
+        res->Bsn[t] = nbar > 0 ? (P1 + P2 + P3) / nbar + 1.0 / (nbar * nbar) : 0.0;
+        res->B0[t] = res->B[t] - res->Bsn[t];
+        res->Q[t] = res->B0[t] / (P1 * P2 + P1 * P3 + P2 * P3);
+    }
+    if (nzero)
+        ct_warn("bispectrum: %d triangle(s) have no closed mode triplets on grid %lld (B = NaN)",
+                nzero, (long long)N);
+    ct_debug("bispectrum: %d triangles, %d shells, %ld shell transforms, %ld resident", ntri, ns,
+             res->nfill, max_fields);
+    *out = res;
+    res = NULL;
+fail:
+    ct_bk_result_destroy(&res);
+    ct_mesh_destroy(&work);
+    free(shell);
+    free(sums);
+    free(pw);
+    free(tri);
+    return rc;
+}

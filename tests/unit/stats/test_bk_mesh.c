@@ -1,0 +1,435 @@
+/* The distributed FFT bispectrum on the mesh, on any number of ranks:
+ *  - <= 64 particles on N = 12, 14, 16 against a brute-force sum over every mode
+ *    triplet of each triangle bin (modular closure), to 1e-9;
+ *  - counts from the cache equal freshly computed ones;
+ *  - a Gaussian field gives B consistent with zero;
+ *  - delta = g + a (g^2 - <g^2>) gives the tree-level B = 2a (P1P2 + P1P3 + P2P3);
+ *  - Poisson particles give B equal to the shot-noise term;
+ *  - on more than one rank, the result equals the one-rank result. */
+#include <complex.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cosmotl/mesh.h"
+#include "cosmotl/stats.h"
+#include "test_bk_ref.h"
+#include "testlib.h"
+
+static int nrank = 1;
+
+/* np particles uniform in [0, L)^3 from a seed, the same on any number of ranks:
+ * each rank keeps every size-th one, then they go to their slab owners. */
+static void make_particles(ct_mesh *m, int64_t np, uint64_t seed, int64_t *n, float **pos)
+{
+    int me, size;
+    MPI_Comm comm = ct_mesh_comm(m);
+    MPI_Comm_rank(comm, &me);
+    MPI_Comm_size(comm, &size);
+    double L = ct_mesh_box(m);
+    float *p = malloc((size_t)(np / size + 1) * 3 * sizeof *p);
+    int64_t k = 0;
+    for (int64_t i = 0; i < np; i++) {
+        ct_rng r;
+        ct_rng_init(&r, seed, 1, (uint64_t)i);
+        float x[3];
+        for (int a = 0; a < 3; a++) {
+            x[a] = (float)(L * ct_rng_uniform(&r));
+            if (x[a] >= (float)L)
+                x[a] = 0;
+        }
+        if (i % size == me) {
+            memcpy(p + 3 * k, x, sizeof x);
+            k++;
+        }
+    }
+    *n = k;
+    *pos = p;
+    CT_EXPECT_OK(ct_mesh_exchange(m, n, pos, 0, NULL));
+}
+
+/* The whole real field on every rank (N^3 values, no padding). */
+static double *gather_field(ct_mesh *m)
+{
+    int64_t N = ct_mesh_n(m);
+    ptrdiff_t x0, nx, row = ct_mesh_row(m);
+    ct_mesh_local(m, &x0, &nx);
+    size_t N3 = (size_t)(N * N * N);
+    double *f = calloc(N3, sizeof *f);
+    const ct_real *r = ct_mesh_real(m);
+    for (ptrdiff_t i = 0; i < nx; i++)
+        for (int64_t j = 0; j < N; j++)
+            for (int64_t l = 0; l < N; l++)
+                f[((size_t)(x0 + i) * N + j) * N + l] = r[(i * N + j) * row + l];
+    MPI_Allreduce(MPI_IN_PLACE, f, (int)N3, MPI_DOUBLE, MPI_SUM, ct_mesh_comm(m));
+    return f;
+}
+
+static ct_mesh *new_mesh(int64_t N, double L, MPI_Comm comm)
+{
+    ct_mesh_settings ms;
+    ct_mesh_settings_defaults(&ms);
+    ms.n = N;
+    ms.box = L;
+    ct_mesh *m = NULL;
+    CT_EXPECT_OK(ct_mesh_create(&m, &ms, comm));
+    return m;
+}
+
+/* CIC overdensity of np seeded particles, left in real space. */
+static ct_mesh *particle_mesh(int64_t N, double L, int64_t np, uint64_t seed, MPI_Comm comm)
+{
+    ct_mesh *m = new_mesh(N, L, comm);
+    int64_t n = 0;
+    float *pos = NULL;
+    make_particles(m, np, seed, &n, &pos);
+    ct_paint_settings ps;
+    ct_paint_settings_defaults(&ps);
+    CT_EXPECT_OK(ct_mesh_paint(m, &ps, n, pos, NULL, 1.0));
+    double mean;
+    CT_EXPECT_OK(ct_mesh_to_overdensity(m, &mean));
+    free(pos);
+    return m;
+}
+
+static void test_brute_force(int64_t N, int np, const char *cache)
+{
+    const double L = 50.0;
+    ct_mesh *m = particle_mesh(N, L, np, 100 + (uint64_t)N, MPI_COMM_WORLD);
+    double *f = gather_field(m);
+    CT_EXPECT_OK(ct_mesh_r2c(m));
+
+    ct_bk_settings s;
+    ct_bk_settings_defaults(&s);
+    s.dk = 1.0;
+    s.kmax = 5.0; /* 3 x 5.5 > N: aliased closures are part of the answer */
+    s.cache_dir = cache;
+    ct_bk_result *r = NULL, *r2 = NULL;
+    CT_EXPECT_OK(ct_bk_measure(m, &s, 0.0, &r));
+    if (!r)
+        goto done;
+
+    size_t N3 = (size_t)(N * N * N);
+    double complex *d = malloc(N3 * sizeof *d);
+    ref_dft(f, (int)N, d);
+    double *sum = malloc((size_t)r->ntri * sizeof *sum), *cnt = malloc((size_t)r->ntri * sizeof *cnt),
+           *abs_ = malloc((size_t)r->ntri * sizeof *abs_);
+    ref_triangles_abs(d, (int)N, s.dk, r->ntri, r->tri, sum, cnt, abs_);
+    const double L6 = L * L * L * L * L * L;
+    int bad_b = 0, bad_c = 0, nz = 0;
+    double worst = 0;
+    for (int t = 0; t < r->ntri; t++) {
+        bad_c += r->counts[t] != cnt[t];
+        if (cnt[t] == 0) {
+            nz++;
+            continue;
+        }
+        double bref = L6 * sum[t] / cnt[t];
+        /* 1e-9 of the sum of |terms|: the scale of the round-off in both sums */
+        double scale = L6 * abs_[t] / cnt[t];
+        double rel = fabs(r->B[t] - bref) / scale;
+        worst = rel > worst ? rel : worst;
+        bad_b += !(rel <= 1e-9);
+    }
+    CT_EXPECT(bad_b == 0);
+    CT_EXPECT(bad_c == 0);
+    CT_EXPECT(worst < 1e-9);
+    CT_EXPECT(r->ntri >= 25);
+    /* shell power against the brute-force mode average */
+    for (int j = 1; j <= r->nshell; j++) {
+        double p = 0, nm = 0;
+        for (size_t q = 0; q < N3; q++)
+            if (ref_shell((int)(q / (N * N)), (int)(q / N % N), (int)(q % N), (int)N, s.dk) == j) {
+                p += creal(d[q] * conj(d[q]));
+                nm++;
+            }
+        p *= L * L * L / nm;
+        for (int t = 0; t < r->ntri; t++)
+            for (int a = 0; a < 3; a++)
+                if (r->tri[3 * t + a] == j)
+                    CT_EXPECT_REL(r->P[3 * t + a], p, 1e-11);
+    }
+    /* the second measurement takes the counts from the cache: identical */
+    if (cache) {
+        CT_EXPECT_OK(ct_bk_measure(m, &s, 0.0, &r2));
+        if (r2) {
+            CT_EXPECT(r2->time_counts == 0.0);
+            for (int t = 0; t < r->ntri; t++) {
+                CT_EXPECT(r2->counts[t] == r->counts[t]);
+                CT_EXPECT(r2->B[t] == r->B[t] || (isnan(r2->B[t]) && isnan(r->B[t])));
+            }
+        }
+    }
+    /* on several ranks: the same numbers as one rank on its own */
+    if (nrank > 1 && ct_test_rank == 0) {
+        ct_mesh *m1 = particle_mesh(N, L, np, 100 + (uint64_t)N, MPI_COMM_SELF);
+        ct_bk_result *r1 = NULL;
+        CT_EXPECT_OK(ct_mesh_r2c(m1));
+        ct_bk_settings s1 = s;
+        s1.cache_dir = NULL;
+        CT_EXPECT_OK(ct_bk_measure(m1, &s1, 0.0, &r1));
+        for (int t = 0; r1 && t < r->ntri; t++) {
+            if (cnt[t] == 0)
+                continue;
+            CT_EXPECT_ABS(r1->B[t], r->B[t], 1e-11 * L6 * abs_[t] / cnt[t]);
+            CT_EXPECT(r1->counts[t] == r->counts[t]);
+        }
+        ct_bk_result_destroy(&r1);
+        ct_mesh_destroy(&m1);
+    }
+    free(d);
+    free(sum);
+    free(cnt);
+    free(abs_);
+done:
+    ct_bk_result_destroy(&r);
+    ct_bk_result_destroy(&r2);
+    ct_mesh_destroy(&m);
+    free(f);
+}
+
+/* Gaussian field with power proportional to |n|^slope (white for slope 0): unit
+ * white noise from a counter RNG keyed by the global cell (rank independent),
+ * coloured in Fourier space; left in real space. */
+static ct_mesh *gaussian_mesh(int64_t N, double L, double slope, uint64_t seed)
+{
+    ct_mesh *m = new_mesh(N, L, MPI_COMM_WORLD);
+    ptrdiff_t x0, nx, row = ct_mesh_row(m);
+    ct_mesh_local(m, &x0, &nx);
+    ct_real *r = ct_mesh_real(m);
+    for (ptrdiff_t i = 0; i < nx; i++)
+        for (int64_t j = 0; j < N; j++)
+            for (int64_t l = 0; l < N; l++) {
+                ct_rng g;
+                ct_rng_init(&g, seed, 2, (uint64_t)(((x0 + i) * N + j) * N + l));
+                r[(i * N + j) * row + l] = ct_rng_normal(&g);
+            }
+    if (slope != 0.0) {
+        CT_EXPECT_OK(ct_mesh_r2c(m));
+        ct_complex *c = ct_mesh_complex(m);
+        ptrdiff_t y0, ny;
+        ct_mesh_klocal(m, &y0, &ny);
+        for (ptrdiff_t p = 0; p < ny; p++) {
+            ct_kiter it;
+            for (ct_kiter_begin(&it, m, p, p + 1); ct_kiter_valid(&it); ct_kiter_next(&it)) {
+                double a = it.mode.n2 ? pow((double)it.mode.n2, 0.25 * slope) : 0.0;
+                c[it.mode.idx][0] *= a;
+                c[it.mode.idx][1] *= a;
+            }
+        }
+        CT_EXPECT_OK(ct_mesh_c2r(m));
+    }
+    return m;
+}
+
+static void measure_copy(ct_mesh *src, const ct_bk_settings *s, double nbar, ct_bk_result **r)
+{
+    ct_mesh_settings ms;
+    ct_mesh_settings_defaults(&ms);
+    ms.n = ct_mesh_n(src);
+    ms.box = ct_mesh_box(src);
+    ct_mesh *c = NULL;
+    CT_EXPECT_OK(ct_mesh_create(&c, &ms, ct_mesh_comm(src)));
+    CT_EXPECT_OK(ct_mesh_copy(c, src));
+    if (!ct_mesh_is_fourier(c))
+        CT_EXPECT_OK(ct_mesh_r2c(c));
+    CT_EXPECT_OK(ct_bk_measure(c, s, nbar, r));
+    ct_mesh_destroy(&c);
+}
+
+/* One realisation: B of a Gaussian g, and the part of B odd in a of
+ * g + a (g^2 - <g^2>), i.e. [B(a) - B(-a)] / 2 (the Gaussian <ggg> noise cancels). */
+static void gaussian_realisation(int64_t N, double L, double slope, uint64_t seed,
+                                 const ct_bk_settings *s, double a_rms, ct_bk_result **rg,
+                                 double **bodd, double *a_out)
+{
+    ct_mesh *g = gaussian_mesh(N, L, slope, seed);
+    measure_copy(g, s, 0.0, rg);
+    ptrdiff_t x0, nx, row = ct_mesh_row(g);
+    ct_mesh_local(g, &x0, &nx);
+    ct_real *gr = ct_mesh_real(g);
+    double g2 = 0;
+    for (ptrdiff_t i = 0; i < nx; i++)
+        for (int64_t j = 0; j < N; j++)
+            for (int64_t l = 0; l < N; l++)
+                g2 += gr[(i * N + j) * row + l] * gr[(i * N + j) * row + l];
+    MPI_Allreduce(MPI_IN_PLACE, &g2, 1, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
+    g2 /= (double)(N * N * N);
+    const double a = a_rms / sqrt(g2);
+    ct_bk_result *rp = NULL, *rm = NULL;
+    for (int sign = 1; sign >= -1; sign -= 2) {
+        ct_mesh *d = new_mesh(N, L, MPI_COMM_WORLD);
+        ct_real *dr = ct_mesh_real(d);
+        for (ptrdiff_t i = 0; i < nx; i++)
+            for (int64_t j = 0; j < N; j++)
+                for (int64_t l = 0; l < N; l++) {
+                    double v = gr[(i * N + j) * row + l];
+                    dr[(i * N + j) * row + l] = v + sign * a * (v * v - g2);
+                }
+        measure_copy(d, s, 0.0, sign > 0 ? &rp : &rm);
+        ct_mesh_destroy(&d);
+    }
+    *bodd = NULL;
+    if (rp && rm && *rg) {
+        *bodd = malloc((size_t)rp->ntri * sizeof **bodd);
+        for (int t = 0; t < rp->ntri; t++)
+            (*bodd)[t] = 0.5 * (rp->B[t] - rm->B[t]);
+    }
+    *a_out = a;
+    ct_bk_result_destroy(&rp);
+    ct_bk_result_destroy(&rm);
+    ct_mesh_destroy(&g);
+}
+
+static void test_gaussian_and_tree(const char *cache)
+{
+    const int64_t N = 32;
+    const double L = 200.0;
+    const int R = 16; /* realisations */
+    ct_bk_settings s;
+    ct_bk_settings_defaults(&s);
+    s.dk = 3.0;
+    s.kmax = 12.0; /* 4 shells of ~10^3 modes: enough triplets per triangle */
+    s.cache_dir = cache;
+    double *zsum = NULL, *z2 = NULL;
+    int ntri = 0;
+    double num = 0, den = 0;
+    for (int rz = 0; rz < R; rz++) {
+        ct_bk_result *rg = NULL;
+        double *bodd = NULL, a = 0;
+        gaussian_realisation(N, L, -0.5, 1000 + (uint64_t)rz, &s, 0.05, &rg, &bodd, &a);
+        if (!rg || !bodd) {
+            ct_bk_result_destroy(&rg);
+            free(bodd);
+            CT_EXPECT(0);
+            break;
+        }
+        if (!zsum) {
+            ntri = rg->ntri;
+            zsum = calloc((size_t)ntri, sizeof *zsum);
+            z2 = calloc((size_t)ntri, sizeof *z2);
+        }
+        for (int t = 0; t < ntri; t++) {
+            /* Gaussian: B is a zero-mean estimate with variance s_t L^3 P1 P2 P3 / C_t
+             * (s_t = 1, 2, 6 for 0, 2, 3 equal shells: the Wick pairings of a
+             * triplet with its conjugate) */
+            const int *j = rg->tri + 3 * t;
+            const double *P = rg->P + 3 * t;
+            int sym = (j[0] == j[1] && j[1] == j[2]) ? 6 : (j[0] == j[1] || j[1] == j[2]) ? 2 : 1;
+            double z = rg->B[t] / sqrt(sym * L * L * L * P[0] * P[1] * P[2] / rg->counts[t]);
+            zsum[t] += z;
+            z2[t] += z * z;
+            /* tree level with the measured shell power of g; weights C_t, since the
+             * variance of each estimate falls as 1 / C_t */
+            num += rg->counts[t] * bodd[t];
+            den += rg->counts[t] * 2 * a * (P[0] * P[1] + P[0] * P[2] + P[1] * P[2]);
+        }
+        ct_bk_result_destroy(&rg);
+        free(bodd);
+    }
+    if (!zsum)
+        return;
+    double zmax = 0, rms = 0;
+    for (int t = 0; t < ntri; t++) {
+        double zm = zsum[t] / sqrt((double)R); /* ~ N(0, 1) if B has zero mean */
+        zmax = fabs(zm) > zmax ? fabs(zm) : zmax;
+        rms += z2[t];
+    }
+    rms = sqrt(rms / (R * ntri));
+    double ratio = num / den;
+    if (ct_test_rank == 0)
+        printf("gaussian: %d triangles x %d realisations: max |mean z| sqrt(R) = %.2f, rms z = %.3f\n"
+               "tree level: B_odd / B_tree = %.4f\n", ntri, R, zmax, rms, ratio);
+    /* zero mean: the largest of the ntri standard-normal means below 4 (p ~ 1e-3
+     * over 17 triangles); the variance formula within 20% (the rms of 272
+     * correlated z values scatters by ~6%) */
+    CT_EXPECT(zmax < 4.0);
+    CT_EXPECT(rms > 0.8 && rms < 1.2);
+    /* tree level within 4%: the O(a^3) terms are ~ a^2 <g^2> = 0.25%, the
+     * averaged noise of the terms linear in a ~1%, and the product of shell
+     * powers vs the bin average of products with P ~ k^-1/2 ~1% */
+    CT_EXPECT_ABS(ratio, 1.0, 0.04);
+    free(zsum);
+    free(z2);
+}
+
+static void test_poisson(void)
+{
+    const int64_t N = 64;
+    const double L = 100.0;
+    const int64_t np = 500;
+    ct_bk_settings s;
+    ct_bk_settings_defaults(&s);
+    s.dk = 2.0;
+    s.kmax = 10.0; /* |n| < 11 < N/5: the CIC window and its aliases change little */
+    ct_mesh *m = particle_mesh(N, L, np, 5, MPI_COMM_WORLD);
+    CT_EXPECT_OK(ct_mesh_r2c(m));
+    CT_EXPECT_OK(ct_mesh_compensate(m, CT_MAS_CIC));
+    ct_bk_result *r = NULL;
+    double nbar = (double)np / (L * L * L);
+    CT_EXPECT_OK(ct_bk_measure(m, &s, nbar, &r));
+    if (r) {
+        double b = 0, sn = 0;
+        for (int t = 0; t < r->ntri; t++) {
+            b += r->counts[t] * r->B[t];
+            sn += r->counts[t] * r->Bsn[t];
+        }
+        if (ct_test_rank == 0)
+            printf("poisson: sum B / sum B_SN = %.4f over %d triangles (1/nbar^2 = %.4g)\n", b / sn,
+                   r->ntri, 1 / (nbar * nbar));
+        /* count-weighted (variance ~ s Np / C per triangle); over seeds this
+         * ratio scatters by ~2%: 6% allows that plus the residual CIC window and
+         * aliasing (~1% at |n| <= N/6) */
+        CT_EXPECT_ABS(b / sn, 1.0, 0.06);
+    }
+    ct_bk_result_destroy(&r);
+    ct_mesh_destroy(&m);
+}
+
+static void test_errors(void)
+{
+    ct_mesh *m = new_mesh(12, 50.0, MPI_COMM_WORLD);
+    ct_bk_settings s;
+    ct_bk_settings_defaults(&s);
+    ct_bk_result *r = NULL;
+    /* real space */
+    CT_EXPECT(ct_bk_measure(m, &s, 0.0, &r) == CT_ERR_STATE);
+    CT_EXPECT_OK(ct_mesh_r2c(m));
+    /* kmax beyond the grid */
+    CT_EXPECT(ct_bk_measure(m, &s, 0.0, &r) == CT_ERR_ARG);
+    /* a budget below three shell fields */
+    s.kmax = 4;
+    s.dk = 1;
+    s.mem_budget = 1000;
+    CT_EXPECT(ct_bk_measure(m, &s, 0.0, &r) == CT_ERR_ARG);
+    CT_EXPECT(strstr(ct_error_message(), "memory budget") != NULL);
+    CT_EXPECT(r == NULL);
+    ct_error_clear();
+    ct_mesh_destroy(&m);
+}
+
+int main(int argc, char **argv)
+{
+    CT_TEST_BEGIN(argc, argv);
+    MPI_Comm_size(MPI_COMM_WORLD, &nrank);
+    char dir[64] = "";
+    if (ct_test_rank == 0) {
+        snprintf(dir, sizeof dir, "/tmp/ct_bk_meshXXXXXX");
+        if (!mkdtemp(dir))
+            dir[0] = 0;
+    }
+    MPI_Bcast(dir, sizeof dir, MPI_CHAR, 0, MPI_COMM_WORLD);
+    test_brute_force(12, 64, dir);
+    test_brute_force(14, 40, NULL);
+    test_brute_force(16, 64, NULL);
+    test_gaussian_and_tree(dir);
+    test_poisson();
+    test_errors();
+    if (ct_test_rank == 0 && dir[0]) {
+        char cmd[128];
+        snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+        if (system(cmd) != 0)
+            fprintf(stderr, "could not remove %s\n", dir);
+    }
+    CT_TEST_END();
+}
