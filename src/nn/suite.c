@@ -48,6 +48,7 @@ static ct_status read_names(hid_t loc, const char *attr, const char *path, int n
         CT_CHECK_GOTO(rc, ct_calloc(&vl, (size_t)n, sizeof(char *), "names"));
         mt = H5Tcopy(H5T_C_S1);
         H5Tset_size(mt, H5T_VARIABLE);
+        H5Tset_cset(mt, H5Tget_cset(t)); /* UTF-8 and ASCII do not convert */
         if (H5Aread(a, mt, vl) < 0)
             CT_FAIL_GOTO(rc, CT_ERR_FORMAT, "%s: cannot read /params names", path);
         for (int i = 0; i < n; i++)
@@ -58,6 +59,7 @@ static ct_status read_names(hid_t loc, const char *attr, const char *path, int n
         CT_CHECK_GOTO(rc, ct_calloc(&fx, (size_t)n * sz + 1, 1, "names"));
         mt = H5Tcopy(H5T_C_S1);
         H5Tset_size(mt, sz);
+        H5Tset_cset(mt, H5Tget_cset(t));
         if (H5Aread(a, mt, fx) < 0)
             CT_FAIL_GOTO(rc, CT_ERR_FORMAT, "%s: cannot read /params names", path);
         for (int i = 0; i < n; i++) {
