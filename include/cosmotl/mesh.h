@@ -155,8 +155,9 @@ void ct_paint_settings_defaults(ct_paint_settings *s);
 /* Assign n particles (this rank's, already exchanged) with weights w (n values;
  * NULL: every particle has weight w_uniform) to the mesh: field(x_g) +=
  * w W(x_g - x_p) with sum_g W = 1, so the field holds mass per cell. Ghost
- * contributions are delivered to their owners. Real space required (the mesh is
- * zeroed first unless accumulate). Collective. */
+ * contributions are delivered to their owners. The mesh is zeroed first (and
+ * left in real space) unless accumulate, which needs a real-space mesh.
+ * Collective. */
 ct_status ct_mesh_paint(ct_mesh *m, const ct_paint_settings *s, int64_t n, const float *pos,
                         const float *w, double w_uniform);
 

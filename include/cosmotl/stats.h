@@ -3,6 +3,86 @@
 #define COSMOTL_STATS_H
 
 #include "cosmotl/core.h"
+#include "cosmotl/mesh.h"
+
+/* ======== Power spectrum (src/stats/pk*.c) ======== */
+
+/* The released-Quijote estimator (Pylians `Pk`, REFERENCE.md §2): delta =
+ * rho/mean - 1 on the mesh; each mode divided by the sinc^p window; bins
+ * b = floor(|n| / bin_width) of the integer wavenumber, the DC bin dropped
+ * (bins 1..floor(sqrt(3) N/2 / bin_width)); modes counted over the half space
+ * (ct_kmode.weight); k = mean |k| of the bin's modes;
+ * P_l = (2l+1) L^3 < Re(D_a conj(D_b)) / N^6 L_l(mu) >, mu along `axis`. */
+typedef struct {
+    ct_mas mas;       /* default CT_MAS_CIC */
+    int interlace;    /* 1: second grid shifted by H/2 (default 0) */
+    int compensate;   /* divide by the window (default 1) */
+    double bin_width; /* in units of kF (default 1) */
+    int axis;         /* line of sight of the multipoles: 0, 1, 2 (default 2) */
+    int shot_noise;   /* subtract 1/nbar from P0 of auto spectra (default 0) */
+} ct_pk_settings;
+
+void ct_pk_settings_defaults(ct_pk_settings *s);
+
+typedef struct {
+    int nbins;
+    double *k;        /* mean |k| of the modes, h/Mpc (bin centre if empty) */
+    double *P0, *P2, *P4; /* (Mpc/h)^3 */
+    int64_t *nmodes;  /* half-space mode counts */
+    double box;       /* Mpc/h */
+    int64_t grid;
+    ct_mas mas;
+    int interlace, axis, cross;
+    double bin_width;
+    double nbar;       /* effective number density (sum w)^2 / sum w^2 / L^3, (h/Mpc)^3;
+                          for cross spectra that of the first field */
+    double shot_noise; /* amount subtracted from P0 (0 if none) */
+    int64_t npart;     /* particles painted (first field) */
+} ct_pk_result;
+
+void ct_pk_result_free(ct_pk_result *r); /* frees the arrays, zeroes the struct */
+
+/* One rank's share of a particle set, already on the ranks owning their slabs
+ * (ct_mesh_exchange); w == NULL means every particle weighs w_uniform. */
+typedef struct {
+    int64_t n;
+    const float *pos;
+    const float *w;
+    double w_uniform;
+} ct_pk_particles;
+
+/* Paint `nset` particle sets (all added, e.g. CDM and neutrinos with their own
+ * masses) into m (and into m_shift, painted with a half-cell shift, when
+ * interlacing; NULL otherwise), turn the sum into delta, transform, interlace
+ * and compensate. Returns sum w, sum w^2 and the particle count over all ranks.
+ * Collective. */
+ct_status ct_pk_field(ct_mesh *m, ct_mesh *m_shift, const ct_pk_settings *s, int nset,
+                      const ct_pk_particles *sets, double *sum_w, double *sum_w2,
+                      int64_t *npart);
+
+/* Bin the auto (b == NULL) or cross spectrum of Fourier-space fields prepared
+ * by ct_pk_field. Result arrays are allocated on every rank. Threads and ranks
+ * only change the result at round-off. Collective. */
+ct_status ct_pk_bin(const ct_mesh *a, const ct_mesh *b, const ct_pk_settings *s,
+                    ct_pk_result *r);
+
+/* The whole measurement for one set of particles: field, binning, nbar and (if
+ * asked) shot noise. m_shift may be NULL unless s->interlace. Collective. */
+ct_status ct_pk_measure(ct_mesh *m, ct_mesh *m_shift, const ct_pk_settings *s, int nset,
+                        const ct_pk_particles *sets, ct_pk_result *r);
+
+/* Redshift-space positions: x_axis += v_axis (1 + z) / H(z), H(z) = 100
+ * sqrt(omega_m (1+z)^3 + omega_l) km/s/(Mpc/h), wrapped into [0, box). vel in
+ * peculiar km/s. Local. */
+ct_status ct_pk_rsd_positions(int64_t n, float *pos, const float *vel, int axis,
+                              double redshift, double omega_m, double omega_l, double box);
+
+/* Quijote text: "Pk_m_z=0.txt" columns k P0 (real space), or k P0 P2 P4 when
+ * multipoles != 0. Written atomically by the calling rank. */
+ct_status ct_pk_write_quijote_text(const ct_pk_result *r, const char *path, int multipoles);
+/* Read a Quijote power-spectrum text file: first column k, second P (P0), and
+ * P2, P4 when present (else zero). nmodes are unknown (0). */
+ct_status ct_pk_read_quijote_text(const char *path, ct_pk_result *r);
 
 /* ======== Marked power spectrum and bispectrum (src/stats/mk*.c, bk*.c) ======== */
 

@@ -126,8 +126,9 @@ ct_status ct_mesh_paint(ct_mesh *m, const ct_paint_settings *s, int64_t n, const
     uint32_t *order = NULL;
     int p = s ? (int)s->mas : 0;
 
-    if (m->fourier)
-        lrc = ct_error_set(CT_ERR_STATE, __func__, __LINE__, "painting needs a real-space mesh");
+    if (m->fourier && s && s->accumulate)
+        lrc = ct_error_set(CT_ERR_STATE, __func__, __LINE__,
+                           "accumulating paint needs a real-space mesh");
     else if (p < 1 || p > 4)
         lrc = ct_error_set(CT_ERR_ARG, __func__, __LINE__, "unknown mass-assignment scheme %d", p);
     else if (!(s->shift >= 0 && s->shift <= 1.0))

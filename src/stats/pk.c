@@ -1,0 +1,273 @@
+/* Power spectrum in the conventions of the released Quijote spectra: painting,
+ * delta, compensation, interlacing, half-space binning with multipoles, and the
+ * redshift-space mapping.
+ *
+ * Binning is deterministic for any thread count: modes are accumulated per
+ * group of GROUP ky-planes (a fixed cut of the local planes), and the groups
+ * are summed in order; ranks are combined with MPI sums. */
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cosmotl/stats.h"
+
+#define GROUP 4
+#define NACC 5 /* sum w|k|, sum w P, sum w P L2, sum w P L4, sum w */
+
+void ct_pk_settings_defaults(ct_pk_settings *s)
+{
+    memset(s, 0, sizeof *s);
+    s->mas = CT_MAS_CIC;
+    s->interlace = 0;
+    s->compensate = 1;
+    s->bin_width = 1.0;
+    s->axis = 2;
+    s->shot_noise = 0;
+}
+
+void ct_pk_result_free(ct_pk_result *r)
+{
+    if (!r)
+        return;
+    free(r->k);
+    free(r->P0);
+    free(r->P2);
+    free(r->P4);
+    free(r->nmodes);
+    memset(r, 0, sizeof *r);
+}
+
+static ct_status check_settings(const ct_pk_settings *s)
+{
+    if (!s)
+        CT_FAIL(CT_ERR_ARG, "no power-spectrum settings");
+    if ((int)s->mas < 1 || (int)s->mas > 4)
+        CT_FAIL(CT_ERR_ARG, "unknown mass-assignment scheme %d", (int)s->mas);
+    if (s->axis < 0 || s->axis > 2)
+        CT_FAIL(CT_ERR_ARG, "line-of-sight axis must be 0, 1 or 2 (got %d)", s->axis);
+    if (!(s->bin_width >= 1e-3 && s->bin_width <= 1e6))
+        CT_FAIL(CT_ERR_ARG, "bin width %g (units of kF) out of range", s->bin_width);
+    return CT_OK;
+}
+
+/* Paint every set into m (accumulating) with the given shift. */
+static ct_status paint_sets(ct_mesh *m, const ct_pk_settings *s, double shift, int nset,
+                            const ct_pk_particles *sets)
+{
+    ct_paint_settings ps;
+    ct_paint_settings_defaults(&ps);
+    ps.mas = s->mas;
+    ps.shift = shift;
+    for (int i = 0; i < nset; i++) {
+        ps.accumulate = i > 0;
+        CT_CHECK(ct_mesh_paint(m, &ps, sets[i].n, sets[i].pos, sets[i].w, sets[i].w_uniform));
+    }
+    if (nset == 0) {
+        ps.accumulate = 0;
+        CT_CHECK(ct_mesh_paint(m, &ps, 0, NULL, NULL, 0));
+    }
+    return CT_OK;
+}
+
+ct_status ct_pk_field(ct_mesh *m, ct_mesh *m_shift, const ct_pk_settings *s, int nset,
+                      const ct_pk_particles *sets, double *sum_w, double *sum_w2,
+                      int64_t *npart)
+{
+    CT_CHECK(check_settings(s));
+    if (s->interlace && !m_shift)
+        CT_FAIL(CT_ERR_ARG, "interlacing needs a second mesh");
+    if (nset < 0 || (nset > 0 && !sets))
+        CT_FAIL(CT_ERR_ARG, "bad particle sets");
+    double loc[3] = {0, 0, 0}, tot[3];
+    for (int i = 0; i < nset; i++) {
+        if (sets[i].w) {
+            for (int64_t j = 0; j < sets[i].n; j++) {
+                loc[0] += sets[i].w[j];
+                loc[1] += (double)sets[i].w[j] * sets[i].w[j];
+            }
+        } else {
+            loc[0] += sets[i].w_uniform * (double)sets[i].n;
+            loc[1] += sets[i].w_uniform * sets[i].w_uniform * (double)sets[i].n;
+        }
+        loc[2] += (double)sets[i].n;
+    }
+    if (MPI_Allreduce(loc, tot, 3, MPI_DOUBLE, MPI_SUM, ct_mesh_comm(m)) != MPI_SUCCESS)
+        CT_FAIL(CT_ERR_MPI, "MPI_Allreduce of particle weights failed");
+    if (sum_w)
+        *sum_w = tot[0];
+    if (sum_w2)
+        *sum_w2 = tot[1];
+    if (npart)
+        *npart = (int64_t)llround(tot[2]);
+
+    CT_CHECK(paint_sets(m, s, 0.0, nset, sets));
+    CT_CHECK(ct_mesh_to_overdensity(m, NULL));
+    CT_CHECK(ct_mesh_r2c(m));
+    if (s->interlace) {
+        CT_CHECK(paint_sets(m_shift, s, 0.5, nset, sets));
+        CT_CHECK(ct_mesh_to_overdensity(m_shift, NULL));
+        CT_CHECK(ct_mesh_r2c(m_shift));
+        CT_CHECK(ct_mesh_interlace(m, m_shift));
+    }
+    if (s->compensate)
+        CT_CHECK(ct_mesh_compensate(m, (int)s->mas));
+    return CT_OK;
+}
+
+/* floor(sqrt(n2)) exactly, for integer n2 */
+static inline int64_t isqrt(int64_t n2)
+{
+    int64_t b = (int64_t)sqrt((double)n2);
+    while (b * b > n2)
+        b--;
+    while ((b + 1) * (b + 1) <= n2)
+        b++;
+    return b;
+}
+
+ct_status ct_pk_bin(const ct_mesh *a, const ct_mesh *b, const ct_pk_settings *s,
+                    ct_pk_result *r)
+{
+    ct_status rc = CT_OK;
+    double *part = NULL, *acc = NULL, *tot = NULL;
+    memset(r, 0, sizeof *r);
+    CT_CHECK(check_settings(s));
+    if (!ct_mesh_is_fourier(a) || (b && !ct_mesh_is_fourier(b)))
+        CT_FAIL(CT_ERR_STATE, "binning needs Fourier-space meshes");
+    if (b && (ct_mesh_n(a) != ct_mesh_n(b) || ct_mesh_box(a) != ct_mesh_box(b)))
+        CT_FAIL(CT_ERR_ARG, "cross spectrum of meshes with different geometry");
+    const int64_t N = ct_mesh_n(a);
+    const double L = ct_mesh_box(a), kf = 2 * M_PI / L, w = s->bin_width;
+    const int unit = w == 1.0;
+    const int nb = (int)floor(sqrt(3.0) * (double)(N / 2) / w) + 1; /* incl. DC */
+    ptrdiff_t y0, ny;
+    ct_mesh_klocal(a, &y0, &ny);
+    const ptrdiff_t ngroup = (ny + GROUP - 1) / GROUP;
+    const int axis = s->axis;
+    const ct_complex *da = (const ct_complex *)ct_mesh_complex((ct_mesh *)a);
+    const ct_complex *db = b ? (const ct_complex *)ct_mesh_complex((ct_mesh *)b) : da;
+
+    CT_CHECK_GOTO(rc, ct_calloc(&part, (size_t)(ngroup > 0 ? ngroup : 1) * nb * NACC,
+                                sizeof(double), "bin partials"));
+#pragma omp parallel for num_threads(ct_mesh_threads(a)) schedule(dynamic, 1)
+    for (ptrdiff_t g = 0; g < ngroup; g++) {
+        double *acc_g = part + (size_t)g * nb * NACC;
+        ct_kiter it;
+        for (ct_kiter_begin(&it, a, g * GROUP, g * GROUP + GROUP); ct_kiter_valid(&it);
+             ct_kiter_next(&it)) {
+            const ct_kmode *k = &it.mode;
+            if (!k->weight)
+                continue;
+            int64_t bin = unit ? isqrt(k->n2) : (int64_t)floor(sqrt((double)k->n2) / w);
+            if (bin >= nb)
+                bin = nb - 1;
+            double p = (double)da[k->idx][0] * db[k->idx][0] + (double)da[k->idx][1] * db[k->idx][1];
+            double mu2 = k->n2 > 0 ? (double)(k->n[axis] * k->n[axis]) / (double)k->n2 : 0.0;
+            double l2 = 0.5 * (3 * mu2 - 1), l4 = (35 * mu2 * mu2 - 30 * mu2 + 3) / 8;
+            double *q = acc_g + bin * NACC;
+            q[0] += sqrt((double)k->n2);
+            q[1] += p;
+            q[2] += p * l2;
+            q[3] += p * l4;
+            q[4] += 1;
+        }
+    }
+    CT_CHECK_GOTO(rc, ct_calloc(&acc, (size_t)nb * NACC, sizeof(double), "bin sums"));
+    CT_CHECK_GOTO(rc, ct_calloc(&tot, (size_t)nb * NACC, sizeof(double), "bin sums"));
+    for (ptrdiff_t g = 0; g < ngroup; g++)
+        for (int i = 0; i < nb * NACC; i++)
+            acc[i] += part[(size_t)g * nb * NACC + i];
+    if (MPI_Allreduce(acc, tot, nb * NACC, MPI_DOUBLE, MPI_SUM, ct_mesh_comm(a)) != MPI_SUCCESS)
+        CT_FAIL_GOTO(rc, CT_ERR_MPI, "MPI_Allreduce of power-spectrum bins failed");
+
+    r->nbins = nb - 1;
+    CT_CHECK_GOTO(rc, ct_calloc(&r->k, (size_t)r->nbins + 1, sizeof(double), "P(k)"));
+    CT_CHECK_GOTO(rc, ct_calloc(&r->P0, (size_t)r->nbins + 1, sizeof(double), "P(k)"));
+    CT_CHECK_GOTO(rc, ct_calloc(&r->P2, (size_t)r->nbins + 1, sizeof(double), "P(k)"));
+    CT_CHECK_GOTO(rc, ct_calloc(&r->P4, (size_t)r->nbins + 1, sizeof(double), "P(k)"));
+    CT_CHECK_GOTO(rc, ct_calloc(&r->nmodes, (size_t)r->nbins + 1, sizeof(int64_t), "P(k)"));
+    const double norm = L * L * L / ((double)N * N * N * (double)N * N * N);
+    for (int i = 1; i < nb; i++) {
+        const double *q = tot + (size_t)i * NACC;
+        int j = i - 1;
+        r->nmodes[j] = (int64_t)llround(q[4]);
+        if (q[4] > 0) {
+            r->k[j] = kf * q[0] / q[4];
+            r->P0[j] = norm * q[1] / q[4];
+            r->P2[j] = 5 * norm * q[2] / q[4];
+            r->P4[j] = 9 * norm * q[3] / q[4];
+        } else {
+            r->k[j] = kf * w * (i + 0.5);
+        }
+    }
+    r->box = L;
+    r->grid = N;
+    r->mas = s->mas;
+    r->interlace = s->interlace;
+    r->axis = s->axis;
+    r->cross = b != NULL;
+    r->bin_width = w;
+fail:
+    free(part);
+    free(acc);
+    free(tot);
+    if (rc != CT_OK)
+        ct_pk_result_free(r);
+    return rc;
+}
+
+ct_status ct_pk_measure(ct_mesh *m, ct_mesh *m_shift, const ct_pk_settings *s, int nset,
+                        const ct_pk_particles *sets, ct_pk_result *r)
+{
+    double sw = 0, sw2 = 0;
+    int64_t np = 0;
+    memset(r, 0, sizeof *r);
+    CT_CHECK(ct_pk_field(m, m_shift, s, nset, sets, &sw, &sw2, &np));
+    CT_CHECK(ct_pk_bin(m, NULL, s, r));
+    double L = ct_mesh_box(m);
+    r->nbar = sw2 > 0 ? sw * sw / sw2 / (L * L * L) : 0;
+    r->npart = np;
+    if (s->shot_noise && r->nbar > 0) {
+        r->shot_noise = 1.0 / r->nbar;
+        for (int i = 0; i < r->nbins; i++)
+            if (r->nmodes[i] > 0)
+                r->P0[i] -= r->shot_noise;
+    }
+    return CT_OK;
+}
+
+ct_status ct_pk_rsd_positions(int64_t n, float *pos, const float *vel, int axis,
+                              double redshift, double omega_m, double omega_l, double box)
+{
+    if (axis < 0 || axis > 2)
+        CT_FAIL(CT_ERR_ARG, "redshift-space axis must be 0, 1 or 2 (got %d)", axis);
+    if (n > 0 && (!pos || !vel))
+        CT_FAIL(CT_ERR_ARG, "redshift space needs positions and velocities");
+    double zp1 = 1.0 + redshift;
+    double e2 = omega_m * zp1 * zp1 * zp1 + omega_l;
+    if (!(e2 > 0) || !(box > 0) || !isfinite(redshift))
+        CT_FAIL(CT_ERR_ARG, "bad cosmology for redshift space (Om=%g, OL=%g, z=%g)", omega_m,
+                omega_l, redshift);
+    double f = zp1 / (100.0 * sqrt(e2));
+    int64_t bad = -1;
+#pragma omp parallel for schedule(static) reduction(max : bad)
+    for (int64_t i = 0; i < n; i++) {
+        double x = pos[3 * i + axis] + vel[3 * i + axis] * f;
+        if (!isfinite(x)) {
+            bad = i;
+            continue;
+        }
+        x = fmod(x, box);
+        if (x < 0)
+            x += box;
+        float xf = (float)x;
+        if (xf >= (float)box)
+            xf = 0.0f;
+        pos[3 * i + axis] = xf;
+    }
+    if (bad >= 0)
+        CT_FAIL(CT_ERR_NUMERIC, "particle %lld: non-finite redshift-space position",
+                (long long)bad);
+    return CT_OK;
+}
