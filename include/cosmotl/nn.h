@@ -384,8 +384,11 @@ typedef struct {
     ct_hp_sampler sampler;    /* default CT_HP_TPE */
     int n_trials;             /* default 100 */
     int n_startup;            /* random trials before TPE (default 20) */
-    int group_size;           /* ranks per trial (default 1); trials run in waves of
-                                 size/group_size parallel trials */
+    int group_size;           /* ranks per trial (default 1); comm is split into
+                                 size/group_size groups that share each wave's trials */
+    int wave;                 /* trials sampled together from the history of earlier
+                                 waves (default 4); the search does not depend on
+                                 the number of groups, only on wave */
     uint64_t seed;            /* default 1 */
     int prune;                /* median pruning (default 1) */
     int prune_warmup;         /* epochs before a trial may be pruned (default 10) */
@@ -419,8 +422,9 @@ typedef struct {
 void ct_hp_result_free(ct_hp_result *r);
 
 /* Generic search: collective over comm; comm is split into groups of group_size
- * ranks; the result is the same on every rank and for any number of groups
- * (trials are sampled in waves from the history of earlier waves). */
+ * ranks; the result is the same on every rank and, to the round-off of the
+ * objective, for any number of groups (trials are sampled in waves from the
+ * history of earlier waves; pruning compares with earlier waves only). */
 ct_status ct_hp_search(const ct_hp_space *space, const ct_hp_settings *s, ct_hp_objective fn,
                        void *user, MPI_Comm comm, ct_hp_result *res);
 

@@ -56,6 +56,55 @@ static double max_rel_diff(const double *a, const double *b, size_t n)
     return d / s;
 }
 
+static ct_status hp_objective(const double *p, ct_hp_trial *t, MPI_Comm g, void *user,
+                              double *v)
+{
+    (void)user;
+    /* every rank of the group contributes: the value needs the whole group */
+    double part = (log10(p[0]) + 3) * (log10(p[0]) + 3) + (p[1] - 0.3) * (p[1] - 0.3), sum;
+    int gs;
+    MPI_Comm_size(g, &gs);
+    part /= gs;
+    MPI_Allreduce(&part, &sum, 1, MPI_DOUBLE, MPI_SUM, g);
+    for (int e = 1; e <= 10; e++)
+        if (ct_hp_trial_report(t, e, sum * (1 + 1.0 / e))) {
+            *v = sum * (1 + 1.0 / e);
+            return CT_OK;
+        }
+    *v = sum;
+    return CT_OK;
+}
+
+static void test_search(MPI_Comm comm)
+{
+    int rank, size;
+    MPI_Comm_rank(comm, &rank);
+    MPI_Comm_size(comm, &size);
+    ct_hp_space sp;
+    memset(&sp, 0, sizeof sp);
+    ct_hp_space_add(&sp, "lr", 1e-5, 1e-1, 0, 1);
+    ct_hp_space_add(&sp, "dropout", 0.2, 0.8, 0, 0);
+    ct_hp_settings s;
+    ct_hp_settings_defaults(&s);
+    s.n_trials = 24;
+    s.n_startup = 8;
+    s.prune_warmup = 2;
+    s.prune_min_trials = 3;
+    ct_hp_result a, b;
+    /* one trial per rank vs all trials on one rank: the same search */
+    s.group_size = 1;
+    CT_EXPECT_OK(ct_hp_search(&sp, &s, hp_objective, NULL, comm, &a));
+    s.group_size = size;
+    CT_EXPECT_OK(ct_hp_search(&sp, &s, hp_objective, NULL, MPI_COMM_SELF, &b));
+    CT_EXPECT(a.best_trial == b.best_trial && a.n_pruned == b.n_pruned);
+    for (int t = 0; t < 24 && a.values && b.values; t++) {
+        CT_EXPECT_REL(a.values[t], b.values[t], 1e-14);
+        CT_EXPECT(a.pruned[t] == b.pruned[t]);
+    }
+    ct_hp_result_free(&a);
+    ct_hp_result_free(&b);
+}
+
 int main(int argc, char **argv)
 {
     CT_TEST_BEGIN(argc, argv);
@@ -199,6 +248,39 @@ int main(int argc, char **argv)
         CT_EXPECT(rank != 0 || strstr(ct_error_message(), "LH.h5") != NULL);
     } else if (rank == 0) {
         printf("skipped the suite-table check: %s not found\n", lh);
+    }
+
+    test_search(comm);
+
+    /* the MLP search on groups of one rank hands the best model to everyone */
+    {
+        ct_hp_space sp;
+        memset(&sp, 0, sizeof sp);
+        ct_hp_space_add(&sp, "width", 4, 12, 1, 0);
+        ct_hp_space_add(&sp, "lr", 1e-3, 1e-2, 0, 1);
+        ct_hp_settings hs;
+        ct_hp_settings_defaults(&hs);
+        hs.n_trials = 4;
+        hs.prune = 0;
+        ct_train_settings t2;
+        ct_train_settings_defaults(&t2);
+        t2.epochs = 3;
+        t2.log_every = 0;
+        ct_hp_result hr;
+        ct_mlp *best = NULL;
+        CT_EXPECT_OK(ct_hp_search_mlp(&sp, &hs, a, &t2, &tr, &va, comm, &hr, &best));
+        if (best) {
+            double vl;
+            CT_EXPECT_OK(ct_mlp_evaluate(best, &va, comm, &vl));
+            CT_EXPECT_REL(vl, hr.best_value, 1e-10);
+            double *q = malloc(best->n_params * sizeof(double));
+            memcpy(q, best->params, best->n_params * sizeof(double));
+            MPI_Bcast(q, (int)best->n_params, MPI_DOUBLE, 0, comm);
+            CT_EXPECT(!memcmp(q, best->params, best->n_params * sizeof(double)));
+            free(q);
+        }
+        ct_hp_result_free(&hr);
+        ct_mlp_destroy(&best);
     }
 
     ct_mlp_destroy(&a);

@@ -1,0 +1,678 @@
+/* Hyper-parameter search: random and TPE (tree-structured Parzen estimator,
+ * univariate, as in Optuna's default sampler) over box spaces with log and
+ * integer dimensions; median pruning; trials in waves spread over rank groups. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nn_internal.h"
+
+#define STREAM_HP 0x4800000000ull
+#define N_CANDIDATES 24
+
+ct_status ct_hp_space_add(ct_hp_space *sp, const char *name, double lo, double hi, int is_int,
+                          int log_scale)
+{
+    if (sp->n >= CT_HP_MAX_DIMS)
+        CT_FAIL(CT_ERR_RANGE, "more than %d search dimensions", CT_HP_MAX_DIMS);
+    if (!(hi >= lo) || (log_scale && !(lo > 0)))
+        CT_FAIL(CT_ERR_ARG, "search range of %s: [%g, %g]%s", name, lo, hi,
+                log_scale ? " (log scale needs lo > 0)" : "");
+    ct_hp_dim *d = &sp->dim[sp->n++];
+    memset(d, 0, sizeof *d);
+    snprintf(d->name, sizeof d->name, "%s", name);
+    d->lo = lo;
+    d->hi = hi;
+    d->is_int = is_int != 0;
+    d->log = log_scale != 0;
+    return CT_OK;
+}
+
+void ct_hp_space_pretrain(ct_hp_space *sp)
+{
+    memset(sp, 0, sizeof *sp);
+    ct_hp_space_add(sp, "n_layers", 1, 3, 1, 0);
+    ct_hp_space_add(sp, "width", 4, 500, 1, 0);
+    ct_hp_space_add(sp, "dropout", 0.2, 0.8, 0, 0);
+    ct_hp_space_add(sp, "lr", 1e-5, 1e-1, 0, 1);
+    ct_hp_space_add(sp, "weight_decay", 1e-8, 1.0, 0, 1);
+}
+
+void ct_hp_space_finetune(ct_hp_space *sp)
+{
+    memset(sp, 0, sizeof *sp);
+    ct_hp_space_add(sp, "lr", 1e-6, 1e-3, 0, 1);
+    ct_hp_space_add(sp, "weight_decay", 1e-6, 1e-1, 0, 1);
+}
+
+void ct_hp_settings_defaults(ct_hp_settings *s)
+{
+    memset(s, 0, sizeof *s);
+    s->sampler = CT_HP_TPE;
+    s->n_trials = 100;
+    s->n_startup = 20;
+    s->group_size = 1;
+    s->wave = 4;
+    s->seed = 1;
+    s->prune = 1;
+    s->prune_warmup = 10;
+    s->prune_min_trials = 5;
+}
+
+void ct_hp_result_free(ct_hp_result *r)
+{
+    if (!r)
+        return;
+    free(r->values);
+    free(r->points);
+    free(r->pruned);
+    memset(r, 0, sizeof *r);
+}
+
+/* ---------------------------------------------------------------- history */
+
+typedef struct {
+    int n;       /* reports */
+    int cap;
+    double *v;   /* best-so-far value after epoch e+1 */
+} reports;
+
+typedef struct {
+    int n_trials, d;
+    double *points;   /* n_trials x d, natural units */
+    double *values;
+    int *pruned, *done;
+    reports *rep;
+} history;
+
+struct ct_hp_trial {
+    int index;
+    const ct_hp_settings *s;
+    const history *h;
+    int done_before;  /* trials [0, done_before) are complete and usable */
+    reports *mine;
+    int pruned;
+};
+
+int ct_hp_trial_index(const ct_hp_trial *t)
+{
+    return t->index;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+int ct_hp_trial_report(ct_hp_trial *t, int epoch, double value)
+{
+    reports *r = t->mine;
+    if (epoch < 1)
+        return 0;
+    if (epoch > r->cap) {
+        int cap = epoch > 2 * r->cap ? epoch : 2 * r->cap;
+        double *nv = realloc(r->v, (size_t)cap * sizeof(double));
+        if (!nv)
+            return 0; /* no room to record: never prune on missing data */
+        r->v = nv;
+        r->cap = cap;
+    }
+    double best = r->n > 0 ? r->v[r->n - 1] : INFINITY;
+    for (int e = r->n; e < epoch; e++)
+        r->v[e] = best;
+    if (!(value >= best)) /* also catches the first report */
+        best = isfinite(value) ? value : best;
+    r->v[epoch - 1] = best;
+    r->n = epoch;
+    if (!isfinite(value)) {
+        t->pruned = 1; /* a diverged trial is hopeless */
+        return 1;
+    }
+    if (!t->s->prune || epoch < t->s->prune_warmup)
+        return 0;
+    /* median pruning: compare with finished, unpruned trials of earlier waves at
+     * the same epoch (best value so far) */
+    double vals[4096];
+    int nv = 0;
+    for (int i = 0; i < t->done_before && nv < 4096; i++) {
+        const reports *o = &t->h->rep[i];
+        if (t->h->pruned[i] || o->n < 1)
+            continue;
+        vals[nv++] = o->v[(epoch <= o->n ? epoch : o->n) - 1];
+    }
+    if (nv < t->s->prune_min_trials || nv < 1)
+        return 0;
+    qsort(vals, (size_t)nv, sizeof(double), cmp_double);
+    double med = nv % 2 ? vals[nv / 2] : 0.5 * (vals[nv / 2 - 1] + vals[nv / 2]);
+    if (best > med) {
+        t->pruned = 1;
+        return 1;
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------- sampling */
+
+/* Map natural value <-> unit interval. */
+static double to_unit(const ct_hp_dim *d, double v)
+{
+    double lo = d->lo, hi = d->hi;
+    if (d->is_int) {
+        lo -= 0.5;
+        hi += 0.5;
+    }
+    if (d->log) {
+        lo = log(d->is_int ? fmax(lo, 0.5 * d->lo) : lo);
+        hi = log(hi);
+        v = log(v);
+    }
+    return hi > lo ? (v - lo) / (hi - lo) : 0.5;
+}
+
+static double from_unit(const ct_hp_dim *d, double u)
+{
+    double lo = d->lo, hi = d->hi;
+    if (d->is_int) {
+        lo -= 0.5;
+        hi += 0.5;
+    }
+    double v;
+    if (d->log) {
+        double a = log(d->is_int ? fmax(lo, 0.5 * d->lo) : lo), b = log(hi);
+        v = exp(a + u * (b - a));
+    } else {
+        v = lo + u * (hi - lo);
+    }
+    if (d->is_int) {
+        v = floor(v + 0.5);
+        v = fmin(fmax(v, d->lo), d->hi);
+    } else {
+        v = fmin(fmax(v, d->lo), d->hi);
+    }
+    return v;
+}
+
+/* Parzen estimator on [0,1] as in Optuna's TPE: a truncated Gaussian at each
+ * observation with sigma = the larger gap to its sorted neighbours (the bounds
+ * count as neighbours), clipped to [1/min(100, n+1), 1], plus a prior component
+ * N(0.5, 1); all of equal weight. */
+#define PARZEN_MAX 4096
+typedef struct {
+    int n;
+    double mu[PARZEN_MAX + 1], sd[PARZEN_MAX + 1];
+} parzen_est;
+
+static int cmp_dbl(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static void parzen_build(parzen_est *e, const double *pts, int n)
+{
+    if (n > PARZEN_MAX)
+        n = PARZEN_MAX;
+    memcpy(e->mu, pts, (size_t)n * sizeof(double));
+    qsort(e->mu, (size_t)n, sizeof(double), cmp_dbl);
+    double lo_sd = 1.0 / fmin(100.0, n + 1.0);
+    for (int i = 0; i < n; i++) {
+        double left = e->mu[i] - (i > 0 ? e->mu[i - 1] : 0.0);
+        double right = (i + 1 < n ? e->mu[i + 1] : 1.0) - e->mu[i];
+        e->sd[i] = fmin(fmax(fmax(left, right), lo_sd), 1.0);
+    }
+    e->mu[n] = 0.5;
+    e->sd[n] = 1.0;
+    e->n = n + 1;
+}
+
+static double phi_cdf(double z)
+{
+    return 0.5 * erfc(-z / 1.4142135623730951);
+}
+
+static double parzen_pdf(const parzen_est *e, double u)
+{
+    double s = 0;
+    for (int i = 0; i < e->n; i++) {
+        double z = (u - e->mu[i]) / e->sd[i];
+        double mass = phi_cdf((1 - e->mu[i]) / e->sd[i]) - phi_cdf(-e->mu[i] / e->sd[i]);
+        s += exp(-0.5 * z * z) / (e->sd[i] * 2.5066282746310002 * mass);
+    }
+    return s / e->n;
+}
+
+static double parzen_sample(const parzen_est *e, ct_rng *r)
+{
+    int pick = (int)ct_rng_below(r, (uint64_t)e->n);
+    for (int tries = 0; tries < 100; tries++) {
+        double u = e->mu[pick] + e->sd[pick] * ct_rng_normal(r);
+        if (u >= 0 && u <= 1)
+            return u;
+    }
+    return fmin(fmax(e->mu[pick], 0.0), 1.0);
+}
+
+typedef struct {
+    double v;
+    int i;
+} vi;
+
+static int cmp_vi(const void *a, const void *b)
+{
+    const vi *x = a, *y = b;
+    if (x->v < y->v)
+        return -1;
+    if (x->v > y->v)
+        return 1;
+    return x->i - y->i;
+}
+
+/* Sample trial t's point from the trials [0, done) of the history. */
+static ct_status sample_point(const ct_hp_space *sp, const ct_hp_settings *s, const history *h,
+                              int done, int t, double *point)
+{
+    ct_status rc = CT_OK;
+    ct_rng r;
+    ct_rng_init(&r, s->seed, STREAM_HP + (uint64_t)t, 0);
+    int nfin = 0;
+    for (int i = 0; i < done; i++)
+        nfin += isfinite(h->values[i]);
+    if (s->sampler == CT_HP_RANDOM || nfin < (s->n_startup > 1 ? s->n_startup : 2)) {
+        for (int k = 0; k < sp->n; k++)
+            point[k] = from_unit(&sp->dim[k], ct_rng_uniform(&r));
+        return CT_OK;
+    }
+    vi *order = NULL;
+    double *good = NULL, *bad = NULL;
+    parzen_est *lg = NULL, *lb = NULL;
+    CT_CHECK_GOTO(rc, ct_calloc(&lg, 1, sizeof *lg, "tpe"));
+    CT_CHECK_GOTO(rc, ct_calloc(&lb, 1, sizeof *lb, "tpe"));
+    CT_CHECK_GOTO(rc, ct_calloc(&order, (size_t)done, sizeof(vi), "tpe"));
+    CT_CHECK_GOTO(rc, ct_calloc(&good, (size_t)done, sizeof(double), "tpe"));
+    CT_CHECK_GOTO(rc, ct_calloc(&bad, (size_t)done, sizeof(double), "tpe"));
+    int n = 0;
+    for (int i = 0; i < done; i++)
+        if (isfinite(h->values[i])) {
+            order[n].v = h->values[i];
+            order[n].i = i;
+            n++;
+        }
+    qsort(order, (size_t)n, sizeof(vi), cmp_vi);
+    /* Optuna's default split: gamma(n) = min(ceil(0.1 n), 25) best trials */
+    int ng = (int)ceil(0.1 * n);
+    ng = ng < 1 ? 1 : (ng > 25 ? 25 : ng);
+    int nb = n - ng;
+    for (int k = 0; k < sp->n; k++) {
+        const ct_hp_dim *d = &sp->dim[k];
+        for (int j = 0; j < ng; j++)
+            good[j] = to_unit(d, h->points[(size_t)order[j].i * h->d + k]);
+        for (int j = 0; j < nb; j++)
+            bad[j] = to_unit(d, h->points[(size_t)order[ng + j].i * h->d + k]);
+        parzen_build(lg, good, ng);
+        parzen_build(lb, bad, nb);
+        double best_u = 0.5, best_score = -INFINITY;
+        for (int c = 0; c < N_CANDIDATES; c++) {
+            double u = parzen_sample(lg, &r);
+            double score = log(parzen_pdf(lg, u)) - log(parzen_pdf(lb, u));
+            if (score > best_score) {
+                best_score = score;
+                best_u = u;
+            }
+        }
+        point[k] = from_unit(d, best_u);
+    }
+fail:
+    free(order);
+    free(good);
+    free(bad);
+    free(lg);
+    free(lb);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- driver */
+
+static void history_free(history *h)
+{
+    if (h->rep)
+        for (int i = 0; i < h->n_trials; i++)
+            free(h->rep[i].v);
+    free(h->rep);
+    free(h->points);
+    free(h->values);
+    free(h->pruned);
+    free(h->done);
+    memset(h, 0, sizeof *h);
+}
+
+static void log_trial(FILE *f, const ct_hp_space *sp, const history *h, int t, int group)
+{
+    fprintf(f, "trial %d group %d value %.8e pruned %d epochs %d", t, group, h->values[t],
+            h->pruned[t], h->rep[t].n);
+    for (int k = 0; k < sp->n; k++)
+        fprintf(f, " %s=%.6g", sp->dim[k].name, h->points[(size_t)t * h->d + k]);
+    fprintf(f, "\n");
+}
+
+ct_status ct_hp_search(const ct_hp_space *sp, const ct_hp_settings *s, ct_hp_objective fn,
+                       void *user, MPI_Comm comm, ct_hp_result *res)
+{
+    ct_status rc = CT_OK;
+    int rank, size;
+    MPI_Comm_rank(comm, &rank);
+    MPI_Comm_size(comm, &size);
+    MPI_Comm group = MPI_COMM_NULL;
+    history h;
+    FILE *log = NULL;
+    memset(&h, 0, sizeof h);
+    memset(res, 0, sizeof *res);
+    if (sp->n < 1 || s->n_trials < 1)
+        CT_FAIL(CT_ERR_ARG, "empty search (%d dimensions, %d trials)", sp->n, s->n_trials);
+    int gs = s->group_size < 1 ? 1 : (s->group_size > size ? size : s->group_size);
+    int ngroups = size / gs;
+    int color = rank / gs < ngroups ? rank / gs : ngroups - 1; /* leftovers join the last */
+    if (MPI_Comm_split(comm, color, rank, &group) != MPI_SUCCESS)
+        CT_FAIL(CT_ERR_MPI, "cannot split the communicator into %d groups", ngroups);
+    int grank;
+    MPI_Comm_rank(group, &grank);
+    int nt = s->n_trials, d = sp->n, wave = s->wave > 0 ? s->wave : 1;
+    h.n_trials = nt;
+    h.d = d;
+    ct_status lrc = ct_calloc(&h.points, (size_t)nt * d, sizeof(double), "search");
+    if (lrc == CT_OK)
+        lrc = ct_calloc(&h.values, (size_t)nt, sizeof(double), "search");
+    if (lrc == CT_OK)
+        lrc = ct_calloc(&h.pruned, (size_t)nt, sizeof(int), "search");
+    if (lrc == CT_OK)
+        lrc = ct_calloc(&h.done, (size_t)nt, sizeof(int), "search");
+    if (lrc == CT_OK)
+        lrc = ct_calloc(&h.rep, (size_t)nt, sizeof(reports), "search");
+    if (lrc == CT_OK && rank == 0 && s->log_path) {
+        log = fopen(s->log_path, "w");
+        if (!log)
+            lrc = ct_error_set(CT_ERR_IO, __func__, __LINE__, "%s: cannot write the search log",
+                               s->log_path);
+        else
+            fprintf(log, "# %s search, %d trials, waves of %d, %d group(s) of %d rank(s)\n",
+                    s->sampler == CT_HP_TPE ? "TPE" : "random", nt, wave, ngroups, gs);
+    }
+    CT_CHECK_GOTO(rc, ct_agree_msg(comm, lrc));
+    for (int w0 = 0; w0 < nt; w0 += wave) {
+        int w1 = w0 + wave < nt ? w0 + wave : nt;
+        for (int t = w0; t < w1; t++)
+            CT_CHECK_GOTO(rc, sample_point(sp, s, &h, w0, t, h.points + (size_t)t * d));
+        lrc = CT_OK;
+        for (int t = w0; t < w1; t++) {
+            if ((t - w0) % ngroups != color)
+                continue;
+            ct_hp_trial tr = {t, s, &h, w0, &h.rep[t], 0};
+            double v = NAN;
+            lrc = fn(h.points + (size_t)t * d, &tr, group, user, &v);
+            if (lrc != CT_OK) {
+                ct_error_push(lrc, __func__, __LINE__);
+                break;
+            }
+            h.pruned[t] = tr.pruned;
+            h.values[t] = tr.pruned && h.rep[t].n > 0 ? h.rep[t].v[h.rep[t].n - 1] : v;
+        }
+        CT_CHECK_GOTO(rc, ct_agree_msg(comm, lrc));
+        /* share the wave's outcomes: each trial's group root broadcasts */
+        for (int t = w0; t < w1; t++) {
+            int g = (t - w0) % ngroups, root = g * gs;
+            double hdr[3] = {h.values[t], h.pruned[t], h.rep[t].n};
+            MPI_Bcast(hdr, 3, MPI_DOUBLE, root, comm);
+            int n = (int)hdr[2];
+            if (rank != root) {
+                h.values[t] = hdr[0];
+                h.pruned[t] = (int)hdr[1];
+                if (n > h.rep[t].cap) {
+                    double *nv = realloc(h.rep[t].v, (size_t)n * sizeof(double));
+                    lrc = nv ? CT_OK : ct_error_set(CT_ERR_MEMORY, __func__, __LINE__, "oom");
+                    if (nv) {
+                        h.rep[t].v = nv;
+                        h.rep[t].cap = n;
+                    }
+                }
+            }
+            CT_CHECK_GOTO(rc, ct_agree(comm, lrc));
+            if (n > 0)
+                MPI_Bcast(h.rep[t].v, n, MPI_DOUBLE, root, comm);
+            h.rep[t].n = n;
+            h.done[t] = 1;
+            if (log) {
+                log_trial(log, sp, &h, t, g);
+                fflush(log);
+            }
+        }
+        ct_info("search: %d/%d trials done", w1, nt);
+    }
+    CT_CHECK_GOTO(rc, ct_calloc(&res->values, (size_t)nt, sizeof(double), "result"));
+    CT_CHECK_GOTO(rc, ct_calloc(&res->points, (size_t)nt * d, sizeof(double), "result"));
+    CT_CHECK_GOTO(rc, ct_calloc(&res->pruned, (size_t)nt, sizeof(int), "result"));
+    res->n_trials = nt;
+    res->best_trial = -1;
+    res->best_value = INFINITY;
+    for (int t = 0; t < nt; t++) {
+        res->values[t] = h.values[t];
+        res->pruned[t] = h.pruned[t];
+        res->n_pruned += h.pruned[t];
+        if (!h.pruned[t] && h.values[t] < res->best_value) {
+            res->best_value = h.values[t];
+            res->best_trial = t;
+        }
+    }
+    memcpy(res->points, h.points, (size_t)nt * d * sizeof(double));
+    if (res->best_trial < 0)
+        CT_FAIL_GOTO(rc, CT_ERR_NUMERIC, "no trial finished with a finite value");
+    memcpy(res->best_point, h.points + (size_t)res->best_trial * d, (size_t)d * sizeof(double));
+    if (log)
+        fprintf(log, "# best trial %d value %.8e\n", res->best_trial, res->best_value);
+fail:
+    if (rc != CT_OK)
+        ct_hp_result_free(res);
+    if (log)
+        fclose(log);
+    history_free(&h);
+    if (group != MPI_COMM_NULL)
+        MPI_Comm_free(&group);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- MLP search */
+
+typedef struct {
+    const ct_hp_space *sp;
+    const ct_mlp *base;
+    const ct_train_settings *ts;
+    ct_dataset tr, va;    /* sharded over the group */
+    int has_val;
+    ct_mlp *best;         /* best model of this group */
+    double best_value;
+    int best_trial;
+} mlp_job;
+
+typedef struct {
+    ct_hp_trial *trial;
+    int stop;
+} epoch_ctx;
+
+static int on_epoch(int epoch, double train_loss, double val_loss, double lr, void *user)
+{
+    (void)lr;
+    epoch_ctx *c = user;
+    double v = isnan(val_loss) ? train_loss : val_loss;
+    return ct_hp_trial_report(c->trial, epoch, v);
+}
+
+static int point_index(const ct_hp_space *sp, const char *name)
+{
+    for (int k = 0; k < sp->n; k++)
+        if (!strcmp(sp->dim[k].name, name))
+            return k;
+    return -1;
+}
+
+static ct_status build_model(const mlp_job *job, const double *p, int trial, ct_mlp **out)
+{
+    ct_status rc = CT_OK;
+    const ct_hp_space *sp = job->sp;
+    int arch = 0;
+    for (int k = 0; k < sp->n; k++)
+        if (!strcmp(sp->dim[k].name, "n_layers") || !strncmp(sp->dim[k].name, "width", 5) ||
+            !strcmp(sp->dim[k].name, "dropout"))
+            arch = 1;
+    if (!arch)
+        return ct_mlp_copy(job->base, out);
+    ct_mlp_arch a;
+    ct_mlp_get_arch(job->base, &a);
+    int k;
+    if ((k = point_index(sp, "n_layers")) >= 0)
+        a.n_hidden = (int)p[k];
+    if (a.n_hidden < 0 || a.n_hidden >= CT_NN_MAX_LAYERS)
+        CT_FAIL(CT_ERR_ARG, "n_layers %d out of range", a.n_hidden);
+    if ((k = point_index(sp, "width")) >= 0)
+        for (int l = 0; l < a.n_hidden; l++)
+            a.width[l] = (int)p[k];
+    for (int l = 0; l < a.n_hidden; l++) {
+        char name[32];
+        snprintf(name, sizeof name, "width_%d", l);
+        if ((k = point_index(sp, name)) >= 0)
+            a.width[l] = (int)p[k];
+        if (a.width[l] < 1)
+            a.width[l] = job->base->n_layers > 1 ? job->base->dims[1] : 32;
+    }
+    if ((k = point_index(sp, "dropout")) >= 0)
+        a.dropout = p[k];
+    a.seed = job->ts->seed * 1000003ull + (uint64_t)trial + 1;
+    ct_mlp *m = NULL;
+    CT_CHECK(ct_mlp_create(&m, &a));
+    ct_mlp_copy_input_norm(m, job->base);
+    CT_CHECK_GOTO(rc, ct_mlp_set_targets(m, (const char *const *)NULL, job->base->target_lo,
+                                         job->base->target_hi, job->base->dummy));
+    memcpy(m->target_name, job->base->target_name,
+           (size_t)m->n_targets * CT_NN_NAME_MAX);
+    *out = m;
+    return CT_OK;
+fail:
+    ct_mlp_destroy(&m);
+    return rc;
+}
+
+static ct_status mlp_objective(const double *p, ct_hp_trial *trial, MPI_Comm group, void *user,
+                               double *value)
+{
+    mlp_job *job = user;
+    ct_status rc = CT_OK;
+    ct_mlp *m = NULL;
+    ct_status lrc = build_model(job, p, ct_hp_trial_index(trial), &m);
+    if (lrc != CT_OK)
+        ct_error_push(lrc, __func__, __LINE__);
+    CT_CHECK(ct_agree_msg(group, lrc));
+    ct_train_settings ts = *job->ts;
+    int k;
+    if ((k = point_index(job->sp, "lr")) >= 0)
+        ts.lr = p[k];
+    if ((k = point_index(job->sp, "weight_decay")) >= 0)
+        ts.weight_decay = p[k];
+    ts.checkpoint = NULL;
+    ts.log_path = NULL;
+    ts.log_every = 0;
+    ts.stop_after = 0;
+    epoch_ctx ctx = {trial, 0};
+    ts.on_epoch = on_epoch;
+    ts.on_epoch_user = &ctx;
+    ct_train_result res;
+    rc = ct_mlp_train(m, &job->tr, job->has_val ? &job->va : NULL, &ts, group, &res);
+    if (rc == CT_ERR_NUMERIC) {
+        /* a diverging trial is a bad trial, not a failed search */
+        ct_error_clear();
+        ct_hp_trial_report(trial, trial->mine->n + 1, INFINITY);
+        *value = INFINITY;
+        ct_mlp_destroy(&m);
+        return CT_OK;
+    }
+    if (rc != CT_OK) {
+        ct_mlp_destroy(&m);
+        return ct_error_push(rc, __func__, __LINE__);
+    }
+    *value = job->has_val ? res.best_val : res.final_train;
+    if (!res.stopped_by_callback && *value < job->best_value) {
+        ct_mlp_destroy(&job->best);
+        job->best = m;
+        job->best_value = *value;
+        job->best_trial = ct_hp_trial_index(trial);
+        m = NULL;
+    }
+    ct_mlp_destroy(&m);
+    return CT_OK;
+}
+
+/* Every rank of comm receives the rows of d that its group's shard needs. */
+static ct_status regroup(const ct_dataset *d, MPI_Comm comm, MPI_Comm group, ct_dataset *out)
+{
+    int64_t n = ct_dataset_global_rows(d, comm);
+    int gr, gsz;
+    MPI_Comm_rank(group, &gr);
+    MPI_Comm_size(group, &gsz);
+    int64_t a = n * gr / gsz, b = n * (gr + 1) / gsz;
+    int64_t *want = NULL;
+    CT_CHECK(ct_calloc(&want, (size_t)(b - a) + 1, sizeof(int64_t), "rows"));
+    for (int64_t i = a; i < b; i++)
+        want[i - a] = i;
+    ct_status rc = ct_dataset_fetch(d, comm, want, b - a, out);
+    free(want);
+    return rc == CT_OK ? CT_OK : ct_error_push(rc, __func__, __LINE__);
+}
+
+ct_status ct_hp_search_mlp(const ct_hp_space *space, const ct_hp_settings *s,
+                           const ct_mlp *base, const ct_train_settings *ts,
+                           const ct_dataset *train, const ct_dataset *val, MPI_Comm comm,
+                           ct_hp_result *res, ct_mlp **best)
+{
+    ct_status rc = CT_OK;
+    int rank, size;
+    MPI_Comm_rank(comm, &rank);
+    MPI_Comm_size(comm, &size);
+    mlp_job job;
+    memset(&job, 0, sizeof job);
+    job.sp = space;
+    job.base = base;
+    job.ts = ts;
+    job.best_value = INFINITY;
+    job.best_trial = -1;
+    job.has_val = val != NULL;
+    /* the same grouping as ct_hp_search, to hand each group its data */
+    int gs = s->group_size < 1 ? 1 : (s->group_size > size ? size : s->group_size);
+    int ngroups = size / gs;
+    int color = rank / gs < ngroups ? rank / gs : ngroups - 1;
+    MPI_Comm group;
+    if (MPI_Comm_split(comm, color, rank, &group) != MPI_SUCCESS)
+        CT_FAIL(CT_ERR_MPI, "cannot split the communicator");
+    CT_CHECK_GOTO(rc, regroup(train, comm, group, &job.tr));
+    if (val)
+        CT_CHECK_GOTO(rc, regroup(val, comm, group, &job.va));
+    CT_CHECK_GOTO(rc, ct_hp_search(space, s, mlp_objective, &job, comm, res));
+    if (best) {
+        /* the group that ran the best trial hands its model to everyone */
+        int wave = s->wave > 0 ? s->wave : 1;
+        int g = (res->best_trial % wave) % ngroups;
+        int root = g * gs;
+        int ok = rank != root || (job.best && job.best_trial == res->best_trial);
+        int all = 0;
+        MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, comm);
+        if (!all)
+            CT_FAIL_GOTO(rc, CT_ERR_STATE, "best model of trial %d not kept", res->best_trial);
+        ct_mlp *m = rank == root ? job.best : NULL;
+        CT_CHECK_GOTO(rc, ct_nn_bcast(&m, root, comm));
+        if (rank == root)
+            job.best = NULL; /* handed over */
+        *best = m;
+    }
+fail:
+    ct_mlp_destroy(&job.best);
+    ct_dataset_free(&job.tr);
+    ct_dataset_free(&job.va);
+    MPI_Comm_free(&group);
+    return rc;
+}
