@@ -124,9 +124,13 @@ ct_status ct_gadget_scan(const char *path, ct_snapshot_header *h, double *box_fi
                 CT_FAIL_GOTO(rc, CT_ERR_FORMAT, "%s: corrupt format II label record at byte %lld",
                              path, (long long)pos);
             memcpy(label, lr + 4, 4);
+            for (int i = 3; i > 0 && label[i] == ' '; i--)
+                label[i] = '\0'; /* "ID  " -> "ID" in messages */
             pos += 16;
         } else if (blk < 5) {
-            memcpy(label, order[blk], 4);
+            snprintf(label, sizeof label, "%.4s", order[blk]);
+            for (int i = 3; i > 0 && label[i] == ' '; i--)
+                label[i] = '\0';
         } else {
             break; /* format I: blocks after MASS are not needed */
         }
@@ -144,7 +148,7 @@ ct_status ct_gadget_scan(const char *path, ct_snapshot_header *h, double *box_fi
             CT_FAIL_GOTO(rc, CT_ERR_FORMAT, "%s: corrupt: record markers of block %s disagree",
                          path, label);
         int64_t payload = pos + 4;
-        if (!memcmp(label, "HEAD", 4)) {
+        if (!strcmp(label, "HEAD")) {
             unsigned char hb[256];
             if (len != 256 || read_exact(fd, hb, 256, payload) != 0)
                 CT_FAIL_GOTO(rc, CT_ERR_FORMAT, "%s: header record has %lld bytes (expected 256)",
@@ -161,7 +165,7 @@ ct_status ct_gadget_scan(const char *path, ct_snapshot_header *h, double *box_fi
         } else if (!have_head) {
             CT_FAIL_GOTO(rc, CT_ERR_FORMAT, "%s: not a Gadget snapshot (first block is not HEAD)",
                          path);
-        } else if (!memcmp(label, "POS ", 4) || !memcmp(label, "VEL ", 4)) {
+        } else if (!strcmp(label, "POS") || !strcmp(label, "VEL")) {
             int rb = ntot > 0 ? (int)(len / (3 * ntot)) : 4;
             if (ntot > 0 && (len != 3 * ntot * rb || (rb != 4 && rb != 8)))
                 CT_FAIL_GOTO(rc, CT_ERR_FORMAT, "%s: block %s has %lld bytes, which does not fit "
@@ -172,14 +176,14 @@ ct_status ct_gadget_scan(const char *path, ct_snapshot_header *h, double *box_fi
                 f->blk_pos = payload;
             else
                 f->blk_vel = payload;
-        } else if (!memcmp(label, "ID  ", 4)) {
+        } else if (!strcmp(label, "ID")) {
             int ib = ntot > 0 ? (int)(len / ntot) : 4;
             if (ntot > 0 && (len != ntot * ib || (ib != 4 && ib != 8)))
                 CT_FAIL_GOTO(rc, CT_ERR_FORMAT, "%s: block ID has %lld bytes, which does not fit "
                              "%lld particles", path, (long long)len, (long long)ntot);
             f->id_bytes = ib;
             f->blk_id = payload;
-        } else if (!memcmp(label, "MASS", 4)) {
+        } else if (!strcmp(label, "MASS")) {
             if (nmass > 0) {
                 int rb = f->real_bytes ? f->real_bytes : 4;
                 if (len != nmass * rb)

@@ -8,10 +8,12 @@
  * x2, /2) is then exact in float/double, so the comparison is bit-exact (tolerance
  * 0). General floats are checked to 1 ulp in the unit tests. */
 #include <dirent.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "../../unit/io/fixtures.h"
 #include "cosmotl/io.h"
 #include "testlib.h"
 
@@ -264,6 +266,38 @@ int main(int argc, char **argv)
     }
     ct_particles_free(&p1);
     ct_particles_free(&p2);
+
+    /* bad inputs: every rank gets the same status and the failing rank's message,
+     * whether the problem is found at open (rank 0) or while reading (only the
+     * rank whose slice holds the bad particle) */
+    {
+        char fx[600];
+        snprintf(fx, sizeof fx, "%s/fx", root);
+        int e = 0;
+        if (rank == 0)
+            e = mkdir(fx, 0777) != 0 || fx_make_all(fx) != 0;
+        MPI_Bcast(&e, 1, MPI_INT, 0, comm);
+        CT_EXPECT(e == 0);
+        char path[700];
+        snprintf(path, sizeof path, "%s/inconsistent/snapdir_000", fx);
+        ct_snapshot *snap = NULL;
+        ct_error_clear();
+        CT_EXPECT(ct_snapshot_open(&snap, path, comm) == CT_ERR_FORMAT);
+        CT_EXPECT(snap == NULL && strstr(ct_error_message(), "header Omega0 differs"));
+        snprintf(path, sizeof path, "%s/nonfinite/snapdir_000", fx);
+        CT_EXPECT_OK(ct_snapshot_open(&snap, path, comm));
+        if (snap) {
+            ct_particles p;
+            ct_error_clear();
+            CT_EXPECT(ct_snapshot_read(snap, 1, NULL, &p) == CT_ERR_NUMERIC);
+            CT_EXPECT(strstr(ct_error_message(), "row 12 has a non-finite value") != NULL);
+            CT_EXPECT(p.pos == NULL && p.n == 0);
+            /* type 2 is fine and still readable afterwards */
+            CT_EXPECT_OK(ct_snapshot_read(snap, 2, NULL, &p));
+            ct_particles_free(&p);
+        }
+        ct_snapshot_close(&snap);
+    }
 
     MPI_Barrier(comm);
     if (rank == 0) {
