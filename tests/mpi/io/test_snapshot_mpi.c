@@ -301,9 +301,7 @@ int main(int argc, char **argv)
 
     MPI_Barrier(comm);
     if (rank == 0) {
-        char cmd[400];
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
-        CT_EXPECT(system(cmd) == 0);
+        CT_EXPECT(fx_remove_tree(root) == 0);
     }
     CT_TEST_END();
 }

@@ -39,5 +39,7 @@ int fx_write_hdf5(const char *base, const fx_spec *s);
 int fx_write_gadget(const char *base, const fx_spec *s, int format, int swap, int dbl);
 /* Every case used by the tests under dir; 0 on success. */
 int fx_make_all(const char *dir);
+/* rm -rf dir (without a shell: system() and fork do not mix with MPI). */
+int fx_remove_tree(const char *dir);
 
 #endif
