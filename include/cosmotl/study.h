@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "cosmotl/core.h"
+#include "cosmotl/nn.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -114,6 +115,23 @@ ct_status ct_shap_explain(ct_model_fn f, void *user, int d, int m, const double 
                           const double *background, int64_t nb,
                           const ct_shap_settings *s, double *phi, double *base,
                           ct_shap_method *used);
+
+/* SHAP of a network on normalised inputs x (n x n_in) against a normalised
+ * background (nb x n_in), in the network's scaled output units: phi is
+ * n x n_in x n_out (phi[(r*n_in + i)*n_out + o]), base n_out. */
+ct_status ct_study_model_shap(const ct_mlp *m, const double *x, int64_t n, const double *bg,
+                              int64_t nb, const ct_shap_settings *s, double *phi, double *base,
+                              ct_shap_method *used);
+/* Representations of every layer for CKA: reps[0] = the normalised inputs,
+ * reps[l] = the output of linear layer l-1 after its activation. reps[] must
+ * hold CT_STUDY_MAX_LAYERS + 2 pointers; each is allocated (free them). */
+ct_status ct_study_model_layers(const ct_mlp *m, const double *x, int64_t n, double **reps,
+                                int *dims, int *nlayer);
+
+/* The k of the nin input bins of a statistic spec ("pk", "pk+mk") in a suite
+ * table (bins with k <= kmax, concatenated); the bin index where a statistic
+ * has no 1-D k. */
+ct_status ct_study_read_k(const char *path, const char *spec, double kmax, int nin, double *k);
 
 /* ---------------------------------------------------------------- the study */
 

@@ -1,0 +1,82 @@
+/* Inputs of a trained model from a suite table, for explain and cka. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model_data.h"
+
+void ct_model_inputs_get(const ct_mlp *m, const char *stats, double kmax, ct_model_inputs *in)
+{
+    snprintf(in->stats, sizeof in->stats, "pk");
+    in->kmax = 0.5;
+    const char *t = m->config_text;
+    while (t && *t) {
+        char key[64], val[CT_STUDY_NAME];
+        if (sscanf(t, " %63[^= \t] = %63[^\n]", key, val) == 2) {
+            if (!strcmp(key, "statistic"))
+                snprintf(in->stats, sizeof in->stats, "%s", val);
+            else if (!strcmp(key, "kmax"))
+                in->kmax = atof(val);
+        }
+        t = strchr(t, '\n');
+        if (t)
+            t++;
+    }
+    if (stats)
+        snprintf(in->stats, sizeof in->stats, "%s", stats);
+    if (kmax >= 0)
+        in->kmax = kmax;
+}
+
+ct_status ct_model_rows(const ct_mlp *m, const ct_model_inputs *in, const char *path,
+                        int64_t first, int64_t n, double **x, int64_t *rows, int64_t **sims)
+{
+    ct_status rc = CT_OK;
+    ct_suite_info info;
+    ct_dataset d;
+    memset(&info, 0, sizeof info);
+    memset(&d, 0, sizeof d);
+    *x = NULL;
+    if (sims)
+        *sims = NULL;
+    CT_CHECK(ct_suite_info_read(path, MPI_COMM_SELF, &info));
+    if (first < 0 || first >= info.n_present)
+        CT_FAIL_GOTO(rc, CT_ERR_RANGE, "%s: row %lld is beyond its %lld usable simulations",
+                     path, (long long)first, (long long)info.n_present);
+    if (n <= 0 || first + n > info.n_present)
+        n = info.n_present - first;
+    char stats[CT_STUDY_NAME];
+    snprintf(stats, sizeof stats, "%s", in->stats);
+    for (char *p = stats; *p; p++)
+        if (*p == '+')
+            *p = ',';
+    ct_suite_select sel;
+    ct_suite_select_defaults(&sel);
+    sel.stats = stats;
+    sel.k_max = in->kmax;
+    sel.targets = NULL;
+    sel.rows = info.present + first;
+    sel.n_rows = n;
+    CT_CHECK_GOTO(rc, ct_dataset_read_suite(path, &sel, MPI_COMM_SELF, &d));
+    if (d.n_in != m->n_in)
+        CT_FAIL_GOTO(rc, CT_ERR_FORMAT,
+                     "%s: statistic '%s' with k <= %g gives %d inputs, the model takes %d "
+                     "(use --stats / --kmax)",
+                     path, in->stats, in->kmax, d.n_in, m->n_in);
+    CT_CHECK_GOTO(rc, ct_calloc(x, (size_t)(n * m->n_in) + 1, sizeof(double), "inputs"));
+    CT_CHECK_GOTO(rc, ct_mlp_normalize_inputs(m, d.x, n, *x));
+    if (sims) {
+        CT_CHECK_GOTO(rc, ct_calloc(sims, (size_t)n + 1, sizeof(int64_t), "rows"));
+        memcpy(*sims, info.present + first, sizeof(int64_t) * n);
+    }
+    *rows = n;
+fail:
+    if (rc != CT_OK) {
+        ct_free(x);
+        if (sims)
+            ct_free(sims);
+    }
+    ct_dataset_free(&d);
+    ct_suite_info_free(&info);
+    return rc;
+}

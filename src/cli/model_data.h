@@ -1,0 +1,23 @@
+/* Shared by `cosmotl explain` and `cosmotl cka`: a model and the rows of a
+ * suite table it takes as input. */
+#ifndef COSMOTL_CLI_MODEL_DATA_H
+#define COSMOTL_CLI_MODEL_DATA_H
+
+#include "cosmotl/nn.h"
+#include "cosmotl/study.h"
+
+typedef struct {
+    char stats[CT_STUDY_NAME]; /* "pk", "pk+mk" */
+    double kmax;
+} ct_model_inputs;
+
+/* statistic and kmax: from the model's recorded settings (study models record
+ * them), overridden by non-NULL / non-negative arguments */
+void ct_model_inputs_get(const ct_mlp *m, const char *stats, double kmax, ct_model_inputs *in);
+/* The first n usable rows (n <= 0: all) of a suite table starting at row
+ * `first` of its usable simulations, normalised for m (x: rows x n_in,
+ * allocated); read on this rank only. */
+ct_status ct_model_rows(const ct_mlp *m, const ct_model_inputs *in, const char *path,
+                        int64_t first, int64_t n, double **x, int64_t *rows, int64_t **sims);
+
+#endif

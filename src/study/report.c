@@ -1,0 +1,608 @@
+/* report.md: the study's tables and a point-by-point comparison with the
+ * published findings (REFERENCE §6). Every verdict is computed from the numbers
+ * of this run and printed next to them; nothing is asserted that the table does
+ * not show. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "study_internal.h"
+
+static const char *sname(const ct_study_ctx *c, int t)
+{
+    return t < 0 ? c->s->pretrain.name : c->s->targets[t].name;
+}
+
+static const ct_study_summary *get(const ct_study_results *r, int t, int stat, int arch,
+                                   int64_t b, const char *param)
+{
+    for (int i = 0; i < r->nsum; i++) {
+        const ct_study_summary *s = &r->sum[i];
+        if (s->target == t && s->stat == stat && (int)s->arch == arch && s->budget == b &&
+            !strcmp(s->param, param))
+            return s;
+    }
+    return NULL;
+}
+
+static int is_any(const char *name, const char *const *list)
+{
+    for (; *list; list++)
+        if (!strcmp(name, *list))
+            return 1;
+    return 0;
+}
+
+static const char *const SIGMA8[] = {"sigma_8", "sigma8", "s8", NULL};
+static const char *const MNU[] = {"M_nu", "Mnu", NULL};
+static const char *const FR0[] = {"f_R0", "fR0", NULL};
+static const char *const FNL_EQ[] = {"fNL_eq", "f_NL_equilateral", "fNL_equil", NULL};
+static const char *const FNL_LOC[] = {"fNL_loc", "f_NL_local", "fNL_local", NULL};
+
+static const char *stat_base(const ct_study_ctx *c, int stat) { return c->s->stats[stat]; }
+
+static void fmt_savings(const ct_study_summary *s, char *buf, size_t cap)
+{
+    if (!s || isnan(s->savings))
+        snprintf(buf, cap, "–");
+    else if (s->savings_bound > 0)
+        snprintf(buf, cap, "≥ %.1f", s->savings);
+    else if (s->savings_bound < 0)
+        snprintf(buf, cap, "≤ %.2f", s->savings);
+    else
+        snprintf(buf, cap, "%.1f", s->savings);
+}
+
+/* Median savings factor of (t, stat, arch, param) over the smaller half of the
+ * budgets; *nlow counts lower bounds among them. */
+static double small_budget_savings(const ct_study_ctx *c, const ct_study_results *r, int t,
+                                   int stat, int arch, const char *param, int *nval, int *nlow,
+                                   int *nup)
+{
+    double v[CT_STUDY_MAX_BUDGETS];
+    int n = 0;
+    *nlow = *nup = 0;
+    int half = (c->nbudget[t] + 1) / 2;
+    for (int b = 0; b < half; b++) {
+        const ct_study_summary *s = get(r, t, stat, arch, c->budgets[t][b], param);
+        if (s && !isnan(s->savings)) {
+            v[n++] = s->savings;
+            *nlow += s->savings_bound > 0;
+            *nup += s->savings_bound < 0;
+        }
+    }
+    *nval = n;
+    if (n == 0)
+        return NAN;
+    for (int i = 0; i < n; i++)
+        for (int j = i + 1; j < n; j++)
+            if (v[j] < v[i]) {
+                double x = v[i];
+                v[i] = v[j];
+                v[j] = x;
+            }
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+/* transfer vs scratch over budgets and parameters: counts of better / worse
+ * beyond the seed spread */
+static void tally(const ct_study_ctx *c, const ct_study_results *r, int t, int stat, int arch,
+                  const char *only_param, int small_only, int *better, int *worse, int *total)
+{
+    *better = *worse = *total = 0;
+    int nb = small_only ? (c->nbudget[t] + 1) / 2 : c->nbudget[t];
+    for (int p = 0; p < c->s->targets[t].nparam; p++) {
+        const char *param = c->s->targets[t].params[p];
+        if (only_param && strcmp(param, only_param))
+            continue;
+        for (int b = 0; b < nb; b++) {
+            const ct_study_summary *s = get(r, t, stat, arch, c->budgets[t][b], param);
+            if (!s)
+                continue;
+            (*total)++;
+            *better += s->better;
+            *worse += s->negative;
+        }
+    }
+}
+
+/* relative error of an architecture to scratch, averaged (geometric mean of
+ * MSE ratios) over parameters and budgets */
+static double mean_ratio(const ct_study_ctx *c, const ct_study_results *r, int t, int stat,
+                         int arch)
+{
+    double s = 0;
+    int n = 0;
+    for (int p = 0; p < c->s->targets[t].nparam; p++)
+        for (int b = 0; b < c->nbudget[t]; b++) {
+            const char *param = c->s->targets[t].params[p];
+            const ct_study_summary *a = get(r, t, stat, arch, c->budgets[t][b], param);
+            const ct_study_summary *z =
+                get(r, t, stat, CT_ARCH_SCRATCH, c->budgets[t][b], param);
+            if (a && z && a->mse_mean > 0 && z->mse_mean > 0) {
+                s += log(a->mse_mean / z->mse_mean);
+                n++;
+            }
+        }
+    return n ? exp(s / n) : NAN;
+}
+
+static const char *find_param(const ct_study_ctx *c, int t, const char *const *names)
+{
+    for (int p = 0; p < c->s->targets[t].nparam; p++)
+        if (is_any(c->s->targets[t].params[p], names))
+            return c->s->targets[t].params[p];
+    return NULL;
+}
+
+static int find_stat(const ct_study_ctx *c, const char *name)
+{
+    for (int i = 0; i < c->s->nstats; i++)
+        if (!strcmp(c->s->stats[i], name))
+            return i;
+    return -1;
+}
+
+/* |phi|-weighted mean k of one output's attribution map, and the share of the
+ * attribution from k above the median bin k */
+static void shap_scale(const ct_study_analysis *a, const double *map, int o, double *kmean,
+                       double *small_share, double *dir_small, double *dir_large)
+{
+    double sw = 0, sk = 0, ss = 0, ds = 0, dl = 0, ws = 0, wl = 0;
+    double kmed = a->k[a->nin / 2];
+    const double *dirmap = map == a->shap_pre_abs ? a->shap_pre_dir : a->shap_ft_dir;
+    for (int i = 0; i < a->nin; i++) {
+        double w = map[o * a->nin + i];
+        sw += w;
+        sk += w * a->k[i];
+        if (a->k[i] > kmed) {
+            ss += w;
+            ds += w * dirmap[o * a->nin + i];
+            ws += w;
+        } else {
+            dl += w * dirmap[o * a->nin + i];
+            wl += w;
+        }
+    }
+    *kmean = sw > 0 ? sk / sw : NAN;
+    *small_share = sw > 0 ? ss / sw : NAN;
+    *dir_small = ws > 0 ? ds / ws : NAN;
+    *dir_large = wl > 0 ? dl / wl : NAN;
+}
+
+static int out_index(char names[][CT_NN_NAME_MAX], int n, const char *const *want)
+{
+    for (int i = 0; i < n; i++)
+        if (is_any(names[i], want))
+            return i;
+    return -1;
+}
+
+static void write_tables(FILE *f, const ct_study_ctx *c, const ct_study_results *r)
+{
+    const ct_study_settings *s = c->s;
+    /* pretraining */
+    int have_pre = 0;
+    for (int i = 0; i < r->nsum; i++)
+        have_pre |= r->sum[i].target < 0;
+    if (have_pre) {
+        fprintf(f, "## Pretraining on %s (test set of %lld simulations)\n\n", s->pretrain.name,
+                (long long)c->pre.split.ntest);
+        fprintf(f, "| statistic | parameter | RMSE | R² |\n|---|---|---|---|\n");
+        for (int i = 0; i < r->nsum; i++) {
+            const ct_study_summary *x = &r->sum[i];
+            if (x->target < 0)
+                fprintf(f, "| %s | %s | %.4g | %.3f |\n", stat_base(c, x->stat), x->param,
+                        x->rmse_mean, x->r2_mean);
+        }
+        fprintf(f, "\n");
+    }
+    for (int t = 0; t < s->ntargets; t++)
+        for (int si = 0; si < s->nstats; si++) {
+            fprintf(f, "## %s with %s (test set of %lld simulations)\n\n", s->targets[t].name,
+                    s->stats[si], (long long)c->target[t].split.ntest);
+            fprintf(f, "Test RMSE (physical units), mean ± standard deviation over %d seeds; "
+                       "R² in brackets. **bold**: better than scratch beyond the seed spread; "
+                       "*(neg)*: negative transfer (worse than scratch beyond the spread).\n\n",
+                    s->nseeds);
+            for (int p = 0; p < s->targets[t].nparam; p++) {
+                const char *param = s->targets[t].params[p];
+                fprintf(f, "### %s\n\n| budget |", param);
+                for (int a = 0; a < CT_ARCH_COUNT; a++)
+                    if (s->arch[a])
+                        fprintf(f, " %s |", ct_study_arch_name(a));
+                fprintf(f, "\n|---|");
+                for (int a = 0; a < CT_ARCH_COUNT; a++)
+                    if (s->arch[a])
+                        fprintf(f, "---|");
+                fprintf(f, "\n");
+                for (int b = 0; b < c->nbudget[t]; b++) {
+                    fprintf(f, "| %lld |", (long long)c->budgets[t][b]);
+                    for (int a = 0; a < CT_ARCH_COUNT; a++) {
+                        if (!s->arch[a])
+                            continue;
+                        const ct_study_summary *x = get(r, t, si, a, c->budgets[t][b], param);
+                        if (!x) {
+                            fprintf(f, " – |");
+                            continue;
+                        }
+                        fprintf(f, " %s%.4g ± %.2g%s (%.3f)%s |", x->better ? "**" : "",
+                                x->rmse_mean, x->rmse_sd, x->better ? "**" : "", x->r2_mean,
+                                x->negative ? " *(neg)*" : "");
+                    }
+                    fprintf(f, "\n");
+                }
+                fprintf(f, "\nSimulation-savings factor (scratch budget reaching the same "
+                           "mean MSE ÷ budget; ≥: transfer beats scratch at every budget, "
+                           "≤: scratch at the smallest budget is already better):\n\n"
+                           "| budget |");
+                for (int a = 0; a < CT_ARCH_COUNT; a++)
+                    if (s->arch[a] && a != CT_ARCH_SCRATCH)
+                        fprintf(f, " %s |", ct_study_arch_name(a));
+                fprintf(f, "\n|---|");
+                for (int a = 0; a < CT_ARCH_COUNT; a++)
+                    if (s->arch[a] && a != CT_ARCH_SCRATCH)
+                        fprintf(f, "---|");
+                fprintf(f, "\n");
+                for (int b = 0; b < c->nbudget[t]; b++) {
+                    fprintf(f, "| %lld |", (long long)c->budgets[t][b]);
+                    for (int a = 0; a < CT_ARCH_COUNT; a++) {
+                        if (!s->arch[a] || a == CT_ARCH_SCRATCH)
+                            continue;
+                        char buf[32];
+                        fmt_savings(get(r, t, si, a, c->budgets[t][b], param), buf, sizeof buf);
+                        fprintf(f, " %s |", buf);
+                    }
+                    fprintf(f, "\n");
+                }
+                fprintf(f, "\n");
+            }
+        }
+}
+
+static void write_findings(FILE *f, const ct_study_ctx *c, const ct_study_results *r)
+{
+    const ct_study_settings *s = c->s;
+    fprintf(f, "## Summary of this run\n\n");
+    if (!s->arch[CT_ARCH_SCRATCH]) {
+        fprintf(f, "No scratch baseline was run, so transfer cannot be judged.\n\n");
+        return;
+    }
+    for (int t = 0; t < s->ntargets; t++)
+        for (int si = 0; si < s->nstats; si++)
+            for (int a = 0; a < CT_ARCH_COUNT; a++) {
+                if (!s->arch[a] || a == CT_ARCH_SCRATCH)
+                    continue;
+                int bs, ws, ts, ba, wa, ta;
+                tally(c, r, t, si, a, NULL, 1, &bs, &ws, &ts);
+                tally(c, r, t, si, a, NULL, 0, &ba, &wa, &ta);
+                double ratio = mean_ratio(c, r, t, si, a);
+                const char *verdict =
+                    ts == 0              ? "no comparison"
+                    : bs * 2 > ts && ws == 0 ? "**beats scratch at small budgets**"
+                    : bs > ws          ? "mostly better than scratch at small budgets"
+                    : ws > bs          ? "**worse than scratch** (negative transfer) at small budgets"
+                                       : "indistinguishable from scratch at small budgets";
+                fprintf(f,
+                        "- %s, %s, %s: %s — better beyond the seed spread in %d of %d "
+                        "(parameter, budget) cells at the smaller half of the budgets, worse in "
+                        "%d; over all budgets better in %d/%d, worse in %d/%d; MSE ÷ scratch "
+                        "MSE (geometric mean) %.2f.\n",
+                        s->targets[t].name, s->stats[si], ct_study_arch_name(a), verdict, bs, ts,
+                        ws, ba, ta, wa, ta, ratio);
+            }
+    fprintf(f, "\n");
+}
+
+static void savings_point(FILE *f, const ct_study_ctx *c, const ct_study_results *r,
+                          const char *const *param_names, const char *what,
+                          const char *published, double expect)
+{
+    int any = 0;
+    for (int t = 0; t < c->s->ntargets; t++) {
+        const char *param = find_param(c, t, param_names);
+        if (!param)
+            continue;
+        for (int si = 0; si < c->s->nstats; si++) {
+            if (strcmp(c->s->stats[si], "pk") && expect > 0)
+                continue; /* the published point is about P(k) */
+            for (int a = 0; a <= CT_ARCH_BOTTLENECK; a++) {
+                if (!c->s->arch[a] || !c->s->arch[CT_ARCH_SCRATCH])
+                    continue;
+                int n, nlow, nup;
+                double med = small_budget_savings(c, r, t, si, a, param, &n, &nlow, &nup);
+                if (n == 0)
+                    continue;
+                any = 1;
+                const char *v = med >= 0.5 * expect ? "consistent"
+                                : med >= 2.0        ? "partly consistent (smaller gain)"
+                                : med > 1.0         ? "not reproduced (gain below 2×)"
+                                                    : "not reproduced (no gain)";
+                if (expect <= 0)
+                    v = med > 1.5 ? "gain" : "no clear gain";
+                fprintf(f,
+                        "- %s — %s, %s, %s: median savings factor over the smaller half of "
+                        "the budgets **%.2g**%s%s → %s.\n",
+                        what, c->s->targets[t].name, c->s->stats[si], ct_study_arch_name(a), med,
+                        nlow ? " (some values are lower bounds: transfer beat scratch at every "
+                               "budget)"
+                             : "",
+                        nup ? " (some values are upper bounds: scratch at the smallest budget "
+                              "was already better)"
+                            : "",
+                        v);
+            }
+        }
+    }
+    if (!any)
+        fprintf(f, "- %s — published: %s. **Not tested** in this run (no such target, "
+                   "statistic or baseline in the configuration).\n",
+                what, published);
+    else
+        fprintf(f, "  Published: %s.\n", published);
+}
+
+static void write_comparison(FILE *f, const ct_study_ctx *c, const ct_study_results *r)
+{
+    const ct_study_settings *s = c->s;
+    fprintf(f, "## Comparison with the published findings (Krishnaraj et al. 2025)\n\n");
+    fprintf(f, "Each point states the published claim, what this run measured, and whether "
+               "they agree. The run's scale (simulations, network size, search effort) is "
+               "given at the top; a small run can fail to reproduce an effect that needs "
+               "more data, and says so here rather than hiding it.\n\n");
+    savings_point(f, c, r, MNU, "1. Mν with P(k)",
+                  "pretraining cuts the simulations needed by about 10×", 10.0);
+    savings_point(f, c, r, FR0, "2. f(R)", "about 10× fewer simulations", 10.0);
+    /* 3, 4: PNG */
+    int found = 0;
+    for (int t = 0; t < s->ntargets; t++) {
+        const char *p = find_param(c, t, FNL_EQ);
+        if (!p)
+            continue;
+        for (int si = 0; si < s->nstats; si++)
+            for (int a = 0; a <= CT_ARCH_BOTTLENECK; a++) {
+                if (!s->arch[a] || !s->arch[CT_ARCH_SCRATCH])
+                    continue;
+                int b, w, tt;
+                tally(c, r, t, si, a, NULL, 0, &b, &w, &tt);
+                found = 1;
+                fprintf(f, "- 3. Equilateral PNG — %s, %s, %s: better than scratch in %d of %d "
+                           "cells, worse in %d → %s.\n",
+                        s->targets[t].name, s->stats[si], ct_study_arch_name(a), b, tt, w,
+                        b > tt / 2 && w == 0 ? "consistent (gains)"
+                                             : "not reproduced (no consistent gain)");
+            }
+    }
+    fprintf(f, found ? "  Published: consistent gains for equilateral PNG.\n"
+                     : "- 3. Equilateral PNG — published: consistent gains. **Not tested** in "
+                       "this run.\n");
+    found = 0;
+    for (int t = 0; t < s->ntargets; t++) {
+        const char *p = find_param(c, t, FNL_LOC);
+        if (!p)
+            continue;
+        for (int si = 0; si < s->nstats; si++)
+            for (int a = 0; a <= CT_ARCH_BOTTLENECK; a++) {
+                if (!s->arch[a] || !s->arch[CT_ARCH_SCRATCH])
+                    continue;
+                int b, w, tt;
+                tally(c, r, t, si, a, p, 0, &b, &w, &tt);
+                found = 1;
+                fprintf(f, "- 4. Local PNG — %s, %s, %s, %s: better than scratch in %d of %d "
+                           "budgets, worse in %d → %s.\n",
+                        s->targets[t].name, s->stats[si], ct_study_arch_name(a), p, b, tt, w,
+                        b == 0 ? "consistent (no gain)" : "differs (a gain was measured)");
+            }
+    }
+    fprintf(f, found ? "  Published: no gain for local PNG (ΛCDM parameters fixed there).\n"
+                     : "- 4. Local PNG — published: no gain. **Not tested** in this run.\n");
+    /* 5: negative transfer on sigma8 and Mnu with the marked power spectrum */
+    int mk = find_stat(c, "mk");
+    found = 0;
+    if (mk >= 0 && s->arch[CT_ARCH_SCRATCH])
+        for (int t = 0; t < s->ntargets; t++) {
+            const char *ps8 = find_param(c, t, SIGMA8), *pmn = find_param(c, t, MNU);
+            const char *ps[2] = {ps8, pmn};
+            for (int a = 0; a <= CT_ARCH_BOTTLENECK; a++) {
+                if (!s->arch[a])
+                    continue;
+                for (int q = 0; q < 2; q++) {
+                    if (!ps[q])
+                        continue;
+                    int b, w, tt;
+                    tally(c, r, t, mk, a, ps[q], 0, &b, &w, &tt);
+                    found = 1;
+                    fprintf(f, "- 5. Marked P(k) — %s, %s, %s: negative transfer at %d of %d "
+                               "budgets (positive at %d) → %s.\n",
+                            s->targets[t].name, ct_study_arch_name(a), ps[q], w, tt, b,
+                            w > 0 ? "negative transfer seen (consistent)"
+                                  : "no negative transfer seen (not reproduced)");
+                }
+            }
+        }
+    fprintf(f, found ? "  Published: negative transfer on σ8 and Mν with the marked power "
+                       "spectrum (σ8–Mν degeneracy).\n"
+                     : "- 5. Marked P(k) negative transfer on σ8 and Mν — **not tested** in "
+                       "this run.\n");
+    /* 6: architecture ranking */
+    fprintf(f, "- 6. Architectures — published: dummy nodes best, frozen body + head worst "
+               "(negative transfer). Measured (MSE ÷ scratch MSE, geometric mean over "
+               "parameters and budgets; lower is better):\n");
+    for (int t = 0; t < s->ntargets; t++)
+        for (int si = 0; si < s->nstats; si++) {
+            double best = INFINITY, worst = -INFINITY;
+            int ib = -1, iw = -1;
+            fprintf(f, "  - %s, %s:", s->targets[t].name, s->stats[si]);
+            for (int a = 0; a < CT_ARCH_COUNT; a++) {
+                if (!s->arch[a] || a == CT_ARCH_SCRATCH)
+                    continue;
+                double q = mean_ratio(c, r, t, si, a);
+                fprintf(f, " %s %.2f;", ct_study_arch_name(a), q);
+                if (a <= CT_ARCH_BOTTLENECK && !isnan(q)) {
+                    if (q < best)
+                        best = q, ib = a;
+                    if (q > worst)
+                        worst = q, iw = a;
+                }
+            }
+            if (ib >= 0)
+                fprintf(f, " best transfer architecture: %s (%s), worst: %s (%s).\n",
+                        ct_study_arch_name(ib),
+                        ib == CT_ARCH_DUMMY ? "consistent" : "differs from the paper",
+                        ct_study_arch_name(iw),
+                        iw == CT_ARCH_FROZEN ? "consistent" : "differs from the paper");
+            else
+                fprintf(f, " no transfer architecture run.\n");
+        }
+    /* 7: SHAP */
+    fprintf(f, "- 7. SHAP — published: small-scale bins drive σ8 after pretraining and are "
+               "reassigned to Mν after fine-tuning; σ8's attribution flips sign and moves to "
+               "larger scales. Measured (|φ|-weighted mean k; share of |φ| from bins above "
+               "the median k; mean correlation of the input with its attribution on small / "
+               "large scales):\n");
+    found = 0;
+    for (int i = 0; i < r->nana; i++) {
+        const ct_study_analysis *a = &r->ana[i];
+        if (!a->have_shap)
+            continue;
+        int ps = out_index((char(*)[CT_NN_NAME_MAX])a->pre_names, a->npre_out, SIGMA8);
+        int fs = out_index((char(*)[CT_NN_NAME_MAX])a->ft_names, a->nft_out, SIGMA8);
+        int fm = out_index((char(*)[CT_NN_NAME_MAX])a->ft_names, a->nft_out, MNU);
+        if (ps < 0 || fs < 0)
+            continue;
+        found = 1;
+        double k1, sh1, ds1, dl1, k2, sh2, ds2, dl2, k3 = NAN, sh3 = NAN, ds3 = NAN, dl3 = NAN;
+        shap_scale(a, a->shap_pre_abs, ps, &k1, &sh1, &ds1, &dl1);
+        shap_scale(a, a->shap_ft_abs, fs, &k2, &sh2, &ds2, &dl2);
+        if (fm >= 0)
+            shap_scale(a, a->shap_ft_abs, fm, &k3, &sh3, &ds3, &dl3);
+        fprintf(f,
+                "  - %s, %s (%s, budget %lld; %s over %d test simulations): σ8 pretrained: "
+                "mean k %.3f h/Mpc, small-scale share %.2f, direction %+.2f / %+.2f; σ8 "
+                "fine-tuned: mean k %.3f, share %.2f, direction %+.2f / %+.2f",
+                s->targets[a->target].name, s->stats[a->stat], a->ft_arch,
+                (long long)a->ft_budget,
+                a->shap_method == CT_SHAP_EXACT ? "exact Shapley" : "permutation SHAP", a->shap_n,
+                k1, sh1, ds1, dl1, k2, sh2, ds2, dl2);
+        if (fm >= 0)
+            fprintf(f, "; Mν fine-tuned: mean k %.3f, share %.2f, direction %+.2f / %+.2f", k3,
+                    sh3, ds3, dl3);
+        int moved = k2 < k1;
+        int reassigned = fm >= 0 && sh3 > 0.5;
+        int flipped = (ds1 * ds2 < 0) || (dl1 * dl2 < 0);
+        fprintf(f, ". σ8 attribution moved to larger scales: %s; small scales carry most of Mν's "
+                   "attribution: %s; σ8 direction flipped: %s.\n",
+                moved ? "yes" : "no", fm < 0 ? "n/a" : reassigned ? "yes" : "no",
+                flipped ? "yes" : "no");
+    }
+    if (!found)
+        fprintf(f, "  - not measured in this run (SHAP disabled or no σ8 output).\n");
+    /* 8: CKA */
+    fprintf(f, "- 8. CKA (companion analysis, REFERENCE §7) — expected: a network that "
+               "generalises poorly out of distribution shows stronger block structure "
+               "(higher off-diagonal CKA) on out-of-distribution inputs. Measured (mean "
+               "off-diagonal CKA; largest eigenvalue / number of layers):\n");
+    found = 0;
+    for (int i = 0; i < r->nana; i++) {
+        const ct_study_analysis *a = &r->ana[i];
+        if (!a->have_cka)
+            continue;
+        found = 1;
+        int L = a->nlayer;
+        fprintf(f,
+                "  - %s, %s (%d samples, %d layers incl. input): pretrained on %s %.3f "
+                "(%.2f), on %s %.3f (%.2f); fine-tuned on %s %.3f (%.2f), on %s %.3f (%.2f); "
+                "pretrained vs fine-tuned layers on %s: mean off-diagonal %.3f, diagonal "
+                "(same layer) ",
+                s->targets[a->target].name, s->stats[a->stat], a->cka_n, L, s->pretrain.name,
+                a->cka_sum[0].offdiag_mean, a->cka_sum[0].eig[0] / L, s->targets[a->target].name,
+                a->cka_sum[1].offdiag_mean, a->cka_sum[1].eig[0] / L, s->pretrain.name,
+                a->cka_sum[2].offdiag_mean, a->cka_sum[2].eig[0] / L, s->targets[a->target].name,
+                a->cka_sum[3].offdiag_mean, a->cka_sum[3].eig[0] / L, s->targets[a->target].name,
+                a->cka_sum[4].offdiag_mean);
+        for (int l = 0; l < L; l++)
+            fprintf(f, "%s%.3f", l ? ", " : "", a->cka[4][l * L + l]);
+        fprintf(f, ". Block structure stronger on the target inputs for the pretrained "
+                   "network: %s.\n",
+                a->cka_sum[1].offdiag_mean > a->cka_sum[0].offdiag_mean ? "yes" : "no");
+    }
+    if (!found)
+        fprintf(f, "  - not measured in this run.\n");
+    fprintf(f, "\n");
+}
+
+ct_status ct_study_write_report(const ct_study_ctx *c, const ct_study_results *r,
+                                const char *path)
+{
+    const ct_study_settings *s = c->s;
+    char tmp[CT_STUDY_PATH + 300];
+    CT_CHECK(ct_atomic_begin(path, tmp, sizeof tmp));
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        CT_FAIL(CT_ERR_IO, "%s: cannot write", tmp);
+    fprintf(f, "# Transfer-learning study report\n\n");
+    fprintf(f, "Pretraining suite **%s** (`%s`): %lld usable simulations, %lld for "
+               "pretraining, %lld held out for testing; parameters",
+            s->pretrain.name, s->pretrain.path, (long long)c->pre.info.n_present,
+            (long long)c->pre.split.npool, (long long)c->pre.split.ntest);
+    for (int p = 0; p < s->pretrain.nparam; p++)
+        fprintf(f, " %s", s->pretrain.params[p]);
+    fprintf(f, "; %d dummy output(s) per pretraining (%s).\n\n",
+            c->pregroup[0].nout - c->pregroup[0].npre,
+            s->dummy_mode == CT_DUMMY_MAX ? "the largest number of extra parameters among the "
+                                            "targets, one pretraining"
+                                          : "one pretraining per target");
+    for (int t = 0; t < s->ntargets; t++) {
+        fprintf(f, "Target **%s** (`%s`): %lld usable simulations, pool %lld, fixed test set "
+                   "%lld; parameters",
+                s->targets[t].name, s->targets[t].path, (long long)c->target[t].info.n_present,
+                (long long)c->target[t].split.npool, (long long)c->target[t].split.ntest);
+        for (int p = 0; p < s->targets[t].nparam; p++)
+            fprintf(f, " %s", s->targets[t].params[p]);
+        fprintf(f, "; budgets");
+        for (int b = 0; b < c->nbudget[t]; b++)
+            fprintf(f, " %lld", (long long)c->budgets[t][b]);
+        fprintf(f, ".\n\n");
+    }
+    fprintf(f, "Statistics:");
+    for (int i = 0; i < s->nstats; i++)
+        fprintf(f, " %s", s->stats[i]);
+    fprintf(f, " (k ≤ %g h/Mpc, %s then per-bin standardisation with the pretraining set's "
+               "mean and std). Architectures:",
+            s->kmax, s->log10_inputs ? "log10" : "no log");
+    for (int a = 0; a < CT_ARCH_COUNT; a++)
+        if (s->arch[a])
+            fprintf(f, " %s", ct_study_arch_name(a));
+    fprintf(f, ". Seeds: %d. Network: %d hidden layer(s) of", s->nseeds, s->pre.nhidden);
+    for (int l = 0; l < s->pre.nhidden; l++)
+        fprintf(f, " %d", s->pre.hidden[l]);
+    fprintf(f, ", LeakyReLU(%.2g), dropout %.2g, sigmoid output, AdamW. Pretraining: up to %d "
+               "epochs, patience %d, %s. Fine-tuning: up to %d epochs, patience %d, %s "
+               "(lr %.0e–%.0e, weight decay %.0e–%.0e).\n\n",
+            s->pre.leaky_slope, s->pre.dropout, s->pre.epochs, s->pre.patience,
+            s->pre.trials > 0 ? "lr/wd random search" : "fixed lr/wd", s->fine.epochs,
+            s->fine.patience,
+            s->fine.trials > 0 ? "its own lr/weight-decay search per training" : "fixed lr/wd",
+            s->fine.lr_min, s->fine.lr_max, s->fine.wd_min, s->fine.wd_max);
+    fprintf(f, "Errors are on the fixed test set of each suite, in the parameters' physical "
+               "units. Budgets count fine-tuning simulations (training + validation); the "
+               "validation share is %.0f%%. Scratch and combined baselines use the pretraining "
+               "architecture, standardise inputs with their own training rows and search lr "
+               "/ weight decay over the pretraining ranges.\n\n",
+            100 * s->val_fraction);
+    write_findings(f, c, r);
+    write_comparison(f, c, r);
+    write_tables(f, c, r);
+    fprintf(f, "Plots: `tools/plot-study %s` writes error vs budget per parameter, SHAP heat "
+               "maps over k and CKA matrices to `%s/plots/`.\n",
+            s->out, s->out);
+    int bad = ferror(f);
+    if (fclose(f) != 0 || bad) {
+        ct_atomic_abort(tmp);
+        CT_FAIL(CT_ERR_IO, "%s: write failed", path);
+    }
+    CT_CHECK(ct_atomic_commit(tmp, path));
+    (void)sname;
+    return CT_OK;
+}

@@ -1,0 +1,453 @@
+/* The study driver: the task grid (pretrainings, then fine-tunings and
+ * baselines), run on rank groups that take tasks from a shared counter, each
+ * result stored at once as OUT/tasks/<id>.txt so that --resume runs only what
+ * is missing; then the results tables, the analyses and the report. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "study_internal.h"
+
+static const char *arch_names[CT_ARCH_COUNT] = {"dummy",      "nodummy", "frozen",
+                                                "bottleneck", "scratch", "combined"};
+
+const char *ct_study_arch_name(ct_study_arch a)
+{
+    return (a >= 0 && a < CT_ARCH_COUNT) ? arch_names[a] : "pretrain";
+}
+
+int ct_study_arch_parse(const char *name)
+{
+    for (int a = 0; a < CT_ARCH_COUNT; a++)
+        if (!strcmp(name, arch_names[a]))
+            return a;
+    if (!strcmp(name, "no_dummy") || !strcmp(name, "no-dummy"))
+        return CT_ARCH_NODUMMY;
+    return -1;
+}
+
+void ct_study_train_defaults(ct_study_train *t)
+{
+    memset(t, 0, sizeof *t);
+    t->nhidden = 2;
+    t->hidden[0] = t->hidden[1] = 128;
+    t->dropout = 0.2;
+    t->leaky_slope = 0.2;
+    t->epochs = 300;
+    t->patience = 30;
+    t->batch = 32;
+    t->lr = 1e-3;
+    t->weight_decay = 1e-4;
+    t->trials = 0;
+    t->lr_min = 1e-5;
+    t->lr_max = 1e-1;
+    t->wd_min = 1e-8;
+    t->wd_max = 1.0;
+}
+
+void ct_study_defaults(ct_study_settings *s)
+{
+    memset(s, 0, sizeof *s);
+    snprintf(s->out, sizeof s->out, "study-results");
+    s->nstats = 1;
+    snprintf(s->stats[0], sizeof s->stats[0], "pk");
+    s->log10_inputs = 1;
+    s->kmax = 0.5;
+    for (int a = 0; a < CT_ARCH_COUNT; a++)
+        s->arch[a] = 1;
+    int b[] = {50, 100, 200, 500, 1000, 2000};
+    s->nbudgets = 6;
+    memcpy(s->budgets, b, sizeof b);
+    s->nseeds = 3;
+    s->seed = 12345;
+    s->test_fraction = 0.15;
+    s->val_fraction = 0.2;
+    s->dummy_mode = CT_DUMMY_MAX;
+    s->bottleneck_width = 10;
+    s->head_width = 32;
+    ct_study_train_defaults(&s->pre);
+    ct_study_train_defaults(&s->fine);
+    /* REFERENCE §6: fine-tuning searches lr 1e-6..1e-3 and wd 1e-6..1e-1 */
+    s->fine.lr = 1e-4;
+    s->fine.lr_min = 1e-6;
+    s->fine.lr_max = 1e-3;
+    s->fine.wd_min = 1e-6;
+    s->fine.wd_max = 1e-1;
+    s->fine.trials = 4;
+    s->shap_samples = 32;
+    s->shap_background = 32;
+    ct_shap_defaults(&s->shap);
+    s->cka_samples = 256;
+    s->group_size = 1;
+}
+
+int ct_study_pregroup_of(const ct_study_ctx *c, int target)
+{
+    return c->s->dummy_mode == CT_DUMMY_PER_TARGET ? target : 0;
+}
+
+void ct_study_task_path(const ct_study_ctx *c, const ct_study_task *t, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "%s/tasks/%s.txt", c->s->out, t->id);
+}
+
+static void safe_stat(const char *spec, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s", spec);
+    for (char *p = out; *p; p++)
+        if (*p == '+')
+            *p = '-';
+}
+
+void ct_study_pre_model_path(const ct_study_ctx *c, int stat, int group, char *buf, size_t cap)
+{
+    char st[CT_STUDY_NAME];
+    safe_stat(c->s->stats[stat], st, sizeof st);
+    snprintf(buf, cap, "%s/models/pretrain_%s_g%d.h5", c->s->out, st, group);
+}
+
+void ct_study_ft_model_path(const ct_study_ctx *c, const ct_study_task *t, char *buf,
+                            size_t cap)
+{
+    snprintf(buf, cap, "%s/models/%s.h5", c->s->out, t->id);
+}
+
+static uint64_t name_stream(const char *s)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (; *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= 1099511628211ull;
+    }
+    return h;
+}
+
+static ct_status check_settings(const ct_study_settings *s)
+{
+    if (!s->out[0])
+        CT_FAIL(CT_ERR_CONFIG, "study: no output directory");
+    if (!s->pretrain.path[0])
+        CT_FAIL(CT_ERR_CONFIG, "study: no pretraining suite");
+    if (s->pretrain.nparam < 1)
+        CT_FAIL(CT_ERR_CONFIG, "study: the pretraining suite has no parameters to infer");
+    if (s->ntargets < 1)
+        CT_FAIL(CT_ERR_CONFIG, "study: no target suite");
+    if (s->nstats < 1 || s->nbudgets < 1 || s->nseeds < 1)
+        CT_FAIL(CT_ERR_CONFIG, "study: needs at least one statistic, budget and seed");
+    if (s->group_size < 1)
+        CT_FAIL(CT_ERR_CONFIG, "study: group size must be >= 1");
+    int any = 0;
+    for (int a = 0; a < CT_ARCH_COUNT; a++)
+        any |= s->arch[a];
+    if (!any)
+        CT_FAIL(CT_ERR_CONFIG, "study: no architecture or baseline selected");
+    for (int t = 0; t < s->ntargets; t++) {
+        if (s->targets[t].nparam < 1)
+            CT_FAIL(CT_ERR_CONFIG, "study: target '%s' has no parameters", s->targets[t].name);
+        for (int u = 0; u < t; u++)
+            if (!strcmp(s->targets[t].name, s->targets[u].name))
+                CT_FAIL(CT_ERR_CONFIG, "study: two targets are named '%s'", s->targets[t].name);
+    }
+    return CT_OK;
+}
+
+/* extra parameters of a target: not among the pretraining parameters */
+static int extras(const ct_study_settings *s, int t, char out[][CT_NN_NAME_MAX])
+{
+    int n = 0;
+    for (int p = 0; p < s->targets[t].nparam; p++) {
+        int pre = 0;
+        for (int q = 0; q < s->pretrain.nparam; q++)
+            pre |= !strcmp(s->targets[t].params[p], s->pretrain.params[q]);
+        if (!pre) {
+            if (out)
+                snprintf(out[n], CT_NN_NAME_MAX, "%s", s->targets[t].params[p]);
+            n++;
+        }
+    }
+    return n;
+}
+
+static ct_status build_ctx(const ct_study_settings *s, MPI_Comm comm, ct_study_ctx *c)
+{
+    memset(c, 0, sizeof *c);
+    c->s = s;
+    CT_CHECK(ct_suite_info_read(s->pretrain.path, comm, &c->pre.info));
+    CT_CHECK(ct_split_make(c->pre.info.present, c->pre.info.n_present, s->test_fraction,
+                           s->seed, name_stream(s->pretrain.name), &c->pre.split));
+    for (int t = 0; t < s->ntargets; t++) {
+        ct_study_suite_data *d = &c->target[t];
+        CT_CHECK(ct_suite_info_read(s->targets[t].path, comm, &d->info));
+        for (int p = 0; p < s->targets[t].nparam; p++) {
+            int found = 0;
+            for (int q = 0; q < d->info.n_params; q++)
+                found |= !strcmp(d->info.param_name[q], s->targets[t].params[p]);
+            if (!found)
+                CT_FAIL(CT_ERR_CONFIG, "%s: target '%s' has no parameter '%s'",
+                        s->targets[t].path, s->targets[t].name, s->targets[t].params[p]);
+        }
+        CT_CHECK(ct_split_make(d->info.present, d->info.n_present, s->test_fraction, s->seed,
+                               name_stream(s->targets[t].name), &d->split));
+        ct_budgets_cap(s->budgets, s->nbudgets, d->split.npool, c->budgets[t], &c->nbudget[t]);
+        for (int b = 0; b < c->nbudget[t]; b++)
+            if (c->budgets[t][b] < 4)
+                CT_FAIL(CT_ERR_CONFIG, "study: budget %lld is below the minimum of 4",
+                        (long long)c->budgets[t][b]);
+    }
+    for (int p = 0; p < s->pretrain.nparam; p++) {
+        int found = 0;
+        for (int q = 0; q < c->pre.info.n_params; q++)
+            found |= !strcmp(c->pre.info.param_name[q], s->pretrain.params[p]);
+        if (!found)
+            CT_FAIL(CT_ERR_CONFIG, "%s: the pretraining suite has no parameter '%s'",
+                    s->pretrain.path, s->pretrain.params[p]);
+    }
+    /* pretraining groups and their dummy outputs */
+    c->npregroups = s->dummy_mode == CT_DUMMY_PER_TARGET ? s->ntargets : 1;
+    for (int g = 0; g < c->npregroups; g++) {
+        ct_study_pregroup *pg = &c->pregroup[g];
+        pg->npre = s->pretrain.nparam;
+        for (int p = 0; p < pg->npre; p++)
+            snprintf(pg->names[p], CT_NN_NAME_MAX, "%s", s->pretrain.params[p]);
+        int d = 0;
+        char ex[CT_STUDY_MAX_PARAMS][CT_NN_NAME_MAX];
+        if (s->dummy_mode == CT_DUMMY_PER_TARGET) {
+            d = extras(s, g, ex);
+        } else {
+            for (int t = 0; t < s->ntargets; t++) {
+                int e = extras(s, t, NULL);
+                d = e > d ? e : d;
+            }
+            if (s->ntargets == 1)
+                extras(s, 0, ex);
+            else
+                for (int k = 0; k < d; k++)
+                    snprintf(ex[k], CT_NN_NAME_MAX, "dummy_%d", k + 1);
+        }
+        if (pg->npre + d > CT_STUDY_MAX_PARAMS)
+            CT_FAIL(CT_ERR_CONFIG, "study: too many outputs (%d)", pg->npre + d);
+        for (int k = 0; k < d; k++)
+            snprintf(pg->names[pg->npre + k], CT_NN_NAME_MAX, "%s", ex[k]);
+        pg->nout = pg->npre + d;
+    }
+    /* the task grid */
+    int cap = c->npregroups * s->nstats;
+    for (int t = 0; t < s->ntargets; t++)
+        cap += s->nstats * CT_ARCH_COUNT * c->nbudget[t] * s->nseeds;
+    CT_CHECK(ct_calloc(&c->tasks, (size_t)cap, sizeof(ct_study_task), "tasks"));
+    int needs_pre = s->arch[CT_ARCH_DUMMY] || s->arch[CT_ARCH_NODUMMY] ||
+                    s->arch[CT_ARCH_FROZEN] || s->arch[CT_ARCH_BOTTLENECK];
+    char st[CT_STUDY_NAME];
+    for (int si = 0; si < s->nstats && needs_pre; si++)
+        for (int g = 0; g < c->npregroups; g++) {
+            ct_study_task *k = &c->tasks[c->ntasks++];
+            k->kind = CT_TASK_PRETRAIN;
+            k->stat = si;
+            k->group = g;
+            k->target = -1;
+            k->arch = CT_ARCH_COUNT;
+            safe_stat(s->stats[si], st, sizeof st);
+            snprintf(k->id, sizeof k->id, "pretrain_%s_g%d", st, g);
+        }
+    for (int t = 0; t < s->ntargets; t++)
+        for (int si = 0; si < s->nstats; si++)
+            for (int a = 0; a < CT_ARCH_COUNT; a++) {
+                if (!s->arch[a])
+                    continue;
+                for (int b = 0; b < c->nbudget[t]; b++)
+                    for (int r = 0; r < s->nseeds; r++) {
+                        ct_study_task *k = &c->tasks[c->ntasks++];
+                        k->kind = CT_TASK_FINETUNE;
+                        k->stat = si;
+                        k->group = ct_study_pregroup_of(c, t);
+                        k->target = t;
+                        k->arch = (ct_study_arch)a;
+                        k->budget = c->budgets[t][b];
+                        k->seed = r;
+                        safe_stat(s->stats[si], st, sizeof st);
+                        snprintf(k->id, sizeof k->id, "%s_%s_%s_b%lld_s%d", s->targets[t].name,
+                                 st, arch_names[a], (long long)k->budget, r);
+                    }
+            }
+    return CT_OK;
+}
+
+static void free_ctx(ct_study_ctx *c)
+{
+    ct_suite_info_free(&c->pre.info);
+    ct_split_free(&c->pre.split);
+    for (int t = 0; t < CT_STUDY_MAX_TARGETS; t++) {
+        ct_suite_info_free(&c->target[t].info);
+        ct_split_free(&c->target[t].split);
+    }
+    free(c->tasks);
+    memset(c, 0, sizeof *c);
+}
+
+/* Run the pending tasks of one phase: every group's leader takes the next
+ * index from a counter on rank 0 of comm (MPI_Fetch_and_op), so fast groups
+ * take more tasks. At most `limit` tasks of the list run. Returns how many ran
+ * in total (same on every rank). */
+static ct_status run_phase(const ct_study_ctx *c, const int *pending, int npending,
+                           int64_t limit, MPI_Comm comm, MPI_Comm group, int64_t *ran)
+{
+    ct_status rc = CT_OK;
+    int rank, grank;
+    MPI_Comm_rank(comm, &rank);
+    MPI_Comm_rank(group, &grank);
+    long *base = NULL;
+    MPI_Win win;
+    if (MPI_Win_allocate(rank == 0 ? (MPI_Aint)sizeof(long) : 0, sizeof(long), MPI_INFO_NULL,
+                         comm, &base, &win) != MPI_SUCCESS)
+        CT_FAIL(CT_ERR_MPI, "study: cannot create the task counter window");
+    if (rank == 0) {
+        MPI_Win_lock(MPI_LOCK_EXCLUSIVE, 0, 0, win);
+        *base = 0;
+        MPI_Win_unlock(0, win);
+    }
+    MPI_Barrier(comm);
+    int64_t n = npending < limit ? npending : limit;
+    int done_local = 0;
+    for (;;) {
+        long idx = 0, one = 1;
+        if (grank == 0) {
+            MPI_Win_lock(MPI_LOCK_SHARED, 0, 0, win);
+            MPI_Fetch_and_op(&one, &idx, MPI_LONG, 0, 0, MPI_SUM, win);
+            MPI_Win_unlock(0, win);
+        }
+        MPI_Bcast(&idx, 1, MPI_LONG, 0, group);
+        if (idx >= n)
+            break;
+        const ct_study_task *t = &c->tasks[pending[idx]];
+        ct_task_result res;
+        rc = ct_study_run_task(c, t, group, &res);
+        if (rc == CT_OK && grank == 0) {
+            char path[CT_STUDY_PATH + 256];
+            ct_study_task_path(c, t, path, sizeof path);
+            rc = ct_task_result_write(path, &res);
+        }
+        rc = ct_agree_msg(group, rc);
+        if (rc != CT_OK) {
+            ct_error_push(rc, __func__, __LINE__);
+            break;
+        }
+        done_local++;
+        if (grank == 0) {
+            double worst = NAN;
+            for (int p = 0; p < res.nparam; p++)
+                if (isnan(worst) || res.r2[p] < worst)
+                    worst = res.r2[p];
+            ct_log_rank_msg(CT_LOG_INFO, "task %s: %.1f s, lr %.2g, wd %.2g, min R2 %.3f",
+                            t->id, res.seconds, res.lr, res.weight_decay, worst);
+        }
+    }
+    MPI_Win_free(&win);
+    /* a failing group stops taking tasks; the others finish theirs, then all agree */
+    rc = ct_agree_msg(comm, rc);
+    int64_t tot = 0, mine = grank == 0 ? done_local : 0;
+    MPI_Allreduce(&mine, &tot, 1, MPI_INT64_T, MPI_SUM, comm);
+    *ran = tot;
+    return rc;
+}
+
+ct_status ct_study_run(const ct_study_settings *s, MPI_Comm comm, int *complete)
+{
+    ct_status rc = CT_OK;
+    int rank, size;
+    MPI_Comm_rank(comm, &rank);
+    MPI_Comm_size(comm, &size);
+    MPI_Comm group = MPI_COMM_NULL;
+    ct_study_ctx c;
+    memset(&c, 0, sizeof c);
+    int *done = NULL, *pending = NULL;
+    ct_study_results res;
+    memset(&res, 0, sizeof res);
+    *complete = 0;
+    CT_CHECK(ct_agree_msg(comm, check_settings(s)));
+    if (size % s->group_size != 0)
+        CT_FAIL(CT_ERR_CONFIG, "study: %d ranks do not divide into groups of %d", size,
+                s->group_size);
+    rc = build_ctx(s, comm, &c);
+    CT_CHECK_GOTO(rc, ct_agree_msg(comm, rc));
+    /* directories and the state of earlier runs (rank 0 looks, all learn) */
+    CT_CHECK_GOTO(rc, ct_calloc(&done, (size_t)c.ntasks + 1, sizeof(int), "tasks"));
+    CT_CHECK_GOTO(rc, ct_calloc(&pending, (size_t)c.ntasks + 1, sizeof(int), "tasks"));
+    if (rank == 0) {
+        char d[CT_STUDY_PATH + 64];
+        rc = ct_mkdir_p(s->out);
+        snprintf(d, sizeof d, "%s/tasks", s->out);
+        if (rc == CT_OK)
+            rc = ct_mkdir_p(d);
+        snprintf(d, sizeof d, "%s/models", s->out);
+        if (rc == CT_OK)
+            rc = ct_mkdir_p(d);
+        for (int i = 0; i < c.ntasks && rc == CT_OK; i++) {
+            char p[CT_STUDY_PATH + 256];
+            ct_study_task_path(&c, &c.tasks[i], p, sizeof p);
+            done[i] = ct_file_exists(p);
+            if (done[i] && c.tasks[i].kind == CT_TASK_PRETRAIN) {
+                /* a pretraining counts as done only with its model */
+                ct_study_pre_model_path(&c, c.tasks[i].stat, c.tasks[i].group, p, sizeof p);
+                done[i] = ct_file_exists(p);
+            }
+        }
+        int ndone = 0;
+        for (int i = 0; i < c.ntasks; i++)
+            ndone += done[i];
+        if (rc == CT_OK && ndone > 0 && !s->resume)
+            rc = ct_error_set(CT_ERR_STATE, __func__, __LINE__,
+                              "%s already holds %d finished trainings of a study; run with "
+                              "--resume to continue it, or choose another output directory",
+                              s->out, ndone);
+        if (rc == CT_OK && s->resume)
+            ct_info("study: resuming, %d of %d trainings already done", ndone, c.ntasks);
+    }
+    CT_CHECK_GOTO(rc, ct_agree_msg(comm, rc));
+    MPI_Bcast(done, c.ntasks, MPI_INT, 0, comm);
+    MPI_Comm_split(comm, rank / s->group_size, rank, &group);
+    int64_t budget_left = s->max_tasks > 0 ? s->max_tasks : INT64_MAX;
+    int stopped = 0;
+    for (int phase = 0; phase < 2 && !stopped; phase++) {
+        int np = 0;
+        for (int i = 0; i < c.ntasks; i++)
+            if (!done[i] && (int)c.tasks[i].kind == phase)
+                pending[np++] = i;
+        if (np == 0)
+            continue;
+        ct_info("study: %s: %d trainings on %d group(s) of %d rank(s)",
+                phase == 0 ? "pretraining" : "fine-tuning and baselines", np,
+                size / s->group_size, s->group_size);
+        int64_t ran = 0;
+        CT_CHECK_GOTO(rc, run_phase(&c, pending, np, budget_left, comm, group, &ran));
+        budget_left -= ran;
+        if (ran < np)
+            stopped = 1;
+    }
+    if (stopped) {
+        ct_info("study: stopped after the requested number of trainings; run again with "
+                "--resume to continue");
+        goto fail;
+    }
+    /* tables, analyses and report on rank 0 */
+    if (rank == 0) {
+        rc = ct_study_collect(&c, &res);
+        if (rc == CT_OK)
+            rc = ct_study_write_results(&c, &res);
+        if (rc == CT_OK) {
+            char p[CT_STUDY_PATH + 32];
+            snprintf(p, sizeof p, "%s/report.md", s->out);
+            rc = ct_study_write_report(&c, &res, p);
+        }
+    }
+    CT_CHECK_GOTO(rc, ct_agree_msg(comm, rc));
+    *complete = 1;
+fail:
+    if (group != MPI_COMM_NULL)
+        MPI_Comm_free(&group);
+    ct_study_results_free(&res);
+    free(done);
+    free(pending);
+    free_ctx(&c);
+    return rc;
+}
