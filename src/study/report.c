@@ -269,28 +269,51 @@ static void write_findings(FILE *f, const ct_study_ctx *c, const ct_study_result
         fprintf(f, "No scratch baseline was run, so transfer cannot be judged.\n\n");
         return;
     }
+    fprintf(f, "Per parameter, a transfer architecture or baseline counts as *better* "
+               "(*worse*) than scratch at small budgets when its mean test MSE is lower "
+               "(higher) than scratch's beyond the seed spread (mean ± std intervals do not "
+               "overlap) at a majority of the smaller half of the budgets and worse (better) "
+               "at none of them.\n\n");
     for (int t = 0; t < s->ntargets; t++)
         for (int si = 0; si < s->nstats; si++)
             for (int a = 0; a < CT_ARCH_COUNT; a++) {
                 if (!s->arch[a] || a == CT_ARCH_SCRATCH)
                     continue;
-                int bs, ws, ts, ba, wa, ta;
-                tally(c, r, t, si, a, NULL, 1, &bs, &ws, &ts);
+                char better[1024] = "", worse[1024] = "", same[1024] = "";
+                int nbetter = 0, nworse = 0, nparam = s->targets[t].nparam;
+                for (int p = 0; p < nparam; p++) {
+                    const char *param = s->targets[t].params[p];
+                    int bs, ws, ts;
+                    tally(c, r, t, si, a, param, 1, &bs, &ws, &ts);
+                    char *dst = same;
+                    if (ts > 0 && 2 * bs > ts && ws == 0)
+                        dst = better, nbetter++;
+                    else if (ts > 0 && 2 * ws > ts && bs == 0)
+                        dst = worse, nworse++;
+                    size_t l = strlen(dst);
+                    snprintf(dst + l, 1024 - l, "%s%s", l ? ", " : "", param);
+                }
+                int ba, wa, ta;
                 tally(c, r, t, si, a, NULL, 0, &ba, &wa, &ta);
-                double ratio = mean_ratio(c, r, t, si, a);
-                const char *verdict =
-                    ts == 0              ? "no comparison"
-                    : bs * 2 > ts && ws == 0 ? "**beats scratch at small budgets**"
-                    : bs > ws          ? "mostly better than scratch at small budgets"
-                    : ws > bs          ? "**worse than scratch** (negative transfer) at small budgets"
-                                       : "indistinguishable from scratch at small budgets";
+                const char *verdict = nbetter == nparam ? "**beats scratch at small budgets for "
+                                                          "every parameter**"
+                                      : nworse == nparam ? "**worse than scratch at small "
+                                                           "budgets for every parameter**"
+                                      : nbetter > 0 && nworse == 0 ? "beats scratch at small "
+                                                                     "budgets for some parameters"
+                                      : nworse > 0 && nbetter == 0 ? "worse than scratch at "
+                                                                     "small budgets for some "
+                                                                     "parameters"
+                                      : nbetter > 0 ? "mixed"
+                                                    : "no clear difference from scratch";
                 fprintf(f,
-                        "- %s, %s, %s: %s — better beyond the seed spread in %d of %d "
-                        "(parameter, budget) cells at the smaller half of the budgets, worse in "
-                        "%d; over all budgets better in %d/%d, worse in %d/%d; MSE ÷ scratch "
-                        "MSE (geometric mean) %.2f.\n",
-                        s->targets[t].name, s->stats[si], ct_study_arch_name(a), verdict, bs, ts,
-                        ws, ba, ta, wa, ta, ratio);
+                        "- %s, %s, %s: %s. Better than scratch at small budgets: %s; worse: %s; "
+                        "no clear difference: %s. Over all budgets and parameters better in "
+                        "%d/%d cells, worse in %d/%d; MSE ÷ scratch MSE (geometric mean) "
+                        "%.2f.\n",
+                        s->targets[t].name, s->stats[si], ct_study_arch_name(a), verdict,
+                        better[0] ? better : "none", worse[0] ? worse : "none",
+                        same[0] ? same : "none", ba, ta, wa, ta, mean_ratio(c, r, t, si, a));
             }
     fprintf(f, "\n");
 }

@@ -2,12 +2,12 @@
  *
  * "LCDM" suite: Omega_m, sigma_8 drawn uniformly over their priors; NBIN bins
  * of a power-law-like spectrum whose amplitude and tilt depend nonlinearly on
- * both. "NU" suite: the same law plus a third parameter M_nu that suppresses
- * small scales (tanh(k / 0.2) shape, like massive neutrinos) and is partly
- * degenerate with sigma_8. Both share the structure that maps the spectrum to
- * (Omega_m, sigma_8), so a network pretrained on LCDM needs few NU simulations
- * to reach an error that training from scratch needs many more for: transfer
- * must beat scratch at small budgets. 2 % multiplicative noise per bin. */
+ * both. "NU" suite: the same law plus a third parameter M_nu that carves a dip
+ * around k = 0.3 (a feature of its own, not degenerate with the others). Both
+ * share the structure that maps the spectrum to (Omega_m, sigma_8), so a
+ * network pretrained on LCDM needs few NU simulations to reach an error that
+ * training from scratch needs many more for: transfer must beat scratch at
+ * small budgets. 2 % multiplicative noise per bin. */
 #ifndef CT_TEST_STUDY_SYNTH_H
 #define CT_TEST_STUDY_SYNTH_H
 
@@ -25,8 +25,8 @@ static double synth_logp(double om, double s8, double mnu, double k)
 {
     double amp = 2.0 * log10(s8) + 0.8 * (om - 0.3) * (om - 0.3) * 10.0;
     double tilt = -1.2 - 1.5 * (om - 0.3) + 0.6 * (s8 - 0.8) * (om - 0.3) * 10.0;
-    double sup = -0.35 * mnu * tanh(k / 0.2);
-    return 4.0 + amp + tilt * log10(k / 0.1) + sup;
+    double dip = -0.25 * mnu * exp(-(k - 0.3) * (k - 0.3) / (0.08 * 0.08));
+    return 4.0 + amp + tilt * log10(k / 0.1) + dip;
 }
 
 /* Write a suite table of nsim simulations; with_mnu adds the M_nu column and
