@@ -133,7 +133,8 @@ typedef struct {
     double box, dk, nbar;
     long grid;
     long nfill;     /* shell fields computed for B (not counting the counts) */
-    long max_fields;/* shell fields resident at once under the memory budget */
+    long nchunk;    /* passes over the x-planes under the memory budget (1: every
+                       shell transformed once; n: n times, holding 1/n of the planes) */
     double time_B, time_fill, time_sums; /* seconds: B in all, its shell FFTs, its sums */
     double time_counts; /* seconds spent computing counts (0 when cached) */
 } ct_bk_result;

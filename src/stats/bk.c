@@ -21,7 +21,7 @@ typedef struct {
     int threads;
 } fill_ctx;
 
-static ct_status shell_fill(void *vctx, int shell, double *f)
+static ct_status shell_fill(void *vctx, int shell, ptrdiff_t p0, ptrdiff_t np, double *f)
 {
     fill_ctx *c = vctx;
     /* the copy brings work into Fourier space with delta's layout; masking is then
@@ -42,9 +42,9 @@ static ct_status shell_fill(void *vctx, int shell, double *f)
         }
     }
     CT_CHECK(ct_mesh_c2r(c->work));
-    const ct_real *r = ct_mesh_real(c->work);
     const int64_t N = c->N;
-    const ptrdiff_t nrow = c->nx * (ptrdiff_t)N;
+    const ct_real *r = ct_mesh_real(c->work) + p0 * (ptrdiff_t)N * c->row;
+    const ptrdiff_t nrow = np * (ptrdiff_t)N;
     const double scale = c->scale;
 #pragma omp parallel for schedule(static) num_threads(c->threads)
     for (ptrdiff_t a = 0; a < nrow; a++)
@@ -53,15 +53,16 @@ static ct_status shell_fill(void *vctx, int shell, double *f)
     return CT_OK;
 }
 
-/* Bytes per rank for one unpadded shell field, the work mesh and the shell table. */
-static void footprint(ct_mesh *m, double *field, double *fixed)
+/* Bytes per rank for one x-plane of a shell field, and for the work mesh plus
+ * the shell table (needed whatever the budget). */
+static void footprint(ct_mesh *m, double *plane, double *fixed)
 {
     ptrdiff_t x0, nx, y0, ny;
     ct_mesh_local(m, &x0, &nx);
     ct_mesh_klocal(m, &y0, &ny);
     double N = (double)ct_mesh_n(m), row = (double)ct_mesh_row(m);
     double planes = (double)(nx > ny ? nx : ny) + CT_MESH_GHOST_LO + CT_MESH_GHOST_HI;
-    *field = (double)nx * N * N * sizeof(double);
+    *plane = N * N * sizeof(double);
     *fixed = planes * N * row * sizeof(ct_real) + (double)ny * N * (row / 2) * sizeof(uint16_t);
 }
 
@@ -141,21 +142,28 @@ ct_status ct_bk_measure(ct_mesh *delta, const ct_bk_settings *s, double nbar,
     if (ns > 65535)
         CT_FAIL_GOTO(rc, CT_ERR_ARG, "%d bispectrum shells: at most 65535", ns);
 
-    /* memory plan */
-    double field_b, fixed_b;
-    footprint(delta, &field_b, &fixed_b);
+    /* memory plan: all shells for as many x-planes as the budget allows per pass */
+    double plane_b, fixed_b;
+    footprint(delta, &plane_b, &fixed_b);
+    ptrdiff_t x0, nx;
+    ct_mesh_local(delta, &x0, &nx);
     double budget = s->mem_budget > 0 ? s->mem_budget : auto_budget(comm);
-    double maxf = field_b > 0 ? floor((budget - fixed_b) / field_b) : 1e9;
-    MPI_Allreduce(MPI_IN_PLACE, &maxf, 1, MPI_DOUBLE, MPI_MIN, comm);
-    long max_fields = maxf > ns ? ns : (long)(maxf > 0 ? maxf : 0);
-    if (max_fields < 3 && !s->per_triangle) {
-        double need = 3 * field_b + fixed_b;
-        MPI_Allreduce(MPI_IN_PLACE, &need, 1, MPI_DOUBLE, MPI_MAX, comm);
+    double pc = floor((budget - fixed_b) / (ns * plane_b));
+    int ok = s->per_triangle || pc >= 1 || nx == 0;
+    double need = fixed_b + (s->per_triangle ? 3.0 * (double)nx : (double)ns) * plane_b;
+    MPI_Allreduce(MPI_IN_PLACE, &ok, 1, MPI_INT, MPI_LAND, comm);
+    MPI_Allreduce(MPI_IN_PLACE, &need, 1, MPI_DOUBLE, MPI_MAX, comm);
+    if (!ok)
         CT_FAIL_GOTO(rc, CT_ERR_ARG,
                      "memory budget %.3g GiB per rank is too small for the bispectrum at grid %lld "
                      "(needs at least %.3g GiB per rank; more ranks need less)",
                      budget / 1073741824.0, (long long)N, need / 1073741824.0);
+    long nchunk = 1;
+    if (nx > 0 && !s->per_triangle) {
+        ptrdiff_t q = pc < (double)nx ? (ptrdiff_t)pc : nx; /* planes per pass */
+        nchunk = (long)((nx + q - 1) / q);
     }
+    MPI_Allreduce(MPI_IN_PLACE, &nchunk, 1, MPI_LONG, MPI_MAX, comm);
 
     CT_CHECK_GOTO(rc, alloc_result(&res, ntri));
     res->ntri = ntri;
@@ -166,7 +174,7 @@ ct_status ct_bk_measure(ct_mesh *delta, const ct_bk_settings *s, double nbar,
     res->dk = s->dk;
     res->nbar = nbar;
     res->grid = (long)N;
-    res->max_fields = max_fields;
+    res->nchunk = nchunk;
 
     /* shell index of every local mode, and the shell power on the way */
     ptrdiff_t y0, ny;
@@ -201,12 +209,10 @@ ct_status ct_bk_measure(ct_mesh *delta, const ct_bk_settings *s, double nbar,
     ms.threads = ct_mesh_threads(delta);
     CT_CHECK_GOTO(rc, ct_mesh_create(&work, &ms, comm));
 
-    ptrdiff_t x0, nx;
-    ct_mesh_local(delta, &x0, &nx);
     const double N3 = (double)N * (double)N * (double)N;
     fill_ctx fc = {delta, work, shell, nmode, 0, N, nx, ct_mesh_row(delta), 1.0,
                    ct_mesh_threads(delta)};
-    ct_bk_engine e = {ntri, res->tri, ns, (size_t)nx * (size_t)N * (size_t)N, max_fields,
+    ct_bk_engine e = {ntri, res->tri, ns, (size_t)N * (size_t)N, nx, nchunk,
                       s->per_triangle, ct_mesh_threads(delta), shell_fill, &fc, comm};
 
     /* counts: from the cache, or from indicator fields (then cached) */
@@ -277,8 +283,8 @@ ct_status ct_bk_measure(ct_mesh *delta, const ct_bk_settings *s, double nbar,
     if (nzero)
         ct_warn("bispectrum: %d triangle(s) have no closed mode triplets on grid %lld (B = NaN)",
                 nzero, (long long)N);
-    ct_debug("bispectrum: %d triangles, %d shells, %ld shell transforms, %ld resident", ntri, ns,
-             res->nfill, max_fields);
+    ct_debug("bispectrum: %d triangles, %d shells, %ld shell transforms in %ld pass(es)", ntri,
+             ns, res->nfill, nchunk);
     *out = res;
     res = NULL;
 fail:

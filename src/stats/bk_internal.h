@@ -6,18 +6,21 @@
 
 #include "cosmotl/stats.h"
 
-/* Fill `field` (n_local real values, the caller's slab of the grid without
- * padding) with shell `shell` (1-based) of whatever the context describes.
- * Collective over the engine's communicator: every rank is called with the same
- * shell in the same order. */
-typedef ct_status (*ct_bk_fill_fn)(void *ctx, int shell, double *field);
+/* Fill `out` with planes [p0, p0 + np) of this rank's slab (each plane_len real
+ * values, no padding) of shell `shell` (1-based) of whatever the context
+ * describes. Collective over the engine's communicator: every rank is called
+ * with the same shell in the same order (np may differ, and be 0). */
+typedef ct_status (*ct_bk_fill_fn)(void *ctx, int shell, ptrdiff_t p0, ptrdiff_t np, double *out);
 
 typedef struct {
     int ntri;
     const int *tri;     /* 3*ntri shell indices, 1-based, j1 >= j2 >= j3 */
     int nshell;         /* shells 1..nshell may appear */
-    size_t n_local;     /* real values per field on this rank */
-    long max_fields;    /* resident shell fields allowed (>= 3), same on all ranks */
+    size_t plane_len;   /* real values per x-plane (N^2) */
+    ptrdiff_t nx;       /* x-planes on this rank */
+    long nchunk;        /* passes over the planes (same on all ranks): every pass
+                           transforms every shell once and keeps ~nx/nchunk planes
+                           of each, so memory falls and transforms grow with it */
     int per_triangle;   /* recompute the three fields of every triangle (benchmark) */
     int threads;        /* OpenMP threads for the sums (the mesh's setting) */
     ct_bk_fill_fn fill;

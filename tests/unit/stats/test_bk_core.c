@@ -17,14 +17,14 @@ typedef struct {
     const double complex *d;
 } naive_ctx;
 
-/* shell field by a naive inverse DFT: f(x) = sum_{q in shell} d(q) e^{i q.x} */
-static ct_status naive_fill(void *vctx, int shell, double *f)
+/* shell field by a naive inverse DFT: f(x) = sum_{q in shell} d(q) e^{i q.x},
+ * x-planes [p0, p0 + np) */
+static ct_status naive_fill(void *vctx, int shell, ptrdiff_t p0, ptrdiff_t np, double *out)
 {
     naive_ctx *c = vctx;
     int N = c->N;
     size_t N3 = (size_t)N * N * N;
-    for (size_t x = 0; x < N3; x++)
-        f[x] = 0;
+    double *f = calloc(N3, sizeof *f);
     for (size_t q = 0; q < N3; q++) {
         int a = (int)(q / ((size_t)N * N)), b = (int)(q / N % N), cc = (int)(q % N);
         if (ref_shell(a, b, cc, N, c->dk) != shell)
@@ -36,6 +36,8 @@ static ct_status naive_fill(void *vctx, int shell, double *f)
             f[x] += creal(dq * cexp(I * ph));
         }
     }
+    memcpy(out, f + (size_t)p0 * N * N, (size_t)np * N * N * sizeof *f);
+    free(f);
     return CT_OK;
 }
 
@@ -103,7 +105,7 @@ static void test_engine(void)
     ref_triangles(d, N, dk, ntri, tri, ref, cnt);
 
     naive_ctx ctx = {N, dk, d};
-    ct_bk_engine e = {ntri, tri, ns, N3, 100, 0, 1, naive_fill, &ctx, MPI_COMM_WORLD};
+    ct_bk_engine e = {ntri, tri, ns, (size_t)N * N, N, 1, 0, 1, naive_fill, &ctx, MPI_COMM_WORLD};
     double *sums = malloc((size_t)ntri * sizeof *sums), *sums2 = malloc((size_t)ntri * sizeof *sums2);
     ct_bk_engine_stats st;
     CT_EXPECT_OK(ct_bk_engine_run(&e, sums, &st));
@@ -119,16 +121,18 @@ static void test_engine(void)
     CT_EXPECT(worst < 1e-9);
     CT_EXPECT(ntri > 50);
 
-    /* batches under a tight budget: same sums, more transforms */
-    for (long mf = 3; mf <= 5; mf++) {
-        e.max_fields = mf;
+    /* passes under a tight budget (3 planes, 4 planes with one short pass, one
+     * plane each): same sums, nshell transforms per pass */
+    long passes[3] = {4, 3, N};
+    for (int q = 0; q < 3; q++) {
+        e.nchunk = passes[q];
         CT_EXPECT_OK(ct_bk_engine_run(&e, sums2, &st));
         for (int t = 0; t < ntri; t++)
-            CT_EXPECT_REL(sums2[t], sums[t], 1e-12);
-        CT_EXPECT(st.nfill > ns);
+            CT_EXPECT_ABS(sums2[t], sums[t], 1e-12 * fabs(sums[t]) + 1e-14);
+        CT_EXPECT(st.nfill == ns * passes[q]);
     }
+    e.nchunk = 1;
     /* the older per-triangle approach: same sums */
-    e.max_fields = 3;
     e.per_triangle = 1;
     CT_EXPECT_OK(ct_bk_engine_run(&e, sums2, &st));
     for (int t = 0; t < ntri; t++)
@@ -139,12 +143,11 @@ static void test_engine(void)
     /* counts: indicator fields give N^3 x the number of closed triplets, exactly */
     naive_ctx ones = {N, dk, NULL};
     e.ctx = &ones;
-    e.max_fields = 100;
     CT_EXPECT_OK(ct_bk_engine_run(&e, sums2, &st));
     for (int t = 0; t < ntri; t++)
         CT_EXPECT_ABS(sums2[t] / (double)N3, cnt[t], 1e-6);
-    /* budget below 3 fields is refused */
-    e.max_fields = 2;
+    /* no passes is refused */
+    e.nchunk = 0;
     CT_EXPECT(ct_bk_engine_run(&e, sums2, &st) == CT_ERR_ARG);
     ct_error_clear();
 

@@ -160,6 +160,23 @@ static void test_brute_force(int64_t N, int np, const char *cache)
             }
         }
     }
+    /* a budget of a few x-planes per shell: several passes, the same numbers */
+    {
+        ct_bk_settings sb = s;
+        sb.cache_dir = NULL;
+        sb.mem_budget = 80e3; /* work mesh ~50 kB at N <= 16 + 5 shells x 2 kB per plane */
+        ct_bk_result *rb = NULL;
+        CT_EXPECT_OK(ct_bk_measure(m, &sb, 0.0, &rb));
+        if (rb) {
+            if (nrank == 1)
+                CT_EXPECT(rb->nchunk >= 2);
+            CT_EXPECT(rb->nfill == rb->nchunk * rb->nshell);
+            for (int t = 0; t < r->ntri; t++)
+                if (cnt[t] > 0)
+                    CT_EXPECT_ABS(rb->B[t], r->B[t], 1e-12 * L6 * abs_[t] / cnt[t]);
+        }
+        ct_bk_result_destroy(&rb);
+    }
     /* on several ranks: the same numbers as one rank on its own */
     if (nrank > 1 && ct_test_rank == 0) {
         ct_mesh *m1 = particle_mesh(N, L, np, 100 + (uint64_t)N, MPI_COMM_SELF);
