@@ -2,6 +2,7 @@
  * rank 0, broadcast what was learnt, then let each rank read its own contiguous
  * slice of the global particle list straight from the files it overlaps. */
 #include <dirent.h>
+#include <float.h>
 #include <stdarg.h>
 #include <hdf5.h>
 #include <math.h>
@@ -422,43 +423,59 @@ static ct_status convert_chunk(const ct_snapshot *s, const char *path, int t, in
     const double B = s->box_file;
     const float boxf = (float)s->header.box;
     const double vscale = sqrt(s->header.time);
-    for (int64_t i = 0; i < n; i++) {
-        float *x = pos + 3 * i;
-        for (int a = 0; a < 3; a++) {
-            double v = x[a];
-            if (!isfinite(v))
-                CT_FAIL(CT_ERR_NUMERIC,
-                        "%s: PartType%d/Coordinates row %lld has a non-finite value (%g, %g, %g)",
-                        path, t, (long long)(row0 + i), x[0], x[1], x[2]);
-            if (!(v >= 0 && v < B)) {
-                if (v == B) {
-                    v = 0;
-                } else if (policy == CT_BOUNDS_WRAP) {
-                    v = fmod(v, B);
-                    if (v < 0)
-                        v += B;
-                    if (v >= B)
-                        v = 0;
-                } else {
-                    CT_FAIL(CT_ERR_RANGE,
-                            "%s: PartType%d/Coordinates row %lld: position (%g, %g, %g) kpc/h "
-                            "outside the box [0, %g) (read with bounds = wrap to wrap it)",
-                            path, t, (long long)(row0 + i), x[0], x[1], x[2], B);
-                }
-            }
-            float y = (float)(v * CT_SNAP_LEN_TO_MPC);
-            x[a] = y < boxf ? y : 0.0f;
+    /* fast path: one branch-free pass decides whether every coordinate is a
+     * finite value in [0, B) (NaN fails both comparisons); the loops below then
+     * vectorise. Anything else takes the careful per-value path. */
+    int all_in = 1;
+    for (int64_t i = 0; i < 3 * n; i++)
+        all_in &= (pos[i] >= 0.0f) & ((double)pos[i] < B);
+    if (all_in) {
+        for (int64_t i = 0; i < 3 * n; i++) {
+            float y = (float)(pos[i] * CT_SNAP_LEN_TO_MPC);
+            pos[i] = y < boxf ? y : 0.0f;
         }
-        if (vel) {
-            float *u = vel + 3 * i;
+    } else {
+        for (int64_t i = 0; i < n; i++) {
+            float *x = pos + 3 * i;
             for (int a = 0; a < 3; a++) {
-                if (!isfinite(u[a]))
+                double v = x[a];
+                if (!isfinite(v))
+                    CT_FAIL(CT_ERR_NUMERIC,
+                            "%s: PartType%d/Coordinates row %lld has a non-finite value "
+                            "(%g, %g, %g)", path, t, (long long)(row0 + i), x[0], x[1], x[2]);
+                if (!(v >= 0 && v < B)) {
+                    if (v == B) {
+                        v = 0;
+                    } else if (policy == CT_BOUNDS_WRAP) {
+                        v = fmod(v, B);
+                        if (v < 0)
+                            v += B;
+                        if (v >= B)
+                            v = 0;
+                    } else {
+                        CT_FAIL(CT_ERR_RANGE,
+                                "%s: PartType%d/Coordinates row %lld: position (%g, %g, %g) "
+                                "kpc/h outside the box [0, %g) (read with bounds = wrap to "
+                                "wrap it)", path, t, (long long)(row0 + i), x[0], x[1], x[2], B);
+                    }
+                }
+                float y = (float)(v * CT_SNAP_LEN_TO_MPC);
+                x[a] = y < boxf ? y : 0.0f;
+            }
+        }
+    }
+    if (vel) {
+        int finite = 1;
+        for (int64_t i = 0; i < 3 * n; i++)
+            finite &= fabsf(vel[i]) <= FLT_MAX;
+        if (!finite)
+            for (int64_t i = 0; i < 3 * n; i++)
+                if (!isfinite(vel[i]))
                     CT_FAIL(CT_ERR_NUMERIC,
                             "%s: PartType%d/Velocities row %lld has a non-finite value", path,
-                            t, (long long)(row0 + i));
-                u[a] = (float)(u[a] * vscale);
-            }
-        }
+                            t, (long long)(row0 + i / 3));
+        for (int64_t i = 0; i < 3 * n; i++)
+            vel[i] = (float)(vel[i] * vscale);
     }
     return CT_OK;
 }
