@@ -7,6 +7,7 @@
 #include "cosmotl/io.h"
 #include "cosmotl/mesh.h"
 #include "cosmotl/stats.h"
+#include "cosmotl/summary.h"
 #include "cosmotl/cosmo.h"
 #include "cosmotl/sim.h"
 #include "cosmotl/nn.h"

@@ -20,6 +20,7 @@ typedef struct {
     double bin_width; /* in units of kF (default 1) */
     int axis;         /* line of sight of the multipoles: 0, 1, 2 (default 2) */
     int shot_noise;   /* subtract 1/nbar from P0 of auto spectra (default 0) */
+    ct_timers *timers; /* if set: "paint", "fft", "bin" are accumulated (default NULL) */
 } ct_pk_settings;
 
 void ct_pk_settings_defaults(ct_pk_settings *s);

@@ -1,11 +1,521 @@
-/* cosmotl summarize: not built yet (issue 3). */
+/* cosmotl summarize SNAPDIR... : power spectra of snapshots into per-simulation
+ * summary files, shared among rank groups, with a manifest so reruns redo only
+ * what is missing. */
+#include <libgen.h>
+#include <limits.h>
+#include <math.h>
+#include <omp.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
 
 #include "cli.h"
+#include "cosmotl/batch.h"
+#include "cosmotl/h5.h"
+#include "cosmotl/io.h"
+#include "cosmotl/mesh.h"
+#include "cosmotl/stats.h"
+#include "cosmotl/summary.h"
 
-int cmd_summarize(int argc, char **argv, MPI_Comm comm)
+static const char *help =
+    "usage: cosmotl summarize SNAPDIR... [options]\n\n"
+    "Measure summary statistics of Gadget snapshots (HDF5 or binary) and write one\n"
+    "summary file per snapshot, OUT/<name>.h5, with <name> the simulation folder\n"
+    "(SUITE/<name>/snapdir_004 -> <name>). SNAPDIR is a snapdir_XXX folder, a\n"
+    "simulation folder holding snapdir_XXX folders (the highest number is used\n"
+    "unless --snapnum), or a snapshot file. Complete summaries are skipped;\n"
+    "failures are recorded in OUT/manifest.tsv and the others carry on.\n\n"
+    "options:\n"
+    "  --stats LIST      statistics to measure (default pk)\n"
+    "  --grid N          mesh points per side (even; default 512)\n"
+    "  --mas NAME        ngp, cic, tsc or pcs (default cic)\n"
+    "  --interlace       interlaced second grid (reduces aliasing)\n"
+    "  --rsd AXIS        redshift space along x, y or z (multipoles along it)\n"
+    "  --los AXIS        axis of the multipoles in real space (default z)\n"
+    "  --bin-width W     bin width in units of kF (default 1)\n"
+    "  --shot-noise      subtract 1/nbar from P0 (released Quijote files do not)\n"
+    "  --out DIR         output folder (default summaries)\n"
+    "  --quijote-text    also write OUT/<name>/Pk_m_z=Z.txt (Pk_m_RS<axis>_z=Z.txt\n"
+    "                    with --rsd; Pk_cb_* too for neutrino snapshots)\n"
+    "  --group-size R    ranks per snapshot; the world splits into groups that\n"
+    "                    share the snapshots (default: all ranks together)\n"
+    "  --threads T       OpenMP threads per rank (default 1)\n"
+    "  --snapnum K       use snapdir_K in simulation folders\n"
+    "  --plan EFFORT     FFTW planning: estimate (default) or measure\n"
+    "  --timing          print a read/exchange/paint/FFT/binning report\n\n"
+    "Exit status: 0 all done, 3 some snapshots failed (recorded), 1 other errors,\n"
+    "2 usage errors.\n";
+
+typedef struct {
+    int grid, interlace, rsd, los, shot_noise, quijote_text, group_size, threads, snapnum,
+        plan, timing;
+    double bin_width;
+    ct_mas mas;
+    const char *out;
+} opts;
+
+static int parse_axis(const char *s)
 {
-    (void)argc;
-    (void)argv;
-    return ct_cli_usage_error("summarize", comm, "this command is not available yet");
+    if (!strcasecmp(s, "x") || !strcmp(s, "0"))
+        return 0;
+    if (!strcasecmp(s, "y") || !strcmp(s, "1"))
+        return 1;
+    if (!strcasecmp(s, "z") || !strcmp(s, "2"))
+        return 2;
+    return -1;
+}
+
+/* The snapshot inside SNAPDIR and the simulation's name and suite folder. */
+static ct_status resolve(const char *arg, int snapnum, char *snap, size_t cap, char *name,
+                         size_t ncap, char *suite, size_t scap)
+{
+    char buf[4096], tmp[4096];
+    snprintf(buf, sizeof buf, "%s", arg);
+    size_t L = strlen(buf);
+    while (L > 1 && buf[L - 1] == '/')
+        buf[--L] = 0;
+    snprintf(snap, cap, "%s", buf);
+    /* a simulation folder holding snapdir_XXX folders */
+    if (ct_dir_exists(buf)) {
+        snprintf(tmp, sizeof tmp, "%s", buf);
+        const char *base = basename(tmp);
+        if (strncmp(base, "snapdir_", 8)) {
+            int best = -1;
+            if (snapnum >= 0) {
+                char p[4200];
+                snprintf(p, sizeof p, "%s/snapdir_%03d", buf, snapnum);
+                if (ct_dir_exists(p))
+                    best = snapnum;
+            } else {
+                for (int k = 0; k < 1000; k++) {
+                    char p[4200];
+                    snprintf(p, sizeof p, "%s/snapdir_%03d", buf, k);
+                    if (ct_dir_exists(p))
+                        best = k;
+                }
+            }
+            if (best >= 0) {
+                char p[4200];
+                snprintf(p, sizeof p, "%s/snapdir_%03d", buf, best);
+                snprintf(snap, cap, "%.4000s", p);
+                snprintf(tmp, sizeof tmp, "%s", buf);
+                snprintf(name, ncap, "%s", basename(tmp));
+                snprintf(tmp, sizeof tmp, "%s", buf);
+                snprintf(suite, scap, "%s", dirname(tmp));
+                return CT_OK;
+            }
+            if (snapnum >= 0)
+                CT_FAIL(CT_ERR_IO, "%s: no snapdir_%03d folder", buf, snapnum);
+        }
+    }
+    /* a snapdir_XXX folder or a file: the simulation is the folder above the
+     * snapdir (or the file's folder) */
+    snprintf(tmp, sizeof tmp, "%s", buf);
+    char *parent = dirname(tmp);
+    char t2[4096];
+    snprintf(t2, sizeof t2, "%s", buf);
+    const char *base = basename(t2);
+    char sim[4096];
+    if (ct_dir_exists(buf) || !strncmp(base, "snapdir_", 8)) {
+        snprintf(sim, sizeof sim, "%s", parent);
+    } else {
+        /* file: .../<sim>/snapdir_XXX/snap_XXX.0.hdf5 or .../<sim>/snap.hdf5 */
+        char t3[4096];
+        snprintf(t3, sizeof t3, "%s", parent);
+        if (!strncmp(basename(t3), "snapdir_", 8)) {
+            snprintf(t3, sizeof t3, "%s", parent);
+            snprintf(sim, sizeof sim, "%s", dirname(t3));
+        } else {
+            snprintf(sim, sizeof sim, "%s", parent);
+        }
+    }
+    snprintf(tmp, sizeof tmp, "%s", sim);
+    snprintf(name, ncap, "%s", basename(tmp));
+    snprintf(tmp, sizeof tmp, "%s", sim);
+    snprintf(suite, scap, "%s", dirname(tmp));
+    if (!strcmp(name, ".") || !strcmp(name, "/") || !name[0])
+        CT_FAIL(CT_ERR_ARG, "%s: cannot tell the simulation's name from the path", arg);
+    return CT_OK;
+}
+
+typedef struct {
+    ct_mesh *m, *ms;
+    double box;
+    ct_timers timers;
+} state;
+
+static void zname(double z, char *buf, size_t cap)
+{
+    double r = round(z * 100) / 100;
+    if (fabs(r) < 5e-3)
+        r = 0;
+    snprintf(buf, cap, "%g", r);
+}
+
+/* Everything for one snapshot on the group communicator. */
+static ct_status summarize_one(const char *snap_path, const char *name, const char *suite_dir,
+                               const char *out_path, const opts *o, state *st, MPI_Comm comm)
+{
+    ct_status rc = CT_OK;
+    int rank;
+    MPI_Comm_rank(comm, &rank);
+    ct_snapshot *snap = NULL;
+    ct_particles p[2];
+    memset(p, 0, sizeof p);
+    ct_pk_result pk_m, pk_cb;
+    memset(&pk_m, 0, sizeof pk_m);
+    memset(&pk_cb, 0, sizeof pk_cb);
+    ct_summary_writer *w = NULL;
+    ct_timers *T = &st->timers;
+
+    ct_timer_start(T, "read");
+    CT_CHECK_GOTO(rc, ct_snapshot_open(&snap, snap_path, comm));
+    const ct_snapshot_header *h = ct_snapshot_get_header(snap);
+    const int types[2] = {1, 2};
+    int ntypes = h->npart_total[2] > 0 ? 2 : 1;
+    if (h->npart_total[1] <= 0)
+        CT_FAIL_GOTO(rc, CT_ERR_FORMAT, "%s: no CDM particles (PartType1)", snap_path);
+    ct_read_settings rs;
+    ct_read_settings_defaults(&rs);
+    rs.read_vel = o->rsd >= 0;
+    rs.read_id = 0;
+    rs.bounds = CT_BOUNDS_WRAP;
+    for (int t = 0; t < ntypes; t++)
+        CT_CHECK_GOTO(rc, ct_snapshot_read(snap, types[t], &rs, &p[t]));
+    ct_timer_stop(T, "read");
+
+    /* meshes: made once, again only if the box changes */
+    if (!st->m || st->box != h->box) {
+        ct_mesh_destroy(&st->m);
+        ct_mesh_destroy(&st->ms);
+        ct_mesh_settings ms;
+        ct_mesh_settings_defaults(&ms);
+        ms.n = o->grid;
+        ms.box = h->box;
+        ms.threads = o->threads;
+        ms.plan_effort = o->plan;
+        ct_timer_start(T, "plan");
+        CT_CHECK_GOTO(rc, ct_mesh_create(&st->m, &ms, comm));
+        if (o->interlace)
+            CT_CHECK_GOTO(rc, ct_mesh_create(&st->ms, &ms, comm));
+        ct_timer_stop(T, "plan");
+        st->box = h->box;
+    }
+
+    ct_timer_start(T, "exchange");
+    for (int t = 0; t < ntypes; t++) {
+        if (o->rsd >= 0)
+            CT_CHECK_GOTO(rc, ct_pk_rsd_positions(p[t].n, p[t].pos, p[t].vel, o->rsd,
+                                                  h->redshift, h->omega_m, h->omega_l, h->box));
+        free(p[t].vel);
+        p[t].vel = NULL;
+        ct_payload pl = {(void **)&p[t].mass, sizeof(float)};
+        CT_CHECK_GOTO(rc, ct_mesh_exchange(st->m, &p[t].n, &p[t].pos, p[t].mass ? 1 : 0, &pl));
+    }
+    ct_timer_stop(T, "exchange");
+
+    ct_pk_settings ps;
+    ct_pk_settings_defaults(&ps);
+    ps.mas = o->mas;
+    ps.interlace = o->interlace;
+    ps.bin_width = o->bin_width;
+    ps.axis = o->rsd >= 0 ? o->rsd : o->los;
+    ps.shot_noise = o->shot_noise;
+    ps.timers = T;
+    ct_pk_particles sets[2];
+    for (int t = 0; t < ntypes; t++) {
+        sets[t].n = p[t].n;
+        sets[t].pos = p[t].pos;
+        sets[t].w = p[t].mass;
+        /* one species: its mass only scales rho and cancels in delta */
+        sets[t].w_uniform = ntypes == 1 ? 1.0 : h->mass_table[types[t]];
+        if (ntypes > 1 && !p[t].mass && !(sets[t].w_uniform > 0))
+            CT_FAIL_GOTO(rc, CT_ERR_FORMAT, "%s: PartType%d has no mass (MassTable is 0 and "
+                         "no Masses dataset)", snap_path, types[t]);
+    }
+    /* total matter (mass weighted over CDM and neutrinos) */
+    CT_CHECK_GOTO(rc, ct_pk_measure(st->m, st->ms, &ps, ntypes, sets, &pk_m));
+    if (ntypes > 1)
+        CT_CHECK_GOTO(rc, ct_pk_measure(st->m, st->ms, &ps, 1, sets, &pk_cb));
+
+    /* output from the group's rank 0 */
+    ct_timer_start(T, "write");
+    ct_status wrc = CT_OK;
+    if (rank == 0) {
+        ct_pk_meta meta = {h->redshift, o->rsd, "m", NULL};
+        wrc = ct_summary_create(&w, out_path, name, snap_path);
+        hid_t f = wrc == CT_OK ? ct_summary_file(w) : -1;
+        char abs_suite[PATH_MAX];
+        if (!realpath(suite_dir, abs_suite))
+            snprintf(abs_suite, sizeof abs_suite, "%s", suite_dir);
+        if (wrc == CT_OK) wrc = ct_h5_attr_string(f, "suite_dir", abs_suite);
+        if (wrc == CT_OK) wrc = ct_h5_attr_double(f, "box", h->box);
+        if (wrc == CT_OK) wrc = ct_h5_attr_double(f, "redshift", h->redshift);
+        if (wrc == CT_OK) wrc = ct_h5_attr_double(f, "omega_m", h->omega_m);
+        if (wrc == CT_OK) wrc = ct_h5_attr_double(f, "omega_l", h->omega_l);
+        if (wrc == CT_OK) wrc = ct_h5_attr_double(f, "hubble", h->hubble);
+        if (wrc == CT_OK) wrc = ct_h5_attr_int(f, "npart_cdm", h->npart_total[1]);
+        if (wrc == CT_OK) wrc = ct_h5_attr_int(f, "npart_nu", h->npart_total[2]);
+        if (wrc == CT_OK) wrc = ct_summary_write_pk(w, "pk", &pk_m, &meta);
+        if (wrc == CT_OK && ntypes > 1) {
+            meta.species = "cb";
+            wrc = ct_summary_write_pk(w, "pk_cb", &pk_cb, &meta);
+        }
+        if (wrc == CT_OK && o->quijote_text) {
+            char dir[4096], file[4300], z[32], rs_tag[16] = "";
+            zname(h->redshift, z, sizeof z);
+            if (o->rsd >= 0)
+                snprintf(rs_tag, sizeof rs_tag, "RS%d_", o->rsd);
+            char od[4096];
+            snprintf(od, sizeof od, "%.4000s", out_path);
+            snprintf(dir, sizeof dir, "%s/%s", dirname(od), name);
+            wrc = ct_mkdir_p(dir);
+            if (wrc == CT_OK) {
+                snprintf(file, sizeof file, "%s/Pk_m_%sz=%s.txt", dir, rs_tag, z);
+                wrc = ct_pk_write_quijote_text(&pk_m, file, o->rsd >= 0);
+            }
+            if (wrc == CT_OK && ntypes > 1) {
+                snprintf(file, sizeof file, "%s/Pk_cb_%sz=%s.txt", dir, rs_tag, z);
+                wrc = ct_pk_write_quijote_text(&pk_cb, file, o->rsd >= 0);
+            }
+        }
+        /* the summary appears last: its presence means the item is complete */
+        if (wrc == CT_OK)
+            wrc = ct_summary_commit(&w);
+        else
+            ct_summary_abort(&w);
+    }
+    ct_timer_stop(T, "write");
+    CT_CHECK_GOTO(rc, ct_agree_msg(comm, wrc));
+fail:
+    if (T->n > 0)
+        for (int i = 0; i < T->n; i++)
+            T->running[i] = 0;
+    ct_summary_abort(&w);
+    ct_pk_result_free(&pk_m);
+    ct_pk_result_free(&pk_cb);
+    ct_particles_free(&p[0]);
+    ct_particles_free(&p[1]);
+    ct_snapshot_close(&snap);
+    return rc;
+}
+
+int cmd_summarize(int argc, char **argv, MPI_Comm world)
+{
+    int rank, size;
+    MPI_Comm_rank(world, &rank);
+    MPI_Comm_size(world, &size);
+    opts o = {.grid = 512, .interlace = 0, .rsd = -1, .los = 2, .shot_noise = 0,
+              .quijote_text = 0, .group_size = 0, .threads = 1, .snapnum = -1, .plan = 0,
+              .timing = 0, .bin_width = 1.0, .mas = CT_MAS_CIC, .out = "summaries"};
+    const char **paths = calloc((size_t)argc + 1, sizeof *paths);
+    int npaths = 0;
+    if (!paths)
+        return ct_cli_usage_error("summarize", world, "out of memory");
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        long x;
+#define NEED_VALUE()                                                                       \
+    do {                                                                                   \
+        if (!v) {                                                                          \
+            free(paths);                                                                   \
+            return ct_cli_usage_error("summarize", world, "%s needs a value", a);           \
+        }                                                                                  \
+        i++;                                                                               \
+    } while (0)
+#define BAD(...)                                                                           \
+    do {                                                                                   \
+        free(paths);                                                                       \
+        return ct_cli_usage_error("summarize", world, __VA_ARGS__);                        \
+    } while (0)
+        if (ct_cli_is_help(a)) {
+            if (rank == 0)
+                fputs(help, stdout);
+            free(paths);
+            return 0;
+        } else if (!strcmp(a, "--stats")) {
+            NEED_VALUE();
+            char buf[256];
+            snprintf(buf, sizeof buf, "%s", v);
+            for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save))
+                if (strcmp(t, "pk"))
+                    BAD("statistic '%s' is not available in summarize yet (available: pk)", t);
+        } else if (!strcmp(a, "--grid")) {
+            NEED_VALUE();
+            if (ct_cli_parse_long(v, 2, 1 << 14, &x) || x % 2)
+                BAD("--grid must be an even integer in [2, 16384] (got '%s')", v);
+            o.grid = (int)x;
+        } else if (!strcmp(a, "--mas")) {
+            NEED_VALUE();
+            if (ct_mas_parse(v, &o.mas) != CT_OK)
+                BAD("--mas must be ngp, cic, tsc or pcs (got '%s')", v);
+        } else if (!strcmp(a, "--interlace")) {
+            o.interlace = 1;
+        } else if (!strcmp(a, "--rsd")) {
+            NEED_VALUE();
+            if ((o.rsd = parse_axis(v)) < 0)
+                BAD("--rsd must be x, y or z (got '%s')", v);
+        } else if (!strcmp(a, "--los")) {
+            NEED_VALUE();
+            if ((o.los = parse_axis(v)) < 0)
+                BAD("--los must be x, y or z (got '%s')", v);
+        } else if (!strcmp(a, "--bin-width")) {
+            NEED_VALUE();
+            char *end;
+            o.bin_width = strtod(v, &end);
+            if (*end || !(o.bin_width >= 0.01 && o.bin_width <= 1000))
+                BAD("--bin-width must be a number in [0.01, 1000] (got '%s')", v);
+        } else if (!strcmp(a, "--shot-noise")) {
+            o.shot_noise = 1;
+        } else if (!strcmp(a, "--out")) {
+            NEED_VALUE();
+            o.out = v;
+        } else if (!strcmp(a, "--quijote-text")) {
+            o.quijote_text = 1;
+        } else if (!strcmp(a, "--group-size")) {
+            NEED_VALUE();
+            if (ct_cli_parse_long(v, 1, size, &x))
+                BAD("--group-size must be in [1, %d] (got '%s')", size, v);
+            o.group_size = (int)x;
+        } else if (!strcmp(a, "--threads")) {
+            NEED_VALUE();
+            if (ct_cli_parse_long(v, 1, 1024, &x))
+                BAD("--threads must be in [1, 1024] (got '%s')", v);
+            o.threads = (int)x;
+        } else if (!strcmp(a, "--snapnum")) {
+            NEED_VALUE();
+            if (ct_cli_parse_long(v, 0, 999, &x))
+                BAD("--snapnum must be in [0, 999] (got '%s')", v);
+            o.snapnum = (int)x;
+        } else if (!strcmp(a, "--plan")) {
+            NEED_VALUE();
+            if (!strcmp(v, "estimate"))
+                o.plan = 0;
+            else if (!strcmp(v, "measure"))
+                o.plan = 1;
+            else
+                BAD("--plan must be estimate or measure (got '%s')", v);
+        } else if (!strcmp(a, "--timing")) {
+            o.timing = 1;
+        } else if (a[0] == '-' && a[1]) {
+            BAD("unknown option '%s'", a);
+        } else {
+            paths[npaths++] = a;
+        }
+    }
+    if (npaths == 0)
+        BAD("expected at least one SNAPDIR");
+    if (o.group_size == 0)
+        o.group_size = size;
+    if (size % o.group_size)
+        BAD("--group-size %d does not divide the %d ranks", o.group_size, size);
+    omp_set_num_threads(o.threads);
+
+    int exit_code = 0;
+    ct_status rc = CT_OK;
+    MPI_Comm group = MPI_COMM_NULL;
+    ct_manifest *man = NULL;
+    state st;
+    memset(&st, 0, sizeof st);
+    ct_timers_init(&st.timers);
+    /* fixed timer order on every rank (the report is collective) */
+    const char *tn[] = {"read", "plan", "exchange", "paint", "fft", "bin", "write"};
+    for (size_t i = 0; i < sizeof tn / sizeof tn[0]; i++) {
+        ct_timer_start(&st.timers, tn[i]);
+        ct_timer_stop(&st.timers, tn[i]);
+        st.timers.total[i] = 0;
+    }
+    char (*names)[256] = calloc((size_t)npaths, sizeof *names);
+    char (*snaps)[4096] = calloc((size_t)npaths, sizeof *snaps);
+    char (*suites)[4096] = calloc((size_t)npaths, sizeof *suites);
+    if (!names || !snaps || !suites) {
+        free(names);
+        free(snaps);
+        free(suites);
+        BAD("out of memory");
+    }
+    /* resolve every path on every rank (cheap, deterministic) */
+    ct_status local = CT_OK;
+    for (int i = 0; i < npaths && local == CT_OK; i++) {
+        local = resolve(paths[i], o.snapnum, snaps[i], sizeof snaps[i], names[i],
+                        sizeof names[i], suites[i], sizeof suites[i]);
+        for (int j = 0; j < i && local == CT_OK; j++)
+            if (!strcmp(names[i], names[j]))
+                local = ct_error_set(CT_ERR_ARG, __func__, __LINE__,
+                                     "%s and %s would both write %s/%s.h5", paths[j], paths[i],
+                                     o.out, names[i]);
+    }
+    if (local == CT_OK && rank == 0)
+        local = ct_mkdir_p(o.out);
+    CT_CHECK_GOTO(rc, ct_agree_msg(world, local));
+
+    int ngroups = size / o.group_size, gid = rank / o.group_size;
+    if (MPI_Comm_split(world, gid, rank, &group) != MPI_SUCCESS)
+        CT_FAIL_GOTO(rc, CT_ERR_MPI, "cannot split the ranks into groups");
+    int grank;
+    MPI_Comm_rank(group, &grank);
+    CT_CHECK_GOTO(rc, ct_manifest_open(&man, o.out, "summarize", group));
+    long failed = 0;
+    for (int i = gid; i < npaths; i += ngroups) {
+        char out_path[4400];
+        snprintf(out_path, sizeof out_path, "%s/%s.h5", o.out, names[i]);
+        int todo = 0;
+        CT_CHECK_GOTO(rc, ct_manifest_need(man, names[i], snaps[i], out_path, &todo));
+        if (!todo)
+            continue;
+        CT_CHECK_GOTO(rc, ct_manifest_begin(man, names[i]));
+        double t0 = ct_wtime();
+        ct_status s = summarize_one(snaps[i], names[i], suites[i], out_path, &o, &st, group);
+        s = ct_agree_msg(group, s);
+        if (s == CT_OK) {
+            CT_CHECK_GOTO(rc, ct_manifest_done(man, names[i]));
+            if (grank == 0)
+                ct_log_rank_msg(CT_LOG_INFO, "summarize: %s -> %s (%.2f s)", snaps[i], out_path,
+                                ct_wtime() - t0);
+        } else {
+            char msg[2048];
+            snprintf(msg, sizeof msg, "%s", ct_error_message());
+            if (grank == 0)
+                fprintf(stderr, "cosmotl summarize: error: %s: %s\n", snaps[i], msg);
+            failed++;
+            CT_CHECK_GOTO(rc, ct_manifest_fail(man, names[i], msg));
+        }
+    }
+    CT_CHECK_GOTO(rc, ct_manifest_flush(man));
+    {
+        ct_manifest_counts c = ct_manifest_get_counts(man);
+        long mine[5] = {c.items, c.complete, c.done, c.failed, c.interrupted}, tot[5];
+        /* each group's counts once (from its rank 0) */
+        if (grank != 0)
+            memset(mine, 0, sizeof mine);
+        MPI_Allreduce(mine, tot, 5, MPI_LONG, MPI_SUM, world);
+        ct_manifest_counts all = {tot[0], tot[1], tot[2], tot[3], tot[4]};
+        char line[512];
+        ct_manifest_describe("summarize", o.out, &all, line, sizeof line);
+        ct_info("%s", line);
+        if (all.failed > 0)
+            exit_code = CT_EXIT_PARTIAL;
+    }
+    (void)failed;
+    if (o.timing) {
+        CT_CHECK_GOTO(rc, ct_timers_report(&st.timers, world, NULL));
+        double mem = (double)ct_mem_peak(), mx = 0;
+        MPI_Allreduce(&mem, &mx, 1, MPI_DOUBLE, MPI_MAX, world);
+        ct_info("peak memory per rank: %.1f MiB (max over ranks)", mx / 1048576.0);
+    }
+fail:
+    ct_manifest_close(&man);
+    ct_mesh_destroy(&st.m);
+    ct_mesh_destroy(&st.ms);
+    if (group != MPI_COMM_NULL)
+        MPI_Comm_free(&group);
+    free(paths);
+    free(names);
+    free(snaps);
+    free(suites);
+    if (rc != CT_OK)
+        return ct_cli_fail("summarize", world);
+    return exit_code;
 }

@@ -171,6 +171,7 @@ ct_status ct_h5_read_attr_string(hid_t loc, const char *name, char *buf, size_t 
             char *s = NULL;
             hid_t mt = H5Tcopy(H5T_C_S1);
             H5Tset_size(mt, H5T_VARIABLE);
+            H5Tset_cset(mt, H5Tget_cset(ft)); /* UTF-8 and ASCII do not convert */
             e = H5Aread(a, mt, &s);
             if (e >= 0 && s) {
                 snprintf(buf, cap, "%s", s);
@@ -183,6 +184,7 @@ ct_status ct_h5_read_attr_string(hid_t loc, const char *name, char *buf, size_t 
             if (tmp) {
                 hid_t mt = H5Tcopy(H5T_C_S1);
                 H5Tset_size(mt, sz);
+                H5Tset_cset(mt, H5Tget_cset(ft));
                 e = H5Aread(a, mt, tmp);
                 H5Tclose(mt);
                 snprintf(buf, cap, "%s", tmp);

@@ -101,17 +101,32 @@ ct_status ct_pk_field(ct_mesh *m, ct_mesh *m_shift, const ct_pk_settings *s, int
     if (npart)
         *npart = (int64_t)llround(tot[2]);
 
+    ct_timers *t = s->timers;
+    if (t)
+        ct_timer_start(t, "paint");
     CT_CHECK(paint_sets(m, s, 0.0, nset, sets));
     CT_CHECK(ct_mesh_to_overdensity(m, NULL));
-    CT_CHECK(ct_mesh_r2c(m));
     if (s->interlace) {
         CT_CHECK(paint_sets(m_shift, s, 0.5, nset, sets));
         CT_CHECK(ct_mesh_to_overdensity(m_shift, NULL));
-        CT_CHECK(ct_mesh_r2c(m_shift));
-        CT_CHECK(ct_mesh_interlace(m, m_shift));
     }
+    if (t) {
+        ct_timer_stop(t, "paint");
+        ct_timer_start(t, "fft");
+    }
+    CT_CHECK(ct_mesh_r2c(m));
+    if (s->interlace)
+        CT_CHECK(ct_mesh_r2c(m_shift));
+    if (t) {
+        ct_timer_stop(t, "fft");
+        ct_timer_start(t, "bin");
+    }
+    if (s->interlace)
+        CT_CHECK(ct_mesh_interlace(m, m_shift));
     if (s->compensate)
         CT_CHECK(ct_mesh_compensate(m, (int)s->mas));
+    if (t)
+        ct_timer_stop(t, "bin");
     return CT_OK;
 }
 
@@ -224,7 +239,12 @@ ct_status ct_pk_measure(ct_mesh *m, ct_mesh *m_shift, const ct_pk_settings *s, i
     int64_t np = 0;
     memset(r, 0, sizeof *r);
     CT_CHECK(ct_pk_field(m, m_shift, s, nset, sets, &sw, &sw2, &np));
-    CT_CHECK(ct_pk_bin(m, NULL, s, r));
+    if (s->timers)
+        ct_timer_start(s->timers, "bin");
+    ct_status rc = ct_pk_bin(m, NULL, s, r);
+    if (s->timers)
+        ct_timer_stop(s->timers, "bin");
+    CT_CHECK(rc);
     double L = ct_mesh_box(m);
     r->nbar = sw2 > 0 ? sw * sw / sw2 / (L * L * L) : 0;
     r->npart = np;

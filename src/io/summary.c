@@ -1,0 +1,261 @@
+/* Per-simulation summary files: atomic writer, the power-spectrum group, and
+ * its reader. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cosmotl/h5.h"
+#include "cosmotl/summary.h"
+#include "ct_config.h"
+#include "summary_private.h"
+
+struct ct_summary_writer {
+    hid_t file;
+    char path[4096];
+    char tmp[4096];
+};
+
+ct_status ct_h5_attr_vstr(hid_t loc, const char *name, const char *v)
+{
+    hid_t t = H5Tcopy(H5T_C_S1), sp = H5Screate(H5S_SCALAR), a = -1;
+    H5Tset_size(t, H5T_VARIABLE);
+    H5Tset_cset(t, H5T_CSET_UTF8);
+    if (H5Aexists(loc, name) > 0)
+        H5Adelete(loc, name);
+    a = H5Acreate2(loc, name, t, sp, H5P_DEFAULT, H5P_DEFAULT);
+    herr_t e = a < 0 ? -1 : H5Awrite(a, t, &v);
+    if (a >= 0)
+        H5Aclose(a);
+    H5Sclose(sp);
+    H5Tclose(t);
+    if (e < 0)
+        CT_FAIL(CT_ERR_IO, "cannot write attribute %s", name);
+    return CT_OK;
+}
+
+ct_status ct_h5_vstr_array(hid_t loc, const char *name, const char *const *v, size_t n,
+                           int as_attr)
+{
+    hsize_t d = n;
+    hid_t t = H5Tcopy(H5T_C_S1), sp = H5Screate_simple(1, &d, NULL), o = -1;
+    H5Tset_size(t, H5T_VARIABLE);
+    H5Tset_cset(t, H5T_CSET_UTF8);
+    herr_t e = -1;
+    if (as_attr) {
+        o = H5Acreate2(loc, name, t, sp, H5P_DEFAULT, H5P_DEFAULT);
+        if (o >= 0) {
+            e = H5Awrite(o, t, v);
+            H5Aclose(o);
+        }
+    } else {
+        o = H5Dcreate2(loc, name, t, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        if (o >= 0) {
+            e = H5Dwrite(o, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, v);
+            H5Dclose(o);
+        }
+    }
+    H5Sclose(sp);
+    H5Tclose(t);
+    if (e < 0)
+        CT_FAIL(CT_ERR_IO, "cannot write string array %s", name);
+    return CT_OK;
+}
+
+ct_status ct_summary_create(ct_summary_writer **out, const char *path, const char *name,
+                            const char *input)
+{
+    ct_status rc = CT_OK;
+    ct_summary_writer *w = NULL;
+    *out = NULL;
+    CT_CHECK(ct_calloc(&w, 1, sizeof *w, "summary writer"));
+    w->file = -1;
+    if (strlen(path) >= sizeof w->path)
+        CT_FAIL_GOTO(rc, CT_ERR_ARG, "summary path too long");
+    strcpy(w->path, path);
+    CT_CHECK_GOTO(rc, ct_atomic_begin(path, w->tmp, sizeof w->tmp));
+    CT_CHECK_GOTO(rc, ct_h5_create(w->tmp, &w->file));
+    CT_CHECK_GOTO(rc, ct_h5_attr_vstr(w->file, "kind", CT_SUMMARY_KIND));
+    CT_CHECK_GOTO(rc, ct_h5_attr_vstr(w->file, "name", name ? name : ""));
+    CT_CHECK_GOTO(rc, ct_h5_attr_vstr(w->file, "input", input ? input : ""));
+    CT_CHECK_GOTO(rc, ct_h5_attr_vstr(w->file, "code_version", CT_VERSION));
+    *out = w;
+    return CT_OK;
+fail:
+    ct_summary_abort(&w);
+    return ct_error_push(rc, __func__, __LINE__);
+}
+
+hid_t ct_summary_file(const ct_summary_writer *w) { return w->file; }
+
+ct_status ct_summary_group(ct_summary_writer *w, const char *name, const char *table,
+                           const char *common, const char *rows, const char *per_sim,
+                           hid_t *group)
+{
+    hid_t g = -1;
+    ct_status rc = CT_OK;
+    if (!table || !*table)
+        CT_FAIL(CT_ERR_ARG, "summary group %s needs a gather_table dataset", name);
+    CT_CHECK(ct_h5_group(w->file, name, &g));
+    CT_CHECK_GOTO(rc, ct_h5_attr_vstr(g, "gather_table", table));
+    CT_CHECK_GOTO(rc, ct_h5_attr_vstr(g, "gather_common", common ? common : ""));
+    CT_CHECK_GOTO(rc, ct_h5_attr_vstr(g, "gather_rows", rows ? rows : ""));
+    CT_CHECK_GOTO(rc, ct_h5_attr_vstr(g, "gather_per_sim", per_sim ? per_sim : ""));
+    *group = g;
+    return CT_OK;
+fail:
+    H5Gclose(g);
+    return rc;
+}
+
+ct_status ct_summary_commit(ct_summary_writer **pw)
+{
+    ct_summary_writer *w = *pw;
+    ct_status rc = CT_OK;
+    if (!w)
+        CT_FAIL(CT_ERR_STATE, "no summary writer");
+    herr_t e = H5Fclose(w->file);
+    w->file = -1;
+    if (e < 0) {
+        ct_atomic_abort(w->tmp);
+        rc = ct_error_set(CT_ERR_IO, __func__, __LINE__, "%s: closing failed", w->path);
+    } else {
+        rc = ct_atomic_commit(w->tmp, w->path);
+    }
+    free(w);
+    *pw = NULL;
+    return rc;
+}
+
+void ct_summary_abort(ct_summary_writer **pw)
+{
+    if (!pw || !*pw)
+        return;
+    ct_summary_writer *w = *pw;
+    if (w->file >= 0)
+        H5Fclose(w->file);
+    if (w->tmp[0])
+        ct_atomic_abort(w->tmp);
+    free(w);
+    *pw = NULL;
+}
+
+ct_status ct_summary_write_pk(ct_summary_writer *w, const char *name, const ct_pk_result *r,
+                              const ct_pk_meta *meta)
+{
+    ct_status rc = CT_OK;
+    hid_t g = -1;
+    CT_CHECK(ct_summary_group(w, name, "P0", "k,nmodes", "P2,P4", "nbar,npart", &g));
+    hsize_t d[1] = {(hsize_t)r->nbins};
+    CT_CHECK_GOTO(rc, ct_h5_write_doubles(g, "k", r->k, 1, d));
+    CT_CHECK_GOTO(rc, ct_h5_write_doubles(g, "P0", r->P0, 1, d));
+    CT_CHECK_GOTO(rc, ct_h5_write_doubles(g, "P2", r->P2, 1, d));
+    CT_CHECK_GOTO(rc, ct_h5_write_doubles(g, "P4", r->P4, 1, d));
+    CT_CHECK_GOTO(rc, ct_h5_write_int64s(g, "nmodes", r->nmodes, 1, d));
+    const char *species = meta && meta->species ? meta->species : "m";
+    int rsd = meta ? meta->rsd_axis : -1;
+    char desc[512];
+    if (meta && meta->description)
+        snprintf(desc, sizeof desc, "%s", meta->description);
+    else
+        snprintf(desc, sizeof desc,
+                 "%s power spectrum (Pk_%s%s), cosmotl, grid %lld, %s%s%s",
+                 !strcmp(species, "cb") ? "CDM+baryon" : "matter", species,
+                 rsd >= 0 ? ", redshift space" : "", (long long)r->grid, ct_mas_name(r->mas),
+                 r->interlace ? ", interlaced" : "", r->cross ? ", cross" : "");
+    static const char *axes[] = {"x", "y", "z"};
+    CT_CHECK_GOTO(rc, ct_h5_attr_double(g, "box", r->box));
+    CT_CHECK_GOTO(rc, ct_h5_attr_int(g, "grid", r->grid));
+    CT_CHECK_GOTO(rc, ct_h5_attr_vstr(g, "mas", ct_mas_name(r->mas)));
+    CT_CHECK_GOTO(rc, ct_h5_attr_double(g, "redshift", meta ? meta->redshift : 0.0));
+    CT_CHECK_GOTO(rc, ct_h5_attr_vstr(g, "description", desc));
+    CT_CHECK_GOTO(rc, ct_h5_attr_int(g, "interlace", r->interlace));
+    CT_CHECK_GOTO(rc, ct_h5_attr_int(g, "los_axis", r->axis));
+    CT_CHECK_GOTO(rc, ct_h5_attr_vstr(g, "rsd", rsd >= 0 && rsd < 3 ? axes[rsd] : "none"));
+    CT_CHECK_GOTO(rc, ct_h5_attr_double(g, "bin_width", r->bin_width));
+    CT_CHECK_GOTO(rc, ct_h5_attr_double(g, "nbar", r->nbar));
+    CT_CHECK_GOTO(rc, ct_h5_attr_double(g, "shot_noise", r->shot_noise));
+    CT_CHECK_GOTO(rc, ct_h5_attr_int(g, "npart", r->npart));
+    CT_CHECK_GOTO(rc, ct_h5_attr_vstr(g, "species", species));
+    CT_CHECK_GOTO(rc, ct_h5_attr_int(g, "cross", r->cross));
+fail:
+    H5Gclose(g);
+    return rc;
+}
+
+ct_status ct_summary_read_pk(const char *path, const char *group, ct_pk_result *r)
+{
+    ct_status rc = CT_OK;
+    hid_t f = -1, g = -1;
+    memset(r, 0, sizeof *r);
+    CT_CHECK(ct_h5_open_ro(path, &f));
+    if (!ct_h5_exists(f, group))
+        CT_FAIL_GOTO(rc, CT_ERR_FORMAT, "%s: no group /%s", path, group);
+    g = H5Gopen2(f, group, H5P_DEFAULT);
+    int rank;
+    hsize_t d[2], d2[2];
+    CT_CHECK_GOTO(rc, ct_h5_read_doubles(g, "k", &r->k, &rank, d));
+    double **arr[3] = {&r->P0, &r->P2, &r->P4};
+    const char *names[3] = {"P0", "P2", "P4"};
+    for (int i = 0; i < 3; i++) {
+        CT_CHECK_GOTO(rc, ct_h5_read_doubles(g, names[i], arr[i], &rank, d2));
+        if (d2[0] != d[0])
+            CT_FAIL_GOTO(rc, CT_ERR_FORMAT, "%s: /%s/%s has %llu bins, k has %llu", path, group,
+                         names[i], (unsigned long long)d2[0], (unsigned long long)d[0]);
+    }
+    CT_CHECK_GOTO(rc, ct_h5_read_int64s(g, "nmodes", &r->nmodes, &rank, d2));
+    if (d2[0] != d[0])
+        CT_FAIL_GOTO(rc, CT_ERR_FORMAT, "%s: /%s/nmodes has the wrong length", path, group);
+    r->nbins = (int)d[0];
+    long long v;
+    char mas[16];
+    CT_CHECK_GOTO(rc, ct_h5_read_attr_double(g, "box", &r->box));
+    CT_CHECK_GOTO(rc, ct_h5_read_attr_int(g, "grid", &v));
+    r->grid = v;
+    CT_CHECK_GOTO(rc, ct_h5_read_attr_string(g, "mas", mas, sizeof mas));
+    CT_CHECK_GOTO(rc, ct_mas_parse(mas, &r->mas));
+    CT_CHECK_GOTO(rc, ct_h5_read_attr_int(g, "interlace", &v));
+    r->interlace = (int)v;
+    CT_CHECK_GOTO(rc, ct_h5_read_attr_int(g, "los_axis", &v));
+    r->axis = (int)v;
+    CT_CHECK_GOTO(rc, ct_h5_read_attr_int(g, "cross", &v));
+    r->cross = (int)v;
+    CT_CHECK_GOTO(rc, ct_h5_read_attr_double(g, "bin_width", &r->bin_width));
+    CT_CHECK_GOTO(rc, ct_h5_read_attr_double(g, "nbar", &r->nbar));
+    CT_CHECK_GOTO(rc, ct_h5_read_attr_double(g, "shot_noise", &r->shot_noise));
+    CT_CHECK_GOTO(rc, ct_h5_read_attr_int(g, "npart", &v));
+    r->npart = v;
+fail:
+    if (g >= 0)
+        H5Gclose(g);
+    if (f >= 0)
+        H5Fclose(f);
+    if (rc != CT_OK)
+        ct_pk_result_free(r);
+    return rc;
+}
+
+int ct_summary_kind(const char *path)
+{
+    hid_t f;
+    if (!ct_file_exists(path) || H5Fis_hdf5(path) <= 0)
+        return 0;
+    if (ct_h5_open_ro(path, &f) != CT_OK) {
+        ct_error_clear();
+        return 0;
+    }
+    int kind = 0;
+    char buf[64] = "";
+    if (H5Aexists(f, "kind") > 0 && ct_h5_read_attr_string(f, "kind", buf, sizeof buf) == CT_OK) {
+        if (!strcmp(buf, CT_SUMMARY_KIND))
+            kind = 1;
+        else if (!strcmp(buf, CT_SUITE_KIND))
+            kind = 2;
+    }
+    /* a suite table in the released layout (no kind attribute) */
+    if (!kind && ct_h5_exists(f, "status") && ct_h5_exists(f, "params"))
+        kind = 2;
+    ct_error_clear();
+    H5Fclose(f);
+    return kind;
+}

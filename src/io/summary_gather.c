@@ -1,0 +1,628 @@
+/* Suite table from a directory of per-simulation summaries (`cosmotl gather`),
+ * and the Quijote parameter-table reader it needs. */
+#include <ctype.h>
+#include <dirent.h>
+#include <libgen.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cosmotl/batch.h"
+#include "cosmotl/h5.h"
+#include "cosmotl/summary.h"
+#include "ct_config.h"
+#include "summary_private.h"
+
+void ct_gather_settings_defaults(ct_gather_settings *s)
+{
+    memset(s, 0, sizeof *s);
+}
+
+void ct_params_free_names(char **names, int ncol)
+{
+    if (!names)
+        return;
+    for (int i = 0; i < ncol; i++)
+        free(names[i]);
+    free(names);
+}
+
+static int count_tokens(const char *s)
+{
+    int n = 0, in = 0;
+    for (; *s; s++) {
+        int sp = isspace((unsigned char)*s) || *s == ',';
+        if (!sp && !in)
+            n++;
+        in = !sp;
+    }
+    return n;
+}
+
+ct_status ct_params_read(const char *path, double **values, int64_t *nrow, int *ncol,
+                         char ***names_out)
+{
+    ct_status rc = CT_OK;
+    char *text = NULL, *header = NULL;
+    double *v = NULL;
+    char **names = NULL;
+    int64_t n = 0, cap = 0;
+    int nc = -1, line = 0;
+    *values = NULL;
+    *names_out = NULL;
+    CT_CHECK(ct_read_text(path, &text, NULL));
+    /* keep a copy of the header lines: names come from the last one that fits */
+    char *hdr_lines[64];
+    int nhdr = 0;
+    char *save = NULL;
+    for (char *s = strtok_r(text, "\n", &save); s; s = strtok_r(NULL, "\n", &save)) {
+        line++;
+        char *p = s;
+        while (isspace((unsigned char)*p))
+            p++;
+        if (!*p)
+            continue;
+        if (*p == '#') {
+            if (n == 0 && nhdr < 64)
+                hdr_lines[nhdr++] = p + 1;
+            continue;
+        }
+        int c = 0;
+        double row[256];
+        char *end;
+        while (1) {
+            while (isspace((unsigned char)*p) || *p == ',')
+                p++;
+            if (!*p)
+                break;
+            double x = strtod(p, &end);
+            if (end == p || c >= 256)
+                CT_FAIL_GOTO(rc, CT_ERR_FORMAT, "%s:%d: not a number: '%.20s'", path, line, p);
+            row[c++] = x;
+            p = end;
+        }
+        if (nc < 0)
+            nc = c;
+        else if (c != nc)
+            CT_FAIL_GOTO(rc, CT_ERR_FORMAT, "%s:%d: %d columns, expected %d", path, line, c, nc);
+        if (n == cap) {
+            cap = cap ? 2 * cap : 1024;
+            double *t = realloc(v, sizeof(double) * (size_t)cap * (size_t)nc);
+            if (!t)
+                CT_FAIL_GOTO(rc, CT_ERR_MEMORY, "%s: out of memory", path);
+            v = t;
+        }
+        memcpy(v + n * nc, row, sizeof(double) * (size_t)nc);
+        n++;
+    }
+    if (n == 0)
+        CT_FAIL_GOTO(rc, CT_ERR_FORMAT, "%s: no parameter rows", path);
+    CT_CHECK_GOTO(rc, ct_calloc(&names, (size_t)nc, sizeof(char *), "parameter names"));
+    for (int h = nhdr - 1; h >= 0 && !header; h--)
+        if (count_tokens(hdr_lines[h]) == nc)
+            header = hdr_lines[h];
+    for (int c = 0; c < nc; c++) {
+        char buf[128];
+        snprintf(buf, sizeof buf, "p%d", c);
+        if (header) {
+            while (isspace((unsigned char)*header) || *header == ',')
+                header++;
+            size_t len = 0;
+            while (header[len] && !isspace((unsigned char)header[len]) && header[len] != ',')
+                len++;
+            snprintf(buf, sizeof buf, "%.*s", (int)(len < 127 ? len : 127), header);
+            header += len;
+        }
+        names[c] = strdup(buf);
+        if (!names[c])
+            CT_FAIL_GOTO(rc, CT_ERR_MEMORY, "out of memory");
+    }
+    *values = v;
+    v = NULL;
+    *nrow = n;
+    *ncol = nc;
+    *names_out = names;
+    names = NULL;
+fail:
+    free(text);
+    free(v);
+    ct_params_free_names(names, nc);
+    return rc;
+}
+
+/* ------------------------------------------------------------ gather */
+
+#define MAXLIST 32
+
+typedef struct {
+    char name[64];
+    char table[64];
+    int ncommon, nrows, nper;
+    char common[MAXLIST][64], rows[MAXLIST][64], per[MAXLIST][64];
+    hsize_t nbin;
+    /* common datasets of the first simulation (double or int64 by class) */
+    double *cd[MAXLIST];
+    int64_t *ci[MAXLIST];
+    hsize_t clen[MAXLIST];
+    double *table_v;            /* nsim x nbin */
+    double *rows_v[MAXLIST];    /* nsim x nbin each */
+    double *per_v[MAXLIST];     /* nsim each */
+    hid_t attrs_src;            /* group in the first file whose attributes are copied */
+} gather_group;
+
+static int split_list(const char *s, char out[MAXLIST][64])
+{
+    int n = 0;
+    while (s && *s && n < MAXLIST) {
+        while (*s == ',' || *s == ' ')
+            s++;
+        if (!*s)
+            break;
+        size_t len = strcspn(s, ", ");
+        snprintf(out[n++], 64, "%.*s", (int)(len < 63 ? len : 63), s);
+        s += len;
+    }
+    return n;
+}
+
+static int is_int_dataset(hid_t g, const char *name)
+{
+    hid_t d = H5Dopen2(g, name, H5P_DEFAULT);
+    if (d < 0)
+        return 0;
+    hid_t t = H5Dget_type(d);
+    int r = H5Tget_class(t) == H5T_INTEGER;
+    H5Tclose(t);
+    H5Dclose(d);
+    return r;
+}
+
+static int parse_index(const char *name, const char *ext, long *idx)
+{
+    size_t n = strlen(name), e = strlen(ext);
+    if (n <= e || strcmp(name + n - e, ext))
+        return 0;
+    for (size_t i = 0; i < n - e; i++)
+        if (!isdigit((unsigned char)name[i]))
+            return 0;
+    *idx = strtol(name, NULL, 10);
+    return 1;
+}
+
+/* Read one group of simulation i into the tables; returns a reason on mismatch. */
+static ct_status gather_one(hid_t f, gather_group *G, long i, const char *path)
+{
+    ct_status rc = CT_OK;
+    hid_t g = -1;
+    double *v = NULL;
+    int64_t *iv = NULL;
+    int rank;
+    hsize_t d[2];
+    if (!ct_h5_exists(f, G->name))
+        CT_FAIL(CT_ERR_FORMAT, "%s: no group /%s", path, G->name);
+    g = H5Gopen2(f, G->name, H5P_DEFAULT);
+    /* settings that define the statistic must agree with the first simulation */
+    static const char *must[] = {"grid", "box", "mas", "interlace", "rsd", "bin_width", "species"};
+    for (size_t a = 0; a < sizeof must / sizeof must[0]; a++) {
+        int e1 = H5Aexists(G->attrs_src, must[a]) > 0, e2 = H5Aexists(g, must[a]) > 0;
+        if (e1 != e2)
+            CT_FAIL_GOTO(rc, CT_ERR_FORMAT, "%s: /%s attribute %s differs from the first summary",
+                         path, G->name, must[a]);
+        if (!e1)
+            continue;
+        char s1[256], s2[256];
+        if (ct_h5_read_attr_string(G->attrs_src, must[a], s1, sizeof s1) == CT_OK &&
+            ct_h5_read_attr_string(g, must[a], s2, sizeof s2) == CT_OK) {
+            if (strcmp(s1, s2))
+                CT_FAIL_GOTO(rc, CT_ERR_FORMAT, "%s: /%s %s = %s, the first summary has %s",
+                             path, G->name, must[a], s2, s1);
+            continue;
+        }
+        ct_error_clear();
+        double x1, x2;
+        CT_CHECK_GOTO(rc, ct_h5_read_attr_double(G->attrs_src, must[a], &x1));
+        CT_CHECK_GOTO(rc, ct_h5_read_attr_double(g, must[a], &x2));
+        if (x1 != x2)
+            CT_FAIL_GOTO(rc, CT_ERR_FORMAT, "%s: /%s %s = %g, the first summary has %g", path,
+                         G->name, must[a], x2, x1);
+    }
+    for (int c = 0; c < G->ncommon; c++) {
+        if (G->ci[c]) {
+            CT_CHECK_GOTO(rc, ct_h5_read_int64s(g, G->common[c], &iv, &rank, d));
+            if (d[0] != G->clen[c] || memcmp(iv, G->ci[c], sizeof(int64_t) * d[0]))
+                CT_FAIL_GOTO(rc, CT_ERR_FORMAT, "%s: /%s/%s differs from the first summary", path,
+                             G->name, G->common[c]);
+            free(iv);
+            iv = NULL;
+        } else {
+            CT_CHECK_GOTO(rc, ct_h5_read_doubles(g, G->common[c], &v, &rank, d));
+            int same = d[0] == G->clen[c];
+            for (hsize_t j = 0; same && j < d[0]; j++)
+                same = fabs(v[j] - G->cd[c][j]) <= 1e-12 * fabs(G->cd[c][j]);
+            if (!same)
+                CT_FAIL_GOTO(rc, CT_ERR_FORMAT, "%s: /%s/%s differs from the first summary", path,
+                             G->name, G->common[c]);
+            free(v);
+            v = NULL;
+        }
+    }
+    for (int r = -1; r < G->nrows; r++) {
+        const char *nm = r < 0 ? G->table : G->rows[r];
+        double *dst = r < 0 ? G->table_v : G->rows_v[r];
+        CT_CHECK_GOTO(rc, ct_h5_read_doubles(g, nm, &v, &rank, d));
+        if (d[0] != G->nbin || (rank == 2 && d[1] != 1))
+            CT_FAIL_GOTO(rc, CT_ERR_FORMAT, "%s: /%s/%s has %llu values, expected %llu", path,
+                         G->name, nm, (unsigned long long)d[0], (unsigned long long)G->nbin);
+        memcpy(dst + (size_t)i * G->nbin, v, sizeof(double) * G->nbin);
+        free(v);
+        v = NULL;
+    }
+    for (int p = 0; p < G->nper; p++)
+        CT_CHECK_GOTO(rc, ct_h5_read_attr_double(g, G->per[p], &G->per_v[p][i]));
+fail:
+    free(v);
+    free(iv);
+    if (g >= 0)
+        H5Gclose(g);
+    return rc;
+}
+
+static herr_t copy_attr(hid_t loc, const char *name, const H5A_info_t *info, void *dst_)
+{
+    (void)info;
+    hid_t dst = *(hid_t *)dst_;
+    if (!strncmp(name, "gather_", 7))
+        return 0;
+    hid_t a = H5Aopen(loc, name, H5P_DEFAULT);
+    hid_t t = H5Aget_type(a), sp = H5Aget_space(a);
+    hid_t mt = H5Tget_native_type(t, H5T_DIR_DEFAULT);
+    size_t sz = H5Tget_size(mt) * (size_t)(H5Sget_simple_extent_npoints(sp) > 0
+                                               ? H5Sget_simple_extent_npoints(sp) : 1);
+    void *buf = calloc(1, sz + 16);
+    herr_t e = -1;
+    if (buf && H5Aread(a, mt, buf) >= 0) {
+        hid_t b = H5Acreate2(dst, name, t, sp, H5P_DEFAULT, H5P_DEFAULT);
+        if (b >= 0) {
+            e = H5Awrite(b, mt, buf);
+            H5Aclose(b);
+        }
+        if (H5Tis_variable_str(t) > 0)
+            H5Dvlen_reclaim(mt, sp, H5P_DEFAULT, buf);
+    }
+    free(buf);
+    H5Tclose(mt);
+    H5Tclose(t);
+    H5Sclose(sp);
+    H5Aclose(a);
+    return e < 0 ? -1 : 0;
+}
+
+/* rank-0 part of the gather */
+static ct_status gather_local(const char *dir, const char *out, const ct_gather_settings *s)
+{
+    ct_status rc = CT_OK;
+    DIR *dp = NULL;
+    double *params = NULL;
+    char **pnames = NULL;
+    int npar = 0;
+    int64_t nsim = 0;
+    unsigned char *status = NULL;
+    char **reason = NULL;
+    gather_group G[16];
+    int ng = 0;
+    hid_t first = -1, of = -1;
+    long *present = NULL;
+    size_t npresent = 0, cap_present = 0;
+    char tmp[4096] = "";
+    ct_manifest_entry *ment = NULL;
+    size_t nment = 0;
+    memset(G, 0, sizeof G);
+    for (int q = 0; q < 16; q++)
+        G[q].attrs_src = -1;
+
+    if (!ct_dir_exists(dir))
+        CT_FAIL(CT_ERR_IO, "%s: no such directory", dir);
+    dp = opendir(dir);
+    if (!dp)
+        CT_FAIL(CT_ERR_IO, "%s: cannot list directory", dir);
+    for (struct dirent *e; (e = readdir(dp));) {
+        long idx;
+        if (parse_index(e->d_name, ".h5", &idx)) {
+            if (npresent == cap_present) {
+                cap_present = cap_present ? 2 * cap_present : 256;
+                long *t = realloc(present, sizeof(long) * cap_present);
+                if (!t)
+                    CT_FAIL_GOTO(rc, CT_ERR_MEMORY, "out of memory");
+                present = t;
+            }
+            present[npresent++] = idx;
+        }
+    }
+    closedir(dp);
+    dp = NULL;
+
+    /* parameter table */
+    char ppath[4096];
+    if (s && s->params) {
+        snprintf(ppath, sizeof ppath, "%s", s->params);
+    } else {
+        snprintf(ppath, sizeof ppath, "%s/params.txt", dir);
+        if (!ct_file_exists(ppath) && npresent > 0) {
+            /* the suite directory recorded by summarize */
+            char f0[4096], sd[4096] = "";
+            hid_t h;
+            snprintf(f0, sizeof f0, "%s/%ld.h5", dir, present[0]);
+            if (ct_h5_open_ro(f0, &h) == CT_OK) {
+                if (H5Aexists(h, "suite_dir") > 0)
+                    ct_h5_read_attr_string(h, "suite_dir", sd, sizeof sd);
+                H5Fclose(h);
+            }
+            ct_error_clear();
+            if (sd[0])
+                snprintf(ppath, sizeof ppath, "%s/params.txt", sd);
+        }
+    }
+    if (!ct_file_exists(ppath))
+        CT_FAIL_GOTO(rc, CT_ERR_IO,
+                     "%s: parameter table not found (pass --params FILE; row i is simulation i)",
+                     ppath);
+    CT_CHECK_GOTO(rc, ct_params_read(ppath, &params, &nsim, &npar, &pnames));
+    for (size_t q = 0; q < npresent; q++)
+        if (present[q] >= nsim)
+            CT_FAIL_GOTO(rc, CT_ERR_FORMAT, "%s/%ld.h5: no row %ld in %s (%lld rows)", dir,
+                         present[q], present[q], ppath, (long long)nsim);
+    CT_CHECK_GOTO(rc, ct_calloc(&status, (size_t)nsim, 1, "status"));
+    CT_CHECK_GOTO(rc, ct_calloc(&reason, (size_t)nsim, sizeof(char *), "status reasons"));
+
+    /* the first readable summary defines the groups */
+    long first_idx = -1;
+    for (size_t q = 0; q < npresent; q++)
+        if (first_idx < 0 || present[q] < first_idx)
+            first_idx = present[q];
+    if (first_idx < 0)
+        CT_FAIL_GOTO(rc, CT_ERR_IO, "%s: no summaries (<i>.h5) to gather", dir);
+    {
+        char f0[4096];
+        snprintf(f0, sizeof f0, "%s/%ld.h5", dir, first_idx);
+        if (ct_summary_kind(f0) != 1)
+            CT_FAIL_GOTO(rc, CT_ERR_FORMAT, "%s: not a cosmotl summary file", f0);
+        CT_CHECK_GOTO(rc, ct_h5_open_ro(f0, &first));
+        hsize_t nobj = 0;
+        H5Gget_num_objs(first, &nobj);
+        for (hsize_t o = 0; o < nobj && ng < 16; o++) {
+            char gname[64];
+            H5Gget_objname_by_idx(first, o, gname, sizeof gname);
+            hid_t g = H5Gopen2(first, gname, H5P_DEFAULT);
+            if (g < 0)
+                continue;
+            if (H5Aexists(g, "gather_table") <= 0) {
+                H5Gclose(g);
+                continue;
+            }
+            gather_group *q = &G[ng++];
+            q->attrs_src = g;
+            snprintf(q->name, sizeof q->name, "%s", gname);
+            char buf[2048];
+            CT_CHECK_GOTO(rc, ct_h5_read_attr_string(g, "gather_table", q->table, sizeof q->table));
+            buf[0] = 0;
+            if (H5Aexists(g, "gather_common") > 0)
+                CT_CHECK_GOTO(rc, ct_h5_read_attr_string(g, "gather_common", buf, sizeof buf));
+            q->ncommon = split_list(buf, q->common);
+            buf[0] = 0;
+            if (H5Aexists(g, "gather_rows") > 0)
+                CT_CHECK_GOTO(rc, ct_h5_read_attr_string(g, "gather_rows", buf, sizeof buf));
+            q->nrows = split_list(buf, q->rows);
+            buf[0] = 0;
+            if (H5Aexists(g, "gather_per_sim") > 0)
+                CT_CHECK_GOTO(rc, ct_h5_read_attr_string(g, "gather_per_sim", buf, sizeof buf));
+            q->nper = split_list(buf, q->per);
+            int rank;
+            hsize_t d[2];
+            double *tv = NULL;
+            CT_CHECK_GOTO(rc, ct_h5_read_doubles(g, q->table, &tv, &rank, d));
+            free(tv);
+            q->nbin = d[0];
+            for (int c = 0; c < q->ncommon; c++) {
+                if (is_int_dataset(g, q->common[c]))
+                    CT_CHECK_GOTO(rc, ct_h5_read_int64s(g, q->common[c], &q->ci[c], &rank, d));
+                else
+                    CT_CHECK_GOTO(rc, ct_h5_read_doubles(g, q->common[c], &q->cd[c], &rank, d));
+                q->clen[c] = d[0];
+            }
+            size_t cells = (size_t)nsim * q->nbin;
+            CT_CHECK_GOTO(rc, ct_calloc(&q->table_v, cells + 1, sizeof(double), "suite table"));
+            for (size_t j = 0; j < cells; j++)
+                q->table_v[j] = NAN;
+            for (int r = 0; r < q->nrows; r++) {
+                CT_CHECK_GOTO(rc, ct_calloc(&q->rows_v[r], cells + 1, sizeof(double), "suite table"));
+                for (size_t j = 0; j < cells; j++)
+                    q->rows_v[r][j] = NAN;
+            }
+            for (int p = 0; p < q->nper; p++) {
+                CT_CHECK_GOTO(rc, ct_calloc(&q->per_v[p], (size_t)nsim, sizeof(double), "suite table"));
+                for (int64_t j = 0; j < nsim; j++)
+                    q->per_v[p][j] = NAN;
+            }
+        }
+        if (ng == 0)
+            CT_FAIL_GOTO(rc, CT_ERR_FORMAT, "%s: no statistic groups to gather", f0);
+    }
+
+    /* failure reasons recorded by summarize */
+    CT_CHECK_GOTO(rc, ct_manifest_read(dir, &ment, &nment));
+
+    /* every simulation */
+    for (int64_t i = 0; i < nsim; i++) {
+        char f[4096];
+        snprintf(f, sizeof f, "%s/%lld.h5", dir, (long long)i);
+        if (ct_file_exists(f)) {
+            hid_t h = -1;
+            ct_status st = ct_summary_kind(f) == 1 ? ct_h5_open_ro(f, &h)
+                                                   : ct_error_set(CT_ERR_FORMAT, __func__, __LINE__,
+                                                                  "%s: not a cosmotl summary", f);
+            for (int q = 0; q < ng && st == CT_OK; q++)
+                st = gather_one(h, &G[q], (long)i, f);
+            if (h >= 0)
+                H5Fclose(h);
+            if (st == CT_OK) {
+                status[i] = 1;
+            } else {
+                status[i] = 2;
+                reason[i] = strdup(ct_error_message());
+                /* a half-read row must not look valid */
+                for (int q = 0; q < ng; q++) {
+                    for (hsize_t j = 0; j < G[q].nbin; j++) {
+                        G[q].table_v[(size_t)i * G[q].nbin + j] = NAN;
+                        for (int r = 0; r < G[q].nrows; r++)
+                            G[q].rows_v[r][(size_t)i * G[q].nbin + j] = NAN;
+                    }
+                    for (int p = 0; p < G[q].nper; p++)
+                        G[q].per_v[p][i] = NAN;
+                }
+                ct_warn("gather: simulation %lld failed: %s", (long long)i, reason[i]);
+                ct_error_clear();
+            }
+        } else {
+            char item[32];
+            snprintf(item, sizeof item, "%lld", (long long)i);
+            const ct_manifest_entry *e = ct_manifest_find(ment, nment, item);
+            if (e && e->state == CT_ITEM_FAILED) {
+                status[i] = 2;
+                reason[i] = strdup(e->error[0] ? e->error : "failed");
+            } else if (e && e->state == CT_ITEM_RUNNING) {
+                reason[i] = strdup("missing (interrupted while running)");
+            }
+        }
+    }
+
+    /* write */
+    {
+        char od[4096];
+        snprintf(od, sizeof od, "%s", out);
+        CT_CHECK_GOTO(rc, ct_mkdir_p(dirname(od)));
+    }
+    CT_CHECK_GOTO(rc, ct_atomic_begin(out, tmp, sizeof tmp));
+    CT_CHECK_GOTO(rc, ct_h5_create(tmp, &of));
+    {
+        char dcopy[4096];
+        snprintf(dcopy, sizeof dcopy, "%s", dir);
+        size_t L = strlen(dcopy);
+        while (L > 1 && dcopy[L - 1] == '/')
+            dcopy[--L] = 0;
+        char src[4200];
+        snprintf(src, sizeof src, "cosmotl %s gather of %s (parameters %s)", CT_VERSION, dir, ppath);
+        CT_CHECK_GOTO(rc, ct_h5_attr_vstr(of, "source", src));
+        CT_CHECK_GOTO(rc, ct_h5_attr_vstr(of, "suite", s && s->suite ? s->suite : basename(dcopy)));
+        CT_CHECK_GOTO(rc, ct_h5_attr_vstr(of, "kind", CT_SUITE_KIND));
+    }
+    {
+        hsize_t d[2] = {(hsize_t)nsim, (hsize_t)npar};
+        CT_CHECK_GOTO(rc, ct_h5_write_doubles(of, "params", params, 2, d));
+        hid_t ds = H5Dopen2(of, "params", H5P_DEFAULT);
+        ct_status st = ct_h5_vstr_array(ds, "names", (const char *const *)pnames, (size_t)npar, 1);
+        H5Dclose(ds);
+        CT_CHECK_GOTO(rc, st);
+    }
+    for (int q = 0; q < ng; q++) {
+        hid_t g;
+        CT_CHECK_GOTO(rc, ct_h5_group(of, G[q].name, &g));
+        if (H5Aiterate2(G[q].attrs_src, H5_INDEX_NAME, H5_ITER_INC, NULL, copy_attr, &g) < 0) {
+            H5Gclose(g);
+            CT_FAIL_GOTO(rc, CT_ERR_IO, "%s: cannot copy attributes of /%s", out, G[q].name);
+        }
+        /* per-simulation attributes are datasets here, not attributes */
+        for (int p = 0; p < G[q].nper; p++)
+            if (H5Aexists(g, G[q].per[p]) > 0)
+                H5Adelete(g, G[q].per[p]);
+        hsize_t d2[2] = {(hsize_t)nsim, G[q].nbin}, d1[1] = {(hsize_t)nsim};
+        ct_status st = ct_h5_write_doubles(g, "P", G[q].table_v, 2, d2);
+        for (int c = 0; st == CT_OK && c < G[q].ncommon; c++) {
+            hsize_t dc[1] = {G[q].clen[c]};
+            st = G[q].ci[c] ? ct_h5_write_int64s(g, G[q].common[c], G[q].ci[c], 1, dc)
+                            : ct_h5_write_doubles(g, G[q].common[c], G[q].cd[c], 1, dc);
+        }
+        for (int r = 0; st == CT_OK && r < G[q].nrows; r++)
+            st = ct_h5_write_doubles(g, G[q].rows[r], G[q].rows_v[r], 2, d2);
+        for (int p = 0; st == CT_OK && p < G[q].nper; p++)
+            st = ct_h5_write_doubles(g, G[q].per[p], G[q].per_v[p], 1, d1);
+        H5Gclose(g);
+        CT_CHECK_GOTO(rc, st);
+    }
+    {
+        hsize_t d[1] = {(hsize_t)nsim};
+        hid_t sp = H5Screate_simple(1, d, NULL);
+        hid_t ds = H5Dcreate2(of, "status", H5T_STD_U8LE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        herr_t e = ds < 0 ? -1 : H5Dwrite(ds, H5T_NATIVE_UCHAR, H5S_ALL, H5S_ALL, H5P_DEFAULT, status);
+        ct_status st = e < 0 ? ct_error_set(CT_ERR_IO, __func__, __LINE__, "%s: cannot write /status", out)
+                             : ct_h5_attr_vstr(ds, "meaning",
+                                               "1 = present, 0 = missing, 2 = failed (see status_reason)");
+        if (ds >= 0)
+            H5Dclose(ds);
+        H5Sclose(sp);
+        CT_CHECK_GOTO(rc, st);
+        for (int64_t i = 0; i < nsim; i++)
+            if (!reason[i]) {
+                reason[i] = strdup(status[i] == 1 ? "" : "missing");
+                if (!reason[i])
+                    CT_FAIL_GOTO(rc, CT_ERR_MEMORY, "out of memory");
+            }
+        CT_CHECK_GOTO(rc, ct_h5_vstr_array(of, "status_reason", (const char *const *)reason,
+                                           (size_t)nsim, 0));
+    }
+    H5Fclose(of);
+    of = -1;
+    CT_CHECK_GOTO(rc, ct_atomic_commit(tmp, out));
+    tmp[0] = 0;
+    {
+        int64_t np = 0, nf = 0;
+        for (int64_t i = 0; i < nsim; i++) {
+            np += status[i] == 1;
+            nf += status[i] == 2;
+        }
+        ct_info("gather: %s: %lld simulations, %lld present, %lld failed, %lld missing", out,
+                (long long)nsim, (long long)np, (long long)nf, (long long)(nsim - np - nf));
+    }
+fail:
+    if (of >= 0)
+        H5Fclose(of);
+    if (tmp[0])
+        ct_atomic_abort(tmp);
+    if (dp)
+        closedir(dp);
+    for (int q = 0; q < ng; q++) {
+        if (G[q].attrs_src >= 0)
+            H5Gclose(G[q].attrs_src);
+        for (int c = 0; c < MAXLIST; c++) {
+            free(G[q].cd[c]);
+            free(G[q].ci[c]);
+            free(G[q].rows_v[c]);
+            free(G[q].per_v[c]);
+        }
+        free(G[q].table_v);
+    }
+    if (first >= 0)
+        H5Fclose(first);
+    if (reason)
+        for (int64_t i = 0; i < nsim; i++)
+            free(reason[i]);
+    free(reason);
+    free(status);
+    free(params);
+    free(present);
+    ct_free(&ment);
+    ct_params_free_names(pnames, npar);
+    return rc;
+}
+
+ct_status ct_summary_gather(const char *dir, const char *out, const ct_gather_settings *s,
+                            MPI_Comm comm)
+{
+    int rank;
+    MPI_Comm_rank(comm, &rank);
+    ct_status local = CT_OK;
+    if (rank == 0)
+        local = gather_local(dir, out, s);
+    CT_CHECK(ct_agree_msg(comm, local));
+    return CT_OK;
+}

@@ -1,0 +1,85 @@
+#!/bin/bash
+# cosmotl summarize / gather / inspect end to end on a tiny Quijote-layout suite
+# (4 simulations; sim 1 has neutrinos, sim 2 is corrupt, sim 3 is not summarized):
+# the same P(k) on 1 rank, 2 ranks and 2 groups of 1 rank with 2 threads; equal to
+# the library's direct measurement; Quijote text; the suite table has the layout
+# of the released tables with /status 1,1,2,0; bad input fails with one line.
+#   summarize.sh PK_TOOL
+set -u
+: "${COSMOTL:?}" "${CT_SHARED:?}"
+tool=$(realpath "${1:?pk_tool}")
+mpirun_sh=$(realpath "$(dirname "$0")/../../mpirun.sh")
+work=$(mktemp -d /tmp/ct_e2e_pk_XXXXXX)
+trap 'rm -rf "$work"' EXIT
+cd "$work" || exit 1
+fails=0
+fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
+run() { # run WANT_RC DESCRIPTION CMD...
+  want=$1; what=$2; shift 2
+  "$@" >out.txt 2>err.txt; got=$?
+  [ "$got" = "$want" ] || { fail "$what: exit $got, expected $want"; cat out.txt err.txt >&2; }
+}
+
+run 0 "make suite" "$mpirun_sh" 1 "$tool" make suite 4
+head -c 3000 suite/2/snapdir_004/snap_004.0.hdf5 > t && mv t suite/2/snapdir_004/snap_004.0.hdf5
+snaps="suite/0/snapdir_004 suite/1 suite/2/snapdir_004"
+opts="--grid 32 --mas cic --interlace --quijote-text"
+
+run 3 "summarize np1" "$mpirun_sh" 1 "$COSMOTL" summarize $snaps $opts --out out1
+grep -q "suite/2" err.txt || fail "the corrupt snapshot is not reported"
+[ "$(grep -c 'error' err.txt)" -ge 1 ] || fail "no error line for the corrupt snapshot"
+run 3 "summarize np2" "$mpirun_sh" 2 "$COSMOTL" summarize $snaps $opts --out out2
+run 3 "summarize 2 groups x 2 threads" "$mpirun_sh" 2 "$COSMOTL" summarize $snaps $opts \
+  --out out3 --group-size 1 --threads 2
+for o in out2 out3; do
+  for s in 0 1; do
+    run 0 "$o/$s.h5 vs out1" "$tool" compare "$o/$s.h5" "out1/$s.h5" pk
+  done
+  run 0 "$o/1.h5 cb vs out1" "$tool" compare "$o/1.h5" out1/1.h5 pk_cb
+done
+[ -e out1/2.h5 ] && fail "a summary was written for the corrupt snapshot"
+ls -a out1 | grep -q '\.tmp\.' && fail "temporary files left in out1"
+grep -q "failed" out1/manifest.tsv || fail "manifest does not record the failure"
+
+# the library measurement of the same snapshot (no interlacing)
+run 0 "summarize plain" "$COSMOTL" summarize suite/0 --grid 32 --out plain
+run 0 "direct P(k)" "$mpirun_sh" 1 "$tool" direct suite/0/snapdir_004 plain/0.h5 32
+
+# Quijote text: k P in real space, k P0 P2 P4 in redshift space; cb for neutrinos
+[ -f out1/0/Pk_m_z=0.txt ] || fail "no out1/0/Pk_m_z=0.txt"
+[ -f out1/1/Pk_cb_z=0.txt ] || fail "no out1/1/Pk_cb_z=0.txt"
+[ "$(awk '{print NF}' out1/0/Pk_m_z=0.txt | sort -u)" = 2 ] || fail "Pk_m_z=0.txt is not 2 columns"
+run 0 "summarize rsd" "$COSMOTL" summarize suite/0 --grid 32 --rsd z --quijote-text --out rsd
+[ "$(awk '{print NF}' rsd/0/Pk_m_RS2_z=0.txt | sort -u)" = 4 ] || fail "RSD text is not 4 columns"
+first_k=$(head -1 out1/0/Pk_m_z=0.txt | awk '{printf "%.6f", $1}')
+# first bin: |n| in [1, 2): 3 + 6 + 4 modes at |n| = 1, sqrt 2, sqrt 3
+[ "$first_k" = "0.044498" ] || fail "first k $first_k, expected 2 pi / 200 (3 + 6 sqrt2 + 4 sqrt3) / 13"
+
+# rerun: complete items skipped, the corrupt one retried
+run 3 "rerun" "$COSMOTL" summarize $snaps $opts --out out1
+grep -q "2 complete\|complete" err.txt out.txt || fail "rerun does not report complete items"
+
+# gather: layout of the released tables, status 1,1,2,0
+run 0 "gather" "$mpirun_sh" 2 "$COSMOTL" gather out1 --out tables/suite.h5 --params suite/params.txt
+run 0 "table layout" "$tool" table tables/suite.h5 "$CT_SHARED/quijote-summaries/LH.h5" 1,1,2,0
+run 0 "inspect table" "$COSMOTL" inspect tables/suite.h5
+grep -q "4 (2 present, 1 failed, 1 missing)" out.txt || { fail "inspect table"; cat out.txt >&2; }
+run 0 "inspect summary" "$COSMOTL" inspect out1/0.h5
+grep -q "P0" out.txt || fail "inspect summary shows no P0"
+grep -q "CIC" out.txt || fail "inspect summary shows no MAS"
+
+# bad input: one line, non-zero, nothing written
+run 2 "bad grid" "$COSMOTL" summarize suite/0 --grid 7 --out bad
+[ "$(wc -l < err.txt)" = 1 ] || fail "bad grid: not one line"
+[ -e bad ] && fail "bad grid created output"
+run 2 "bad rsd" "$COSMOTL" summarize suite/0 --rsd w --out bad
+run 1 "gather missing dir" "$COSMOTL" gather nowhere --out t.h5
+[ "$(wc -l < err.txt)" = 1 ] || fail "gather missing dir: not one line"
+[ -e t.h5 ] && fail "gather wrote a table for a missing folder"
+mv suite/params.txt suite/p.txt
+run 1 "gather without params" "$COSMOTL" gather out2 --out t.h5
+mv suite/p.txt suite/params.txt
+grep -q "params" err.txt || fail "gather without params does not say so"
+
+[ $fails = 0 ] && echo "PASS: summarize/gather end to end" || echo "FAIL: $fails"
+exit $((fails != 0))
