@@ -337,6 +337,9 @@ static void test_modes(void)
         char path[4096];
         snprintf(path, sizeof path, "%s/quijote-summaries/LH.h5", shared ? shared : "../shared");
         hid_t f;
+        if (!ct_file_exists(path) && getenv("CT_SOURCE_ROOT")) /* from a worktree */
+            snprintf(path, sizeof path, "%s/../../shared/quijote-summaries/LH.h5",
+                     getenv("CT_SOURCE_ROOT"));
         if (ct_h5_open_ro(path, &f) == CT_OK) {
             double *k = NULL;
             int64_t *nm = NULL;
@@ -358,7 +361,9 @@ static void test_modes(void)
             free(nm);
             H5Fclose(f);
         } else {
-            fprintf(stderr, "note: %s not readable, table comparison skipped\n", path);
+            /* the released table ships with the project: its absence is a failure */
+            fprintf(stderr, "%s not readable\n", path);
+            ct_test_failures++;
         }
         ct_pk_result_free(&r);
         ct_mesh_destroy(&m);
