@@ -347,6 +347,12 @@ int cmd_study(int argc, char **argv, MPI_Comm comm)
     s.resume = resume;
     s.max_tasks = max_tasks;
     s.config = cfg;
+    /* one BLAS thread per rank when several ranks share the cores, unless the
+     * user chose otherwise */
+    int size;
+    MPI_Comm_size(comm, &size);
+    if (size > 1 && !getenv("OPENBLAS_NUM_THREADS"))
+        ct_nn_set_threads(1);
     int complete = 0;
     rc = ct_study_run(&s, comm, &complete);
     if (rc != CT_OK) {
