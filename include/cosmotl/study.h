@@ -149,11 +149,19 @@ const char *ct_study_arch_name(ct_study_arch a);
 /* -1 if unknown */
 int ct_study_arch_parse(const char *name);
 
+/* Min-max scaling range of a parameter: t' = (t - lo) / (hi - lo). */
+typedef struct {
+    char name[CT_STUDY_NAME];
+    double lo, hi;
+} ct_study_prior;
+
 typedef struct {
     char name[CT_STUDY_NAME]; /* label used in results ("nwLH") */
     char path[CT_STUDY_PATH];
     int nparam;               /* parameters to infer */
     char params[CT_STUDY_MAX_PARAMS][CT_STUDY_NAME];
+    int npriors; /* this suite's own scaling ranges (before the study-wide ones) */
+    ct_study_prior priors[CT_STUDY_MAX_PARAMS];
 } ct_study_suite;
 
 /* Training settings for one kind of training (pretraining or fine-tuning). */
@@ -170,11 +178,6 @@ typedef struct {
 
 typedef enum { CT_DUMMY_MAX = 0, CT_DUMMY_PER_TARGET } ct_dummy_mode;
 
-/* Min-max scaling range of a parameter: t' = (t - lo) / (hi - lo). */
-typedef struct {
-    char name[CT_STUDY_NAME];
-    double lo, hi;
-} ct_study_prior;
 
 typedef struct {
     char out[CT_STUDY_PATH];

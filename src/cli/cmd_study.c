@@ -11,12 +11,14 @@
 
 static void help(void)
 {
-    printf("usage: cosmotl study CONFIG [--resume] [--out DIR] [--max-tasks N] [--no-plots]\n\n"
+    printf("usage: cosmotl study CONFIG [--resume] [--out DIR] [--tables DIR] [--max-tasks N]\n"
+           "                     [--no-plots]\n\n"
            "Pretrain on the ΛCDM suite (with dummy outputs), fine-tune on every target suite,\n"
            "statistic, architecture, budget and seed, with scratch and combined baselines;\n"
            "write OUT/results.h5, OUT/results.csv, OUT/report.md and OUT/plots/.\n\n"
            "  --resume       continue a study in OUT: run only the missing trainings\n"
            "  --out DIR      output directory (overrides [study] out)\n"
+           "  --tables DIR   resolve relative suite paths in DIR (a pipeline's tables)\n"
            "  --max-tasks N  run at most N trainings, then stop (continue with --resume)\n"
            "  --no-plots     do not run tools/plot-study at the end\n\n"
            "Trainings run on rank groups of [study] group_size ranks. See docs/study.md for\n"
@@ -26,7 +28,10 @@ static void help(void)
 /* "${NAME}" in a path: the environment; CT_SHARED defaults to the shared
  * directory beside the source tree. Relative results are taken relative to
  * the config file's directory. */
-static ct_status expand_path(const ct_config *cfg, const char *in, char *out, size_t cap)
+static const char *tables_dir = NULL; /* --tables: where relative suite paths resolve */
+
+static ct_status expand_path(const ct_config *cfg, const char *in, char *out, size_t cap,
+                             int is_suite)
 {
     char buf[CT_STUDY_PATH];
     size_t o = 0;
@@ -60,7 +65,9 @@ static ct_status expand_path(const ct_config *cfg, const char *in, char *out, si
     }
     buf[o] = '\0';
     int n;
-    if (buf[0] == '/' || !strcmp(ct_config_dir(cfg), "."))
+    if (buf[0] != '/' && is_suite && tables_dir)
+        n = snprintf(out, cap, "%s/%s", tables_dir, buf);
+    else if (buf[0] == '/' || !strcmp(ct_config_dir(cfg), "."))
         n = snprintf(out, cap, "%s", buf);
     else
         n = snprintf(out, cap, "%s/%s", ct_config_dir(cfg), buf);
@@ -145,7 +152,7 @@ static ct_status read_suite(ct_config *cfg, const char *sec, const char *defname
     if (!str)
         CT_FAIL(CT_ERR_CONFIG, "%s: [%s] needs suite = PATH (a suite table)",
                 ct_config_path(cfg), sec);
-    CT_CHECK(expand_path(cfg, str, su->path, sizeof su->path));
+    CT_CHECK(expand_path(cfg, str, su->path, sizeof su->path, 1));
     CT_CHECK(ct_config_string(cfg, sec, "name", defname, &str));
     snprintf(su->name, sizeof su->name, "%s", str);
     CT_CHECK(ct_config_string(cfg, sec, "params", NULL, &str));
@@ -154,6 +161,24 @@ static ct_status read_suite(ct_config *cfg, const char *sec, const char *defname
                 ct_config_path(cfg), sec);
     su->nparam = CT_STUDY_MAX_PARAMS;
     CT_CHECK(name_list(cfg, sec, "params", str, su->params, &su->nparam));
+    /* prior_NAME = lo, hi: this suite's scaling range of NAME */
+    su->npriors = 0;
+    for (int p = 0; p < su->nparam; p++) {
+        char key[CT_STUDY_NAME + 8];
+        snprintf(key, sizeof key, "prior_%s", su->params[p]);
+        if (!ct_config_has(cfg, sec, key))
+            continue;
+        double lh[2];
+        int m = 2;
+        CT_CHECK(ct_config_doubles(cfg, sec, key, lh, &m));
+        if (m != 2 || !(lh[1] > lh[0]))
+            CT_FAIL(CT_ERR_CONFIG, "%s: %s.%s must be 'lo, hi' with lo < hi",
+                    ct_config_path(cfg), sec, key);
+        ct_study_prior *pr = &su->priors[su->npriors++];
+        snprintf(pr->name, sizeof pr->name, "%s", su->params[p]);
+        pr->lo = lh[0];
+        pr->hi = lh[1];
+    }
     return CT_OK;
 }
 
@@ -164,7 +189,7 @@ static ct_status read_settings(ct_config *cfg, ct_study_settings *s)
     int b;
     const char *S = "study";
     CT_CHECK(ct_config_string(cfg, S, "out", "study-results", &str));
-    CT_CHECK(expand_path(cfg, str, s->out, sizeof s->out));
+    CT_CHECK(expand_path(cfg, str, s->out, sizeof s->out, 0));
     CT_CHECK(ct_config_string(cfg, S, "statistics", "pk", &str));
     s->nstats = CT_STUDY_MAX_STATS;
     CT_CHECK(name_list(cfg, S, "statistics", str, s->stats, &s->nstats));
@@ -313,6 +338,8 @@ int cmd_study(int argc, char **argv, MPI_Comm comm)
             plots = 0;
         } else if (!strcmp(argv[i], "--out") && i + 1 < argc) {
             out = argv[++i];
+        } else if (!strcmp(argv[i], "--tables") && i + 1 < argc) {
+            tables_dir = argv[++i];
         } else if (!strcmp(argv[i], "--max-tasks") && i + 1 < argc) {
             if (ct_cli_parse_long(argv[++i], 1, 1L << 40, &max_tasks))
                 return ct_cli_usage_error("study", comm, "--max-tasks needs a positive integer");

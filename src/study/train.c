@@ -49,9 +49,16 @@ ct_status ct_study_read_rows(const ct_study_ctx *c, const char *path, int stat,
     return CT_OK;
 }
 
-/* prior range: the study's overrides, then the known ranges */
-static ct_status prior_of(const ct_study_settings *s, const char *name, double *lo, double *hi)
+/* prior range: the suite's own, the study's overrides, then the known ranges */
+static ct_status prior_of(const ct_study_settings *s, const ct_study_suite *su, const char *name,
+                          double *lo, double *hi)
 {
+    for (int i = 0; su && i < su->npriors; i++)
+        if (!strcmp(su->priors[i].name, name)) {
+            *lo = su->priors[i].lo;
+            *hi = su->priors[i].hi;
+            return CT_OK;
+        }
     for (int i = 0; i < s->npriors; i++)
         if (!strcmp(s->priors[i].name, name)) {
             *lo = s->priors[i].lo;
@@ -63,7 +70,7 @@ static ct_status prior_of(const ct_study_settings *s, const char *name, double *
     CT_FAIL(CT_ERR_CONFIG, "no prior range for parameter '%s' (add it to [priors])", name);
 }
 
-static ct_status set_targets(const ct_study_settings *s, ct_mlp *m,
+static ct_status set_targets(const ct_study_settings *s, const ct_study_suite *su, ct_mlp *m,
                              char names[][CT_NN_NAME_MAX], int n, const int *dummy)
 {
     const char *nm[CT_STUDY_MAX_PARAMS];
@@ -74,7 +81,7 @@ static ct_status set_targets(const ct_study_settings *s, ct_mlp *m,
             lo[i] = 0;
             hi[i] = 1;
         } else {
-            CT_CHECK(prior_of(s, names[i], &lo[i], &hi[i]));
+            CT_CHECK(prior_of(s, su, names[i], &lo[i], &hi[i]));
         }
     }
     CT_CHECK(ct_mlp_set_targets(m, nm, lo, hi, dummy));
@@ -237,7 +244,7 @@ static ct_status run_pretrain(const ct_study_ctx *c, const ct_study_task *t, MPI
     arch_from_settings(&s->pre, dtr.n_in, pg->nout, seed, &a);
     CT_CHECK_GOTO(rc, ct_mlp_create(&base, &a));
     CT_CHECK_GOTO(rc, ct_mlp_fit_input_norm(base, &dtr, s->log10_inputs, group));
-    CT_CHECK_GOTO(rc, set_targets(s, base, names, pg->nout, dummy));
+    CT_CHECK_GOTO(rc, set_targets(s, &s->pretrain, base, names, pg->nout, dummy));
     CT_CHECK_GOTO(rc, set_model_note(s, base, t->stat));
     fit_opts o = {&s->pre, s->pre.trials, s->pre.lr_min, s->pre.lr_max, s->pre.wd_min,
                   s->pre.wd_max, seed};
@@ -324,7 +331,7 @@ static ct_status run_finetune(const ct_study_ctx *c, const ct_study_task *t, MPI
             }
         }
         CT_CHECK_GOTO(rc, ct_mlp_copy(pm, &base));
-        CT_CHECK_GOTO(rc, set_targets(s, base, names, nnames, dummy));
+        CT_CHECK_GOTO(rc, set_targets(s, tg, base, names, nnames, dummy));
     } else {
         nnames = tg->nparam;
         for (int p = 0; p < tg->nparam; p++)
@@ -336,7 +343,7 @@ static ct_status run_finetune(const ct_study_ctx *c, const ct_study_task *t, MPI
         double lo[CT_STUDY_MAX_PARAMS], hi[CT_STUDY_MAX_PARAMS];
         for (int p = 0; p < nnames; p++) {
             nm[p] = names[p];
-            CT_CHECK_GOTO(rc, prior_of(s, names[p], &lo[p], &hi[p]));
+            CT_CHECK_GOTO(rc, prior_of(s, tg, names[p], &lo[p], &hi[p]));
         }
         ct_transfer_settings xs;
         ct_transfer_settings_defaults(&xs);
@@ -387,7 +394,7 @@ static ct_status run_finetune(const ct_study_ctx *c, const ct_study_task *t, MPI
         arch_from_settings(&s->pre, comb.n_in, nnames, seed, &a);
         CT_CHECK_GOTO(rc, ct_mlp_create(&base, &a));
         CT_CHECK_GOTO(rc, ct_mlp_fit_input_norm(base, &comb, s->log10_inputs, group));
-        CT_CHECK_GOTO(rc, set_targets(s, base, names, nnames, NULL));
+        CT_CHECK_GOTO(rc, set_targets(s, tg, base, names, nnames, NULL));
         o.lr_min = s->pre.lr_min;
         o.lr_max = s->pre.lr_max;
         o.wd_min = s->pre.wd_min;
