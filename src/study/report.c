@@ -136,6 +136,23 @@ static const char *find_param(const ct_study_ctx *c, int t, const char *const *n
     return NULL;
 }
 
+/* PNG targets: an explicit fNL_eq / fNL_loc parameter, or a generic f_NL
+ * whose kind the suite's name tells (EQ/equil, LC/loc) */
+static const char *png_param(const ct_study_ctx *c, int t, int equilateral)
+{
+    static const char *const FNL[] = {"f_NL", "fNL", NULL};
+    const char *p = find_param(c, t, equilateral ? FNL_EQ : FNL_LOC);
+    if (p)
+        return p;
+    p = find_param(c, t, FNL);
+    if (!p)
+        return NULL;
+    const char *n = c->s->targets[t].name;
+    int eq = strstr(n, "EQ") || strstr(n, "eq") || strstr(n, "Eq");
+    int loc = strstr(n, "LC") || strstr(n, "loc") || strstr(n, "Loc");
+    return (equilateral ? eq && !loc : loc && !eq) ? p : NULL;
+}
+
 static int find_stat(const ct_study_ctx *c, const char *name)
 {
     for (int i = 0; i < c->s->nstats; i++)
@@ -344,17 +361,39 @@ static void savings_point(FILE *f, const ct_study_ctx *c, const ct_study_results
                                                     : "not reproduced (no gain)";
                 if (expect <= 0)
                     v = med > 1.5 ? "gain" : "no clear gain";
+                /* the same over every parameter of the target, for context */
+                double all[CT_STUDY_MAX_PARAMS];
+                int na = 0;
+                for (int q = 0; q < c->s->targets[t].nparam; q++) {
+                    int n2, l2, u2;
+                    double v2 = small_budget_savings(c, r, t, si, a, c->s->targets[t].params[q],
+                                                     &n2, &l2, &u2);
+                    if (n2 > 0)
+                        all[na++] = v2;
+                }
+                for (int i = 0; i < na; i++)
+                    for (int j = i + 1; j < na; j++)
+                        if (all[j] < all[i]) {
+                            double x = all[i];
+                            all[i] = all[j];
+                            all[j] = x;
+                        }
+                double allmed = na == 0      ? NAN
+                                : na % 2 ? all[na / 2]
+                                         : 0.5 * (all[na / 2 - 1] + all[na / 2]);
                 fprintf(f,
-                        "- %s — %s, %s, %s: median savings factor over the smaller half of "
-                        "the budgets **%.2g**%s%s → %s.\n",
-                        what, c->s->targets[t].name, c->s->stats[si], ct_study_arch_name(a), med,
+                        "- %s — %s, %s, %s: median savings factor for %s over the smaller "
+                        "half of the budgets **%.2g**%s%s → %s. (Median over all %d "
+                        "parameters: %.2g.)\n",
+                        what, c->s->targets[t].name, c->s->stats[si], ct_study_arch_name(a),
+                        param, med,
                         nlow ? " (some values are lower bounds: transfer beat scratch at every "
                                "budget)"
                              : "",
                         nup ? " (some values are upper bounds: scratch at the smallest budget "
                               "was already better)"
                             : "",
-                        v);
+                        v, c->s->targets[t].nparam, allmed);
             }
         }
     }
@@ -380,7 +419,7 @@ static void write_comparison(FILE *f, const ct_study_ctx *c, const ct_study_resu
     /* 3, 4: PNG */
     int found = 0;
     for (int t = 0; t < s->ntargets; t++) {
-        const char *p = find_param(c, t, FNL_EQ);
+        const char *p = png_param(c, t, 1);
         if (!p)
             continue;
         for (int si = 0; si < s->nstats; si++)
@@ -402,7 +441,7 @@ static void write_comparison(FILE *f, const ct_study_ctx *c, const ct_study_resu
                        "this run.\n");
     found = 0;
     for (int t = 0; t < s->ntargets; t++) {
-        const char *p = find_param(c, t, FNL_LOC);
+        const char *p = png_param(c, t, 0);
         if (!p)
             continue;
         for (int si = 0; si < s->nstats; si++)
@@ -591,9 +630,14 @@ ct_status ct_study_write_report(const ct_study_ctx *c, const ct_study_results *r
     fprintf(f, "Statistics:");
     for (int i = 0; i < s->nstats; i++)
         fprintf(f, " %s", s->stats[i]);
-    fprintf(f, " (k ≤ %g h/Mpc, %s then per-bin standardisation with the pretraining set's "
+    char krange[64];
+    if (s->kmax > 0)
+        snprintf(krange, sizeof krange, "k ≤ %g h/Mpc", s->kmax);
+    else
+        snprintf(krange, sizeof krange, "all bins");
+    fprintf(f, " (%s, %s then per-bin standardisation with the pretraining set's "
                "mean and std). Architectures:",
-            s->kmax, s->log10_inputs ? "log10" : "no log");
+            krange, s->log10_inputs ? "log10" : "no log");
     for (int a = 0; a < CT_ARCH_COUNT; a++)
         if (s->arch[a])
             fprintf(f, " %s", ct_study_arch_name(a));
