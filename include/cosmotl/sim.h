@@ -1,7 +1,168 @@
-/* cosmotl sim module: public interface (see src/sim/). */
+/* cosmotl sim: initial conditions (Zel'dovich / 2LPT, primordial non-Gaussianity,
+ * scale-dependent growth for massive neutrinos and f(R)), FastPM particle-mesh
+ * evolution, and suites of simulations in the Quijote layout with parameters
+ * from Sobol / Latin-hypercube sampling or a table.
+ *
+ * Units: positions comoving Mpc/h, velocities peculiar km/s, masses 1e10 Msun/h.
+ * Internally the PM code carries FastPM's momentum p = a^3 E(a) dx/da (H0 = 1),
+ * so v = 100 p / a km/s.
+ *
+ * Neutrinos are not particles: they enter through linear response (the Poisson
+ * source is delta_cb (f_cb + f_nu R(k, a))), and the snapshot holds the CDM+baryon
+ * particles in PartType1 only. */
 #ifndef COSMOTL_SIM_H
 #define COSMOTL_SIM_H
 
-#include "cosmotl/core.h"
+#include <mpi.h>
+#include <stdint.h>
 
+#include "cosmotl/core.h"
+#include "cosmotl/cosmo.h"
+#include "cosmotl/mesh.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum { CT_PNG_NONE = 0, CT_PNG_LOCAL, CT_PNG_EQUILATERAL, CT_PNG_ORTHOGONAL } ct_png_kind;
+typedef enum { CT_AMP_RAYLEIGH = 0, CT_AMP_FIXED } ct_amp_kind;
+
+#define CT_SIM_MAX_OUT 16
+
+typedef struct {
+    int64_t np;            /* particles per side (>= 2, even) */
+    double box;            /* Mpc/h */
+    int mesh_factor;       /* B: the PM mesh has B * np points per side; default 2 */
+    int steps;             /* PM steps from z_init to the last output; 0 = LPT only */
+    double z_init;         /* redshift of the initial conditions; default 127 */
+    int lpt_order;         /* 1 Zel'dovich, 2 2LPT; default 2 */
+    ct_amp_kind amplitude; /* Rayleigh-distributed or fixed mode amplitudes */
+    int phase_flip;        /* add pi to every phase (paired simulations) */
+    ct_png_kind png;
+    double f_nl;
+    uint64_t seed;         /* the Gaussian field is a function of (seed, mode) only */
+    int nout;              /* output redshifts (decreasing), default {0} */
+    double z_out[CT_SIM_MAX_OUT];
+    int snapnum[CT_SIM_MAX_OUT]; /* snapshot numbers; default Quijote's (z=0 -> 4) */
+    int nfiles;            /* files per snapshot; default 8 */
+    int threads;           /* OpenMP threads per rank in FFTs and mesh loops */
+} ct_sim_settings;
+
+void ct_sim_settings_defaults(ct_sim_settings *s);
+/* Quijote's snapshot number for z in {3, 2, 1, 0.5, 0}, else -1. */
+int ct_sim_quijote_snapnum(double z);
+
+/* This rank's particles. pos and mom are n x 3; id from 1 (lattice order). */
+typedef struct {
+    int64_t n;
+    int64_t n_total;
+    float *pos;        /* Mpc/h in [0, box) */
+    float *mom;        /* FastPM momentum p = a^3 E dx/da */
+    uint64_t *id;
+    double a;          /* scale factor of positions and momenta */
+    double mass;       /* 1e10 Msun/h, every particle */
+} ct_sim_particles;
+
+void ct_sim_particles_free(ct_sim_particles *p);
+
+/* The linear density field of the initial conditions at scale factor a, in
+ * Fourier space on m (N = the mesh size, any N): delta(k) for CDM+baryons,
+ * including PNG if requested. Mode (n) draws its amplitude and phase from the
+ * Philox generator keyed by (seed, n) only, so the field does not depend on the
+ * number of ranks; modes on the Nyquist planes and k = 0 are zero. Collective. */
+ct_status ct_ic_linear_field(const ct_cosmo *c, const ct_sim_settings *s, double a, ct_mesh *m);
+
+/* Initial conditions on the np^3 lattice at scale factor a (Zel'dovich or 2LPT;
+ * scale-dependent growth and velocities for massive nu and f(R)). Particles are
+ * created on the ranks owning their lattice plane. Collective over comm. */
+ct_status ct_ic_particles(const ct_cosmo *c, const ct_sim_settings *s, double a,
+                          ct_sim_particles *out, MPI_Comm comm);
+
+/* Callback at each output time (particles synchronised at scale factor a). */
+typedef ct_status (*ct_sim_output_fn)(const ct_sim_particles *p, int iout, void *user);
+
+/* The whole simulation: ICs at z_init, `steps` FastPM kick-drift-kick steps
+ * (linear in a; output times become step boundaries), out() at every output.
+ * With steps = 0 the particles at each output come from LPT at that time.
+ * timers (optional) accumulates "ic", "paint", "fft", "readout", "exchange",
+ * "kick-drift". Collective. */
+ct_status ct_sim_run(const ct_cosmo *c, const ct_sim_settings *s, ct_sim_output_fn out,
+                     void *user, ct_timers *timers, MPI_Comm comm);
+
+/* Run a simulation and write dir/snapdir_XXX/snap_XXX.<f>.hdf5 for every
+ * output (Gadget HDF5, particles ordered by ID whatever the rank count).
+ * Each snapshot is atomic. */
+ct_status ct_sim_write(const ct_cosmo *c, const ct_sim_settings *s, const char *dir,
+                       ct_timers *timers, MPI_Comm comm);
+/* 1 if every snapshot of the simulation in dir exists (local check). */
+int ct_sim_complete(const ct_sim_settings *s, const char *dir);
+
+/* ------------------------------------------------------------ sampling */
+
+/* n points of the d-dimensional Sobol sequence (gsl_qrng_sobol, d <= 40), after
+ * skipping `skip` points; out is n x d in [0, 1). */
+ct_status ct_sample_sobol(int d, int64_t n, int64_t skip, double *out);
+/* Latin hypercube: each dimension's n strata used once, permutations and
+ * jitter from Philox keyed by seed (rank-independent). out is n x d. */
+ct_status ct_sample_lhs(int d, int64_t n, uint64_t seed, double *out);
+
+/* A parameter table as in Quijote (header line(s) starting with '#', names in
+ * the last non-empty header line, one row per simulation). */
+#define CT_PARAM_MAX 16
+typedef struct {
+    int ncol;
+    char names[CT_PARAM_MAX][32];
+    int64_t nrow;
+    double *v; /* nrow x ncol */
+} ct_param_table;
+
+ct_status ct_param_table_read(const char *path, ct_param_table *t);
+void ct_param_table_free(ct_param_table *t);
+/* Canonical name of a Quijote column ("Omega_M" -> "Omega_m", "s8(LCDM)" ->
+ * "sigma_8", "f_NL_local" -> "f_NL", ...); NULL for columns that carry no
+ * input (index, s8(MG), A_s). */
+const char *ct_param_canonical(const char *name);
+
+/* ------------------------------------------------------------ suites */
+
+/* The physical parameters a suite can vary, in params.txt order. */
+typedef enum {
+    CT_P_OMEGA_M = 0, CT_P_OMEGA_B, CT_P_H, CT_P_N_S, CT_P_SIGMA_8, CT_P_M_NU, CT_P_W,
+    CT_P_F_R0, CT_P_F_NL, CT_P_COUNT
+} ct_param_id;
+const char *ct_param_name(ct_param_id id); /* "Omega_m", ..., "f_NL" */
+
+typedef enum { CT_SAMPLING_SOBOL = 0, CT_SAMPLING_LHS, CT_SAMPLING_TABLE, CT_SAMPLING_FIXED } ct_sampling;
+
+typedef struct {
+    int64_t nsims;
+    ct_sampling sampling;
+    double lo[CT_P_COUNT], hi[CT_P_COUNT]; /* lo == hi: fixed */
+    int write[CT_P_COUNT];    /* columns of params.txt (varied ones always) */
+    const char *table;        /* CT_SAMPLING_TABLE: path (read on each rank) */
+    uint64_t sample_seed;     /* LHS */
+    int64_t sobol_skip;
+    uint64_t seed;            /* simulation i uses seed + i */
+    ct_cosmo_params cosmo;    /* everything not sampled (transfer, n_nu, ...) */
+    ct_sim_settings sim;
+} ct_suite_settings;
+
+void ct_suite_settings_defaults(ct_suite_settings *s);
+
+/* The nsims x CT_P_COUNT parameter values of the suite (deterministic; the
+ * same on every rank). Tables fill their columns and keep the fixed values
+ * (lo) for the rest; rows beyond the table are an error. */
+ct_status ct_suite_params(const ct_suite_settings *s, double **values);
+
+/* Simulate [first, last) of the suite into dir (dir/params.txt and
+ * dir/<i>/snapdir_XXX/...): the ranks of comm split into groups of group_size,
+ * group g takes simulations first + g, first + g + ngroups, ...; complete
+ * simulations are skipped. Collective over comm. *nrun / *nskip count
+ * simulations run / skipped (on rank 0). */
+ct_status ct_suite_run(const ct_suite_settings *s, const char *dir, int64_t first, int64_t last,
+                       int group_size, int64_t *nrun, int64_t *nskip, MPI_Comm comm);
+
+#ifdef __cplusplus
+}
+#endif
 #endif

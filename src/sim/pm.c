@@ -1,0 +1,253 @@
+/* FastPM kick-drift-kick particle-mesh evolution (Feng et al. 2016): the
+ * modified kick and drift factors make the linear growth exact on large scales
+ * for any step size. Massive neutrinos enter the Poisson source through linear
+ * response, f(R) through mu(k, a). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sim_internal.h"
+
+typedef struct {
+    const ct_cosmo *c;
+    ct_mesh *pm;      /* B np per side */
+    ct_mesh *dk;      /* delta(k) of the current step */
+    ct_mesh *work;
+    double *acc;      /* n x 3 */
+    double *rd;       /* readout buffer, n */
+    int64_t cap;
+    double *src;      /* per |n|^2: 1.5 Om S(k, a) / k^2 / W_cic(k) is not isotropic; see below */
+    int64_t n2max;
+    ct_timers *t;
+    double mass;
+} pm_state;
+
+static void tstart(ct_timers *t, const char *n)
+{
+    if (t)
+        ct_timer_start(t, n);
+}
+static void tstop(ct_timers *t, const char *n)
+{
+    if (t)
+        ct_timer_stop(t, n);
+}
+
+static ct_status grow(pm_state *st, int64_t n)
+{
+    if (n <= st->cap)
+        return CT_OK;
+    int64_t cap = n + n / 4 + 16;
+    double *a = realloc(st->acc, (size_t)cap * 3 * sizeof(double));
+    if (!a)
+        CT_FAIL(CT_ERR_MEMORY, "PM: cannot allocate accelerations for %lld particles",
+                (long long)n);
+    st->acc = a;
+    double *r = realloc(st->rd, (size_t)cap * sizeof(double));
+    if (!r)
+        CT_FAIL(CT_ERR_MEMORY, "PM: cannot allocate readout buffer");
+    st->rd = r;
+    st->cap = cap;
+    return CT_OK;
+}
+
+/* Move the particles to the owners of their PM-mesh planes. */
+static ct_status exchange(pm_state *st, ct_sim_particles *p)
+{
+    ct_payload pl[2] = {{(void **)&p->mom, 3 * sizeof(float)}, {(void **)&p->id, sizeof(uint64_t)}};
+    tstart(st->t, "exchange");
+    ct_status rc = ct_mesh_exchange(st->pm, &p->n, &p->pos, 2, pl);
+    tstop(st->t, "exchange");
+    CT_CHECK(rc);
+    CT_CHECK(grow(st, p->n));
+    return CT_OK;
+}
+
+/* acc = -1.5 Om grad phi, phi_k = -delta_k S(k, a) / k^2, S = (f_cb + f_nu R) mu;
+ * the CIC window of the painting is divided out once. */
+static ct_status forces(pm_state *st, ct_sim_particles *p, double a)
+{
+    const ct_cosmo *c = st->c;
+    ct_mesh *m = st->pm;
+    const int64_t N = ct_mesh_n(m);
+    const double kf = ct_mesh_kf(m);
+    ct_paint_settings ps;
+    ct_paint_settings_defaults(&ps);
+    ps.mas = CT_MAS_CIC;
+    tstart(st->t, "paint");
+    ct_status rc = ct_mesh_paint(m, &ps, p->n, p->pos, NULL, 1.0);
+    if (rc == CT_OK)
+        rc = ct_mesh_to_overdensity(m, NULL);
+    tstop(st->t, "paint");
+    CT_CHECK(rc);
+    tstart(st->t, "fft");
+    rc = ct_mesh_r2c(m);
+    tstop(st->t, "fft");
+    CT_CHECK(rc);
+    CT_CHECK(ct_mesh_compensate(m, 2));
+    /* radial source table: 1.5 Om S(k, a) / k^2 */
+    const double om = ct_cosmo_get_params(c)->omega_m;
+    for (int64_t q = 1; q <= st->n2max; q++) {
+        double k = kf * sqrt((double)q);
+        st->src[q] = 1.5 * om * ct_cosmo_nu_source(c, k, a) * ct_cosmo_fr_mu(c, k, a) / (k * k);
+    }
+    st->src[0] = 0;
+    CT_CHECK(ct_mesh_copy(st->dk, m));
+    ptrdiff_t y0, ny;
+    ct_mesh_klocal(m, &y0, &ny);
+    for (int ax = 0; ax < 3; ax++) {
+        /* acc_k = i k_ax 1.5 Om S delta_k / k^2 */
+        ct_complex *d = ct_mesh_complex(st->work);
+        const ct_complex *s = ct_mesh_complex(st->dk);
+        CT_CHECK(ct_mesh_copy(st->work, st->dk));
+        for (ptrdiff_t pl = 0; pl < ny; pl++) {
+            ct_kiter it;
+            for (ct_kiter_begin(&it, m, pl, pl + 1); ct_kiter_valid(&it); ct_kiter_next(&it)) {
+                const ct_kmode *mo = &it.mode;
+                double g = mo->n[ax] == N / 2 ? 0.0 : kf * mo->n[ax] * st->src[mo->n2];
+                double re = s[mo->idx][0], im = s[mo->idx][1];
+                d[mo->idx][0] = (ct_real)(-g * im);
+                d[mo->idx][1] = (ct_real)(g * re);
+            }
+        }
+        tstart(st->t, "fft");
+        rc = ct_mesh_c2r(st->work);
+        tstop(st->t, "fft");
+        CT_CHECK(rc);
+        tstart(st->t, "readout");
+        rc = ct_mesh_readout(st->work, CT_MAS_CIC, p->n, p->pos, st->rd);
+        tstop(st->t, "readout");
+        CT_CHECK(rc);
+        for (int64_t i = 0; i < p->n; i++)
+            st->acc[i * 3 + ax] = st->rd[i];
+    }
+    return CT_OK;
+}
+
+static void kick(pm_state *st, ct_sim_particles *p, double ai, double af, double ac)
+{
+    const ct_cosmo *c = st->c;
+    double fac = (ct_cosmo_fastpm_G(c, af) - ct_cosmo_fastpm_G(c, ai)) /
+                 (ac * ac * ct_cosmo_E(c, ac) * ct_cosmo_fastpm_g(c, ac));
+    for (int64_t i = 0; i < 3 * p->n; i++)
+        p->mom[i] = (float)(p->mom[i] + fac * st->acc[i]);
+}
+
+static void drift(pm_state *st, ct_sim_particles *p, double ai, double af, double ac, double box)
+{
+    const ct_cosmo *c = st->c;
+    double fac = (ct_cosmo_d1(c, af) - ct_cosmo_d1(c, ai)) / ct_cosmo_fastpm_G(c, ac);
+    for (int64_t i = 0; i < 3 * p->n; i++) {
+        double x = p->pos[i] + fac * p->mom[i];
+        x -= box * floor(x / box);
+        float xf = (float)x;
+        p->pos[i] = xf < (float)box && xf >= 0 ? xf : 0.0f;
+    }
+}
+
+static int cmp_double_desc(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+ct_status ct_sim_run(const ct_cosmo *c, const ct_sim_settings *s, ct_sim_output_fn out,
+                     void *user, ct_timers *timers, MPI_Comm comm)
+{
+    ct_status rc = CT_OK;
+    ct_sim_particles p = {0};
+    pm_state st = {0};
+    double *steps = NULL;
+    if (s->nout < 1 || s->nout > CT_SIM_MAX_OUT)
+        CT_FAIL(CT_ERR_ARG, "number of outputs %d outside 1..%d", s->nout, CT_SIM_MAX_OUT);
+    if (s->steps < 0 || s->mesh_factor < 1 || s->mesh_factor > 8)
+        CT_FAIL(CT_ERR_ARG, "steps must be >= 0 and mesh_factor in 1..8");
+    double a_init = 1.0 / (1.0 + s->z_init);
+    double aout[CT_SIM_MAX_OUT];
+    for (int i = 0; i < s->nout; i++) {
+        aout[i] = 1.0 / (1.0 + s->z_out[i]);
+        if (!(aout[i] > a_init) || (i && !(aout[i] > aout[i - 1])))
+            CT_FAIL(CT_ERR_ARG, "output redshifts must decrease and lie below z_init = %g",
+                    s->z_init);
+    }
+    st.t = timers;
+    if (s->steps == 0) {
+        /* LPT only: the particles at each output come straight from LPT */
+        for (int i = 0; i < s->nout; i++) {
+            tstart(timers, "ic");
+            rc = ct_ic_particles(c, s, aout[i], &p, comm);
+            tstop(timers, "ic");
+            CT_CHECK_GOTO(rc, rc);
+            CT_CHECK_GOTO(rc, out(&p, i, user));
+            ct_sim_particles_free(&p);
+        }
+        return CT_OK;
+    }
+    /* step boundaries: linear in a from a_init to the last output, plus the outputs */
+    int ns = s->steps + s->nout + 1;
+    CT_CHECK_GOTO(rc, ct_calloc(&steps, (size_t)ns, sizeof *steps, "time steps"));
+    int m = 0;
+    double alast = aout[s->nout - 1];
+    for (int i = 0; i <= s->steps; i++)
+        steps[m++] = a_init + (alast - a_init) * i / s->steps;
+    for (int i = 0; i < s->nout - 1; i++) {
+        int dup = 0;
+        for (int j = 0; j <= s->steps; j++)
+            dup |= fabs(steps[j] - aout[i]) < 1e-10;
+        if (!dup)
+            steps[m++] = aout[i];
+    }
+    qsort(steps, (size_t)m, sizeof *steps, cmp_double_desc);
+    steps[m - 1] = alast;
+
+    tstart(timers, "ic");
+    rc = ct_ic_particles(c, s, a_init, &p, comm);
+    tstop(timers, "ic");
+    CT_CHECK_GOTO(rc, rc);
+    st.c = c;
+    st.mass = p.mass;
+    {
+        ct_mesh_settings ms;
+        ct_mesh_settings_defaults(&ms);
+        ms.n = s->np * s->mesh_factor;
+        ms.box = s->box;
+        ms.threads = s->threads;
+        CT_CHECK_GOTO(rc, ct_mesh_create(&st.pm, &ms, comm));
+        CT_CHECK_GOTO(rc, ct_mesh_create(&st.dk, &ms, comm));
+        CT_CHECK_GOTO(rc, ct_mesh_create(&st.work, &ms, comm));
+        st.n2max = 3 * (ms.n / 2) * (ms.n / 2);
+        CT_CHECK_GOTO(rc, ct_calloc(&st.src, (size_t)st.n2max + 1, sizeof(double), "PM source"));
+    }
+    CT_CHECK_GOTO(rc, exchange(&st, &p));
+    CT_CHECK_GOTO(rc, forces(&st, &p, steps[0]));
+    int iout = 0;
+    for (int k = 0; k + 1 < m; k++) {
+        double ai = steps[k], af = steps[k + 1], ah = 0.5 * (ai + af);
+        tstart(timers, "kick-drift");
+        kick(&st, &p, ai, ah, ai);
+        drift(&st, &p, ai, af, ah, s->box);
+        tstop(timers, "kick-drift");
+        CT_CHECK_GOTO(rc, exchange(&st, &p));
+        CT_CHECK_GOTO(rc, forces(&st, &p, af));
+        tstart(timers, "kick-drift");
+        kick(&st, &p, ah, af, af);
+        tstop(timers, "kick-drift");
+        p.a = af;
+        if (iout < s->nout && fabs(af - aout[iout]) < 1e-10) {
+            CT_CHECK_GOTO(rc, out(&p, iout, user));
+            iout++;
+        }
+    }
+    if (iout != s->nout)
+        CT_FAIL_GOTO(rc, CT_ERR_STATE, "internal: %d of %d outputs reached", iout, s->nout);
+fail:
+    ct_sim_particles_free(&p);
+    ct_mesh_destroy(&st.pm);
+    ct_mesh_destroy(&st.dk);
+    ct_mesh_destroy(&st.work);
+    free(st.acc);
+    free(st.rd);
+    free(st.src);
+    free(steps);
+    return rc;
+}

@@ -1,0 +1,375 @@
+/* Writing simulations in the Quijote layout, and running suites of them on
+ * groups of ranks. */
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cosmotl/io.h"
+#include "sim_internal.h"
+
+/* ------------------------------------------------------------ ID order */
+
+static int64_t block_start(int64_t ntot, int nparts, int r)
+{
+    int64_t q = ntot / nparts, rem = ntot % nparts;
+    return (int64_t)r * q + (r < rem ? r : rem);
+}
+
+static int block_owner(int64_t ntot, int nparts, int64_t i)
+{
+    int64_t q = ntot / nparts, rem = ntot % nparts;
+    if (i < rem * (q + 1))
+        return (int)(i / (q + 1));
+    return (int)(rem + (i - rem * (q + 1)) / q);
+}
+
+typedef struct {
+    float pos[3];
+    float mom[3];
+    uint64_t id;
+} rec;
+
+ct_status ct_sim_sort_by_id(ct_sim_particles *p, MPI_Comm comm)
+{
+    ct_status rc = CT_OK;
+    int size, rank;
+    MPI_Comm_size(comm, &size);
+    MPI_Comm_rank(comm, &rank);
+    rec *sbuf = NULL, *rbuf = NULL;
+    int *scnt = NULL, *rcnt = NULL, *sdis = NULL, *rdis = NULL, *fill = NULL;
+    MPI_Datatype rt = MPI_DATATYPE_NULL;
+    int64_t ntot = 0, nloc = p->n;
+    MPI_Allreduce(&nloc, &ntot, 1, MPI_INT64_T, MPI_SUM, comm);
+    CT_CHECK_GOTO(rc, ct_calloc(&scnt, (size_t)size, sizeof(int), "ID sort"));
+    CT_CHECK_GOTO(rc, ct_calloc(&rcnt, (size_t)size, sizeof(int), "ID sort"));
+    CT_CHECK_GOTO(rc, ct_calloc(&sdis, (size_t)size, sizeof(int), "ID sort"));
+    CT_CHECK_GOTO(rc, ct_calloc(&rdis, (size_t)size, sizeof(int), "ID sort"));
+    CT_CHECK_GOTO(rc, ct_calloc(&fill, (size_t)size, sizeof(int), "ID sort"));
+    for (int64_t i = 0; i < nloc; i++) {
+        if (p->id[i] < 1 || (int64_t)p->id[i] > ntot)
+            CT_FAIL_GOTO(rc, CT_ERR_STATE, "particle ID %llu outside 1..%lld",
+                         (unsigned long long)p->id[i], (long long)ntot);
+        scnt[block_owner(ntot, size, (int64_t)p->id[i] - 1)]++;
+    }
+    MPI_Alltoall(scnt, 1, MPI_INT, rcnt, 1, MPI_INT, comm);
+    int64_t nrecv = 0;
+    for (int r = 0; r < size; r++) {
+        sdis[r] = r ? sdis[r - 1] + scnt[r - 1] : 0;
+        rdis[r] = r ? rdis[r - 1] + rcnt[r - 1] : 0;
+        nrecv += rcnt[r];
+    }
+    int64_t mine = block_start(ntot, size, rank + 1) - block_start(ntot, size, rank);
+    if (nrecv != mine)
+        CT_FAIL_GOTO(rc, CT_ERR_STATE, "ID sort: received %lld particles, expected %lld",
+                     (long long)nrecv, (long long)mine);
+    CT_CHECK_GOTO(rc, ct_calloc(&sbuf, (size_t)(nloc > 0 ? nloc : 1), sizeof(rec), "ID sort"));
+    CT_CHECK_GOTO(rc, ct_calloc(&rbuf, (size_t)(nrecv > 0 ? nrecv : 1), sizeof(rec), "ID sort"));
+    for (int64_t i = 0; i < nloc; i++) {
+        int r = block_owner(ntot, size, (int64_t)p->id[i] - 1);
+        rec *o = &sbuf[sdis[r] + fill[r]++];
+        memcpy(o->pos, p->pos + 3 * i, sizeof o->pos);
+        memcpy(o->mom, p->mom + 3 * i, sizeof o->mom);
+        o->id = p->id[i];
+    }
+    MPI_Type_contiguous((int)sizeof(rec), MPI_BYTE, &rt);
+    MPI_Type_commit(&rt);
+    if (MPI_Alltoallv(sbuf, scnt, sdis, rt, rbuf, rcnt, rdis, rt, comm) != MPI_SUCCESS)
+        CT_FAIL_GOTO(rc, CT_ERR_MPI, "ID sort: MPI_Alltoallv failed");
+    {
+        size_t nal = (size_t)(nrecv > 0 ? nrecv : 1);
+        float *pos = malloc(nal * 3 * sizeof(float)), *mom = malloc(nal * 3 * sizeof(float));
+        uint64_t *id = malloc(nal * sizeof(uint64_t));
+        if (!pos || !mom || !id) {
+            free(pos);
+            free(mom);
+            free(id);
+            CT_FAIL_GOTO(rc, CT_ERR_MEMORY, "ID sort: out of memory");
+        }
+        int64_t first = block_start(ntot, size, rank);
+        for (int64_t i = 0; i < nrecv; i++) {
+            int64_t j = (int64_t)rbuf[i].id - 1 - first;
+            memcpy(pos + 3 * j, rbuf[i].pos, sizeof rbuf[i].pos);
+            memcpy(mom + 3 * j, rbuf[i].mom, sizeof rbuf[i].mom);
+            id[j] = rbuf[i].id;
+        }
+        free(p->pos);
+        free(p->mom);
+        free(p->id);
+        p->pos = pos;
+        p->mom = mom;
+        p->id = id;
+        p->n = nrecv;
+        p->n_total = ntot;
+    }
+fail:
+    if (rt != MPI_DATATYPE_NULL)
+        MPI_Type_free(&rt);
+    free(sbuf);
+    free(rbuf);
+    free(scnt);
+    free(rcnt);
+    free(sdis);
+    free(rdis);
+    free(fill);
+    return rc;
+}
+
+/* ------------------------------------------------------------ one simulation */
+
+static int snapnum_of(const ct_sim_settings *s, int i)
+{
+    return s->snapnum[i];
+}
+
+int ct_sim_complete(const ct_sim_settings *s, const char *dir)
+{
+    char path[PATH_MAX];
+    for (int i = 0; i < s->nout; i++) {
+        int sn = snapnum_of(s, i);
+        for (int f = 0; f < s->nfiles; f++) {
+            snprintf(path, sizeof path, "%s/snapdir_%03d/snap_%03d.%d.hdf5", dir, sn, sn, f);
+            if (!ct_file_exists(path))
+                return 0;
+        }
+    }
+    return 1;
+}
+
+typedef struct {
+    const ct_cosmo *c;
+    const ct_sim_settings *s;
+    const char *dir;
+    MPI_Comm comm;
+    ct_timers *t;
+} write_ctx;
+
+static ct_status write_output(const ct_sim_particles *pin, int iout, void *user)
+{
+    write_ctx *w = user;
+    ct_status rc = CT_OK;
+    ct_sim_particles p = {0};
+    float *vel = NULL;
+    const ct_cosmo_params *cp = ct_cosmo_get_params(w->c);
+    /* copy: sorting by ID must not disturb the running simulation */
+    size_t nal = (size_t)(pin->n > 0 ? pin->n : 1);
+    p = *pin;
+    p.pos = malloc(nal * 3 * sizeof(float));
+    p.mom = malloc(nal * 3 * sizeof(float));
+    p.id = malloc(nal * sizeof(uint64_t));
+    if (!p.pos || !p.mom || !p.id)
+        CT_FAIL_GOTO(rc, CT_ERR_MEMORY, "snapshot output: out of memory");
+    memcpy(p.pos, pin->pos, (size_t)pin->n * 3 * sizeof(float));
+    memcpy(p.mom, pin->mom, (size_t)pin->n * 3 * sizeof(float));
+    memcpy(p.id, pin->id, (size_t)pin->n * sizeof(uint64_t));
+    if (w->t)
+        ct_timer_start(w->t, "write");
+    CT_CHECK_GOTO(rc, ct_sim_sort_by_id(&p, w->comm));
+    nal = (size_t)(p.n > 0 ? p.n : 1);
+    vel = malloc(nal * 3 * sizeof(float));
+    if (!vel)
+        CT_FAIL_GOTO(rc, CT_ERR_MEMORY, "snapshot output: out of memory");
+    for (int64_t i = 0; i < 3 * p.n; i++)
+        vel[i] = (float)(100.0 * p.mom[i] / p.a); /* peculiar km/s */
+    {
+        ct_snapshot_header h;
+        memset(&h, 0, sizeof h);
+        h.box = w->s->box;
+        h.time = p.a;
+        h.redshift = w->s->z_out[iout];
+        h.omega_m = cp->omega_m;
+        h.omega_l = 1.0 - cp->omega_m;
+        h.hubble = cp->h;
+        h.mass_table[1] = p.mass;
+        h.nfiles = w->s->nfiles;
+        ct_particles cdm;
+        memset(&cdm, 0, sizeof cdm);
+        cdm.n = p.n;
+        cdm.n_total = p.n_total;
+        int64_t off = 0;
+        MPI_Exscan(&p.n, &off, 1, MPI_INT64_T, MPI_SUM, w->comm);
+        int rank;
+        MPI_Comm_rank(w->comm, &rank);
+        cdm.offset = rank ? off : 0;
+        cdm.pos = p.pos;
+        cdm.vel = vel;
+        cdm.id = p.id;
+        cdm.mass_uniform = p.mass;
+        const ct_particles *parts[6] = {NULL, &cdm, NULL, NULL, NULL, NULL};
+        ct_write_settings ws;
+        ct_write_settings_defaults(&ws);
+        ws.nfiles = w->s->nfiles;
+        ws.snapnum = snapnum_of(w->s, iout);
+        CT_CHECK_GOTO(rc, ct_snapshot_write(w->dir, &h, parts, &ws, w->comm));
+    }
+    if (w->t)
+        ct_timer_stop(w->t, "write");
+fail:
+    free(vel);
+    ct_sim_particles_free(&p);
+    return rc;
+}
+
+ct_status ct_sim_write(const ct_cosmo *c, const ct_sim_settings *s, const char *dir,
+                       ct_timers *timers, MPI_Comm comm)
+{
+    write_ctx w = {c, s, dir, comm, timers};
+    ct_status rc = CT_OK;
+    int rank;
+    MPI_Comm_rank(comm, &rank);
+    if (rank == 0)
+        rc = ct_mkdir_p(dir);
+    CT_CHECK(ct_agree_msg(comm, rc));
+    CT_CHECK(ct_sim_run(c, s, write_output, &w, timers, comm));
+    return CT_OK;
+}
+
+/* ------------------------------------------------------------ suites */
+
+static ct_status write_params(const ct_suite_settings *s, const double *v, const char *dir)
+{
+    char path[PATH_MAX], tmp[PATH_MAX];
+    snprintf(path, sizeof path, "%s/params.txt", dir);
+    CT_CHECK(ct_atomic_begin(path, tmp, sizeof tmp));
+    FILE *f = fopen(tmp, "w");
+    if (!f) {
+        ct_atomic_abort(tmp);
+        CT_FAIL(CT_ERR_IO, "%s: cannot write", tmp);
+    }
+    /* columns: the five LCDM ones, anything varied, and table columns that vary */
+    int cols[CT_P_COUNT], nc = 0;
+    for (int j = 0; j < CT_P_COUNT; j++) {
+        int varies = s->hi[j] > s->lo[j];
+        for (int64_t i = 1; i < s->nsims && !varies; i++)
+            varies = v[i * CT_P_COUNT + j] != v[j];
+        if (s->write[j] || varies)
+            cols[nc++] = j;
+    }
+    fprintf(f, "#");
+    for (int q = 0; q < nc; q++)
+        fprintf(f, " %s", ct_param_name(cols[q]));
+    fprintf(f, "\n");
+    for (int64_t i = 0; i < s->nsims; i++) {
+        for (int q = 0; q < nc; q++)
+            fprintf(f, "%s%.10g", q ? " " : "", v[i * CT_P_COUNT + cols[q]]);
+        fprintf(f, "\n");
+    }
+    if (fclose(f) != 0) {
+        ct_atomic_abort(tmp);
+        CT_FAIL(CT_ERR_IO, "%s: write failed", tmp);
+    }
+    CT_CHECK(ct_atomic_commit(tmp, path));
+    return CT_OK;
+}
+
+static ct_status one_sim(const ct_suite_settings *s, const double *row, int64_t i, const char *dir,
+                         MPI_Comm g)
+{
+    ct_status rc = CT_OK;
+    ct_cosmo *c = NULL;
+    ct_cosmo_params cp = s->cosmo;
+    cp.omega_m = row[CT_P_OMEGA_M];
+    cp.omega_b = row[CT_P_OMEGA_B];
+    cp.h = row[CT_P_H];
+    cp.n_s = row[CT_P_N_S];
+    cp.sigma8 = row[CT_P_SIGMA_8];
+    cp.m_nu = row[CT_P_M_NU];
+    cp.w = row[CT_P_W];
+    cp.f_r0 = row[CT_P_F_R0];
+    ct_sim_settings ss = s->sim;
+    ss.f_nl = row[CT_P_F_NL];
+    ss.seed = s->seed + (uint64_t)i;
+    rc = ct_cosmo_create(&c, &cp);
+    if (rc != CT_OK)
+        ct_error_push(rc, __func__, __LINE__);
+    CT_CHECK_GOTO(rc, ct_agree_msg(g, rc));
+    CT_CHECK_GOTO(rc, ct_sim_write(c, &ss, dir, NULL, g));
+fail:
+    ct_cosmo_destroy(&c);
+    return rc;
+}
+
+ct_status ct_suite_run(const ct_suite_settings *s, const char *dir, int64_t first, int64_t last,
+                       int group_size, int64_t *nrun, int64_t *nskip, MPI_Comm comm)
+{
+    ct_status rc = CT_OK;
+    double *v = NULL;
+    MPI_Comm g = MPI_COMM_NULL;
+    int rank, size;
+    MPI_Comm_rank(comm, &rank);
+    MPI_Comm_size(comm, &size);
+    *nrun = *nskip = 0;
+    if (group_size < 1 || size % group_size)
+        CT_FAIL(CT_ERR_ARG, "group size %d does not divide the %d ranks", group_size, size);
+    if (first < 0 || last > s->nsims || first >= last)
+        CT_FAIL(CT_ERR_ARG, "simulation range %lld:%lld outside the suite's 0:%lld",
+                (long long)first, (long long)last, (long long)s->nsims);
+    rc = ct_suite_params(s, &v);
+    CT_CHECK_GOTO(rc, ct_agree_msg(comm, rc));
+    if (rank == 0) {
+        rc = ct_mkdir_p(dir);
+        if (rc == CT_OK)
+            rc = write_params(s, v, dir);
+    }
+    CT_CHECK_GOTO(rc, ct_agree_msg(comm, rc));
+    int ngroups = size / group_size, color = rank / group_size;
+    if (MPI_Comm_split(comm, color, rank, &g) != MPI_SUCCESS)
+        CT_FAIL_GOTO(rc, CT_ERR_MPI, "MPI_Comm_split into groups failed");
+    int grank;
+    MPI_Comm_rank(g, &grank);
+    int64_t counts[3] = {0, 0, 0}; /* run, skipped, failed */
+    char first_err[512] = "";
+    for (int64_t i = first + color; i < last; i += ngroups) {
+        char sdir[PATH_MAX];
+        snprintf(sdir, sizeof sdir, "%s/%lld", dir, (long long)i);
+        int done = grank == 0 ? ct_sim_complete(&s->sim, sdir) : 0;
+        MPI_Bcast(&done, 1, MPI_INT, 0, g);
+        if (done) {
+            counts[1]++;
+            continue;
+        }
+        double t0 = ct_wtime();
+        ct_status r1 = one_sim(s, v + i * CT_P_COUNT, i, sdir, g);
+        if (r1 != CT_OK) {
+            counts[2]++;
+            if (grank == 0) {
+                ct_log_rank_msg(CT_LOG_ERROR, "simulation %lld failed: %s", (long long)i,
+                                ct_error_message());
+                if (!first_err[0])
+                    snprintf(first_err, sizeof first_err, "simulation %lld: %s", (long long)i,
+                             ct_error_message());
+            }
+        } else {
+            counts[0]++;
+            if (grank == 0)
+                ct_log_rank_msg(CT_LOG_INFO, "simulation %lld done in %.1f s", (long long)i,
+                                ct_wtime() - t0);
+        }
+    }
+    int64_t tot[3] = {0, 0, 0};
+    /* count each group once: only group leaders contribute */
+    int64_t mine[3] = {grank == 0 ? counts[0] : 0, grank == 0 ? counts[1] : 0,
+                       grank == 0 ? counts[2] : 0};
+    MPI_Allreduce(mine, tot, 3, MPI_INT64_T, MPI_SUM, comm);
+    *nrun = tot[0];
+    *nskip = tot[1];
+    if (tot[2] > 0) {
+        ct_status local = first_err[0] ? CT_ERR_NUMERIC : CT_OK;
+        if (local != CT_OK)
+            ct_error_set(local, __func__, __LINE__, "%s", first_err);
+        rc = ct_agree_msg(comm, local);
+        if (rc == CT_OK || rc == CT_ERR_REMOTE)
+            rc = CT_ERR_NUMERIC;
+        char cause[1024];
+        snprintf(cause, sizeof cause, "%s", ct_error_message());
+        ct_error_set(rc, __func__, __LINE__, "%lld of %lld simulations failed; first: %s",
+                     (long long)tot[2], (long long)(last - first), cause);
+        goto fail;
+    }
+fail:
+    if (g != MPI_COMM_NULL)
+        MPI_Comm_free(&g);
+    free(v);
+    return rc;
+}
