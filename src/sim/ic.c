@@ -252,6 +252,7 @@ static ct_status png_field(const ct_cosmo *c, const ct_sim_settings *s, lin_par 
             dm[i][1] += (ct_real)(fnl * c0 * d3[i][1]);
         }
         /* + c1 d^-1(phi d phi) */
+        ct_mesh_zero(t3); /* back to real space */
         mesh_mul(t3, phi, t1);
         CT_CHECK_GOTO(rc, ct_mesh_r2c(t3));
         CT_CHECK_GOTO(rc, ct_sim_kfilter(t3, t3, kpow_filter, &em1));
@@ -261,6 +262,7 @@ static ct_status png_field(const ct_cosmo *c, const ct_sim_settings *s, lin_par 
         }
         /* + c2 d^-2(phi d^2 phi - (d phi)^2) */
         mesh_mul(t2, phi, t2);
+        ct_mesh_zero(t3);
         mesh_mul(t3, t1, t1);
         {
             ct_real *p2 = ct_mesh_real(t2), *p3 = ct_mesh_real(t3);

@@ -16,7 +16,8 @@ typedef struct {
     double *acc;      /* n x 3 */
     double *rd;       /* readout buffer, n */
     int64_t cap;
-    double *src;      /* per |n|^2: 1.5 Om S(k, a) / k^2 / W_cic(k) is not isotropic; see below */
+    double *src;      /* per |n|^2: 1.5 Om S(k, a) / k^2 */
+    double *dgrad;    /* per grid index: sin(k H) / H */
     int64_t n2max;
     ct_timers *t;
     double mass;
@@ -63,18 +64,21 @@ static ct_status exchange(pm_state *st, ct_sim_particles *p)
     return CT_OK;
 }
 
-/* acc = -1.5 Om grad phi, phi_k = -delta_k S(k, a) / k^2, S = (f_cb + f_nu R) mu;
- * the CIC window of the painting is divided out once. */
+/* acc = -1.5 Om grad phi, phi_k = -delta_k S(k, a) / k^2, S = (f_cb + f_nu R) mu.
+ * The gradient is the 2-point finite difference i sin(k_a H) / H and the CIC
+ * window is not divided out: both damp the images of the particle lattice near
+ * the mesh Nyquist frequency, which with B >= 2 otherwise alias into the
+ * large-scale forces at the lattice sites (see docs/decisions.md). */
 static ct_status forces(pm_state *st, ct_sim_particles *p, double a)
 {
     const ct_cosmo *c = st->c;
     ct_mesh *m = st->pm;
-    const int64_t N = ct_mesh_n(m);
     const double kf = ct_mesh_kf(m);
     ct_paint_settings ps;
     ct_paint_settings_defaults(&ps);
     ps.mas = CT_MAS_CIC;
     tstart(st->t, "paint");
+    ct_mesh_zero(m); /* back to real space after last step's transform */
     ct_status rc = ct_mesh_paint(m, &ps, p->n, p->pos, NULL, 1.0);
     if (rc == CT_OK)
         rc = ct_mesh_to_overdensity(m, NULL);
@@ -84,7 +88,6 @@ static ct_status forces(pm_state *st, ct_sim_particles *p, double a)
     rc = ct_mesh_r2c(m);
     tstop(st->t, "fft");
     CT_CHECK(rc);
-    CT_CHECK(ct_mesh_compensate(m, 2));
     /* radial source table: 1.5 Om S(k, a) / k^2 */
     const double om = ct_cosmo_get_params(c)->omega_m;
     for (int64_t q = 1; q <= st->n2max; q++) {
@@ -104,7 +107,7 @@ static ct_status forces(pm_state *st, ct_sim_particles *p, double a)
             ct_kiter it;
             for (ct_kiter_begin(&it, m, pl, pl + 1); ct_kiter_valid(&it); ct_kiter_next(&it)) {
                 const ct_kmode *mo = &it.mode;
-                double g = mo->n[ax] == N / 2 ? 0.0 : kf * mo->n[ax] * st->src[mo->n2];
+                double g = st->dgrad[mo->i[ax]] * st->src[mo->n2];
                 double re = s[mo->idx][0], im = s[mo->idx][1];
                 d[mo->idx][0] = (ct_real)(-g * im);
                 d[mo->idx][1] = (ct_real)(g * re);
@@ -217,6 +220,10 @@ ct_status ct_sim_run(const ct_cosmo *c, const ct_sim_settings *s, ct_sim_output_
         CT_CHECK_GOTO(rc, ct_mesh_create(&st.work, &ms, comm));
         st.n2max = 3 * (ms.n / 2) * (ms.n / 2);
         CT_CHECK_GOTO(rc, ct_calloc(&st.src, (size_t)st.n2max + 1, sizeof(double), "PM source"));
+        CT_CHECK_GOTO(rc, ct_calloc(&st.dgrad, (size_t)ms.n, sizeof(double), "PM gradient"));
+        double hc = s->box / (double)ms.n;
+        for (int64_t i = 0; i < ms.n; i++)
+            st.dgrad[i] = sin(2.0 * M_PI * (double)ct_mesh_wavenumber(i, ms.n) / (double)ms.n) / hc;
     }
     CT_CHECK_GOTO(rc, exchange(&st, &p));
     CT_CHECK_GOTO(rc, forces(&st, &p, steps[0]));
@@ -248,6 +255,7 @@ fail:
     free(st.acc);
     free(st.rd);
     free(st.src);
+    free(st.dgrad);
     free(steps);
     return rc;
 }
