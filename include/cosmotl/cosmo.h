@@ -27,10 +27,10 @@ extern "C" {
 #endif
 
 typedef enum {
-    CT_TRANSFER_EH98 = 0,      /* Eisenstein & Hu 1998 with baryon wiggles */
-    CT_TRANSFER_EH98_NOWIGGLE, /* EH98 zero-baryon-oscillation shape */
-    CT_TRANSFER_TABLE          /* tabulated P(k) at z = 0 (CAMB/CLASS columns) */
-} ct_transfer_kind;
+    CT_LIN_EH98 = 0,      /* Eisenstein & Hu 1998 with baryon wiggles */
+    CT_LIN_EH98_NOWIGGLE, /* EH98 zero-baryon-oscillation shape */
+    CT_LIN_TABLE          /* tabulated P(k) at z = 0 (CAMB/CLASS columns) */
+} ct_lin_transfer;
 
 typedef enum { CT_SPECIES_TOTAL = 0, CT_SPECIES_CB } ct_species;
 
@@ -48,8 +48,8 @@ typedef struct {
     double f_r0;     /* Hu-Sawicki f_R0 (<= 0); 0 = GR */
     int fr_n;        /* Hu-Sawicki n; default 1 */
     double t_cmb;    /* K; default 2.7255 */
-    ct_transfer_kind transfer;
-    /* CT_TRANSFER_TABLE: linear total-matter P(k) at z = 0 (copied at creation;
+    ct_lin_transfer transfer;
+    /* CT_LIN_TABLE: linear total-matter P(k) at z = 0 (copied at creation;
      * renormalised to sigma8 when sigma8 > 0). */
     const double *table_k, *table_p;
     size_t table_n;

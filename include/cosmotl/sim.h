@@ -154,13 +154,19 @@ void ct_suite_settings_defaults(ct_suite_settings *s);
  * (lo) for the rest; rows beyond the table are an error. */
 ct_status ct_suite_params(const ct_suite_settings *s, double **values);
 
-/* Simulate [first, last) of the suite into dir (dir/params.txt and
- * dir/<i>/snapdir_XXX/...): the ranks of comm split into groups of group_size,
- * group g takes simulations first + g, first + g + ngroups, ...; complete
- * simulations are skipped. Collective over comm. *nrun / *nskip count
- * simulations run / skipped (on rank 0). */
+/* What a suite run did (summed over groups; the fields of ct_manifest_counts). */
+typedef struct {
+    long items, complete, done, failed, interrupted;
+} ct_suite_counts;
+
+/* Simulate [first, last) of the suite into dir (dir/params.txt,
+ * dir/<i>/snapdir_XXX/... and the manifest dir/manifest.tsv): the ranks of comm
+ * split into groups of group_size, group g takes simulations first + g,
+ * first + g + ngroups, ...; complete simulations are skipped; a simulation that
+ * fails is recorded in the manifest and the others go on (counts->failed).
+ * Returns an error only when the suite cannot run at all. Collective. */
 ct_status ct_suite_run(const ct_suite_settings *s, const char *dir, int64_t first, int64_t last,
-                       int group_size, int64_t *nrun, int64_t *nskip, MPI_Comm comm);
+                       int group_size, ct_suite_counts *counts, MPI_Comm comm);
 
 #ifdef __cplusplus
 }

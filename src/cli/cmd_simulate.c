@@ -1,11 +1,273 @@
-/* cosmotl simulate: not built yet (issue 5). */
+/* cosmotl simulate: a suite of approximate (2LPT + FastPM) simulations in the
+ * Quijote layout, from a suite config (configs/suites/NAME.ini). */
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "cli.h"
+#include "cosmotl/batch.h"
+#include "cosmotl/cosmo.h"
+#include "cosmotl/sim.h"
+
+static void usage(void)
+{
+    printf("usage: cosmotl simulate CONFIG [--out DIR] [--range A:B] [--group-size R]\n\n"
+           "Simulate a suite (configs/suites/*.ini): parameters from a Sobol sequence, a\n"
+           "Latin hypercube or a table (Quijote's own tables work as they are), initial\n"
+           "conditions by 2LPT (or Zel'dovich) with optional primordial non-Gaussianity,\n"
+           "then FastPM particle-mesh steps; massive neutrinos through linear response and\n"
+           "f(R) through mu(k, a). Writes DIR/params.txt, DIR/<i>/snapdir_XXX/snap_XXX.<f>.hdf5\n"
+           "and DIR/manifest.tsv. Complete simulations are skipped; snapshots are written\n"
+           "atomically, so an interrupted run leaves no partial snapshot.\n\n"
+           "  --out DIR         suite folder (default: [suite] out, relative to the\n"
+           "                    current directory)\n"
+           "  --range A:B       simulations A..B-1 only (default: all)\n"
+           "  --group-size R    ranks per simulation; the ranks split into groups that\n"
+           "                    simulate in parallel (default: all ranks together)\n\n"
+           "Exit codes: 0 done (or nothing to do), 1 error, 2 usage, 3 some simulations\n"
+           "failed (recorded in DIR/manifest.tsv; the others are complete).\n");
+}
+
+/* base/p unless p is absolute or empty */
+static void resolve(char *out, size_t cap, const char *base, const char *p)
+{
+    if (!p || !*p || p[0] == '/')
+        snprintf(out, cap, "%s", p ? p : "");
+    else
+        snprintf(out, cap, "%s/%s", base, p);
+}
+
+typedef struct {
+    ct_suite_settings s;
+    char out[PATH_MAX];
+    char table[PATH_MAX];
+    double *pk_k, *pk_p;
+} suite_cfg;
+
+static ct_status read_suite(ct_config *cfg, suite_cfg *sc)
+{
+    const char *file = ct_config_path(cfg), *dir = ct_config_dir(cfg), *v;
+    ct_suite_settings *s = &sc->s;
+    ct_suite_settings_defaults(s);
+    long l;
+    int ch;
+
+    /* [suite] */
+    CT_CHECK(ct_config_string(cfg, "suite", "name", "", &v));
+    CT_CHECK(ct_config_string(cfg, "suite", "out", "", &v));
+    snprintf(sc->out, sizeof sc->out, "%s", v);
+    /* `table = FILE` alone selects the table (one line to simulate at exactly
+     * Quijote's cosmologies); n_sims then defaults to its row count */
+    CT_CHECK(ct_config_string(cfg, "suite", "table", "", &v));
+    resolve(sc->table, sizeof sc->table, dir, v);
+    static const char *const samplings[] = {"sobol", "lhs", "table", "fixed", NULL};
+    CT_CHECK(ct_config_choice(cfg, "suite", "sampling", sc->table[0] ? "table" : "sobol",
+                              samplings, &ch));
+    s->sampling = (ct_sampling)ch;
+    long rows = 1;
+    if (s->sampling == CT_SAMPLING_TABLE && sc->table[0] && !ct_config_has(cfg, "suite", "n_sims")) {
+        ct_param_table t;
+        CT_CHECK(ct_param_table_read(sc->table, &t));
+        rows = (long)t.nrow;
+        ct_param_table_free(&t);
+    }
+    CT_CHECK(ct_config_int(cfg, "suite", "n_sims", rows, 1, 100000000, &l));
+    s->nsims = l;
+    if (s->sampling == CT_SAMPLING_TABLE && !sc->table[0])
+        CT_FAIL(CT_ERR_CONFIG, "%s: [suite] sampling = table needs `table = FILE`", file);
+    if (s->sampling != CT_SAMPLING_TABLE && sc->table[0])
+        CT_FAIL(CT_ERR_CONFIG, "%s: [suite] table is given but sampling is not `table`", file);
+    s->table = sc->table;
+    CT_CHECK(ct_config_int(cfg, "suite", "sample_seed", 1, 0, LONG_MAX, &l));
+    s->sample_seed = (uint64_t)l;
+    CT_CHECK(ct_config_int(cfg, "suite", "sobol_skip", 0, 0, 1L << 40, &l));
+    s->sobol_skip = l;
+    CT_CHECK(ct_config_int(cfg, "suite", "seed", 1, 0, 1L << 62, &l));
+    s->seed = (uint64_t)l;
+
+    /* [params]: "lo, hi" (sampled) or one value (fixed) */
+    static const double lim[CT_P_COUNT][2] = {{0.05, 0.9}, {0.005, 0.2}, {0.3, 1.2}, {0.5, 1.5},
+                                              {0.1, 2.0},  {0.0, 3.0},   {-3, -1.0 / 3}, {-1e-2, 0},
+                                              {-1e5, 1e5}};
+    for (int j = 0; j < CT_P_COUNT; j++) {
+        const char *name = ct_param_name(j);
+        double vals[2];
+        int n = 2;
+        CT_CHECK(ct_config_doubles(cfg, "params", name, vals, &n));
+        if (n == 0)
+            continue;
+        if (n == 1)
+            vals[1] = vals[0];
+        if (vals[1] < vals[0])
+            CT_FAIL(CT_ERR_CONFIG, "%s: [params] %s = %g, %g: the range is empty", file, name,
+                    vals[0], vals[1]);
+        if (vals[0] < lim[j][0] || vals[1] > lim[j][1])
+            CT_FAIL(CT_ERR_CONFIG, "%s: [params] %s = %g, %g outside the allowed [%g, %g]", file,
+                    name, vals[0], vals[1], lim[j][0], lim[j][1]);
+        s->lo[j] = vals[0];
+        s->hi[j] = vals[1];
+    }
+
+    /* [cosmology] */
+    static const char *const transfers[] = {"eh98", "eh98_nowiggle", "table", NULL};
+    CT_CHECK(ct_config_choice(cfg, "cosmology", "transfer", "eh98", transfers, &ch));
+    s->cosmo.transfer = (ct_lin_transfer)ch;
+    CT_CHECK(ct_config_string(cfg, "cosmology", "pk_table", "", &v));
+    if (s->cosmo.transfer == CT_LIN_TABLE) {
+        char path[PATH_MAX];
+        if (!*v)
+            CT_FAIL(CT_ERR_CONFIG, "%s: [cosmology] transfer = table needs `pk_table = FILE`",
+                    file);
+        resolve(path, sizeof path, dir, v);
+        size_t n = 0;
+        CT_CHECK(ct_pk_table_read(path, &sc->pk_k, &sc->pk_p, &n));
+        s->cosmo.table_k = sc->pk_k;
+        s->cosmo.table_p = sc->pk_p;
+        s->cosmo.table_n = n;
+    } else if (*v) {
+        CT_FAIL(CT_ERR_CONFIG, "%s: [cosmology] pk_table is given but transfer is not `table`",
+                file);
+    }
+    CT_CHECK(ct_config_int(cfg, "cosmology", "n_nu", 3, 1, 10, &l));
+    s->cosmo.n_nu = (int)l;
+    CT_CHECK(ct_config_double(cfg, "cosmology", "t_cmb", 2.7255, 1.0, 5.0, &s->cosmo.t_cmb));
+    CT_CHECK(ct_config_int(cfg, "cosmology", "fr_n", 1, 1, 4, &l));
+    s->cosmo.fr_n = (int)l;
+
+    /* [sim] */
+    ct_sim_settings *sim = &s->sim;
+    CT_CHECK(ct_config_int(cfg, "sim", "particles", 32, 2, 1 << 14, &l));
+    if (l % 2)
+        CT_FAIL(CT_ERR_CONFIG, "%s: [sim] particles = %ld must be even", file, l);
+    sim->np = l;
+    CT_CHECK(ct_config_double(cfg, "sim", "box", 256.0, 1.0, 1e5, &sim->box));
+    CT_CHECK(ct_config_int(cfg, "sim", "mesh_factor", 2, 1, 8, &l));
+    sim->mesh_factor = (int)l;
+    CT_CHECK(ct_config_int(cfg, "sim", "steps", 10, 0, 10000, &l));
+    sim->steps = (int)l;
+    CT_CHECK(ct_config_double(cfg, "sim", "z_init", 127.0, 1.0, 1000.0, &sim->z_init));
+    CT_CHECK(ct_config_int(cfg, "sim", "lpt_order", 2, 1, 2, &l));
+    sim->lpt_order = (int)l;
+    static const char *const amps[] = {"rayleigh", "fixed", NULL};
+    CT_CHECK(ct_config_choice(cfg, "sim", "amplitude", "rayleigh", amps, &ch));
+    sim->amplitude = (ct_amp_kind)ch;
+    CT_CHECK(ct_config_bool(cfg, "sim", "phase_flip", 0, &sim->phase_flip));
+    static const char *const pngs[] = {"none", "local", "equilateral", "orthogonal", NULL};
+    CT_CHECK(ct_config_choice(cfg, "sim", "png", "none", pngs, &ch));
+    sim->png = (ct_png_kind)ch;
+    if (sim->png == CT_PNG_NONE && (s->lo[CT_P_F_NL] != 0 || s->hi[CT_P_F_NL] != 0))
+        CT_FAIL(CT_ERR_CONFIG, "%s: [params] f_NL is set but [sim] png = none", file);
+    double zs[CT_SIM_MAX_OUT];
+    int nz = CT_SIM_MAX_OUT;
+    CT_CHECK(ct_config_doubles(cfg, "sim", "redshifts", zs, &nz));
+    if (nz == 0) {
+        zs[0] = 0.0;
+        nz = 1;
+    }
+    int quijote = 1;
+    for (int i = 0; i < nz; i++) {
+        if (zs[i] < 0 || zs[i] >= sim->z_init || (i && !(zs[i] < zs[i - 1])))
+            CT_FAIL(CT_ERR_CONFIG, "%s: [sim] redshifts must decrease, within [0, z_init)", file);
+        quijote &= ct_sim_quijote_snapnum(zs[i]) >= 0;
+    }
+    sim->nout = nz;
+    for (int i = 0; i < nz; i++) {
+        sim->z_out[i] = zs[i];
+        /* Quijote's numbers (z = 0 -> 004) for its redshifts, else 0, 1, ... */
+        sim->snapnum[i] = quijote ? ct_sim_quijote_snapnum(zs[i]) : i;
+    }
+    CT_CHECK(ct_config_int(cfg, "sim", "nfiles", 8, 1, 1024, &l));
+    sim->nfiles = (int)l;
+    CT_CHECK(ct_config_int(cfg, "sim", "threads", 1, 1, 256, &l));
+    sim->threads = (int)l;
+    CT_CHECK(ct_config_check_unused(cfg));
+    return CT_OK;
+}
 
 int cmd_simulate(int argc, char **argv, MPI_Comm comm)
 {
-    (void)argc;
-    (void)argv;
-    return ct_cli_usage_error("simulate", comm, "this command is not available yet");
+    const char *cmd = "simulate";
+    const char *config = NULL, *out = NULL;
+    long a = -1, b = -1, gsize = 0;
+    int rank, size;
+    MPI_Comm_rank(comm, &rank);
+    MPI_Comm_size(comm, &size);
+    for (int i = 1; i < argc; i++) {
+        if (ct_cli_is_help(argv[i])) {
+            if (rank == 0)
+                usage();
+            return 0;
+        } else if (!strcmp(argv[i], "--out") && i + 1 < argc) {
+            out = argv[++i];
+        } else if (!strcmp(argv[i], "--range") && i + 1 < argc) {
+            if (ct_cli_parse_range(argv[++i], &a, &b))
+                return ct_cli_usage_error(cmd, comm, "--range needs A:B with A < B (got '%s')",
+                                          argv[i]);
+        } else if (!strcmp(argv[i], "--group-size") && i + 1 < argc) {
+            if (ct_cli_parse_long(argv[++i], 1, size, &gsize) || size % gsize)
+                return ct_cli_usage_error(cmd, comm,
+                                          "--group-size must divide the %d ranks (got '%s')",
+                                          size, argv[i]);
+        } else if (argv[i][0] == '-') {
+            return ct_cli_usage_error(cmd, comm, "unknown or incomplete option '%s'", argv[i]);
+        } else if (!config) {
+            config = argv[i];
+        } else {
+            return ct_cli_usage_error(cmd, comm, "more than one CONFIG ('%s')", argv[i]);
+        }
+    }
+    if (!config)
+        return ct_cli_usage_error(cmd, comm, "missing CONFIG");
+
+    ct_config *cfg = NULL;
+    suite_cfg sc;
+    memset(&sc, 0, sizeof sc);
+    ct_status rc = ct_config_load(&cfg, config, comm);
+    if (rc == CT_OK)
+        rc = read_suite(cfg, &sc);
+    rc = ct_agree_msg(comm, rc);
+    int exitc = 0;
+    if (rc != CT_OK) {
+        exitc = ct_cli_fail(cmd, comm);
+        goto done;
+    }
+    if (!out)
+        out = sc.out;
+    if (!out || !*out) {
+        exitc = ct_cli_usage_error(cmd, comm, "no output folder: give --out DIR or [suite] out");
+        goto done;
+    }
+    if (a < 0) {
+        a = 0;
+        b = (long)sc.s.nsims;
+    }
+    if (b > sc.s.nsims) {
+        exitc = ct_cli_usage_error(cmd, comm, "--range %ld:%ld beyond the suite's %lld simulations",
+                                   a, b, (long long)sc.s.nsims);
+        goto done;
+    }
+    if (gsize == 0)
+        gsize = size;
+    ct_info("simulate %s: simulations %ld:%ld of %lld, %lld^3 particles, %d steps, %ld group(s) "
+            "of %ld rank(s)", config, a, b, (long long)sc.s.nsims, (long long)sc.s.sim.np,
+            sc.s.sim.steps, size / gsize, gsize);
+    ct_suite_counts cnt;
+    rc = ct_suite_run(&sc.s, out, a, b, (int)gsize, &cnt, comm);
+    if (rc != CT_OK) {
+        exitc = ct_cli_fail(cmd, comm);
+        goto done;
+    }
+    {
+        char line[512];
+        ct_manifest_counts mc = {cnt.items, cnt.complete, cnt.done, cnt.failed, cnt.interrupted};
+        ct_manifest_describe("simulate", out, &mc, line, sizeof line);
+        ct_info("%s", line);
+        exitc = cnt.failed ? CT_EXIT_PARTIAL : 0;
+    }
+done:
+    ct_config_destroy(&cfg);
+    free(sc.pk_k);
+    free(sc.pk_p);
+    return exitc;
 }

@@ -36,7 +36,7 @@ void ct_cosmo_params_defaults(ct_cosmo_params *p)
     p->f_r0 = 0.0;
     p->fr_n = 1;
     p->t_cmb = 2.7255;
-    p->transfer = CT_TRANSFER_EH98;
+    p->transfer = CT_LIN_EH98;
 }
 
 const ct_cosmo_params *ct_cosmo_get_params(const ct_cosmo *c) { return &c->p; }
@@ -339,7 +339,7 @@ void ct_cosmo_growth_k(const ct_cosmo *c, double k, double a, int gr, double *d,
 
 double ct_cosmo_transfer_eh98(const ct_cosmo *c, double k)
 {
-    return ct_eh98_transfer(&c->eh98, k_mpc(c, k), c->p.transfer != CT_TRANSFER_EH98_NOWIGGLE);
+    return ct_eh98_transfer(&c->eh98, k_mpc(c, k), c->p.transfer != CT_LIN_EH98_NOWIGGLE);
 }
 
 double ct_cosmo_transfer_eh99_master(const ct_cosmo *c, double k)
@@ -351,7 +351,7 @@ double ct_cosmo_transfer_eh99_master(const ct_cosmo *c, double k)
  * the shape implied by P_tab / k^ns (normalised to 1 at the first k). */
 static double t_shape(const ct_cosmo *c, double k)
 {
-    if (c->p.transfer == CT_TRANSFER_TABLE) {
+    if (c->p.transfer == CT_LIN_TABLE) {
         double lk = log(k), lp;
         double lk0 = log(c->tab_k[0]), lk1 = log(c->tab_k[c->tab_n - 1]);
         if (lk < lk0)
@@ -388,7 +388,7 @@ static double pk_any(const ct_cosmo *c, double k, double a, ct_species sp, int g
         return 0.0;
     double t = t_shape(c, k);
     double g = growth_species(c, k, a, sp, gr);
-    if (c->p.transfer == CT_TRANSFER_TABLE)
+    if (c->p.transfer == CT_LIN_TABLE)
         g /= growth_species(c, k, 1.0, CT_SPECIES_TOTAL, 1);
     return c->amp * pow(k, c->p.n_s) * t * t * g * g;
 }
@@ -480,7 +480,7 @@ static ct_status check_params(const ct_cosmo_params *p)
     if (onu + p->omega_b >= 0.9 * p->omega_m)
         CT_FAIL(CT_ERR_RANGE, "cosmology: omega_nu + omega_b = %g leaves too little CDM "
                 "(omega_m = %g)", onu + p->omega_b, p->omega_m);
-    if (p->transfer == CT_TRANSFER_TABLE && (!p->table_k || !p->table_p || p->table_n < 4))
+    if (p->transfer == CT_LIN_TABLE && (!p->table_k || !p->table_p || p->table_n < 4))
         CT_FAIL(CT_ERR_ARG, "cosmology: transfer = table needs a P(k) table of >= 4 rows");
 #undef RANGE
     return CT_OK;
@@ -505,7 +505,7 @@ ct_status ct_cosmo_create(ct_cosmo **out, const ct_cosmo_params *p)
     ct_eh99_init(&c->eh99, p, c->fnu);
     ct_eh99_init(&c->eh99_0, p, 0.0);
     CT_CHECK_GOTO(rc, solve_growth(c));
-    if (p->transfer == CT_TRANSFER_TABLE) {
+    if (p->transfer == CT_LIN_TABLE) {
         size_t n = p->table_n;
         double *lk = NULL, *lp = NULL;
         c->tab_n = n;
@@ -548,13 +548,13 @@ ct_status ct_cosmo_create(ct_cosmo **out, const ct_cosmo_params *p)
         }
     }
     /* a table is taken as absolute: T^2 k^ns = P_tab / t0 */
-    c->amp = p->transfer == CT_TRANSFER_TABLE ? c->tab_t0 : 1.0;
+    c->amp = p->transfer == CT_LIN_TABLE ? c->tab_t0 : 1.0;
     if (p->sigma8 > 0) {
         double s = ct_cosmo_sigma8(c);
         if (!(s > 0) || !isfinite(s))
             CT_FAIL_GOTO(rc, CT_ERR_NUMERIC, "sigma8 integral failed (%g)", s);
         c->amp *= (p->sigma8 / s) * (p->sigma8 / s);
-    } else if (p->transfer != CT_TRANSFER_TABLE) {
+    } else if (p->transfer != CT_LIN_TABLE) {
         double h0 = 1.0 / CT_HUBBLE_MPCH, kp = p->k_pivot / p->h;
         double fac = 0.4 * c->d1raw_1 / (c->om * h0 * h0);
         c->amp = 2.0 * M_PI * M_PI * p->a_s * pow(kp, 1.0 - p->n_s) * fac * fac;

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cosmotl/batch.h"
 #include "cosmotl/io.h"
 #include "sim_internal.h"
 
@@ -291,15 +292,16 @@ fail:
 }
 
 ct_status ct_suite_run(const ct_suite_settings *s, const char *dir, int64_t first, int64_t last,
-                       int group_size, int64_t *nrun, int64_t *nskip, MPI_Comm comm)
+                       int group_size, ct_suite_counts *counts, MPI_Comm comm)
 {
     ct_status rc = CT_OK;
     double *v = NULL;
     MPI_Comm g = MPI_COMM_NULL;
+    ct_manifest *man = NULL;
     int rank, size;
     MPI_Comm_rank(comm, &rank);
     MPI_Comm_size(comm, &size);
-    *nrun = *nskip = 0;
+    memset(counts, 0, sizeof *counts);
     if (group_size < 1 || size % group_size)
         CT_FAIL(CT_ERR_ARG, "group size %d does not divide the %d ranks", group_size, size);
     if (first < 0 || last > s->nsims || first >= last)
@@ -318,56 +320,53 @@ ct_status ct_suite_run(const ct_suite_settings *s, const char *dir, int64_t firs
         CT_FAIL_GOTO(rc, CT_ERR_MPI, "MPI_Comm_split into groups failed");
     int grank;
     MPI_Comm_rank(g, &grank);
-    int64_t counts[3] = {0, 0, 0}; /* run, skipped, failed */
-    char first_err[512] = "";
+    rc = ct_manifest_open(&man, dir, "simulate", g);
+    CT_CHECK_GOTO(rc, ct_agree_msg(comm, rc));
+    int last_out = s->sim.nout - 1, sn = s->sim.snapnum[last_out];
     for (int64_t i = first + color; i < last; i += ngroups) {
-        char sdir[PATH_MAX];
+        char sdir[PATH_MAX], item[32], output[PATH_MAX + 64];
         snprintf(sdir, sizeof sdir, "%s/%lld", dir, (long long)i);
-        int done = grank == 0 ? ct_sim_complete(&s->sim, sdir) : 0;
-        MPI_Bcast(&done, 1, MPI_INT, 0, g);
-        if (done) {
-            counts[1]++;
+        snprintf(item, sizeof item, "%lld", (long long)i);
+        /* snapshots are written atomically, the last output last: its last file
+         * marks the simulation complete */
+        snprintf(output, sizeof output, "%s/snapdir_%03d/snap_%03d.%d.hdf5", sdir, sn, sn,
+                 s->sim.nfiles - 1);
+        int todo = 1;
+        CT_CHECK_GOTO(rc, ct_manifest_need(man, item, "params.txt", output, &todo));
+        if (!todo && ct_sim_complete(&s->sim, sdir))
             continue;
-        }
+        CT_CHECK_GOTO(rc, ct_manifest_begin(man, item));
         double t0 = ct_wtime();
-        ct_status r1 = one_sim(s, v + i * CT_P_COUNT, i, sdir, g);
+        ct_status r1 = ct_agree_msg(g, one_sim(s, v + i * CT_P_COUNT, i, sdir, g));
         if (r1 != CT_OK) {
-            counts[2]++;
-            if (grank == 0) {
+            if (grank == 0)
                 ct_log_rank_msg(CT_LOG_ERROR, "simulation %lld failed: %s", (long long)i,
                                 ct_error_message());
-                if (!first_err[0])
-                    snprintf(first_err, sizeof first_err, "simulation %lld: %s", (long long)i,
-                             ct_error_message());
-            }
+            CT_CHECK_GOTO(rc, ct_manifest_fail(man, item, ct_error_message()));
         } else {
-            counts[0]++;
             if (grank == 0)
                 ct_log_rank_msg(CT_LOG_INFO, "simulation %lld done in %.1f s", (long long)i,
                                 ct_wtime() - t0);
+            CT_CHECK_GOTO(rc, ct_manifest_done(man, item));
         }
     }
-    int64_t tot[3] = {0, 0, 0};
-    /* count each group once: only group leaders contribute */
-    int64_t mine[3] = {grank == 0 ? counts[0] : 0, grank == 0 ? counts[1] : 0,
-                       grank == 0 ? counts[2] : 0};
-    MPI_Allreduce(mine, tot, 3, MPI_INT64_T, MPI_SUM, comm);
-    *nrun = tot[0];
-    *nskip = tot[1];
-    if (tot[2] > 0) {
-        ct_status local = first_err[0] ? CT_ERR_NUMERIC : CT_OK;
-        if (local != CT_OK)
-            ct_error_set(local, __func__, __LINE__, "%s", first_err);
-        rc = ct_agree_msg(comm, local);
-        if (rc == CT_OK || rc == CT_ERR_REMOTE)
-            rc = CT_ERR_NUMERIC;
-        char cause[1024];
-        snprintf(cause, sizeof cause, "%s", ct_error_message());
-        ct_error_set(rc, __func__, __LINE__, "%lld of %lld simulations failed; first: %s",
-                     (long long)tot[2], (long long)(last - first), cause);
-        goto fail;
+    CT_CHECK_GOTO(rc, ct_manifest_flush(man));
+    {
+        ct_manifest_counts c = ct_manifest_get_counts(man);
+        /* count each group once: only group leaders contribute */
+        long mine[5] = {c.items, c.complete, c.done, c.failed, c.interrupted}, tot[5];
+        if (grank != 0)
+            memset(mine, 0, sizeof mine);
+        MPI_Allreduce(mine, tot, 5, MPI_LONG, MPI_SUM, comm);
+        counts->items = tot[0];
+        counts->complete = tot[1];
+        counts->done = tot[2];
+        counts->failed = tot[3];
+        counts->interrupted = tot[4];
     }
 fail:
+    rc = ct_agree_msg(comm, rc);
+    ct_manifest_close(&man);
     if (g != MPI_COMM_NULL)
         MPI_Comm_free(&g);
     free(v);

@@ -20,7 +20,7 @@ typedef struct {
 
 /* P(k) in bins of |n| (width 1 kF), half-space mode counting, and the mean of
  * lin(k) over the same modes (lin may be NULL). Collective. */
-static void st_measure(ct_mesh *m, const ct_cosmo *c, double a, st_pk *out)
+static inline void st_measure(ct_mesh *m, const ct_cosmo *c, double a, st_pk *out)
 {
     memset(out, 0, sizeof *out);
     const int64_t N = ct_mesh_n(m);
@@ -61,7 +61,7 @@ static void st_measure(ct_mesh *m, const ct_cosmo *c, double a, st_pk *out)
 
 /* Paint (CIC) particles onto m, convert to delta(k) with the CIC window
  * compensated. The particles are exchanged to m's decomposition (modified). */
-static ct_status st_paint(ct_mesh *m, ct_sim_particles *p)
+static inline ct_status st_paint(ct_mesh *m, ct_sim_particles *p)
 {
     ct_payload pl[2] = {{(void **)&p->mom, 3 * sizeof(float)}, {(void **)&p->id, sizeof(uint64_t)}};
     CT_CHECK(ct_mesh_exchange(m, &p->n, &p->pos, 2, pl));
@@ -76,7 +76,7 @@ static ct_status st_paint(ct_mesh *m, ct_sim_particles *p)
 }
 
 /* Sum over modes with kmin <= k < kmax of |delta|^2 (half space). */
-static double st_power_sum(ct_mesh *m, double kmin, double kmax)
+static inline double st_power_sum(ct_mesh *m, double kmin, double kmax)
 {
     const double kf = ct_mesh_kf(m);
     ptrdiff_t y0, ny;
@@ -96,7 +96,7 @@ static double st_power_sum(ct_mesh *m, double kmin, double kmax)
 }
 
 /* Skewness <d^3>/<d^2>^1.5 of a real-space mesh. Collective. */
-static double st_skewness(ct_mesh *m)
+static inline double st_skewness(ct_mesh *m)
 {
     ptrdiff_t x0, nx;
     ct_mesh_local(m, &x0, &nx);

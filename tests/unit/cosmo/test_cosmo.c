@@ -54,7 +54,7 @@ int main(int argc, char **argv)
 
     /* 1. sigma8 normalisation to 1e-4 (the brute-force integral is accurate to
      * ~1e-7 with 4e5 points; the library integrates adaptively to 1e-11). */
-    ct_transfer_kind kinds[2] = {CT_TRANSFER_EH98, CT_TRANSFER_EH98_NOWIGGLE};
+    ct_lin_transfer kinds[2] = {CT_LIN_EH98, CT_LIN_EH98_NOWIGGLE};
     double mnus[3] = {0.0, 0.4, 0.0}, fr0s[3] = {0.0, 0.0, -1e-4};
     for (int t = 0; t < 2; t++)
         for (int m = 0; m < 3; m++) {
@@ -121,7 +121,7 @@ int main(int argc, char **argv)
         CT_EXPECT_REL(ct_cosmo_pk_phi(c, k), ref, 1e-9);
     }
     ct_cosmo *cnw = NULL;
-    p.transfer = CT_TRANSFER_EH98_NOWIGGLE;
+    p.transfer = CT_LIN_EH98_NOWIGGLE;
     CT_EXPECT_OK(ct_cosmo_create(&cnw, &p));
     double mean = 0, maxdev = 0;
     int nk = 0;
@@ -206,7 +206,7 @@ int main(int argc, char **argv)
     size_t tn = 0;
     CT_EXPECT_OK(ct_pk_table_read(path, &tk, &tp, &tn));
     CT_EXPECT(tn == 600);
-    p.transfer = CT_TRANSFER_TABLE;
+    p.transfer = CT_LIN_TABLE;
     p.table_k = tk;
     p.table_p = tp;
     p.table_n = tn;
