@@ -105,8 +105,15 @@ typedef struct {
 
 void ct_write_settings_defaults(ct_write_settings *s);
 
-/* parts[t] for t = 0..5 may be NULL (no particles of that type). header's
- * npart_total and nfiles are filled in by the writer. */
+/* Collective. parts[t] for t = 0..5 may be NULL (no particles of that type on
+ * this rank). From header the writer uses box, time, redshift, cosmology and flags;
+ * npart_total and nfiles are ignored (computed from parts and s). Per type and
+ * rank: pos is required; vel NULL writes zeros; id NULL writes 1..N in global
+ * order; IDs above 2^32-1 switch the dataset to u8. Mass: MassTable[t] =
+ * mass_uniform when every rank agrees and no rank passes a mass array (else
+ * header->mass_table[t] if mass_uniform is 0); otherwise a Masses dataset.
+ * Positions are wrapped into [0, box); non-finite positions or velocities are an
+ * error (on every rank, nothing written). s may be NULL for the defaults. */
 ct_status ct_snapshot_write(const char *dir, const ct_snapshot_header *header,
                             const ct_particles *const parts[6], const ct_write_settings *s,
                             MPI_Comm comm);

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <hdf5.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -67,6 +68,33 @@ fail:
     return rc;
 }
 
+/* Debian installs HDF5 filter plugins (Blosc for Quijote's files, LZ4, BZip2)
+ * under hdf5/serial/plugins, while the parallel HDF5 searches only
+ * hdf5/openmpi/plugins (absent). Unless the user chose HDF5_PLUGIN_PATH, the
+ * existing folders go in front, once: HDF5 1.10 stops searching at a folder it
+ * cannot open, so appending behind the missing default would not work. The
+ * serial build's Blosc plugin decompresses fine inside the parallel HDF5 (its
+ * read path calls no HDF5 function; tests/unit/io reads a Blosc fixture). */
+static pthread_once_t plugin_once = PTHREAD_ONCE_INIT;
+
+static void add_plugin_dirs(void)
+{
+    if (getenv("HDF5_PLUGIN_PATH"))
+        return;
+    static const char *dirs[] = {
+        "/usr/lib/x86_64-linux-gnu/hdf5/openmpi/plugins",
+        "/usr/lib/x86_64-linux-gnu/hdf5/serial/plugins",
+        "/usr/lib/aarch64-linux-gnu/hdf5/openmpi/plugins",
+        "/usr/lib/aarch64-linux-gnu/hdf5/serial/plugins",
+        "/usr/local/hdf5/lib/plugin"};
+    struct stat st;
+    for (size_t i = sizeof dirs / sizeof dirs[0]; i-- > 0;)
+        if (stat(dirs[i], &st) == 0 && S_ISDIR(st.st_mode))
+            H5PLprepend(dirs[i]);
+}
+
+void ct_h5snap_plugins(void) { pthread_once(&plugin_once, add_plugin_dirs); }
+
 /* Every filter of the dataset's pipeline must be loadable, or HDF5 would fail
  * (or, for optional filters, hand back garbage) on read. */
 static ct_status check_filters(hid_t d, const char *path, const char *name)
@@ -88,8 +116,9 @@ static ct_status check_filters(hid_t d, const char *path, const char *name)
             const char *pp = getenv("HDF5_PLUGIN_PATH");
             CT_FAIL(CT_ERR_IO,
                     "%s: %s is compressed with HDF5 filter %d (%s), which this HDF5 cannot "
-                    "load; install the filter plugin (Quijote uses Blosc, filter 32001) and "
-                    "set HDF5_PLUGIN_PATH to its folder (HDF5_PLUGIN_PATH is %s%s%s)",
+                    "load; install the filter plugin (Quijote uses Blosc, filter 32001; on "
+                    "Debian: hdf5-filter-plugin-blosc-serial) and set HDF5_PLUGIN_PATH to "
+                    "its folder (HDF5_PLUGIN_PATH is %s%s%s)",
                     path, name, (int)id, fname[0] ? fname : "unnamed", pp ? "'" : "",
                     pp ? pp : "not set", pp ? "'" : "");
         }
@@ -158,6 +187,7 @@ ct_status ct_h5snap_scan(const char *path, ct_snapshot_header *h, double *box_fi
     memset(f, 0, sizeof *f);
     f->blk_pos = f->blk_vel = f->blk_id = f->blk_mass = -1;
     ct_h5_quiet();
+    ct_h5snap_plugins();
     file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (file < 0)
         CT_FAIL(CT_ERR_FORMAT, "%s: cannot open HDF5 file (truncated or corrupt)", path);
@@ -292,6 +322,7 @@ ct_status ct_h5snap_read(const char *path, const ct_snapfile *f, int t, int64_t 
         CT_FAIL(CT_ERR_FORMAT, "%s: %s/Velocities is missing", path, gname);
     if (id && !f->has_id[t])
         CT_FAIL(CT_ERR_FORMAT, "%s: %s/ParticleIDs is missing", path, gname);
+    ct_h5snap_plugins();
     file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (file < 0)
         CT_FAIL(CT_ERR_IO, "%s: cannot open HDF5 file", path);

@@ -42,6 +42,10 @@ ct_status ct_snap_path(char *out, size_t cap, const char *fmt, ...)
 /* Length conversion file -> memory (kpc/h -> Mpc/h). */
 #define CT_SNAP_LEN_TO_MPC 1e-3
 
+/* Add Debian's HDF5 filter plugin folders to the search path (once, and only
+ * when HDF5_PLUGIN_PATH is not set). */
+void ct_h5snap_plugins(void);
+
 /* HDF5 format: read and validate the header and dataset metadata of one file.
  * Returns CT_ERR_UNSUPPORTED when the file is HDF5 but not a snapshot. */
 ct_status ct_h5snap_scan(const char *path, ct_snapshot_header *h, double *box_file,
