@@ -444,6 +444,43 @@ ct_status ct_jobs_write(const ct_pipeline *p, ct_job_plan *plan)
 
 /* ------------------------------------------------------------ submission */
 
+/* The variables an MPI launcher (or the singleton start of this program) puts in
+ * the environment. sbatch exports the environment to the job, where they would
+ * make mpirun believe it runs inside another MPI job and fail, so the child drops
+ * them; a user's own OMPI_MCA_* settings and OMPI_ALLOW_RUN_AS_ROOT* stay. */
+static int launcher_variable(const char *kv)
+{
+    static const char *const drop[] = {"PMIX_", "PMI_", "ORTE_", "OMPI_COMM_WORLD_",
+                                       "OMPI_APP_CTX_", "OMPI_COMMAND=", "OMPI_ARGV=",
+                                       "OMPI_NUM_APP_CTX=", "OMPI_FIRST_RANKS=",
+                                       "OMPI_UNIVERSE_SIZE=", "OMPI_FILE_LOCATION=",
+                                       "OMPI_MCA_ess=", "OMPI_MCA_ess_", "OMPI_MCA_orte_",
+                                       "OMPI_MCA_pmix=", "OMPI_MCA_initial_wdir=", NULL};
+    for (int i = 0; drop[i]; i++)
+        if (!strncmp(kv, drop[i], strlen(drop[i])))
+            return 1;
+    return 0;
+}
+
+static void drop_launcher_environment(void)
+{
+    extern char **environ;
+    for (;;) {
+        char name[256] = "";
+        for (char **e = environ; e && *e; e++)
+            if (launcher_variable(*e)) {
+                size_t n = strcspn(*e, "=");
+                if (n < sizeof name) {
+                    memcpy(name, *e, n);
+                    name[n] = '\0';
+                }
+                break;
+            }
+        if (!*name || unsetenv(name) != 0)
+            return;
+    }
+}
+
 /* Run argv, capturing stdout+stderr (up to cap-1 bytes); returns the exit status
  * (or -1 when the program could not be run). */
 static int run_capture(char *const argv[], char *buf, size_t cap)
@@ -464,6 +501,7 @@ static int run_capture(char *const argv[], char *buf, size_t cap)
         dup2(fd[1], 2);
         close(fd[0]);
         close(fd[1]);
+        drop_launcher_environment();
         execvp(argv[0], argv);
         fprintf(stderr, "cannot run %s: %s\n", argv[0], strerror(errno));
         _exit(127);
