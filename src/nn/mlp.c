@@ -350,6 +350,13 @@ int ct_prior_range(const char *name, double *lo, double *hi)
 
 /* ---------------------------------------------------------------- activations */
 
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define CT_NN_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define CT_NN_CLONES
+#endif
+
+CT_NN_CLONES
 static void act_apply(ct_act a, double slope, double *v, size_t n)
 {
     switch (a) {
@@ -375,6 +382,7 @@ static void act_apply(ct_act a, double slope, double *v, size_t n)
 }
 
 /* d *= act'(z), with h = act(z) */
+CT_NN_CLONES
 static void act_backward(ct_act a, double slope, const double *z, const double *h, double *d,
                          size_t n)
 {

@@ -214,6 +214,31 @@ static ct_status try_resume(ct_mlp *m, const ct_train_settings *s, MPI_Comm comm
     return CT_OK;
 }
 
+/* One AdamW update of n parameters; restrict and precomputed constants let the
+ * compiler vectorise the loop (it is a third of an epoch otherwise). */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define CT_NN_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define CT_NN_CLONES
+#endif
+
+CT_NN_CLONES
+static void adamw_range(double *restrict p, double *restrict m1, double *restrict m2,
+                        const double *restrict g, size_t n, double decay, double b1, double b2,
+                        double step, double inv_sqrt_bc2, double eps)
+{
+    const double c1 = 1.0 - b1, c2 = 1.0 - b2;
+    for (size_t i = 0; i < n; i++) {
+        double gi = g[i];
+        double a = b1 * m1[i] + c1 * gi;
+        double v = b2 * m2[i] + c2 * gi * gi;
+        m1[i] = a;
+        m2[i] = v;
+        /* decoupled weight decay first, as torch.optim.AdamW */
+        p[i] = p[i] * decay - step * a / (sqrt(v) * inv_sqrt_bc2 + eps);
+    }
+}
+
 static void adamw_step(ct_mlp *m, const ct_train_settings *s, ct_train_state *st,
                        const double *g, double lr)
 {
@@ -221,19 +246,13 @@ static void adamw_step(ct_mlp *m, const ct_train_settings *s, ct_train_state *st
     double bc1 = 1.0 - pow(s->beta1, (double)st->step);
     double bc2 = 1.0 - pow(s->beta2, (double)st->step);
     double decay = 1.0 - lr * s->weight_decay;
-    double b1 = s->beta1, b2 = s->beta2, eps = s->eps;
     for (int l = 0; l < m->n_layers; l++) {
         if (m->frozen[l])
             continue;
         size_t a = m->offset[l];
-        size_t e = a + (size_t)m->dims[l + 1] * (size_t)(m->dims[l] + 1);
-        double *p = m->params, *m1 = st->m1, *m2 = st->m2;
-        for (size_t i = a; i < e; i++) {
-            p[i] *= decay; /* decoupled weight decay (torch.optim.AdamW order) */
-            m1[i] = b1 * m1[i] + (1.0 - b1) * g[i];
-            m2[i] = b2 * m2[i] + (1.0 - b2) * g[i] * g[i];
-            p[i] -= lr * (m1[i] / bc1) / (sqrt(m2[i] / bc2) + eps);
-        }
+        size_t n = (size_t)m->dims[l + 1] * (size_t)(m->dims[l] + 1);
+        adamw_range(m->params + a, st->m1 + a, st->m2 + a, g + a, n, decay, s->beta1, s->beta2,
+                    lr / bc1, 1.0 / sqrt(bc2), s->eps);
     }
 }
 

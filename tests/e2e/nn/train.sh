@@ -132,6 +132,17 @@ resume)
   grep -q "resumed from" err.txt || fail "did not resume"
   h5diff -d 0 full.h5 out/model.h5 /layers >diff.txt 2>&1 || { fail "resumed != uninterrupted"; head diff.txt >&2; }
   h5diff -d 0 full.h5 out/model.h5 /history/val >/dev/null 2>&1 || fail "history differs"
+  # a real kill (SIGKILL at whatever point it is reached), then resume
+  rm -f out/model.h5 out/ck.h5
+  base_config kill.ini "[train]" "checkpoint = out/ck.h5"
+  sed -i 's#^dropout = 0.1#dropout = 0.2#' kill.ini
+  "$COSMOTL" train kill.ini >/dev/null 2>&1 &
+  pid=$!
+  for i in $(seq 1 200); do [ -f out/ck.h5 ] && break; sleep 0.05; done
+  kill -9 $pid 2>/dev/null; wait $pid 2>/dev/null
+  [ -f out/model.h5 ] && echo "note: the run finished before the kill" >&2
+  expect_ok "resumed after SIGKILL" 1 train kill.ini
+  h5diff -d 0 full.h5 out/model.h5 /layers >diff.txt 2>&1 || { fail "killed+resumed != uninterrupted"; head diff.txt >&2; }
   ;;
 search)
   mkdir -p out
