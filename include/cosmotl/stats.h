@@ -87,7 +87,6 @@ ct_status ct_pk_read_quijote_text(const char *path, ct_pk_result *r);
 
 /* ======== Marked power spectrum and bispectrum (src/stats/mk*.c, bk*.c) ======== */
 
-struct ct_mesh; /* cosmotl/mesh.h */
 
 /* Marked power spectrum (White 2016; Massara et al. 2021), Quijote conventions:
  * mark m = [(1 + delta_s) / (1 + delta_s + delta_R)]^p with delta_R the density
@@ -103,6 +102,36 @@ void ct_mk_settings_defaults(ct_mk_settings *s);
 double ct_mk_mark(const ct_mk_settings *s, double delta_R);
 /* Fourier transform of a unit-volume top-hat, 3 (sin x - x cos x) / x^3 (1 at x = 0). */
 double ct_tophat_window(double x);
+
+typedef struct {
+    ct_pk_result M;          /* marked power spectrum (binned as P(k), no shot noise) */
+    ct_pk_result X;          /* marked x unmarked cross spectrum */
+    double mean_mark;        /* over all particles */
+    double delta_R_range[2]; /* smallest and largest delta_R at the particles */
+    ct_mk_settings settings;
+} ct_mk_result;
+
+void ct_mk_result_free(ct_mk_result *r); /* frees the arrays, zeroes the struct */
+
+/* Marks of every set's particles (on their owning ranks): delta is the
+ * Fourier-space field ct_pk_field prepared with ps (unchanged); its window is put
+ * back (Quijote smooths the uncompensated field), it is multiplied by the top-hat
+ * W(kR), transformed into work (same geometry; overwritten) and read out with CIC.
+ * marks[k] becomes a malloc'd array of sets[k].n floats (free() them).
+ * delta_R_range may be NULL. An undefined mark is CT_ERR_NUMERIC on every rank.
+ * Collective. */
+ct_status ct_mk_marks(ct_mesh *delta, ct_mesh *work, const ct_pk_settings *ps,
+                      const ct_mk_settings *s, int nset, const ct_pk_particles *sets,
+                      float **marks, double *mean_mark, double delta_R_range[2]);
+
+/* The marked spectrum M(k) and the cross X(k) with delta: marks as above, particles
+ * painted with weight x mark into work (and work_shift when ps->interlace),
+ * normalised by the mean (which divides by the mean mark), compensated,
+ * interlaced and binned with ps like P(k). delta is unchanged; work ends holding
+ * the marked field. Collective. */
+ct_status ct_mk_measure(ct_mesh *delta, ct_mesh *work, ct_mesh *work_shift,
+                        const ct_pk_settings *ps, const ct_mk_settings *s, int nset,
+                        const ct_pk_particles *sets, ct_mk_result *r);
 
 /* FFT bispectrum (Scoccimarro estimator) with Quijote shells and triangle order:
  * shell j holds modes with floor(|n|/dk + 1/2) = j; triangles j1 >= j2 >= j3 >=
@@ -145,7 +174,7 @@ void ct_bk_result_destroy(ct_bk_result **r);
 /* Measure the bispectrum of delta (Fourier space: D(k) of the overdensity, window
  * compensated and interlaced as wanted; left unchanged). nbar: particles per
  * (Mpc/h)^3 for the shot noise, 0 for none. Collective over the mesh's ranks. */
-ct_status ct_bk_measure(struct ct_mesh *delta, const ct_bk_settings *s, double nbar,
+ct_status ct_bk_measure(ct_mesh *delta, const ct_bk_settings *s, double nbar,
                         ct_bk_result **out);
 /* Quijote text columns: k1/kF k2/kF k3/kF P0(k1) P0(k2) P0(k3) B0 Q B_SN counts.
  * Call on one rank; the file is written atomically. */

@@ -1,0 +1,294 @@
+/* Marked power spectrum on any number of ranks:
+ *  - marks against a brute-force reference (naive DFT, top-hat, inverse DFT, CIC
+ *    interpolation written out here) on N = 12;
+ *  - p = 0 gives M(k) = P(k) and X(k) = P(k);
+ *  - an undefined mark (1 + delta_s + delta_R <= 0) is an error, on every rank;
+ *  - on several ranks, M and X equal the one-rank result. */
+#include <complex.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cosmotl/mesh.h"
+#include "cosmotl/stats.h"
+#include "test_bk_ref.h"
+#include "testlib.h"
+
+const char *__lsan_default_options(void);
+const char *__lsan_default_options(void) { return "use_tls=0"; }
+const char *__lsan_default_suppressions(void);
+const char *__lsan_default_suppressions(void) { return "leak:libgomp\n"; }
+
+static int nrank = 1;
+
+static ct_mesh *new_mesh(int64_t N, double L, MPI_Comm comm)
+{
+    ct_mesh_settings ms;
+    ct_mesh_settings_defaults(&ms);
+    ms.n = N;
+    ms.box = L;
+    ct_mesh *m = NULL;
+    CT_EXPECT_OK(ct_mesh_create(&m, &ms, comm));
+    return m;
+}
+
+/* np particles from a seed, clustered in a few blobs so that marks vary; each
+ * rank keeps every size-th one, then they go to their slab owners. */
+static void make_particles(ct_mesh *m, int64_t np, uint64_t seed, int64_t *n, float **pos)
+{
+    int me, size;
+    MPI_Comm comm = ct_mesh_comm(m);
+    MPI_Comm_rank(comm, &me);
+    MPI_Comm_size(comm, &size);
+    double L = ct_mesh_box(m);
+    float *p = malloc((size_t)(np / size + 1) * 3 * sizeof *p);
+    int64_t k = 0;
+    for (int64_t i = 0; i < np; i++) {
+        ct_rng r;
+        ct_rng_init(&r, seed, 1, (uint64_t)i);
+        int blob = (int)(ct_rng_u32(&r) % 4);
+        float x[3];
+        for (int a = 0; a < 3; a++) {
+            double c = L * (0.2 + 0.2 * ((blob + a) % 4));
+            double v = blob == 3 ? L * ct_rng_uniform(&r) : c + 0.08 * L * ct_rng_normal(&r);
+            v = fmod(v, L);
+            if (v < 0)
+                v += L;
+            x[a] = (float)v;
+            if (x[a] >= (float)L)
+                x[a] = 0;
+        }
+        if (i % size == me) {
+            memcpy(p + 3 * k, x, sizeof x);
+            k++;
+        }
+    }
+    *n = k;
+    *pos = p;
+    CT_EXPECT_OK(ct_mesh_exchange(m, n, pos, 0, NULL));
+}
+
+static double *gather_field(ct_mesh *m)
+{
+    int64_t N = ct_mesh_n(m);
+    ptrdiff_t x0, nx, row = ct_mesh_row(m);
+    ct_mesh_local(m, &x0, &nx);
+    size_t N3 = (size_t)(N * N * N);
+    double *f = calloc(N3, sizeof *f);
+    const ct_real *r = ct_mesh_real(m);
+    for (ptrdiff_t i = 0; i < nx; i++)
+        for (int64_t j = 0; j < N; j++)
+            for (int64_t l = 0; l < N; l++)
+                f[((size_t)(x0 + i) * N + j) * N + l] = r[(i * N + j) * row + l];
+    MPI_Allreduce(MPI_IN_PLACE, f, (int)N3, MPI_DOUBLE, MPI_SUM, ct_mesh_comm(m));
+    return f;
+}
+
+/* CIC interpolation of a full N^3 grid (points at x = iH) at one position */
+static double cic_at(const double *f, int N, double L, const float *x)
+{
+    double H = L / N, v = 0;
+    int i0[3];
+    double u[3];
+    for (int a = 0; a < 3; a++) {
+        double s = x[a] / H;
+        i0[a] = (int)floor(s);
+        u[a] = s - i0[a];
+    }
+    for (int da = 0; da < 2; da++)
+        for (int db = 0; db < 2; db++)
+            for (int dc = 0; dc < 2; dc++) {
+                double w = (da ? u[0] : 1 - u[0]) * (db ? u[1] : 1 - u[1]) * (dc ? u[2] : 1 - u[2]);
+                int a = (i0[0] + da) % N, b = (i0[1] + db) % N, c = (i0[2] + dc) % N;
+                v += w * f[((size_t)a * N + b) * N + c];
+            }
+    return v;
+}
+
+static void test_marks_brute_force(void)
+{
+    const int N = 12;
+    const double L = 60.0;
+    ct_mesh *m = new_mesh(N, L, MPI_COMM_WORLD), *work = new_mesh(N, L, MPI_COMM_WORLD);
+    int64_t n = 0;
+    float *pos = NULL;
+    make_particles(m, 300, 3, &n, &pos);
+    ct_pk_settings ps;
+    ct_pk_settings_defaults(&ps);
+    ct_pk_particles set = {n, pos, NULL, 1.0};
+    /* the raw CIC overdensity for the reference */
+    ct_paint_settings pt;
+    ct_paint_settings_defaults(&pt);
+    CT_EXPECT_OK(ct_mesh_paint(m, &pt, n, pos, NULL, 1.0));
+    CT_EXPECT_OK(ct_mesh_to_overdensity(m, NULL));
+    double *raw = gather_field(m);
+    /* delta(k) as for P(k): compensated */
+    double sw, sw2;
+    int64_t np;
+    CT_EXPECT_OK(ct_pk_field(m, NULL, &ps, 1, &set, &sw, &sw2, &np));
+
+    ct_mk_settings s;
+    ct_mk_settings_defaults(&s);
+    s.R = 9.0; /* 1.8 cells: the window varies across the grid's modes */
+    float *marks = NULL;
+    double mean = 0, range[2];
+    CT_EXPECT_OK(ct_mk_marks(m, work, &ps, &s, 1, &set, &marks, &mean, range));
+
+    /* reference: naive DFT, top-hat, naive inverse, CIC at the particles */
+    size_t N3 = (size_t)N * N * N;
+    double complex *d = malloc(N3 * sizeof *d);
+    ref_dft(raw, N, d);
+    double kf = 2 * M_PI / L;
+    for (size_t q = 0; q < N3; q++) {
+        int a = ref_n((int)(q / (N * N)), N), b = ref_n((int)(q / N % N), N), c = ref_n((int)(q % N), N);
+        d[q] *= ct_tophat_window(kf * s.R * sqrt((double)(a * a + b * b + c * c)));
+    }
+    double *dR = calloc(N3, sizeof *dR);
+    for (size_t x = 0; x < N3; x++) {
+        int i = (int)(x / (N * N)), j = (int)(x / N % N), k = (int)(x % N);
+        double complex acc = 0;
+        for (size_t q = 0; q < N3; q++) {
+            int a = (int)(q / (N * N)), b = (int)(q / N % N), c = (int)(q % N);
+            acc += d[q] * cexp(2 * M_PI * I * ((a * i + b * j + c * k) % N) / N);
+        }
+        dR[x] = creal(acc);
+    }
+    double sum = 0, lo = 1e300;
+    int bad = 0;
+    for (int64_t p = 0; marks && p < n; p++) {
+        double v = cic_at(dR, N, L, pos + 3 * p);
+        double ref = ct_mk_mark(&s, v);
+        lo = v < lo ? v : lo;
+        sum += ref;
+        /* marks are stored as float: 1e-6 relative */
+        bad += !(fabs(marks[p] - ref) <= 1e-6 * ref);
+    }
+    MPI_Allreduce(MPI_IN_PLACE, &bad, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
+    MPI_Allreduce(MPI_IN_PLACE, &sum, 1, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
+    MPI_Allreduce(MPI_IN_PLACE, &lo, 1, MPI_DOUBLE, MPI_MIN, MPI_COMM_WORLD);
+    CT_EXPECT(bad == 0);
+    CT_EXPECT_REL(mean, sum / 300.0, 1e-12);
+    CT_EXPECT_REL(range[0], lo, 1e-9);
+    /* the marks vary: the field is clustered */
+    CT_EXPECT(range[1] - range[0] > 0.5);
+    free(marks);
+    free(d);
+    free(dR);
+    free(raw);
+    free(pos);
+    ct_mesh_destroy(&m);
+    ct_mesh_destroy(&work);
+}
+
+/* P(k) and the marked spectra of the same particles on comm */
+static void spectra(MPI_Comm comm, const ct_mk_settings *s, int interlace, ct_pk_result *P,
+                    ct_mk_result *mk, ct_status *mrc)
+{
+    const int N = 16;
+    const double L = 100.0;
+    ct_mesh *m = new_mesh(N, L, comm), *ms = new_mesh(N, L, comm), *w = new_mesh(N, L, comm);
+    int64_t n = 0;
+    float *pos = NULL;
+    make_particles(m, 2000, 9, &n, &pos);
+    ct_pk_settings ps;
+    ct_pk_settings_defaults(&ps);
+    ps.interlace = interlace;
+    ct_pk_particles set = {n, pos, NULL, 1.0};
+    CT_EXPECT_OK(ct_pk_measure(m, ms, &ps, 1, &set, P));
+    *mrc = ct_mk_measure(m, w, ms, &ps, s, 1, &set, mk);
+    free(pos);
+    ct_mesh_destroy(&m);
+    ct_mesh_destroy(&ms);
+    ct_mesh_destroy(&w);
+}
+
+static void test_p0_and_ranks(void)
+{
+    for (int il = 0; il <= 1; il++) {
+        ct_mk_settings s;
+        ct_mk_settings_defaults(&s);
+        s.p = 0;
+        ct_pk_result P;
+        ct_mk_result mk;
+        ct_status rc;
+        memset(&P, 0, sizeof P);
+        spectra(MPI_COMM_WORLD, &s, il, &P, &mk, &rc);
+        CT_EXPECT_OK(rc);
+        if (rc == CT_OK) {
+            /* every mark is 1: the marked field is delta itself */
+            CT_EXPECT(mk.M.nbins == P.nbins && P.nbins > 10);
+            CT_EXPECT(mk.mean_mark == 1.0);
+            for (int b = 0; b < P.nbins; b++) {
+                CT_EXPECT_REL(mk.M.P0[b], P.P0[b], 1e-12);
+                CT_EXPECT_REL(mk.X.P0[b], P.P0[b], 1e-12);
+                CT_EXPECT(mk.M.nmodes[b] == P.nmodes[b]);
+            }
+        }
+        ct_pk_result_free(&P);
+        ct_mk_result_free(&mk);
+    }
+    /* p = 2: different from P(k); the same on one rank and on all */
+    ct_mk_settings s;
+    ct_mk_settings_defaults(&s);
+    ct_pk_result P, P1;
+    ct_mk_result mk, mk1;
+    ct_status rc, rc1 = CT_OK;
+    memset(&P1, 0, sizeof P1);
+    memset(&mk1, 0, sizeof mk1);
+    spectra(MPI_COMM_WORLD, &s, 0, &P, &mk, &rc);
+    CT_EXPECT_OK(rc);
+    if (rc == CT_OK) {
+        double diff = 0;
+        for (int b = 0; b < P.nbins; b++)
+            diff += fabs(mk.M.P0[b] / P.P0[b] - 1);
+        CT_EXPECT(diff / P.nbins > 0.05); /* marks reshape the spectrum */
+        CT_EXPECT(mk.mean_mark > 0 && mk.mean_mark != 1.0);
+        if (nrank > 1 && ct_test_rank == 0) {
+            spectra(MPI_COMM_SELF, &s, 0, &P1, &mk1, &rc1);
+            CT_EXPECT_OK(rc1);
+            for (int b = 0; rc1 == CT_OK && b < P.nbins; b++) {
+                /* marks are floats painted in a rank-dependent order: 1e-6 */
+                CT_EXPECT_REL(mk1.M.P0[b], mk.M.P0[b], 1e-6);
+                CT_EXPECT_REL(mk1.X.P0[b], mk.X.P0[b], 1e-6);
+            }
+            CT_EXPECT_REL(mk1.mean_mark, mk.mean_mark, 1e-12);
+        }
+    }
+    ct_pk_result_free(&P);
+    ct_pk_result_free(&P1);
+    ct_mk_result_free(&mk);
+    ct_mk_result_free(&mk1);
+}
+
+static void test_errors(void)
+{
+    /* delta_s close to -1: empty regions (delta_R ~ -1) make 1 + delta_s + delta_R
+     * negative; every rank must fail, with the cause named */
+    ct_mk_settings s;
+    ct_mk_settings_defaults(&s);
+    s.delta_s = -0.9;
+    s.R = 3.0;
+    ct_pk_result P;
+    ct_mk_result mk;
+    ct_status rc;
+    spectra(MPI_COMM_WORLD, &s, 0, &P, &mk, &rc);
+    CT_EXPECT(rc == CT_ERR_NUMERIC);
+    CT_EXPECT(strstr(ct_error_message(), "mark undefined") != NULL);
+    CT_EXPECT(mk.M.nbins == 0);
+    ct_error_clear();
+    ct_pk_result_free(&P);
+    s.delta_s = -1.5;
+    spectra(MPI_COMM_WORLD, &s, 0, &P, &mk, &rc);
+    CT_EXPECT(rc == CT_ERR_ARG);
+    ct_error_clear();
+    ct_pk_result_free(&P);
+}
+
+int main(int argc, char **argv)
+{
+    CT_TEST_BEGIN(argc, argv);
+    MPI_Comm_size(MPI_COMM_WORLD, &nrank);
+    test_marks_brute_force();
+    test_p0_and_ranks();
+    test_errors();
+    CT_TEST_END();
+}
