@@ -69,6 +69,28 @@ ct_status ct_summary_write_pk(ct_summary_writer *w, const char *group, const ct_
 /* Read a group written by ct_summary_write_pk (any process, serial). */
 ct_status ct_summary_read_pk(const char *path, const char *group, ct_pk_result *r);
 
+/* The marked spectrum into a new group (src/io/summary_mkbk.c): datasets k, P0,
+ * P2, P4 (of the marked field), X0 (marked x unmarked), nmodes; attributes R, p,
+ * delta_s, filter, readout, mean_mark, delta_R_min/max and the P(k) settings;
+ * gathered as P = P0. */
+ct_status ct_summary_write_mk(ct_summary_writer *w, const char *group, const ct_mk_result *r,
+                              const ct_pk_meta *meta);
+
+/* The bispectrum into a new group: per triangle k1, k2, k3 (units of kF), P1..P3,
+ * B, B0, Q, B_SN, counts; attributes dk, kmax, nshell, kF, nbar and the mesh
+ * settings; gathered as P = B0 (nsim x ntriangles). */
+typedef struct {
+    double redshift;
+    int rsd_axis;        /* -1: real space */
+    const char *species; /* "m" or "cb" */
+    const char *mas;     /* e.g. "CIC" */
+    int interlace;
+    double kmax;         /* requested k1 limit, units of kF */
+} ct_bk_meta;
+
+ct_status ct_summary_write_bk(ct_summary_writer *w, const char *group, const ct_bk_result *r,
+                              const ct_bk_meta *meta);
+
 /* Is path a per-simulation summary (1), a suite table (2) or neither (0)? */
 int ct_summary_kind(const char *path);
 

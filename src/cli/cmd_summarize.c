@@ -27,7 +27,9 @@ static const char *help =
     "unless --snapnum), or a snapshot file. Complete summaries are skipped;\n"
     "failures are recorded in OUT/manifest.tsv and the others carry on.\n\n"
     "options:\n"
-    "  --stats LIST      statistics to measure (default pk)\n"
+    "  --stats LIST      statistics to measure, comma separated: pk, mk (marked\n"
+    "                    power spectrum), bk (bispectrum); default pk. All come\n"
+    "                    from one read and one density mesh.\n"
     "  --grid N          mesh points per side (even; default 512)\n"
     "  --mas NAME        ngp, cic, tsc or pcs (default cic)\n"
     "  --interlace       interlaced second grid (reduces aliasing)\n"
@@ -43,7 +45,18 @@ static const char *help =
     "  --threads T       OpenMP threads per rank (default 1)\n"
     "  --snapnum K       use snapdir_K in simulation folders\n"
     "  --plan EFFORT     FFTW planning: estimate (default) or measure\n"
-    "  --timing          print a read/exchange/paint/FFT/binning report\n\n"
+    "  --timing          print a read/exchange/paint/FFT/binning report\n"
+    "marked power spectrum (mk):\n"
+    "  --mark-R R        top-hat radius in Mpc/h (default 10)\n"
+    "  --mark-p P        mark exponent (default 2)\n"
+    "  --mark-ds D       mark offset delta_s (default 0.25)\n"
+    "bispectrum (bk):\n"
+    "  --bk-dk D         shell width in units of kF (default 3)\n"
+    "  --bk-kmax K       largest k1 shell centre in units of kF (default 78: 1898\n"
+    "                    triangles)\n"
+    "  --mem-budget GIB  memory the bispectrum may use per rank, GiB (default: half\n"
+    "                    of the node's available memory shared by its ranks)\n"
+    "  --bk-cache DIR    triangle-count cache (default OUT/.cache)\n\n"
     "Exit status: 0 all done, 3 some snapshots failed (recorded), 1 other errors,\n"
     "2 usage errors.\n";
 
@@ -53,7 +66,12 @@ typedef struct {
     double bin_width;
     ct_mas mas;
     const char *out;
+    int stats; /* STAT_* bits */
+    ct_mk_settings mk;
+    ct_bk_settings bk;
 } opts;
+
+enum { STAT_PK = 1, STAT_MK = 2, STAT_BK = 4 };
 
 static int parse_axis(const char *s)
 {
@@ -141,6 +159,7 @@ static ct_status resolve(const char *arg, int snapnum, char *snap, size_t cap, c
 
 typedef struct {
     ct_mesh *m, *ms;
+    ct_mesh *mw; /* marked field (mk) */
     double box;
     ct_timers timers;
 } state;
@@ -166,6 +185,9 @@ static ct_status summarize_one(const char *snap_path, const char *name, const ch
     ct_pk_result pk_m, pk_cb;
     memset(&pk_m, 0, sizeof pk_m);
     memset(&pk_cb, 0, sizeof pk_cb);
+    ct_mk_result mk;
+    memset(&mk, 0, sizeof mk);
+    ct_bk_result *bk = NULL;
     ct_summary_writer *w = NULL;
     ct_timers *T = &st->timers;
 
@@ -189,6 +211,7 @@ static ct_status summarize_one(const char *snap_path, const char *name, const ch
     if (!st->m || st->box != h->box) {
         ct_mesh_destroy(&st->m);
         ct_mesh_destroy(&st->ms);
+        ct_mesh_destroy(&st->mw);
         ct_mesh_settings ms;
         ct_mesh_settings_defaults(&ms);
         ms.n = o->grid;
@@ -199,6 +222,8 @@ static ct_status summarize_one(const char *snap_path, const char *name, const ch
         CT_CHECK_GOTO(rc, ct_mesh_create(&st->m, &ms, comm));
         if (o->interlace)
             CT_CHECK_GOTO(rc, ct_mesh_create(&st->ms, &ms, comm));
+        if (o->stats & STAT_MK)
+            CT_CHECK_GOTO(rc, ct_mesh_create(&st->mw, &ms, comm));
         ct_timer_stop(T, "plan");
         st->box = h->box;
     }
@@ -236,6 +261,17 @@ static ct_status summarize_one(const char *snap_path, const char *name, const ch
     }
     /* total matter (mass weighted over CDM and neutrinos) */
     CT_CHECK_GOTO(rc, ct_pk_measure(st->m, st->ms, &ps, ntypes, sets, &pk_m));
+    /* bispectrum and marked spectrum of the same delta(k) (total matter) */
+    if (o->stats & STAT_BK) {
+        ct_timer_start(T, "bk");
+        CT_CHECK_GOTO(rc, ct_bk_measure(st->m, &o->bk, pk_m.nbar, &bk));
+        ct_timer_stop(T, "bk");
+    }
+    if (o->stats & STAT_MK) {
+        ct_timer_start(T, "mk");
+        CT_CHECK_GOTO(rc, ct_mk_measure(st->m, st->mw, st->ms, &ps, &o->mk, ntypes, sets, &mk));
+        ct_timer_stop(T, "mk");
+    }
     if (ntypes > 1)
         CT_CHECK_GOTO(rc, ct_pk_measure(st->m, st->ms, &ps, 1, sets, &pk_cb));
 
@@ -257,7 +293,13 @@ static ct_status summarize_one(const char *snap_path, const char *name, const ch
         if (wrc == CT_OK) wrc = ct_h5_attr_double(f, "hubble", h->hubble);
         if (wrc == CT_OK) wrc = ct_h5_attr_int(f, "npart_cdm", h->npart_total[1]);
         if (wrc == CT_OK) wrc = ct_h5_attr_int(f, "npart_nu", h->npart_total[2]);
-        if (wrc == CT_OK) wrc = ct_summary_write_pk(w, "pk", &pk_m, &meta);
+        if (wrc == CT_OK && (o->stats & STAT_PK)) wrc = ct_summary_write_pk(w, "pk", &pk_m, &meta);
+        if (wrc == CT_OK && (o->stats & STAT_MK)) wrc = ct_summary_write_mk(w, "mk", &mk, &meta);
+        if (wrc == CT_OK && (o->stats & STAT_BK)) {
+            ct_bk_meta bm = {h->redshift, o->rsd, "m", ct_mas_name(o->mas), o->interlace,
+                             o->bk.kmax};
+            wrc = ct_summary_write_bk(w, "bk", bk, &bm);
+        }
         if (wrc == CT_OK && ntypes > 1) {
             meta.species = "cb";
             wrc = ct_summary_write_pk(w, "pk_cb", &pk_cb, &meta);
@@ -271,9 +313,19 @@ static ct_status summarize_one(const char *snap_path, const char *name, const ch
             snprintf(od, sizeof od, "%.4000s", out_path);
             snprintf(dir, sizeof dir, "%s/%s", dirname(od), name);
             wrc = ct_mkdir_p(dir);
-            if (wrc == CT_OK) {
+            if (wrc == CT_OK && (o->stats & STAT_PK)) {
                 snprintf(file, sizeof file, "%s/Pk_m_%sz=%s.txt", dir, rs_tag, z);
                 wrc = ct_pk_write_quijote_text(&pk_m, file, o->rsd >= 0);
+            }
+            if (wrc == CT_OK && (o->stats & STAT_MK)) {
+                /* the name of the study's marked-spectrum files */
+                snprintf(file, sizeof file, "%s/Pk_m_marked_fTH_R%.1f_p%.1f_ds%.2f_%sz%s.txt", dir,
+                         o->mk.R, o->mk.p, o->mk.delta_s, rs_tag, z);
+                wrc = ct_pk_write_quijote_text(&mk.M, file, o->rsd >= 0);
+            }
+            if (wrc == CT_OK && (o->stats & STAT_BK)) {
+                snprintf(file, sizeof file, "%s/Bk_m_%sz=%s.txt", dir, rs_tag, z);
+                wrc = ct_bk_write_text(bk, file);
             }
             if (wrc == CT_OK && ntypes > 1) {
                 snprintf(file, sizeof file, "%s/Pk_cb_%sz=%s.txt", dir, rs_tag, z);
@@ -295,6 +347,8 @@ fail:
     ct_summary_abort(&w);
     ct_pk_result_free(&pk_m);
     ct_pk_result_free(&pk_cb);
+    ct_mk_result_free(&mk);
+    ct_bk_result_destroy(&bk);
     ct_particles_free(&p[0]);
     ct_particles_free(&p[1]);
     ct_snapshot_close(&snap);
@@ -308,7 +362,12 @@ int cmd_summarize(int argc, char **argv, MPI_Comm world)
     MPI_Comm_size(world, &size);
     opts o = {.grid = 512, .interlace = 0, .rsd = -1, .los = 2, .shot_noise = 0,
               .quijote_text = 0, .group_size = 0, .threads = 1, .snapnum = -1, .plan = 0,
-              .timing = 0, .bin_width = 1.0, .mas = CT_MAS_CIC, .out = "summaries"};
+              .timing = 0, .bin_width = 1.0, .mas = CT_MAS_CIC, .out = "summaries",
+              .stats = STAT_PK};
+    ct_mk_settings_defaults(&o.mk);
+    ct_bk_settings_defaults(&o.bk);
+    const char *bk_cache = NULL;
+    char bk_cache_default[4200];
     const char **paths = calloc((size_t)argc + 1, sizeof *paths);
     int npaths = 0;
     if (!paths)
@@ -339,9 +398,55 @@ int cmd_summarize(int argc, char **argv, MPI_Comm world)
             NEED_VALUE();
             char buf[256];
             snprintf(buf, sizeof buf, "%s", v);
-            for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save))
-                if (strcmp(t, "pk"))
-                    BAD("statistic '%s' is not available in summarize yet (available: pk)", t);
+            o.stats = 0;
+            for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+                if (!strcmp(t, "pk"))
+                    o.stats |= STAT_PK;
+                else if (!strcmp(t, "mk"))
+                    o.stats |= STAT_MK;
+                else if (!strcmp(t, "bk"))
+                    o.stats |= STAT_BK;
+                else
+                    BAD("unknown statistic '%s' in --stats (available: pk, mk, bk)", t);
+            }
+            if (!o.stats)
+                BAD("--stats needs at least one of pk, mk, bk");
+        } else if (!strcmp(a, "--mark-R") || !strcmp(a, "--mark-p") || !strcmp(a, "--mark-ds") ||
+                   !strcmp(a, "--bk-dk") || !strcmp(a, "--bk-kmax") ||
+                   !strcmp(a, "--mem-budget")) {
+            NEED_VALUE();
+            char *end;
+            double d = strtod(v, &end);
+            if (*end || !isfinite(d))
+                BAD("%s must be a number (got '%s')", a, v);
+            if (!strcmp(a, "--mark-R")) {
+                if (!(d >= 0 && d <= 1e4))
+                    BAD("--mark-R must be in [0, 1e4] Mpc/h (got '%s')", v);
+                o.mk.R = d;
+            } else if (!strcmp(a, "--mark-p")) {
+                if (!(d >= -100 && d <= 100))
+                    BAD("--mark-p must be in [-100, 100] (got '%s')", v);
+                o.mk.p = d;
+            } else if (!strcmp(a, "--mark-ds")) {
+                if (!(d > -1 && d <= 1e3))
+                    BAD("--mark-ds must be in (-1, 1000] (got '%s')", v);
+                o.mk.delta_s = d;
+            } else if (!strcmp(a, "--bk-dk")) {
+                if (!(d >= 0.5 && d <= 1000))
+                    BAD("--bk-dk must be in [0.5, 1000] kF (got '%s')", v);
+                o.bk.dk = d;
+            } else if (!strcmp(a, "--bk-kmax")) {
+                if (!(d >= 0.5 && d <= 1e5))
+                    BAD("--bk-kmax must be in [0.5, 1e5] kF (got '%s')", v);
+                o.bk.kmax = d;
+            } else {
+                if (!(d > 0 && d <= 1e6))
+                    BAD("--mem-budget must be a positive number of GiB (got '%s')", v);
+                o.bk.mem_budget = d * 1073741824.0;
+            }
+        } else if (!strcmp(a, "--bk-cache")) {
+            NEED_VALUE();
+            bk_cache = v;
         } else if (!strcmp(a, "--grid")) {
             NEED_VALUE();
             if (ct_cli_parse_long(v, 2, 1 << 14, &x) || x % 2)
@@ -407,6 +512,17 @@ int cmd_summarize(int argc, char **argv, MPI_Comm world)
     }
     if (npaths == 0)
         BAD("expected at least one SNAPDIR");
+    if ((o.stats & STAT_BK) && o.bk.kmax < o.bk.dk)
+        BAD("--bk-kmax %g is below the first shell centre (--bk-dk %g)", o.bk.kmax, o.bk.dk);
+    if ((o.stats & STAT_BK) && o.bk.kmax + 0.5 * o.bk.dk > 0.5 * o.grid * sqrt(3.0))
+        BAD("--bk-kmax %g kF (shells to %g kF) is beyond the modes of --grid %d (|n| <= %.1f); "
+            "use a larger grid or a smaller --bk-kmax", o.bk.kmax, o.bk.kmax + 0.5 * o.bk.dk,
+            o.grid, 0.5 * o.grid * sqrt(3.0));
+    if (!bk_cache) {
+        snprintf(bk_cache_default, sizeof bk_cache_default, "%.4000s/.cache", o.out);
+        bk_cache = bk_cache_default;
+    }
+    o.bk.cache_dir = bk_cache;
     if (o.group_size == 0)
         o.group_size = size;
     if (size % o.group_size)
@@ -421,7 +537,7 @@ int cmd_summarize(int argc, char **argv, MPI_Comm world)
     memset(&st, 0, sizeof st);
     ct_timers_init(&st.timers);
     /* fixed timer order on every rank (the report is collective) */
-    const char *tn[] = {"read", "plan", "exchange", "paint", "fft", "bin", "write"};
+    const char *tn[] = {"read", "plan", "exchange", "paint", "fft", "bin", "bk", "mk", "write"};
     for (size_t i = 0; i < sizeof tn / sizeof tn[0]; i++) {
         ct_timer_start(&st.timers, tn[i]);
         ct_timer_stop(&st.timers, tn[i]);
@@ -509,6 +625,7 @@ fail:
     ct_manifest_close(&man);
     ct_mesh_destroy(&st.m);
     ct_mesh_destroy(&st.ms);
+    ct_mesh_destroy(&st.mw);
     if (group != MPI_COMM_NULL)
         MPI_Comm_free(&group);
     free(paths);

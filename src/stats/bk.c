@@ -139,6 +139,10 @@ ct_status ct_bk_measure(ct_mesh *delta, const ct_bk_settings *s, double nbar,
     if (ns * s->dk + 0.5 * s->dk > (double)(N / 2) * sqrt(3.0) + 1)
         CT_FAIL_GOTO(rc, CT_ERR_ARG, "bispectrum kmax = %g kF is beyond the grid's modes (N = %lld)",
                      s->kmax, (long long)N);
+    if (3.0 * (ns + 0.5) * s->dk >= (double)N)
+        ct_warn("bispectrum: 3 x %g kF >= grid %lld: the sums include aliased closures "
+                "(q1 + q2 + q3 = N); use a grid above %g for true triangles only",
+                (ns + 0.5) * s->dk, (long long)N, 3.0 * (ns + 0.5) * s->dk);
     if (ns > 65535)
         CT_FAIL_GOTO(rc, CT_ERR_ARG, "%d bispectrum shells: at most 65535", ns);
 
