@@ -301,6 +301,22 @@ static ct_status read_suite_local(const char *path, const ct_suite_select *sel, 
         if (rows[i] < 0 || rows[i] >= info.n_sim)
             CT_FAIL_GOTO(rc, CT_ERR_ARG, "%s: simulation %lld does not exist (%lld in table)",
                          path, (long long)rows[i], (long long)info.n_sim);
+    if (sel->rows) {
+        /* a selected simulation must be present (status 1); present[] is sorted */
+        for (int64_t i = 0; i < nrows; i++) {
+            int64_t lo = 0, hi = info.n_present;
+            while (lo < hi) {
+                int64_t mid = (lo + hi) / 2;
+                if (info.present[mid] < rows[i])
+                    lo = mid + 1;
+                else
+                    hi = mid;
+            }
+            if (lo >= info.n_present || info.present[lo] != rows[i])
+                CT_FAIL_GOTO(rc, CT_ERR_ARG, "%s: simulation %lld is marked missing or failed "
+                             "in /status", path, (long long)rows[i]);
+        }
+    }
     int64_t a = nrows * rank / size, b = nrows * (rank + 1) / size;
     CT_CHECK_GOTO(rc, ct_dataset_alloc(d, b - a, n_in, nt, any_missing));
     CT_CHECK_GOTO(rc, ct_calloc(&d->target_name, (size_t)nt, CT_NN_NAME_MAX, "names"));
