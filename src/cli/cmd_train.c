@@ -370,6 +370,26 @@ static ct_status take_split(const ct_dataset *all, const int64_t *pos, int64_t n
     return CT_OK;
 }
 
+/* Create the folders of every output file (rank 0). */
+static ct_status make_dirs(const train_cfg *c, MPI_Comm comm)
+{
+    int rank;
+    MPI_Comm_rank(comm, &rank);
+    ct_status rc = CT_OK;
+    const char *paths[] = {c->model_out, c->log_path, c->metrics_out, c->checkpoint,
+                           c->search_log};
+    for (size_t i = 0; rank == 0 && rc == CT_OK && i < sizeof paths / sizeof paths[0]; i++) {
+        char dir[4096];
+        snprintf(dir, sizeof dir, "%s", paths[i]);
+        char *slash = strrchr(dir, '/');
+        if (!dir[0] || !slash || slash == dir)
+            continue;
+        *slash = '\0';
+        rc = ct_mkdir_p(dir);
+    }
+    return ct_agree_msg(comm, rc);
+}
+
 static ct_status run(ct_config *cfg, MPI_Comm comm)
 {
     ct_status rc = CT_OK;
@@ -389,6 +409,7 @@ static ct_status run(ct_config *cfg, MPI_Comm comm)
     CT_CHECK_GOTO(rc, read_config(cfg, c));
     CT_CHECK_GOTO(rc, ct_config_check_unused(cfg));
     ct_nn_set_threads((int)c->threads);
+    CT_CHECK_GOTO(rc, make_dirs(c, comm));
 
     /* data: every target plus the dummy names (masked when the data lacks them) */
     char tlist[2048];
