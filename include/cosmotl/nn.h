@@ -324,7 +324,9 @@ typedef enum {
     CT_TRANSFER_KEEP = 0,   /* dummy nodes: keep every layer; dummy outputs become live */
     CT_TRANSFER_NEW_HEAD,   /* keep the body, new output layer initialised from scratch */
     CT_TRANSFER_FROZEN,     /* freeze the pretrained body, attach a trainable head */
-    CT_TRANSFER_BOTTLENECK  /* narrow the last hidden layer, new last hidden + output */
+    CT_TRANSFER_BOTTLENECK  /* narrow the last hidden layer to its bottleneck_width units
+                               with the largest outgoing weights (pretrained incoming
+                               weights kept), new output layer */
 } ct_transfer_kind;
 
 const char *ct_transfer_name(ct_transfer_kind k);

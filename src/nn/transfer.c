@@ -119,17 +119,67 @@ ct_status ct_mlp_append_head(ct_mlp *m, int n_hidden, int width, int n_targets, 
     return CT_OK;
 }
 
+/* Narrow the last hidden layer to `width` units: keep the units whose outgoing
+ * weights (columns of the output layer) have the largest norm, with their
+ * pretrained incoming weights and biases, in their original order; the output
+ * layer is re-initialised. A layer already at most `width` wide keeps every unit. */
 ct_status ct_mlp_bottleneck(ct_mlp *m, int width, uint64_t seed)
 {
+    ct_status rc = CT_OK;
     if (m->n_layers < 2)
         CT_FAIL(CT_ERR_ARG, "a network without hidden layers has no layer to narrow");
     if (width < 1)
         CT_FAIL(CT_ERR_ARG, "bottleneck width %d", width);
+    int L = m->n_layers, h = L - 2, old = m->dims[L - 1];
+    if (width > old)
+        width = old;
+    double *norm = NULL;
+    int *keep = NULL, *order = NULL;
+    ct_mlp *n = NULL;
+    CT_CHECK_GOTO(rc, ct_calloc(&norm, (size_t)old, sizeof(double), "bottleneck"));
+    CT_CHECK_GOTO(rc, ct_calloc(&keep, (size_t)old, sizeof(int), "bottleneck"));
+    CT_CHECK_GOTO(rc, ct_calloc(&order, (size_t)old, sizeof(int), "bottleneck"));
+    for (int j = 0; j < old; j++) {
+        for (int o = 0; o < m->dims[L]; o++)
+            norm[j] += m->W[L - 1][(size_t)o * old + j] * m->W[L - 1][(size_t)o * old + j];
+        order[j] = j;
+    }
+    /* partial selection sort: `width` largest norms, ties to the lower index */
+    for (int a = 0; a < width; a++) {
+        int best = a;
+        for (int b = a + 1; b < old; b++)
+            if (norm[order[b]] > norm[order[best]] ||
+                (norm[order[b]] == norm[order[best]] && order[b] < order[best]))
+                best = b;
+        int t = order[a];
+        order[a] = order[best];
+        order[best] = t;
+        keep[order[a]] = 1;
+    }
     int dims[CT_NN_MAX_LAYERS + 1];
     memcpy(dims, m->dims, sizeof dims);
-    dims[m->n_layers - 1] = width;
-    CT_CHECK(rebuild(m, m->n_layers, dims, m->n_layers - 2, m->n_targets, seed));
-    return CT_OK;
+    dims[L - 1] = width;
+    CT_CHECK_GOTO(rc, ct_mlp_copy(m, &n));
+    CT_CHECK_GOTO(rc, rebuild(n, L, dims, h, m->n_targets, seed));
+    int fin = m->dims[h], r = 0;
+    for (int j = 0; j < old; j++)
+        if (keep[j]) {
+            memcpy(n->W[h] + (size_t)r * fin, m->W[h] + (size_t)j * fin,
+                   (size_t)fin * sizeof(double));
+            n->b[h][r] = m->b[h][j];
+            r++;
+        }
+    n->frozen[h] = m->frozen[h];
+    /* swap contents so the caller's pointer stays valid */
+    ct_mlp tmp = *m;
+    *m = *n;
+    *n = tmp;
+fail:
+    ct_mlp_destroy(&n);
+    free(norm);
+    free(keep);
+    free(order);
+    return rc;
 }
 
 ct_status ct_mlp_transfer(const ct_mlp *pre, const ct_transfer_settings *s, ct_mlp **out)

@@ -400,12 +400,37 @@ static void test_frozen_and_transfer(void)
     CT_EXPECT(m && m->n_out == 3 && m->n_layers == 3);
     CT_EXPECT(m && !memcmp(m->params, pre->params, m->offset[2] * sizeof(double)));
     ct_mlp_destroy(&m);
-    /* bottleneck: last hidden layer narrowed to 10 */
+    /* bottleneck: last hidden layer (6 units) narrowed to 4: the 4 units with the
+     * largest outgoing weights keep their pretrained incoming weights */
     trs.kind = CT_TRANSFER_BOTTLENECK;
     trs.n_targets = 0;
+    trs.bottleneck_width = 4;
     CT_EXPECT_OK(ct_mlp_transfer(pre, &trs, &m));
-    CT_EXPECT(m && m->dims[2] == 10 && m->dims[1] == 8);
+    CT_EXPECT(m && m->dims[2] == 4 && m->dims[1] == 8 && m->dims[3] == 2);
     CT_EXPECT(m && !memcmp(m->params, pre->params, m->offset[1] * sizeof(double)));
+    if (m) {
+        /* kept units: the 4 largest column norms of the old output layer, in order */
+        double nrm[6];
+        for (int j = 0; j < 6; j++)
+            nrm[j] = pre->W[2][j] * pre->W[2][j] + pre->W[2][6 + j] * pre->W[2][6 + j];
+        int r = 0;
+        for (int j = 0; j < 6; j++) {
+            int larger = 0;
+            for (int q = 0; q < 6; q++)
+                larger += nrm[q] > nrm[j];
+            if (larger >= 4)
+                continue; /* dropped unit */
+            CT_EXPECT(!memcmp(m->W[1] + r * 8, pre->W[1] + j * 8, 8 * sizeof(double)));
+            CT_EXPECT(m->b[1][r] == pre->b[1][j]);
+            r++;
+        }
+        CT_EXPECT(r == 4);
+    }
+    ct_mlp_destroy(&m);
+    trs.bottleneck_width = 10; /* wider than the layer: every unit kept */
+    CT_EXPECT_OK(ct_mlp_transfer(pre, &trs, &m));
+    CT_EXPECT(m && m->dims[2] == 6 &&
+              !memcmp(m->params, pre->params, m->offset[2] * sizeof(double)));
     ct_mlp_destroy(&m);
     /* frozen body + head: body layers do not change during training */
     trs.kind = CT_TRANSFER_FROZEN;
