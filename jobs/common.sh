@@ -18,11 +18,14 @@ fi
 # one thread per rank unless the job asked for more cores per task
 export OMP_NUM_THREADS="${SLURM_CPUS_PER_TASK:-1}"
 
-# ct_launch PROGRAM ARGS...: run an MPI program on this job's tasks.
+# ct_launch PROGRAM ARGS...: run an MPI program on this job's tasks. A rank that
+# dies ends the whole step (srun --kill-on-bad-exit; mpirun does so by default)
+# instead of leaving the other ranks waiting in a collective.
 ct_launch() {
   case $CT_LAUNCHER in
     srun)
-      if [ -n "$CT_SRUN_MPI" ]; then srun --mpi="$CT_SRUN_MPI" "$@"; else srun "$@"; fi ;;
+      if [ -n "$CT_SRUN_MPI" ]; then srun --kill-on-bad-exit=1 --mpi="$CT_SRUN_MPI" "$@"
+      else srun --kill-on-bad-exit=1 "$@"; fi ;;
     mpirun)
       mpirun -np "${SLURM_NTASKS:-1}" --bind-to none "$@" ;;
     *)
