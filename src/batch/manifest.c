@@ -437,12 +437,13 @@ void ct_manifest_describe(const char *stage, const char *dir, const ct_manifest_
                  ")", st, c->items, dir);
     else if (c->failed)
         snprintf(buf, cap,
-                 "%s: %ld items: %ld already complete, %ld done now, %ld FAILED "
-                 "(errors in %s/" MANIFEST_FILE ")", st, c->items, c->complete, c->done,
+                 "%s: %ld item%s: %ld already complete, %ld done now, %ld FAILED "
+                 "(errors in %s/" MANIFEST_FILE ")", st, c->items, c->items == 1 ? "" : "s",
+                 c->complete, c->done,
                  c->failed, dir);
     else
-        snprintf(buf, cap, "%s: %ld items: %ld already complete, %ld done now%s (%s/"
-                 MANIFEST_FILE ")", st, c->items, c->complete, c->done,
+        snprintf(buf, cap, "%s: %ld item%s: %ld already complete, %ld done now%s (%s/"
+                 MANIFEST_FILE ")", st, c->items, c->items == 1 ? "" : "s", c->complete, c->done,
                  c->interrupted ? ", interrupted ones redone" : "", dir);
 }
 
