@@ -138,7 +138,7 @@ typedef struct {
  * into [0, L) first, in place; non-finite positions are an error). *pos
  * (n x 3 floats, malloc'd) and each payload are replaced by new malloc'd arrays
  * holding this rank's particles (grouped by source rank, each group in x-plane
- * order); *n is updated. 64-bit safe (counts are
+ * order; on a single rank the arrays are kept as they are); *n is updated. 64-bit safe (counts are
  * exchanged as int64 and sent in chunks below 2^31 bytes). Collective. */
 ct_status ct_mesh_exchange(const ct_mesh *m, int64_t *n, float **pos, int npayload,
                            const ct_payload *payload);

@@ -50,31 +50,39 @@ ct_status ct_mesh_exchange(const ct_mesh *m, int64_t *n_io, float **pos_io, int 
 
     if (n < 0 || (n > 0 && !pos) || npayload < 0 || (npayload > 0 && !payload))
         lrc = ct_error_set(CT_ERR_ARG, __func__, __LINE__, "bad particle arrays");
-    if (lrc == CT_OK && n > 0)
+    if (lrc == CT_OK && n > 0 && P > 1)
         lrc = ct_calloc(&gplane, (size_t)n, sizeof(uint32_t), "particle planes");
     /* wrap into [0, L) and find every particle's plane */
-    for (int64_t i = 0; lrc == CT_OK && i < n; i++) {
-        for (int a = 0; a < 3; a++) {
-            double x = pos[3 * i + a];
-            if (!isfinite(x)) {
-                lrc = ct_error_set(CT_ERR_NUMERIC, __func__, __LINE__,
-                                   "particle %lld has a non-finite position", (long long)i);
-                break;
+    int64_t bad = INT64_MAX;
+    if (lrc == CT_OK) {
+#pragma omp parallel for num_threads(m->threads) schedule(static) reduction(min : bad)
+        for (int64_t i = 0; i < n; i++) {
+            for (int a = 0; a < 3; a++) {
+                double x = pos[3 * i + a];
+                if (!isfinite(x)) {
+                    bad = i < bad ? i : bad;
+                    break;
+                }
+                if (x < 0 || x >= m->box) {
+                    x = fmod(x, m->box);
+                    if (x < 0)
+                        x += m->box;
+                    float f = (float)x;
+                    if (f >= (float)m->box || f < 0)
+                        f = 0; /* rounding put it on L: that is 0 */
+                    pos[3 * i + a] = f;
+                }
             }
-            if (x < 0 || x >= m->box) {
-                x = fmod(x, m->box);
-                if (x < 0)
-                    x += m->box;
-                float f = (float)x;
-                if (f >= (float)m->box || f < 0)
-                    f = 0; /* rounding put it on L: that is 0 */
-                pos[3 * i + a] = f;
-            }
+            if (gplane)
+                gplane[i] = (uint32_t)ct_mesh_plane_of_(m, pos[3 * i]);
         }
-        if (lrc == CT_OK)
-            gplane[i] = (uint32_t)ct_mesh_plane_of_(m, pos[3 * i]);
+        if (bad != INT64_MAX)
+            lrc = ct_error_set(CT_ERR_NUMERIC, __func__, __LINE__,
+                               "particle %lld has a non-finite position", (long long)bad);
     }
     CT_CHECK_GOTO(rc, ct_agree(m->comm, lrc));
+    if (P == 1)
+        goto fail; /* one rank: every particle is already home (rc is CT_OK) */
 
     CT_CHECK_GOTO(rc, ct_calloc(&dest_count, (size_t)P, sizeof(int64_t), "exchange counts"));
     CT_CHECK_GOTO(rc, ct_calloc(&src_count, (size_t)P, sizeof(int64_t), "exchange counts"));

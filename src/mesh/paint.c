@@ -56,32 +56,39 @@ static inline void kernel(int p, double s, int64_t *start, double w[4])
     }
 }
 
+/* i is at most a few cells outside [0, N) (kernel supports): no division */
 static inline int64_t wrap(int64_t i, int64_t N)
 {
-    i %= N;
-    return i < 0 ? i + N : i;
+    while (i < 0)
+        i += N;
+    while (i >= N)
+        i -= N;
+    return i;
 }
 
 /* Check that every particle is finite, inside [0, L) and owned by this rank;
  * returns the local plane of each in plane[] (may be NULL). */
 static ct_status check_owned(const ct_mesh *m, int64_t n, const float *pos, int32_t *plane)
 {
-    int64_t bad = -1;
-    for (int64_t i = 0; i < n && bad < 0; i++) {
+    int64_t bad = INT64_MAX;
+#pragma omp parallel for num_threads(m->threads) schedule(static) reduction(min : bad)
+    for (int64_t i = 0; i < n; i++) {
         double x = pos[3 * i], y = pos[3 * i + 1], z = pos[3 * i + 2];
         if (!isfinite(x) || !isfinite(y) || !isfinite(z) || x < 0 || y < 0 || z < 0 ||
             x >= m->box || y >= m->box || z >= m->box) {
-            bad = i;
-            break;
+            bad = i < bad ? i : bad;
+            continue;
         }
         int64_t g = ct_mesh_plane_of_(m, x);
         if (g < m->x0 || g >= m->x0 + m->nx) {
-            bad = i;
-            break;
+            bad = i < bad ? i : bad;
+            continue;
         }
         if (plane)
             plane[i] = (int32_t)(g - m->x0);
     }
+    if (bad == INT64_MAX)
+        bad = -1;
     if (bad >= 0)
         CT_FAIL(CT_ERR_ARG,
                 "particle %lld at (%g, %g, %g) is outside [0, %g) or not on its slab's rank %d "
