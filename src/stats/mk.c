@@ -175,6 +175,11 @@ ct_status ct_mk_measure(ct_mesh *delta, ct_mesh *work, ct_mesh *work_shift,
     bin.shot_noise = 0; /* a marked field has no simple shot noise; Quijote subtracts none */
     CT_CHECK_GOTO(rc, ct_pk_bin(work, NULL, &bin, &r->M));
     CT_CHECK_GOTO(rc, ct_pk_bin(work, delta, &bin, &r->X));
+    /* what ct_pk_measure records for P(k): particles and the effective density of
+     * the painted (marked) weights */
+    const double L = ct_mesh_box(work);
+    r->M.npart = r->X.npart = np;
+    r->M.nbar = r->X.nbar = sw2 > 0 ? sw * sw / sw2 / (L * L * L) : 0.0;
 fail:
     for (int k = 0; marks && k < nset; k++)
         free(marks[k]);

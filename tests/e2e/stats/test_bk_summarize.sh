@@ -49,6 +49,18 @@ f=out1/0/Bk_m_z=0.txt
 [ -f "out1/0/Pk_m_marked_fTH_R10.0_p2.0_ds0.25_z0.txt" ] || fail "no marked text file"
 ls -a out1 out1/.cache | grep -q '\.tmp\.' && fail "temporary files left"
 
+# the suite table: /bk/P is nsim x ntriangles, /mk/P as /pk/P
+run 0 "gather" "$COSMOTL" gather out1 --out tables/suite.h5 --params suite/params.txt
+run 0 "table" "$tool" table tables/suite.h5 2 17
+
+# redshift space: the bispectrum of the displaced field, recorded as such
+run 0 "rsd" "$COSMOTL" summarize suite/0 --stats bk --rsd z --grid 32 --bk-dk 2 --bk-kmax 8 \
+  --out rsd
+run 0 "inspect rsd" "$COSMOTL" inspect rsd/0.h5
+grep -q "rsd" out.txt || fail "inspect does not show the rsd setting"
+run 1 "rsd differs from real space" "$tool" compare rsd/0.h5 out1/0.h5 bk
+grep -q "bk/B:" err.txt || fail "rsd vs real space: B does not differ"
+
 # only bk: no /pk group
 run 0 "bk only" "$COSMOTL" summarize suite/0 --stats bk --grid 32 --bk-dk 2 --bk-kmax 8 --out bko
 run 0 "inspect" "$COSMOTL" inspect bko/0.h5

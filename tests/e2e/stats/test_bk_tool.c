@@ -1,8 +1,12 @@
 /* Helper of the marked-spectrum / bispectrum summarize test:
  *   test_bk_tool check FILE.h5 NTRI   /mk and /bk present with their settings, NTRI
  *                                     triangles, finite values, positive counts
- *   test_bk_tool compare A.h5 B.h5    /mk (1e-6: float marks) and /bk (1e-9) agree
+ *   test_bk_tool compare A.h5 B.h5 [bk]
+ *                                     /mk (1e-6: float marks) and /bk (1e-9) agree
  *   test_bk_tool same_pk FILE.h5      /mk/P0 and /mk/X0 equal /pk/P0 (p = 0)
+ *   test_bk_tool table SUITE.h5 NSIM NTRI
+ *                                     gathered /bk/P is NSIM x NTRI, /bk/k1 NTRI
+ *                                     long, /mk/P NSIM x nbins of /pk
  *   test_bk_tool direct SNAPDIR FILE.h5 GRID DK KMAX
  *                                     the library's B0 of the snapshot equals /bk */
 #include <math.h>
@@ -147,6 +151,40 @@ static int direct(const char *snapdir, const char *summary, int grid, double dk,
     return fails != 0;
 }
 
+static int table(const char *file, int nsim, int ntri)
+{
+    hid_t f = -1;
+    if (ct_h5_open_ro(file, &f) != CT_OK) {
+        fprintf(stderr, "test_bk_tool table: %s\n", ct_error_message());
+        return 1;
+    }
+    double *v = NULL;
+    int rank = 0;
+    hsize_t d[2] = {0, 0}, dp[2] = {0, 0};
+    CHECK(ct_h5_read_doubles(f, "bk/P", &v, &rank, d) == CT_OK && rank == 2 &&
+              d[0] == (hsize_t)nsim && d[1] == (hsize_t)ntri,
+          "/bk/P is %llu x %llu", (unsigned long long)d[0], (unsigned long long)d[1]);
+    for (hsize_t i = 0; v && i < d[0] * d[1]; i++)
+        CHECK(isfinite(v[i]), "/bk/P has a non-finite value");
+    free(v);
+    v = NULL;
+    CHECK(ct_h5_read_doubles(f, "bk/k1", &v, &rank, d) == CT_OK && d[0] == (hsize_t)ntri,
+          "/bk/k1 has %llu values", (unsigned long long)d[0]);
+    free(v);
+    v = NULL;
+    CHECK(ct_h5_read_doubles(f, "pk/P", &v, &rank, dp) == CT_OK, "/pk/P");
+    free(v);
+    v = NULL;
+    CHECK(ct_h5_read_doubles(f, "mk/P", &v, &rank, d) == CT_OK && d[0] == dp[0] && d[1] == dp[1],
+          "/mk/P is %llu x %llu, /pk/P %llu x %llu", (unsigned long long)d[0],
+          (unsigned long long)d[1], (unsigned long long)dp[0], (unsigned long long)dp[1]);
+    free(v);
+    H5Fclose(f);
+    CHECK(attr(file, "mk", "R") == 10.0, "/mk R in the table");
+    CHECK(attr(file, "bk", "dk") > 0, "/bk dk in the table");
+    return fails != 0;
+}
+
 int main(int argc, char **argv)
 {
     MPI_Init(&argc, &argv);
@@ -155,9 +193,11 @@ int main(int argc, char **argv)
     int rc = 2;
     if (argc == 4 && !strcmp(argv[1], "check")) {
         rc = check(argv[2], atol(argv[3]));
-    } else if (argc == 4 && !strcmp(argv[1], "compare")) {
-        same(argv[2], argv[3], "mk/P0", 1e-6);
-        same(argv[2], argv[3], "mk/X0", 1e-6);
+    } else if ((argc == 4 || argc == 5) && !strcmp(argv[1], "compare")) {
+        if (argc == 4) { /* "compare A B bk": the bispectrum only */
+            same(argv[2], argv[3], "mk/P0", 1e-6);
+            same(argv[2], argv[3], "mk/X0", 1e-6);
+        }
         same(argv[2], argv[3], "bk/B", 1e-9);
         same(argv[2], argv[3], "bk/P1", 1e-9);
         same(argv[2], argv[3], "bk/counts", 0);
@@ -178,6 +218,8 @@ int main(int argc, char **argv)
         free(x);
         free(p);
         rc = fails != 0;
+    } else if (argc == 5 && !strcmp(argv[1], "table")) {
+        rc = table(argv[2], atoi(argv[3]), atoi(argv[4]));
     } else if (argc == 7 && !strcmp(argv[1], "direct")) {
         rc = direct(argv[2], argv[3], atoi(argv[4]), atof(argv[5]), atof(argv[6]), MPI_COMM_WORLD);
     } else {
