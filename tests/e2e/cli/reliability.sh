@@ -1,0 +1,215 @@
+#!/bin/bash
+# Reliability of the whole program (issue 8):
+#   fulldisk-simulate|fulldisk-summarize|fulldisk-gather|fulldisk-jobs
+#       a full disk (a small tmpfs, else `ulimit -f`) gives a clear error and
+#       leaves no partial file under a final name and no temporaries
+#   killrank   a rank killed (kill -9) mid-run ends the MPI job with a message, no hang
+#   badconfig  unknown keys in every config-driven command: one line naming
+#              file:line:key, exit 1, nothing written
+#   badsnap    the snapshot reader's bad inputs through summarize: each recorded
+#              with its error in the manifest while the good one is done (exit 3)
+#   timeouts   every registered test has a timeout, every MPI test a hard one
+set -u
+: "${COSMOTL:?}" "${CT_SOURCE_ROOT:?}"
+case_=${1:?case}
+work=$(mktemp -d /tmp/ct_rel_XXXXXX)
+mounted=""
+cleanup() { [ -n "$mounted" ] && umount "$mounted" 2>/dev/null; rm -rf "$work"; }
+trap cleanup EXIT
+cd "$work" || exit 1
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
+fails=0
+fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
+finish() {
+  if [ "$fails" = 0 ]; then echo "PASS: $case_"; else echo "FAIL: $case_: $fails check(s)"; fi
+  [ "$fails" = 0 ]
+}
+suite_ini=$CT_SOURCE_ROOT/configs/suites/lcdm.ini
+need() { "$COSMOTL" "$1" --help >/dev/null 2>&1 || { echo "SKIP: cosmotl $1 not available"; exit 77; }; }
+
+# small_disk KB: ./full is a folder with KB kilobytes of space: a tmpfs when we may
+# mount, else the file-size limit of this shell (SIGXFSZ ignored so writes fail
+# with EFBIG instead of killing the program).
+small_disk() {
+  mkdir -p full
+  if mount -t tmpfs -o size="$1"k tmpfs full 2>/dev/null; then
+    mounted=$work/full
+  else
+    trap '' XFSZ
+    ulimit -f "$1" || { echo "SKIP: cannot limit disk space here"; exit 77; }
+  fi
+}
+# no_partial DIR PATTERN: nothing matching PATTERN under a final name, no temporaries
+no_partial() {
+  [ -z "$(find "$1" -name "$2" 2>/dev/null)" ] || fail "partial outputs: $(find "$1" -name "$2")"
+  [ -z "$(find "$1" -name '.*.tmp.*' 2>/dev/null)" ] || fail "temporaries left: $(find "$1" -name '.*.tmp.*')"
+}
+clear_error() { # the message says why
+  grep -qiE 'no space|disk full|file too large|write failed|cannot write' "$1" ||
+    fail "error does not say the disk is full: $(head -c 400 "$1")"
+}
+simulate_some() { # simulate_some DIR A:B
+  "$COSMOTL" -q simulate "$suite_ini" --out "$1" --range "$2" >sim.log 2>&1 ||
+    { cat sim.log >&2; fail "simulate $2 failed"; }
+}
+
+case $case_ in
+fulldisk-simulate)
+  need simulate
+  small_disk 200   # a 32^3 snapshot needs about 1 MB
+  timeout 120 "$COSMOTL" simulate "$suite_ini" --out full/suite --range 0:2 >out.txt 2>err.txt
+  rc=$?
+  [ $rc = 1 ] || [ $rc = 3 ] || fail "simulate on a full disk: exit $rc"
+  clear_error err.txt
+  no_partial full 'snap_*'
+  ;;
+fulldisk-summarize)
+  need simulate; need summarize
+  simulate_some suite 0:2
+  small_disk 12
+  timeout 120 "$COSMOTL" summarize suite/0/snapdir_004 suite/1/snapdir_004 --stats pk \
+    --grid 32 --out full/sum >out.txt 2>err.txt
+  rc=$?
+  [ $rc = 1 ] || [ $rc = 3 ] || fail "summarize on a full disk: exit $rc (124 = hang, 139 = crash)"
+  clear_error err.txt
+  no_partial full '[0-9]*.h5'
+  ;;
+fulldisk-gather)
+  need simulate; need summarize; need gather
+  simulate_some suite 0:2
+  "$COSMOTL" -q summarize suite/0/snapdir_004 suite/1/snapdir_004 --grid 32 --out sum >s.log 2>&1 ||
+    fail "summarize failed"
+  small_disk 8
+  timeout 120 "$COSMOTL" gather sum --out full/table.h5 >out.txt 2>err.txt
+  rc=$?
+  [ $rc = 1 ] || fail "gather on a full disk: exit $rc"
+  grep -q 'error:' err.txt || fail "no error message"
+  no_partial full 'table.h5'
+  ;;
+fulldisk-jobs)
+  mkdir -p suiteA
+  printf '[pipeline]\nsuites = A, B, C\n[suite.A]\ndir = suiteA\nrange = 0:4\n[suite.B]\ndir = suiteA\nrange = 0:4\n[suite.C]\ndir = suiteA\nrange = 0:4\n' >p.ini
+  small_disk 8
+  timeout 60 "$COSMOTL" jobs p.ini --out "$work/full/out" >out.txt 2>err.txt
+  rc=$?
+  [ $rc = 1 ] || fail "jobs on a full disk: exit $rc"
+  clear_error err.txt
+  no_partial full 'nothing'
+  # every script that exists is whole
+  for s in $(find full -name '*.sbatch'); do
+    tail -n 1 "$s" | grep -q 'ct_finish' || fail "$s is cut short"
+  done
+  ;;
+killrank)
+  need simulate; need summarize
+  simulate_some suite 0:4
+  # 4 snapshots on a 256^3 grid: seconds of work on 2 ranks
+  timeout -k 5 120 mpirun -np 2 --bind-to none "$COSMOTL" summarize suite/*/snapdir_004 \
+    --grid 256 --out sum >out.txt 2>&1 &
+  job=$!
+  victim=""
+  for t in $(seq 1 100); do
+    sleep 0.1
+    # the ranks (not mpirun or timeout): command lines that start with the program
+    victim=$(pgrep -f "^$COSMOTL summarize suite" | sort -n | tail -n 1)
+    [ -n "$victim" ] && [ "$(pgrep -f "^$COSMOTL summarize suite" | wc -l)" -ge 2 ] && break
+  done
+  sleep 1.5
+  if [ -n "$victim" ] && kill -9 "$victim" 2>/dev/null; then
+    start=$(date +%s)
+    wait $job; rc=$?
+    took=$(($(date +%s) - start))
+    # mpirun passes on the killed rank's status (137 = 128 + SIGKILL); a hang would
+    # end in timeout's 124 after 120 s
+    [ $rc = 124 ] && fail "the job hung after a rank was killed (timeout)"
+    [ $rc = 0 ] && fail "the job reported success after a rank was killed"
+    [ $took -le 30 ] || fail "the job took ${took}s to end after the kill"
+    grep -qiE 'signal 9|killed' out.txt || fail "no message about the killed rank: $(tail -n 5 out.txt)"
+    echo "job ended ${took}s after kill -9 of rank pid $victim, exit $rc"
+  else
+    wait $job
+    fail "could not find a rank to kill"
+  fi
+  # what was complete stays complete; nothing partial
+  no_partial sum 'nothing'
+  ;;
+badconfig)
+  mkdir -p suiteA
+  check() { # check CMD CONFIG_TEXT KEY [ARGS...]
+    cmd=$1; text=$2; key=$3; shift 3
+    "$COSMOTL" $cmd --help >/dev/null 2>&1 || { echo "(cosmotl $cmd not available: skipped)"; return; }
+    printf '%s\n' "$text" >bad.ini
+    rm -rf outdir
+    timeout 60 "$COSMOTL" $cmd bad.ini "$@" >out.txt 2>err.txt
+    rc=$?
+    [ $rc = 1 ] || [ $rc = 2 ] || fail "$cmd with an unknown key: exit $rc"
+    grep -qE "bad.ini:[0-9]+: unknown key $key" err.txt || fail "$cmd: error does not name file:line:key: $(cat err.txt)"
+    [ "$(grep -c 'error' err.txt)" = 1 ] || fail "$cmd: more than one error line: $(cat err.txt)"
+    [ -e outdir ] && fail "$cmd wrote output despite the bad config"
+  }
+  sim=$(cat "$suite_ini")
+  check simulate "$sim
+bogus_key = 1" 'sim.bogus_key' --out outdir
+  check study "$(cat "$CT_SOURCE_ROOT/configs/studies/small.ini")
+[study2]
+x = 1" 'study2.x' --out outdir
+  check jobs "[pipeline]
+suites = A
+[suite.A]
+dir = suiteA
+range = 0:2
+stray = 3" 'suite.A.stray' --out outdir
+  if [ -f "$CT_SOURCE_ROOT/configs/train/lh_pk.ini" ]; then
+    check train "$(cat "$CT_SOURCE_ROOT/configs/train/lh_pk.ini")
+[train]
+typo_key = 2" 'train.typo_key'
+  fi
+  # a value out of range names the key too
+  printf '%s\n' "${sim/particles = 32/particles = -4}" >bad.ini
+  "$COSMOTL" simulate bad.ini --out outdir >out.txt 2>err.txt && fail "negative particle count accepted"
+  grep -q 'particles' err.txt || fail "range error does not name the key: $(cat err.txt)"
+  ;;
+badsnap)
+  need simulate; need summarize
+  simulate_some suite 0:1
+  mkdir -p bad/trunc/snapdir_004 bad/garbage/snapdir_004 bad/empty/snapdir_004 bad/nodir
+  s0=suite/0/snapdir_004/snap_004.0.hdf5
+  head -c $(($(stat -c %s $s0) / 3)) $s0 >bad/trunc/snapdir_004/snap_004.0.hdf5
+  head -c 5000 /dev/urandom >bad/garbage/snapdir_004/snap_004.0.hdf5
+  : >bad/empty/snapdir_004/snap_004.0.hdf5
+  cp -r suite/0 bad/good
+  args="bad/good/snapdir_004 bad/trunc/snapdir_004 bad/garbage/snapdir_004 bad/empty/snapdir_004 bad/missing/snapdir_004"
+  timeout 120 mpirun -np 2 --bind-to none "$COSMOTL" summarize $args --grid 32 --out sum >out.txt 2>&1
+  rc=$?
+  [ $rc = 3 ] || fail "summarize with bad inputs: exit $rc, expected 3"
+  m=sum/manifest.tsv
+  st() { awk -F'\t' -v i="$1" '$1 == i { print $2 }' $m; }
+  err() { awk -F'\t' -v i="$1" '$1 == i { print $11 }' $m; }
+  [ "$(st good)" = done ] && [ -e sum/good.h5 ] || fail "the good snapshot was not summarized"
+  for b in trunc garbage empty missing; do
+    [ "$(st $b)" = failed ] || fail "$b: '$(st $b)', expected failed"
+    [ -n "$(err $b)" ] || fail "$b: no error recorded"
+    [ -e sum/$b.h5 ] && fail "$b has an output"
+    echo "  $b: $(err $b | cut -c1-110)"
+  done
+  no_partial sum 'nothing'
+  # the rerun skips the good one and fails the bad ones again
+  timeout 120 "$COSMOTL" summarize $args --grid 32 --out sum >out2.txt 2>&1
+  grep -q '1 already complete, 0 done now, 4 FAILED' out2.txt || fail "rerun: $(tail -n 1 out2.txt)"
+  ;;
+timeouts)
+  build=${CT_BUILD_ROOT:?}
+  json=$(meson introspect --tests "$build")
+  n=$(echo "$json" | grep -o '"name": ' | wc -l)
+  nt=$(echo "$json" | grep -oE '"timeout": [1-9][0-9]*' | wc -l)
+  [ "$n" -gt 0 ] && [ "$n" = "$nt" ] || fail "$n tests, $nt with a positive timeout"
+  # MPI tests go through tests/mpirun.sh, which has its own hard timeout
+  grep -q 'timeout -k' "$CT_SOURCE_ROOT/tests/mpirun.sh" || fail "tests/mpirun.sh has no hard timeout"
+  for f in $(grep -rl "suite : 'mpi'" "$CT_SOURCE_ROOT/tests" --include=meson.build); do
+    grep -q "mpirun_sh" "$f" || fail "$f: MPI tests not run through mpirun.sh"
+  done
+  echo "$n tests, all with timeouts"
+  ;;
+*) echo "unknown case $case_" >&2; exit 2 ;;
+esac
+finish
