@@ -389,6 +389,36 @@ static void test_writer(void)
         ct_particles_free(&q);
         ct_snapshot_close(&s);
     }
+    /* fewer particles than files: empty files have no PartType1 group */
+    {
+        ct_particles few = {0};
+        float fpos[9] = {1, 2, 3, 4, 5, 6, 7, 8, 9};
+        few.n = 3;
+        few.pos = fpos;
+        few.mass_uniform = 1;
+        const ct_particles *fp[6] = {NULL, &few, NULL, NULL, NULL, NULL};
+        ct_write_settings w8;
+        ct_write_settings_defaults(&w8);
+        CT_EXPECT_OK(ct_snapshot_write(P("few"), &h, fp, &w8, MPI_COMM_WORLD));
+        CT_EXPECT_OK(ct_snapshot_open(&s, P("few/snapdir_004"), MPI_COMM_WORLD));
+        if (s) {
+            CT_EXPECT(ct_snapshot_nfiles(s) == 8 && ct_snapshot_file_count(s, 7, 1) == 0);
+            ct_particles q;
+            CT_EXPECT_OK(ct_snapshot_read(s, 1, NULL, &q));
+            CT_EXPECT(q.n == 3 && q.pos && q.pos[8] == 9.0f && q.vel && q.vel[8] == 0.0f);
+            CT_EXPECT(q.id && q.id[2] == 3);
+            ct_particles_free(&q);
+            /* a type that is absent reads as zero particles */
+            CT_EXPECT_OK(ct_snapshot_read(s, 2, NULL, &q));
+            CT_EXPECT(q.n == 0 && q.n_total == 0);
+            ct_particles_free(&q);
+            ct_snapshot_close(&s);
+        }
+        hid_t f7 = H5Fopen(P("few/snapdir_004/snap_004.7.hdf5"), H5F_ACC_RDONLY, H5P_DEFAULT);
+        CT_EXPECT(f7 >= 0 && H5Lexists(f7, "PartType1", H5P_DEFAULT) == 0);
+        if (f7 >= 0)
+            H5Fclose(f7);
+    }
     /* bad settings; a directory that cannot be created: errors, nothing left */
     ws.nfiles = 2;
     ct_error_clear();
