@@ -26,6 +26,8 @@ typedef struct {
     int nfiles;             /* NumFilesPerSnapshot */
     int flag_sfr, flag_cooling, flag_feedback, flag_metals, flag_stellarage;
     int flag_double;
+    double unit_length_mpc; /* file length unit in Mpc/h: 1e-3 (kpc/h, Quijote) unless
+                               the file gives UnitLength_in_cm; ignored by the writer */
 } ct_snapshot_header;
 
 /* Particles of one type held by one rank. */

@@ -58,12 +58,19 @@ ct_status inspect_snapshot(const char *path, MPI_Comm comm)
     const ct_snapshot_header *h = ct_snapshot_get_header(snap);
     int nf = ct_snapshot_nfiles(snap);
     ct_snapshot_format fmt = ct_snapshot_get_format(snap);
+    char unit[64];
+    if (h->unit_length_mpc == 1e-3)
+        snprintf(unit, sizeof unit, "kpc/h");
+    else if (h->unit_length_mpc == 1)
+        snprintf(unit, sizeof unit, "Mpc/h");
+    else
+        snprintf(unit, sizeof unit, "%g Mpc/h", h->unit_length_mpc);
     if (rank == 0) {
         printf("snapshot: %s\n", path);
         printf("format: %s, %d file%s (%s%s)\n", ct_snapshot_format_name(fmt), nf,
                nf == 1 ? "" : "s", ct_snapshot_file_path(snap, 0), nf > 1 ? ", ..." : "");
         printf("header:\n");
-        printf("  BoxSize              %.10g kpc/h\n", h->box * 1e3);
+        printf("  BoxSize              %.10g %s\n", h->box / h->unit_length_mpc, unit);
         printf("  Time                 %.10g\n", h->time);
         printf("  Redshift             %.10g\n", h->redshift);
         printf("  Omega0               %.10g\n", h->omega_m);
@@ -83,8 +90,8 @@ ct_status inspect_snapshot(const char *path, MPI_Comm comm)
         printf("cosmology: Omega_m = %.6g, Omega_Lambda = %.6g, h = %.6g, z = %.6g, a = %.6g\n",
                h->omega_m, h->omega_l, h->hubble, h->redshift, h->time);
         printf("box: %.10g Mpc/h\n", h->box);
-        printf("units: positions comoving Mpc/h (file: kpc/h); velocities peculiar km/s "
-               "(file: Gadget u = v/sqrt(a)); masses 1e10 Msun/h\n");
+        printf("units: positions comoving Mpc/h (file: %s); velocities peculiar km/s "
+               "(file: Gadget u = v/sqrt(a)); masses 1e10 Msun/h\n", unit);
         printf("particles:\n");
         for (int t = 0; t < 6; t++) {
             if (h->npart_total[t] == 0)

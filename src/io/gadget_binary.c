@@ -87,6 +87,7 @@ static void parse_header(const unsigned char *b, int swap, ct_snapshot_header *h
     h->hubble = get_f64(b + 152, swap);
     h->flag_stellarage = get_i32(b + 160, swap);
     h->flag_metals = get_i32(b + 164, swap);
+    h->unit_length_mpc = CT_SNAP_LEN_TO_MPC;
     h->box = *box * CT_SNAP_LEN_TO_MPC;
 }
 

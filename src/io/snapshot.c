@@ -227,6 +227,8 @@ static const char *header_diff(const ct_snapshot_header *a, const ct_snapshot_he
 {
     if (!same_double(a->box, b->box))
         return "BoxSize";
+    if (!same_double(a->unit_length_mpc, b->unit_length_mpc))
+        return "UnitLength_in_cm";
     if (!same_double(a->time, b->time))
         return "Time";
     if (!same_double(a->redshift, b->redshift))
@@ -421,6 +423,7 @@ static ct_status convert_chunk(const ct_snapshot *s, const char *path, int t, in
                                int64_t n, float *pos, float *vel, ct_bounds_policy policy)
 {
     const double B = s->box_file;
+    const double len = s->header.unit_length_mpc;
     const float boxf = (float)s->header.box;
     const double vscale = sqrt(s->header.time);
     /* fast path: one branch-free pass decides whether every coordinate is a
@@ -431,7 +434,7 @@ static ct_status convert_chunk(const ct_snapshot *s, const char *path, int t, in
         all_in &= (pos[i] >= 0.0f) & ((double)pos[i] < B);
     if (all_in) {
         for (int64_t i = 0; i < 3 * n; i++) {
-            float y = (float)(pos[i] * CT_SNAP_LEN_TO_MPC);
+            float y = (float)(pos[i] * len);
             pos[i] = y < boxf ? y : 0.0f;
         }
     } else {
@@ -455,11 +458,12 @@ static ct_status convert_chunk(const ct_snapshot *s, const char *path, int t, in
                     } else {
                         CT_FAIL(CT_ERR_RANGE,
                                 "%s: PartType%d/Coordinates row %lld: position (%g, %g, %g) "
-                                "kpc/h outside the box [0, %g) (read with bounds = wrap to "
-                                "wrap it)", path, t, (long long)(row0 + i), x[0], x[1], x[2], B);
+                                "outside the box [0, %g) (file units; read with bounds = wrap "
+                                "to wrap it)", path, t, (long long)(row0 + i), x[0], x[1], x[2],
+                                B);
                     }
                 }
-                float y = (float)(v * CT_SNAP_LEN_TO_MPC);
+                float y = (float)(v * len);
                 x[a] = y < boxf ? y : 0.0f;
             }
         }

@@ -232,19 +232,41 @@ ct_status ct_h5snap_scan(const char *path, ct_snapshot_header *h, double *box_fi
                      path, h->time);
     if (nfiles < 1 || nfiles > 1000000)
         CT_FAIL_GOTO(rc, CT_ERR_FORMAT, "%s: Header NumFilesPerSnapshot = %lld", path, nfiles);
+    /* Quijote files carry no unit and are in kpc/h; Gadget-4 style files may give
+     * UnitLength_in_cm in /Header or /Parameters (cm per length unit, h^-1) */
+    h->unit_length_mpc = CT_SNAP_LEN_TO_MPC;
+    {
+        double ul = 0;
+        int found = 0;
+        CT_CHECK_GOTO(rc, read_attr(g, path, "UnitLength_in_cm", H5T_FLOAT, 1, D, &ul, 1, &found));
+        if (!found && H5Lexists(file, "Parameters", H5P_DEFAULT) > 0) {
+            pt = H5Gopen2(file, "Parameters", H5P_DEFAULT);
+            if (pt >= 0)
+                CT_CHECK_GOTO(rc, read_attr(pt, path, "UnitLength_in_cm", H5T_FLOAT, 1, D, &ul,
+                                            1, &found));
+            h5close(&pt);
+        }
+        if (found) {
+            if (!(ul > 0) || !isfinite(ul))
+                CT_FAIL_GOTO(rc, CT_ERR_FORMAT, "%s: UnitLength_in_cm = %g", path, ul);
+            h->unit_length_mpc = ul / CT_MPC_IN_CM;
+        }
+    }
     *box_file = box;
-    h->box = box * CT_SNAP_LEN_TO_MPC;
+    h->box = box * h->unit_length_mpc;
     h->nfiles = (int)nfiles;
     for (int t = 0; t < 6; t++) {
         if (thisfile[t] < 0)
             CT_FAIL_GOTO(rc, CT_ERR_FORMAT, "%s: Header NumPart_ThisFile[%d] = %lld", path, t,
                          thisfile[t]);
-        if (total[t] > 0xffffffffull || high[t] > 0x7fffffffull)
+        /* Gadget-4 may store 64-bit totals (u8) with a zero HighWord */
+        if (total[t] > (unsigned long long)INT64_MAX / 2 || high[t] > 0x7fffffffull ||
+            (high[t] && total[t] > 0xffffffffull))
             CT_FAIL_GOTO(rc, CT_ERR_FORMAT,
                          "%s: Header NumPart_Total[%d] = %llu / HighWord %llu out of range",
                          path, t, total[t], high[t]);
         f->npart[t] = thisfile[t];
-        h->npart_total[t] = ct_snap_join_count((uint32_t)total[t], (uint32_t)high[t]);
+        h->npart_total[t] = (int64_t)total[t] + ((int64_t)high[t] << 32);
         if (!(h->mass_table[t] >= 0) || !isfinite(h->mass_table[t]))
             CT_FAIL_GOTO(rc, CT_ERR_FORMAT, "%s: Header MassTable[%d] = %g", path, t,
                          h->mass_table[t]);

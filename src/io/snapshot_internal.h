@@ -41,6 +41,7 @@ ct_status ct_snap_path(char *out, size_t cap, const char *fmt, ...)
 
 /* Length conversion file -> memory (kpc/h -> Mpc/h). */
 #define CT_SNAP_LEN_TO_MPC 1e-3
+#define CT_MPC_IN_CM 3.085678e24
 
 /* Add Debian's HDF5 filter plugin folders to the search path (once, and only
  * when HDF5_PLUGIN_PATH is not set). */

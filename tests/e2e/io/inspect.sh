@@ -46,6 +46,7 @@ good single/snapdir_000/snap_000.hdf5 "format: Gadget HDF5, 1 file"
 good gadget2/snapdir_000 "format: Gadget binary format II, 1 file" "type 1 (CDM): 50"
 good gadgetmulti/snapdir_000/ics "format: Gadget binary format I, 3 files"
 good eqbox/snapdir_000 "position range, type 1: x [0,"
+good mpcunits/snapdir_000 "BoxSize              1000 Mpc/h" "(file: Mpc/h)" "box: 1000 Mpc/h"
 
 bad missing/snapdir_000 "snap_000.1.hdf5: missing file 1 of the 3 files"
 bad missing0/snapdir_000 "snap_000.0.hdf5: missing file 0"

@@ -114,7 +114,8 @@ int fx_write_hdf5(const char *base, const fx_spec *s)
                         U4 = H5T_STD_U32LE, I = H5T_NATIVE_INT32, U = H5T_NATIVE_UINT32;
             double om = f == s->bad_omega_file ? s->om + 0.01 : s->om;
             int32_t nf = s->nfiles, zero = 0;
-            attr(g, "BoxSize", F8, D, 1, &s->box_kpc);
+            double boxv = s->mpc_units ? s->box_kpc / 1000 : s->box_kpc;
+            attr(g, "BoxSize", F8, D, 1, &boxv);
             attr(g, "Time", F8, D, 1, &s->time);
             attr(g, "Redshift", F8, D, 1, &s->redshift);
             attr(g, "Omega0", F8, D, 1, &om);
@@ -130,6 +131,12 @@ int fx_write_hdf5(const char *base, const fx_spec *s)
             for (int i = 0; i < 6; i++)
                 attr(g, flags[i], I4, I, 1, &zero);
             H5Gclose(g);
+            if (s->mpc_units) {
+                double ul = 3.085678e24;
+                g = H5Gcreate2(file, "Parameters", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+                attr(g, "UnitLength_in_cm", F8, D, 1, &ul);
+                H5Gclose(g);
+            }
         }
         for (int t = 0; t < 6; t++) {
             if (count[t] == 0)
@@ -151,8 +158,11 @@ int fx_write_hdf5(const char *base, const fx_spec *s)
                     pos[3 * i + 2] = (float)(1.5 * s->box_kpc);
                 if (t == 1 && gi == s->eqbox_at)
                     pos[3 * i] = (float)s->box_kpc;
-                for (int a = 0; a < 3; a++)
+                for (int a = 0; a < 3; a++) {
+                    if (s->mpc_units)
+                        pos[3 * i + a] = (float)(pos[3 * i + a] / 1000.0);
                     ipos[3 * i + a] = (int32_t)pos[3 * i + a];
+                }
             }
             hsize_t rows = n - (size_t)(s->rows_short && f == 0 && t == 1);
             int e = 0;
@@ -375,6 +385,7 @@ int fx_make_all(const char *dir)
     CASE("filter") s.filter = 1; e |= fx_write_hdf5(base, &s);
     CASE("highword") s.highword1 = 1; e |= fx_write_hdf5(base, &s);
     CASE("total") s.total_delta = 3; e |= fx_write_hdf5(base, &s);
+    CASE("mpcunits") s.mpc_units = 1; e |= fx_write_hdf5(base, &s);
     CASE("noheader") s.no_header = 1; s.nfiles = 1; s.single = 1; e |= fx_write_hdf5(base, &s);
     CASE("emptydir") (void)base;
     /* single file; then a truncated copy */

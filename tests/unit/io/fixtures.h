@@ -27,6 +27,7 @@ typedef struct {
     uint32_t highword1;   /* added to NumPart_Total_HighWord[1] */
     int total_delta;      /* added to NumPart_Total[1] */
     int no_header;        /* no /Header group */
+    int mpc_units;        /* Gadget-4 style: /Parameters UnitLength_in_cm = 1 Mpc, values /1000 */
 } fx_spec;
 
 void fx_defaults(fx_spec *s);

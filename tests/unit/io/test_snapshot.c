@@ -76,7 +76,7 @@ static void expect_read_fail(const char *rel, ct_bounds_policy pol, ct_status st
 }
 
 /* Compare every particle of types 1 and 2 with the fixture generator. */
-static void check_fixture(ct_snapshot *s, const fx_spec *spec)
+static void check_fixture(ct_snapshot *s, const fx_spec *spec, int ulps)
 {
     const ct_snapshot_header *h = ct_snapshot_get_header(s);
     CT_EXPECT(h->box == spec->box_kpc * 1e-3);
@@ -96,7 +96,7 @@ static void check_fixture(ct_snapshot *s, const fx_spec *spec)
             fx_particle(t, i, spec->box_kpc, x, u, &id, &m);
             for (int a = 0; a < 3; a++) {
                 double ex = x[a] * 1e-3, ev = u[a] * sqrt(spec->time);
-                bad += fabs(p.pos[3 * i + a] - ex) > ULP * fabs(ex);
+                bad += fabs(p.pos[3 * i + a] - ex) > ulps * ULP * fabs(ex);
                 bad += fabs(p.vel[3 * i + a] - ev) > ULP * fabs(ev);
             }
             bad += p.id[i] != id;
@@ -115,16 +115,20 @@ static void test_good(void)
     fx_defaults(&spec);
     const char *forms[] = {"good/snapdir_000", "good/snapdir_000/", "good/snapdir_000/snap_000",
                            "good/snapdir_000/snap_000.1.hdf5", "single/snapdir_000",
-                           "single/snapdir_000/snap_000.hdf5", "good_u8/snapdir_000"};
-    int nfiles[] = {2, 2, 2, 2, 1, 1, 3};
-    for (int k = 0; k < 7; k++) {
+                           "single/snapdir_000/snap_000.hdf5", "good_u8/snapdir_000",
+                           "mpcunits/snapdir_000"};
+    int nfiles[] = {2, 2, 2, 2, 1, 1, 3, 2};
+    for (int k = 0; k < 8; k++) {
         ct_snapshot *s = NULL;
         CT_EXPECT_OK(ct_snapshot_open(&s, P(forms[k]), MPI_COMM_WORLD));
         if (!s)
             continue;
         CT_EXPECT(ct_snapshot_get_format(s) == CT_SNAP_HDF5);
         CT_EXPECT(ct_snapshot_nfiles(s) == nfiles[k]);
-        check_fixture(s, &spec);
+        /* a file in Mpc/h (UnitLength_in_cm) reads the same as one in kpc/h, within
+         * the one extra float rounding of the fixture's x/1000 (2 ulp in all) */
+        CT_EXPECT(ct_snapshot_get_header(s)->unit_length_mpc == (k == 7 ? 1.0 : 1e-3));
+        check_fixture(s, &spec, k == 7 ? 2 : 1);
         ct_snapshot_close(&s);
     }
     /* a range crossing the file boundary equals the same rows of a full read */
@@ -229,7 +233,7 @@ static void test_gadget_binary(void)
         CT_EXPECT(ct_snapshot_get_format(s) == fmt[k]);
         CT_EXPECT(ct_snapshot_nfiles(s) == nfiles[k]);
         CT_EXPECT(ct_snapshot_get_header(s)->flag_double == (k == 2));
-        check_fixture(s, &spec);
+        check_fixture(s, &spec, 1);
         ct_snapshot_close(&s);
     }
 }
