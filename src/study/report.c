@@ -335,6 +335,21 @@ static void write_findings(FILE *f, const ct_study_ctx *c, const ct_study_result
     fprintf(f, "\n");
 }
 
+/* best mean R² of a parameter over every architecture and baseline at the
+ * largest budget: how much the statistic tells about it at all */
+static double best_r2(const ct_study_ctx *c, const ct_study_results *r, int t, int stat,
+                      const char *param)
+{
+    double best = -INFINITY;
+    int64_t b = c->budgets[t][c->nbudget[t] - 1];
+    for (int a = 0; a < CT_ARCH_COUNT; a++) {
+        const ct_study_summary *x = get(r, t, stat, a, b, param);
+        if (x && !isnan(x->r2_mean) && x->r2_mean > best)
+            best = x->r2_mean;
+    }
+    return best;
+}
+
 static void savings_point(FILE *f, const ct_study_ctx *c, const ct_study_results *r,
                           const char *const *param_names, const char *what,
                           const char *published, double expect)
@@ -347,6 +362,16 @@ static void savings_point(FILE *f, const ct_study_ctx *c, const ct_study_results
         for (int si = 0; si < c->s->nstats; si++) {
             if (strcmp(c->s->stats[si], "pk") && expect > 0)
                 continue; /* the published point is about P(k) */
+            double br = best_r2(c, r, t, si, param);
+            if (isfinite(br))
+                fprintf(f, "- %s — %s, %s: the best mean test R² of %s at the largest budget "
+                           "(%lld), over every architecture and baseline, is %.2f%s\n",
+                        what, c->s->targets[t].name, c->s->stats[si], param,
+                        (long long)c->budgets[t][c->nbudget[t] - 1], br,
+                        br < 0.3 ? ": the statistic constrains it only weakly here, so its "
+                                   "savings factors compare errors close to the prior width "
+                                   "and are dominated by noise."
+                                 : ".");
             for (int a = 0; a <= CT_ARCH_BOTTLENECK; a++) {
                 if (!c->s->arch[a] || !c->s->arch[CT_ARCH_SCRATCH])
                     continue;
