@@ -19,7 +19,8 @@
 #include "cosmotl/summary.h"
 
 static const char *help =
-    "usage: cosmotl summarize SNAPDIR... [options]\n\n"
+    "usage: cosmotl summarize SNAPDIR... [options]\n"
+    "       cosmotl summarize CONFIG.ini\n\n"
     "Measure summary statistics of Gadget snapshots (HDF5 or binary) and write one\n"
     "summary file per snapshot, OUT/<name>.h5, with <name> the simulation folder\n"
     "(SUITE/<name>/snapdir_004 -> <name>). SNAPDIR is a snapdir_XXX folder, a\n"
@@ -57,6 +58,10 @@ static const char *help =
     "  --mem-budget GIB  memory the bispectrum may use per rank, GiB (default: half\n"
     "                    of the node's available memory shared by its ranks)\n"
     "  --bk-cache DIR    triangle-count cache (default OUT/.cache)\n\n"
+    "CONFIG.ini: a [summarize] section with one key per option (grid = 512,\n"
+    "interlace = yes, bin_width = 1, ...) and the snapshots, either\n"
+    "snapshots = PATH ... or suite = DIR, range = A:B, snapshot = snapdir_004;\n"
+    "paths relative to the config's folder; unknown keys are errors.\n\n"
     "Exit status: 0 all done, 3 some snapshots failed (recorded), 1 other errors,\n"
     "2 usage errors.\n";
 
@@ -355,7 +360,164 @@ fail:
     return rc;
 }
 
+/* `cosmotl summarize CONFIG`: the [summarize] section of an INI file, one key per
+ * option (bin_width or bin-width for --bin-width; yes/no for flags), plus the
+ * snapshots: `snapshots = PATH ...` or `suite = DIR`, `range = A:B` and
+ * `snapshot = snapdir_004` (DIR/<i>/snapshot for i in [A, B)). Relative paths
+ * are taken from the config's folder. Unknown keys are errors. The config is
+ * turned into the equivalent command line. */
+static const char *const valued_keys[] = {"stats", "grid", "mas", "rsd", "los", "bin-width",
+                                          "out", "group-size", "threads", "snapnum", "plan",
+                                          "mark-R", "mark-p", "mark-ds", "bk-dk", "bk-kmax",
+                                          "mem-budget", "bk-cache", NULL};
+static const char *const flag_keys[] = {"interlace", "shot-noise", "quijote-text", "timing",
+                                        NULL};
+
+static int is_config_file(const char *path)
+{
+    size_t n = strlen(path);
+    return ct_file_exists(path) && !ct_dir_exists(path) &&
+           ((n > 4 && !strcmp(path + n - 4, ".ini")) || (n > 4 && !strcmp(path + n - 4, ".cfg")));
+}
+
+/* Resolve a path from the config relative to its folder. */
+static char *cfg_path(const ct_config *cfg, const char *v)
+{
+    char buf[4400];
+    if (v[0] == '/')
+        snprintf(buf, sizeof buf, "%s", v);
+    else
+        snprintf(buf, sizeof buf, "%s/%s", ct_config_dir(cfg), v);
+    return strdup(buf);
+}
+
+static ct_status config_to_args(const char *path, MPI_Comm comm, int *argc_out, char ***argv_out)
+{
+    ct_status rc = CT_OK;
+    ct_config *cfg = NULL;
+    char **av = NULL;
+    int ac = 0, cap = 64;
+    CT_CHECK(ct_config_load(&cfg, path, comm));
+    CT_CHECK_GOTO(rc, ct_calloc(&av, (size_t)cap, sizeof(char *), "arguments"));
+#define PUSH(str)                                                                          \
+    do {                                                                                   \
+        if (ac + 2 >= cap) {                                                               \
+            char **t_ = realloc(av, sizeof(char *) * (size_t)(cap *= 2));                  \
+            if (!t_)                                                                       \
+                CT_FAIL_GOTO(rc, CT_ERR_MEMORY, "out of memory");                          \
+            av = t_;                                                                       \
+        }                                                                                  \
+        if (!(av[ac++] = (str)))                                                           \
+            CT_FAIL_GOTO(rc, CT_ERR_MEMORY, "out of memory");                              \
+        av[ac] = NULL;                                                                     \
+    } while (0)
+    PUSH(strdup("summarize"));
+    for (int k = 0; valued_keys[k]; k++) {
+        char alt[64];
+        snprintf(alt, sizeof alt, "%s", valued_keys[k]);
+        for (char *c = alt; *c; c++)
+            if (*c == '-')
+                *c = '_';
+        const char *key = ct_config_has(cfg, "summarize", alt) ? alt : valued_keys[k];
+        if (!ct_config_has(cfg, "summarize", key))
+            continue;
+        const char *v;
+        CT_CHECK_GOTO(rc, ct_config_string(cfg, "summarize", key, "", &v));
+        char opt[80];
+        snprintf(opt, sizeof opt, "--%s", valued_keys[k]);
+        PUSH(strdup(opt));
+        int is_path = !strcmp(valued_keys[k], "out") || !strcmp(valued_keys[k], "bk-cache");
+        PUSH(is_path ? cfg_path(cfg, v) : strdup(v));
+    }
+    for (int k = 0; flag_keys[k]; k++) {
+        char alt[64];
+        snprintf(alt, sizeof alt, "%s", flag_keys[k]);
+        for (char *c = alt; *c; c++)
+            if (*c == '-')
+                *c = '_';
+        const char *key = ct_config_has(cfg, "summarize", alt) ? alt : flag_keys[k];
+        if (!ct_config_has(cfg, "summarize", key))
+            continue;
+        int on = 0;
+        CT_CHECK_GOTO(rc, ct_config_bool(cfg, "summarize", key, 0, &on));
+        if (on) {
+            char opt[80];
+            snprintf(opt, sizeof opt, "--%s", flag_keys[k]);
+            PUSH(strdup(opt));
+        }
+    }
+    if (ct_config_has(cfg, "summarize", "snapshots")) {
+        const char *v;
+        CT_CHECK_GOTO(rc, ct_config_string(cfg, "summarize", "snapshots", "", &v));
+        char *copy = strdup(v);
+        if (!copy)
+            CT_FAIL_GOTO(rc, CT_ERR_MEMORY, "out of memory");
+        for (char *save = NULL, *t = strtok_r(copy, " \t,", &save); t;
+             t = strtok_r(NULL, " \t,", &save))
+            PUSH(cfg_path(cfg, t));
+        free(copy);
+    }
+    if (ct_config_has(cfg, "summarize", "suite")) {
+        const char *suite, *range, *snap;
+        long a = 0, b = 0;
+        CT_CHECK_GOTO(rc, ct_config_string(cfg, "summarize", "suite", "", &suite));
+        CT_CHECK_GOTO(rc, ct_config_string(cfg, "summarize", "range", "", &range));
+        CT_CHECK_GOTO(rc, ct_config_string(cfg, "summarize", "snapshot", "snapdir_004", &snap));
+        if (ct_cli_parse_range(range, &a, &b))
+            CT_FAIL_GOTO(rc, CT_ERR_CONFIG, "%s: [summarize] range must be A:B with A < B (got '%s')",
+                         path, range);
+        char *sd = cfg_path(cfg, suite);
+        if (!sd)
+            CT_FAIL_GOTO(rc, CT_ERR_MEMORY, "out of memory");
+        for (long i = a; i < b; i++) {
+            char buf[4600];
+            snprintf(buf, sizeof buf, "%s/%ld/%s", sd, i, snap);
+            PUSH(strdup(buf));
+        }
+        free(sd);
+    }
+    CT_CHECK_GOTO(rc, ct_config_check_unused(cfg));
+#undef PUSH
+    *argc_out = ac;
+    *argv_out = av;
+    av = NULL;
+fail:
+    if (av) {
+        for (int i = 0; i < ac; i++)
+            free(av[i]);
+        free(av);
+    }
+    ct_config_destroy(&cfg);
+    return rc;
+}
+
+static int cmd_summarize_args(int argc, char **argv, MPI_Comm world);
+
 int cmd_summarize(int argc, char **argv, MPI_Comm world)
+{
+    /* CONFIG form: exactly one argument besides global options, an .ini file */
+    int npos = 0, cfg_at = -1;
+    for (int i = 1; i < argc; i++)
+        if (argv[i][0] != '-') {
+            npos++;
+            cfg_at = i;
+        }
+    if (npos == 1 && argc == 2 && is_config_file(argv[cfg_at])) {
+        int ac = 0;
+        char **av = NULL;
+        ct_status s = config_to_args(argv[cfg_at], world, &ac, &av);
+        if (s != CT_OK)
+            return ct_cli_fail("summarize", world);
+        int code = cmd_summarize_args(ac, av, world);
+        for (int i = 0; i < ac; i++)
+            free(av[i]);
+        free(av);
+        return code;
+    }
+    return cmd_summarize_args(argc, argv, world);
+}
+
+static int cmd_summarize_args(int argc, char **argv, MPI_Comm world)
 {
     int rank, size;
     MPI_Comm_rank(world, &rank);
