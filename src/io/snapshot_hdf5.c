@@ -667,9 +667,11 @@ ct_status ct_snapshot_write(const char *dir, const ct_snapshot_header *header,
     }
     int nfiles = ws->nfiles;
     if (nfiles < 1 || (ws->single_file && nfiles != 1) || ws->snapnum < 0 || !dir || !header)
-        CT_FAIL(CT_ERR_ARG, "write settings: nfiles = %d, single_file = %d, snapnum = %d "
-                "(nfiles >= 1; single_file needs nfiles = 1)", nfiles, ws->single_file,
-                ws->snapnum);
+        rc = ct_error_set(CT_ERR_ARG, __func__, __LINE__,
+                          "write settings: nfiles = %d, single_file = %d, snapnum = %d "
+                          "(nfiles >= 1; single_file needs nfiles = 1)", nfiles,
+                          ws->single_file, ws->snapnum);
+    CT_CHECK(ct_agree_msg(comm, rc)); /* before any collective step */
     write_plan plan;
     CT_CHECK(plan_write(header, parts, comm, &plan));
 
