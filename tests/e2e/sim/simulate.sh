@@ -1,0 +1,114 @@
+#!/bin/bash
+# cosmotl simulate end to end: a tiny suite on 2 ranks (1 group of 2 and 2 groups
+# of 1 give identical snapshots), params.txt, manifest, reruns skip complete
+# simulations, --range, a Quijote table as the one-line source of parameters,
+# and bad input failing with one line and no output.
+#   simulate.sh
+set -u
+: "${COSMOTL:?}"
+mpirun_sh=$(realpath "$(dirname "$0")/../../mpirun.sh")
+shared=${CT_SHARED:-}
+[ -d "$shared/quijote-params" ] || shared=${CT_SOURCE_ROOT:-.}/../../shared
+work=$(mktemp -d /tmp/ct_e2e_sim_XXXXXX)
+trap 'rm -rf "$work"' EXIT
+cd "$work" || exit 1
+fails=0
+fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
+run() { # run WANT_RC DESCRIPTION CMD...
+  want=$1; what=$2; shift 2
+  "$@" >out.txt 2>err.txt; got=$?
+  [ "$got" = "$want" ] || { fail "$what: exit $got, expected $want"; cat out.txt err.txt >&2; }
+}
+
+cat > tiny.ini <<'INI'
+[suite]
+name = tiny
+out = tiny-out
+n_sims = 3
+sampling = lhs
+seed = 11
+[params]
+Omega_m = 0.2, 0.4
+sigma_8 = 0.7, 0.9
+M_nu = 0.05, 0.3
+[sim]
+particles = 8
+box = 64
+steps = 2
+z_init = 24
+redshifts = 1, 0
+nfiles = 2
+INI
+
+run 0 "simulate 1 group of 2" "$mpirun_sh" 2 "$COSMOTL" simulate tiny.ini --out a
+for i in 0 1 2; do
+  for s in 002 004; do
+    for f in 0 1; do
+      [ -f "a/$i/snapdir_$s/snap_$s.$f.hdf5" ] || fail "missing a/$i/snapdir_$s/snap_$s.$f.hdf5"
+    done
+  done
+done
+[ "$(head -1 a/params.txt)" = "# Omega_m Omega_b h n_s sigma_8 M_nu" ] || fail "params.txt header: $(head -1 a/params.txt)"
+[ "$(grep -vc '^#' a/params.txt)" = 3 ] || fail "params.txt rows"
+grep -q "3 done" a/manifest.tsv || fail "manifest does not record 3 done"
+find a -name '.*tmp*' | grep -q . && fail "temporary files left"
+
+run 0 "simulate 2 groups of 1" "$mpirun_sh" 2 "$COSMOTL" simulate tiny.ini --out b --group-size 1
+for i in 0 1 2; do
+  for f in 0 1; do
+    h5diff -q "a/$i/snapdir_004/snap_004.$f.hdf5" "b/$i/snapdir_004/snap_004.$f.hdf5" \
+      || fail "snapshot $i file $f differs between 1 group of 2 and 2 groups of 1"
+  done
+done
+cmp -s a/params.txt b/params.txt || fail "params.txt differs"
+run 0 "inspect" "$COSMOTL" inspect a/0/snapdir_004
+grep -q "512" out.txt || fail "inspect does not show the 512 particles"
+
+# rerun: nothing to do; a removed simulation is redone, the others are not
+run 0 "rerun" "$COSMOTL" simulate tiny.ini --out a
+grep -qi "nothing to do" err.txt out.txt || fail "rerun does not say nothing to do"
+rm -rf a/1
+run 0 "redo one" "$COSMOTL" simulate tiny.ini --out a
+grep -q "1 done" err.txt || { fail "redo did not run exactly one simulation"; cat err.txt >&2; }
+h5diff -q a/1/snapdir_004/snap_004.0.hdf5 b/1/snapdir_004/snap_004.0.hdf5 || fail "redone snapshot differs"
+run 0 "range" "$COSMOTL" simulate tiny.ini --out c --range 1:2
+[ -d c/1 ] && [ ! -d c/0 ] && [ ! -d c/2 ] || fail "--range 1:2 did not simulate only 1"
+
+# a Quijote table is one config line: LH_LC (f_NL only; the rest fiducial)
+cat > lc.ini <<INI
+[suite]
+table = $shared/quijote-params/LH_LC_params.txt
+[sim]
+particles = 8
+box = 64
+steps = 1
+z_init = 24
+png = local
+nfiles = 1
+INI
+run 0 "table" "$COSMOTL" simulate lc.ini --out lc --range 0:2
+[ "$(grep -vc '^#' lc/params.txt)" = 1000 ] || fail "LH_LC table: params.txt rows"
+[ "$(head -1 lc/params.txt)" = "# Omega_m Omega_b h n_s sigma_8 f_NL" ] || fail "LH_LC header: $(head -1 lc/params.txt)"
+[ "$(sed -n 2p lc/params.txt)" = "0.3175 0.049 0.6711 0.9624 0.834 -98.7" ] || fail "LH_LC row 0: $(sed -n 2p lc/params.txt)"
+[ -f lc/1/snapdir_004/snap_004.0.hdf5 ] || fail "LH_LC simulation 1 missing"
+
+# bad input: one line naming the file and the problem, exit != 0, no output
+printf '[suite]\nn_sims = 2\nbogus = 1\n[sim]\nparticles = 8\n' > bad1.ini
+run 1 "unknown key" "$COSMOTL" simulate bad1.ini --out bad
+grep -q "bad1.ini:3: unknown key suite.bogus" err.txt || { fail "unknown key message"; cat err.txt >&2; }
+printf '[suite]\nn_sims = 2\n[params]\nOmega_m = 0.5, 0.1\n' > bad2.ini
+run 1 "empty range" "$COSMOTL" simulate bad2.ini --out bad
+grep -q "bad2.ini.*Omega_m.*empty" err.txt || { fail "empty range message"; cat err.txt >&2; }
+printf '[suite]\nn_sims = 2\n[cosmology]\ntransfer = table\npk_table = nope.txt\n' > bad3.ini
+run 1 "missing P(k) table" "$COSMOTL" simulate bad3.ini --out bad
+grep -q "nope.txt" err.txt || { fail "missing table message"; cat err.txt >&2; }
+printf '[suite]\nn_sims = 2\n[sim]\nparticles = 7\n' > bad4.ini
+run 1 "odd particles" "$COSMOTL" simulate bad4.ini --out bad
+run 2 "bad group size" "$mpirun_sh" 2 "$COSMOTL" simulate tiny.ini --out bad --group-size 3
+run 2 "bad range" "$COSMOTL" simulate tiny.ini --out bad --range 2:9
+run 2 "no config" "$COSMOTL" simulate
+[ -e bad ] && fail "a failed run left output in bad/"
+[ "$(wc -l < err.txt)" -le 1 ] || fail "usage error is more than one line"
+
+[ "$fails" = 0 ] && echo "PASS: simulate end to end" || echo "FAIL: $fails failure(s)"
+exit $((fails > 0))
