@@ -462,6 +462,12 @@ static ct_status read_params_file(const char *path, double **vals, int64_t *nrow
                 memcpy((*names)[c], tok[c], CT_NN_NAME_MAX);
             break;
         }
+        if (nt == nc - 1) { /* a leading index column without a name (MG_params.txt) */
+            snprintf((*names)[0], CT_NN_NAME_MAX, "index");
+            for (int c = 0; c < nt; c++)
+                memcpy((*names)[c + 1], tok[c], CT_NN_NAME_MAX);
+            break;
+        }
     }
     *vals = v;
     *nrow = n;

@@ -448,7 +448,7 @@ ct_status ct_mlp_train(ct_mlp *m, const ct_dataset *train, const ct_dataset *val
         st.epoch = epoch + 1;
         epochs_this_call++;
         int stop = 0;
-        if (val && s->patience > 0 && st.bad_epochs >= s->patience) {
+        if (val && s->patience > 0 && st.bad_epochs >= s->patience && st.epoch < s->epochs) {
             stop = 1;
             st.stopped_early = 1;
         }

@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cosmotl/nn.h"
@@ -553,6 +554,55 @@ static void test_files_and_resume(void)
     rmdir(dir);
 }
 
+static void test_quijote_text(void)
+{
+    /* the MG parameter-file layout: three header lines, an unnamed index column */
+    char dir[] = "/tmp/ct_nn_qXXXXXX";
+    CT_EXPECT(mkdtemp(dir) != NULL);
+    char path[512];
+    snprintf(path, sizeof path, "%s/params.txt", dir);
+    FILE *f = fopen(path, "w");
+    fprintf(f, "#\n# Omega_M    Omega_b  h  ns  s8(LCDM)  m_nu  f_R0  s8(MG)  A_s \n#\n");
+    for (int i = 0; i < 3; i++)
+        fprintf(f, "%d 0.%d 0.05 0.7 0.9 0.8 0.%d -1e-5 0.8 2e-9\n", i, 2 + i, 1 + i);
+    fclose(f);
+    for (int i = 0; i < 3; i++) {
+        snprintf(path, sizeof path, "%s/%d", dir, i);
+        mkdir(path, 0755);
+        snprintf(path, sizeof path, "%s/%d/Pk_m_z=0.txt", dir, i);
+        f = fopen(path, "w");
+        fprintf(f, "# k P\n");
+        for (int j = 0; j < 5; j++)
+            fprintf(f, "%g %g\n", 0.1 * (j + 1), 1000.0 * (i + 1) + j);
+        fclose(f);
+    }
+    snprintf(path, sizeof path, "%s/params.txt", dir);
+    ct_suite_select sel;
+    ct_suite_select_defaults(&sel);
+    sel.k_max = 0.35; /* 3 of the 5 bins */
+    sel.targets = "Omega_M,m_nu,fNL_eq";
+    ct_dataset d;
+    CT_EXPECT_OK(ct_dataset_read_quijote_dir(dir, NULL, path, &sel, MPI_COMM_SELF, &d));
+    CT_EXPECT(d.n == 3 && d.n_in == 3 && d.n_targets == 3);
+    if (d.n == 3 && d.n_in == 3) {
+        CT_EXPECT(d.x[2 * 3 + 1] == 3001.0 && d.y[1 * 3] == 0.3 && d.y[2 * 3 + 1] == 0.3);
+        CT_EXPECT(d.mask && d.mask[2] == 0 && d.mask[0] == 1); /* fNL_eq: missing column */
+        CT_EXPECT(d.id[2] == 2);
+    }
+    ct_dataset_free(&d);
+    /* a spectrum with a different bin count is an error naming the file */
+    snprintf(path, sizeof path, "%s/1/Pk_m_z=0.txt", dir);
+    f = fopen(path, "w");
+    fprintf(f, "0.1 5\n");
+    fclose(f);
+    snprintf(path, sizeof path, "%s/params.txt", dir);
+    CT_EXPECT(ct_dataset_read_quijote_dir(dir, NULL, path, &sel, MPI_COMM_SELF, &d) != CT_OK);
+    CT_EXPECT(strstr(ct_error_message(), "1/Pk_m_z=0.txt") != NULL);
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    CT_EXPECT(system(cmd) == 0);
+}
+
 int main(int argc, char **argv)
 {
     CT_TEST_BEGIN(argc, argv);
@@ -563,5 +613,6 @@ int main(int argc, char **argv)
     test_regression_r2();
     test_frozen_and_transfer();
     test_files_and_resume();
+    test_quijote_text();
     CT_TEST_END();
 }
