@@ -170,6 +170,9 @@ ct_status ct_mesh_readout(ct_mesh *m, ct_mas mas, int64_t n, const float *pos, d
 /* Convert a painted mass field into the overdensity delta = rho / mean - 1
  * (mean over the mesh). Fails if the mean is not positive. Collective. */
 ct_status ct_mesh_to_overdensity(ct_mesh *m, double *mean);
+/* The same with a known mean (e.g. total weight / N^3, which painting conserves
+ * to round-off): one pass over the mesh fewer. Local. */
+ct_status ct_mesh_to_overdensity_mean(ct_mesh *m, double mean);
 
 /* ---------------------------------------------------------- Fourier space */
 

@@ -270,6 +270,16 @@ ct_status ct_mesh_to_overdensity(ct_mesh *m, double *mean_out)
     double sum;
     CT_CHECK(ct_mesh_sum(m, &sum));
     double mean = sum / ((double)m->N * (double)m->N * (double)m->N);
+    CT_CHECK(ct_mesh_to_overdensity_mean(m, mean));
+    if (mean_out)
+        *mean_out = mean;
+    return CT_OK;
+}
+
+ct_status ct_mesh_to_overdensity_mean(ct_mesh *m, double mean)
+{
+    if (m->fourier)
+        CT_FAIL(CT_ERR_STATE, "overdensity needs a real-space mesh");
     if (!(mean > 0) || !isfinite(mean))
         CT_FAIL(CT_ERR_NUMERIC, "mean of the painted mesh is %g (no particles or bad weights)",
                 mean);
@@ -282,8 +292,6 @@ ct_status ct_mesh_to_overdensity(ct_mesh *m, double *mean_out)
         for (int64_t l = 0; l < N; l++)
             p[l] = (ct_real)(p[l] * inv - 1.0);
     }
-    if (mean_out)
-        *mean_out = mean;
     return CT_OK;
 }
 

@@ -104,11 +104,15 @@ ct_status ct_pk_field(ct_mesh *m, ct_mesh *m_shift, const ct_pk_settings *s, int
     ct_timers *t = s->timers;
     if (t)
         ct_timer_start(t, "paint");
+    /* painting conserves the total weight, so the mean is known without a pass
+     * over the mesh */
+    const int64_t N = ct_mesh_n(m);
+    const double mean = tot[0] / ((double)N * (double)N * (double)N);
     CT_CHECK(paint_sets(m, s, 0.0, nset, sets));
-    CT_CHECK(ct_mesh_to_overdensity(m, NULL));
+    CT_CHECK(ct_mesh_to_overdensity_mean(m, mean));
     if (s->interlace) {
         CT_CHECK(paint_sets(m_shift, s, 0.5, nset, sets));
-        CT_CHECK(ct_mesh_to_overdensity(m_shift, NULL));
+        CT_CHECK(ct_mesh_to_overdensity_mean(m_shift, mean));
     }
     if (t) {
         ct_timer_stop(t, "paint");
@@ -128,17 +132,6 @@ ct_status ct_pk_field(ct_mesh *m, ct_mesh *m_shift, const ct_pk_settings *s, int
     if (t)
         ct_timer_stop(t, "bin");
     return CT_OK;
-}
-
-/* floor(sqrt(n2)) exactly, for integer n2 */
-static inline int64_t isqrt(int64_t n2)
-{
-    int64_t b = (int64_t)sqrt((double)n2);
-    while (b * b > n2)
-        b--;
-    while ((b + 1) * (b + 1) <= n2)
-        b++;
-    return b;
 }
 
 ct_status ct_pk_bin(const ct_mesh *a, const ct_mesh *b, const ct_pk_settings *s,
@@ -165,27 +158,54 @@ ct_status ct_pk_bin(const ct_mesh *a, const ct_mesh *b, const ct_pk_settings *s,
 
     CT_CHECK_GOTO(rc, ct_calloc(&part, (size_t)(ngroup > 0 ? ngroup : 1) * nb * NACC,
                                 sizeof(double), "bin partials"));
+    /* Row by row over the transposed layout of mesh.h (plane p = ky, then kx,
+     * then kz = 0..N/2), with the half-space rule of ct_kmode.weight: on the
+     * kz = 0 and N/2 planes keep nx > 0, or nx in {0, N/2} with ny >= 0. */
+    const int64_t half = N / 2;
+    const ptrdiff_t nzc = (ptrdiff_t)half + 1;
 #pragma omp parallel for num_threads(ct_mesh_threads(a)) schedule(dynamic, 1)
     for (ptrdiff_t g = 0; g < ngroup; g++) {
         double *acc_g = part + (size_t)g * nb * NACC;
-        ct_kiter it;
-        for (ct_kiter_begin(&it, a, g * GROUP, g * GROUP + GROUP); ct_kiter_valid(&it);
-             ct_kiter_next(&it)) {
-            const ct_kmode *k = &it.mode;
-            if (!k->weight)
-                continue;
-            int64_t bin = unit ? isqrt(k->n2) : (int64_t)floor(sqrt((double)k->n2) / w);
-            if (bin >= nb)
-                bin = nb - 1;
-            double p = (double)da[k->idx][0] * db[k->idx][0] + (double)da[k->idx][1] * db[k->idx][1];
-            double mu2 = k->n2 > 0 ? (double)(k->n[axis] * k->n[axis]) / (double)k->n2 : 0.0;
-            double l2 = 0.5 * (3 * mu2 - 1), l4 = (35 * mu2 * mu2 - 30 * mu2 + 3) / 8;
-            double *q = acc_g + bin * NACC;
-            q[0] += sqrt((double)k->n2);
-            q[1] += p;
-            q[2] += p * l2;
-            q[3] += p * l4;
-            q[4] += 1;
+        ptrdiff_t p1 = g * GROUP + GROUP < ny ? g * GROUP + GROUP : ny;
+        for (ptrdiff_t pl = g * GROUP; pl < p1; pl++) {
+            const int64_t ky = ct_mesh_wavenumber(y0 + pl, N);
+            for (int64_t i0 = 0; i0 < N; i0++) {
+                const int64_t kx = ct_mesh_wavenumber(i0, N);
+                const int64_t base = kx * kx + ky * ky;
+                const int64_t na2 = axis == 0 ? kx * kx : axis == 1 ? ky * ky : -1;
+                const ptrdiff_t row = (pl * (ptrdiff_t)N + (ptrdiff_t)i0) * nzc;
+                const int edge_keep =
+                    (kx > 0 && kx != half) || ((kx == 0 || kx == half) && ky >= 0);
+                for (int64_t l = 0; l <= half; l++) {
+                    if ((l == 0 || l == half) && !edge_keep)
+                        continue;
+                    const int64_t n2 = base + l * l;
+                    const double kk = sqrt((double)n2);
+                    int64_t bin;
+                    if (unit) {
+                        bin = (int64_t)kk;
+                        if (bin * bin > n2)
+                            bin--;
+                        else if ((bin + 1) * (bin + 1) <= n2)
+                            bin++;
+                    } else {
+                        bin = (int64_t)floor(kk / w);
+                    }
+                    if (bin >= nb)
+                        bin = nb - 1;
+                    const ptrdiff_t q = row + (ptrdiff_t)l;
+                    const double pw = (double)da[q][0] * db[q][0] + (double)da[q][1] * db[q][1];
+                    const double mu2 =
+                        n2 > 0 ? (double)(na2 >= 0 ? na2 : l * l) / (double)n2 : 0.0;
+                    const double l2 = 0.5 * (3 * mu2 - 1), l4 = (35 * mu2 * mu2 - 30 * mu2 + 3) / 8;
+                    double *acc_b = acc_g + bin * NACC;
+                    acc_b[0] += kk;
+                    acc_b[1] += pw;
+                    acc_b[2] += pw * l2;
+                    acc_b[3] += pw * l4;
+                    acc_b[4] += 1;
+                }
+            }
         }
     }
     CT_CHECK_GOTO(rc, ct_calloc(&acc, (size_t)nb * NACC, sizeof(double), "bin sums"));

@@ -1,8 +1,9 @@
 /* Power-spectrum benchmark helpers (driven by tools/bench/pk/run):
  *   bench_pk generate DIR NSIDE    NSIDE^3 CDM particles (perturbed lattice, box
  *                                  1000 Mpc/h, z = 0) as DIR/snapdir_004, 8 files
- *   bench_pk fft GRID THREADS      a well-planned FFT alone (FFTW_MEASURE) on the
- *                                  same distributed mesh: mean of 5 r2c, wall s */
+ *   bench_pk fft GRID THREADS [estimate|measure]
+ *                                  the FFT alone on the same distributed mesh
+ *                                  (default FFTW_MEASURE): mean of 5 r2c, wall s */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,7 +60,7 @@ static int generate(const char *dir, int nside, MPI_Comm comm)
     return 0;
 }
 
-static int fft(int grid, int threads, MPI_Comm comm)
+static int fft(int grid, int threads, int effort, MPI_Comm comm)
 {
     int rank, size;
     MPI_Comm_rank(comm, &rank);
@@ -69,7 +70,7 @@ static int fft(int grid, int threads, MPI_Comm comm)
     ms.n = grid;
     ms.box = 1000;
     ms.threads = threads;
-    ms.plan_effort = 1;
+    ms.plan_effort = effort;
     ct_mesh *m = NULL;
     double t0 = MPI_Wtime();
     if (ct_mesh_create(&m, &ms, comm) != CT_OK) {
@@ -87,8 +88,8 @@ static int fft(int grid, int threads, MPI_Comm comm)
         tsum += MPI_Wtime() - t0;
     }
     if (rank == 0)
-        printf("fft-alone grid=%d ranks=%d threads=%d r2c=%.4f s (plan %.1f s, mean of %d)\n",
-               grid, size, threads, tsum / rep, tplan, rep);
+        printf("fft-alone grid=%d ranks=%d threads=%d r2c=%.4f s (%s plan %.1f s, mean of %d)\n",
+               grid, size, threads, tsum / rep, effort ? "measured" : "estimated", tplan, rep);
     ct_mesh_destroy(&m);
     return 0;
 }
@@ -101,8 +102,9 @@ int main(int argc, char **argv)
     int rc = 2;
     if (argc == 4 && !strcmp(argv[1], "generate"))
         rc = generate(argv[2], atoi(argv[3]), MPI_COMM_WORLD);
-    else if (argc == 4 && !strcmp(argv[1], "fft"))
-        rc = fft(atoi(argv[2]), atoi(argv[3]), MPI_COMM_WORLD);
+    else if ((argc == 4 || argc == 5) && !strcmp(argv[1], "fft"))
+        rc = fft(atoi(argv[2]), atoi(argv[3]), argc == 5 && !strcmp(argv[4], "estimate") ? 0 : 1,
+                 MPI_COMM_WORLD);
     else
         fprintf(stderr, "usage: bench_pk generate DIR NSIDE | fft GRID THREADS\n");
     MPI_Finalize();
