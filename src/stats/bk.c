@@ -169,7 +169,18 @@ ct_status ct_bk_measure(ct_mesh *delta, const ct_bk_settings *s, double nbar,
     }
     MPI_Allreduce(MPI_IN_PLACE, &nchunk, 1, MPI_LONG, MPI_MAX, comm);
 
-    CT_CHECK_GOTO(rc, alloc_result(&res, ntri));
+    /* allocations: every rank learns whether all of them succeeded */
+    ptrdiff_t y0, ny;
+    ct_mesh_klocal(delta, &y0, &ny);
+    size_t nmode = (size_t)ny * (size_t)N * (size_t)(N / 2 + 1);
+    rc = alloc_result(&res, ntri);
+    if (rc == CT_OK)
+        rc = ct_calloc(&shell, nmode ? nmode : 1, sizeof *shell, "shell table");
+    if (rc == CT_OK)
+        rc = ct_calloc(&pw, 2 * (size_t)(ns + 1), sizeof *pw, "shell power");
+    if (rc == CT_OK)
+        rc = ct_calloc(&sums, (size_t)ntri, sizeof *sums, "triangle sums");
+    CT_CHECK_GOTO(rc, ct_agree(comm, rc));
     res->ntri = ntri;
     res->nshell = ns;
     res->tri = tri;
@@ -181,15 +192,6 @@ ct_status ct_bk_measure(ct_mesh *delta, const ct_bk_settings *s, double nbar,
     res->nchunk = nchunk;
 
     /* shell index of every local mode, and the shell power on the way */
-    ptrdiff_t y0, ny;
-    ct_mesh_klocal(delta, &y0, &ny);
-    size_t nmode = (size_t)ny * (size_t)N * (size_t)(N / 2 + 1);
-    rc = ct_calloc(&shell, nmode ? nmode : 1, sizeof *shell, "shell table");
-    if (rc == CT_OK)
-        rc = ct_calloc(&pw, 2 * (size_t)(ns + 1), sizeof *pw, "shell power");
-    if (rc == CT_OK)
-        rc = ct_calloc(&sums, (size_t)ntri, sizeof *sums, "triangle sums");
-    CT_CHECK_GOTO(rc, ct_agree(comm, rc));
     const ct_complex *D = ct_mesh_complex(delta);
     for (ptrdiff_t p = 0; p < ny; p++) {
         ct_kiter it;
