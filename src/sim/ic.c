@@ -77,7 +77,7 @@ ct_status ct_sim_kfilter(ct_mesh *dst, const ct_mesh *src, ct_kfilter_fn fn, voi
             const ct_kmode *mo = &it.mode;
             double kv[3] = {kf * mo->n[0], kf * mo->n[1], kf * mo->n[2]};
             double k = kf * sqrt((double)mo->n2), g[2];
-            fn(kv, k, user, g);
+            fn(kv, k, mo->n2, user, g);
             double re = d[mo->idx][0], im = d[mo->idx][1];
             d[mo->idx][0] = (ct_real)(re * g[0] - im * g[1]);
             d[mo->idx][1] = (ct_real)(re * g[1] + im * g[0]);
@@ -155,6 +155,7 @@ static ct_status fill_gaussian(ct_mesh *m, const ct_sim_settings *s, pk_fn pk, v
 typedef struct {
     const ct_cosmo *c;
     double a;
+    double *tab; /* a radial table on |n|^2, when one is used */
 } lin_par;
 
 static double pk_cb(double k, void *u)
@@ -169,19 +170,49 @@ static double pk_phi(double k, void *u)
     return ct_cosmo_pk_phi(p->c, k);
 }
 
-/* delta_cb(k, a) = Phi(k) sqrt(P_cb(k, a) / P_Phi(k)) */
-static void phi_to_delta(const double kv[3], double k, void *u, double g[2])
+/* delta_cb(k, a) = Phi(k) sqrt(P_cb(k, a) / P_Phi(k)), tabulated on |n|^2 */
+static void phi_to_delta(const double kv[3], double k, int64_t n2, void *u, double g[2])
 {
     (void)kv;
+    (void)k;
     const lin_par *p = u;
-    double pp = ct_cosmo_pk_phi(p->c, k);
-    g[0] = (k > 0 && pp > 0) ? sqrt(ct_cosmo_pk(p->c, k, p->a, CT_SPECIES_CB) / pp) : 0.0;
+    g[0] = p->tab[n2];
     g[1] = 0;
 }
 
-static void kpow_filter(const double kv[3], double k, void *u, double g[2])
+static ct_status radial_table(const ct_mesh *m, double (*fn)(double k, void *u), void *u,
+                              double **out)
+{
+    const int64_t N = ct_mesh_n(m);
+    const double kf = ct_mesh_kf(m);
+    int64_t n2max = 3 * (N / 2) * (N / 2);
+    double *t = NULL;
+    CT_CHECK(ct_calloc(&t, (size_t)n2max + 1, sizeof *t, "radial table"));
+    for (int64_t q = 1; q <= n2max; q++)
+        t[q] = fn(kf * sqrt((double)q), u);
+    *out = t;
+    return CT_OK;
+}
+
+static double phi_transfer(double k, void *u)
+{
+    const lin_par *p = u;
+    double pp = ct_cosmo_pk_phi(p->c, k);
+    return pp > 0 ? sqrt(ct_cosmo_pk(p->c, k, p->a, CT_SPECIES_CB) / pp) : 0.0;
+}
+
+static double growth_rate(double k, void *u)
+{
+    const lin_par *p = u;
+    double d, f;
+    ct_cosmo_growth_k(p->c, k, p->a, 0, &d, &f);
+    return f;
+}
+
+static void kpow_filter(const double kv[3], double k, int64_t n2, void *u, double g[2])
 {
     (void)kv;
+    (void)n2;
     double e = *(const double *)u;
     g[0] = k > 0 ? pow(k, e) : 0.0;
     g[1] = 0;
@@ -281,7 +312,9 @@ static ct_status png_field(const ct_cosmo *c, const ct_sim_settings *s, lin_par 
     }
     /* Phi(k) -> delta_cb(k, a); zero k = 0 and the Nyquist planes as for the
      * Gaussian field */
+    CT_CHECK_GOTO(rc, radial_table(m, phi_transfer, lp, &lp->tab));
     CT_CHECK_GOTO(rc, ct_sim_kfilter(m, phi, phi_to_delta, lp));
+    ct_free(&lp->tab);
     {
         ct_complex *d = ct_mesh_complex(m);
         ptrdiff_t y0, ny;
@@ -296,6 +329,7 @@ static ct_status png_field(const ct_cosmo *c, const ct_sim_settings *s, lin_par 
         }
     }
 fail:
+    ct_free(&lp->tab);
     ct_mesh_destroy(&phi);
     ct_mesh_destroy(&t1);
     ct_mesh_destroy(&t2);
@@ -305,7 +339,7 @@ fail:
 
 ct_status ct_ic_linear_field(const ct_cosmo *c, const ct_sim_settings *s, double a, ct_mesh *m)
 {
-    lin_par lp = {c, a};
+    lin_par lp = {c, a, NULL};
     if (s->png == CT_PNG_NONE || s->f_nl == 0.0)
         CT_CHECK(fill_gaussian(m, s, pk_cb, &lp));
     else
@@ -316,32 +350,30 @@ ct_status ct_ic_linear_field(const ct_cosmo *c, const ct_sim_settings *s, double
 /* ------------------------------------------------------------ LPT */
 
 typedef struct {
-    int a, b;          /* axes: psi_a = i k_a / k^2; psi_ab = -k_a k_b / k^2 */
-    const ct_cosmo *c; /* for velocity: f(k, a) */
-    double scale_a;
+    int a, b;            /* axes: psi_a = i k_a / k^2; psi_ab = -k_a k_b / k^2 */
+    const double *ftab;  /* for velocities: f(k, a) on |n|^2, else NULL */
 } lpt_par;
 
-static void f_psi(const double kv[3], double k, void *u, double g[2])
+static void f_psi(const double kv[3], double k, int64_t n2, void *u, double g[2])
 {
     const lpt_par *p = u;
     g[0] = 0;
     g[1] = k > 0 ? kv[p->a] / (k * k) : 0.0;
-    if (p->c) { /* velocity: times f(k, a) */
-        double d, f;
-        ct_cosmo_growth_k(p->c, k, p->scale_a, 0, &d, &f);
-        g[1] *= f;
-    }
+    if (p->ftab) /* velocity: times f(k, a) */
+        g[1] *= p->ftab[n2];
 }
 
-static void f_psi2(const double kv[3], double k, void *u, double g[2])
+static void f_psi2(const double kv[3], double k, int64_t n2, void *u, double g[2])
 {
+    (void)n2;
     const lpt_par *p = u;
     g[0] = k > 0 ? -kv[p->a] * kv[p->b] / (k * k) : 0.0;
     g[1] = 0;
 }
 
-static void f_psi_of_source(const double kv[3], double k, void *u, double g[2])
+static void f_psi_of_source(const double kv[3], double k, int64_t n2, void *u, double g[2])
 {
+    (void)n2;
     const lpt_par *p = u;
     g[0] = 0;
     g[1] = k > 0 ? -kv[p->a] / (k * k) : 0.0;
@@ -369,7 +401,7 @@ ct_status ct_ic_particles(const ct_cosmo *c, const ct_sim_settings *s, double a,
 {
     ct_status rc = CT_OK;
     ct_mesh *dk = NULL, *w = NULL, *d0 = NULL, *d1 = NULL, *d2 = NULL, *src = NULL;
-    double *disp = NULL, *vel = NULL;
+    double *disp = NULL, *vel = NULL, *ftab = NULL;
     memset(out, 0, sizeof *out);
     if (s->np < 2 || s->np % 2 || s->np > (1 << 20))
         CT_FAIL(CT_ERR_ARG, "particles per side must be even and in [2, 2^20] (got %lld)",
@@ -395,14 +427,18 @@ ct_status ct_ic_particles(const ct_cosmo *c, const ct_sim_settings *s, double a,
     const ct_cosmo_params *cp = ct_cosmo_get_params(c);
     int scale_dep = cp->m_nu > 0 || cp->f_r0 != 0;
     ct_growth g = ct_cosmo_growth(c, a);
+    if (scale_dep) {
+        lin_par lp = {c, a, NULL};
+        CT_CHECK_GOTO(rc, radial_table(dk, growth_rate, &lp, &ftab));
+    }
     /* first order: displacement and (dx/dlna) velocity */
     for (int ax = 0; ax < 3; ax++) {
-        lpt_par p = {ax, 0, NULL, a};
+        lpt_par p = {ax, 0, NULL};
         CT_CHECK_GOTO(rc, ct_sim_kfilter(w, dk, f_psi, &p));
         CT_CHECK_GOTO(rc, ct_mesh_c2r(w));
         take_lattice(w, disp, ax, 1.0, 0);
         if (scale_dep) {
-            p.c = c;
+            p.ftab = ftab;
             CT_CHECK_GOTO(rc, ct_sim_kfilter(w, dk, f_psi, &p));
             CT_CHECK_GOTO(rc, ct_mesh_c2r(w));
             take_lattice(w, vel, ax, 1.0, 0);
@@ -419,7 +455,7 @@ ct_status ct_ic_particles(const ct_cosmo *c, const ct_sim_settings *s, double a,
         CT_CHECK_GOTO(rc, ct_mesh_create(&src, &ms, comm));
         ct_mesh *dd[3] = {d0, d1, d2};
         for (int ax = 0; ax < 3; ax++) {
-            lpt_par p = {ax, ax, NULL, a};
+            lpt_par p = {ax, ax, NULL};
             CT_CHECK_GOTO(rc, ct_sim_kfilter(dd[ax], dk, f_psi2, &p));
             CT_CHECK_GOTO(rc, ct_mesh_c2r(dd[ax]));
         }
@@ -433,7 +469,7 @@ ct_status ct_ic_particles(const ct_cosmo *c, const ct_sim_settings *s, double a,
             }
         int pairs[3][2] = {{0, 1}, {0, 2}, {1, 2}};
         for (int k = 0; k < 3; k++) {
-            lpt_par p = {pairs[k][0], pairs[k][1], NULL, a};
+            lpt_par p = {pairs[k][0], pairs[k][1], NULL};
             CT_CHECK_GOTO(rc, ct_sim_kfilter(w, dk, f_psi2, &p));
             CT_CHECK_GOTO(rc, ct_mesh_c2r(w));
             ct_real *pw = ct_mesh_real(w);
@@ -449,7 +485,7 @@ ct_status ct_ic_particles(const ct_cosmo *c, const ct_sim_settings *s, double a,
         CT_CHECK_GOTO(rc, ct_mesh_r2c(src));
         double r2 = g.d2 / (g.d1 * g.d1); /* ~ -3/7 */
         for (int ax = 0; ax < 3; ax++) {
-            lpt_par p = {ax, 0, NULL, a};
+            lpt_par p = {ax, 0, NULL};
             CT_CHECK_GOTO(rc, ct_sim_kfilter(w, src, f_psi_of_source, &p));
             CT_CHECK_GOTO(rc, ct_mesh_c2r(w));
             take_lattice(w, disp, ax, r2, 1);
@@ -499,6 +535,7 @@ fail:
     ct_mesh_destroy(&src);
     free(disp);
     free(vel);
+    free(ftab);
     if (rc != CT_OK)
         ct_sim_particles_free(out);
     return rc;

@@ -7,8 +7,10 @@
 /* rho_crit in 1e10 Msun/h per (Mpc/h)^3 */
 #define CT_RHO_CRIT 27.7536627
 
-/* A complex multiplier for one Fourier mode (k vector in h/Mpc). */
-typedef void (*ct_kfilter_fn)(const double kvec[3], double k, void *user, double out[2]);
+/* A complex multiplier for one Fourier mode (k vector in h/Mpc, |n|^2 so that
+ * isotropic factors can come from a table indexed by it). */
+typedef void (*ct_kfilter_fn)(const double kvec[3], double k, int64_t n2, void *user,
+                              double out[2]);
 
 /* dst = src * fn(k) mode by mode (dst may be src); dst ends in Fourier space. */
 ct_status ct_sim_kfilter(ct_mesh *dst, const ct_mesh *src, ct_kfilter_fn fn, void *user);
