@@ -1,6 +1,8 @@
 /* Per-simulation summary files: atomic writer, the power-spectrum group, and
  * its reader. */
 #include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,6 +64,70 @@ ct_status ct_h5_vstr_array(hid_t loc, const char *name, const char *const *v, si
     return CT_OK;
 }
 
+ct_status ct_h5_mem_create(hid_t *file)
+{
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    H5Pset_fapl_core(fapl, 1 << 20, 0);
+    /* the name only identifies the in-memory file */
+    static long counter = 0;
+    char name[64];
+    snprintf(name, sizeof name, "ct_mem_%ld_%ld", (long)getpid(), counter++);
+    *file = H5Fcreate(name, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+    H5Pclose(fapl);
+    if (*file < 0)
+        CT_FAIL(CT_ERR_MEMORY, "cannot create an in-memory HDF5 file");
+    return CT_OK;
+}
+
+ct_status ct_h5_mem_save(hid_t file, const char *tmp, const char *final_path)
+{
+    ct_status rc = CT_OK;
+    char *img = NULL;
+    int fd = -1;
+    if (H5Fflush(file, H5F_SCOPE_GLOBAL) < 0)
+        CT_FAIL_GOTO(rc, CT_ERR_IO, "%s: cannot finish the HDF5 image", final_path);
+    ssize_t size = H5Fget_file_image(file, NULL, 0);
+    if (size <= 0)
+        CT_FAIL_GOTO(rc, CT_ERR_IO, "%s: cannot finish the HDF5 image", final_path);
+    img = malloc((size_t)size);
+    if (!img)
+        CT_FAIL_GOTO(rc, CT_ERR_MEMORY, "%s: out of memory (%zd bytes)", final_path, size);
+    if (H5Fget_file_image(file, img, (size_t)size) != size)
+        CT_FAIL_GOTO(rc, CT_ERR_IO, "%s: cannot copy the HDF5 image", final_path);
+    H5Fclose(file);
+    file = -1;
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0)
+        CT_FAIL_GOTO(rc, CT_ERR_IO, "%s: cannot create: %s", final_path, strerror(errno));
+    for (ssize_t done = 0; done < size;) {
+        ssize_t w = write(fd, img + done, (size_t)(size - done));
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            CT_FAIL_GOTO(rc, CT_ERR_IO, "%s: write failed: %s", final_path,
+                         w < 0 ? strerror(errno) : "nothing written");
+        done += w;
+    }
+    if (fsync(fd) != 0)
+        CT_FAIL_GOTO(rc, CT_ERR_IO, "%s: write failed: %s", final_path, strerror(errno));
+    if (close(fd) != 0) {
+        fd = -1;
+        CT_FAIL_GOTO(rc, CT_ERR_IO, "%s: write failed: %s", final_path, strerror(errno));
+    }
+    fd = -1;
+    CT_CHECK_GOTO(rc, ct_atomic_commit(tmp, final_path));
+    free(img);
+    return CT_OK;
+fail:
+    if (file >= 0)
+        H5Fclose(file);
+    if (fd >= 0)
+        close(fd);
+    unlink(tmp);
+    free(img);
+    return rc;
+}
+
 ct_status ct_summary_create(ct_summary_writer **out, const char *path, const char *name,
                             const char *input)
 {
@@ -74,7 +140,7 @@ ct_status ct_summary_create(ct_summary_writer **out, const char *path, const cha
         CT_FAIL_GOTO(rc, CT_ERR_ARG, "summary path too long");
     strcpy(w->path, path);
     CT_CHECK_GOTO(rc, ct_atomic_begin(path, w->tmp, sizeof w->tmp));
-    CT_CHECK_GOTO(rc, ct_h5_create(w->tmp, &w->file));
+    CT_CHECK_GOTO(rc, ct_h5_mem_create(&w->file));
     CT_CHECK_GOTO(rc, ct_h5_attr_vstr(w->file, "kind", CT_SUMMARY_KIND));
     CT_CHECK_GOTO(rc, ct_h5_attr_vstr(w->file, "name", name ? name : ""));
     CT_CHECK_GOTO(rc, ct_h5_attr_vstr(w->file, "input", input ? input : ""));
@@ -114,14 +180,10 @@ ct_status ct_summary_commit(ct_summary_writer **pw)
     ct_status rc = CT_OK;
     if (!w)
         CT_FAIL(CT_ERR_STATE, "no summary writer");
-    herr_t e = H5Fclose(w->file);
+    rc = ct_h5_mem_save(w->file, w->tmp, w->path);
     w->file = -1;
-    if (e < 0) {
-        ct_atomic_abort(w->tmp);
-        rc = ct_error_set(CT_ERR_IO, __func__, __LINE__, "%s: closing failed", w->path);
-    } else {
-        rc = ct_atomic_commit(w->tmp, w->path);
-    }
+    if (rc != CT_OK)
+        ct_error_push(rc, __func__, __LINE__);
     free(w);
     *pw = NULL;
     return rc;

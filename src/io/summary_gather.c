@@ -503,7 +503,7 @@ static ct_status gather_local(const char *dir, const char *out, const ct_gather_
         CT_CHECK_GOTO(rc, ct_mkdir_p(dirname(od)));
     }
     CT_CHECK_GOTO(rc, ct_atomic_begin(out, tmp, sizeof tmp));
-    CT_CHECK_GOTO(rc, ct_h5_create(tmp, &of));
+    CT_CHECK_GOTO(rc, ct_h5_mem_create(&of));
     {
         char dcopy[4096];
         snprintf(dcopy, sizeof dcopy, "%s", dir);
@@ -570,9 +570,11 @@ static ct_status gather_local(const char *dir, const char *out, const ct_gather_
         CT_CHECK_GOTO(rc, ct_h5_vstr_array(of, "status_reason", (const char *const *)reason,
                                            (size_t)nsim, 0));
     }
-    H5Fclose(of);
-    of = -1;
-    CT_CHECK_GOTO(rc, ct_atomic_commit(tmp, out));
+    {
+        hid_t f = of;
+        of = -1; /* closed by the save in every case */
+        CT_CHECK_GOTO(rc, ct_h5_mem_save(f, tmp, out));
+    }
     tmp[0] = 0;
     {
         int64_t np = 0, nf = 0;

@@ -12,4 +12,14 @@ ct_status ct_h5_attr_vstr(hid_t loc, const char *name, const char *v);
 ct_status ct_h5_vstr_array(hid_t loc, const char *name, const char *const *v, size_t n,
                            int as_attr);
 
+/* Summary files and suite tables are built in memory (HDF5 core driver, no
+ * backing store) and written to disk in one checked write of the file image:
+ * a full disk is then an ordinary write error with its reason (ENOSPC), never a
+ * failed H5Fclose that leaves HDF5 holding the file. */
+ct_status ct_h5_mem_create(hid_t *file);
+/* Close the in-memory file and write its image to tmp, then rename it onto
+ * final_path (ct_atomic_commit). On failure tmp is removed. The file is closed
+ * in every case. */
+ct_status ct_h5_mem_save(hid_t file, const char *tmp, const char *final_path);
+
 #endif

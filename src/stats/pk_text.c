@@ -17,6 +17,7 @@ ct_status ct_pk_write_quijote_text(const ct_pk_result *r, const char *path, int 
         CT_FAIL(CT_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
     }
     int bad = 0;
+    errno = 0;
     for (int i = 0; i < r->nbins; i++) {
         if (r->nmodes && r->nmodes[i] == 0)
             continue; /* empty bins have no k */
@@ -25,10 +26,14 @@ ct_status ct_pk_write_quijote_text(const ct_pk_result *r, const char *path, int 
         else
             bad |= fprintf(f, "%.8e %.8e\n", r->k[i], r->P0[i]) < 0;
     }
+    bad |= fflush(f) != 0;
+    int err = errno;
     bad |= fclose(f) != 0;
     if (bad) {
+        if (!err)
+            err = errno;
         ct_atomic_abort(tmp);
-        CT_FAIL(CT_ERR_IO, "%s: write failed", path);
+        CT_FAIL(CT_ERR_IO, "%s: write failed: %s", path, strerror(err ? err : EIO));
     }
     CT_CHECK(ct_atomic_commit(tmp, path));
     return CT_OK;
