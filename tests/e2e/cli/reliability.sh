@@ -172,30 +172,40 @@ typo_key = 2" 'train.typo_key'
 badsnap)
   need simulate; need summarize
   simulate_some suite 0:1
-  mkdir -p bad/trunc/snapdir_004 bad/garbage/snapdir_004 bad/empty/snapdir_004 bad/nodir
+  # simulation folders 0..4: good, truncated, garbage, empty, missing
+  names=(good trunc garbage empty missing)
+  mkdir -p bad/1/snapdir_004 bad/2/snapdir_004 bad/3/snapdir_004
   s0=suite/0/snapdir_004/snap_004.0.hdf5
-  head -c $(($(stat -c %s $s0) / 3)) $s0 >bad/trunc/snapdir_004/snap_004.0.hdf5
-  head -c 5000 /dev/urandom >bad/garbage/snapdir_004/snap_004.0.hdf5
-  : >bad/empty/snapdir_004/snap_004.0.hdf5
-  cp -r suite/0 bad/good
-  args="bad/good/snapdir_004 bad/trunc/snapdir_004 bad/garbage/snapdir_004 bad/empty/snapdir_004 bad/missing/snapdir_004"
+  cp -r suite/0 bad/0
+  head -c $(($(stat -c %s $s0) / 3)) $s0 >bad/1/snapdir_004/snap_004.0.hdf5
+  head -c 5000 /dev/urandom >bad/2/snapdir_004/snap_004.0.hdf5
+  : >bad/3/snapdir_004/snap_004.0.hdf5
+  args="bad/0/snapdir_004 bad/1/snapdir_004 bad/2/snapdir_004 bad/3/snapdir_004 bad/4/snapdir_004"
   timeout 120 mpirun -np 2 --bind-to none "$COSMOTL" summarize $args --grid 32 --out sum >out.txt 2>&1
   rc=$?
   [ $rc = 3 ] || fail "summarize with bad inputs: exit $rc, expected 3"
   m=sum/manifest.tsv
   st() { awk -F'\t' -v i="$1" '$1 == i { print $2 }' $m; }
   err() { awk -F'\t' -v i="$1" '$1 == i { print $11 }' $m; }
-  [ "$(st good)" = done ] && [ -e sum/good.h5 ] || fail "the good snapshot was not summarized"
-  for b in trunc garbage empty missing; do
-    [ "$(st $b)" = failed ] || fail "$b: '$(st $b)', expected failed"
-    [ -n "$(err $b)" ] || fail "$b: no error recorded"
-    [ -e sum/$b.h5 ] && fail "$b has an output"
-    echo "  $b: $(err $b | cut -c1-110)"
+  [ "$(st 0)" = done ] && [ -e sum/0.h5 ] || fail "the good snapshot was not summarized"
+  for i in 1 2 3 4; do
+    b=${names[$i]}
+    [ "$(st $i)" = failed ] || fail "$b: '$(st $i)', expected failed"
+    [ -n "$(err $i)" ] || fail "$b: no error recorded"
+    [ -e sum/$i.h5 ] && fail "$b has an output"
+    echo "  $b: $(err $i | cut -c1-110)"
   done
   no_partial sum 'nothing'
   # the rerun skips the good one and fails the bad ones again
   timeout 120 "$COSMOTL" summarize $args --grid 32 --out sum >out2.txt 2>&1
   grep -q '1 already complete, 0 done now, 4 FAILED' out2.txt || fail "rerun: $(tail -n 1 out2.txt)"
+  # and on through gather: the table marks the four as failed, with reasons
+  if "$COSMOTL" gather --help >/dev/null 2>&1; then
+    printf '# a b\n1 2\n1 2\n1 2\n1 2\n1 2\n' >params.txt
+    "$COSMOTL" gather sum --out table.h5 --params params.txt >g.txt 2>&1 || fail "gather: $(cat g.txt)"
+    "$COSMOTL" inspect table.h5 >i.txt 2>&1 || fail "inspect table"
+    grep -q "1 present, 4 failed" i.txt || fail "table: $(grep -i present i.txt)"
+  fi
   ;;
 timeouts)
   build=${CT_BUILD_ROOT:?}
