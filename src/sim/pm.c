@@ -11,7 +11,6 @@
 typedef struct {
     const ct_cosmo *c;
     ct_mesh *pm;      /* B np per side */
-    ct_mesh *dk;      /* delta(k) of the current step */
     ct_mesh *work;
     double *acc;      /* n x 3 */
     double *rd;       /* readout buffer, n */
@@ -95,14 +94,13 @@ static ct_status forces(pm_state *st, ct_sim_particles *p, double a)
         st->src[q] = 1.5 * om * ct_cosmo_nu_source(c, k, a) * ct_cosmo_fr_mu(c, k, a) / (k * k);
     }
     st->src[0] = 0;
-    CT_CHECK(ct_mesh_copy(st->dk, m));
     ptrdiff_t y0, ny;
     ct_mesh_klocal(m, &y0, &ny);
     for (int ax = 0; ax < 3; ax++) {
         /* acc_k = i k_ax 1.5 Om S delta_k / k^2 */
         ct_complex *d = ct_mesh_complex(st->work);
-        const ct_complex *s = ct_mesh_complex(st->dk);
-        CT_CHECK(ct_mesh_copy(st->work, st->dk));
+        const ct_complex *s = ct_mesh_complex(m); /* delta(k) stays in the PM mesh */
+        CT_CHECK(ct_mesh_copy(st->work, m));
         for (ptrdiff_t pl = 0; pl < ny; pl++) {
             ct_kiter it;
             for (ct_kiter_begin(&it, m, pl, pl + 1); ct_kiter_valid(&it); ct_kiter_next(&it)) {
@@ -216,7 +214,6 @@ ct_status ct_sim_run(const ct_cosmo *c, const ct_sim_settings *s, ct_sim_output_
         ms.box = s->box;
         ms.threads = s->threads;
         CT_CHECK_GOTO(rc, ct_mesh_create(&st.pm, &ms, comm));
-        CT_CHECK_GOTO(rc, ct_mesh_create(&st.dk, &ms, comm));
         CT_CHECK_GOTO(rc, ct_mesh_create(&st.work, &ms, comm));
         st.n2max = 3 * (ms.n / 2) * (ms.n / 2);
         CT_CHECK_GOTO(rc, ct_calloc(&st.src, (size_t)st.n2max + 1, sizeof(double), "PM source"));
@@ -250,7 +247,6 @@ ct_status ct_sim_run(const ct_cosmo *c, const ct_sim_settings *s, ct_sim_output_
 fail:
     ct_sim_particles_free(&p);
     ct_mesh_destroy(&st.pm);
-    ct_mesh_destroy(&st.dk);
     ct_mesh_destroy(&st.work);
     free(st.acc);
     free(st.rd);
