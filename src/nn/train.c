@@ -307,7 +307,9 @@ ct_status ct_mlp_train(ct_mlp *m, const ct_dataset *train, const ct_dataset *val
     int64_t nvg = 0;
     if (val) {
         nvg = ct_dataset_global_rows(val, comm);
-        if (lrc == CT_OK)
+        if (nvg == 0)
+            val = NULL; /* an empty validation set is no validation set */
+        else if (lrc == CT_OK)
             lrc = prepare(m, val, 0, &vp);
     }
     if (lrc == CT_OK && ng < 1)
