@@ -87,7 +87,6 @@ ct_status ct_pk_read_quijote_text(const char *path, ct_pk_result *r);
 
 /* ======== Marked power spectrum and bispectrum (src/stats/mk*.c, bk*.c) ======== */
 
-
 /* Marked power spectrum (White 2016; Massara et al. 2021), Quijote conventions:
  * mark m = [(1 + delta_s) / (1 + delta_s + delta_R)]^p with delta_R the density
  * contrast smoothed by a real-space top-hat of radius R, read out at each particle. */
@@ -117,7 +116,8 @@ void ct_mk_result_free(ct_mk_result *r); /* frees the arrays, zeroes the struct 
  * Fourier-space field ct_pk_field prepared with ps (unchanged); its window is put
  * back (Quijote smooths the uncompensated field), it is multiplied by the top-hat
  * W(kR), transformed into work (same geometry; overwritten) and read out with CIC.
- * marks[k] becomes a malloc'd array of sets[k].n floats (free() them).
+ * marks has nset entries; marks[k] becomes a malloc'd array of sets[k].n floats
+ * (free() them; all NULL on failure).
  * delta_R_range may be NULL. An undefined mark is CT_ERR_NUMERIC on every rank.
  * Collective. */
 ct_status ct_mk_marks(ct_mesh *delta, ct_mesh *work, const ct_pk_settings *ps,
