@@ -163,6 +163,39 @@ int main(int argc, char **argv)
         }
         MPI_Barrier(comm);
     }
+    /* D: data parallel inside one group of every rank, with the combined
+     * baseline (sharded pooled data): completes, every metric finite */
+    if (size > 1) {
+        settings(&s, dir, "D");
+        s.group_size = size;
+        s.nseeds = 1;
+        s.arch[CT_ARCH_FROZEN] = s.arch[CT_ARCH_BOTTLENECK] = 0;
+        s.arch[CT_ARCH_COMBINED] = 1;
+        s.shap_samples = 0;
+        /* one allreduce per step: keep the step count small on shared cores */
+        s.pre.epochs = s.fine.epochs = 10;
+        s.fine.trials = 1;
+        s.nbudgets = 2;
+        s.budgets[1] = 60;
+        double t1 = MPI_Wtime();
+        CT_EXPECT_OK(ct_study_run(&s, comm, &complete));
+        if (rank == 0)
+            fprintf(stderr, "study D: %.1f s in one group of %d ranks\n", MPI_Wtime() - t1, size);
+        CT_EXPECT(complete == 1);
+        if (rank == 0) {
+            char p[300];
+            snprintf(p, sizeof p, "%s/D/results.csv", dir);
+            char *d = slurp(p);
+            int lines = 0, bad = 0;
+            for (char *q = d; q && *q; q++)
+                lines += *q == '\n';
+            bad = !d || strstr(d, "nan") || strstr(d, "inf");
+            /* 3 params x 2 budgets x 1 seed x 3 kinds + 2 pretraining rows */
+            CT_EXPECT(lines == 1 + 3 * 2 * 3 + 2);
+            CT_EXPECT(!bad);
+            free(d);
+        }
+    }
     if (rank == 0 && ct_test_failures == 0 && !getenv("CT_KEEP_TMP")) {
         char cmd[400];
         snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
