@@ -463,7 +463,7 @@ static ct_status check_params(const ct_cosmo_params *p)
         CT_FAIL(CT_ERR_RANGE, "cosmology: %s = %g outside [%g, %g]", name, (double)(v), \
                 (double)(lo), (double)(hi));
     RANGE(p->omega_m, 0.01, 1.0, "omega_m");
-    RANGE(p->omega_b, 0.001, 0.5 * p->omega_m, "omega_b");
+    RANGE(p->omega_b, 0.001, p->omega_m, "omega_b");
     RANGE(p->h, 0.2, 1.5, "h");
     RANGE(p->n_s, 0.5, 1.5, "n_s");
     RANGE(p->m_nu, 0.0, 5.0, "m_nu");
@@ -476,10 +476,11 @@ static ct_status check_params(const ct_cosmo_params *p)
         RANGE(p->a_s, 1e-12, 1e-6, "a_s");
     if (p->sigma8 > 0)
         RANGE(p->sigma8, 0.05, 3.0, "sigma8");
+    /* CDM must remain: the fits need f_c > 0 (Quijote's tables keep f_c >= 0.088) */
     double onu = p->m_nu / 93.14 / (p->h * p->h);
-    if (onu + p->omega_b >= 0.9 * p->omega_m)
-        CT_FAIL(CT_ERR_RANGE, "cosmology: omega_nu + omega_b = %g leaves too little CDM "
-                "(omega_m = %g)", onu + p->omega_b, p->omega_m);
+    if (p->omega_m - p->omega_b - onu < 0.01 * p->omega_m)
+        CT_FAIL(CT_ERR_RANGE, "cosmology: omega_b + omega_nu = %g + %g leaves less than 1%% "
+                "of omega_m = %g as CDM", p->omega_b, onu, p->omega_m);
     if (p->transfer == CT_LIN_TABLE && (!p->table_k || !p->table_p || p->table_n < 4))
         CT_FAIL(CT_ERR_ARG, "cosmology: transfer = table needs a P(k) table of >= 4 rows");
 #undef RANGE

@@ -247,5 +247,23 @@ int main(int argc, char **argv)
     ct_cosmo_params_defaults(&p);
     p.f_r0 = 1e-5;
     CT_EXPECT(ct_cosmo_create(&c, &p) == CT_ERR_RANGE);
+    /* the corners of Quijote's ranges: BSQ's f_b up to 0.79, nwLH's f_c down to
+     * 0.088 (Omega_m 0.1, Omega_b 0.07, M_nu 0.3, h 0.75); CDM must not vanish */
+    ct_cosmo_params_defaults(&p);
+    p.omega_m = 0.1;
+    p.omega_b = 0.079;
+    CT_EXPECT_OK(ct_cosmo_create(&c, &p));
+    if (c)
+        CT_EXPECT_REL(ct_cosmo_sigma8(c), p.sigma8, 1e-6);
+    ct_cosmo_destroy(&c);
+    p.omega_b = 0.07;
+    p.m_nu = 0.3;
+    p.h = 0.75;
+    CT_EXPECT_OK(ct_cosmo_create(&c, &p));
+    ct_cosmo_destroy(&c);
+    p.m_nu = 1.0;
+    p.h = 0.5; /* Omega_nu = 0.043: no CDM left */
+    CT_EXPECT(ct_cosmo_create(&c, &p) == CT_ERR_RANGE);
+    CT_EXPECT(strstr(ct_error_message(), "CDM") != NULL);
     CT_TEST_END();
 }
