@@ -179,6 +179,8 @@ ct_status ct_mesh_to_overdensity_mean(ct_mesh *m, double mean);
 /* Divide every mode by prod_a [sin(pi n_a / N) / (pi n_a / N)]^p (factor 1 for
  * n_a = 0): the mass-assignment window of order p. Local. */
 ct_status ct_mesh_compensate(ct_mesh *m, int p);
+/* The same, every mode also multiplied by scale (p = 0: scale only). Local. */
+ct_status ct_mesh_compensate_scaled(ct_mesh *m, int p, double scale);
 /* Interlacing: m <- (m + s * exp(i k.H(1,1,1)/2)) / 2 where s was painted with
  * shift 0.5. Both in Fourier space, same geometry. Local. */
 ct_status ct_mesh_interlace(ct_mesh *m, const ct_mesh *s);

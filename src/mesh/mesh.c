@@ -332,26 +332,44 @@ static ct_status window_table(int64_t N, int p, double **out)
 
 ct_status ct_mesh_compensate(ct_mesh *m, int p)
 {
+    if (p == 0 && m->fourier)
+        return CT_OK;
+    CT_CHECK(ct_mesh_compensate_scaled(m, p, 1.0));
+    return CT_OK;
+}
+
+ct_status ct_mesh_compensate_scaled(ct_mesh *m, int p, double scale)
+{
     if (!m->fourier)
         CT_FAIL(CT_ERR_STATE, "compensation needs a Fourier-space mesh");
     if (p < 0 || p > 8)
         CT_FAIL(CT_ERR_ARG, "window order %d out of range", p);
-    if (p == 0)
-        return CT_OK;
+    if (!isfinite(scale))
+        CT_FAIL(CT_ERR_ARG, "compensation scale %g is not finite", scale);
     double *w = NULL;
     CT_CHECK(window_table(m->N, p, &w));
+    /* the scale goes into one axis' table: one multiplication per mode */
+    double *wx = NULL;
+    ct_status rc = ct_calloc(&wx, (size_t)m->N, sizeof(double), "window table");
+    if (rc != CT_OK) {
+        free(w);
+        CT_CHECK(rc);
+    }
+    for (int64_t i = 0; i < m->N; i++)
+        wx[i] = w[i] * scale;
     ct_complex *c = ct_mesh_complex(m);
 #pragma omp parallel for num_threads(m->threads) schedule(static)
     for (ptrdiff_t pl = 0; pl < m->ny; pl++) {
         ct_kiter it;
         for (ct_kiter_begin(&it, m, pl, pl + 1); ct_kiter_valid(&it); ct_kiter_next(&it)) {
             const ct_kmode *k = &it.mode;
-            double f = w[k->i[0]] * w[k->i[1]] * w[k->i[2]];
+            double f = wx[k->i[0]] * w[k->i[1]] * w[k->i[2]];
             c[k->idx][0] = (ct_real)(c[k->idx][0] * f);
             c[k->idx][1] = (ct_real)(c[k->idx][1] * f);
         }
     }
     free(w);
+    free(wx);
     return CT_OK;
 }
 

@@ -37,11 +37,19 @@ struct ct_mesh {
     MPI_Datatype plane_type;    /* one x-plane of reals */
 };
 
+/* floor() without the libm call (x86-64 without SSE4.1 has no rounding
+ * instruction); exact for |x| < 2^62. */
+static inline int64_t ct_ifloor_(double x)
+{
+    int64_t i = (int64_t)x;
+    return (double)i > x ? i - 1 : i;
+}
+
 /* Global x-plane of a position already wrapped into [0, L): floor(x/H) in
  * [0, N). Exchange, paint and readout all use this one definition. */
 static inline int64_t ct_mesh_plane_of_(const struct ct_mesh *m, double x)
 {
-    int64_t i = (int64_t)floor(x * m->inv_h);
+    int64_t i = ct_ifloor_(x * m->inv_h);
     if (i < 0)
         i += m->N;
     if (i >= m->N)

@@ -27,8 +27,8 @@ void ct_paint_settings_defaults(ct_paint_settings *s)
 /* Kernel weights along one axis: p points starting at *start. */
 static inline void kernel(int p, double s, int64_t *start, double w[4])
 {
-    double f = floor(s - 0.5 * p) + 1.0;
-    *start = (int64_t)f;
+    *start = ct_ifloor_(s - 0.5 * p) + 1;
+    double f = (double)*start;
     switch (p) {
     case 1:
         w[0] = 1.0;
@@ -130,9 +130,9 @@ static inline void paint_cic(ct_mesh *m, double shift, const float *x, double w)
     const int64_t N = m->N;
     double sx = x[0] * m->inv_h + shift, sy = x[1] * m->inv_h + shift,
            sz = x[2] * m->inv_h + shift;
-    double fx = floor(sx), fy = floor(sy), fz = floor(sz);
-    double ux = sx - fx, uy = sy - fy, uz = sz - fz;
-    int64_t ix = (int64_t)fx, iy = wrap((int64_t)fy, N), iz = wrap((int64_t)fz, N);
+    int64_t ix = ct_ifloor_(sx), jy = ct_ifloor_(sy), jz = ct_ifloor_(sz);
+    double ux = sx - (double)ix, uy = sy - (double)jy, uz = sz - (double)jz;
+    int64_t iy = wrap(jy, N), iz = wrap(jz, N);
     int64_t iy1 = iy + 1 == N ? 0 : iy + 1, iz1 = iz + 1 == N ? 0 : iz + 1;
     ct_real *p0 = m->data + (ptrdiff_t)(ix - m->x0) * (ptrdiff_t)m->plane;
     ct_real *p1 = p0 + m->plane;

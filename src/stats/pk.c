@@ -108,12 +108,15 @@ ct_status ct_pk_field(ct_mesh *m, ct_mesh *m_shift, const ct_pk_settings *s, int
      * over the mesh */
     const int64_t N = ct_mesh_n(m);
     const double mean = tot[0] / ((double)N * (double)N * (double)N);
+    if (!(mean > 0) || !isfinite(mean))
+        CT_FAIL(CT_ERR_NUMERIC, "mean of the painted mesh is %g (no particles or bad weights)",
+                mean);
+    /* delta = rho / mean - 1 is applied in Fourier space (scale every mode by
+     * 1/mean, DC to zero) inside the compensation pass: one pass over the mesh
+     * fewer than doing it in real space */
     CT_CHECK(paint_sets(m, s, 0.0, nset, sets));
-    CT_CHECK(ct_mesh_to_overdensity_mean(m, mean));
-    if (s->interlace) {
+    if (s->interlace)
         CT_CHECK(paint_sets(m_shift, s, 0.5, nset, sets));
-        CT_CHECK(ct_mesh_to_overdensity_mean(m_shift, mean));
-    }
     if (t) {
         ct_timer_stop(t, "paint");
         ct_timer_start(t, "fft");
@@ -127,8 +130,16 @@ ct_status ct_pk_field(ct_mesh *m, ct_mesh *m_shift, const ct_pk_settings *s, int
     }
     if (s->interlace)
         CT_CHECK(ct_mesh_interlace(m, m_shift));
-    if (s->compensate)
-        CT_CHECK(ct_mesh_compensate(m, (int)s->mas));
+    CT_CHECK(ct_mesh_compensate_scaled(m, s->compensate ? (int)s->mas : 0, 1.0 / mean));
+    {
+        /* the DC mode of delta is zero by construction */
+        ptrdiff_t y0, ny;
+        ct_mesh_klocal(m, &y0, &ny);
+        if (y0 == 0 && ny > 0) {
+            ct_complex *c = ct_mesh_complex(m);
+            c[0][0] = c[0][1] = 0;
+        }
+    }
     if (t)
         ct_timer_stop(t, "bin");
     return CT_OK;
