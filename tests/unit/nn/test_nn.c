@@ -554,6 +554,60 @@ static void test_files_and_resume(void)
     rmdir(dir);
 }
 
+static void test_moment_network(void)
+{
+    /* t = 0.3 + 0.4 x + sigma(x) e with sigma = 0.02 + 0.08 x: the moment loss
+     * must learn the mean and the variance sigma^2. Tolerances: 0.02 on the mean
+     * (noise 0.1 at most, 2000 samples) and 25% on the variance averaged over
+     * x in [0.25, 0.75] (its sampling error with 2000 samples is ~3%). */
+    const int n = 2000;
+    ct_dataset tr;
+    ct_dataset_alloc(&tr, n, 1, 1, 0);
+    ct_rng r;
+    ct_rng_init(&r, 42, 1, 0);
+    for (int i = 0; i < n; i++) {
+        double x = ct_rng_uniform(&r);
+        tr.x[i] = x;
+        tr.y[i] = 0.3 + 0.4 * x + (0.02 + 0.08 * x) * ct_rng_normal(&r);
+    }
+    ct_mlp_arch ar;
+    ct_mlp_arch_defaults(&ar);
+    ar.n_in = 1;
+    ar.n_targets = 1;
+    ar.n_hidden = 2;
+    ar.width[0] = ar.width[1] = 16;
+    ar.out_act = CT_ACT_LINEAR;
+    ar.hidden_act = CT_ACT_TANH;
+    ar.loss = CT_LOSS_MOMENT;
+    ct_mlp *m = NULL;
+    CT_EXPECT_OK(ct_mlp_create(&m, &ar));
+    ct_train_settings ts;
+    ct_train_settings_defaults(&ts);
+    ts.epochs = 150;
+    ts.batch = 64;
+    ts.lr = 1e-2;
+    ts.lr_min = 1e-4;
+    ts.schedule = CT_SCHED_COSINE;
+    ts.beta1 = 0.9;
+    ts.weight_decay = 0;
+    ts.patience = 0;
+    ts.log_every = 0;
+    ct_train_result res;
+    CT_EXPECT_OK(ct_mlp_train(m, &tr, NULL, &ts, MPI_COMM_SELF, &res));
+    double x[5] = {0.25, 0.375, 0.5, 0.625, 0.75}, y[10], vr = 0, vt = 0;
+    CT_EXPECT_OK(ct_mlp_predict(m, x, 5, y));
+    for (int i = 0; i < 5; i++) {
+        CT_EXPECT_ABS(y[2 * i], 0.3 + 0.4 * x[i], 0.02);
+        double sd = 0.02 + 0.08 * x[i];
+        vr += y[2 * i + 1];
+        vt += sd * sd;
+    }
+    printf("moment network: mean predicted variance %.3g, true %.3g\n", vr / 5, vt / 5);
+    CT_EXPECT_REL(vr, vt, 0.25);
+    ct_mlp_destroy(&m);
+    ct_dataset_free(&tr);
+}
+
 static void test_quijote_text(void)
 {
     /* the MG parameter-file layout: three header lines, an unnamed index column */
@@ -614,5 +668,6 @@ int main(int argc, char **argv)
     test_frozen_and_transfer();
     test_files_and_resume();
     test_quijote_text();
+    test_moment_network();
     CT_TEST_END();
 }
