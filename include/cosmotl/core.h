@@ -221,6 +221,9 @@ int ct_file_exists(const char *path);
 int ct_dir_exists(const char *path);
 /* Read a whole text file into a malloc'd NUL-terminated buffer. */
 ct_status ct_read_text(const char *path, char **text, size_t *len);
+/* Copy src into dst (capacity cap > 0, always NUL-terminated); returns strlen(src),
+ * so a result >= cap means the copy was truncated. */
+size_t ct_strlcpy(char *dst, const char *src, size_t cap);
 /* Join two path components into out (capacity cap). */
 ct_status ct_path_join(char *out, size_t cap, const char *a, const char *b);
 

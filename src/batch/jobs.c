@@ -217,7 +217,7 @@ static ct_status write_script(const ct_pipeline *p, ct_job_script *j)
     const ct_pipeline_suite *u = j->suite >= 0 ? &p->suite[j->suite] : NULL;
     const char *stage = ct_stage_name(j->stage);
     char jobname[3 * CT_JOBS_WORD_MAX], tmp[CT_JOBS_PATH_MAX + 64], tpl[CT_JOBS_PATH_MAX + 64];
-    char sumdir[CT_JOBS_PATH_MAX + 64], table[CT_JOBS_PATH_MAX + 64];
+    char sumdir[CT_JOBS_PATH_MAX + 128], table[CT_JOBS_PATH_MAX + 128];
     ct_status s = CT_OK;
     FILE *f = NULL;
     tmp[0] = '\0';

@@ -161,6 +161,10 @@ static ct_status read_suite(ct_config *cfg, const char *sec, const char *defname
                 ct_config_path(cfg), sec);
     su->nparam = CT_STUDY_MAX_PARAMS;
     CT_CHECK(name_list(cfg, sec, "params", str, su->params, &su->nparam));
+    for (int p = 0; p < su->nparam; p++)
+        if (strlen(su->params[p]) >= CT_NN_NAME_MAX)
+            CT_FAIL(CT_ERR_CONFIG, "%s: [%s] params: name '%s' is longer than %d characters",
+                    ct_config_path(cfg), sec, su->params[p], CT_NN_NAME_MAX - 1);
     /* prior_NAME = lo, hi: this suite's scaling range of NAME */
     su->npriors = 0;
     for (int p = 0; p < su->nparam; p++) {

@@ -9,6 +9,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+size_t ct_strlcpy(char *dst, const char *src, size_t cap)
+{
+    size_t n = strlen(src);
+    size_t k = n < cap ? n : cap - 1;
+    memcpy(dst, src, k);
+    dst[k] = '\0';
+    return n;
+}
+
 ct_status ct_path_join(char *out, size_t cap, const char *a, const char *b)
 {
     int n;

@@ -343,7 +343,7 @@ static ct_status gather_local(const char *dir, const char *out, const ct_gather_
     dp = NULL;
 
     /* parameter table */
-    char ppath[4096];
+    char ppath[4096 + 32];
     if (s && s->params) {
         snprintf(ppath, sizeof ppath, "%s", s->params);
     } else {

@@ -220,7 +220,7 @@ ct_status ct_study_analyse(const ct_study_ctx *c, int target, int stat, ct_study
     const ct_study_suite_data *td = &c->target[target];
     char names[CT_STUDY_MAX_PARAMS][CT_NN_NAME_MAX];
     for (int p = 0; p < tg->nparam; p++)
-        snprintf(names[p], sizeof names[p], "%s", tg->params[p]);
+        ct_strlcpy(names[p], tg->params[p], sizeof names[p]);
     int64_t ne = s->shap_samples < td->split.ntest ? s->shap_samples : td->split.ntest;
     int64_t nc = s->cka_samples < td->split.ntest ? s->cka_samples : td->split.ntest;
     if (nc > c->pre.split.ntest)
@@ -269,7 +269,7 @@ ct_status ct_study_analyse(const ct_study_ctx *c, int target, int stat, ct_study
     if (s->cka_samples > 0 && nc >= 2) {
         char pn[CT_STUDY_MAX_PARAMS][CT_NN_NAME_MAX];
         for (int p = 0; p < s->pretrain.nparam; p++)
-            snprintf(pn[p], sizeof pn[p], "%s", s->pretrain.params[p]);
+            ct_strlcpy(pn[p], s->pretrain.params[p], sizeof pn[p]);
         CT_CHECK_GOTO(rc, ct_study_read_rows(c, s->pretrain.path, stat, pn, s->pretrain.nparam,
                                              c->pre.split.test, nc, MPI_COMM_SELF, &dp));
         CT_CHECK_GOTO(rc, normalised(pm, &dp, nc, &xp));

@@ -162,7 +162,7 @@ static int extras(const ct_study_settings *s, int t, char out[][CT_NN_NAME_MAX])
             pre |= !strcmp(s->targets[t].params[p], s->pretrain.params[q]);
         if (!pre) {
             if (out)
-                snprintf(out[n], CT_NN_NAME_MAX, "%s", s->targets[t].params[p]);
+                ct_strlcpy(out[n], s->targets[t].params[p], CT_NN_NAME_MAX);
             n++;
         }
     }
@@ -209,7 +209,7 @@ static ct_status build_ctx(const ct_study_settings *s, MPI_Comm comm, ct_study_c
         ct_study_pregroup *pg = &c->pregroup[g];
         pg->npre = s->pretrain.nparam;
         for (int p = 0; p < pg->npre; p++)
-            snprintf(pg->names[p], CT_NN_NAME_MAX, "%s", s->pretrain.params[p]);
+            ct_strlcpy(pg->names[p], s->pretrain.params[p], CT_NN_NAME_MAX);
         int d = 0;
         char ex[CT_STUDY_MAX_PARAMS][CT_NN_NAME_MAX];
         if (s->dummy_mode == CT_DUMMY_PER_TARGET) {

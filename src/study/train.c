@@ -317,7 +317,7 @@ static ct_status run_finetune(const ct_study_ctx *c, const ct_study_task *t, MPI
                     for (int q = 0; q < pg->npre; q++)
                         is_pre |= !strcmp(tg->params[p], pg->names[q]);
                     if (!is_pre && k++ == next_extra) {
-                        snprintf(names[j], sizeof names[j], "%s", tg->params[p]);
+                        ct_strlcpy(names[j], tg->params[p], sizeof names[j]);
                         found = 1;
                     }
                 }
@@ -335,7 +335,7 @@ static ct_status run_finetune(const ct_study_ctx *c, const ct_study_task *t, MPI
     } else {
         nnames = tg->nparam;
         for (int p = 0; p < tg->nparam; p++)
-            snprintf(names[p], sizeof names[p], "%s", tg->params[p]);
+            ct_strlcpy(names[p], tg->params[p], sizeof names[p]);
     }
     if (t->arch == CT_ARCH_NODUMMY || t->arch == CT_ARCH_FROZEN ||
         t->arch == CT_ARCH_BOTTLENECK) {

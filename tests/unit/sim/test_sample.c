@@ -81,7 +81,7 @@ int main(int argc, char **argv)
         {"LH_LC_params.txt", 1, 1000, "f_NL", -98.7},
     };
     for (size_t t = 0; shared && t < sizeof tabs / sizeof tabs[0]; t++) {
-        char path[1024];
+        char path[2048];
         snprintf(path, sizeof path, "%s/quijote-params/%s", shared, tabs[t].file);
         ct_param_table pt;
         CT_EXPECT_OK(ct_param_table_read(path, &pt));
@@ -117,7 +117,7 @@ int main(int argc, char **argv)
     }
     ct_free(&v);
     if (shared) {
-        char path[1024];
+        char path[2048];
         snprintf(path, sizeof path, "%s/quijote-params/MG_params.txt", shared);
         s.sampling = CT_SAMPLING_TABLE;
         s.table = path;

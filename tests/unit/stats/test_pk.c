@@ -695,6 +695,7 @@ static void test_misc(void)
         e = fmax(e, fabs(a.P0[i] - b.P0[i]) / fabs(a.P0[i]));
     CT_EXPECT(e < 1e-12);
     CT_EXPECT_REL(a.nbar, b.nbar, 1e-12);
+    ct_pk_result_free(&a);
     ct_pk_result_free(&b);
     /* threads: bitwise identical */
     s.mas = CT_MAS_PCS;
