@@ -103,9 +103,9 @@ fulldisk-jobs)
 killrank)
   need simulate; need summarize
   simulate_some suite 0:4
-  # 4 snapshots on a 256^3 grid: seconds of work on 2 ranks
+  # 4 snapshots, P(k) and marked P(k) on a 288^3 grid: many seconds on 2 ranks
   timeout -k 5 120 mpirun -np 2 --bind-to none "$COSMOTL" summarize suite/*/snapdir_004 \
-    --grid 256 --out sum >out.txt 2>&1 &
+    --stats pk,mk --grid 288 --out sum >out.txt 2>&1 &
   job=$!
   victim=""
   for t in $(seq 1 100); do
@@ -114,7 +114,7 @@ killrank)
     victim=$(pgrep -f "^$COSMOTL summarize suite" | sort -n | tail -n 1)
     [ -n "$victim" ] && [ "$(pgrep -f "^$COSMOTL summarize suite" | wc -l)" -ge 2 ] && break
   done
-  sleep 0.3 # mid-run: 4 snapshots on 2 ranks take about 2 s
+  sleep 0.3 # mid-run: P(k) + marked P(k) of 4 snapshots at 288^3 take seconds
   if [ -n "$victim" ] && kill -9 "$victim" 2>/dev/null; then
     start=$(date +%s)
     wait $job; rc=$?
