@@ -199,8 +199,9 @@ static ct_status read_pipeline(ct_config *cfg, const char *out_arg, const char *
                 CT_FAIL(CT_ERR_CONFIG, "%s: [%s] dir: %s is not a folder (give `simulate` "
                         "to create the suite)", file, sec, u->dir);
         } else if (*u->sim_config) {
-            snprintf(buf, sizeof buf, "%s/suites/%s", p->out, u->name);
-            snprintf(u->dir, sizeof u->dir, "%s", buf);
+            if (snprintf(buf, sizeof buf, "%s/suites/%s", p->out, u->name) >= (int)sizeof buf ||
+                ct_strlcpy(u->dir, buf, sizeof u->dir) >= sizeof u->dir)
+                CT_FAIL(CT_ERR_CONFIG, "%s: [%s] output path too long: %s", file, sec, p->out);
         } else {
             CT_FAIL(CT_ERR_CONFIG, "%s: [%s] needs `dir` (an existing suite) or `simulate` "
                     "(a suite config)", file, sec);
