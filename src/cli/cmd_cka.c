@@ -45,6 +45,7 @@ int cmd_cka(int argc, char **argv, MPI_Comm comm)
     const char *model = NULL, *da = NULL, *db = NULL, *out = NULL, *stats = NULL;
     long ns = 256;
     double kmax = -1;
+    int opt;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (ct_cli_is_help(a)) {
@@ -54,15 +55,10 @@ int cmd_cka(int argc, char **argv, MPI_Comm comm)
         } else if (!strcmp(a, "--samples") && i + 1 < argc) {
             if (ct_cli_parse_long(argv[++i], 2, 1L << 30, &ns))
                 return ct_cli_usage_error("cka", comm, "--samples needs an integer >= 2");
-        } else if (!strcmp(a, "--stats") && i + 1 < argc) {
-            stats = argv[++i];
-        } else if (!strcmp(a, "--kmax") && i + 1 < argc) {
-            char *end = NULL;
-            kmax = strtod(argv[++i], &end);
-            if (*end || !(kmax >= 0))
-                return ct_cli_usage_error("cka", comm, "--kmax needs a number >= 0");
-        } else if (!strcmp(a, "--out") && i + 1 < argc) {
-            out = argv[++i];
+        } else if ((opt = ct_model_data_option("cka", comm, argc, argv, &i, &stats, &kmax,
+                                                &out)) != 0) {
+            if (opt < 0)
+                return 2;
         } else if (a[0] == '-') {
             return ct_cli_usage_error("cka", comm, "unknown option '%s'", a);
         } else if (!model) {

@@ -35,6 +35,7 @@ int cmd_explain(int argc, char **argv, MPI_Comm comm)
     double kmax = -1;
     ct_shap_settings ss;
     ct_shap_defaults(&ss);
+    int opt;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (ct_cli_is_help(a)) {
@@ -64,15 +65,10 @@ int cmd_explain(int argc, char **argv, MPI_Comm comm)
                 ss.method = CT_SHAP_PERMUTATION;
             else
                 return ct_cli_usage_error("explain", comm, "unknown --method '%s'", m);
-        } else if (!strcmp(a, "--stats") && i + 1 < argc) {
-            stats = argv[++i];
-        } else if (!strcmp(a, "--kmax") && i + 1 < argc) {
-            char *end = NULL;
-            kmax = strtod(argv[++i], &end);
-            if (*end || !(kmax >= 0))
-                return ct_cli_usage_error("explain", comm, "--kmax needs a number >= 0");
-        } else if (!strcmp(a, "--out") && i + 1 < argc) {
-            out = argv[++i];
+        } else if ((opt = ct_model_data_option("explain", comm, argc, argv, &i, &stats, &kmax,
+                                                &out)) != 0) {
+            if (opt < 0)
+                return 2;
         } else if (a[0] == '-') {
             return ct_cli_usage_error("explain", comm, "unknown option '%s'", a);
         } else if (!model) {

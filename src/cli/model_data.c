@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "model_data.h"
+#include "cli.h"
 
 void ct_model_inputs_get(const ct_mlp *m, const char *stats, double kmax, ct_model_inputs *in)
 {
@@ -79,4 +80,27 @@ fail:
     ct_dataset_free(&d);
     ct_suite_info_free(&info);
     return rc;
+}
+
+int ct_model_data_option(const char *cmd, MPI_Comm comm, int argc, char **argv, int *i,
+                         const char **stats, double *kmax, const char **out)
+{
+    const char *a = argv[*i];
+    if (*i + 1 >= argc)
+        return 0;
+    if (!strcmp(a, "--stats")) {
+        *stats = argv[++*i];
+    } else if (!strcmp(a, "--kmax")) {
+        char *end = NULL;
+        *kmax = strtod(argv[++*i], &end);
+        if (*end || !(*kmax >= 0)) {
+            ct_cli_usage_error(cmd, comm, "--kmax needs a number >= 0");
+            return -1;
+        }
+    } else if (!strcmp(a, "--out")) {
+        *out = argv[++*i];
+    } else {
+        return 0;
+    }
+    return 1;
 }

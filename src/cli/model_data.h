@@ -3,6 +3,8 @@
 #ifndef COSMOTL_CLI_MODEL_DATA_H
 #define COSMOTL_CLI_MODEL_DATA_H
 
+#include <mpi.h>
+
 #include "cosmotl/nn.h"
 #include "cosmotl/study.h"
 
@@ -19,5 +21,11 @@ void ct_model_inputs_get(const ct_mlp *m, const char *stats, double kmax, ct_mod
  * allocated); read on this rank only. */
 ct_status ct_model_rows(const ct_mlp *m, const ct_model_inputs *in, const char *path,
                         int64_t first, int64_t n, double **x, int64_t *rows, int64_t **sims);
+
+/* The options `explain` and `cka` share: --stats SPEC, --kmax K, --out FILE.
+ * Returns 1 when argv[*i] was one of them (its value consumed, *i advanced), 0 when
+ * it was not, and -1 on a bad value after printing the usage error for cmd. */
+int ct_model_data_option(const char *cmd, MPI_Comm comm, int argc, char **argv, int *i,
+                         const char **stats, double *kmax, const char **out);
 
 #endif
