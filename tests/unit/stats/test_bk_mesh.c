@@ -14,6 +14,7 @@
 #include "cosmotl/mesh.h"
 #include "cosmotl/stats.h"
 #include "test_bk_ref.h"
+#include "mesh_testlib.h"
 #include "testlib.h"
 
 /* Under ASan/LSan (the sanitize build) LSan's scan of dynamic TLS crashes once
@@ -57,23 +58,6 @@ static void make_particles(ct_mesh *m, int64_t np, uint64_t seed, int64_t *n, fl
     CT_EXPECT_OK(ct_mesh_exchange(m, n, pos, 0, NULL));
 }
 
-/* The whole real field on every rank (N^3 values, no padding). */
-static double *gather_field(ct_mesh *m)
-{
-    int64_t N = ct_mesh_n(m);
-    ptrdiff_t x0, nx, row = ct_mesh_row(m);
-    ct_mesh_local(m, &x0, &nx);
-    size_t N3 = (size_t)(N * N * N);
-    double *f = calloc(N3, sizeof *f);
-    const ct_real *r = ct_mesh_real(m);
-    for (ptrdiff_t i = 0; i < nx; i++)
-        for (int64_t j = 0; j < N; j++)
-            for (int64_t l = 0; l < N; l++)
-                f[((size_t)(x0 + i) * N + j) * N + l] = r[(i * N + j) * row + l];
-    MPI_Allreduce(MPI_IN_PLACE, f, (int)N3, MPI_DOUBLE, MPI_SUM, ct_mesh_comm(m));
-    return f;
-}
-
 static ct_mesh *new_mesh(int64_t N, double L, MPI_Comm comm)
 {
     ct_mesh_settings ms;
@@ -105,7 +89,7 @@ static void test_brute_force(int64_t N, int np, const char *cache)
 {
     const double L = 50.0;
     ct_mesh *m = particle_mesh(N, L, np, 100 + (uint64_t)N, MPI_COMM_WORLD);
-    double *f = gather_field(m);
+    double *f = ct_test_gather_field(m);
     CT_EXPECT_OK(ct_mesh_r2c(m));
 
     ct_bk_settings s;

@@ -11,6 +11,7 @@
 #include "cosmotl/mesh.h"
 #include "cosmotl/stats.h"
 #include "test_bk_ref.h"
+#include "mesh_testlib.h"
 #include "testlib.h"
 
 const char *__lsan_default_options(void);
@@ -67,22 +68,6 @@ static void make_particles(ct_mesh *m, int64_t np, uint64_t seed, int64_t *n, fl
     CT_EXPECT_OK(ct_mesh_exchange(m, n, pos, 0, NULL));
 }
 
-static double *gather_field(ct_mesh *m)
-{
-    int64_t N = ct_mesh_n(m);
-    ptrdiff_t x0, nx, row = ct_mesh_row(m);
-    ct_mesh_local(m, &x0, &nx);
-    size_t N3 = (size_t)(N * N * N);
-    double *f = calloc(N3, sizeof *f);
-    const ct_real *r = ct_mesh_real(m);
-    for (ptrdiff_t i = 0; i < nx; i++)
-        for (int64_t j = 0; j < N; j++)
-            for (int64_t l = 0; l < N; l++)
-                f[((size_t)(x0 + i) * N + j) * N + l] = r[(i * N + j) * row + l];
-    MPI_Allreduce(MPI_IN_PLACE, f, (int)N3, MPI_DOUBLE, MPI_SUM, ct_mesh_comm(m));
-    return f;
-}
-
 /* CIC interpolation of a full N^3 grid (points at x = iH) at one position */
 static double cic_at(const double *f, int N, double L, const float *x)
 {
@@ -120,7 +105,7 @@ static void test_marks_brute_force(void)
     ct_paint_settings_defaults(&pt);
     CT_EXPECT_OK(ct_mesh_paint(m, &pt, n, pos, NULL, 1.0));
     CT_EXPECT_OK(ct_mesh_to_overdensity(m, NULL));
-    double *raw = gather_field(m);
+    double *raw = ct_test_gather_field(m);
     /* delta(k) as for P(k): compensated */
     double sw, sw2;
     int64_t np;
