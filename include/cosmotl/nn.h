@@ -232,6 +232,18 @@ ct_status ct_mlp_fit_input_norm(ct_mlp *m, const ct_dataset *d, int log10_inputs
 
 typedef enum { CT_SCHED_CONSTANT = 0, CT_SCHED_COSINE, CT_SCHED_PLATEAU } ct_lr_schedule;
 
+/* Compute precision of training. CT_NN_FLOAT64: every step in double (the
+ * default; gradients check against finite differences). CT_NN_FLOAT32: forward,
+ * backward (sgemm), the gradient allreduce and AdamW in single precision on float
+ * copies of the weights and moments, as float32 frameworks train; reported losses
+ * and the gradient norm accumulate in double, the model file keeps doubles (the
+ * float values exactly), and inference is double either way. */
+typedef enum { CT_NN_FLOAT64 = 0, CT_NN_FLOAT32 } ct_nn_precision;
+
+const char *ct_nn_precision_name(ct_nn_precision p); /* "float64", "float32" */
+/* "float64" (or "double") and "float32" (or "float", "single") */
+ct_status ct_nn_precision_parse(const char *s, ct_nn_precision *p);
+
 /* Called on every rank after each epoch (same values on every rank); return
  * nonzero to stop training (e.g. a pruned search trial). */
 typedef int (*ct_epoch_fn)(int epoch, double train_loss, double val_loss, double lr,
@@ -256,6 +268,8 @@ typedef struct {
     int resume;               /* continue from checkpoint if it exists (default 1) */
     int stop_after;           /* return after this many epochs in this call, keeping the
                                  checkpoint (tests of resume; default 0: off) */
+    ct_nn_precision precision;/* compute precision (default CT_NN_FLOAT64); a checkpoint
+                                 resumes only in the precision it was written in */
     const char *log_path;     /* text training log, one line per epoch (rank 0) */
     int log_every;            /* ct_info progress every this many epochs (default 10; 0 off) */
     ct_epoch_fn on_epoch;
@@ -308,6 +322,14 @@ ct_status ct_mlp_gradient(const ct_mlp *m, const double *x, const double *t,
                           const unsigned char *mask, int64_t n, double norm_rows,
                           int dropout_on, uint64_t seed, int epoch, int64_t row0,
                           double *grad, double *loss);
+
+/* ct_mlp_gradient in single precision, on float copies of the parameters
+ * (params, layout of m->params), inputs and targets; grad is float. The kernels
+ * of the CT_NN_FLOAT32 training path; exposed for tests. */
+ct_status ct_mlp_gradient_f32(const ct_mlp *m, const float *params, const float *x,
+                              const float *t, const unsigned char *mask, int64_t n,
+                              double norm_rows, int dropout_on, uint64_t seed, int epoch,
+                              int64_t row0, float *grad, double *loss);
 
 /* ---------------------------------------------------------------- files */
 

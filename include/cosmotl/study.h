@@ -174,6 +174,7 @@ typedef struct {
     double lr, weight_decay; /* used when trials == 0 */
     int trials;              /* random lr/wd search trials (0 = fixed lr, wd) */
     double lr_min, lr_max, wd_min, wd_max;
+    ct_nn_precision precision; /* compute precision of training (default float64) */
 } ct_study_train;
 
 typedef enum { CT_DUMMY_MAX = 0, CT_DUMMY_PER_TARGET } ct_dummy_mode;

@@ -100,6 +100,7 @@ static ct_status name_list(const ct_config *cfg, const char *section, const char
 static ct_status read_train(ct_config *cfg, const char *sec, ct_study_train *t, int hidden_ok)
 {
     long v;
+    int k;
     double d;
     const char *str;
     if (hidden_ok) {
@@ -141,6 +142,9 @@ static ct_status read_train(ct_config *cfg, const char *sec, ct_study_train *t, 
     CT_CHECK(ct_config_double(cfg, sec, "lr_max", t->lr_max, t->lr_min, 10, &t->lr_max));
     CT_CHECK(ct_config_double(cfg, sec, "wd_min", t->wd_min, 1e-14, 100, &t->wd_min));
     CT_CHECK(ct_config_double(cfg, sec, "wd_max", t->wd_max, t->wd_min, 100, &t->wd_max));
+    static const char *precs[] = {"float64", "float32", NULL};
+    CT_CHECK(ct_config_choice(cfg, sec, "precision", precs[t->precision], precs, &k));
+    t->precision = (ct_nn_precision)k;
     return CT_OK;
 }
 

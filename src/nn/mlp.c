@@ -1,16 +1,11 @@
-/* The MLP: creation, initialisation, batched forward/backward on cblas_dgemm,
- * losses, normalisation and target scaling. */
+/* The MLP: creation, initialisation, inference forward pass, normalisation and
+ * target scaling; the training kernels are in kernels.h. */
 #include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "nn_internal.h"
-
-/* Streams of the counter-based generator, salted so that weight draws and
- * dropout draws never share a (seed, stream) pair. */
-#define STREAM_INIT 0x1000ull
-#define STREAM_DROPOUT (1ull << 62)
 
 void ct_nn_set_threads(int n)
 {
@@ -19,6 +14,26 @@ void ct_nn_set_threads(int n)
 }
 
 static const char *act_names[] = {"linear", "relu", "leaky_relu", "tanh", "sigmoid"};
+
+static const char *prec_names[] = {"float64", "float32"};
+
+const char *ct_nn_precision_name(ct_nn_precision p)
+{
+    return (unsigned)p < 2 ? prec_names[p] : "?";
+}
+
+ct_status ct_nn_precision_parse(const char *s, ct_nn_precision *p)
+{
+    if (!strcmp(s, "float64") || !strcmp(s, "double")) {
+        *p = CT_NN_FLOAT64;
+        return CT_OK;
+    }
+    if (!strcmp(s, "float32") || !strcmp(s, "float") || !strcmp(s, "single")) {
+        *p = CT_NN_FLOAT32;
+        return CT_OK;
+    }
+    CT_FAIL(CT_ERR_ARG, "unknown precision '%s' (float64, float32)", s);
+}
 
 const char *ct_act_name(ct_act a)
 {
@@ -130,7 +145,7 @@ ct_status ct_mlp_init_layer(ct_mlp *m, int l, uint64_t seed)
      * Glorot-normal std sqrt(2/(fan_in+fan_out)); biases zero. */
     double sd = m->init == CT_INIT_GLOROT ? sqrt(2.0 / (fin + fout)) : sqrt(2.0 / fin);
     ct_rng r;
-    ct_rng_init(&r, seed, STREAM_INIT + (uint64_t)l, 0);
+    ct_rng_init(&r, seed, CT_NN_STREAM_INIT + (uint64_t)l, 0);
     size_t nw = (size_t)fin * (size_t)fout;
     for (size_t i = 0; i < nw; i++)
         m->W[l][i] = sd * ct_rng_normal(&r);
@@ -348,77 +363,6 @@ int ct_prior_range(const char *name, double *lo, double *hi)
     return 0;
 }
 
-/* ---------------------------------------------------------------- activations */
-
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define CT_NN_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define CT_NN_CLONES
-#endif
-
-CT_NN_CLONES
-static void act_apply(ct_act a, double slope, double *v, size_t n)
-{
-    switch (a) {
-    case CT_ACT_LINEAR:
-        break;
-    case CT_ACT_RELU:
-        for (size_t i = 0; i < n; i++)
-            v[i] = v[i] > 0 ? v[i] : 0.0;
-        break;
-    case CT_ACT_LEAKY_RELU:
-        for (size_t i = 0; i < n; i++)
-            v[i] = v[i] > 0 ? v[i] : slope * v[i];
-        break;
-    case CT_ACT_TANH:
-        for (size_t i = 0; i < n; i++)
-            v[i] = tanh(v[i]);
-        break;
-    case CT_ACT_SIGMOID:
-        for (size_t i = 0; i < n; i++)
-            v[i] = 1.0 / (1.0 + exp(-v[i]));
-        break;
-    }
-}
-
-/* d *= act'(z), with h = act(z) */
-CT_NN_CLONES
-static void act_backward(ct_act a, double slope, const double *z, const double *h, double *d,
-                         size_t n)
-{
-    switch (a) {
-    case CT_ACT_LINEAR:
-        break;
-    case CT_ACT_RELU:
-        for (size_t i = 0; i < n; i++)
-            d[i] = z[i] > 0 ? d[i] : 0.0;
-        break;
-    case CT_ACT_LEAKY_RELU:
-        for (size_t i = 0; i < n; i++)
-            d[i] = z[i] > 0 ? d[i] : slope * d[i];
-        break;
-    case CT_ACT_TANH:
-        for (size_t i = 0; i < n; i++)
-            d[i] *= 1.0 - h[i] * h[i];
-        break;
-    case CT_ACT_SIGMOID:
-        for (size_t i = 0; i < n; i++)
-            d[i] *= h[i] * (1.0 - h[i]);
-        break;
-    }
-}
-
-/* Z (n x fout) = X (n x fin) W^T + 1 b^T */
-static void linear_forward(const double *x, int64_t n, int fin, int fout, const double *W,
-                           const double *b, double *z)
-{
-    for (int64_t i = 0; i < n; i++)
-        memcpy(z + i * fout, b, (size_t)fout * sizeof(double));
-    if (n > 0)
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, fout, fin, 1.0, x, fin, W,
-                    fin, 1.0, z, fout);
-}
-
 ct_status ct_mlp_forward(const ct_mlp *m, const double *x, int64_t n, double *out, double **acts)
 {
     ct_status rc = CT_OK;
@@ -440,9 +384,9 @@ ct_status ct_mlp_forward(const ct_mlp *m, const double *x, int64_t n, double *ou
             int fin = m->dims[l], fout = m->dims[l + 1];
             int last = l == m->n_layers - 1;
             double *z = last ? out + i0 * fout : buf[l & 1];
-            linear_forward(in, nb, fin, fout, m->W[l], m->b[l], z);
-            act_apply(last ? m->out_act : m->hidden_act, m->leaky_slope, z,
-                      (size_t)(nb * fout));
+            ct_nn_linear_forward_f64(in, nb, fin, fout, m->W[l], m->b[l], z);
+            ct_nn_act_apply_f64(last ? m->out_act : m->hidden_act, m->leaky_slope, z,
+                                (size_t)(nb * fout));
             if (acts && acts[l])
                 memcpy(acts[l] + i0 * fout, z, (size_t)(nb * fout) * sizeof(double));
             in = z;
@@ -515,188 +459,12 @@ fail:
     return rc;
 }
 
-/* ---------------------------------------------------------------- loss */
+/* ---------------------------------------------------------------- loss, gradient */
 
 double ct_nn_loss(ct_loss_kind kind, int64_t n, int nt, const double *y, const double *t,
                   const unsigned char *mask, const int *dummy, double norm_rows, double *grad)
 {
-    int nlive = 0;
-    for (int k = 0; k < nt; k++)
-        nlive += !(dummy && dummy[k]);
-    double den = norm_rows * (nlive > 0 ? nlive : 1);
-    int no = kind == CT_LOSS_MOMENT ? 2 * nt : nt;
-    double sum = 0;
-    if (grad)
-        memset(grad, 0, (size_t)(n * no) * sizeof(double));
-    for (int64_t i = 0; i < n; i++)
-        for (int k = 0; k < nt; k++) {
-            if ((dummy && dummy[k]) || (mask && !mask[i * nt + k]))
-                continue; /* no loss, gradient stays exactly zero */
-            double d = y[i * no + k] - t[i * nt + k];
-            if (kind == CT_LOSS_MOMENT) {
-                double e = d * d - y[i * no + nt + k];
-                sum += d * d + e * e;
-                if (grad) {
-                    /* mean held fixed in the variance term (moment network) */
-                    grad[i * no + k] = 2.0 * d / den;
-                    grad[i * no + nt + k] = -2.0 * e / den;
-                }
-            } else {
-                sum += d * d;
-                if (grad)
-                    grad[i * no + k] = 2.0 * d / den;
-            }
-        }
-    return sum / den;
-}
-
-/* ---------------------------------------------------------------- backward */
-
-void ct_nn_work_free(ct_nn_work *w)
-{
-    for (int l = 0; l < CT_NN_MAX_LAYERS; l++) {
-        free(w->z[l]);
-        free(w->h[l]);
-        if (w->owns_a[l])
-            free(w->a[l]);
-        free(w->mk[l]);
-    }
-    free(w->da);
-    free(w->dz);
-    free(w->gy);
-    free(w->ones);
-    memset(w, 0, sizeof *w);
-}
-
-ct_status ct_nn_work_alloc(ct_nn_work *w, const ct_mlp *m, int64_t cap, int dropout)
-{
-    ct_status rc = CT_OK;
-    memset(w, 0, sizeof *w);
-    if (cap < 1)
-        cap = 1;
-    w->cap = cap;
-    w->n_layers = m->n_layers;
-    int wmax = m->dims[0];
-    for (int l = 0; l < m->n_layers; l++) {
-        size_t sz = (size_t)(cap * m->dims[l + 1]);
-        wmax = m->dims[l + 1] > wmax ? m->dims[l + 1] : wmax;
-        CT_CHECK_GOTO(rc, ct_calloc(&w->z[l], sz, sizeof(double), "workspace"));
-        CT_CHECK_GOTO(rc, ct_calloc(&w->h[l], sz, sizeof(double), "workspace"));
-        int hidden = l < m->n_layers - 1;
-        if (dropout && hidden && m->dropout > 0) {
-            CT_CHECK_GOTO(rc, ct_calloc(&w->a[l], sz, sizeof(double), "workspace"));
-            CT_CHECK_GOTO(rc, ct_calloc(&w->mk[l], sz, sizeof(double), "workspace"));
-            w->owns_a[l] = 1;
-        } else {
-            w->a[l] = w->h[l];
-        }
-    }
-    CT_CHECK_GOTO(rc, ct_calloc(&w->da, (size_t)(cap * wmax), sizeof(double), "workspace"));
-    CT_CHECK_GOTO(rc, ct_calloc(&w->dz, (size_t)(cap * wmax), sizeof(double), "workspace"));
-    CT_CHECK_GOTO(rc, ct_calloc(&w->gy, (size_t)(cap * m->n_out), sizeof(double), "workspace"));
-    CT_CHECK_GOTO(rc, ct_calloc(&w->ones, (size_t)cap, sizeof(double), "workspace"));
-    for (int64_t i = 0; i < cap; i++)
-        w->ones[i] = 1.0;
-    return CT_OK;
-fail:
-    ct_nn_work_free(w);
-    return rc;
-}
-
-/* Inverted dropout multipliers for rows with global ids: unit j of layer l of
- * row g keeps with probability 1-p; the uniform comes from Philox keyed by
- * (seed, epoch and layer, g and j), so it does not depend on the rank layout. */
-static void dropout_mask(double *mk, const int64_t *ids, int64_t n, int width, double p,
-                         uint64_t seed, int epoch, int l)
-{
-    uint64_t stream = STREAM_DROPOUT | ((uint64_t)(uint32_t)epoch << 8) | (uint64_t)l;
-    uint64_t blocks = (uint64_t)(width + 3) / 4;
-    double keep = 1.0 / (1.0 - p);
-    for (int64_t i = 0; i < n; i++) {
-        uint64_t g = (uint64_t)(ids ? ids[i] : i);
-        uint32_t r[4];
-        for (int j = 0; j < width; j++) {
-            if ((j & 3) == 0)
-                ct_philox(seed, stream, g * blocks + (uint64_t)(j >> 2), r);
-            double u = ((double)r[j & 3] + 0.5) * (1.0 / 4294967296.0);
-            mk[i * width + j] = u < p ? 0.0 : keep;
-        }
-    }
-}
-
-ct_status ct_nn_gradient_work(const ct_mlp *m, ct_nn_work *w, const double *x,
-                              const double *t, const unsigned char *mask, const int64_t *ids,
-                              int64_t n, double norm_rows, int dropout_on, uint64_t seed,
-                              int epoch, double *grad, double *loss)
-{
-    memset(grad, 0, m->n_params * sizeof(double));
-    *loss = 0;
-    if (n <= 0)
-        return CT_OK;
-    if (n > w->cap)
-        CT_FAIL(CT_ERR_ARG, "batch of %lld rows exceeds workspace of %lld", (long long)n,
-                (long long)w->cap);
-    int L = m->n_layers;
-    int drop = dropout_on && m->dropout > 0;
-    /* forward, keeping pre-activations z, activations h and dropped a */
-    const double *in = x;
-    for (int l = 0; l < L; l++) {
-        int fin = m->dims[l], fout = m->dims[l + 1];
-        int last = l == L - 1;
-        size_t sz = (size_t)(n * fout);
-        linear_forward(in, n, fin, fout, m->W[l], m->b[l], w->z[l]);
-        memcpy(w->h[l], w->z[l], sz * sizeof(double));
-        act_apply(last ? m->out_act : m->hidden_act, m->leaky_slope, w->h[l], sz);
-        if (!last && drop && w->owns_a[l]) {
-            dropout_mask(w->mk[l], ids, n, fout, m->dropout, seed, epoch, l);
-            for (size_t i = 0; i < sz; i++)
-                w->a[l][i] = w->h[l][i] * w->mk[l][i];
-        } else if (w->a[l] != w->h[l]) {
-            memcpy(w->a[l], w->h[l], sz * sizeof(double));
-        }
-        in = w->a[l];
-    }
-    *loss = ct_nn_loss(m->loss, n, m->n_targets, w->h[L - 1], t, mask, m->dummy, norm_rows,
-                       w->gy);
-    /* lowest layer that needs a gradient: nothing below it is backpropagated */
-    int lowest = L;
-    for (int l = 0; l < L; l++)
-        if (!m->frozen[l]) {
-            lowest = l;
-            break;
-        }
-    if (lowest == L)
-        return CT_OK;
-    /* backward */
-    double *dz = w->dz, *da = w->da;
-    memcpy(dz, w->gy, (size_t)(n * m->n_out) * sizeof(double));
-    act_backward(m->out_act, m->leaky_slope, w->z[L - 1], w->h[L - 1], dz,
-                 (size_t)(n * m->n_out));
-    for (int l = L - 1; l >= lowest; l--) {
-        int fin = m->dims[l], fout = m->dims[l + 1];
-        const double *aprev = l > 0 ? w->a[l - 1] : x;
-        if (!m->frozen[l]) {
-            double *gW = grad + m->offset[l];
-            double *gb = gW + (size_t)fin * (size_t)fout;
-            cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, fout, fin, (int)n, 1.0, dz, fout,
-                        aprev, fin, 0.0, gW, fin);
-            cblas_dgemv(CblasRowMajor, CblasTrans, (int)n, fout, 1.0, dz, fout, w->ones, 1, 0.0,
-                        gb, 1);
-        }
-        if (l > lowest) {
-            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, fin, fout, 1.0, dz,
-                        fout, m->W[l], fin, 0.0, da, fin);
-            size_t sz = (size_t)(n * fin);
-            if (w->owns_a[l - 1] && drop)
-                for (size_t i = 0; i < sz; i++)
-                    da[i] *= w->mk[l - 1][i];
-            act_backward(m->hidden_act, m->leaky_slope, w->z[l - 1], w->h[l - 1], da, sz);
-            double *tmp = dz;
-            dz = da;
-            da = tmp;
-        }
-    }
-    return CT_OK;
+    return ct_nn_loss_f64(kind, n, nt, y, t, mask, dummy, norm_rows, grad);
 }
 
 ct_status ct_mlp_gradient(const ct_mlp *m, const double *x, const double *t,
@@ -704,17 +472,15 @@ ct_status ct_mlp_gradient(const ct_mlp *m, const double *x, const double *t,
                           int dropout_on, uint64_t seed, int epoch, int64_t row0, double *grad,
                           double *loss)
 {
-    ct_status rc = CT_OK;
-    ct_nn_work w;
-    int64_t *ids = NULL;
-    CT_CHECK(ct_nn_work_alloc(&w, m, n, dropout_on));
-    CT_CHECK_GOTO(rc, ct_calloc(&ids, (size_t)(n > 0 ? n : 1), sizeof(int64_t), "row ids"));
-    for (int64_t i = 0; i < n; i++)
-        ids[i] = row0 + i;
-    CT_CHECK_GOTO(rc, ct_nn_gradient_work(m, &w, x, t, mask, ids, n, norm_rows, dropout_on, seed,
-                                          epoch, grad, loss));
-fail:
-    free(ids);
-    ct_nn_work_free(&w);
-    return rc;
+    return ct_nn_gradient_rows_f64(m, m->params, x, t, mask, n, norm_rows, dropout_on, seed,
+                                   epoch, row0, grad, loss);
+}
+
+ct_status ct_mlp_gradient_f32(const ct_mlp *m, const float *params, const float *x,
+                              const float *t, const unsigned char *mask, int64_t n,
+                              double norm_rows, int dropout_on, uint64_t seed, int epoch,
+                              int64_t row0, float *grad, double *loss)
+{
+    return ct_nn_gradient_rows_f32(m, params, x, t, mask, n, norm_rows, dropout_on, seed,
+                                   epoch, row0, grad, loss);
 }

@@ -135,6 +135,7 @@ static ct_status write_model(hid_t f, const ct_mlp *m, const ct_train_state *st)
         CT_CHECK_GOTO(rc, ct_h5_attr_int(g, "best_epoch", st->best_epoch));
         CT_CHECK_GOTO(rc, ct_h5_attr_int(g, "bad_epochs", st->bad_epochs));
         CT_CHECK_GOTO(rc, ct_h5_attr_int(g, "stopped_early", st->stopped_early));
+        CT_CHECK_GOTO(rc, ct_h5_attr_string(g, "precision", ct_nn_precision_name(st->precision)));
         CT_CHECK_GOTO(rc, ct_h5_write_doubles(g, "adam_m", st->m1, 1, &np));
         CT_CHECK_GOTO(rc, ct_h5_write_doubles(g, "adam_v", st->m2, 1, &np));
         CT_CHECK_GOTO(rc, ct_h5_write_doubles(g, "best_params", st->best_params, 1, &np));
@@ -355,6 +356,13 @@ static ct_status read_model(hid_t f, const char *path, ct_mlp **out, ct_train_st
         st->stopped_early = (int)v;
         if (!ok)
             CT_FAIL_GOTO(rc, CT_ERR_FORMAT, "%s: incomplete /train_state", path);
+        /* checkpoints written before the float32 path have no precision: float64 */
+        if (H5Aexists(g, "precision") > 0) {
+            char pbuf[32];
+            if (ct_h5_read_attr_string(g, "precision", pbuf, sizeof pbuf) != CT_OK ||
+                ct_nn_precision_parse(pbuf, &st->precision) != CT_OK)
+                CT_FAIL_GOTO(rc, CT_ERR_FORMAT, "%s: unreadable /train_state precision", path);
+        }
         CT_CHECK_GOTO(rc, ct_calloc(&st->m1, np, sizeof(double), "adam"));
         CT_CHECK_GOTO(rc, ct_calloc(&st->m2, np, sizeof(double), "adam"));
         CT_CHECK_GOTO(rc, ct_calloc(&st->best_params, np, sizeof(double), "best"));

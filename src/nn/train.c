@@ -30,6 +30,7 @@ void ct_train_settings_defaults(ct_train_settings *s)
     s->checkpoint_every = 1;
     s->resume = 1;
     s->log_every = 10;
+    s->precision = CT_NN_FLOAT64;
 }
 
 /* Normalised inputs, scaled targets and global row ids of a local shard. */
@@ -198,6 +199,12 @@ static ct_status try_resume(ct_mlp *m, const ct_train_settings *s, MPI_Comm comm
         rc = ct_error_set(CT_ERR_FORMAT, __func__, __LINE__,
                           "%s: checkpoint of a different network (delete it to start over)",
                           s->checkpoint);
+    else if (cs.precision != s->precision)
+        rc = ct_error_set(CT_ERR_FORMAT, __func__, __LINE__,
+                          "%s: checkpoint trained in %s, the settings ask for %s (delete it "
+                          "to start over)",
+                          s->checkpoint, ct_nn_precision_name(cs.precision),
+                          ct_nn_precision_name(s->precision));
     if (rc == CT_OK) {
         memcpy(m->params, c->params, m->n_params * sizeof(double));
         memcpy(m->frozen, c->frozen, sizeof m->frozen);
@@ -214,45 +221,111 @@ static ct_status try_resume(ct_mlp *m, const ct_train_settings *s, MPI_Comm comm
     return CT_OK;
 }
 
-/* One AdamW update of n parameters; restrict and precomputed constants let the
- * compiler vectorise the loop (it is a third of an epoch otherwise). */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define CT_NN_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define CT_NN_CLONES
-#endif
+/* The float32 compute path: float copies of the weights, AdamW moments, the
+ * gradient buffer and the epoch's rows. The double model and state (m->params,
+ * st.m1, st.m2) are refreshed from them after every epoch, so everything that
+ * happens between epochs (validation, best weights, checkpoints) sees doubles. */
+typedef struct {
+    float *p, *m1, *m2, *g; /* n_params (g: + 1 for the loss) */
+    float *x, *y;           /* the epoch's rows on this rank */
+    int64_t cap_rows;
+    ct_nn_work_f32 w;
+} f32_path;
 
-CT_NN_CLONES
-static void adamw_range(double *restrict p, double *restrict m1, double *restrict m2,
-                        const double *restrict g, size_t n, double decay, double b1, double b2,
-                        double step, double inv_sqrt_bc2, double eps)
+static void f32_free(f32_path *f)
 {
-    const double c1 = 1.0 - b1, c2 = 1.0 - b2;
-    for (size_t i = 0; i < n; i++) {
-        double gi = g[i];
-        double a = b1 * m1[i] + c1 * gi;
-        double v = b2 * m2[i] + c2 * gi * gi;
-        m1[i] = a;
-        m2[i] = v;
-        /* decoupled weight decay first, as torch.optim.AdamW */
-        p[i] = p[i] * decay - step * a / (sqrt(v) * inv_sqrt_bc2 + eps);
+    free(f->p);
+    free(f->m1);
+    free(f->m2);
+    free(f->g);
+    free(f->x);
+    free(f->y);
+    ct_nn_work_free_f32(&f->w);
+    memset(f, 0, sizeof *f);
+}
+
+static void to_float(float *dst, const double *src, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        dst[i] = (float)src[i];
+}
+
+static void to_double(double *dst, const float *src, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        dst[i] = (double)src[i];
+}
+
+static ct_status f32_alloc(f32_path *f, const ct_mlp *m, int64_t cap_local)
+{
+    size_t np = m->n_params;
+    memset(f, 0, sizeof *f);
+    CT_CHECK(ct_calloc(&f->p, np, sizeof(float), "float32 weights"));
+    CT_CHECK(ct_calloc(&f->m1, np, sizeof(float), "float32 AdamW state"));
+    CT_CHECK(ct_calloc(&f->m2, np, sizeof(float), "float32 AdamW state"));
+    CT_CHECK(ct_calloc(&f->g, np + 1, sizeof(float), "float32 gradient"));
+    CT_CHECK(ct_nn_work_alloc_f32(&f->w, m, cap_local, 1));
+    return CT_OK;
+}
+
+/* The epoch's rows in float. */
+static ct_status f32_rows(f32_path *f, const ct_dataset *ep)
+{
+    if (ep->n > f->cap_rows) {
+        free(f->x);
+        free(f->y);
+        f->x = f->y = NULL;
+        f->cap_rows = 0;
+        CT_CHECK(ct_calloc(&f->x, (size_t)(ep->n * ep->n_in), sizeof(float), "float32 rows"));
+        CT_CHECK(ct_calloc(&f->y, (size_t)(ep->n * ep->n_targets), sizeof(float),
+                           "float32 rows"));
+        f->cap_rows = ep->n;
+    }
+    to_float(f->x, ep->x, (size_t)(ep->n * ep->n_in));
+    to_float(f->y, ep->y, (size_t)(ep->n * ep->n_targets));
+    return CT_OK;
+}
+
+/* Rescale the gradient to norm clip if its norm (accumulated in double) exceeds it. */
+static void clip_gradient(void *grad, int f32, size_t np, double clip)
+{
+    double g2 = 0;
+    float *gf = grad;
+    double *gd = grad;
+    for (size_t i = 0; i < np; i++)
+        g2 += f32 ? (double)gf[i] * gf[i] : gd[i] * gd[i];
+    double gn = sqrt(g2);
+    if (!(gn > clip))
+        return;
+    double f = clip / gn;
+    for (size_t i = 0; i < np; i++) {
+        if (f32)
+            gf[i] = (float)(gf[i] * f);
+        else
+            gd[i] *= f;
     }
 }
 
+/* One AdamW step on every trainable layer, on the double model and state or, with
+ * f32, on the float copies. */
 static void adamw_step(ct_mlp *m, const ct_train_settings *s, ct_train_state *st,
-                       const double *g, double lr)
+                       f32_path *f32, const void *grad, double lr)
 {
     st->step++;
     double bc1 = 1.0 - pow(s->beta1, (double)st->step);
     double bc2 = 1.0 - pow(s->beta2, (double)st->step);
-    double decay = 1.0 - lr * s->weight_decay;
+    double decay = 1.0 - lr * s->weight_decay, step = lr / bc1, isb = 1.0 / sqrt(bc2);
     for (int l = 0; l < m->n_layers; l++) {
         if (m->frozen[l])
             continue;
         size_t a = m->offset[l];
         size_t n = (size_t)m->dims[l + 1] * (size_t)(m->dims[l] + 1);
-        adamw_range(m->params + a, st->m1 + a, st->m2 + a, g + a, n, decay, s->beta1, s->beta2,
-                    lr / bc1, 1.0 / sqrt(bc2), s->eps);
+        if (f32)
+            ct_nn_adamw_f32(f32->p + a, f32->m1 + a, f32->m2 + a, (const float *)grad + a, n,
+                            decay, s->beta1, s->beta2, step, isb, s->eps);
+        else
+            ct_nn_adamw_f64(m->params + a, st->m1 + a, st->m2 + a, (const double *)grad + a, n,
+                            decay, s->beta1, s->beta2, step, isb, s->eps);
     }
 }
 
@@ -286,7 +359,8 @@ ct_status ct_mlp_train(ct_mlp *m, const ct_dataset *train, const ct_dataset *val
     MPI_Comm_size(comm, &size);
     ct_dataset tp, vp, ep;
     ct_train_state st;
-    ct_nn_work w;
+    ct_nn_work_f64 w;
+    f32_path f32;
     double *grad = NULL;
     int64_t *perm = NULL, *want = NULL;
     FILE *log = NULL;
@@ -295,7 +369,9 @@ ct_status ct_mlp_train(ct_mlp *m, const ct_dataset *train, const ct_dataset *val
     memset(&ep, 0, sizeof ep);
     memset(&st, 0, sizeof st);
     memset(&w, 0, sizeof w);
+    memset(&f32, 0, sizeof f32);
     memset(res, 0, sizeof *res);
+    const int use_f32 = s->precision == CT_NN_FLOAT32;
     double t_start = ct_wtime();
 
     ct_status lrc = check_settings(s);
@@ -333,15 +409,22 @@ ct_status ct_mlp_train(ct_mlp *m, const ct_dataset *train, const ct_dataset *val
         lrc = ct_calloc(&want, (size_t)(ng / size + (ng / s->batch + 2)) + 1, sizeof(int64_t),
                         "rows");
     if (lrc == CT_OK)
-        lrc = ct_nn_work_alloc(&w, m, cap_local, 1);
+        lrc = use_f32 ? f32_alloc(&f32, m, cap_local) : ct_nn_work_alloc_f64(&w, m, cap_local, 1);
     CT_CHECK_GOTO(rc, ct_agree_msg(comm, lrc));
     memcpy(st.best_params, m->params, np * sizeof(double));
     st.lr = s->lr;
+    st.precision = s->precision;
     st.plateau_best = INFINITY;
     st.best_val = INFINITY;
 
     int resumed = 0;
     CT_CHECK_GOTO(rc, try_resume(m, s, comm, &st, &resumed));
+    if (use_f32) {
+        /* exact on resume: the doubles hold float values */
+        to_float(f32.p, m->params, np);
+        to_float(f32.m1, st.m1, np);
+        to_float(f32.m2, st.m2, np);
+    }
     if (resumed)
         ct_info("train: resumed from %s at epoch %d", s->checkpoint, st.epoch);
     if (rank == 0 && s->log_path) {
@@ -382,6 +465,9 @@ ct_status ct_mlp_train(ct_mlp *m, const ct_dataset *train, const ct_dataset *val
         double tx = ct_wtime();
         ct_dataset_free(&ep);
         CT_CHECK_GOTO(rc, ct_dataset_fetch(&tp, comm, want, nwant, &ep));
+        if (use_f32)
+            lrc = f32_rows(&f32, &ep);
+        CT_CHECK_GOTO(rc, ct_agree_msg(comm, lrc));
         res->seconds_exchange += ct_wtime() - tx;
 
         double loss_sum = 0;
@@ -390,32 +476,43 @@ ct_status ct_mlp_train(ct_mlp *m, const ct_dataset *train, const ct_dataset *val
         for (int64_t k = 0; k < nb; k++) {
             int64_t bk = (k + 1) * B < ng ? B : ng - k * B;
             int64_t nl = bk * (rank + 1) / size - bk * rank / size;
-            double l = 0;
-            lrc = ct_nn_gradient_work(m, &w, ep.x + off * nin, ep.y + off * nt,
-                                      ep.mask ? ep.mask + off * nt : NULL, ep.id + off, nl,
-                                      (double)bk, 1, s->seed, epoch, grad, &l);
-            if (lrc != CT_OK)
-                break; /* cannot happen past the checks above; kept for safety */
-            grad[np] = l;
-            double ta = ct_wtime();
-            MPI_Allreduce(MPI_IN_PLACE, grad, (int)np + 1, MPI_DOUBLE, MPI_SUM, comm);
-            res->seconds_allreduce += ct_wtime() - ta;
-            loss_sum += grad[np] * (double)bk;
-            if (s->clip_norm > 0) {
-                double g2 = 0;
-                for (size_t i = 0; i < np; i++)
-                    g2 += grad[i] * grad[i];
-                double gn = sqrt(g2);
-                if (gn > s->clip_norm) {
-                    double f = s->clip_norm / gn;
-                    for (size_t i = 0; i < np; i++)
-                        grad[i] *= f;
-                }
+            double l = 0, ta;
+            const unsigned char *mk = ep.mask ? ep.mask + off * nt : NULL;
+            if (use_f32) {
+                lrc = ct_nn_gradient_work_f32(m, &f32.w, f32.p, f32.x + off * nin,
+                                              f32.y + off * nt, mk, ep.id + off, nl,
+                                              (double)bk, 1, s->seed, epoch, f32.g, &l);
+                if (lrc != CT_OK)
+                    break; /* cannot happen past the checks above; kept for safety */
+                f32.g[np] = (float)l;
+                ta = ct_wtime();
+                MPI_Allreduce(MPI_IN_PLACE, f32.g, (int)np + 1, MPI_FLOAT, MPI_SUM, comm);
+                res->seconds_allreduce += ct_wtime() - ta;
+                loss_sum += (double)f32.g[np] * (double)bk;
+            } else {
+                lrc = ct_nn_gradient_work_f64(m, &w, m->params, ep.x + off * nin,
+                                              ep.y + off * nt, mk, ep.id + off, nl, (double)bk,
+                                              1, s->seed, epoch, grad, &l);
+                if (lrc != CT_OK)
+                    break;
+                grad[np] = l;
+                ta = ct_wtime();
+                MPI_Allreduce(MPI_IN_PLACE, grad, (int)np + 1, MPI_DOUBLE, MPI_SUM, comm);
+                res->seconds_allreduce += ct_wtime() - ta;
+                loss_sum += grad[np] * (double)bk;
             }
-            adamw_step(m, s, &st, grad, lr);
+            void *g = use_f32 ? (void *)f32.g : (void *)grad;
+            if (s->clip_norm > 0)
+                clip_gradient(g, use_f32, np, s->clip_norm);
+            adamw_step(m, s, &st, use_f32 ? &f32 : NULL, g, lr);
             off += nl;
         }
         CT_CHECK_GOTO(rc, ct_agree_msg(comm, lrc));
+        if (use_f32) {
+            to_double(m->params, f32.p, np);
+            to_double(st.m1, f32.m1, np);
+            to_double(st.m2, f32.m2, np);
+        }
         double train_loss = loss_sum / (double)ng;
         if (!isfinite(train_loss))
             CT_FAIL_GOTO(rc, CT_ERR_NUMERIC,
@@ -495,7 +592,8 @@ fail:
     ct_dataset_free(&vp);
     ct_dataset_free(&ep);
     state_free(&st);
-    ct_nn_work_free(&w);
+    ct_nn_work_free_f64(&w);
+    f32_free(&f32);
     free(grad);
     free(perm);
     free(want);

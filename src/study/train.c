@@ -118,6 +118,7 @@ static ct_status fit(const ct_mlp *base, const ct_dataset *train, const ct_datas
     ts.patience = o->tr->patience;
     ts.lr = o->tr->lr;
     ts.weight_decay = o->tr->weight_decay;
+    ts.precision = o->tr->precision;
     ts.seed = o->seed;
     ts.log_every = 0;
     ts.checkpoint = NULL;

@@ -74,6 +74,15 @@ basic)
   grep -q "log10 then standardised" out.txt || fail "inspect: normalisation"
   grep -q "sigma_8 *\[0.6, 1\]" out.txt || fail "inspect: target ranges"
   grep -q "train.epochs = 40" out.txt || fail "inspect: config used"
+  # the float32 compute path from the config reaches the same quality
+  rm -rf out; mkdir -p out
+  base_config b.ini "[train]" "precision = float32"
+  expect_ok "train float32" 1 train b.ini
+  r2s=$(r2_of sigma_8 out/test.csv)
+  ge "$r2s" 0.9 || fail "float32: sigma_8 R2 = $r2s < 0.9"
+  base_config c.ini "[train]" "precision = half"
+  run 1 train c.ini && fail "precision = half accepted"
+  grep -q "precision" err.txt || fail "bad precision: message does not name the key"
   ;;
 ranks)
   mkdir -p out

@@ -2,7 +2,8 @@
  * dropout, sigmoid output), AdamW, global batch 32, on synthetic data; prints
  * seconds per epoch (median over epochs after the first) and the share of time in
  * the gradient allreduce and the per-epoch row exchange.
- *   bench_train [--samples N] [--epochs E] [--batch B] [--threads T] [--dropout P] */
+ *   bench_train [--samples N] [--epochs E] [--batch B] [--threads T] [--dropout P]
+ *               [--precision float64|float32] */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,6 +61,7 @@ int main(int argc, char **argv)
     ct_log_setup(comm, CT_LOG_WARN);
     long n = 20000, epochs = 6, batch = 32, threads = 1;
     double dropout = 0.2;
+    ct_nn_precision prec = CT_NN_FLOAT64;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--samples"))
             n = atol(argv[i + 1]);
@@ -71,6 +73,11 @@ int main(int argc, char **argv)
             threads = atol(argv[i + 1]);
         else if (!strcmp(argv[i], "--dropout"))
             dropout = atof(argv[i + 1]);
+        else if (!strcmp(argv[i], "--precision") &&
+                 ct_nn_precision_parse(argv[i + 1], &prec) != CT_OK) {
+            fprintf(stderr, "bench_train: %s\n", ct_error_message());
+            MPI_Abort(comm, 2);
+        }
     }
     ct_nn_set_threads((int)threads);
     /* synthetic P(k)-like inputs: positive, 79 bins; 6 targets in [0, 1] */
@@ -106,6 +113,7 @@ int main(int argc, char **argv)
     ts.batch = (int)batch;
     ts.patience = 0;
     ts.log_every = 0;
+    ts.precision = prec;
     timing tm;
     memset(&tm, 0, sizeof tm);
     ts.on_epoch = on_epoch;
@@ -132,9 +140,9 @@ int main(int argc, char **argv)
     double mx[2];
     MPI_Reduce(share, mx, 2, MPI_DOUBLE, MPI_MAX, 0, comm);
     if (rank == 0)
-        printf("cosmotl  ranks %d threads %ld  samples %ld batch %ld  %.3f s/epoch (median of "
+        printf("cosmotl  %s ranks %d threads %ld  samples %ld batch %ld  %.3f s/epoch (median of "
                "%d), cpu %.3f s/epoch per rank  allreduce %.1f%%  exchange %.1f%%  final loss %.4e\n",
-               size, threads, n, batch, med, tm.n > 1 ? tm.n - 1 : 1, cmax, 100 * mx[0],
+               ct_nn_precision_name(prec), size, threads, n, batch, med, tm.n > 1 ? tm.n - 1 : 1, cmax, 100 * mx[0],
                100 * mx[1], res.final_train);
     if (size > 1) {
         /* On a loaded machine the data-parallel wall time measures the scheduler:
@@ -162,7 +170,8 @@ int main(int argc, char **argv)
         for (int i = 0; i < reps; i++) {
             MPI_Barrier(comm);
             double t0 = ct_wtime();
-            MPI_Allreduce(MPI_IN_PLACE, buf, (int)np, MPI_DOUBLE, MPI_SUM, comm);
+            MPI_Allreduce(MPI_IN_PLACE, buf, (int)np, prec == CT_NN_FLOAT32 ? MPI_FLOAT : MPI_DOUBLE,
+                          MPI_SUM, comm);
             all[i] = ct_wtime() - t0;
             best = all[i] < best ? all[i] : best;
         }
@@ -172,7 +181,7 @@ int main(int argc, char **argv)
             printf("cosmotl  ranks %d: per-rank compute %.3f cpu-s/epoch + %.0f allreduces of "
                    "%.2f MB (best %.3f ms, median %.3f ms) = %.3f s/epoch without contention "
                    "(allreduce share %.1f%%)\n",
-                   size, compmax, steps, 8e-6 * (double)np, 1e3 * best, 1e3 * all[reps / 2],
+                   size, compmax, steps, (prec == CT_NN_FLOAT32 ? 4e-6 : 8e-6) * (double)np, 1e3 * best, 1e3 * all[reps / 2],
                    compmax + steps * best, 100 * steps * best / (compmax + steps * best));
         free(buf);
     }
