@@ -745,6 +745,7 @@ static int cmd_summarize_args(int argc, char **argv, MPI_Comm world)
             continue;
         CT_CHECK_GOTO(rc, ct_manifest_begin(man, names[i]));
         double t0 = ct_wtime();
+        ct_timers before = st.timers;
         ct_status s = summarize_one(snaps[i], names[i], suites[i], out_path, &o, &st, group);
         s = ct_agree_msg(group, s);
         if (s == CT_OK) {
@@ -752,6 +753,17 @@ static int cmd_summarize_args(int argc, char **argv, MPI_Comm world)
             if (grank == 0)
                 ct_log_rank_msg(CT_LOG_INFO, "summarize: %s -> %s (%.2f s)", snaps[i], out_path,
                                 ct_wtime() - t0);
+            if (grank == 0 && o.timing) {
+                /* this snapshot's phases on the group's rank 0 (the report at the end
+                 * sums all snapshots): the first pays for creating the meshes */
+                char line[512];
+                size_t len = 0;
+                for (int k = 0; k < st.timers.n && len < sizeof line; k++)
+                    len += (size_t)snprintf(line + len, sizeof line - len, " %s %.4f",
+                                            st.timers.name[k],
+                                            st.timers.total[k] - (k < before.n ? before.total[k] : 0));
+                ct_log_rank_msg(CT_LOG_INFO, "summarize: timing %s:%s s", names[i], line);
+            }
         } else {
             char msg[2048];
             snprintf(msg, sizeof msg, "%s", ct_error_message());

@@ -187,34 +187,59 @@ ct_status ct_pk_bin(const ct_mesh *a, const ct_mesh *b, const ct_pk_settings *s,
                 const ptrdiff_t row = (pl * (ptrdiff_t)N + (ptrdiff_t)i0) * nzc;
                 const int edge_keep =
                     (kx > 0 && kx != half) || ((kx == 0 || kx == half) && ky >= 0);
+                /* Along a row n^2 = base + l^2 grows with l, so the bin never
+                 * decreases: sums run in registers while the bin stays the same
+                 * and are added to the bin once per run (no store-to-load chain
+                 * through the bin array on every mode). */
+                int64_t cur = -1, bin = -1;
+                double s_k = 0, s_p = 0, s_p2 = 0, s_p4 = 0, s_n = 0;
                 for (int64_t l = 0; l <= half; l++) {
                     if ((l == 0 || l == half) && !edge_keep)
                         continue;
                     const int64_t n2 = base + l * l;
                     const double kk = sqrt((double)n2);
-                    int64_t bin;
                     if (unit) {
-                        bin = (int64_t)kk;
-                        if (bin * bin > n2)
-                            bin--;
-                        else if ((bin + 1) * (bin + 1) <= n2)
+                        if (bin < 0) {
+                            bin = (int64_t)kk;
+                            if (bin * bin > n2)
+                                bin--;
+                        }
+                        while ((bin + 1) * (bin + 1) <= n2)
                             bin++;
                     } else {
                         bin = (int64_t)floor(kk / w);
                     }
-                    if (bin >= nb)
-                        bin = nb - 1;
+                    const int64_t b = bin < nb ? bin : nb - 1;
+                    if (b != cur) {
+                        if (cur >= 0) {
+                            double *acc_b = acc_g + cur * NACC;
+                            acc_b[0] += s_k;
+                            acc_b[1] += s_p;
+                            acc_b[2] += s_p2;
+                            acc_b[3] += s_p4;
+                            acc_b[4] += s_n;
+                        }
+                        cur = b;
+                        s_k = s_p = s_p2 = s_p4 = s_n = 0;
+                    }
                     const ptrdiff_t q = row + (ptrdiff_t)l;
                     const double pw = (double)da[q][0] * db[q][0] + (double)da[q][1] * db[q][1];
                     const double mu2 =
                         n2 > 0 ? (double)(na2 >= 0 ? na2 : l * l) / (double)n2 : 0.0;
                     const double l2 = 0.5 * (3 * mu2 - 1), l4 = (35 * mu2 * mu2 - 30 * mu2 + 3) / 8;
-                    double *acc_b = acc_g + bin * NACC;
-                    acc_b[0] += kk;
-                    acc_b[1] += pw;
-                    acc_b[2] += pw * l2;
-                    acc_b[3] += pw * l4;
-                    acc_b[4] += 1;
+                    s_k += kk;
+                    s_p += pw;
+                    s_p2 += pw * l2;
+                    s_p4 += pw * l4;
+                    s_n += 1;
+                }
+                if (cur >= 0) {
+                    double *acc_b = acc_g + cur * NACC;
+                    acc_b[0] += s_k;
+                    acc_b[1] += s_p;
+                    acc_b[2] += s_p2;
+                    acc_b[3] += s_p4;
+                    acc_b[4] += s_n;
                 }
             }
         }
