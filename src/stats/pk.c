@@ -145,6 +145,12 @@ ct_status ct_pk_field(ct_mesh *m, ct_mesh *m_shift, const ct_pk_settings *s, int
     return CT_OK;
 }
 
+static inline void add_run(double *acc_b, const double sum[NACC])
+{
+    for (int i = 0; i < NACC; i++)
+        acc_b[i] += sum[i];
+}
+
 ct_status ct_pk_bin(const ct_mesh *a, const ct_mesh *b, const ct_pk_settings *s,
                     ct_pk_result *r)
 {
@@ -192,7 +198,7 @@ ct_status ct_pk_bin(const ct_mesh *a, const ct_mesh *b, const ct_pk_settings *s,
                  * and are added to the bin once per run (no store-to-load chain
                  * through the bin array on every mode). */
                 int64_t cur = -1, bin = -1;
-                double s_k = 0, s_p = 0, s_p2 = 0, s_p4 = 0, s_n = 0;
+                double sum[NACC] = {0, 0, 0, 0, 0};
                 for (int64_t l = 0; l <= half; l++) {
                     if ((l == 0 || l == half) && !edge_keep)
                         continue;
@@ -211,36 +217,24 @@ ct_status ct_pk_bin(const ct_mesh *a, const ct_mesh *b, const ct_pk_settings *s,
                     }
                     const int64_t b = bin < nb ? bin : nb - 1;
                     if (b != cur) {
-                        if (cur >= 0) {
-                            double *acc_b = acc_g + cur * NACC;
-                            acc_b[0] += s_k;
-                            acc_b[1] += s_p;
-                            acc_b[2] += s_p2;
-                            acc_b[3] += s_p4;
-                            acc_b[4] += s_n;
-                        }
+                        if (cur >= 0)
+                            add_run(acc_g + cur * NACC, sum);
                         cur = b;
-                        s_k = s_p = s_p2 = s_p4 = s_n = 0;
+                        memset(sum, 0, sizeof sum);
                     }
                     const ptrdiff_t q = row + (ptrdiff_t)l;
                     const double pw = (double)da[q][0] * db[q][0] + (double)da[q][1] * db[q][1];
                     const double mu2 =
                         n2 > 0 ? (double)(na2 >= 0 ? na2 : l * l) / (double)n2 : 0.0;
                     const double l2 = 0.5 * (3 * mu2 - 1), l4 = (35 * mu2 * mu2 - 30 * mu2 + 3) / 8;
-                    s_k += kk;
-                    s_p += pw;
-                    s_p2 += pw * l2;
-                    s_p4 += pw * l4;
-                    s_n += 1;
+                    sum[0] += kk;
+                    sum[1] += pw;
+                    sum[2] += pw * l2;
+                    sum[3] += pw * l4;
+                    sum[4] += 1;
                 }
-                if (cur >= 0) {
-                    double *acc_b = acc_g + cur * NACC;
-                    acc_b[0] += s_k;
-                    acc_b[1] += s_p;
-                    acc_b[2] += s_p2;
-                    acc_b[3] += s_p4;
-                    acc_b[4] += s_n;
-                }
+                if (cur >= 0)
+                    add_run(acc_g + cur * NACC, sum);
             }
         }
     }

@@ -95,9 +95,36 @@ static double fd_check(ct_mlp *m, const double *x, const double *t, const unsign
     return sqrt(num / (den > 0 ? den : 1e-300));
 }
 
+/* The small network of the gradient tests, 4 -> 5 -> 3 -> 2, with non-zero
+ * biases so that every parameter matters. */
+static ct_mlp *grad_test_net(ct_act act, ct_act out, int moment, double dropout,
+                             ct_init_kind init, uint64_t seed)
+{
+    ct_mlp_arch ar;
+    ct_mlp_arch_defaults(&ar);
+    ar.n_in = 4;
+    ar.n_targets = 2;
+    ar.n_hidden = 2;
+    ar.width[0] = 5;
+    ar.width[1] = 3;
+    ar.hidden_act = act;
+    ar.leaky_slope = 0.2;
+    ar.out_act = out;
+    ar.loss = moment ? CT_LOSS_MOMENT : CT_LOSS_MSE;
+    ar.init = init;
+    ar.dropout = dropout;
+    ar.seed = seed;
+    ct_mlp *m = NULL;
+    CT_EXPECT_OK(ct_mlp_create(&m, &ar));
+    if (m)
+        for (int l = 0; l < m->n_layers; l++)
+            fill_normal(m->b[l], (size_t)m->dims[l + 1], 30 + (uint64_t)l, 0.3);
+    return m;
+}
+
 static void test_gradients(void)
 {
-    const int n = 7, nin = 4, nt = 2;
+    const int n = 7, nt = 2;
     double x[7 * 4], t[7 * 2];
     fill_normal(x, sizeof x / sizeof x[0], 1, 1.0);
     fill_normal(t, sizeof t / sizeof t[0], 2, 0.5);
@@ -112,31 +139,16 @@ static void test_gradients(void)
                 for (int drop = 0; drop < 2; drop++) {
                     if (loss == 1 && drop)
                         continue;
-                    ct_mlp_arch ar;
-                    ct_mlp_arch_defaults(&ar);
-                    ar.n_in = nin;
-                    ar.n_targets = nt;
-                    ar.n_hidden = 2;
-                    ar.width[0] = 5;
-                    ar.width[1] = 3;
-                    ar.hidden_act = acts[a];
-                    ar.leaky_slope = 0.2;
-                    ar.out_act = o ? CT_ACT_SIGMOID : CT_ACT_LINEAR;
-                    ar.loss = loss ? CT_LOSS_MOMENT : CT_LOSS_MSE;
-                    ar.init = a % 2 ? CT_INIT_GLOROT : CT_INIT_HE;
-                    ar.dropout = drop ? 0.3 : 0.0;
-                    ar.seed = 10 + (uint64_t)a;
-                    ct_mlp *m = NULL;
-                    CT_EXPECT_OK(ct_mlp_create(&m, &ar));
+                    ct_act out = o ? CT_ACT_SIGMOID : CT_ACT_LINEAR;
+                    ct_mlp *m = grad_test_net(acts[a], out, loss, drop ? 0.3 : 0.0,
+                                              a % 2 ? CT_INIT_GLOROT : CT_INIT_HE,
+                                              10 + (uint64_t)a);
                     if (!m)
                         continue;
-                    /* non-zero biases so every parameter matters */
-                    for (int l = 0; l < m->n_layers; l++)
-                        fill_normal(m->b[l], (size_t)m->dims[l + 1], 30 + (uint64_t)l, 0.3);
                     double err = fd_check(m, x, t, mask, n, drop);
                     if (!(err < 1e-6))
                         fprintf(stderr, "gradient act=%s out=%s loss=%d dropout=%d: rel err %.3g\n",
-                                ct_act_name(acts[a]), ct_act_name(ar.out_act), loss, drop, err);
+                                ct_act_name(acts[a]), ct_act_name(out), loss, drop, err);
                     CT_EXPECT(err < 1e-6);
                     worst = err > worst ? err : worst;
                     ct_mlp_destroy(&m);
@@ -305,6 +317,28 @@ static void make_regression(ct_dataset *ds, int n, uint64_t seed, double sigma)
     }
 }
 
+/* A 5 -> w0 -> w1 -> 2 network for make_regression data: targets scaled to
+ * the data's ranges, inputs standardised on tr. */
+static ct_mlp *regression_net(int w0, int w1, double dropout, const ct_dataset *tr)
+{
+    ct_mlp_arch ar;
+    ct_mlp_arch_defaults(&ar);
+    ar.n_in = 5;
+    ar.n_targets = 2;
+    ar.n_hidden = 2;
+    ar.width[0] = w0;
+    ar.width[1] = w1;
+    ar.dropout = dropout;
+    ct_mlp *m = NULL;
+    CT_EXPECT_OK(ct_mlp_create(&m, &ar));
+    double lo[2] = {-2.5, -1.5}, hi[2] = {2.5, 2.0};
+    if (m) {
+        CT_EXPECT_OK(ct_mlp_set_targets(m, NULL, lo, hi, NULL));
+        CT_EXPECT_OK(ct_mlp_fit_input_norm(m, tr, 0, MPI_COMM_SELF));
+    }
+    return m;
+}
+
 static void test_regression_r2(void)
 {
     /* Noise sigma = 0.1 against target variances ~0.37 and ~0.17: the best
@@ -313,18 +347,7 @@ static void test_regression_r2(void)
     make_regression(&tr, 1600, 1, 0.1);
     make_regression(&va, 300, 2, 0.1);
     make_regression(&te, 500, 3, 0.1);
-    ct_mlp_arch ar;
-    ct_mlp_arch_defaults(&ar);
-    ar.n_in = 5;
-    ar.n_targets = 2;
-    ar.n_hidden = 2;
-    ar.width[0] = ar.width[1] = 32;
-    ar.out_act = CT_ACT_SIGMOID;
-    ct_mlp *m = NULL;
-    CT_EXPECT_OK(ct_mlp_create(&m, &ar));
-    double lo[2] = {-2.5, -1.5}, hi[2] = {2.5, 2.0};
-    CT_EXPECT_OK(ct_mlp_set_targets(m, NULL, lo, hi, NULL));
-    CT_EXPECT_OK(ct_mlp_fit_input_norm(m, &tr, 0, MPI_COMM_SELF));
+    ct_mlp *m = regression_net(32, 32, 0.0, &tr); /* sigmoid output */
     ct_train_settings ts;
     ct_train_settings_defaults(&ts);
     ts.epochs = 150;
@@ -681,24 +704,10 @@ static void test_float32_path(void)
     double worst = 0;
     for (int a = 0; a < 5; a++)
         for (int loss = 0; loss < 2; loss++) {
-            ct_mlp_arch ar;
-            ct_mlp_arch_defaults(&ar);
-            ar.n_in = nin;
-            ar.n_targets = nt;
-            ar.n_hidden = 2;
-            ar.width[0] = 5;
-            ar.width[1] = 3;
-            ar.hidden_act = acts[a];
-            ar.out_act = a % 2 ? CT_ACT_SIGMOID : CT_ACT_LINEAR;
-            ar.loss = loss ? CT_LOSS_MOMENT : CT_LOSS_MSE;
-            ar.dropout = loss ? 0.0 : 0.3;
-            ar.seed = 40 + (uint64_t)a;
-            ct_mlp *m = NULL;
-            CT_EXPECT_OK(ct_mlp_create(&m, &ar));
+            ct_mlp *m = grad_test_net(acts[a], a % 2 ? CT_ACT_SIGMOID : CT_ACT_LINEAR, loss,
+                                      loss ? 0.0 : 0.3, CT_INIT_HE, 40 + (uint64_t)a);
             if (!m)
                 continue;
-            for (int l = 0; l < m->n_layers; l++)
-                fill_normal(m->b[l], (size_t)m->dims[l + 1], 30 + (uint64_t)l, 0.3);
             size_t np = m->n_params;
             float *pf = calloc(np, sizeof(float)), *gf = calloc(np, sizeof(float));
             double *g = calloc(np, sizeof(double)), l64 = 0, l32 = 0;
@@ -736,18 +745,7 @@ static void test_float32_path(void)
     ct_dataset tr, va;
     make_regression(&tr, 800, 11, 0.1);
     make_regression(&va, 200, 12, 0.1);
-    ct_mlp_arch ar;
-    ct_mlp_arch_defaults(&ar);
-    ar.n_in = 5;
-    ar.n_targets = 2;
-    ar.n_hidden = 2;
-    ar.width[0] = ar.width[1] = 24;
-    ar.dropout = 0.1;
-    ct_mlp *a = NULL, *b = NULL, *c = NULL;
-    CT_EXPECT_OK(ct_mlp_create(&a, &ar));
-    double lo[2] = {-2.5, -1.5}, hi[2] = {2.5, 2.0};
-    CT_EXPECT_OK(ct_mlp_set_targets(a, NULL, lo, hi, NULL));
-    CT_EXPECT_OK(ct_mlp_fit_input_norm(a, &tr, 0, MPI_COMM_SELF));
+    ct_mlp *a = regression_net(24, 24, 0.1, &tr), *b = NULL, *c = NULL;
     CT_EXPECT_OK(ct_mlp_copy(a, &b));
     CT_EXPECT_OK(ct_mlp_copy(a, &c));
     ct_train_settings ts;
