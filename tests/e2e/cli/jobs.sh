@@ -6,16 +6,7 @@
 set -u
 : "${COSMOTL:?}" "${CT_SOURCE_ROOT:?}"
 case_=${1:?case}
-work=$(mktemp -d /tmp/ct_jobs_XXXXXX)
-trap 'rm -rf "$work"' EXIT
-cd "$work" || exit 1
-fails=0
-fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
-expect_rc() { # expect_rc WANT DESCRIPTION CMD...
-  want=$1; what=$2; shift 2
-  "$@" >out.txt 2>err.txt; got=$?
-  [ "$got" = "$want" ] || { fail "$what: exit $got, expected $want"; cat out.txt err.txt >&2; }
-}
+. "$(dirname "$0")/../common.sh" jobs
 
 # stand-ins that record their arguments one per line (NUL-safe enough for tests)
 mkdir -p bin
@@ -67,7 +58,7 @@ snapshots_per_task = 2
 dir = s p a c e
 range = 0:1
 EOF2
-  expect_rc 0 "jobs with hostile paths" "$COSMOTL" jobs p.ini --out out
+  run 0 "jobs with hostile paths" "$COSMOTL" jobs p.ini --out out
   for s in out/jobs/*.sbatch; do bash -n "$s" || fail "$s does not parse"; done
   # run every array task of summarize-a as SLURM would, then gather and study
   export CT_TEST_ARGS=$work/args.txt PATH=$work/bin:$PATH
@@ -89,14 +80,14 @@ EOF2
              "mem = 4G'" "qos = a b" "srun_mpi = pmix;id"; do
     sed "s|^launcher = srun|launcher = srun\n$bad|" p.ini >bad.ini
     rm -rf outbad
-    expect_rc 1 "refuse '$bad'" "$COSMOTL" jobs bad.ini --out outbad
+    run 1 "refuse '$bad'" "$COSMOTL" jobs bad.ini --out outbad
     key=${bad%% =*}
     grep -q "bad.ini: \[slurm.simulate\] $key" err.txt || fail "error for '$bad' does not name the key: $(cat err.txt)"
     [ -e outbad/jobs ] && fail "scripts written despite '$bad'"
   done
   sed 's|^name = hostile|name = a$(id)|' p.ini >bad.ini
-  expect_rc 1 "refuse a hostile pipeline name" "$COSMOTL" jobs bad.ini --out outbad
-  expect_rc 1 "refuse an output path sbatch would misread" "$COSMOTL" jobs p.ini --out "o%ut"
+  run 1 "refuse a hostile pipeline name" "$COSMOTL" jobs bad.ini --out outbad
+  run 1 "refuse an output path sbatch would misread" "$COSMOTL" jobs p.ini --out "o%ut"
   [ -e "$work/CANARY" ] && fail "canary after refusals"
   ;;
 submit)
@@ -126,7 +117,7 @@ echo "$n;cluster1"
 EOS
   chmod +x bin/sbatch
   export CT_TEST_ARGS=$work/args.txt CT_TEST_IDS=$work/ids
-  expect_rc 0 "jobs --submit" env PATH="$work/bin:$PATH" "$COSMOTL" jobs p.ini --scheduler slurm --submit --out out
+  run 0 "jobs --submit" env PATH="$work/bin:$PATH" "$COSMOTL" jobs p.ini --scheduler slurm --submit --out out
   # order: summarize A, gather A, simulate B, summarize B, gather B, study
   want="--parsable $work/out/jobs/summarize-A.sbatch
 --parsable --dependency=afterok:101 $work/out/jobs/gather-A.sbatch
@@ -150,12 +141,12 @@ EOS
     { fail "submit.sh chain differs"; cat args.txt >&2; }
   # a failing sbatch: clear error, non-zero exit
   printf '#!/bin/sh\necho "sbatch: error: invalid partition specified: nope" >&2\nexit 1\n' >bin/sbatch
-  expect_rc 1 "failing sbatch" env PATH="$work/bin:$PATH" "$COSMOTL" jobs p.ini --submit --out out2
+  run 1 "failing sbatch" env PATH="$work/bin:$PATH" "$COSMOTL" jobs p.ini --submit --out out2
   grep -q "invalid partition specified" err.txt || fail "sbatch's message not shown: $(cat err.txt)"
   # garbage instead of a job id
   printf '#!/bin/sh\necho "Submitted batch job"\n' >bin/sbatch
-  expect_rc 1 "unparsable sbatch output" env PATH="$work/bin:$PATH" "$COSMOTL" jobs p.ini --submit --out out3
-  expect_rc 1 "missing sbatch" "$COSMOTL" jobs p.ini --submit --out out4 --sbatch /nonexistent/sbatch
+  run 1 "unparsable sbatch output" env PATH="$work/bin:$PATH" "$COSMOTL" jobs p.ini --submit --out out3
+  run 1 "missing sbatch" "$COSMOTL" jobs p.ini --submit --out out4 --sbatch /nonexistent/sbatch
   ;;
 badconfig)
   mkdir -p suiteA
@@ -167,7 +158,7 @@ range = 0:4'
   check_bad() { # check_bad DESCRIPTION EXPECTED_TEXT CONFIG_TEXT
     printf '%s\n' "$3" >bad.ini
     rm -rf out
-    expect_rc 1 "$1" "$COSMOTL" jobs bad.ini --out out
+    run 1 "$1" "$COSMOTL" jobs bad.ini --out out
     [ "$(wc -l <err.txt)" = 1 ] || fail "$1: error is not one line: $(cat err.txt)"
     grep -q "bad.ini" err.txt || fail "$1: error does not name the file: $(cat err.txt)"
     grep -q -- "$2" err.txt || fail "$1: expected '$2' in: $(cat err.txt)"
@@ -193,17 +184,17 @@ launcher = ssh"
 [slurm.summarize]
 ntasks = 0"
   check_bad "duplicate suite" "listed twice" "${good/suites = A/suites = A, A}"
-  expect_rc 1 "missing config file" "$COSMOTL" jobs nope.ini
+  run 1 "missing config file" "$COSMOTL" jobs nope.ini
   grep -q "nope.ini" err.txt || fail "missing file not named"
-  expect_rc 2 "missing argument" "$COSMOTL" jobs
-  expect_rc 2 "unknown scheduler" "$COSMOTL" jobs bad.ini --scheduler pbs
-  expect_rc 2 "unknown option" "$COSMOTL" jobs bad.ini --bogus
-  expect_rc 0 "help" "$COSMOTL" jobs --help
+  run 2 "missing argument" "$COSMOTL" jobs
+  run 2 "unknown scheduler" "$COSMOTL" jobs bad.ini --scheduler pbs
+  run 2 "unknown option" "$COSMOTL" jobs bad.ini --bogus
+  run 0 "help" "$COSMOTL" jobs --help
   grep -q -- "--submit" out.txt || fail "help does not describe --submit"
   # templates folder without the stage files
   printf '%s\n' "$good" >ok.ini
   mkdir -p tpl
-  expect_rc 1 "missing templates" "$COSMOTL" jobs ok.ini --out out --templates tpl
+  run 1 "missing templates" "$COSMOTL" jobs ok.ini --out out --templates tpl
   grep -q "job template missing" err.txt || fail "missing template not reported: $(cat err.txt)"
   ;;
 shipped)
@@ -220,7 +211,7 @@ shipped)
       [ -f "cfg/pipelines/$f" ] || missing="$missing $f"
     done
     if [ -n "$missing" ]; then echo "not checked yet: $(basename "$c") needs$missing"; continue; fi
-    expect_rc 0 "jobs $(basename "$c")" "$COSMOTL" jobs "$c" --out "out-$(basename "$c" .ini)"
+    run 0 "jobs $(basename "$c")" "$COSMOTL" jobs "$c" --out "out-$(basename "$c" .ini)"
     for s in out-"$(basename "$c" .ini)"/jobs/*.sbatch; do bash -n "$s" || fail "$s does not parse"; done
     n=$((n + 1))
   done
@@ -228,5 +219,4 @@ shipped)
   ;;
 *) echo "unknown case $case_" >&2; exit 2 ;;
 esac
-if [ "$fails" = 0 ]; then echo "PASS: jobs $case_"; else echo "FAIL: jobs $case_: $fails check(s)"; fi
-[ "$fails" = 0 ]
+finish "jobs $case_"

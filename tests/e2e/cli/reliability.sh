@@ -12,18 +12,10 @@
 set -u
 : "${COSMOTL:?}" "${CT_SOURCE_ROOT:?}"
 case_=${1:?case}
-work=$(mktemp -d /tmp/ct_rel_XXXXXX)
+. "$(dirname "$0")/../common.sh" rel
 mounted=""
-cleanup() { [ -n "$mounted" ] && umount "$mounted" 2>/dev/null; rm -rf "$work"; }
-trap cleanup EXIT
-cd "$work" || exit 1
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
-fails=0
-fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
-finish() {
-  if [ "$fails" = 0 ]; then echo "PASS: $case_"; else echo "FAIL: $case_: $fails check(s)"; fi
-  [ "$fails" = 0 ]
-}
+ct_e2e_cleanup() { [ -n "$mounted" ] && umount "$mounted" 2>/dev/null; rm -rf "$work"; }
+export OMPI_MCA_rmaps_base_oversubscribe=1
 suite_ini=$CT_SOURCE_ROOT/configs/suites/lcdm.ini
 need() { "$COSMOTL" "$1" --help >/dev/null 2>&1 || { echo "SKIP: cosmotl $1 not available"; exit 77; }; }
 
@@ -222,4 +214,4 @@ timeouts)
   ;;
 *) echo "unknown case $case_" >&2; exit 2 ;;
 esac
-finish
+finish "$case_"

@@ -6,19 +6,9 @@
 #   simulate.sh
 set -u
 : "${COSMOTL:?}"
-mpirun_sh=$(realpath "$(dirname "$0")/../../mpirun.sh")
 shared=${CT_SHARED:-}
 [ -d "$shared/quijote-params" ] || shared=${CT_SOURCE_ROOT:-.}/../../shared
-work=$(mktemp -d /tmp/ct_e2e_sim_XXXXXX)
-trap 'rm -rf "$work"' EXIT
-cd "$work" || exit 1
-fails=0
-fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
-run() { # run WANT_RC DESCRIPTION CMD...
-  want=$1; what=$2; shift 2
-  "$@" >out.txt 2>err.txt; got=$?
-  [ "$got" = "$want" ] || { fail "$what: exit $got, expected $want"; cat out.txt err.txt >&2; }
-}
+. "$(dirname "$0")/../common.sh" e2e_sim
 
 cat > tiny.ini <<'INI'
 [suite]
@@ -110,5 +100,4 @@ run 2 "no config" "$COSMOTL" simulate
 [ -e bad ] && fail "a failed run left output in bad/"
 [ "$(wc -l < err.txt)" -le 1 ] || fail "usage error is more than one line"
 
-[ "$fails" = 0 ] && echo "PASS: simulate end to end" || echo "FAIL: $fails failure(s)"
-exit $((fails > 0))
+finish "simulate end to end"

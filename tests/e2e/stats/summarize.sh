@@ -8,17 +8,7 @@
 set -u
 : "${COSMOTL:?}" "${CT_SHARED:?}"
 tool=$(realpath "${1:?pk_tool}")
-mpirun_sh=$(realpath "$(dirname "$0")/../../mpirun.sh")
-work=$(mktemp -d /tmp/ct_e2e_pk_XXXXXX)
-trap 'rm -rf "$work"' EXIT
-cd "$work" || exit 1
-fails=0
-fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
-run() { # run WANT_RC DESCRIPTION CMD...
-  want=$1; what=$2; shift 2
-  "$@" >out.txt 2>err.txt; got=$?
-  [ "$got" = "$want" ] || { fail "$what: exit $got, expected $want"; cat out.txt err.txt >&2; }
-}
+. "$(dirname "$0")/../common.sh" e2e_pk
 
 run 0 "make suite" "$mpirun_sh" 1 "$tool" make suite 4
 head -c 3000 suite/2/snapdir_004/snap_004.0.hdf5 > t && mv t suite/2/snapdir_004/snap_004.0.hdf5
@@ -92,5 +82,4 @@ run 1 "gather without params" "$COSMOTL" gather out2 --out t.h5
 mv suite/p.txt suite/params.txt
 grep -q "params" err.txt || fail "gather without params does not say so"
 
-[ $fails = 0 ] && echo "PASS: summarize/gather end to end" || echo "FAIL: $fails"
-exit $((fails != 0))
+finish "summarize/gather end to end"

@@ -9,17 +9,7 @@ set -u
 : "${COSMOTL:?}"
 pk_tool=$(realpath "${1:?pk_tool}")
 tool=$(realpath "${2:?test_bk_tool}")
-mpirun_sh=$(realpath "$(dirname "$0")/../../mpirun.sh")
-work=$(mktemp -d /tmp/ct_e2e_bk_XXXXXX)
-trap 'rm -rf "$work"' EXIT
-cd "$work" || exit 1
-fails=0
-fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
-run() { # run WANT_RC DESCRIPTION CMD...
-  want=$1; what=$2; shift 2
-  "$@" >out.txt 2>err.txt; got=$?
-  [ "$got" = "$want" ] || { fail "$what: exit $got, expected $want"; cat out.txt err.txt >&2; }
-}
+. "$(dirname "$0")/../common.sh" e2e_bk
 
 run 0 "make suite" "$mpirun_sh" 1 "$pk_tool" make suite 2
 # dk = 2 kF, k1 <= 8 kF: 4 shells, 3 x 8.5 < 32 (no aliasing); triangles:
@@ -80,5 +70,4 @@ run 3 "tiny budget" "$COSMOTL" summarize suite/0 --stats bk --grid 32 --bk-dk 2 
 grep -q "memory budget" err.txt || fail "tiny budget: no memory-budget message"
 [ -e tiny/0.h5 ] && fail "tiny budget wrote a summary"
 
-[ "$fails" = 0 ] && echo "PASS" || echo "FAIL: $fails"
-[ "$fails" = 0 ]
+finish "summarize pk,mk,bk end to end"
