@@ -430,6 +430,45 @@ static void savings_point(FILE *f, const ct_study_ctx *c, const ct_study_results
         fprintf(f, "  Published: %s.\n", published);
 }
 
+/* Points 3 and 4: equilateral PNG (every parameter of the target scored, the
+ * paper reports consistent gains) and local PNG (f_NL alone, no gain reported). */
+static void png_point(FILE *f, const ct_study_ctx *c, const ct_study_results *r, int equil)
+{
+    const ct_study_settings *s = c->s;
+    int found = 0;
+    for (int t = 0; t < s->ntargets; t++) {
+        const char *p = png_param(c, t, equil);
+        if (!p)
+            continue;
+        for (int si = 0; si < s->nstats; si++)
+            for (int a = 0; a <= CT_ARCH_BOTTLENECK; a++) {
+                if (!s->arch[a] || !s->arch[CT_ARCH_SCRATCH])
+                    continue;
+                int b, w, tt;
+                tally(c, r, t, si, a, equil ? NULL : p, 0, &b, &w, &tt);
+                found = 1;
+                if (equil)
+                    fprintf(f, "- 3. Equilateral PNG — %s, %s, %s: better than scratch in %d of "
+                               "%d cells, worse in %d → %s.\n",
+                            s->targets[t].name, s->stats[si], ct_study_arch_name(a), b, tt, w,
+                            b > tt / 2 && w == 0 ? "consistent (gains)"
+                                                 : "not reproduced (no consistent gain)");
+                else
+                    fprintf(f, "- 4. Local PNG — %s, %s, %s, %s: better than scratch in %d of "
+                               "%d budgets, worse in %d → %s.\n",
+                            s->targets[t].name, s->stats[si], ct_study_arch_name(a), p, b, tt,
+                            w, b == 0 ? "consistent (no gain)" : "differs (a gain was measured)");
+            }
+    }
+    if (equil)
+        fprintf(f, found ? "  Published: consistent gains for equilateral PNG.\n"
+                         : "- 3. Equilateral PNG — published: consistent gains. **Not tested** "
+                           "in this run.\n");
+    else
+        fprintf(f, found ? "  Published: no gain for local PNG (ΛCDM parameters fixed there).\n"
+                         : "- 4. Local PNG — published: no gain. **Not tested** in this run.\n");
+}
+
 static void write_comparison(FILE *f, const ct_study_ctx *c, const ct_study_results *r)
 {
     const ct_study_settings *s = c->s;
@@ -442,51 +481,11 @@ static void write_comparison(FILE *f, const ct_study_ctx *c, const ct_study_resu
                   "pretraining cuts the simulations needed by about 10×", 10.0);
     savings_point(f, c, r, FR0, "2. f(R)", "about 10× fewer simulations", 10.0);
     /* 3, 4: PNG */
-    int found = 0;
-    for (int t = 0; t < s->ntargets; t++) {
-        const char *p = png_param(c, t, 1);
-        if (!p)
-            continue;
-        for (int si = 0; si < s->nstats; si++)
-            for (int a = 0; a <= CT_ARCH_BOTTLENECK; a++) {
-                if (!s->arch[a] || !s->arch[CT_ARCH_SCRATCH])
-                    continue;
-                int b, w, tt;
-                tally(c, r, t, si, a, NULL, 0, &b, &w, &tt);
-                found = 1;
-                fprintf(f, "- 3. Equilateral PNG — %s, %s, %s: better than scratch in %d of %d "
-                           "cells, worse in %d → %s.\n",
-                        s->targets[t].name, s->stats[si], ct_study_arch_name(a), b, tt, w,
-                        b > tt / 2 && w == 0 ? "consistent (gains)"
-                                             : "not reproduced (no consistent gain)");
-            }
-    }
-    fprintf(f, found ? "  Published: consistent gains for equilateral PNG.\n"
-                     : "- 3. Equilateral PNG — published: consistent gains. **Not tested** in "
-                       "this run.\n");
-    found = 0;
-    for (int t = 0; t < s->ntargets; t++) {
-        const char *p = png_param(c, t, 0);
-        if (!p)
-            continue;
-        for (int si = 0; si < s->nstats; si++)
-            for (int a = 0; a <= CT_ARCH_BOTTLENECK; a++) {
-                if (!s->arch[a] || !s->arch[CT_ARCH_SCRATCH])
-                    continue;
-                int b, w, tt;
-                tally(c, r, t, si, a, p, 0, &b, &w, &tt);
-                found = 1;
-                fprintf(f, "- 4. Local PNG — %s, %s, %s, %s: better than scratch in %d of %d "
-                           "budgets, worse in %d → %s.\n",
-                        s->targets[t].name, s->stats[si], ct_study_arch_name(a), p, b, tt, w,
-                        b == 0 ? "consistent (no gain)" : "differs (a gain was measured)");
-            }
-    }
-    fprintf(f, found ? "  Published: no gain for local PNG (ΛCDM parameters fixed there).\n"
-                     : "- 4. Local PNG — published: no gain. **Not tested** in this run.\n");
+    png_point(f, c, r, 1);
+    png_point(f, c, r, 0);
     /* 5: negative transfer on sigma8 and Mnu with the marked power spectrum */
     int mk = find_stat(c, "mk");
-    found = 0;
+    int found = 0;
     if (mk >= 0 && s->arch[CT_ARCH_SCRATCH])
         for (int t = 0; t < s->ntargets; t++) {
             const char *ps8 = find_param(c, t, SIGMA8), *pmn = find_param(c, t, MNU);
