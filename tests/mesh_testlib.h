@@ -2,10 +2,13 @@
 #ifndef COSMOTL_MESH_TESTLIB_H
 #define COSMOTL_MESH_TESTLIB_H
 
+#include <math.h>
 #include <mpi.h>
 #include <stdlib.h>
 
 #include "cosmotl/mesh.h"
+#include "cosmotl/stats.h"
+#include "testlib.h"
 
 /* The whole real field on every rank (N^3 values, no padding), for comparison
  * with brute-force references. */
@@ -23,6 +26,69 @@ static inline double *ct_test_gather_field(ct_mesh *m)
                 f[((size_t)(x0 + i) * N + j) * N + l] = r[(i * N + j) * row + l];
     MPI_Allreduce(MPI_IN_PLACE, f, (int)N3, MPI_DOUBLE, MPI_SUM, ct_mesh_comm(m));
     return f;
+}
+
+/* The most particles whose order-p kernel (p = 1 NGP ... 4 PCS; grid shift in
+ * cells) reaches one cell of an N^3 grid of side L: the number of float terms
+ * summed into the fullest cell, which bounds painting round-off (testlib.h).
+ * pos: np positions of this rank (the caller passes the whole list). */
+static inline int ct_test_max_cell_hits(int N, double L, int p, double shift, int64_t np,
+                                        const float *pos)
+{
+    int *hits = calloc((size_t)N * N * N, sizeof *hits), best = 0;
+    for (int64_t q = 0; q < np; q++) {
+        int cells[3][4], nc[3];
+        for (int a = 0; a < 3; a++) {
+            double s = pos[3 * q + a] / (L / N) + shift;
+            nc[a] = 0;
+            if (p == 1) {
+                cells[a][nc[a]++] = (int)(((int64_t)floor(s + 0.5) % N + N) % N);
+                continue;
+            }
+            for (int64_t g = (int64_t)floor(s - 0.5 * p); g <= (int64_t)floor(s + 0.5 * p); g++)
+                if (fabs((double)g - s) < 0.5 * p && nc[a] < 4)
+                    cells[a][nc[a]++] = (int)((g % N + N) % N);
+        }
+        for (int i = 0; i < nc[0]; i++)
+            for (int j = 0; j < nc[1]; j++)
+                for (int l = 0; l < nc[2]; l++) {
+                    int *h = &hits[((size_t)cells[0][i] * N + cells[1][j]) * N + cells[2][l]];
+                    best = ++*h > best ? *h : best;
+                }
+    }
+    free(hits);
+    return best;
+}
+
+/* Float round-off of bin power P measured on a float mesh, relative to the
+ * bin's P0 and for a monopole (times 2l + 1 for multipole l: Legendre weights
+ * are <= 1). pbar: the mean power over all modes and p_bin the bin's, both
+ * without MAS compensation (compensation scales error and power alike);
+ * kcell: most particles painted into one cell (0 for a field not painted).
+ * The FFT puts CT_FFT_U(N^3) of the rms mode amplitude into every mode;
+ * painting puts kcell u of each cell's density into delta = rho / rhobar - 1,
+ * i.e. kcell u sqrt(1 + var) of the rms density where var = <delta^2> per
+ * cell = pbar N^3 / L^3 (Parseval), against sqrt(var) of fluctuation.
+ * |.|^2 doubles the relative amplitude error; a bin below the mean power
+ * gets it times sqrt(pbar / p_bin). One float path: double it when comparing
+ * two float paths. */
+static inline double ct_test_pk_float_tol(int64_t N, double L, double pbar, double p_bin,
+                                          int kcell)
+{
+    double var = pbar * (double)N * N * N / (L * L * L);
+    double e = CT_FFT_U(N * N * N) + kcell * CT_FLOAT_U * sqrt(1.0 + 1.0 / var);
+    return 2.0 * e * sqrt(pbar / p_bin);
+}
+
+/* Mean power over all modes of an uncompensated P(k) result (mode-weighted). */
+static inline double ct_test_pk_mean_power(const ct_pk_result *r)
+{
+    double s = 0, n = 0;
+    for (int i = 0; i < r->nbins; i++) {
+        s += (double)r->nmodes[i] * r->P0[i];
+        n += (double)r->nmodes[i];
+    }
+    return n > 0 ? s / n : 0.0;
 }
 
 #endif

@@ -4,6 +4,7 @@
 #ifndef COSMOTL_TESTLIB_H
 #define COSMOTL_TESTLIB_H
 
+#include <float.h>
 #include <math.h>
 #include <mpi.h>
 #include <stdio.h>
@@ -77,5 +78,38 @@ static int ct_test_rank = 0;
             ct_test_failures++;                                             \
         }                                                                   \
     } while (0)
+
+/* Tolerances that depend on the mesh precision. -Dprecision=single defines
+ * CT_SINGLE_PRECISION and makes ct_real (mesh values, FFTs) float: CT_TOL(d, s)
+ * is d in the double build and s in the single one (both are evaluated, so
+ * keep them cheap). Float has a 24-bit mantissa, unit round-off
+ * u = 2^-24 = 6e-8 (CT_FLOAT_U), so the single tolerances are error budgets in
+ * units of u, derived where they are used from these facts:
+ *  - a stored float is within u of the double it came from;
+ *  - a float sum of k terms is within (k - 1) u of the sum of their |values|;
+ *    two summation orders differ by up to twice that (painting: k = the most
+ *    particles reaching one cell, ct_test_max_cell_hits in mesh_testlib.h);
+ *  - an n-point float FFT is off by about u log2(n) (CT_FFT_U) of the rms mode
+ *    amplitude in every mode (norm-wise error ~ u log2 n, spread over the
+ *    modes), so a mode whose power P lies below the mean Pbar is off by
+ *    2 u log2(n) sqrt(Pbar / P) in |.|^2: weak bins get larger relative errors
+ *    (ct_test_pk_float_tol);
+ *  - sums over modes or cells accumulate in double in the library, so they add
+ *    nothing: no sqrt(N^3) growth.
+ * Numbers that do not come from mesh values (mode counts, bin k, weights) keep
+ * exact or double-precision checks in both builds. */
+static inline double ct_tol_pick_(double d, double s)
+{
+#ifdef CT_SINGLE_PRECISION
+    (void)d;
+    return s;
+#else
+    (void)s;
+    return d;
+#endif
+}
+#define CT_TOL(double_tol, single_tol) ct_tol_pick_((double_tol), (single_tol))
+#define CT_FLOAT_U (0.5 * FLT_EPSILON)
+#define CT_FFT_U(n) (log2((double)(n)) * CT_FLOAT_U)
 
 #endif
