@@ -168,7 +168,7 @@ static inline void prefetch_cic(const ct_mesh *m, double shift, const float *x)
     __builtin_prefetch(p1 + iy1 * m->row, 1, 3);
 }
 
-#define PREFETCH_AHEAD 16
+#define PREFETCH_AHEAD 32
 
 ct_status ct_mesh_paint(ct_mesh *m, const ct_paint_settings *s, int64_t n, const float *pos,
                         const float *w, double w_uniform)

@@ -145,17 +145,68 @@ ct_status ct_pk_field(ct_mesh *m, ct_mesh *m_shift, const ct_pk_settings *s, int
     return CT_OK;
 }
 
-static inline void add_run(double *acc_b, const double sum[NACC])
+/* Add one run of modes (sums of |n|, P, P L2, P L4 and the count) to bin b. */
+static inline void add_run(double *acc, int64_t b, double sk, double sp, double s2, double s4,
+                           double sn)
 {
-    for (int i = 0; i < NACC; i++)
-        acc_b[i] += sum[i];
+    double *q = acc + b * NACC;
+    q[0] += sk;
+    q[1] += sp;
+    q[2] += s2;
+    q[3] += s4;
+    q[4] += sn;
+}
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define CT_PK_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define CT_PK_CLONES
+#endif
+
+/* What modes l0..l1 of one row contribute: |n|, power and power times L2(mu) and
+ * L4(mu), with n^2 = base + l^2 and mu^2 = na2 / n^2 (own: the line of sight is the
+ * row's own axis, mu^2 = l^2 / n^2). Straight-line double arithmetic on a table of
+ * l^2 with `own` a constant after inlining, so the compiler vectorises the square
+ * roots and divisions. The DC mode (n^2 = 0) is fixed up by the caller. */
+static inline __attribute__((always_inline)) void
+row_terms_loop(const ct_complex *restrict a, const ct_complex *restrict b, double base,
+               double na2, const int own, const double *restrict lsq, int64_t l0, int64_t l1,
+               double *restrict kk, double *restrict pw, double *restrict p2,
+               double *restrict p4)
+{
+    for (int64_t l = l0; l <= l1; l++) {
+        const double n2 = base + lsq[l];
+        const double w2 = (double)a[l][0] * b[l][0] + (double)a[l][1] * b[l][1];
+        const double mu2 = (own ? lsq[l] : na2) / n2;
+        kk[l] = sqrt(n2);
+        pw[l] = w2;
+        p2[l] = w2 * (0.5 * (3 * mu2 - 1));
+        p4[l] = w2 * ((35 * mu2 * mu2 - 30 * mu2 + 3) / 8);
+    }
+}
+
+CT_PK_CLONES
+static void row_terms(const ct_complex *restrict a, const ct_complex *restrict b, double base,
+                      double na2, const double *restrict lsq, int64_t l0, int64_t l1,
+                      double *restrict kk, double *restrict pw, double *restrict p2,
+                      double *restrict p4)
+{
+    if (na2 < 0)
+        row_terms_loop(a, b, base, na2, 1, lsq, l0, l1, kk, pw, p2, p4);
+    else
+        row_terms_loop(a, b, base, na2, 0, lsq, l0, l1, kk, pw, p2, p4);
+    if (base == 0 && l0 == 0) {
+        /* the DC mode: mu = 0 by convention (0/0 above) */
+        p2[0] = pw[0] * -0.5;
+        p4[0] = pw[0] * (3.0 / 8);
+    }
 }
 
 ct_status ct_pk_bin(const ct_mesh *a, const ct_mesh *b, const ct_pk_settings *s,
                     ct_pk_result *r)
 {
     ct_status rc = CT_OK;
-    double *part = NULL, *acc = NULL, *tot = NULL;
+    double *part = NULL, *acc = NULL, *tot = NULL, *scratch = NULL;
     memset(r, 0, sizeof *r);
     CT_CHECK(check_settings(s));
     if (!ct_mesh_is_fourier(a) || (b && !ct_mesh_is_fourier(b)))
@@ -180,9 +231,18 @@ ct_status ct_pk_bin(const ct_mesh *a, const ct_mesh *b, const ct_pk_settings *s,
      * kz = 0 and N/2 planes keep nx > 0, or nx in {0, N/2} with ny >= 0. */
     const int64_t half = N / 2;
     const ptrdiff_t nzc = (ptrdiff_t)half + 1;
-#pragma omp parallel for num_threads(ct_mesh_threads(a)) schedule(dynamic, 1)
+    const int nthr = ct_mesh_threads(a) > 0 ? ct_mesh_threads(a) : 1;
+    /* per thread: |n|, power, power L2(mu), power L4(mu) of one row */
+    CT_CHECK_GOTO(rc, ct_calloc(&scratch, ((size_t)nthr * 4 + 1) * (size_t)nzc, sizeof(double),
+                                "bin scratch"));
+    double *lsq = scratch + (size_t)nthr * 4 * (size_t)nzc; /* l^2, exact in double */
+    for (int64_t l = 0; l < nzc; l++)
+        lsq[l] = (double)(l * l);
+#pragma omp parallel for num_threads(nthr) schedule(dynamic, 1)
     for (ptrdiff_t g = 0; g < ngroup; g++) {
         double *acc_g = part + (size_t)g * nb * NACC;
+        double *kk = scratch + (size_t)omp_get_thread_num() * 4 * (size_t)nzc;
+        double *pw = kk + nzc, *p2 = pw + nzc, *p4 = p2 + nzc;
         ptrdiff_t p1 = g * GROUP + GROUP < ny ? g * GROUP + GROUP : ny;
         for (ptrdiff_t pl = g * GROUP; pl < p1; pl++) {
             const int64_t ky = ct_mesh_wavenumber(y0 + pl, N);
@@ -193,48 +253,59 @@ ct_status ct_pk_bin(const ct_mesh *a, const ct_mesh *b, const ct_pk_settings *s,
                 const ptrdiff_t row = (pl * (ptrdiff_t)N + (ptrdiff_t)i0) * nzc;
                 const int edge_keep =
                     (kx > 0 && kx != half) || ((kx == 0 || kx == half) && ky >= 0);
-                /* Along a row n^2 = base + l^2 grows with l, so the bin never
-                 * decreases: sums run in registers while the bin stays the same
-                 * and are added to the bin once per run (no store-to-load chain
-                 * through the bin array on every mode). */
-                int64_t cur = -1, bin = -1;
-                double sum[NACC] = {0, 0, 0, 0, 0};
-                for (int64_t l = 0; l <= half; l++) {
-                    if ((l == 0 || l == half) && !edge_keep)
-                        continue;
-                    const int64_t n2 = base + l * l;
-                    const double kk = sqrt((double)n2);
-                    if (unit) {
-                        if (bin < 0) {
-                            bin = (int64_t)kk;
-                            if (bin * bin > n2)
-                                bin--;
+                /* the modes the half-space rule keeps are one contiguous range */
+                const int64_t l0 = edge_keep ? 0 : 1, l1 = edge_keep ? half : half - 1;
+                row_terms(da + row, db + row, (double)base, na2 >= 0 ? (double)na2 : -1.0,
+                          lsq, l0, l1, kk, pw, p2, p4);
+                /* (2) n^2 = base + l^2 grows with l, so the bin never decreases:
+                 * sums run in registers while the bin stays the same and are added
+                 * to the bin once per run */
+                if (l0 > l1)
+                    continue;
+                double sk = 0, sp = 0, s2 = 0, s4 = 0, sn = 0;
+                if (unit) {
+                    int64_t n2 = base + l0 * l0, cur = (int64_t)kk[l0];
+                    if (cur * cur > n2) /* floor(sqrt(n2)) exactly */
+                        cur--;
+                    while ((cur + 1) * (cur + 1) <= n2)
+                        cur++;
+                    int64_t next = (cur + 1) * (cur + 1);
+                    for (int64_t l = l0; l <= l1; l++) {
+                        n2 = base + l * l;
+                        if (n2 >= next) {
+                            add_run(acc_g, cur < nb ? cur : nb - 1, sk, sp, s2, s4, sn);
+                            sk = sp = s2 = s4 = sn = 0;
+                            do {
+                                cur++;
+                                next = (cur + 1) * (cur + 1);
+                            } while (n2 >= next);
                         }
-                        while ((bin + 1) * (bin + 1) <= n2)
-                            bin++;
-                    } else {
-                        bin = (int64_t)floor(kk / w);
+                        sk += kk[l];
+                        sp += pw[l];
+                        s2 += p2[l];
+                        s4 += p4[l];
+                        sn += 1;
                     }
-                    const int64_t b = bin < nb ? bin : nb - 1;
-                    if (b != cur) {
-                        if (cur >= 0)
-                            add_run(acc_g + cur * NACC, sum);
-                        cur = b;
-                        memset(sum, 0, sizeof sum);
+                    add_run(acc_g, cur < nb ? cur : nb - 1, sk, sp, s2, s4, sn);
+                } else {
+                    int64_t cur = -1;
+                    for (int64_t l = l0; l <= l1; l++) {
+                        int64_t bin = (int64_t)floor(kk[l] / w);
+                        bin = bin < nb ? bin : nb - 1;
+                        if (bin != cur) {
+                            if (cur >= 0)
+                                add_run(acc_g, cur, sk, sp, s2, s4, sn);
+                            sk = sp = s2 = s4 = sn = 0;
+                            cur = bin;
+                        }
+                        sk += kk[l];
+                        sp += pw[l];
+                        s2 += p2[l];
+                        s4 += p4[l];
+                        sn += 1;
                     }
-                    const ptrdiff_t q = row + (ptrdiff_t)l;
-                    const double pw = (double)da[q][0] * db[q][0] + (double)da[q][1] * db[q][1];
-                    const double mu2 =
-                        n2 > 0 ? (double)(na2 >= 0 ? na2 : l * l) / (double)n2 : 0.0;
-                    const double l2 = 0.5 * (3 * mu2 - 1), l4 = (35 * mu2 * mu2 - 30 * mu2 + 3) / 8;
-                    sum[0] += kk;
-                    sum[1] += pw;
-                    sum[2] += pw * l2;
-                    sum[3] += pw * l4;
-                    sum[4] += 1;
+                    add_run(acc_g, cur, sk, sp, s2, s4, sn);
                 }
-                if (cur >= 0)
-                    add_run(acc_g + cur * NACC, sum);
             }
         }
     }
@@ -275,6 +346,7 @@ ct_status ct_pk_bin(const ct_mesh *a, const ct_mesh *b, const ct_pk_settings *s,
     r->bin_width = w;
 fail:
     free(part);
+    free(scratch);
     free(acc);
     free(tot);
     if (rc != CT_OK)
