@@ -181,6 +181,10 @@ ct_status ct_mesh_to_overdensity_mean(ct_mesh *m, double mean);
 ct_status ct_mesh_compensate(ct_mesh *m, int p);
 /* The same, every mode also multiplied by scale (p = 0: scale only). Local. */
 ct_status ct_mesh_compensate_scaled(ct_mesh *m, int p, double scale);
+/* The per-axis factors of that division: out[i] = [sin(pi n / N) / (pi n / N)]^-p
+ * for grid index i (wavenumber n of index i; 1 for n = 0), N entries allocated
+ * here. Mode (i0, i1, i2) is multiplied by out[i0] * out[i1] * out[i2]. */
+ct_status ct_mesh_window_table(int64_t N, int p, double **out);
 /* Interlacing: m <- (m + s * exp(i k.H(1,1,1)/2)) / 2 where s was painted with
  * shift 0.5. Both in Fourier space, same geometry. Local. */
 ct_status ct_mesh_interlace(ct_mesh *m, const ct_mesh *s);

@@ -328,7 +328,7 @@ void ct_kiter_begin(ct_kiter *it, const ct_mesh *m, ptrdiff_t p0, ptrdiff_t p1)
 }
 
 /* 1 / [sin(x)/x]^p for x = pi n / N, per grid index. */
-static ct_status window_table(int64_t N, int p, double **out)
+ct_status ct_mesh_window_table(int64_t N, int p, double **out)
 {
     double *w = NULL;
     CT_CHECK(ct_calloc(&w, (size_t)N, sizeof(double), "window table"));
@@ -359,7 +359,7 @@ ct_status ct_mesh_compensate_scaled(ct_mesh *m, int p, double scale)
     if (!isfinite(scale))
         CT_FAIL(CT_ERR_ARG, "compensation scale %g is not finite", scale);
     double *w = NULL;
-    CT_CHECK(window_table(m->N, p, &w));
+    CT_CHECK(ct_mesh_window_table(m->N, p, &w));
     /* the scale goes into one axis' table: one multiplication per mode */
     double *wx = NULL;
     ct_status rc = ct_calloc(&wx, (size_t)m->N, sizeof(double), "window table");

@@ -70,9 +70,12 @@ static ct_status paint_sets(ct_mesh *m, const ct_pk_settings *s, double shift, i
     return CT_OK;
 }
 
-ct_status ct_pk_field(ct_mesh *m, ct_mesh *m_shift, const ct_pk_settings *s, int nset,
-                      const ct_pk_particles *sets, double *sum_w, double *sum_w2,
-                      int64_t *npart)
+/* ct_pk_field; with scale != NULL the compensation (and the DC mode) is left to
+ * the binning pass, which applies the factor *scale * window and writes the
+ * compensated modes back (ct_pk_measure: one pass over the mesh fewer). */
+static ct_status pk_field_impl(ct_mesh *m, ct_mesh *m_shift, const ct_pk_settings *s, int nset,
+                               const ct_pk_particles *sets, double *sum_w, double *sum_w2,
+                               int64_t *npart, double *scale)
 {
     CT_CHECK(check_settings(s));
     if (s->interlace && !m_shift)
@@ -130,8 +133,10 @@ ct_status ct_pk_field(ct_mesh *m, ct_mesh *m_shift, const ct_pk_settings *s, int
     }
     if (s->interlace)
         CT_CHECK(ct_mesh_interlace(m, m_shift));
-    CT_CHECK(ct_mesh_compensate_scaled(m, s->compensate ? (int)s->mas : 0, 1.0 / mean));
-    {
+    if (scale) {
+        *scale = 1.0 / mean;
+    } else {
+        CT_CHECK(ct_mesh_compensate_scaled(m, s->compensate ? (int)s->mas : 0, 1.0 / mean));
         /* the DC mode of delta is zero by construction */
         ptrdiff_t y0, ny;
         ct_mesh_klocal(m, &y0, &ny);
@@ -143,6 +148,13 @@ ct_status ct_pk_field(ct_mesh *m, ct_mesh *m_shift, const ct_pk_settings *s, int
     if (t)
         ct_timer_stop(t, "bin");
     return CT_OK;
+}
+
+ct_status ct_pk_field(ct_mesh *m, ct_mesh *m_shift, const ct_pk_settings *s, int nset,
+                      const ct_pk_particles *sets, double *sum_w, double *sum_w2,
+                      int64_t *npart)
+{
+    return pk_field_impl(m, m_shift, s, nset, sets, sum_w, sum_w2, npart, NULL);
 }
 
 /* Add one run of modes (sums of |n|, P, P L2, P L4 and the count) to bin b. */
@@ -202,8 +214,12 @@ static void row_terms(const ct_complex *restrict a, const ct_complex *restrict b
     }
 }
 
-ct_status ct_pk_bin(const ct_mesh *a, const ct_mesh *b, const ct_pk_settings *s,
-                    ct_pk_result *r)
+/* ct_pk_bin; with wx != NULL (auto spectrum only) every row is first compensated
+ * in place, mode (i0, i1, i2) times wx[i0] * wz[i1] * wz[i2] (the product order of
+ * ct_mesh_compensate_scaled) and the DC mode set to zero, exactly what
+ * ct_pk_field does in its own pass. */
+static ct_status pk_bin_impl(const ct_mesh *a, const ct_mesh *b, const ct_pk_settings *s,
+                             ct_pk_result *r, const double *wx, const double *wz)
 {
     ct_status rc = CT_OK;
     double *part = NULL, *acc = NULL, *tot = NULL, *scratch = NULL;
@@ -253,6 +269,17 @@ ct_status ct_pk_bin(const ct_mesh *a, const ct_mesh *b, const ct_pk_settings *s,
                 const ptrdiff_t row = (pl * (ptrdiff_t)N + (ptrdiff_t)i0) * nzc;
                 const int edge_keep =
                     (kx > 0 && kx != half) || ((kx == 0 || kx == half) && ky >= 0);
+                if (wx) {
+                    ct_complex *c = (ct_complex *)da + row;
+                    const double fr = wx[i0] * wz[y0 + pl];
+                    for (int64_t l = 0; l <= half; l++) {
+                        const double f = fr * wz[l];
+                        c[l][0] = (ct_real)(c[l][0] * f);
+                        c[l][1] = (ct_real)(c[l][1] * f);
+                    }
+                    if (y0 + pl == 0 && i0 == 0)
+                        c[0][0] = c[0][1] = 0; /* delta has no DC mode */
+                }
                 /* the modes the half-space rule keeps are one contiguous range */
                 const int64_t l0 = edge_keep ? 0 : 1, l1 = edge_keep ? half : half - 1;
                 row_terms(da + row, db + row, (double)base, na2 >= 0 ? (double)na2 : -1.0,
@@ -354,16 +381,35 @@ fail:
     return rc;
 }
 
+ct_status ct_pk_bin(const ct_mesh *a, const ct_mesh *b, const ct_pk_settings *s,
+                    ct_pk_result *r)
+{
+    return pk_bin_impl(a, b, s, r, NULL, NULL);
+}
+
 ct_status ct_pk_measure(ct_mesh *m, ct_mesh *m_shift, const ct_pk_settings *s, int nset,
                         const ct_pk_particles *sets, ct_pk_result *r)
 {
-    double sw = 0, sw2 = 0;
+    double sw = 0, sw2 = 0, scale = 1;
     int64_t np = 0;
+    double *wz = NULL, *wx = NULL;
     memset(r, 0, sizeof *r);
-    CT_CHECK(ct_pk_field(m, m_shift, s, nset, sets, &sw, &sw2, &np));
+    CT_CHECK(pk_field_impl(m, m_shift, s, nset, sets, &sw, &sw2, &np, &scale));
     if (s->timers)
         ct_timer_start(s->timers, "bin");
-    ct_status rc = ct_pk_bin(m, NULL, s, r);
+    /* compensation fused into the binning pass (the mesh ends as ct_pk_field
+     * leaves it) */
+    const int64_t N = ct_mesh_n(m);
+    ct_status rc = ct_mesh_window_table(N, s->compensate ? (int)s->mas : 0, &wz);
+    if (rc == CT_OK)
+        rc = ct_calloc(&wx, (size_t)N, sizeof(double), "window table");
+    if (rc == CT_OK) {
+        for (int64_t i = 0; i < N; i++)
+            wx[i] = wz[i] * scale;
+        rc = pk_bin_impl(m, NULL, s, r, wx, wz);
+    }
+    free(wx);
+    free(wz);
     if (s->timers)
         ct_timer_stop(s->timers, "bin");
     CT_CHECK(rc);
