@@ -267,18 +267,40 @@ ct_status ct_mesh_paint(ct_mesh *m, const ct_paint_settings *s, int64_t n, const
                     paint_one(m, p, shift, pos + 3 * (size_t)i, w ? (double)w[i] : w_uniform);
         }
     } else if (n > 0) {
-        /* counting sort of particle indices by chunk (stable) */
+        /* stable counting sort of particle indices by chunk, in parallel: thread t
+         * counts and then places the particles of its contiguous share, after
+         * those of threads < t in every chunk, so each chunk keeps input order
+         * whatever the thread count */
+        const int T = m->threads;
+        int64_t *fill = NULL;
         CT_CHECK_GOTO(rc, ct_calloc(&start, (size_t)nchunk + 1, sizeof(int64_t), "chunk table"));
         CT_CHECK_GOTO(rc, ct_calloc(&order, (size_t)n, sizeof(uint32_t), "paint order"));
-        for (int64_t i = 0; i < n; i++)
-            start[plane[i] / CHUNK + 1]++;
-        for (int64_t c = 0; c < nchunk; c++)
-            start[c + 1] += start[c];
-        int64_t *fill = NULL;
-        CT_CHECK_GOTO(rc, ct_calloc(&fill, (size_t)nchunk + 1, sizeof(int64_t), "chunk fill"));
-        memcpy(fill, start, (size_t)nchunk * sizeof(int64_t));
-        for (int64_t i = 0; i < n; i++)
-            order[fill[plane[i] / CHUNK]++] = (uint32_t)i;
+        CT_CHECK_GOTO(rc, ct_calloc(&fill, (size_t)T * (size_t)nchunk, sizeof(int64_t),
+                                    "chunk fill"));
+#pragma omp parallel num_threads(T)
+        {
+            const int t = omp_get_thread_num();
+            int64_t *h = fill + (size_t)t * (size_t)nchunk;
+            const int64_t i0 = n * t / T, i1 = n * (t + 1) / T;
+            for (int64_t i = i0; i < i1; i++)
+                h[plane[i] / CHUNK]++;
+#pragma omp barrier
+#pragma omp single
+            {
+                int64_t run = 0;
+                for (int64_t c = 0; c < nchunk; c++) {
+                    start[c] = run;
+                    for (int u = 0; u < T; u++) {
+                        int64_t cnt = fill[(size_t)u * (size_t)nchunk + (size_t)c];
+                        fill[(size_t)u * (size_t)nchunk + (size_t)c] = run;
+                        run += cnt;
+                    }
+                }
+                start[nchunk] = run;
+            }
+            for (int64_t i = i0; i < i1; i++)
+                order[h[plane[i] / CHUNK]++] = (uint32_t)i;
+        }
         free(fill);
         const double shift = s->shift;
         for (int color = 0; color < 2; color++) {
