@@ -143,11 +143,14 @@ static inline void cic_prepare(const ct_mesh *m, double shift, const float *x, d
 {
     const int64_t N = m->N;
     const int k = b->n++;
+    /* positions are checked to lie in [0, L) and 0 <= shift <= 1, so the cell
+     * coordinates are in [0, N + 1): truncation is floor, and one conditional
+     * subtraction wraps */
     double sx = x[0] * m->inv_h + shift, sy = x[1] * m->inv_h + shift,
            sz = x[2] * m->inv_h + shift;
-    int64_t ix = ct_ifloor_(sx), jy = ct_ifloor_(sy), jz = ct_ifloor_(sz);
+    int64_t ix = (int64_t)sx, jy = (int64_t)sy, jz = (int64_t)sz;
     double ux = sx - (double)ix, uy = sy - (double)jy, uz = sz - (double)jz;
-    int64_t iy = wrap(jy, N), iz = wrap(jz, N);
+    int64_t iy = jy >= N ? jy - N : jy, iz = jz >= N ? jz - N : jz;
     int64_t iy1 = iy + 1 == N ? 0 : iy + 1, iz1 = iz + 1 == N ? 0 : iz + 1;
     b->off[k] = (ptrdiff_t)(ix - m->x0) * (ptrdiff_t)m->plane + (ptrdiff_t)(iy * m->row + iz);
     b->dy[k] = (ptrdiff_t)((iy1 - iy) * m->row);
