@@ -161,6 +161,7 @@ void ct_mesh_destroy(ct_mesh **pm)
         MPI_Type_free(&m->plane_type);
     if (m->comm != MPI_COMM_NULL)
         MPI_Comm_free(&m->comm);
+    free(m->scratch);
     free(m->own_x0);
     free(m->own_nx);
     free(m->plane_rank);
@@ -196,6 +197,18 @@ int ct_mesh_plane_owner(const ct_mesh *m, int64_t i)
     if (i < 0)
         i += m->N;
     return (int)m->plane_rank[i];
+}
+
+void *ct_mesh_scratch_(ct_mesh *m, size_t bytes)
+{
+    if (bytes > m->scratch_bytes) {
+        free(m->scratch);
+        m->scratch_bytes = 0;
+        m->scratch = malloc(bytes);
+        if (m->scratch)
+            m->scratch_bytes = bytes;
+    }
+    return m->scratch;
 }
 
 void ct_mesh_zero(ct_mesh *m)

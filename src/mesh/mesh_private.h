@@ -35,6 +35,8 @@ struct ct_mesh {
     ptrdiff_t *own_x0, *own_nx; /* every rank's real-space slab */
     int64_t *plane_rank;        /* owner of each x-plane, N entries */
     MPI_Datatype plane_type;    /* one x-plane of reals */
+    void *scratch;              /* painting's per-particle buffers, kept between calls */
+    size_t scratch_bytes;
 };
 
 /* floor() without the libm call (x86-64 without SSE4.1 has no rounding
@@ -63,5 +65,10 @@ static inline int64_t ct_mesh_plane_of_(const struct ct_mesh *m, double x)
  * (readout). */
 ct_status ct_mesh_ghosts_reduce_(struct ct_mesh *m);
 ct_status ct_mesh_ghosts_fill_(struct ct_mesh *m);
+
+/* A buffer of at least `bytes` owned by the mesh (contents undefined): painting
+ * every snapshot of a run reuses it instead of mapping and faulting in fresh
+ * per-particle arrays each time. NULL when out of memory. */
+void *ct_mesh_scratch_(struct ct_mesh *m, size_t bytes);
 
 #endif

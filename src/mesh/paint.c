@@ -238,7 +238,12 @@ ct_status ct_mesh_paint(ct_mesh *m, const ct_paint_settings *s, int64_t n, const
         lrc = ct_error_set(CT_ERR_UNSUPPORTED, __func__, __LINE__,
                            "more than 2^32 particles on one rank");
     if (lrc == CT_OK && n > 0) {
-        lrc = ct_calloc(&plane, (size_t)n, sizeof(int32_t), "particle planes");
+        /* plane index, then (threads > 1) the paint order, in the mesh's scratch */
+        plane = ct_mesh_scratch_(m, (size_t)n * (sizeof(int32_t) +
+                                                 (m->threads > 1 ? sizeof(uint32_t) : 0)));
+        if (!plane)
+            lrc = ct_error_set(CT_ERR_MEMORY, __func__, __LINE__,
+                               "out of memory for %lld particle indices", (long long)n);
         if (lrc == CT_OK)
             lrc = check_owned(m, n, pos, plane);
     }
@@ -277,7 +282,7 @@ ct_status ct_mesh_paint(ct_mesh *m, const ct_paint_settings *s, int64_t n, const
         const int T = m->threads;
         int64_t *fill = NULL;
         CT_CHECK_GOTO(rc, ct_calloc(&start, (size_t)nchunk + 1, sizeof(int64_t), "chunk table"));
-        CT_CHECK_GOTO(rc, ct_calloc(&order, (size_t)n, sizeof(uint32_t), "paint order"));
+        order = (uint32_t *)(plane + n);
         CT_CHECK_GOTO(rc, ct_calloc(&fill, (size_t)T * (size_t)nchunk, sizeof(int64_t),
                                     "chunk fill"));
 #pragma omp parallel num_threads(T)
@@ -323,9 +328,7 @@ ct_status ct_mesh_paint(ct_mesh *m, const ct_paint_settings *s, int64_t n, const
     m->fourier = 0;
     CT_CHECK_GOTO(rc, ct_mesh_ghosts_reduce_(m));
 fail:
-    free(plane);
     free(start);
-    free(order);
     return rc;
 }
 
