@@ -104,16 +104,18 @@ ct_status ct_mesh_exchange(const ct_mesh *m, int64_t *n_io, float **pos_io, int 
     }
     const int64_t nnew = rdispl[P];
 
-    /* pack records in plane order (hence destination order); the send and
-     * receive buffers live in the mesh's scratch, reused by every exchange and
-     * paint of a run (the scratch is a cache, not part of the mesh's state) */
-    sbuf = ct_mesh_scratch_((struct ct_mesh *)m, ((size_t)n + (size_t)nnew) * rec + 1);
-    if (!sbuf)
-        lrc = ct_error_set(CT_ERR_MEMORY, __func__, __LINE__,
-                           "out of memory for the exchange buffers (%lld + %lld particles)",
-                           (long long)n, (long long)nnew);
-    else
-        rbuf = sbuf + (size_t)n * rec;
+    /* pack records in plane order (hence destination order). The receive buffer
+     * lives in the mesh's scratch, reused by every exchange and paint of a run (a
+     * cache, not part of the mesh's state); it is the buffer still alive when the
+     * new position array is allocated, so keeping it adds nothing to the peak. */
+    lrc = ct_calloc(&sbuf, (size_t)n * rec + 1, 1, "exchange send buffer");
+    if (lrc == CT_OK) {
+        rbuf = ct_mesh_scratch_((struct ct_mesh *)m, (size_t)nnew * rec + 1);
+        if (!rbuf)
+            lrc = ct_error_set(CT_ERR_MEMORY, __func__, __LINE__,
+                               "out of memory for the exchange of %lld particles",
+                               (long long)nnew);
+    }
     CT_CHECK_GOTO(rc, ct_agree(m->comm, lrc));
     for (int64_t i = 0; i < n; i++) {
         char *r = sbuf + (size_t)(plane_start[gplane[i]]++) * rec;
@@ -149,6 +151,8 @@ ct_status ct_mesh_exchange(const ct_mesh *m, int64_t *n_io, float **pos_io, int 
         e = MPI_Waitall(nreq, req, MPI_STATUSES_IGNORE) != MPI_SUCCESS;
     if (e)
         CT_FAIL_GOTO(rc, CT_ERR_MPI, "particle exchange messages failed");
+    free(sbuf);
+    sbuf = NULL;
 
     /* unpack into fresh arrays */
     lrc = ct_calloc(&npos, 3 * (size_t)nnew + 1, sizeof(float), "exchanged positions");
@@ -182,6 +186,7 @@ fail:
     free(rdispl);
     free(plane_start);
     free(gplane);
+    free(sbuf);
     free(npos);
     if (npay) {
         for (int k = 0; k < npayload; k++)
