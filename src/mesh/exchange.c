@@ -104,21 +104,41 @@ ct_status ct_mesh_exchange(const ct_mesh *m, int64_t *n_io, float **pos_io, int 
     }
     const int64_t nnew = rdispl[P];
 
-    /* pack records in plane order (hence destination order). The receive buffer
-     * lives in the mesh's scratch, reused by every exchange and paint of a run (a
-     * cache, not part of the mesh's state); it is the buffer still alive when the
-     * new position array is allocated, so keeping it adds nothing to the peak. */
-    lrc = ct_calloc(&sbuf, (size_t)n * rec + 1, 1, "exchange send buffer");
+    /* Records travel in plane order (hence destination order). Particles that
+     * stay on this rank are copied straight to their place in the new arrays;
+     * only the others are packed, sent, received and unpacked. The send and
+     * receive buffers hold just those (self's block is cut out of the layout);
+     * the receive buffer lives in the mesh's scratch, reused by every exchange
+     * and paint of a run (a cache, not part of the mesh's state). */
+    const int me = m->rank;
+    const int64_t nself = dest_count[me];
+    const int64_t s0 = sdispl[me], s1 = sdispl[me + 1], r0 = rdispl[me];
+    lrc = ct_calloc(&npos, 3 * (size_t)nnew + 1, sizeof(float), "exchanged positions");
+    if (lrc == CT_OK && npayload > 0)
+        lrc = ct_calloc(&npay, (size_t)npayload, sizeof(void *), "payload table");
+    for (int k = 0; lrc == CT_OK && k < npayload; k++)
+        lrc = ct_calloc(&npay[k], (size_t)nnew * payload[k].size + 1, 1, "exchanged payload");
+    if (lrc == CT_OK)
+        lrc = ct_calloc(&sbuf, (size_t)(n - nself) * rec + 1, 1, "exchange send buffer");
     if (lrc == CT_OK) {
-        rbuf = ct_mesh_scratch_((struct ct_mesh *)m, (size_t)nnew * rec + 1);
+        rbuf = ct_mesh_scratch_((struct ct_mesh *)m, (size_t)(nnew - nself) * rec + 1);
         if (!rbuf)
             lrc = ct_error_set(CT_ERR_MEMORY, __func__, __LINE__,
                                "out of memory for the exchange of %lld particles",
-                               (long long)nnew);
+                               (long long)(nnew - nself));
     }
     CT_CHECK_GOTO(rc, ct_agree(m->comm, lrc));
     for (int64_t i = 0; i < n; i++) {
-        char *r = sbuf + (size_t)(plane_start[gplane[i]]++) * rec;
+        const int64_t slot = plane_start[gplane[i]]++;
+        if (slot >= s0 && slot < s1) {
+            const int64_t j = r0 + (slot - s0);
+            memcpy(npos + 3 * j, pos + 3 * i, 3 * sizeof(float));
+            for (int k = 0; k < npayload; k++)
+                memcpy((char *)npay[k] + (size_t)j * payload[k].size,
+                       (char *)*payload[k].data + (size_t)i * payload[k].size, payload[k].size);
+            continue;
+        }
+        char *r = sbuf + (size_t)(slot < s0 ? slot : slot - nself) * rec;
         memcpy(r, pos + 3 * i, 3 * sizeof(float));
         r += 3 * sizeof(float);
         for (int k = 0; k < npayload; k++) {
@@ -129,7 +149,7 @@ ct_status ct_mesh_exchange(const ct_mesh *m, int64_t *n_io, float **pos_io, int 
     free(gplane);
     gplane = NULL;
 
-    /* chunked point-to-point transfer; the self part is a copy */
+    /* chunked point-to-point transfer of the rest */
     int64_t maxreq = 0;
     for (int r = 0; r < P; r++)
         maxreq += (dest_count[r] * (int64_t)rec + MSG_MAX - 1) / MSG_MAX +
@@ -137,16 +157,13 @@ ct_status ct_mesh_exchange(const ct_mesh *m, int64_t *n_io, float **pos_io, int 
     CT_CHECK_GOTO(rc, ct_calloc(&req, (size_t)maxreq + 1, sizeof(MPI_Request), "requests"));
     int e = 0;
     for (int r = 0; r < P && !e; r++)
-        if (r != m->rank && src_count[r] > 0)
-            e = post_chunks(rbuf + rdispl[r] * rec, src_count[r] * (int64_t)rec, r, 0, m->comm,
-                            req, &nreq);
+        if (r != me && src_count[r] > 0)
+            e = post_chunks(rbuf + (r < me ? rdispl[r] : rdispl[r] - nself) * rec,
+                            src_count[r] * (int64_t)rec, r, 0, m->comm, req, &nreq);
     for (int r = 0; r < P && !e; r++)
-        if (r != m->rank && dest_count[r] > 0)
-            e = post_chunks(sbuf + sdispl[r] * rec, dest_count[r] * (int64_t)rec, r, 1, m->comm,
-                            req, &nreq);
-    if (dest_count[m->rank] > 0)
-        memcpy(rbuf + rdispl[m->rank] * rec, sbuf + sdispl[m->rank] * rec,
-               (size_t)dest_count[m->rank] * rec);
+        if (r != me && dest_count[r] > 0)
+            e = post_chunks(sbuf + (r < me ? sdispl[r] : sdispl[r] - nself) * rec,
+                            dest_count[r] * (int64_t)rec, r, 1, m->comm, req, &nreq);
     if (!e && nreq > 0)
         e = MPI_Waitall(nreq, req, MPI_STATUSES_IGNORE) != MPI_SUCCESS;
     if (e)
@@ -154,15 +171,11 @@ ct_status ct_mesh_exchange(const ct_mesh *m, int64_t *n_io, float **pos_io, int 
     free(sbuf);
     sbuf = NULL;
 
-    /* unpack into fresh arrays */
-    lrc = ct_calloc(&npos, 3 * (size_t)nnew + 1, sizeof(float), "exchanged positions");
-    if (lrc == CT_OK && npayload > 0)
-        lrc = ct_calloc(&npay, (size_t)npayload, sizeof(void *), "payload table");
-    for (int k = 0; lrc == CT_OK && k < npayload; k++)
-        lrc = ct_calloc(&npay[k], (size_t)nnew * payload[k].size + 1, 1, "exchanged payload");
-    CT_CHECK_GOTO(rc, ct_agree(m->comm, lrc));
+    /* unpack what arrived around self's block */
     for (int64_t i = 0; i < nnew; i++) {
-        const char *r = rbuf + (size_t)i * rec;
+        if (i >= r0 && i < r0 + nself)
+            continue;
+        const char *r = rbuf + (size_t)(i < r0 ? i : i - nself) * rec;
         memcpy(npos + 3 * i, r, 3 * sizeof(float));
         r += 3 * sizeof(float);
         for (int k = 0; k < npayload; k++) {
