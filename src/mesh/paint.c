@@ -66,6 +66,26 @@ static inline int64_t wrap(int64_t i, int64_t N)
     return i;
 }
 
+/* Local plane of a particle, or -1 if it is not finite, not inside [0, L) or not
+ * on this rank's slab. */
+static inline int64_t owned_plane(const ct_mesh *m, const float *p)
+{
+    double x = p[0], y = p[1], z = p[2];
+    if (!isfinite(x) || !isfinite(y) || !isfinite(z) || x < 0 || y < 0 || z < 0 ||
+        x >= m->box || y >= m->box || z >= m->box)
+        return -1;
+    int64_t g = ct_mesh_plane_of_(m, x);
+    return g < m->x0 || g >= m->x0 + m->nx ? -1 : g - m->x0;
+}
+
+static ct_status bad_particle(const ct_mesh *m, int64_t bad, const float *pos)
+{
+    CT_FAIL(CT_ERR_ARG,
+            "particle %lld at (%g, %g, %g) is outside [0, %g) or not on its slab's rank %d "
+            "(call ct_mesh_exchange first)",
+            (long long)bad, pos[3 * bad], pos[3 * bad + 1], pos[3 * bad + 2], m->box, m->rank);
+}
+
 /* Check that every particle is finite, inside [0, L) and owned by this rank;
  * returns the local plane of each in plane[] (may be NULL). */
 static ct_status check_owned(const ct_mesh *m, int64_t n, const float *pos, int32_t *plane)
@@ -73,28 +93,38 @@ static ct_status check_owned(const ct_mesh *m, int64_t n, const float *pos, int3
     int64_t bad = INT64_MAX;
 #pragma omp parallel for num_threads(m->threads) schedule(static) reduction(min : bad)
     for (int64_t i = 0; i < n; i++) {
-        double x = pos[3 * i], y = pos[3 * i + 1], z = pos[3 * i + 2];
-        if (!isfinite(x) || !isfinite(y) || !isfinite(z) || x < 0 || y < 0 || z < 0 ||
-            x >= m->box || y >= m->box || z >= m->box) {
+        int64_t lp = owned_plane(m, pos + 3 * i);
+        if (lp < 0)
             bad = i < bad ? i : bad;
-            continue;
-        }
-        int64_t g = ct_mesh_plane_of_(m, x);
-        if (g < m->x0 || g >= m->x0 + m->nx) {
-            bad = i < bad ? i : bad;
-            continue;
-        }
-        if (plane)
-            plane[i] = (int32_t)(g - m->x0);
+        else if (plane)
+            plane[i] = (int32_t)lp;
     }
-    if (bad == INT64_MAX)
-        bad = -1;
-    if (bad >= 0)
-        CT_FAIL(CT_ERR_ARG,
-                "particle %lld at (%g, %g, %g) is outside [0, %g) or not on its slab's rank %d "
-                "(call ct_mesh_exchange first)",
-                (long long)bad, pos[3 * bad], pos[3 * bad + 1], pos[3 * bad + 2], m->box,
-                m->rank);
+    return bad == INT64_MAX ? CT_OK : bad_particle(m, bad, pos);
+}
+
+/* One thread: the same check, and the particle indices split by chunk colour in
+ * one pass, each colour in input order: list[0..*neven) are in even chunks,
+ * list[*neven..n) in odd ones. (The odd ones are written from the end and then
+ * reversed, so the split needs no second buffer.) */
+static ct_status split_colours(const ct_mesh *m, int64_t n, const float *pos, uint32_t *list,
+                               int64_t *neven)
+{
+    int64_t ne = 0, top = n;
+    for (int64_t i = 0; i < n; i++) {
+        int64_t lp = owned_plane(m, pos + 3 * i);
+        if (lp < 0)
+            return bad_particle(m, i, pos);
+        if (((lp / CHUNK) & 1) == 0)
+            list[ne++] = (uint32_t)i;
+        else
+            list[--top] = (uint32_t)i;
+    }
+    for (int64_t a = ne, b = n - 1; a < b; a++, b--) {
+        uint32_t t = list[a];
+        list[a] = list[b];
+        list[b] = t;
+    }
+    *neven = ne;
     return CT_OK;
 }
 
@@ -188,21 +218,15 @@ static inline void cic_scatter(ct_mesh *m, const cic_block *b)
     }
 }
 
-/* CIC-paint particles idx[k0..k1) (idx NULL: particles k0..k1 whose chunk has
- * the given colour), in that order. */
+/* CIC-paint particles idx[k0..k1), in that order. */
 static void paint_cic_run(ct_mesh *m, double shift, const float *pos, const float *w,
-                          double w_uniform, const uint32_t *idx, int64_t k0, int64_t k1,
-                          const int32_t *plane, int color)
+                          double w_uniform, const uint32_t *idx, int64_t k0, int64_t k1)
 {
     cic_block blk[2];
     int cur = 0;
     blk[0].n = blk[1].n = 0;
     for (int64_t k = k0; k < k1; k++) {
-        int64_t i = k;
-        if (idx)
-            i = idx[k];
-        else if (((plane[k] / CHUNK) & 1) != color)
-            continue;
+        const uint32_t i = idx[k];
         cic_prepare(m, shift, pos + 3 * (size_t)i, w ? (double)w[i] : w_uniform, &blk[cur]);
         if (blk[cur].n == CIC_BLOCK) {
             /* the other block's rows were prefetched a whole block ago */
@@ -237,15 +261,18 @@ ct_status ct_mesh_paint(ct_mesh *m, const ct_paint_settings *s, int64_t n, const
     else if ((uint64_t)n > UINT32_MAX)
         lrc = ct_error_set(CT_ERR_UNSUPPORTED, __func__, __LINE__,
                            "more than 2^32 particles on one rank");
+    int64_t neven = 0;
     if (lrc == CT_OK && n > 0) {
-        /* plane index, then (threads > 1) the paint order, in the mesh's scratch */
-        plane = ct_mesh_scratch_(m, (size_t)n * (sizeof(int32_t) +
-                                                 (m->threads > 1 ? sizeof(uint32_t) : 0)));
-        if (!plane)
+        /* one thread: the colour-split order; more: the plane index, then the
+         * paint order; in the mesh's scratch */
+        void *buf = ct_mesh_scratch_(m, (size_t)n * (m->threads > 1 ? 8 : 4));
+        if (!buf)
             lrc = ct_error_set(CT_ERR_MEMORY, __func__, __LINE__,
                                "out of memory for %lld particle indices", (long long)n);
-        if (lrc == CT_OK)
-            lrc = check_owned(m, n, pos, plane);
+        else if (m->threads == 1)
+            lrc = split_colours(m, n, pos, order = buf, &neven);
+        else
+            lrc = check_owned(m, n, pos, plane = buf);
     }
     CT_CHECK_GOTO(rc, ct_agree(m->comm, lrc));
 
@@ -260,19 +287,19 @@ ct_status ct_mesh_paint(ct_mesh *m, const ct_paint_settings *s, int64_t n, const
 
     const int64_t nchunk = (m->nx + CHUNK - 1) / CHUNK;
     if (n > 0 && m->threads == 1) {
-        /* One thread: each colour pass scans the particles in input order and skips
-         * the other colour. Within a colour a cell gets contributions from one
-         * chunk only, so every cell adds them in exactly the order of the sorted
-         * chunk lists below: the same sums bit for bit, without the sort. */
+        /* One thread: all particles of even chunks in input order, then those of
+         * odd chunks. Within a colour a cell gets contributions from one chunk
+         * only, so every cell adds them in exactly the order of the sorted chunk
+         * lists below: the same sums bit for bit, without the sort. */
         const double shift = s->shift;
-        for (int color = 0; color < 2; color++) {
-            if (p == 2) {
-                paint_cic_run(m, shift, pos, w, w_uniform, NULL, 0, n, plane, color);
-                continue;
+        if (p == 2) {
+            paint_cic_run(m, shift, pos, w, w_uniform, order, 0, neven);
+            paint_cic_run(m, shift, pos, w, w_uniform, order, neven, n);
+        } else {
+            for (int64_t k = 0; k < n; k++) {
+                uint32_t i = order[k];
+                paint_one(m, p, shift, pos + 3 * (size_t)i, w ? (double)w[i] : w_uniform);
             }
-            for (int64_t i = 0; i < n; i++)
-                if (((plane[i] / CHUNK) & 1) == color)
-                    paint_one(m, p, shift, pos + 3 * (size_t)i, w ? (double)w[i] : w_uniform);
         }
     } else if (n > 0) {
         /* stable counting sort of particle indices by chunk, in parallel: thread t
@@ -315,8 +342,7 @@ ct_status ct_mesh_paint(ct_mesh *m, const ct_paint_settings *s, int64_t n, const
 #pragma omp parallel for num_threads(m->threads) schedule(dynamic, 1)
             for (int64_t c = color; c < nchunk; c += 2) {
                 if (p == 2)
-                    paint_cic_run(m, shift, pos, w, w_uniform, order, start[c], start[c + 1],
-                                  NULL, 0);
+                    paint_cic_run(m, shift, pos, w, w_uniform, order, start[c], start[c + 1]);
                 else
                     for (int64_t k = start[c]; k < start[c + 1]; k++) {
                         uint32_t i = order[k];
