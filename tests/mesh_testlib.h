@@ -10,6 +10,40 @@
 #include "cosmotl/stats.h"
 #include "testlib.h"
 
+/* One particle's position from its own generator stream (any distribution). */
+typedef void (*ct_test_position_fn)(ct_rng *r, double L, double x[3]);
+
+/* np particles from a seed, the same on any number of ranks: particle i is drawn
+ * by gen from Philox(seed, 1, i) and put into [0, L) (a float that rounds to L is
+ * 0); each rank keeps every size-th one, then they go to their slab owners. */
+static inline void ct_test_share_particles(ct_mesh *m, int64_t np, uint64_t seed,
+                                           ct_test_position_fn gen, int64_t *n, float **pos)
+{
+    int me, size;
+    MPI_Comm comm = ct_mesh_comm(m);
+    MPI_Comm_rank(comm, &me);
+    MPI_Comm_size(comm, &size);
+    double L = ct_mesh_box(m);
+    float *p = malloc((size_t)(np / size + 1) * 3 * sizeof *p);
+    int64_t k = 0;
+    for (int64_t i = 0; i < np; i++) {
+        ct_rng r;
+        ct_rng_init(&r, seed, 1, (uint64_t)i);
+        double v[3];
+        gen(&r, L, v);
+        if (i % size != me)
+            continue;
+        for (int a = 0; a < 3; a++) {
+            float f = (float)v[a];
+            p[3 * k + a] = f >= (float)L ? 0.0f : f;
+        }
+        k++;
+    }
+    *n = k;
+    *pos = p;
+    CT_EXPECT_OK(ct_mesh_exchange(m, n, pos, 0, NULL));
+}
+
 /* The whole real field on every rank (N^3 values, no padding), for comparison
  * with brute-force references. */
 static inline double *ct_test_gather_field(ct_mesh *m)

@@ -28,34 +28,16 @@ const char *__lsan_default_suppressions(void) { return "leak:libgomp\n"; }
 
 static int nrank = 1;
 
-/* np particles uniform in [0, L)^3 from a seed, the same on any number of ranks:
- * each rank keeps every size-th one, then they go to their slab owners. */
+/* uniform in [0, L)^3 */
+static void uniform_position(ct_rng *r, double L, double x[3])
+{
+    for (int a = 0; a < 3; a++)
+        x[a] = L * ct_rng_uniform(r);
+}
+
 static void make_particles(ct_mesh *m, int64_t np, uint64_t seed, int64_t *n, float **pos)
 {
-    int me, size;
-    MPI_Comm comm = ct_mesh_comm(m);
-    MPI_Comm_rank(comm, &me);
-    MPI_Comm_size(comm, &size);
-    double L = ct_mesh_box(m);
-    float *p = malloc((size_t)(np / size + 1) * 3 * sizeof *p);
-    int64_t k = 0;
-    for (int64_t i = 0; i < np; i++) {
-        ct_rng r;
-        ct_rng_init(&r, seed, 1, (uint64_t)i);
-        float x[3];
-        for (int a = 0; a < 3; a++) {
-            x[a] = (float)(L * ct_rng_uniform(&r));
-            if (x[a] >= (float)L)
-                x[a] = 0;
-        }
-        if (i % size == me) {
-            memcpy(p + 3 * k, x, sizeof x);
-            k++;
-        }
-    }
-    *n = k;
-    *pos = p;
-    CT_EXPECT_OK(ct_mesh_exchange(m, n, pos, 0, NULL));
+    ct_test_share_particles(m, np, seed, uniform_position, n, pos);
 }
 
 static ct_mesh *new_mesh(int64_t N, double L, MPI_Comm comm)

@@ -32,40 +32,21 @@ static ct_mesh *new_mesh(int64_t N, double L, MPI_Comm comm)
     return m;
 }
 
-/* np particles from a seed, clustered in a few blobs so that marks vary; each
- * rank keeps every size-th one, then they go to their slab owners. */
+/* clustered in a few blobs so that marks vary (one of four draws is uniform) */
+static void blob_position(ct_rng *r, double L, double x[3])
+{
+    int blob = (int)(ct_rng_u32(r) % 4);
+    for (int a = 0; a < 3; a++) {
+        double c = L * (0.2 + 0.2 * ((blob + a) % 4));
+        double v = blob == 3 ? L * ct_rng_uniform(r) : c + 0.08 * L * ct_rng_normal(r);
+        v = fmod(v, L);
+        x[a] = v < 0 ? v + L : v;
+    }
+}
+
 static void make_particles(ct_mesh *m, int64_t np, uint64_t seed, int64_t *n, float **pos)
 {
-    int me, size;
-    MPI_Comm comm = ct_mesh_comm(m);
-    MPI_Comm_rank(comm, &me);
-    MPI_Comm_size(comm, &size);
-    double L = ct_mesh_box(m);
-    float *p = malloc((size_t)(np / size + 1) * 3 * sizeof *p);
-    int64_t k = 0;
-    for (int64_t i = 0; i < np; i++) {
-        ct_rng r;
-        ct_rng_init(&r, seed, 1, (uint64_t)i);
-        int blob = (int)(ct_rng_u32(&r) % 4);
-        float x[3];
-        for (int a = 0; a < 3; a++) {
-            double c = L * (0.2 + 0.2 * ((blob + a) % 4));
-            double v = blob == 3 ? L * ct_rng_uniform(&r) : c + 0.08 * L * ct_rng_normal(&r);
-            v = fmod(v, L);
-            if (v < 0)
-                v += L;
-            x[a] = (float)v;
-            if (x[a] >= (float)L)
-                x[a] = 0;
-        }
-        if (i % size == me) {
-            memcpy(p + 3 * k, x, sizeof x);
-            k++;
-        }
-    }
-    *n = k;
-    *pos = p;
-    CT_EXPECT_OK(ct_mesh_exchange(m, n, pos, 0, NULL));
+    ct_test_share_particles(m, np, seed, blob_position, n, pos);
 }
 
 /* CIC interpolation of a full N^3 grid (points at x = iH) at one position */
