@@ -44,6 +44,32 @@ static inline void ct_test_share_particles(ct_mesh *m, int64_t np, uint64_t seed
     CT_EXPECT_OK(ct_mesh_exchange(m, n, pos, 0, NULL));
 }
 
+/* The same np positions on every rank: uniform in [0, L)^3 from Philox(seed, N),
+ * then the cases where a slab split could go wrong: a particle exactly on every
+ * plane boundary (the slab boundaries of any rank count among them), one on the
+ * last plane and two at L - eps (one of them at y = 0, z = L - eps). Needs
+ * np >= N + 3; the caller frees the array. */
+static inline float *ct_test_global_positions(int np, int64_t N, double L, uint64_t seed)
+{
+    const double H = L / (double)N;
+    float *g = malloc(sizeof(float) * 3 * (size_t)np);
+    ct_rng rng;
+    ct_rng_init(&rng, seed, (uint64_t)N, 0);
+    for (int q = 0; q < 3 * np; q++)
+        g[q] = (float)(ct_rng_uniform(&rng) * L);
+    int e = 0;
+    for (int64_t i = 0; i < N; i++)
+        g[3 * e++] = (float)((double)i * H);
+    g[3 * e++] = (float)(H * (double)(N - 1));
+    g[3 * e++] = nextafterf((float)L, 0.0f);
+    g[3 * e + 1] = 0.0f;
+    g[3 * e + 2] = nextafterf((float)L, 0.0f);
+    for (int q = 0; q < 3 * np; q++)
+        if (g[q] >= (float)L) /* a uniform draw that rounds to L */
+            g[q] = 0.0f;
+    return g;
+}
+
 /* The whole real field on every rank (N^3 values, no padding), for comparison
  * with brute-force references. */
 static inline double *ct_test_gather_field(ct_mesh *m)

@@ -30,8 +30,9 @@ srun_mpi = pmix
 [slurm.gather]
 ntasks = 1
 [summarize]
-; a grid large enough that one snapshot takes a moment to kill
-grid = 256
+; a grid large enough that one snapshot takes a moment to kill (about a second on
+; 2 ranks at 512: painting the few particles is fast, the FFT and binning are not)
+grid = 512
 [suite.s]
 dir = suite
 range = 0:6

@@ -17,26 +17,15 @@ static void run(int N, double L, int threads, int np_global)
     int rank, size;
     MPI_Comm_rank(comm, &rank);
     MPI_Comm_size(comm, &size);
-    const double H = L / N;
 
-    /* the same global particle list on every rank */
-    float *gpos = malloc(sizeof(float) * 3 * np_global);
+    /* the same global particle list on every rank, with particles on every plane
+     * boundary, on the last plane and at L - eps */
+    float *gpos = ct_test_global_positions(np_global, N, L, 7);
     float *gw = malloc(sizeof(float) * np_global);
     ct_rng rng;
-    ct_rng_init(&rng, 7, (uint64_t)N, 0);
-    for (int q = 0; q < np_global; q++) {
-        for (int a = 0; a < 3; a++)
-            gpos[3 * q + a] = (float)(ct_rng_uniform(&rng) * L);
+    ct_rng_init(&rng, 8, (uint64_t)N, 0);
+    for (int q = 0; q < np_global; q++)
         gw[q] = (float)(0.5 + ct_rng_uniform(&rng));
-    }
-    /* every plane boundary (the slab boundaries of any rank count among them) */
-    int e = 0;
-    for (int i = 0; i < N && e < np_global; i++, e++)
-        gpos[3 * e] = (float)(i * H);
-    gpos[3 * e++] = (float)(H * (N - 1));
-    gpos[3 * e++] = nextafterf((float)L, 0.0f);
-    gpos[3 * e + 2] = nextafterf((float)L, 0.0f);
-    gpos[3 * e++ + 1] = 0.0f;
 
     /* reference on this rank alone */
     ct_mesh_settings ms;

@@ -39,22 +39,10 @@ static void run(int N, double L, int threads, int np_global, ct_mas mas, int int
     int rank, size;
     MPI_Comm_rank(comm, &rank);
     MPI_Comm_size(comm, &size);
-    const double H = L / N;
-    float *gpos = malloc(sizeof(float) * 3 * np_global);
+    float *gpos = ct_test_global_positions(np_global, N, L, 11);
     float *gw = malloc(sizeof(float) * np_global);
-    ct_rng rng;
-    ct_rng_init(&rng, 11, (uint64_t)N, 0);
-    for (int q = 0; q < np_global; q++) {
-        for (int a = 0; a < 3; a++)
-            gpos[3 * q + a] = (float)(ct_rng_uniform(&rng) * L);
+    for (int q = 0; q < np_global; q++)
         gw[q] = q % 3 == 0 ? 0.25f : 1.0f;
-    }
-    int e = 0;
-    for (int i = 0; i < N; i++)
-        gpos[3 * e++] = (float)(i * H);
-    gpos[3 * e++] = (float)(H * (N - 1));
-    gpos[3 * e++] = nextafterf((float)L, 0.0f);
-    gpos[3 * e++ + 2] = nextafterf((float)L, 0.0f);
 
     ct_pk_settings s;
     ct_pk_settings_defaults(&s);
