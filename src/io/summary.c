@@ -202,18 +202,41 @@ void ct_summary_abort(ct_summary_writer **pw)
     *pw = NULL;
 }
 
+const char *ct_summary_axis_name_(int axis)
+{
+    static const char *axes[] = {"x", "y", "z"};
+    return axis >= 0 && axis < 3 ? axes[axis] : "none";
+}
+
+ct_status ct_summary_spectrum_(hid_t g, const ct_pk_result *r, const ct_pk_meta *meta,
+                               const char *desc)
+{
+    hsize_t d[1] = {(hsize_t)r->nbins};
+    CT_CHECK(ct_h5_write_doubles(g, "k", r->k, 1, d));
+    CT_CHECK(ct_h5_write_doubles(g, "P0", r->P0, 1, d));
+    CT_CHECK(ct_h5_write_doubles(g, "P2", r->P2, 1, d));
+    CT_CHECK(ct_h5_write_doubles(g, "P4", r->P4, 1, d));
+    CT_CHECK(ct_h5_write_int64s(g, "nmodes", r->nmodes, 1, d));
+    CT_CHECK(ct_h5_attr_double(g, "box", r->box));
+    CT_CHECK(ct_h5_attr_int(g, "grid", r->grid));
+    CT_CHECK(ct_h5_attr_vstr(g, "mas", ct_mas_name(r->mas)));
+    CT_CHECK(ct_h5_attr_double(g, "redshift", meta ? meta->redshift : 0.0));
+    CT_CHECK(ct_h5_attr_vstr(g, "description", desc));
+    CT_CHECK(ct_h5_attr_int(g, "interlace", r->interlace));
+    CT_CHECK(ct_h5_attr_int(g, "los_axis", r->axis));
+    CT_CHECK(ct_h5_attr_vstr(g, "rsd", ct_summary_axis_name_(meta ? meta->rsd_axis : -1)));
+    CT_CHECK(ct_h5_attr_double(g, "bin_width", r->bin_width));
+    CT_CHECK(ct_h5_attr_int(g, "npart", r->npart));
+    CT_CHECK(ct_h5_attr_vstr(g, "species", meta && meta->species ? meta->species : "m"));
+    return CT_OK;
+}
+
 ct_status ct_summary_write_pk(ct_summary_writer *w, const char *name, const ct_pk_result *r,
                               const ct_pk_meta *meta)
 {
     ct_status rc = CT_OK;
     hid_t g = -1;
     CT_CHECK(ct_summary_group(w, name, "P0", "k,nmodes", "P2,P4", "nbar,npart", &g));
-    hsize_t d[1] = {(hsize_t)r->nbins};
-    CT_CHECK_GOTO(rc, ct_h5_write_doubles(g, "k", r->k, 1, d));
-    CT_CHECK_GOTO(rc, ct_h5_write_doubles(g, "P0", r->P0, 1, d));
-    CT_CHECK_GOTO(rc, ct_h5_write_doubles(g, "P2", r->P2, 1, d));
-    CT_CHECK_GOTO(rc, ct_h5_write_doubles(g, "P4", r->P4, 1, d));
-    CT_CHECK_GOTO(rc, ct_h5_write_int64s(g, "nmodes", r->nmodes, 1, d));
     const char *species = meta && meta->species ? meta->species : "m";
     int rsd = meta ? meta->rsd_axis : -1;
     char desc[512];
@@ -225,20 +248,9 @@ ct_status ct_summary_write_pk(ct_summary_writer *w, const char *name, const ct_p
                  !strcmp(species, "cb") ? "CDM+baryon" : "matter", species,
                  rsd >= 0 ? ", redshift space" : "", (long long)r->grid, ct_mas_name(r->mas),
                  r->interlace ? ", interlaced" : "", r->cross ? ", cross" : "");
-    static const char *axes[] = {"x", "y", "z"};
-    CT_CHECK_GOTO(rc, ct_h5_attr_double(g, "box", r->box));
-    CT_CHECK_GOTO(rc, ct_h5_attr_int(g, "grid", r->grid));
-    CT_CHECK_GOTO(rc, ct_h5_attr_vstr(g, "mas", ct_mas_name(r->mas)));
-    CT_CHECK_GOTO(rc, ct_h5_attr_double(g, "redshift", meta ? meta->redshift : 0.0));
-    CT_CHECK_GOTO(rc, ct_h5_attr_vstr(g, "description", desc));
-    CT_CHECK_GOTO(rc, ct_h5_attr_int(g, "interlace", r->interlace));
-    CT_CHECK_GOTO(rc, ct_h5_attr_int(g, "los_axis", r->axis));
-    CT_CHECK_GOTO(rc, ct_h5_attr_vstr(g, "rsd", rsd >= 0 && rsd < 3 ? axes[rsd] : "none"));
-    CT_CHECK_GOTO(rc, ct_h5_attr_double(g, "bin_width", r->bin_width));
+    CT_CHECK_GOTO(rc, ct_summary_spectrum_(g, r, meta, desc));
     CT_CHECK_GOTO(rc, ct_h5_attr_double(g, "nbar", r->nbar));
     CT_CHECK_GOTO(rc, ct_h5_attr_double(g, "shot_noise", r->shot_noise));
-    CT_CHECK_GOTO(rc, ct_h5_attr_int(g, "npart", r->npart));
-    CT_CHECK_GOTO(rc, ct_h5_attr_vstr(g, "species", species));
     CT_CHECK_GOTO(rc, ct_h5_attr_int(g, "cross", r->cross));
 fail:
     H5Gclose(g);

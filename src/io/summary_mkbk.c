@@ -6,12 +6,6 @@
 #include "cosmotl/summary.h"
 #include "summary_private.h"
 
-static const char *axis_name(int a)
-{
-    static const char *axes[] = {"x", "y", "z"};
-    return a >= 0 && a < 3 ? axes[a] : "none";
-}
-
 ct_status ct_summary_write_mk(ct_summary_writer *w, const char *name, const ct_mk_result *r,
                               const ct_pk_meta *meta)
 {
@@ -20,11 +14,6 @@ ct_status ct_summary_write_mk(ct_summary_writer *w, const char *name, const ct_m
     const ct_pk_result *M = &r->M;
     CT_CHECK(ct_summary_group(w, name, "P0", "k,nmodes", "P2,P4,X0", "mean_mark", &g));
     hsize_t d[1] = {(hsize_t)M->nbins};
-    CT_CHECK_GOTO(rc, ct_h5_write_doubles(g, "k", M->k, 1, d));
-    CT_CHECK_GOTO(rc, ct_h5_write_doubles(g, "P0", M->P0, 1, d));
-    CT_CHECK_GOTO(rc, ct_h5_write_doubles(g, "P2", M->P2, 1, d));
-    CT_CHECK_GOTO(rc, ct_h5_write_doubles(g, "P4", M->P4, 1, d));
-    CT_CHECK_GOTO(rc, ct_h5_write_int64s(g, "nmodes", M->nmodes, 1, d));
     if (r->X.nbins == M->nbins)
         CT_CHECK_GOTO(rc, ct_h5_write_doubles(g, "X0", r->X.P0, 1, d));
     int rsd = meta ? meta->rsd_axis : -1;
@@ -43,17 +32,7 @@ ct_status ct_summary_write_mk(ct_summary_writer *w, const char *name, const ct_m
     CT_CHECK_GOTO(rc, ct_h5_attr_double(g, "mean_mark", r->mean_mark));
     CT_CHECK_GOTO(rc, ct_h5_attr_double(g, "delta_R_min", r->delta_R_range[0]));
     CT_CHECK_GOTO(rc, ct_h5_attr_double(g, "delta_R_max", r->delta_R_range[1]));
-    CT_CHECK_GOTO(rc, ct_h5_attr_double(g, "box", M->box));
-    CT_CHECK_GOTO(rc, ct_h5_attr_int(g, "grid", M->grid));
-    CT_CHECK_GOTO(rc, ct_h5_attr_vstr(g, "mas", ct_mas_name(M->mas)));
-    CT_CHECK_GOTO(rc, ct_h5_attr_double(g, "redshift", meta ? meta->redshift : 0.0));
-    CT_CHECK_GOTO(rc, ct_h5_attr_vstr(g, "description", desc));
-    CT_CHECK_GOTO(rc, ct_h5_attr_int(g, "interlace", M->interlace));
-    CT_CHECK_GOTO(rc, ct_h5_attr_int(g, "los_axis", M->axis));
-    CT_CHECK_GOTO(rc, ct_h5_attr_vstr(g, "rsd", axis_name(rsd)));
-    CT_CHECK_GOTO(rc, ct_h5_attr_double(g, "bin_width", M->bin_width));
-    CT_CHECK_GOTO(rc, ct_h5_attr_int(g, "npart", M->npart));
-    CT_CHECK_GOTO(rc, ct_h5_attr_vstr(g, "species", meta && meta->species ? meta->species : "m"));
+    CT_CHECK_GOTO(rc, ct_summary_spectrum_(g, M, meta, desc));
 fail:
     H5Gclose(g);
     return rc;
@@ -102,7 +81,7 @@ ct_status ct_summary_write_bk(ct_summary_writer *w, const char *name, const ct_b
     CT_CHECK_GOTO(rc, ct_h5_attr_vstr(g, "mas", meta && meta->mas ? meta->mas : "CIC"));
     CT_CHECK_GOTO(rc, ct_h5_attr_int(g, "interlace", meta ? meta->interlace : 0));
     CT_CHECK_GOTO(rc, ct_h5_attr_double(g, "redshift", meta ? meta->redshift : 0.0));
-    CT_CHECK_GOTO(rc, ct_h5_attr_vstr(g, "rsd", axis_name(rsd)));
+    CT_CHECK_GOTO(rc, ct_h5_attr_vstr(g, "rsd", ct_summary_axis_name_(rsd)));
     CT_CHECK_GOTO(rc, ct_h5_attr_vstr(g, "description", desc));
     CT_CHECK_GOTO(rc, ct_h5_attr_vstr(g, "species", meta && meta->species ? meta->species : "m"));
     CT_CHECK_GOTO(rc, ct_h5_attr_int(g, "passes", r->nchunk));
