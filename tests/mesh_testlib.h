@@ -10,6 +10,19 @@
 #include "cosmotl/stats.h"
 #include "testlib.h"
 
+/* An N^3 mesh of box L on comm with the given threads (default settings else). */
+static inline ct_mesh *ct_test_new_mesh(int64_t N, double L, int threads, MPI_Comm comm)
+{
+    ct_mesh_settings ms;
+    ct_mesh_settings_defaults(&ms);
+    ms.n = N;
+    ms.box = L;
+    ms.threads = threads;
+    ct_mesh *m = NULL;
+    CT_EXPECT_OK(ct_mesh_create(&m, &ms, comm));
+    return m;
+}
+
 /* One particle's position from its own generator stream (any distribution). */
 typedef void (*ct_test_position_fn)(ct_rng *r, double L, double x[3]);
 

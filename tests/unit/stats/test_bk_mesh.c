@@ -40,21 +40,10 @@ static void make_particles(ct_mesh *m, int64_t np, uint64_t seed, int64_t *n, fl
     ct_test_share_particles(m, np, seed, uniform_position, n, pos);
 }
 
-static ct_mesh *new_mesh(int64_t N, double L, MPI_Comm comm)
-{
-    ct_mesh_settings ms;
-    ct_mesh_settings_defaults(&ms);
-    ms.n = N;
-    ms.box = L;
-    ct_mesh *m = NULL;
-    CT_EXPECT_OK(ct_mesh_create(&m, &ms, comm));
-    return m;
-}
-
 /* CIC overdensity of np seeded particles, left in real space. */
 static ct_mesh *particle_mesh(int64_t N, double L, int64_t np, uint64_t seed, MPI_Comm comm)
 {
-    ct_mesh *m = new_mesh(N, L, comm);
+    ct_mesh *m = ct_test_new_mesh(N, L, 1, comm);
     int64_t n = 0;
     float *pos = NULL;
     make_particles(m, np, seed, &n, &pos);
@@ -209,7 +198,7 @@ done:
  * coloured in Fourier space; left in real space. */
 static ct_mesh *gaussian_mesh(int64_t N, double L, double slope, uint64_t seed)
 {
-    ct_mesh *m = new_mesh(N, L, MPI_COMM_WORLD);
+    ct_mesh *m = ct_test_new_mesh(N, L, 1, MPI_COMM_WORLD);
     ptrdiff_t x0, nx, row = ct_mesh_row(m);
     ct_mesh_local(m, &x0, &nx);
     ct_real *r = ct_mesh_real(m);
@@ -274,7 +263,7 @@ static void gaussian_realisation(int64_t N, double L, double slope, uint64_t see
     const double a = a_rms / sqrt(g2);
     ct_bk_result *rp = NULL, *rm = NULL;
     for (int sign = 1; sign >= -1; sign -= 2) {
-        ct_mesh *d = new_mesh(N, L, MPI_COMM_WORLD);
+        ct_mesh *d = ct_test_new_mesh(N, L, 1, MPI_COMM_WORLD);
         ct_real *dr = ct_mesh_real(d);
         for (ptrdiff_t i = 0; i < nx; i++)
             for (int64_t j = 0; j < N; j++)
@@ -404,7 +393,7 @@ static void test_poisson(void)
 
 static void test_errors(void)
 {
-    ct_mesh *m = new_mesh(12, 50.0, MPI_COMM_WORLD);
+    ct_mesh *m = ct_test_new_mesh(12, 50.0, 1, MPI_COMM_WORLD);
     ct_bk_settings s;
     ct_bk_settings_defaults(&s);
     ct_bk_result *r = NULL;

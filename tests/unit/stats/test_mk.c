@@ -21,17 +21,6 @@ const char *__lsan_default_suppressions(void) { return "leak:libgomp\n"; }
 
 static int nrank = 1;
 
-static ct_mesh *new_mesh(int64_t N, double L, MPI_Comm comm)
-{
-    ct_mesh_settings ms;
-    ct_mesh_settings_defaults(&ms);
-    ms.n = N;
-    ms.box = L;
-    ct_mesh *m = NULL;
-    CT_EXPECT_OK(ct_mesh_create(&m, &ms, comm));
-    return m;
-}
-
 /* clustered in a few blobs so that marks vary (one of four draws is uniform) */
 static void blob_position(ct_rng *r, double L, double x[3])
 {
@@ -74,7 +63,8 @@ static void test_marks_brute_force(void)
 {
     const int N = 12;
     const double L = 60.0;
-    ct_mesh *m = new_mesh(N, L, MPI_COMM_WORLD), *work = new_mesh(N, L, MPI_COMM_WORLD);
+    ct_mesh *m = ct_test_new_mesh(N, L, 1, MPI_COMM_WORLD),
+            *work = ct_test_new_mesh(N, L, 1, MPI_COMM_WORLD);
     int64_t n = 0;
     float *pos = NULL;
     make_particles(m, 300, 3, &n, &pos);
@@ -165,7 +155,8 @@ static void spectra(MPI_Comm comm, const ct_mk_settings *s, int interlace, int c
 {
     const int N = 16;
     const double L = 100.0;
-    ct_mesh *m = new_mesh(N, L, comm), *ms = new_mesh(N, L, comm), *w = new_mesh(N, L, comm);
+    ct_mesh *m = ct_test_new_mesh(N, L, 1, comm), *ms = ct_test_new_mesh(N, L, 1, comm),
+            *w = ct_test_new_mesh(N, L, 1, comm);
     int64_t n = 0;
     float *pos = NULL;
     make_particles(m, 2000, 9, &n, &pos);
@@ -244,7 +235,7 @@ static void test_p0_and_ranks(void)
             memset(&mku, 0, sizeof mku);
             spectra(MPI_COMM_SELF, &s, 0, 0, &Pu, &mku, &rcu);
             CT_EXPECT_OK(rcu);
-            ct_mesh *mp = new_mesh(N, L, MPI_COMM_SELF);
+            ct_mesh *mp = ct_test_new_mesh(N, L, 1, MPI_COMM_SELF);
             int64_t np = 0;
             float *pp = NULL;
             make_particles(mp, 2000, 9, &np, &pp);

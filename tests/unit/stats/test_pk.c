@@ -24,14 +24,7 @@
 
 static ct_mesh *new_mesh(int N, double L, int threads)
 {
-    ct_mesh_settings ms;
-    ct_mesh_settings_defaults(&ms);
-    ms.n = N;
-    ms.box = L;
-    ms.threads = threads;
-    ct_mesh *m = NULL;
-    CT_EXPECT_OK(ct_mesh_create(&m, &ms, MPI_COMM_SELF));
-    return m;
+    return ct_test_new_mesh(N, L, threads, MPI_COMM_SELF);
 }
 
 static int wn(int i, int N) { return i <= N / 2 ? i : i - N; }
