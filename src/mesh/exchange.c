@@ -171,11 +171,10 @@ ct_status ct_mesh_exchange(const ct_mesh *m, int64_t *n_io, float **pos_io, int 
     free(sbuf);
     sbuf = NULL;
 
-    /* unpack what arrived around self's block */
-    for (int64_t i = 0; i < nnew; i++) {
-        if (i >= r0 && i < r0 + nself)
-            continue;
-        const char *r = rbuf + (size_t)(i < r0 ? i : i - nself) * rec;
+    /* unpack what arrived: received record q goes before or after self's block */
+    for (int64_t q = 0; q < nnew - nself; q++) {
+        const int64_t i = q < r0 ? q : q + nself;
+        const char *r = rbuf + (size_t)q * rec;
         memcpy(npos + 3 * i, r, 3 * sizeof(float));
         r += 3 * sizeof(float);
         for (int k = 0; k < npayload; k++) {
