@@ -476,32 +476,29 @@ ct_status ct_mlp_train(ct_mlp *m, const ct_dataset *train, const ct_dataset *val
         for (int64_t k = 0; k < nb; k++) {
             int64_t bk = (k + 1) * B < ng ? B : ng - k * B;
             int64_t nl = bk * (rank + 1) / size - bk * rank / size;
-            double l = 0, ta;
+            double l = 0;
             const unsigned char *mk = ep.mask ? ep.mask + off * nt : NULL;
-            if (use_f32) {
+            if (use_f32)
                 lrc = ct_nn_gradient_work_f32(m, &f32.w, f32.p, f32.x + off * nin,
                                               f32.y + off * nt, mk, ep.id + off, nl,
                                               (double)bk, 1, s->seed, epoch, f32.g, &l);
-                if (lrc != CT_OK)
-                    break; /* cannot happen past the checks above; kept for safety */
-                f32.g[np] = (float)l;
-                ta = ct_wtime();
-                MPI_Allreduce(MPI_IN_PLACE, f32.g, (int)np + 1, MPI_FLOAT, MPI_SUM, comm);
-                res->seconds_allreduce += ct_wtime() - ta;
-                loss_sum += (double)f32.g[np] * (double)bk;
-            } else {
+            else
                 lrc = ct_nn_gradient_work_f64(m, &w, m->params, ep.x + off * nin,
                                               ep.y + off * nt, mk, ep.id + off, nl, (double)bk,
                                               1, s->seed, epoch, grad, &l);
-                if (lrc != CT_OK)
-                    break;
-                grad[np] = l;
-                ta = ct_wtime();
-                MPI_Allreduce(MPI_IN_PLACE, grad, (int)np + 1, MPI_DOUBLE, MPI_SUM, comm);
-                res->seconds_allreduce += ct_wtime() - ta;
-                loss_sum += grad[np] * (double)bk;
-            }
+            if (lrc != CT_OK)
+                break; /* cannot happen past the checks above; kept for safety */
+            /* the batch loss travels as one more element of the gradient buffer */
             void *g = use_f32 ? (void *)f32.g : (void *)grad;
+            if (use_f32)
+                f32.g[np] = (float)l;
+            else
+                grad[np] = l;
+            double ta = ct_wtime();
+            MPI_Allreduce(MPI_IN_PLACE, g, (int)np + 1, use_f32 ? MPI_FLOAT : MPI_DOUBLE, MPI_SUM,
+                          comm);
+            res->seconds_allreduce += ct_wtime() - ta;
+            loss_sum += (use_f32 ? (double)f32.g[np] : grad[np]) * (double)bk;
             if (s->clip_norm > 0)
                 clip_gradient(g, use_f32, np, s->clip_norm);
             adamw_step(m, s, &st, use_f32 ? &f32 : NULL, g, lr);
