@@ -52,29 +52,38 @@ ct_status ct_mesh_exchange(const ct_mesh *m, int64_t *n_io, float **pos_io, int 
         lrc = ct_error_set(CT_ERR_ARG, __func__, __LINE__, "bad particle arrays");
     if (lrc == CT_OK && n > 0 && P > 1)
         lrc = ct_calloc(&gplane, (size_t)n, sizeof(uint32_t), "particle planes");
-    /* wrap into [0, L) and find every particle's plane */
+    /* wrap into [0, L) and find every particle's plane: a branch-free check of
+     * each block, and the wrapping only in blocks that need it */
     int64_t bad = INT64_MAX;
     if (lrc == CT_OK) {
+        const int64_t nblock = (n + CT_MESH_BLOCK - 1) / CT_MESH_BLOCK;
 #pragma omp parallel for num_threads(m->threads) schedule(static) reduction(min : bad)
-        for (int64_t i = 0; i < n; i++) {
-            for (int a = 0; a < 3; a++) {
-                double x = pos[3 * i + a];
-                if (!isfinite(x)) {
-                    bad = i < bad ? i : bad;
-                    break;
+        for (int64_t b = 0; b < nblock; b++) {
+            const int64_t i0 = b * CT_MESH_BLOCK;
+            const int cnt = (int)(n - i0 < CT_MESH_BLOCK ? n - i0 : CT_MESH_BLOCK);
+            int32_t tmp[CT_MESH_BLOCK];
+            int32_t *pl = gplane ? (int32_t *)gplane + i0 : tmp;
+            if (!ct_mesh_block_planes_(m, cnt, pos + 3 * i0, pl))
+                continue;
+            for (int64_t i = i0; i < i0 + cnt; i++) {
+                for (int a = 0; a < 3; a++) {
+                    double x = pos[3 * i + a];
+                    if (!isfinite(x)) {
+                        bad = i < bad ? i : bad;
+                        break;
+                    }
+                    if (x < 0 || x >= m->box) {
+                        x = fmod(x, m->box);
+                        if (x < 0)
+                            x += m->box;
+                        float f = (float)x;
+                        if (f >= (float)m->box || f < 0)
+                            f = 0; /* rounding put it on L: that is 0 */
+                        pos[3 * i + a] = f;
+                    }
                 }
-                if (x < 0 || x >= m->box) {
-                    x = fmod(x, m->box);
-                    if (x < 0)
-                        x += m->box;
-                    float f = (float)x;
-                    if (f >= (float)m->box || f < 0)
-                        f = 0; /* rounding put it on L: that is 0 */
-                    pos[3 * i + a] = f;
-                }
+                pl[i - i0] = (int32_t)ct_mesh_plane_of_(m, pos[3 * i]);
             }
-            if (gplane)
-                gplane[i] = (uint32_t)ct_mesh_plane_of_(m, pos[3 * i]);
         }
         if (bad != INT64_MAX)
             lrc = ct_error_set(CT_ERR_NUMERIC, __func__, __LINE__,

@@ -211,6 +211,24 @@ void *ct_mesh_scratch_(ct_mesh *m, size_t bytes)
     return m->scratch;
 }
 
+CT_MESH_CLONES
+int ct_mesh_block_planes_(const ct_mesh *m, int cnt, const float *restrict p,
+                          int32_t *restrict plane)
+{
+    const double box = m->box, ih = m->inv_h;
+    const int32_t N = (int32_t)m->N;
+    int bad = 0;
+    for (int k = 0; k < cnt; k++) {
+        const double x = p[3 * k], y = p[3 * k + 1], z = p[3 * k + 2];
+        /* false for NaN and infinities too */
+        const int in = (x >= 0) & (x < box) & (y >= 0) & (y < box) & (z >= 0) & (z < box);
+        const int32_t g = (int32_t)((in ? x : 0.0) * ih); /* x >= 0: truncation is floor */
+        bad |= !in;
+        plane[k] = g >= N ? g - N : g;
+    }
+    return bad;
+}
+
 void ct_mesh_zero(ct_mesh *m)
 {
     size_t total = m->nreal + CT_MESH_GHOST_LO * m->plane;

@@ -61,6 +61,22 @@ static inline int64_t ct_mesh_plane_of_(const struct ct_mesh *m, double x)
     return i;
 }
 
+/* Function clones for the vectorised per-particle loops */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define CT_MESH_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define CT_MESH_CLONES
+#endif
+
+/* Particles are checked and located in blocks of this many */
+#define CT_MESH_BLOCK 64
+
+/* The global x-plane (as ct_mesh_plane_of_) of cnt <= CT_MESH_BLOCK particles
+ * into plane[]; returns nonzero if any of them is not finite or not inside
+ * [0, L) (its plane is then 0). Branch-free and vectorised: every position of
+ * every snapshot passes through it. */
+int ct_mesh_block_planes_(const struct ct_mesh *m, int cnt, const float *p, int32_t *plane);
+
 /* Add ghost planes into their owners (paint) or fill them from owners
  * (readout). */
 ct_status ct_mesh_ghosts_reduce_(struct ct_mesh *m);

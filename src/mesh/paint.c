@@ -86,18 +86,41 @@ static ct_status bad_particle(const ct_mesh *m, int64_t bad, const float *pos)
             (long long)bad, pos[3 * bad], pos[3 * bad + 1], pos[3 * bad + 2], m->box, m->rank);
 }
 
+/* The local planes of cnt <= CT_MESH_BLOCK particles into lp[]; the index of
+ * the first that is not finite, not inside [0, L) or not on this rank's slab,
+ * or -1. */
+static int block_local_planes(const ct_mesh *m, int cnt, const float *p, int32_t *lp)
+{
+    int bad = ct_mesh_block_planes_(m, cnt, p, lp);
+    const int32_t x0 = (int32_t)m->x0;
+    const uint32_t nx = (uint32_t)m->nx;
+    for (int k = 0; k < cnt; k++) {
+        lp[k] -= x0;
+        bad |= (uint32_t)lp[k] >= nx;
+    }
+    if (bad)
+        for (int k = 0; k < cnt; k++)
+            if (owned_plane(m, p + 3 * k) < 0)
+                return k;
+    return -1;
+}
+
 /* Check that every particle is finite, inside [0, L) and owned by this rank;
  * returns the local plane of each in plane[] (may be NULL). */
 static ct_status check_owned(const ct_mesh *m, int64_t n, const float *pos, int32_t *plane)
 {
     int64_t bad = INT64_MAX;
+    const int64_t nblock = (n + CT_MESH_BLOCK - 1) / CT_MESH_BLOCK;
 #pragma omp parallel for num_threads(m->threads) schedule(static) reduction(min : bad)
-    for (int64_t i = 0; i < n; i++) {
-        int64_t lp = owned_plane(m, pos + 3 * i);
-        if (lp < 0)
-            bad = i < bad ? i : bad;
+    for (int64_t b = 0; b < nblock; b++) {
+        const int64_t i = b * CT_MESH_BLOCK;
+        const int cnt = (int)(n - i < CT_MESH_BLOCK ? n - i : CT_MESH_BLOCK);
+        int32_t lp[CT_MESH_BLOCK];
+        const int k = block_local_planes(m, cnt, pos + 3 * i, lp);
+        if (k >= 0)
+            bad = i + k < bad ? i + k : bad;
         else if (plane)
-            plane[i] = (int32_t)lp;
+            memcpy(plane + i, lp, (size_t)cnt * sizeof(int32_t));
     }
     return bad == INT64_MAX ? CT_OK : bad_particle(m, bad, pos);
 }
@@ -105,19 +128,26 @@ static ct_status check_owned(const ct_mesh *m, int64_t n, const float *pos, int3
 /* One thread: the same check, and the particle indices split by chunk colour in
  * one pass, each colour in input order: list[0..*neven) are in even chunks,
  * list[*neven..n) in odd ones. (The odd ones are written from the end and then
- * reversed, so the split needs no second buffer.) */
+ * reversed, so the split needs no second buffer. Each index is stored in both
+ * places and only one cursor moves: no branch on the colour; the other store
+ * lands on a slot written later or on the same slot.) */
 static ct_status split_colours(const ct_mesh *m, int64_t n, const float *pos, uint32_t *list,
                                int64_t *neven)
 {
     int64_t ne = 0, top = n;
-    for (int64_t i = 0; i < n; i++) {
-        int64_t lp = owned_plane(m, pos + 3 * i);
-        if (lp < 0)
-            return bad_particle(m, i, pos);
-        if (((lp / CHUNK) & 1) == 0)
-            list[ne++] = (uint32_t)i;
-        else
-            list[--top] = (uint32_t)i;
+    for (int64_t i = 0; i < n; i += CT_MESH_BLOCK) {
+        const int cnt = (int)(n - i < CT_MESH_BLOCK ? n - i : CT_MESH_BLOCK);
+        int32_t lp[CT_MESH_BLOCK];
+        const int k = block_local_planes(m, cnt, pos + 3 * i, lp);
+        if (k >= 0)
+            return bad_particle(m, i + k, pos);
+        for (int q = 0; q < cnt; q++) {
+            const int odd = (lp[q] / CHUNK) & 1;
+            list[ne] = (uint32_t)(i + q);
+            list[top - 1] = (uint32_t)(i + q);
+            ne += 1 - odd;
+            top -= odd;
+        }
     }
     for (int64_t a = ne, b = n - 1; a < b; a++, b--) {
         uint32_t t = list[a];
@@ -160,7 +190,7 @@ static void paint_one(ct_mesh *m, int p, double shift, const float *x, double w)
  * from the scattered read-modify-writes keeps many cache misses in flight; the
  * products and their order are those of paint_one, so both paths give identical
  * sums. */
-#define CIC_BLOCK 16
+#define CIC_BLOCK 32
 typedef struct {
     int n;
     ptrdiff_t off[CIC_BLOCK], dy[CIC_BLOCK], dz[CIC_BLOCK];
@@ -187,18 +217,12 @@ static inline void cic_scatter(ct_mesh *m, const cic_block *b)
     }
 }
 
-/* CIC-paint particles idx[k0..k1), in that order. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define CT_PAINT_CLONES __attribute__((target_clones("avx2", "default")))
-#else
-#define CT_PAINT_CLONES
-#endif
 
 /* The index and weight arithmetic of a whole block at once, on positions gathered
  * into arrays: straight-line code the compiler vectorises (32-bit cell indices:
  * N < 2^15 keeps iy * row below 2^31). Same operations, hence the same values, as
  * cic_prepare. */
-CT_PAINT_CLONES
+CT_MESH_CLONES
 static void cic_prepare_block(const ct_mesh *m, double shift, int cnt,
                               const float *restrict px, const float *restrict py,
                               const float *restrict pz, const double *restrict pw,
