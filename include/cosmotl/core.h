@@ -83,8 +83,15 @@ ct_status ct_agree(MPI_Comm comm, ct_status local);
  * every rank (so rank 0 can print the real cause). */
 ct_status ct_agree_msg(MPI_Comm comm, ct_status local);
 
-/* Checked allocation helpers: zeroed memory; on failure set CT_ERR_MEMORY. */
+/* Checked allocation helpers: zeroed memory; on failure set CT_ERR_MEMORY.
+ * Blocks of CT_HUGE_MIN bytes or more are advised onto transparent huge pages. */
 ct_status ct_calloc(void *out_ptr, size_t count, size_t size, const char *what);
+#define CT_HUGE_MIN ((size_t)8 << 20)
+/* Advise the 2 MiB-aligned interior of [p, p + bytes) onto transparent huge
+ * pages (for systems that leave them to madvise): one page fault per 2 MiB on
+ * first touch instead of 512, and fewer TLB misses. Advice only: ignored where
+ * unavailable. Call before the memory is first touched. */
+void ct_advise_huge_pages(void *p, size_t bytes);
 void ct_free(void *ptr_to_ptr); /* frees *ptr and sets it to NULL */
 
 /* ---------------------------------------------------------------- logging */

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #define CT_ERRMSG_CAP 4096
 
@@ -106,8 +107,25 @@ ct_status ct_calloc(void *out_ptr, size_t count, size_t size, const char *what)
     void *p = calloc(count, size);
     if (!p)
         CT_FAIL(CT_ERR_MEMORY, "cannot allocate %zu bytes for %s", count * size, what);
+    /* large blocks come fresh from mmap, untouched (calloc knows they are zero) */
+    if (count * size >= CT_HUGE_MIN)
+        ct_advise_huge_pages(p, count * size);
     *out = p;
     return CT_OK;
+}
+
+void ct_advise_huge_pages(void *p, size_t bytes)
+{
+#ifdef MADV_HUGEPAGE
+    const uintptr_t hp = (uintptr_t)2 << 20;
+    const uintptr_t lo = ((uintptr_t)p + hp - 1) & ~(hp - 1);
+    const uintptr_t hi = ((uintptr_t)p + bytes) & ~(hp - 1);
+    if (hi > lo)
+        madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
+#else
+    (void)p;
+    (void)bytes;
+#endif
 }
 
 void ct_free(void *ptr_to_ptr)

@@ -98,8 +98,22 @@ ct_status ct_mesh_exchange(const ct_mesh *m, int64_t *n_io, float **pos_io, int 
     CT_CHECK_GOTO(rc, ct_calloc(&sdispl, (size_t)P + 1, sizeof(int64_t), "exchange counts"));
     CT_CHECK_GOTO(rc, ct_calloc(&rdispl, (size_t)P + 1, sizeof(int64_t), "exchange counts"));
     CT_CHECK_GOTO(rc, ct_calloc(&plane_start, (size_t)m->N + 1, sizeof(int64_t), "plane counts"));
-    for (int64_t i = 0; i < n; i++)
-        plane_start[gplane[i] + 1]++;
+    /* neighbours in the input are mostly on one plane: runs are counted and
+     * placed in registers, so that a step does not wait for the previous
+     * step's store to the same counter */
+    {
+        uint32_t prev = n > 0 ? gplane[0] : 0;
+        int64_t run = 0;
+        for (int64_t i = 0; i < n; i++) {
+            if (gplane[i] != prev) {
+                plane_start[prev + 1] += run;
+                run = 0;
+                prev = gplane[i];
+            }
+            run++;
+        }
+        plane_start[prev + 1] += run;
+    }
     for (int64_t g = 0; g < m->N; g++) {
         dest_count[m->plane_rank[g]] += plane_start[g + 1];
         plane_start[g + 1] += plane_start[g];
@@ -137,8 +151,15 @@ ct_status ct_mesh_exchange(const ct_mesh *m, int64_t *n_io, float **pos_io, int 
                                (long long)(nnew - nself));
     }
     CT_CHECK_GOTO(rc, ct_agree(m->comm, lrc));
+    uint32_t prev = n > 0 ? gplane[0] : 0;
+    int64_t next = plane_start[prev];
     for (int64_t i = 0; i < n; i++) {
-        const int64_t slot = plane_start[gplane[i]]++;
+        if (gplane[i] != prev) {
+            plane_start[prev] = next;
+            prev = gplane[i];
+            next = plane_start[prev];
+        }
+        const int64_t slot = next++;
         if (slot >= s0 && slot < s1) {
             const int64_t j = r0 + (slot - s0);
             memcpy(npos + 3 * j, pos + 3 * i, 3 * sizeof(float));

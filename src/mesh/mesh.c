@@ -4,7 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/mman.h>
 
 #include "mesh_private.h"
 
@@ -92,17 +91,9 @@ ct_status ct_mesh_create(ct_mesh **out, const ct_mesh_settings *s, MPI_Comm comm
         CT_FAIL_GOTO(rc, CT_ERR_MEMORY, "cannot allocate mesh %lld^3 (%.1f MiB on this rank)",
                      (long long)N, total * sizeof(ct_real) / 1048576.0);
     m->data = m->base + CT_MESH_GHOST_LO * m->plane;
-    {
-        /* transparent huge pages for the 2 MiB-aligned interior, when the system
-         * leaves them to madvise: fewer page faults on first touch and fewer TLB
-         * misses in painting and the FFT transposes (advice only; ignored if
-         * unavailable) */
-        const uintptr_t hp = (uintptr_t)2 << 20;
-        uintptr_t lo = ((uintptr_t)m->base + hp - 1) & ~(hp - 1);
-        uintptr_t hi = ((uintptr_t)(m->base + total)) & ~(hp - 1);
-        if (hi > lo)
-            madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
-    }
+    /* huge pages: fewer page faults on first touch, fewer TLB misses in
+     * painting and the FFT transposes */
+    ct_advise_huge_pages(m->base, total * sizeof(ct_real));
 
     CT_CHECK_GOTO(rc, ct_calloc(&m->own_x0, (size_t)m->size, sizeof(ptrdiff_t), "slab table"));
     CT_CHECK_GOTO(rc, ct_calloc(&m->own_nx, (size_t)m->size, sizeof(ptrdiff_t), "slab table"));
@@ -205,8 +196,10 @@ void *ct_mesh_scratch_(ct_mesh *m, size_t bytes)
         free(m->scratch);
         m->scratch_bytes = 0;
         m->scratch = malloc(bytes);
-        if (m->scratch)
+        if (m->scratch) {
             m->scratch_bytes = bytes;
+            ct_advise_huge_pages(m->scratch, bytes);
+        }
     }
     return m->scratch;
 }
