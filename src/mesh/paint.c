@@ -194,8 +194,7 @@ static void paint_one(ct_mesh *m, int p, double shift, const float *x, double w)
 typedef struct {
     int n;
     ptrdiff_t off[CIC_BLOCK], dy[CIC_BLOCK], dz[CIC_BLOCK];
-    double w00[CIC_BLOCK], w01[CIC_BLOCK], w10[CIC_BLOCK], w11[CIC_BLOCK];
-    double vz0[CIC_BLOCK], vz1[CIC_BLOCK];
+    ct_real c[8][CIC_BLOCK]; /* the eight contributions, (x, y, z) offsets in binary */
 } cic_block;
 
 static inline void cic_scatter(ct_mesh *m, const cic_block *b)
@@ -205,18 +204,16 @@ static inline void cic_scatter(ct_mesh *m, const cic_block *b)
         ct_real *r00 = m->data + b->off[k], *r01 = r00 + b->dy[k];
         ct_real *r10 = r00 + pl, *r11 = r01 + pl;
         const ptrdiff_t dz = b->dz[k];
-        const double vz0 = b->vz0[k], vz1 = b->vz1[k];
-        r00[0] += (ct_real)(b->w00[k] * vz0);
-        r00[dz] += (ct_real)(b->w00[k] * vz1);
-        r01[0] += (ct_real)(b->w01[k] * vz0);
-        r01[dz] += (ct_real)(b->w01[k] * vz1);
-        r10[0] += (ct_real)(b->w10[k] * vz0);
-        r10[dz] += (ct_real)(b->w10[k] * vz1);
-        r11[0] += (ct_real)(b->w11[k] * vz0);
-        r11[dz] += (ct_real)(b->w11[k] * vz1);
+        r00[0] += b->c[0][k];
+        r00[dz] += b->c[1][k];
+        r01[0] += b->c[2][k];
+        r01[dz] += b->c[3][k];
+        r10[0] += b->c[4][k];
+        r10[dz] += b->c[5][k];
+        r11[0] += b->c[6][k];
+        r11[dz] += b->c[7][k];
     }
 }
-
 
 /* The index and weight arithmetic of a whole block at once, on positions gathered
  * into arrays: straight-line code the compiler vectorises (32-bit cell indices:
@@ -240,13 +237,16 @@ static void cic_prepare_block(const ct_mesh *m, double shift, int cnt,
         b->off[k] = (ptrdiff_t)(ix - x0) * plane + (ptrdiff_t)(iy * row + iz);
         b->dy[k] = (ptrdiff_t)((iy1 - iy) * row);
         b->dz[k] = (ptrdiff_t)(iz1 - iz);
-        double w0 = pw[k] * (1 - ux), w1 = pw[k] * ux;
-        b->w00[k] = w0 * (1 - uy);
-        b->w01[k] = w0 * uy;
-        b->w10[k] = w1 * (1 - uy);
-        b->w11[k] = w1 * uy;
-        b->vz0[k] = 1 - uz;
-        b->vz1[k] = uz;
+        const double w0 = pw[k] * (1 - ux), w1 = pw[k] * ux, vz0 = 1 - uz, vz1 = uz;
+        const double w00 = w0 * (1 - uy), w01 = w0 * uy, w10 = w1 * (1 - uy), w11 = w1 * uy;
+        b->c[0][k] = (ct_real)(w00 * vz0);
+        b->c[1][k] = (ct_real)(w00 * vz1);
+        b->c[2][k] = (ct_real)(w01 * vz0);
+        b->c[3][k] = (ct_real)(w01 * vz1);
+        b->c[4][k] = (ct_real)(w10 * vz0);
+        b->c[5][k] = (ct_real)(w10 * vz1);
+        b->c[6][k] = (ct_real)(w11 * vz0);
+        b->c[7][k] = (ct_real)(w11 * vz1);
     }
     b->n = cnt;
 }
