@@ -98,22 +98,7 @@ ct_status ct_mesh_exchange(const ct_mesh *m, int64_t *n_io, float **pos_io, int 
     CT_CHECK_GOTO(rc, ct_calloc(&sdispl, (size_t)P + 1, sizeof(int64_t), "exchange counts"));
     CT_CHECK_GOTO(rc, ct_calloc(&rdispl, (size_t)P + 1, sizeof(int64_t), "exchange counts"));
     CT_CHECK_GOTO(rc, ct_calloc(&plane_start, (size_t)m->N + 1, sizeof(int64_t), "plane counts"));
-    /* neighbours in the input are mostly on one plane: runs are counted and
-     * placed in registers, so that a step does not wait for the previous
-     * step's store to the same counter */
-    {
-        uint32_t prev = n > 0 ? gplane[0] : 0;
-        int64_t run = 0;
-        for (int64_t i = 0; i < n; i++) {
-            if (gplane[i] != prev) {
-                plane_start[prev + 1] += run;
-                run = 0;
-                prev = gplane[i];
-            }
-            run++;
-        }
-        plane_start[prev + 1] += run;
-    }
+    ct_count_keys_(gplane, 0, n, plane_start + 1);
     for (int64_t g = 0; g < m->N; g++) {
         dest_count[m->plane_rank[g]] += plane_start[g + 1];
         plane_start[g + 1] += plane_start[g];
@@ -151,6 +136,7 @@ ct_status ct_mesh_exchange(const ct_mesh *m, int64_t *n_io, float **pos_io, int 
                                (long long)(nnew - nself));
     }
     CT_CHECK_GOTO(rc, ct_agree(m->comm, lrc));
+    /* in plane order; runs of one plane in registers (see ct_count_keys_) */
     uint32_t prev = n > 0 ? gplane[0] : 0;
     int64_t next = plane_start[prev];
     for (int64_t i = 0; i < n; i++) {

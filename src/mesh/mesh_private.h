@@ -77,6 +77,46 @@ static inline int64_t ct_mesh_plane_of_(const struct ct_mesh *m, double x)
  * every snapshot passes through it. */
 int ct_mesh_block_planes_(const struct ct_mesh *m, int cnt, const float *p, int32_t *plane);
 
+/* Counting sorts over keys that mostly repeat in runs (neighbours in the input
+ * mostly share a plane): runs are counted and placed in registers, because
+ * count[key]++ would otherwise wait on its own previous store every step. */
+/* count[key[i]] += 1 for i in [i0, i1) */
+static inline void ct_count_keys_(const uint32_t *key, int64_t i0, int64_t i1, int64_t *count)
+{
+    if (i0 >= i1)
+        return;
+    uint32_t prev = key[i0];
+    int64_t run = 0;
+    for (int64_t i = i0; i < i1; i++) {
+        if (key[i] != prev) {
+            count[prev] += run;
+            run = 0;
+            prev = key[i];
+        }
+        run++;
+    }
+    count[prev] += run;
+}
+
+/* out[next[key[i]]++] = i for i in [i0, i1), in order */
+static inline void ct_place_keys_(const uint32_t *key, int64_t i0, int64_t i1, int64_t *next,
+                                  uint32_t *out)
+{
+    if (i0 >= i1)
+        return;
+    uint32_t prev = key[i0];
+    int64_t at = next[prev];
+    for (int64_t i = i0; i < i1; i++) {
+        if (key[i] != prev) {
+            next[prev] = at;
+            prev = key[i];
+            at = next[prev];
+        }
+        out[at++] = (uint32_t)i;
+    }
+    next[prev] = at;
+}
+
 /* Add ghost planes into their owners (paint) or fill them from owners
  * (readout). */
 ct_status ct_mesh_ghosts_reduce_(struct ct_mesh *m);

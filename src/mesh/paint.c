@@ -106,8 +106,8 @@ static int block_local_planes(const ct_mesh *m, int cnt, const float *p, int32_t
 }
 
 /* Check that every particle is finite, inside [0, L) and owned by this rank;
- * returns the local plane of each in plane[] (may be NULL). */
-static ct_status check_owned(const ct_mesh *m, int64_t n, const float *pos, int32_t *plane)
+ * returns the chunk of each in chunk[] (may be NULL). */
+static ct_status check_owned(const ct_mesh *m, int64_t n, const float *pos, uint32_t *chunk)
 {
     int64_t bad = INT64_MAX;
     const int64_t nblock = (n + CT_MESH_BLOCK - 1) / CT_MESH_BLOCK;
@@ -119,8 +119,9 @@ static ct_status check_owned(const ct_mesh *m, int64_t n, const float *pos, int3
         const int k = block_local_planes(m, cnt, pos + 3 * i, lp);
         if (k >= 0)
             bad = i + k < bad ? i + k : bad;
-        else if (plane)
-            memcpy(plane + i, lp, (size_t)cnt * sizeof(int32_t));
+        else if (chunk)
+            for (int q = 0; q < cnt; q++)
+                chunk[i + q] = (uint32_t)(lp[q] / CHUNK);
     }
     return bad == INT64_MAX ? CT_OK : bad_particle(m, bad, pos);
 }
@@ -290,7 +291,7 @@ ct_status ct_mesh_paint(ct_mesh *m, const ct_paint_settings *s, int64_t n, const
                         const float *w, double w_uniform)
 {
     ct_status rc = CT_OK, lrc = CT_OK;
-    int32_t *plane = NULL;
+    uint32_t *chunk = NULL;
     int64_t *start = NULL;
     uint32_t *order = NULL;
     int p = s ? (int)s->mas : 0;
@@ -310,7 +311,7 @@ ct_status ct_mesh_paint(ct_mesh *m, const ct_paint_settings *s, int64_t n, const
                            "more than 2^32 particles on one rank");
     int64_t neven = 0;
     if (lrc == CT_OK && n > 0) {
-        /* one thread: the colour-split order; more: the plane index, then the
+        /* one thread: the colour-split order; more: the chunk index, then the
          * paint order; in the mesh's scratch */
         void *buf = ct_mesh_scratch_(m, (size_t)n * (m->threads > 1 ? 8 : 4));
         if (!buf)
@@ -319,7 +320,7 @@ ct_status ct_mesh_paint(ct_mesh *m, const ct_paint_settings *s, int64_t n, const
         else if (m->threads == 1)
             lrc = split_colours(m, n, pos, order = buf, &neven);
         else
-            lrc = check_owned(m, n, pos, plane = buf);
+            lrc = check_owned(m, n, pos, chunk = buf);
     }
     CT_CHECK_GOTO(rc, ct_agree(m->comm, lrc));
 
@@ -356,7 +357,7 @@ ct_status ct_mesh_paint(ct_mesh *m, const ct_paint_settings *s, int64_t n, const
         const int T = m->threads;
         int64_t *fill = NULL;
         CT_CHECK_GOTO(rc, ct_calloc(&start, (size_t)nchunk + 1, sizeof(int64_t), "chunk table"));
-        order = (uint32_t *)(plane + n);
+        order = chunk + n;
         CT_CHECK_GOTO(rc, ct_calloc(&fill, (size_t)T * (size_t)nchunk, sizeof(int64_t),
                                     "chunk fill"));
 #pragma omp parallel num_threads(T)
@@ -364,8 +365,7 @@ ct_status ct_mesh_paint(ct_mesh *m, const ct_paint_settings *s, int64_t n, const
             const int t = omp_get_thread_num();
             int64_t *h = fill + (size_t)t * (size_t)nchunk;
             const int64_t i0 = n * t / T, i1 = n * (t + 1) / T;
-            for (int64_t i = i0; i < i1; i++)
-                h[plane[i] / CHUNK]++;
+            ct_count_keys_(chunk, i0, i1, h);
 #pragma omp barrier
 #pragma omp single
             {
@@ -380,8 +380,7 @@ ct_status ct_mesh_paint(ct_mesh *m, const ct_paint_settings *s, int64_t n, const
                 }
                 start[nchunk] = run;
             }
-            for (int64_t i = i0; i < i1; i++)
-                order[h[plane[i] / CHUNK]++] = (uint32_t)i;
+            ct_place_keys_(chunk, i0, i1, h, order);
         }
         free(fill);
         const double shift = s->shift;
