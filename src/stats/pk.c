@@ -170,7 +170,7 @@ static inline void add_run(double *acc, int64_t b, double sk, double sp, double 
 }
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define CT_PK_CLONES __attribute__((target_clones("avx2", "default")))
+#define CT_PK_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
 #define CT_PK_CLONES
 #endif
@@ -211,6 +211,19 @@ static void row_terms(const ct_complex *restrict a, const ct_complex *restrict b
         /* the DC mode: mu = 0 by convention (0/0 above) */
         p2[0] = pw[0] * -0.5;
         p4[0] = pw[0] * (3.0 / 8);
+    }
+}
+
+/* Modes 0..half of one row times fr * wz[l] (the product order of
+ * ct_mesh_compensate_scaled). */
+CT_PK_CLONES
+static void compensate_row(ct_complex *restrict c, double fr, const double *restrict wz,
+                           int64_t half)
+{
+    for (int64_t l = 0; l <= half; l++) {
+        const double f = fr * wz[l];
+        c[l][0] = (ct_real)(c[l][0] * f);
+        c[l][1] = (ct_real)(c[l][1] * f);
     }
 }
 
@@ -271,12 +284,7 @@ static ct_status pk_bin_impl(const ct_mesh *a, const ct_mesh *b, const ct_pk_set
                     (kx > 0 && kx != half) || ((kx == 0 || kx == half) && ky >= 0);
                 if (wx) {
                     ct_complex *c = (ct_complex *)da + row;
-                    const double fr = wx[i0] * wz[y0 + pl];
-                    for (int64_t l = 0; l <= half; l++) {
-                        const double f = fr * wz[l];
-                        c[l][0] = (ct_real)(c[l][0] * f);
-                        c[l][1] = (ct_real)(c[l][1] * f);
-                    }
+                    compensate_row(c, wx[i0] * wz[y0 + pl], wz, half);
                     if (y0 + pl == 0 && i0 == 0)
                         c[0][0] = c[0][1] = 0; /* delta has no DC mode */
                 }
