@@ -114,6 +114,13 @@ void ct_log(ct_log_level level, const char *fmt, ...) __attribute__((format(prin
 /* Per-rank messages: printed by every rank, tagged "[rank r]". */
 void ct_log_rank_msg(ct_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/* Warn (once per node, collective over comm) when the ranks of a node times
+ * `threads` exceed its online cores: spinning OpenMP threads then take turns on
+ * a core and every parallel region waits for the slowest (2-5x slower). The
+ * message names the counts and the remedies (fewer threads per rank, or
+ * OMP_WAIT_POLICY=passive in the environment). Returns 1 if oversubscribed. */
+int ct_check_cores(MPI_Comm comm, int threads, const char *who);
+
 #define ct_info(...) ct_log(CT_LOG_INFO, __VA_ARGS__)
 #define ct_warn(...) ct_log(CT_LOG_WARN, __VA_ARGS__)
 #define ct_debug(...) ct_log(CT_LOG_DEBUG, __VA_ARGS__)

@@ -252,6 +252,7 @@ int cmd_simulate(int argc, char **argv, MPI_Comm comm)
     ct_info("simulate %s: simulations %ld:%ld of %lld, %lld^3 particles, %d steps, %ld group(s) "
             "of %ld rank(s)", config, a, b, (long long)sc.s.nsims, (long long)sc.s.sim.np,
             sc.s.sim.steps, size / gsize, gsize);
+    ct_check_cores(comm, sc.s.sim.threads, "simulate");
     ct_suite_counts cnt;
     rc = ct_suite_run(&sc.s, out, a, b, (int)gsize, &cnt, comm);
     if (rc != CT_OK) {

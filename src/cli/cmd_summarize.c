@@ -690,6 +690,7 @@ static int cmd_summarize_args(int argc, char **argv, MPI_Comm world)
     if (size % o.group_size)
         BAD("--group-size %d does not divide the %d ranks", o.group_size, size);
     omp_set_num_threads(o.threads);
+    ct_check_cores(MPI_COMM_WORLD, o.threads, "summarize");
 
     int exit_code = 0;
     ct_status rc = CT_OK;

@@ -415,6 +415,7 @@ static ct_status run(ct_config *cfg, MPI_Comm comm)
     CT_CHECK_GOTO(rc, read_config(cfg, c));
     CT_CHECK_GOTO(rc, ct_config_check_unused(cfg));
     ct_nn_set_threads((int)c->threads);
+    ct_check_cores(comm, (int)c->threads, "train");
     CT_CHECK_GOTO(rc, make_dirs(c, comm));
 
     /* data: every target plus the dummy names (masked when the data lacks them) */

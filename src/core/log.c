@@ -2,8 +2,11 @@
 #include "cosmotl/core.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 /* Process-wide logger settings: set once by the driver (the CLI or a test). */
 static struct {
@@ -85,4 +88,29 @@ void ct_log_rank_msg(ct_log_level level, const char *fmt, ...)
     va_start(ap, fmt);
     emit(level, 1, fmt, ap);
     va_end(ap);
+}
+
+int ct_check_cores(MPI_Comm comm, int threads, const char *who)
+{
+    MPI_Comm node;
+    int local = 1, me = 0, over = 0;
+    if (MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node) != MPI_SUCCESS)
+        return 0;
+    MPI_Comm_size(node, &local);
+    MPI_Comm_rank(node, &me);
+    MPI_Comm_free(&node);
+    const long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    if (threads > 1 && cores > 0 && (long)local * threads > cores) {
+        over = 1;
+        if (me == 0) {
+            const char *wait = getenv("OMP_WAIT_POLICY");
+            if (!wait || strcasecmp(wait, "passive"))
+                ct_log_rank_msg(CT_LOG_WARN,
+                                "%s: %d ranks x %d threads on a node with %ld cores: "
+                                "oversubscribed, OpenMP threads will wait on each other; use "
+                                "fewer threads per rank or set OMP_WAIT_POLICY=passive",
+                                who, local, threads, cores);
+        }
+    }
+    return over;
 }

@@ -1,5 +1,7 @@
 /* Unit tests of src/core: error chains, config, RNG, atomic files, timers. */
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "cosmotl/core.h"
@@ -181,6 +183,31 @@ static void test_log(void)
     CT_EXPECT(captured == 1);
 }
 
+static int oversub_lines = 0;
+static void oversub_hook(ct_log_level l, int r, const char *line, void *u)
+{
+    (void)r;
+    (void)u;
+    if (l == CT_LOG_WARN && strstr(line, "oversubscribed") && strstr(line, "unit-test"))
+        oversub_lines++;
+}
+
+/* ct_check_cores: one rank with as many threads as cores is fine; one more
+ * thread than cores is reported once (unless OMP_WAIT_POLICY=passive is set,
+ * which silences the line but not the return value). */
+static void test_check_cores(void)
+{
+    const long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    const char *wait = getenv("OMP_WAIT_POLICY");
+    const int passive = wait && !strcasecmp(wait, "passive");
+    ct_log_set_hook(oversub_hook, NULL);
+    CT_EXPECT(ct_check_cores(MPI_COMM_SELF, 1, "unit-test") == 0);
+    CT_EXPECT(ct_check_cores(MPI_COMM_SELF, (int)cores, "unit-test") == 0);
+    CT_EXPECT(ct_check_cores(MPI_COMM_SELF, (int)cores + 1, "unit-test") == 1);
+    ct_log_set_hook(NULL, NULL);
+    CT_EXPECT(oversub_lines == (passive ? 0 : 1));
+}
+
 int main(int argc, char **argv)
 {
     CT_TEST_BEGIN(argc, argv);
@@ -190,5 +217,6 @@ int main(int argc, char **argv)
     test_files();
     test_timers();
     test_log();
+    test_check_cores();
     CT_TEST_END();
 }
