@@ -83,14 +83,19 @@ ct_status ct_agree(MPI_Comm comm, ct_status local);
  * every rank (so rank 0 can print the real cause). */
 ct_status ct_agree_msg(MPI_Comm comm, ct_status local);
 
-/* Checked allocation helpers: zeroed memory; on failure set CT_ERR_MEMORY.
- * Blocks of CT_HUGE_MIN bytes or more are advised onto transparent huge pages. */
+/* Checked allocation helpers: zeroed memory; on failure set CT_ERR_MEMORY. */
 ct_status ct_calloc(void *out_ptr, size_t count, size_t size, const char *what);
-#define CT_HUGE_MIN ((size_t)8 << 20)
+/* The same, and the block advised onto huge pages (ct_advise_huge_pages): for
+ * large arrays filled from memory (mesh buffers, exchanged particles). Not for
+ * arrays that a read from disk fills: there the advice made cold reads of a
+ * snapshot 2.8x slower (docs/decisions.md). */
+ct_status ct_calloc_huge(void *out_ptr, size_t count, size_t size, const char *what);
 /* Advise the 2 MiB-aligned interior of [p, p + bytes) onto transparent huge
  * pages (for systems that leave them to madvise): one page fault per 2 MiB on
  * first touch instead of 512, and fewer TLB misses. Advice only: ignored where
- * unavailable. Call before the memory is first touched. */
+ * unavailable, and not given when the environment sets CT_HUGE_PAGES=0 (for
+ * nodes where the kernel's compaction for huge pages stalls). Call before the
+ * memory is first touched. */
 void ct_advise_huge_pages(void *p, size_t bytes);
 void ct_free(void *ptr_to_ptr); /* frees *ptr and sets it to NULL */
 

@@ -107,16 +107,24 @@ ct_status ct_calloc(void *out_ptr, size_t count, size_t size, const char *what)
     void *p = calloc(count, size);
     if (!p)
         CT_FAIL(CT_ERR_MEMORY, "cannot allocate %zu bytes for %s", count * size, what);
-    /* large blocks come fresh from mmap, untouched (calloc knows they are zero) */
-    if (count * size >= CT_HUGE_MIN)
-        ct_advise_huge_pages(p, count * size);
     *out = p;
+    return CT_OK;
+}
+
+ct_status ct_calloc_huge(void *out_ptr, size_t count, size_t size, const char *what)
+{
+    CT_CHECK(ct_calloc(out_ptr, count, size, what));
+    /* large blocks come fresh from mmap, untouched (calloc knows they are zero) */
+    ct_advise_huge_pages(*(void **)out_ptr, count * size);
     return CT_OK;
 }
 
 void ct_advise_huge_pages(void *p, size_t bytes)
 {
 #ifdef MADV_HUGEPAGE
+    const char *env = getenv("CT_HUGE_PAGES");
+    if (env && !strcmp(env, "0"))
+        return;
     const uintptr_t hp = (uintptr_t)2 << 20;
     const uintptr_t lo = ((uintptr_t)p + hp - 1) & ~(hp - 1);
     const uintptr_t hi = ((uintptr_t)p + bytes) & ~(hp - 1);

@@ -51,7 +51,7 @@ ct_status ct_mesh_exchange(const ct_mesh *m, int64_t *n_io, float **pos_io, int 
     if (n < 0 || (n > 0 && !pos) || npayload < 0 || (npayload > 0 && !payload))
         lrc = ct_error_set(CT_ERR_ARG, __func__, __LINE__, "bad particle arrays");
     if (lrc == CT_OK && n > 0 && P > 1)
-        lrc = ct_calloc(&gplane, (size_t)n, sizeof(uint32_t), "particle planes");
+        lrc = ct_calloc_huge(&gplane, (size_t)n, sizeof(uint32_t), "particle planes");
     /* wrap into [0, L) and find every particle's plane: a branch-free check of
      * each block, and the wrapping only in blocks that need it */
     int64_t bad = INT64_MAX;
@@ -121,13 +121,13 @@ ct_status ct_mesh_exchange(const ct_mesh *m, int64_t *n_io, float **pos_io, int 
     const int me = m->rank;
     const int64_t nself = dest_count[me];
     const int64_t s0 = sdispl[me], s1 = sdispl[me + 1], r0 = rdispl[me];
-    lrc = ct_calloc(&npos, 3 * (size_t)nnew + 1, sizeof(float), "exchanged positions");
+    lrc = ct_calloc_huge(&npos, 3 * (size_t)nnew + 1, sizeof(float), "exchanged positions");
     if (lrc == CT_OK && npayload > 0)
         lrc = ct_calloc(&npay, (size_t)npayload, sizeof(void *), "payload table");
     for (int k = 0; lrc == CT_OK && k < npayload; k++)
-        lrc = ct_calloc(&npay[k], (size_t)nnew * payload[k].size + 1, 1, "exchanged payload");
+        lrc = ct_calloc_huge(&npay[k], (size_t)nnew * payload[k].size + 1, 1, "exchanged payload");
     if (lrc == CT_OK)
-        lrc = ct_calloc(&sbuf, (size_t)(n - nself) * rec + 1, 1, "exchange send buffer");
+        lrc = ct_calloc_huge(&sbuf, (size_t)(n - nself) * rec + 1, 1, "exchange send buffer");
     if (lrc == CT_OK) {
         rbuf = ct_mesh_scratch_((struct ct_mesh *)m, (size_t)(nnew - nself) * rec + 1);
         if (!rbuf)
