@@ -98,10 +98,13 @@ static int block_local_planes(const ct_mesh *m, int cnt, const float *p, int32_t
         lp[k] -= x0;
         bad |= (uint32_t)lp[k] >= nx;
     }
-    if (bad)
-        for (int k = 0; k < cnt; k++)
-            if (owned_plane(m, p + 3 * k) < 0)
+    if (bad) /* the scalar definition decides, for every particle of the block */
+        for (int k = 0; k < cnt; k++) {
+            const int64_t q = owned_plane(m, p + 3 * k);
+            if (q < 0)
                 return k;
+            lp[k] = (int32_t)q;
+        }
     return -1;
 }
 

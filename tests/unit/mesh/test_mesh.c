@@ -2,6 +2,7 @@
  * point, r2c against a direct DFT, round trip, the k-space iterator's counts,
  * readout against brute force, and thread-count independence. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -58,6 +59,74 @@ static double brute_cell(int p, int N, double H, double shift, int np, const flo
         v += w[q] * wx * wy * wz;
     }
     return v;
+}
+
+/* Positions are checked in blocks of 64 (CT_MESH_BLOCK): one bad particle at
+ * any index of any block, in any coordinate, is refused by painting (one and two
+ * threads) and readout with its index in the message, and by the exchange if it
+ * is not finite; out-of-box finite positions are wrapped by the exchange exactly
+ * as fmod would, the others left alone. */
+static void test_bad_positions(MPI_Comm comm)
+{
+    const int N = 16, n = 200;
+    const double L = 100;
+    const int where[] = {0, 63, 64, 130, 199};
+    const float bads[] = {NAN, INFINITY, -1e-3f, (float)L, 1e30f};
+    for (int th = 1; th <= 2; th++) {
+        ct_mesh_settings ms;
+        ct_mesh_settings_defaults(&ms);
+        ms.n = N;
+        ms.box = L;
+        ms.threads = th;
+        ct_mesh *m = NULL;
+        CT_EXPECT_OK(ct_mesh_create(&m, &ms, comm));
+        ct_paint_settings ps;
+        ct_paint_settings_defaults(&ps);
+        float *pos = malloc(sizeof(float) * 3 * n);
+        double *out = malloc(sizeof(double) * n);
+        for (int w = 0; w < (int)(sizeof where / sizeof *where); w++)
+            for (int b = 0; b < (int)(sizeof bads / sizeof *bads); b++)
+                for (int a = 0; a < 3; a++) {
+                    for (int i = 0; i < 3 * n; i++)
+                        pos[i] = (float)fmod(0.37 * i + 0.11, L);
+                    pos[3 * where[w] + a] = bads[b];
+                    char want[64];
+                    snprintf(want, sizeof want, "particle %d at", where[w]);
+                    const ct_status rp = ct_mesh_paint(m, &ps, n, pos, NULL, 1.0);
+                    CT_EXPECT(rp == CT_ERR_ARG && strstr(ct_error_message(), want));
+                    if (th == 1) {
+                        const float good[3] = {1, 1, 1}; /* a real-space mesh to read */
+                        CT_EXPECT_OK(ct_mesh_paint(m, &ps, 1, good, NULL, 1.0));
+                        CT_EXPECT(ct_mesh_readout(m, CT_MAS_CIC, n, pos, out) == CT_ERR_ARG &&
+                                  strstr(ct_error_message(), want));
+                    }
+                    /* the exchange: non-finite is an error naming the particle;
+                     * the rest wraps into [0, L) */
+                    int64_t nn = n;
+                    float *copy = malloc(sizeof(float) * 3 * n);
+                    memcpy(copy, pos, sizeof(float) * 3 * n);
+                    const ct_status re = ct_mesh_exchange(m, &nn, &copy, 0, NULL);
+                    if (!isfinite(bads[b])) {
+                        snprintf(want, sizeof want, "particle %d has", where[w]);
+                        CT_EXPECT(re == CT_ERR_NUMERIC && strstr(ct_error_message(), want));
+                    } else {
+                        CT_EXPECT_OK(re);
+                        int same = nn == n;
+                        for (int i = 0; same && i < 3 * n; i++) {
+                            double x = fmod((double)pos[i], L);
+                            float f = (float)(x < 0 ? x + L : x);
+                            f = f >= (float)L ? 0.0f : f;
+                            same = copy[i] == f && copy[i] >= 0 && copy[i] < (float)L;
+                        }
+                        CT_EXPECT(same);
+                        CT_EXPECT_OK(ct_mesh_paint(m, &ps, nn, copy, NULL, 1.0));
+                    }
+                    free(copy);
+                }
+        free(pos);
+        free(out);
+        ct_mesh_destroy(&m);
+    }
 }
 
 int main(int argc, char **argv)
@@ -292,5 +361,6 @@ int main(int argc, char **argv)
         CT_EXPECT(ct_mas_parse("cic", &mas) == CT_OK && mas == CT_MAS_CIC);
         CT_EXPECT(ct_mas_parse("xyz", &mas) == CT_ERR_ARG);
     }
+    test_bad_positions(comm);
     CT_TEST_END();
 }
