@@ -120,10 +120,12 @@ void ct_log(ct_log_level level, const char *fmt, ...) __attribute__((format(prin
 void ct_log_rank_msg(ct_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* Warn (once per node, collective over comm) when the ranks of a node times
- * `threads` exceed its online cores: spinning OpenMP threads then take turns on
- * a core and every parallel region waits for the slowest (2-5x slower). The
- * message names the counts and the remedies (fewer threads per rank, or
- * OMP_WAIT_POLICY=passive in the environment). Returns 1 if oversubscribed. */
+ * `threads` exceed the cores they may use (the union of their CPU affinity
+ * masks: a SLURM allocation, mpirun's binding), or a rank has fewer cores than
+ * threads: spinning OpenMP threads then take turns on a core and every parallel
+ * region waits for the slowest (2-5x slower). The message names the counts and
+ * the remedies. Returns 1 if oversubscribed (also with OMP_WAIT_POLICY=passive,
+ * which only silences the message). */
 int ct_check_cores(MPI_Comm comm, int threads, const char *who);
 
 #define ct_info(...) ct_log(CT_LOG_INFO, __VA_ARGS__)

@@ -1,6 +1,7 @@
 /* Rank-aware logging: collective lines from rank 0, per-rank lines tagged. */
 #include "cosmotl/core.h"
 
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,27 +91,47 @@ void ct_log_rank_msg(ct_log_level level, const char *fmt, ...)
     va_end(ap);
 }
 
+/* CPUs this process may run on (its affinity mask: SLURM's allocation, mpirun's
+ * binding), or the online CPUs if the mask is unavailable. */
+static void cpu_mask(cpu_set_t *set)
+{
+    CPU_ZERO(set);
+    if (sched_getaffinity(0, sizeof *set, set) != 0 || CPU_COUNT(set) == 0) {
+        CPU_ZERO(set);
+        const long n = sysconf(_SC_NPROCESSORS_ONLN);
+        for (long c = 0; c < n && c < CPU_SETSIZE; c++)
+            CPU_SET((int)c, set);
+    }
+}
+
 int ct_check_cores(MPI_Comm comm, int threads, const char *who)
 {
     MPI_Comm node;
-    int local = 1, me = 0, over = 0;
+    int local = 1, me = 0;
     if (MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node) != MPI_SUCCESS)
         return 0;
     MPI_Comm_size(node, &local);
     MPI_Comm_rank(node, &me);
+    /* the cores the node's ranks may use together: the union of their masks */
+    cpu_set_t mine, all;
+    cpu_mask(&mine);
+    const int words = (int)(sizeof(cpu_set_t) / sizeof(unsigned long));
+    if (MPI_Allreduce(&mine, &all, words, MPI_UNSIGNED_LONG, MPI_BOR, node) != MPI_SUCCESS)
+        all = mine;
+    const int own = CPU_COUNT(&mine), cores = CPU_COUNT(&all);
+    /* either the node's ranks want more cores than they have, or this rank is
+     * bound to fewer cores than its threads */
+    const int local_over = threads > 1 && (threads > own || (long)local * threads > cores);
+    int over = 0;
+    MPI_Allreduce(&local_over, &over, 1, MPI_INT, MPI_LOR, node);
     MPI_Comm_free(&node);
-    const long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    if (threads > 1 && cores > 0 && (long)local * threads > cores) {
-        over = 1;
-        if (me == 0) {
-            const char *wait = getenv("OMP_WAIT_POLICY");
-            if (!wait || strcasecmp(wait, "passive"))
-                ct_log_rank_msg(CT_LOG_WARN,
-                                "%s: %d ranks x %d threads on a node with %ld cores: "
-                                "oversubscribed, OpenMP threads will wait on each other; use "
-                                "fewer threads per rank or set OMP_WAIT_POLICY=passive",
-                                who, local, threads, cores);
-        }
-    }
+    const char *wait = getenv("OMP_WAIT_POLICY");
+    if (over && me == 0 && (!wait || strcasecmp(wait, "passive")))
+        ct_log_rank_msg(CT_LOG_WARN,
+                        "%s: %d rank(s) x %d threads on a node where they may use %d cores "
+                        "(%d for this rank): oversubscribed, OpenMP threads will wait on each "
+                        "other; use fewer threads per rank, bind each rank to as many cores as "
+                        "threads, or set OMP_WAIT_POLICY=passive",
+                        who, local, threads, cores, own);
     return over;
 }
