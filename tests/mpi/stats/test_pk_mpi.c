@@ -12,18 +12,6 @@
 #include "mesh_testlib.h"
 #include "testlib.h"
 
-static ct_mesh *mk(int N, double L, int threads, MPI_Comm comm)
-{
-    ct_mesh_settings ms;
-    ct_mesh_settings_defaults(&ms);
-    ms.n = N;
-    ms.box = L;
-    ms.threads = threads;
-    ct_mesh *m = NULL;
-    CT_EXPECT_OK(ct_mesh_create(&m, &ms, comm));
-    return m;
-}
-
 static double maxrel(const double *a, const double *b, int n)
 {
     double e = 0;
@@ -51,7 +39,7 @@ static void run(int N, double L, int threads, int np_global, ct_mas mas, int int
     s.axis = N % 3;
 
     /* reference: everything on this rank alone, one weighted set */
-    ct_mesh *r1 = mk(N, L, threads, MPI_COMM_SELF), *r2 = mk(N, L, threads, MPI_COMM_SELF);
+    ct_mesh *r1 = ct_test_new_mesh(N, L, threads, MPI_COMM_SELF), *r2 = ct_test_new_mesh(N, L, threads, MPI_COMM_SELF);
     /* some positions moved by +L along y: float rounding makes y + L - L differ
      * from y, so the reference sees the same moved positions, wrapped by the same
      * exchange (on this rank alone) */
@@ -80,7 +68,7 @@ static void run(int N, double L, int threads, int np_global, ct_mas mas, int int
 
     /* distributed: slices (some moved by +-L), exchanged, as two sets of
      * uniform mass (0.25 and 1) */
-    ct_mesh *m1 = mk(N, L, threads, comm), *m2 = mk(N, L, threads, comm);
+    ct_mesh *m1 = ct_test_new_mesh(N, L, threads, comm), *m2 = ct_test_new_mesh(N, L, threads, comm);
     int64_t n[2] = {0, 0};
     float *pos[2] = {NULL, NULL};
     for (int t = 0; t < 2; t++) {

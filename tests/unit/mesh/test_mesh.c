@@ -73,13 +73,7 @@ static void test_bad_positions(MPI_Comm comm)
     const int where[] = {0, 63, 64, 130, 199};
     const float bads[] = {NAN, INFINITY, -1e-3f, (float)L, 1e30f};
     for (int th = 1; th <= 2; th++) {
-        ct_mesh_settings ms;
-        ct_mesh_settings_defaults(&ms);
-        ms.n = N;
-        ms.box = L;
-        ms.threads = th;
-        ct_mesh *m = NULL;
-        CT_EXPECT_OK(ct_mesh_create(&m, &ms, comm));
+        ct_mesh *m = ct_test_new_mesh(N, L, th, comm);
         ct_paint_settings ps;
         ct_paint_settings_defaults(&ps);
         float *pos = malloc(sizeof(float) * 3 * n);

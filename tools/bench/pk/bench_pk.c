@@ -119,6 +119,24 @@ static int fft(int grid, int threads, int effort, MPI_Comm comm)
     return 0;
 }
 
+/* The eight CIC read-modify-writes of particles i0 .. i1 at their base cells
+ * off[i] in a (row and plane strides as the mesh's), all with one contribution. */
+static void cic_updates(double *a, const uint32_t *off, int64_t i0, int64_t i1, int64_t row,
+                        int64_t plane)
+{
+    for (int64_t i = i0; i < i1; i++) {
+        double *r = a + off[i];
+        r[0] += 0.125;
+        r[1] += 0.125;
+        r[row] += 0.125;
+        r[row + 1] += 0.125;
+        r[plane] += 0.125;
+        r[plane + 1] += 0.125;
+        r[plane + row] += 0.125;
+        r[plane + row + 1] += 0.125;
+    }
+}
+
 /* The least that CIC painting of the perturbed lattice can cost on one core:
  * the eight read-modify-writes per particle alone, with each particle's base
  * cell precomputed (4 bytes per particle) and the same contribution everywhere,
@@ -175,17 +193,7 @@ static int floor_costs(int grid, int nside, MPI_Comm comm)
         for (int q = 0; q < 16; q++)
             sink += acc[q];
         t[1] = MPI_Wtime();
-        for (int64_t i = 0; i < n; i++) {
-            double *r = a + off[i];
-            r[0] += 0.125;
-            r[1] += 0.125;
-            r[row] += 0.125;
-            r[row + 1] += 0.125;
-            r[plane] += 0.125;
-            r[plane + 1] += 0.125;
-            r[plane + row] += 0.125;
-            r[plane + row + 1] += 0.125;
-        }
+        cic_updates(a, off, 0, n, row, plane);
         t[2] = MPI_Wtime();
         for (int64_t i = 0; i < n; i++) {
             double *r = a + off[i];
@@ -210,17 +218,7 @@ static int floor_costs(int grid, int nside, MPI_Comm comm)
         {
             const int th = omp_get_thread_num();
             double *b = a + (size_t)th * (size_t)(N + 1) * (size_t)plane;
-            for (int64_t i = n * th / 2; i < n * (th + 1) / 2; i++) {
-                double *r = b + off[i];
-                r[0] += 0.125;
-                r[1] += 0.125;
-                r[row] += 0.125;
-                r[row + 1] += 0.125;
-                r[plane] += 0.125;
-                r[plane + 1] += 0.125;
-                r[plane + row] += 0.125;
-                r[plane + row + 1] += 0.125;
-            }
+            cic_updates(b, off, n * th / 2, n * (th + 1) / 2, row, plane);
         }
         t[5] = MPI_Wtime();
         for (int q = 0; q < 5; q++)
