@@ -11,7 +11,7 @@
  *    checkpoints; the global mini-batch is split over the ranks and gradients are
  *    summed with one MPI_Allreduce per step, so the result does not depend on the
  *    number of ranks (to round-off).
- *  - transfer operations, suite-table readers, hyper-parameter search.
+ *  - fine-tuning (transfer-learning) operations, data-table readers, hyper-parameter search.
  *
  * Thread use: the GEMMs run on OpenBLAS's threads (OPENBLAS_NUM_THREADS or
  * ct_nn_set_threads); with one rank per core use 1 thread per rank.
@@ -186,7 +186,7 @@ ct_status ct_split_rows(const int64_t *rows, int64_t n, double f_train, double f
                         uint64_t seed, int64_t **train, int64_t *n_train, int64_t **val,
                         int64_t *n_val, int64_t **test, int64_t *n_test);
 
-/* Suite tables (DESIGN.md "Suite table"): /params (nsim x nparam, attribute
+/* Data tables (a gathered suite; DESIGN.md "Suite table"): /params (nsim x nparam, attribute
  * names), /<stat>/P (nsim x nbin), /<stat>/k, /status (1 = present). */
 typedef struct {
     int64_t n_sim;
@@ -194,10 +194,10 @@ typedef struct {
     char (*param_name)[CT_NN_NAME_MAX];
     int64_t *present; /* indices of simulations with status 1 */
     int64_t n_present;
-} ct_suite_info;
+} ct_table_info;
 
-ct_status ct_suite_info_read(const char *path, MPI_Comm comm, ct_suite_info *info);
-void ct_suite_info_free(ct_suite_info *info);
+ct_status ct_table_info_read(const char *path, MPI_Comm comm, ct_table_info *info);
+void ct_table_info_free(ct_table_info *info);
 
 typedef struct {
     const char *stats;        /* comma-separated statistics, concatenated: "pk", "pk,mk" */
@@ -208,19 +208,19 @@ typedef struct {
     const int64_t *rows;      /* simulation indices to read, in this order; NULL: all
                                  present ones */
     int64_t n_rows;
-} ct_suite_select;
+} ct_table_select;
 
-void ct_suite_select_defaults(ct_suite_select *s);
+void ct_table_select_defaults(ct_table_select *s);
 /* Read the selected rows sharded over comm (each rank reads its share with a
  * hyperslab); rows with non-finite or (for log10 inputs) non-positive values are
  * an error naming the file, simulation and bin. */
-ct_status ct_dataset_read_suite(const char *path, const ct_suite_select *sel, MPI_Comm comm,
+ct_status ct_dataset_read_table(const char *path, const ct_table_select *sel, MPI_Comm comm,
                                 ct_dataset *d);
 /* A folder of Quijote text spectra: DIR/<i>/<file> (two columns k, P; default file
  * "Pk_m_z=0.txt") plus a params file (header "# name1 name2 ...", row i =
  * simulation i). sel->stats is ignored; rows NULL = every i with a spectrum. */
 ct_status ct_dataset_read_quijote_dir(const char *dir, const char *file, const char *params,
-                                      const ct_suite_select *sel, MPI_Comm comm,
+                                      const ct_table_select *sel, MPI_Comm comm,
                                       ct_dataset *d);
 
 /* Per-bin mean and std of f(x) over a sharded dataset (f = log10 if log10_inputs),
@@ -343,35 +343,35 @@ int ct_mlp_file_is_model(const char *path);
 /* ---------------------------------------------------------------- transfer */
 
 typedef enum {
-    CT_TRANSFER_KEEP = 0,   /* dummy nodes: keep every layer; dummy outputs become live */
-    CT_TRANSFER_NEW_HEAD,   /* keep the body, new output layer initialised from scratch */
-    CT_TRANSFER_FROZEN,     /* freeze the pretrained body, attach a trainable head */
-    CT_TRANSFER_BOTTLENECK  /* narrow the last hidden layer to its bottleneck_width units
+    CT_FINETUNE_KEEP = 0,   /* dummy nodes: keep every layer; dummy outputs become live */
+    CT_FINETUNE_NEW_HEAD,   /* keep the body, new output layer initialised from scratch */
+    CT_FINETUNE_FROZEN,     /* freeze the pretrained body, attach a trainable head */
+    CT_FINETUNE_BOTTLENECK  /* narrow the last hidden layer to its bottleneck_width units
                                with the largest outgoing weights (pretrained incoming
                                weights kept), new output layer */
-} ct_transfer_kind;
+} ct_finetune_kind;
 
-const char *ct_transfer_name(ct_transfer_kind k);
+const char *ct_finetune_name(ct_finetune_kind k);
 /* "dummy", "keep", "new_head", "no_dummy", "frozen", "bottleneck" */
-ct_status ct_transfer_parse(const char *s, ct_transfer_kind *k);
+ct_status ct_finetune_parse(const char *s, ct_finetune_kind *k);
 
 typedef struct {
-    ct_transfer_kind kind;
+    ct_finetune_kind kind;
     int n_targets;              /* targets of the fine-tuning task (0: same as pretrained) */
     const char *const *names;   /* their names (NULL: keep / t0..) */
     const double *lo, *hi;      /* their prior ranges (NULL: ct_prior_range or keep) */
-    int head_hidden;            /* CT_TRANSFER_FROZEN: hidden layers in the new head (default 1) */
+    int head_hidden;            /* CT_FINETUNE_FROZEN: hidden layers in the new head (default 1) */
     int head_width;             /* their width (default 0: width of the last body layer) */
-    int bottleneck_width;       /* CT_TRANSFER_BOTTLENECK: default 10 */
+    int bottleneck_width;       /* CT_FINETUNE_BOTTLENECK: default 10 */
     uint64_t seed;              /* initial weights of new layers */
-} ct_transfer_settings;
+} ct_finetune_settings;
 
-void ct_transfer_settings_defaults(ct_transfer_settings *s);
+void ct_finetune_settings_defaults(ct_finetune_settings *s);
 /* A new model prepared for fine-tuning from a pretrained one. KEEP requires the
  * pretrained output count to equal the new target count (dummy outputs); the
  * pretrained input normalisation is kept in every case. History is cleared. */
-ct_status ct_mlp_transfer(const ct_mlp *pre, const ct_transfer_settings *s, ct_mlp **out);
-/* Lower-level operations used by ct_mlp_transfer. */
+ct_status ct_mlp_finetune(const ct_mlp *pre, const ct_finetune_settings *s, ct_mlp **out);
+/* Lower-level operations used by ct_mlp_finetune. */
 ct_status ct_mlp_replace_output(ct_mlp *m, int n_targets, uint64_t seed);
 ct_status ct_mlp_freeze(ct_mlp *m, int layer, int frozen);
 ct_status ct_mlp_append_head(ct_mlp *m, int n_hidden, int width, int n_targets,

@@ -59,7 +59,7 @@ typedef struct {
     char norm_model[4096];
     ct_mlp_arch arch;
     char pretrained[4096];
-    ct_transfer_settings tr;
+    ct_finetune_settings tr;
     int freeze[CT_NN_MAX_LAYERS];
     int nfreeze;
     ct_train_settings ts;
@@ -185,11 +185,11 @@ static ct_status read_config(ct_config *cfg, train_cfg *c)
     CT_CHECK(ct_config_int(cfg, "model", "seed", 1, 0, LONG_MAX, &v));
     c->arch.seed = (uint64_t)v;
     /* [transfer] */
-    ct_transfer_settings_defaults(&c->tr);
+    ct_finetune_settings_defaults(&c->tr);
     CT_CHECK(path_of(cfg, "transfer", "pretrained", c->pretrained, sizeof c->pretrained));
     static const char *modes[] = {"dummy", "no_dummy", "frozen", "bottleneck", NULL};
     CT_CHECK(ct_config_choice(cfg, "transfer", "mode", "dummy", modes, &k));
-    c->tr.kind = (ct_transfer_kind)k;
+    c->tr.kind = (ct_finetune_kind)k;
     CT_CHECK(ct_config_int(cfg, "transfer", "head_hidden", 1, 0, CT_NN_MAX_LAYERS - 2, &v));
     c->tr.head_hidden = (int)v;
     CT_CHECK(ct_config_int(cfg, "transfer", "head_width", 0, 0, 1000000, &v));
@@ -424,26 +424,26 @@ static ct_status run(ct_config *cfg, MPI_Comm comm)
              c->dummy);
     if (!c->targets[0] && c->dummy[0]) {
         /* every parameter of the table, then the dummies */
-        ct_suite_info info;
+        ct_table_info info;
         if (!c->suite[0])
             CT_FAIL_GOTO(rc, CT_ERR_CONFIG, "%s: [data] dummy with quijote_dir needs targets",
                          ct_config_path(cfg));
-        CT_CHECK_GOTO(rc, ct_suite_info_read(c->suite, comm, &info));
+        CT_CHECK_GOTO(rc, ct_table_info_read(c->suite, comm, &info));
         size_t len = 0;
         tlist[0] = '\0';
         for (int k = 0; k < info.n_params; k++)
             len += (size_t)snprintf(tlist + len, sizeof tlist - len, "%s,", info.param_name[k]);
         snprintf(tlist + len, sizeof tlist - len, "%s", c->dummy);
-        ct_suite_info_free(&info);
+        ct_table_info_free(&info);
     }
-    ct_suite_select sel;
-    ct_suite_select_defaults(&sel);
+    ct_table_select sel;
+    ct_table_select_defaults(&sel);
     sel.stats = c->stats;
     sel.k_max = c->k_max;
     sel.n_bins = (int)c->n_bins;
     sel.targets = tlist[0] ? tlist : NULL;
     if (c->suite[0])
-        CT_CHECK_GOTO(rc, ct_dataset_read_suite(c->suite, &sel, comm, &all));
+        CT_CHECK_GOTO(rc, ct_dataset_read_table(c->suite, &sel, comm, &all));
     else
         CT_CHECK_GOTO(rc, ct_dataset_read_quijote_dir(c->qdir, c->qfile, c->qparams, &sel, comm,
                                                       &all));
@@ -473,7 +473,7 @@ static ct_status run(ct_config *cfg, MPI_Comm comm)
         c->tr.names = names;
         c->tr.lo = c->lo;
         c->tr.hi = c->hi;
-        CT_CHECK_GOTO(rc, ct_mlp_transfer(pre, &c->tr, &m));
+        CT_CHECK_GOTO(rc, ct_mlp_finetune(pre, &c->tr, &m));
         for (int i = 0; i < c->nfreeze; i++)
             CT_CHECK_GOTO(rc, ct_mlp_freeze(m, c->freeze[i], 1));
     } else {

@@ -33,14 +33,14 @@ ct_status ct_model_rows(const ct_mlp *m, const ct_model_inputs *in, const char *
                         int64_t first, int64_t n, double **x, int64_t *rows, int64_t **sims)
 {
     ct_status rc = CT_OK;
-    ct_suite_info info;
+    ct_table_info info;
     ct_dataset d;
     memset(&info, 0, sizeof info);
     memset(&d, 0, sizeof d);
     *x = NULL;
     if (sims)
         *sims = NULL;
-    CT_CHECK(ct_suite_info_read(path, MPI_COMM_SELF, &info));
+    CT_CHECK(ct_table_info_read(path, MPI_COMM_SELF, &info));
     if (first < 0 || first >= info.n_present)
         CT_FAIL_GOTO(rc, CT_ERR_RANGE, "%s: row %lld is beyond its %lld usable simulations",
                      path, (long long)first, (long long)info.n_present);
@@ -51,14 +51,14 @@ ct_status ct_model_rows(const ct_mlp *m, const ct_model_inputs *in, const char *
     for (char *p = stats; *p; p++)
         if (*p == '+')
             *p = ',';
-    ct_suite_select sel;
-    ct_suite_select_defaults(&sel);
+    ct_table_select sel;
+    ct_table_select_defaults(&sel);
     sel.stats = stats;
     sel.k_max = in->kmax;
     sel.targets = NULL;
     sel.rows = info.present + first;
     sel.n_rows = n;
-    CT_CHECK_GOTO(rc, ct_dataset_read_suite(path, &sel, MPI_COMM_SELF, &d));
+    CT_CHECK_GOTO(rc, ct_dataset_read_table(path, &sel, MPI_COMM_SELF, &d));
     if (d.n_in != m->n_in)
         CT_FAIL_GOTO(rc, CT_ERR_FORMAT,
                      "%s: statistic '%s' with k <= %g gives %d inputs, the model takes %d "
@@ -78,7 +78,7 @@ fail:
             ct_free(sims);
     }
     ct_dataset_free(&d);
-    ct_suite_info_free(&info);
+    ct_table_info_free(&info);
     return rc;
 }
 

@@ -173,12 +173,12 @@ static ct_status build_ctx(const ct_study_settings *s, MPI_Comm comm, ct_study_c
 {
     memset(c, 0, sizeof *c);
     c->s = s;
-    CT_CHECK(ct_suite_info_read(s->pretrain.path, comm, &c->pre.info));
+    CT_CHECK(ct_table_info_read(s->pretrain.path, comm, &c->pre.info));
     CT_CHECK(ct_split_make(c->pre.info.present, c->pre.info.n_present, s->test_fraction,
                            s->seed, name_stream(s->pretrain.name), &c->pre.split));
     for (int t = 0; t < s->ntargets; t++) {
         ct_study_suite_data *d = &c->target[t];
-        CT_CHECK(ct_suite_info_read(s->targets[t].path, comm, &d->info));
+        CT_CHECK(ct_table_info_read(s->targets[t].path, comm, &d->info));
         for (int p = 0; p < s->targets[t].nparam; p++) {
             int found = 0;
             for (int q = 0; q < d->info.n_params; q++)
@@ -275,10 +275,10 @@ static ct_status build_ctx(const ct_study_settings *s, MPI_Comm comm, ct_study_c
 
 static void free_ctx(ct_study_ctx *c)
 {
-    ct_suite_info_free(&c->pre.info);
+    ct_table_info_free(&c->pre.info);
     ct_split_free(&c->pre.split);
     for (int t = 0; t < CT_STUDY_MAX_TARGETS; t++) {
-        ct_suite_info_free(&c->target[t].info);
+        ct_table_info_free(&c->target[t].info);
         ct_split_free(&c->target[t].split);
     }
     free(c->tasks);

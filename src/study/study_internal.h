@@ -20,7 +20,7 @@ typedef struct {
 
 /* One suite as the study sees it. */
 typedef struct {
-    ct_suite_info info;
+    ct_table_info info;
     ct_split split;
 } ct_study_suite_data;
 
@@ -61,7 +61,7 @@ void ct_study_pre_model_path(const ct_study_ctx *c, int stat, int group, char *b
 void ct_study_ft_model_path(const ct_study_ctx *c, const ct_study_task *t, char *buf,
                             size_t cap);
 
-/* train.c: one training on the ranks of group (collective over group) */
+/* task.c: one training on the ranks of group (collective over group) */
 ct_status ct_study_run_task(const ct_study_ctx *c, const ct_study_task *t, MPI_Comm group,
                             ct_task_result *res);
 /* Read the rows of a suite for a statistic spec and target names (sharded over comm). */

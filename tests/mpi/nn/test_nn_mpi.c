@@ -242,8 +242,8 @@ int main(int argc, char **argv)
     if (!ct_file_exists(lh)) /* worktrees sit one level deeper than the main tree */
         snprintf(lh, sizeof lh, "/work/shared/quijote-summaries/LH.h5");
     if (ct_file_exists(lh)) {
-        ct_suite_select sel;
-        ct_suite_select_defaults(&sel);
+        ct_table_select sel;
+        ct_table_select_defaults(&sel);
         sel.stats = "pk,mk";
         sel.k_max = 0.3;
         sel.targets = "Omega_m,sigma_8,M_nu";
@@ -253,8 +253,8 @@ int main(int argc, char **argv)
         sel.rows = rows;
         sel.n_rows = 37;
         ct_dataset s1, sp;
-        CT_EXPECT_OK(ct_dataset_read_suite(lh, &sel, MPI_COMM_SELF, &s1));
-        CT_EXPECT_OK(ct_dataset_read_suite(lh, &sel, comm, &sp));
+        CT_EXPECT_OK(ct_dataset_read_table(lh, &sel, MPI_COMM_SELF, &s1));
+        CT_EXPECT_OK(ct_dataset_read_table(lh, &sel, comm, &sp));
         CT_EXPECT(ct_dataset_global_rows(&sp, comm) == 37);
         int64_t off = 0, n = sp.n;
         MPI_Exscan(&n, &off, 1, MPI_INT64_T, MPI_SUM, comm);
@@ -271,7 +271,7 @@ int main(int argc, char **argv)
         ct_dataset_free(&sp);
         /* a missing statistic fails on every rank with the file named */
         sel.stats = "bk";
-        CT_EXPECT(ct_dataset_read_suite(lh, &sel, comm, &sp) == CT_ERR_FORMAT);
+        CT_EXPECT(ct_dataset_read_table(lh, &sel, comm, &sp) == CT_ERR_FORMAT);
         CT_EXPECT(rank != 0 || strstr(ct_error_message(), "LH.h5") != NULL);
     } else if (rank == 0) {
         printf("skipped the suite-table check: %s not found\n", lh);

@@ -411,25 +411,25 @@ static void test_frozen_and_transfer(void)
     free(w0);
 
     /* keep: same weights, the dummy output becomes live */
-    ct_transfer_settings trs;
-    ct_transfer_settings_defaults(&trs);
-    CT_EXPECT_OK(ct_mlp_transfer(pre, &trs, &m));
+    ct_finetune_settings trs;
+    ct_finetune_settings_defaults(&trs);
+    CT_EXPECT_OK(ct_mlp_finetune(pre, &trs, &m));
     CT_EXPECT(m && !memcmp(m->params, pre->params, pre->n_params * sizeof(double)));
     CT_EXPECT(m && m->dummy[1] == 0 && !strcmp(m->target_name[1], "b"));
     ct_mlp_destroy(&m);
     /* new head: body copied, output layer re-initialised with 3 targets */
-    trs.kind = CT_TRANSFER_NEW_HEAD;
+    trs.kind = CT_FINETUNE_NEW_HEAD;
     trs.n_targets = 3;
-    CT_EXPECT_OK(ct_mlp_transfer(pre, &trs, &m));
+    CT_EXPECT_OK(ct_mlp_finetune(pre, &trs, &m));
     CT_EXPECT(m && m->n_out == 3 && m->n_layers == 3);
     CT_EXPECT(m && !memcmp(m->params, pre->params, m->offset[2] * sizeof(double)));
     ct_mlp_destroy(&m);
     /* bottleneck: last hidden layer (6 units) narrowed to 4: the 4 units with the
      * largest outgoing weights keep their pretrained incoming weights */
-    trs.kind = CT_TRANSFER_BOTTLENECK;
+    trs.kind = CT_FINETUNE_BOTTLENECK;
     trs.n_targets = 0;
     trs.bottleneck_width = 4;
-    CT_EXPECT_OK(ct_mlp_transfer(pre, &trs, &m));
+    CT_EXPECT_OK(ct_mlp_finetune(pre, &trs, &m));
     CT_EXPECT(m && m->dims[2] == 4 && m->dims[1] == 8 && m->dims[3] == 2);
     CT_EXPECT(m && !memcmp(m->params, pre->params, m->offset[1] * sizeof(double)));
     if (m) {
@@ -452,15 +452,15 @@ static void test_frozen_and_transfer(void)
     }
     ct_mlp_destroy(&m);
     trs.bottleneck_width = 10; /* wider than the layer: every unit kept */
-    CT_EXPECT_OK(ct_mlp_transfer(pre, &trs, &m));
+    CT_EXPECT_OK(ct_mlp_finetune(pre, &trs, &m));
     CT_EXPECT(m && m->dims[2] == 6 &&
               !memcmp(m->params, pre->params, m->offset[2] * sizeof(double)));
     ct_mlp_destroy(&m);
     /* frozen body + head: body layers do not change during training */
-    trs.kind = CT_TRANSFER_FROZEN;
+    trs.kind = CT_FINETUNE_FROZEN;
     trs.head_hidden = 1;
     trs.head_width = 4;
-    CT_EXPECT_OK(ct_mlp_transfer(pre, &trs, &m));
+    CT_EXPECT_OK(ct_mlp_finetune(pre, &trs, &m));
     CT_EXPECT(m && m->n_layers == 4 && m->frozen[0] && m->frozen[1] && !m->frozen[2] &&
               !m->frozen[3]);
     if (m) {
@@ -474,10 +474,10 @@ static void test_frozen_and_transfer(void)
         free(before);
     }
     /* keep with a different target count is refused */
-    trs.kind = CT_TRANSFER_KEEP;
+    trs.kind = CT_FINETUNE_KEEP;
     trs.n_targets = 4;
     ct_mlp *bad = NULL;
-    CT_EXPECT(ct_mlp_transfer(pre, &trs, &bad) == CT_ERR_ARG && bad == NULL);
+    CT_EXPECT(ct_mlp_finetune(pre, &trs, &bad) == CT_ERR_ARG && bad == NULL);
     ct_mlp_destroy(&m);
     ct_mlp_destroy(&pre);
     ct_dataset_free(&tr);
@@ -654,8 +654,8 @@ static void test_quijote_text(void)
         fclose(f);
     }
     snprintf(path, sizeof path, "%s/params.txt", dir);
-    ct_suite_select sel;
-    ct_suite_select_defaults(&sel);
+    ct_table_select sel;
+    ct_table_select_defaults(&sel);
     sel.k_max = 0.35; /* 3 of the 5 bins */
     sel.targets = "Omega_M,m_nu,fNL_eq";
     ct_dataset d;

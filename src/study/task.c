@@ -38,14 +38,14 @@ ct_status ct_study_read_rows(const ct_study_ctx *c, const char *path, int stat,
             strcat(targets, ",");
         strcat(targets, names[i]);
     }
-    ct_suite_select sel;
-    ct_suite_select_defaults(&sel);
+    ct_table_select sel;
+    ct_table_select_defaults(&sel);
     sel.stats = stats;
     sel.k_max = c->s->kmax;
     sel.targets = targets;
     sel.rows = rows;
     sel.n_rows = n;
-    CT_CHECK(ct_dataset_read_suite(path, &sel, comm, d));
+    CT_CHECK(ct_dataset_read_table(path, &sel, comm, d));
     return CT_OK;
 }
 
@@ -346,11 +346,11 @@ static ct_status run_finetune(const ct_study_ctx *c, const ct_study_task *t, MPI
             nm[p] = names[p];
             CT_CHECK_GOTO(rc, prior_of(s, tg, names[p], &lo[p], &hi[p]));
         }
-        ct_transfer_settings xs;
-        ct_transfer_settings_defaults(&xs);
-        xs.kind = t->arch == CT_ARCH_NODUMMY   ? CT_TRANSFER_NEW_HEAD
-                  : t->arch == CT_ARCH_FROZEN ? CT_TRANSFER_FROZEN
-                                              : CT_TRANSFER_BOTTLENECK;
+        ct_finetune_settings xs;
+        ct_finetune_settings_defaults(&xs);
+        xs.kind = t->arch == CT_ARCH_NODUMMY   ? CT_FINETUNE_NEW_HEAD
+                  : t->arch == CT_ARCH_FROZEN ? CT_FINETUNE_FROZEN
+                                              : CT_FINETUNE_BOTTLENECK;
         xs.n_targets = nnames;
         xs.names = nm;
         xs.lo = lo;
@@ -359,7 +359,7 @@ static ct_status run_finetune(const ct_study_ctx *c, const ct_study_task *t, MPI
         xs.head_width = s->head_width;
         xs.bottleneck_width = s->bottleneck_width;
         xs.seed = seed;
-        CT_CHECK_GOTO(rc, ct_mlp_transfer(pm, &xs, &base));
+        CT_CHECK_GOTO(rc, ct_mlp_finetune(pm, &xs, &base));
     }
     /* data with the model's output columns (dummy slots are masked: the target
      * table has no such parameter) */

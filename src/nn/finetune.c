@@ -7,30 +7,30 @@
 
 static const char *kind_names[] = {"dummy", "new_head", "frozen", "bottleneck"};
 
-const char *ct_transfer_name(ct_transfer_kind k)
+const char *ct_finetune_name(ct_finetune_kind k)
 {
     return (unsigned)k < 4 ? kind_names[k] : "?";
 }
 
-ct_status ct_transfer_parse(const char *s, ct_transfer_kind *k)
+ct_status ct_finetune_parse(const char *s, ct_finetune_kind *k)
 {
     if (!strcmp(s, "dummy") || !strcmp(s, "keep"))
-        *k = CT_TRANSFER_KEEP;
+        *k = CT_FINETUNE_KEEP;
     else if (!strcmp(s, "new_head") || !strcmp(s, "no_dummy"))
-        *k = CT_TRANSFER_NEW_HEAD;
+        *k = CT_FINETUNE_NEW_HEAD;
     else if (!strcmp(s, "frozen"))
-        *k = CT_TRANSFER_FROZEN;
+        *k = CT_FINETUNE_FROZEN;
     else if (!strcmp(s, "bottleneck"))
-        *k = CT_TRANSFER_BOTTLENECK;
+        *k = CT_FINETUNE_BOTTLENECK;
     else
         CT_FAIL(CT_ERR_ARG, "unknown transfer '%s' (dummy, no_dummy, frozen, bottleneck)", s);
     return CT_OK;
 }
 
-void ct_transfer_settings_defaults(ct_transfer_settings *s)
+void ct_finetune_settings_defaults(ct_finetune_settings *s)
 {
     memset(s, 0, sizeof *s);
-    s->kind = CT_TRANSFER_KEEP;
+    s->kind = CT_FINETUNE_KEEP;
     s->head_hidden = 1;
     s->bottleneck_width = 10;
     s->seed = 1;
@@ -182,7 +182,7 @@ fail:
     return rc;
 }
 
-ct_status ct_mlp_transfer(const ct_mlp *pre, const ct_transfer_settings *s, ct_mlp **out)
+ct_status ct_mlp_finetune(const ct_mlp *pre, const ct_finetune_settings *s, ct_mlp **out)
 {
     ct_status rc = CT_OK;
     ct_mlp *m = NULL;
@@ -191,19 +191,19 @@ ct_status ct_mlp_transfer(const ct_mlp *pre, const ct_transfer_settings *s, ct_m
     CT_CHECK_GOTO(rc, ct_nn_set_history(m, 0, NULL, NULL, NULL));
     memset(m->frozen, 0, sizeof m->frozen);
     switch (s->kind) {
-    case CT_TRANSFER_KEEP:
+    case CT_FINETUNE_KEEP:
         if (nt != pre->n_targets)
             CT_FAIL_GOTO(rc, CT_ERR_ARG,
                          "dummy-node transfer needs the pretrained network to have %d outputs "
                          "(it has %d)", nt, pre->n_targets);
         break;
-    case CT_TRANSFER_NEW_HEAD:
+    case CT_FINETUNE_NEW_HEAD:
         CT_CHECK_GOTO(rc, ct_mlp_replace_output(m, nt, s->seed));
         break;
-    case CT_TRANSFER_FROZEN:
+    case CT_FINETUNE_FROZEN:
         CT_CHECK_GOTO(rc, ct_mlp_append_head(m, s->head_hidden, s->head_width, nt, s->seed));
         break;
-    case CT_TRANSFER_BOTTLENECK:
+    case CT_FINETUNE_BOTTLENECK:
         CT_CHECK_GOTO(rc, ct_mlp_bottleneck(m, s->bottleneck_width > 0 ? s->bottleneck_width : 10,
                                             s->seed));
         if (nt != m->n_targets)

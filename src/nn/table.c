@@ -10,13 +10,13 @@
 #include "cosmotl/h5.h"
 #include "nn_internal.h"
 
-void ct_suite_select_defaults(ct_suite_select *s)
+void ct_table_select_defaults(ct_table_select *s)
 {
     memset(s, 0, sizeof *s);
     s->stats = "pk";
 }
 
-void ct_suite_info_free(ct_suite_info *info)
+void ct_table_info_free(ct_table_info *info)
 {
     if (!info)
         return;
@@ -103,7 +103,7 @@ static ct_status dims2(hid_t f, const char *ds, const char *path, hsize_t d[2], 
     return CT_OK;
 }
 
-static ct_status info_local(const char *path, ct_suite_info *info)
+static ct_status info_local(const char *path, ct_table_info *info)
 {
     ct_status rc = CT_OK;
     hid_t f = -1, ds = -1;
@@ -144,18 +144,18 @@ fail:
     if (f >= 0)
         H5Fclose(f);
     if (rc != CT_OK)
-        ct_suite_info_free(info);
+        ct_table_info_free(info);
     return rc;
 }
 
-ct_status ct_suite_info_read(const char *path, MPI_Comm comm, ct_suite_info *info)
+ct_status ct_table_info_read(const char *path, MPI_Comm comm, ct_table_info *info)
 {
     ct_status rc = info_local(path, info);
     if (rc != CT_OK)
         ct_error_push(rc, __func__, __LINE__);
     rc = ct_agree_msg(comm, rc);
     if (rc != CT_OK)
-        ct_suite_info_free(info);
+        ct_table_info_free(info);
     return rc;
 }
 
@@ -219,11 +219,11 @@ static ct_status read_row(hid_t ds, const char *path, const char *name, int64_t 
     return CT_OK;
 }
 
-static ct_status read_suite_local(const char *path, const ct_suite_select *sel, MPI_Comm comm,
+static ct_status read_suite_local(const char *path, const ct_table_select *sel, MPI_Comm comm,
                                   ct_dataset *d)
 {
     ct_status rc = CT_OK;
-    ct_suite_info info;
+    ct_table_info info;
     hid_t f = -1, dsP[MAX_STATS], dpar = -1;
     int nst = 0, keep[MAX_STATS], nbin[MAX_STATS];
     char stats[MAX_STATS][CT_NN_NAME_MAX], tnames[MAX_TARGETS][CT_NN_NAME_MAX];
@@ -366,13 +366,13 @@ fail:
         H5Dclose(dpar);
     if (f >= 0)
         H5Fclose(f);
-    ct_suite_info_free(&info);
+    ct_table_info_free(&info);
     if (rc != CT_OK)
         ct_dataset_free(d);
     return rc;
 }
 
-ct_status ct_dataset_read_suite(const char *path, const ct_suite_select *sel, MPI_Comm comm,
+ct_status ct_dataset_read_table(const char *path, const ct_table_select *sel, MPI_Comm comm,
                                 ct_dataset *d)
 {
     ct_status rc = read_suite_local(path, sel, comm, d);
@@ -520,7 +520,7 @@ fail:
 }
 
 static ct_status read_quijote_local(const char *dir, const char *file, const char *params,
-                                    const ct_suite_select *sel, const int64_t *rows,
+                                    const ct_table_select *sel, const int64_t *rows,
                                     int64_t nrows, MPI_Comm comm, ct_dataset *d)
 {
     ct_status rc = CT_OK;
@@ -598,7 +598,7 @@ fail:
 }
 
 ct_status ct_dataset_read_quijote_dir(const char *dir, const char *file, const char *params,
-                                      const ct_suite_select *sel, MPI_Comm comm, ct_dataset *d)
+                                      const ct_table_select *sel, MPI_Comm comm, ct_dataset *d)
 {
     ct_status rc = CT_OK;
     int64_t *rows = NULL, nrows = 0;
