@@ -104,6 +104,75 @@ void ct_concat_forward(const float *a, int ca, const float *b, int cb, int n, in
 void ct_concat_backward(const float *dy, int ca, int cb, int n, int64_t cells, float *da,
                         float *db);
 
+/* ------------------------------------------------------------------ U-Net */
+
+/* The D3M U-Net (docs/d3m.md): level l has base << l channels; every block is
+ * periodic pad 1 -> conv 3^3 -> batch norm -> (leaky) ReLU; level 0 has `blocks`
+ * blocks, each deeper level one stride-2 block and `blocks` more; the way up is
+ * periodic pad (0, 1) -> transposed conv 3^3 stride 2 -> crop (1 before, 2 after)
+ * -> batch norm -> ReLU -> concatenation with the skip of that level -> `blocks`
+ * blocks; a 1^3 convolution gives the output. D3M: in 3, out 3, base 64,
+ * depth 2, blocks 2. Inputs must have sides divisible by 2^depth. */
+typedef struct {
+    int in_channels;    /* 3: the displacement components (+ extra channels) */
+    int out_channels;   /* 3 */
+    int base_channels;  /* channels of level 0 */
+    int depth;          /* number of stride-2 down-samplings */
+    int blocks;         /* stride-1 blocks per level */
+    double slope;       /* negative slope of the activation, 0: ReLU */
+    double bn_momentum; /* 0.1 */
+    double bn_eps;      /* 1e-5 */
+    uint64_t seed;      /* weight initialisation (counter-based: rank independent) */
+} ct_unet_settings;
+
+void ct_unet_settings_default(ct_unet_settings *s);
+
+typedef struct ct_unet ct_unet;
+
+/* Build the network with PyTorch's default initialisation (uniform +-1/sqrt(fan_in)
+ * for weights and biases, batch norm gamma 1, beta 0). comm: the ranks that share
+ * a data-parallel batch (batch-norm statistics and gradients are summed over it). */
+ct_status ct_unet_create(ct_unet **net, const ct_unet_settings *s, MPI_Comm comm);
+void ct_unet_destroy(ct_unet **net);
+const ct_unet_settings *ct_unet_get_settings(const ct_unet *net);
+int64_t ct_unet_n_params(const ct_unet *net);
+/* All trainable parameters, contiguous (layer by layer: weights then bias;
+ * gamma then beta), and their gradients (same layout). */
+float *ct_unet_params(ct_unet *net);
+const float *ct_unet_grads(const ct_unet *net);
+/* Batch-norm running statistics (mean then variance per layer), the state that
+ * inference mode uses. */
+float *ct_unet_running(ct_unet *net, int64_t *n);
+
+/* Forward pass of this rank's share of the batch (x: xd.n x in_channels x D^3,
+ * y: xd.n x out_channels x D^3). train: batch statistics over the whole batch of
+ * comm (updating the running statistics) and activations kept for backward;
+ * otherwise running statistics. Collective over comm in training mode. */
+ct_status ct_unet_forward(ct_unet *net, const float *x, ct_tdims xd, int train, float *y);
+/* After a training forward pass: the L1 loss mean |y - t| over every element of
+ * the whole batch of comm (returned in *loss on every rank) and the gradient of
+ * that loss for every parameter, summed over the ranks (ct_unet_grads). */
+ct_status ct_unet_backward_l1(ct_unet *net, const float *t, double *loss);
+/* The same with a caller's output gradient dy (of this rank's share); the
+ * parameter gradients are summed over comm. dx (may be NULL) receives the
+ * gradient with respect to this rank's input. */
+ct_status ct_unet_backward(ct_unet *net, const float *dy, float *dx);
+
+/* Adam (decoupled weight decay as AdamW when weight_decay > 0). */
+typedef struct {
+    double lr, beta1, beta2, eps, weight_decay;
+} ct_adam_settings;
+void ct_adam_settings_default(ct_adam_settings *s); /* 1e-4, 0.9, 0.999, 1e-8, 0 */
+/* One Adam step on the current gradients (identical on every rank). */
+ct_status ct_unet_adam_step(ct_unet *net, const ct_adam_settings *a);
+int64_t ct_unet_step_count(const ct_unet *net);
+
+/* Checkpoint: settings, parameters, running statistics, Adam moments and step,
+ * written by rank 0 through an atomic rename; loading restores every bit, so a
+ * resumed run continues exactly as an uninterrupted one. */
+ct_status ct_unet_save(const ct_unet *net, const char *path);
+ct_status ct_unet_load(ct_unet **net, const char *path, MPI_Comm comm);
+
 #ifdef __cplusplus
 }
 #endif
