@@ -4,7 +4,13 @@
  *
  * The convolutions work one sample at a time and, within a sample, on blocks of
  * output planes, so that the im2col column matrix stays a few MiB whatever the
- * mesh (a whole 64-channel 32^3 sample would need 226 MB of columns). */
+ * mesh (a whole 64-channel 32^3 sample would need 226 MB of columns).
+ *
+ * Threads: the convolutions' only threads are OpenBLAS's inside sgemm; im2col and
+ * col2im run on the calling thread. OpenMP regions between the sgemm calls made
+ * OpenBLAS's threads compete with spinning OpenMP workers (4x slower on 2 cores,
+ * docs/benchmarks.md). The once-per-layer loops (padding, batch norm, activations)
+ * use OpenMP. */
 #include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
@@ -147,7 +153,6 @@ static void im2col(const relation *r, const float *g, int z0, int z1, float *col
     const int64_t gcells = (int64_t)r->G[0] * G1 * G2;
     const int64_t ncols = (int64_t)(z1 - z0) * S1 * S2;
     const int64_t rows = (int64_t)r->C * k3;
-#pragma omp parallel for schedule(static)
     for (int64_t row = 0; row < rows; row++) {
         int c = (int)(row / k3), kk = (int)(row % k3);
         int kz = kk / (k * k), ky = (kk / k) % k, kx = kk % k;
@@ -173,8 +178,6 @@ static void col2im(const relation *r, const float *col, int z0, int z1, float *g
     const int S1 = r->S[1], S2 = r->S[2], G1 = r->G[1], G2 = r->G[2];
     const int64_t gcells = (int64_t)r->G[0] * G1 * G2;
     const int64_t ncols = (int64_t)(z1 - z0) * S1 * S2;
-    /* parallel over channels: each thread owns its channel of g */
-#pragma omp parallel for schedule(static)
     for (int c = 0; c < r->C; c++) {
         float *gc = g + c * gcells;
         for (int kk = 0; kk < k3; kk++) {
