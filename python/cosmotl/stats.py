@@ -1,0 +1,554 @@
+"""Power spectrum, marked power spectrum, bispectrum and mass assignment of
+particles (or of a density mesh) through libcosmotl: the same estimator, the
+same binning and the same numbers as `cosmotl summarize`."""
+from __future__ import annotations
+
+from typing import Any, Optional, Sequence, Union
+
+import numpy as np
+
+from ._lib import (ArgumentError, agree, check, comm_size, copy_doubles, copy_int64, ffi, lib,
+                   mpi_running, to_comm)
+
+__all__ = ["Pk", "MarkedPk", "Bk", "paint", "local_planes", "PkResult", "MarkedPkResult",
+           "BkResult"]
+
+ArrayLike = Union[np.ndarray, Sequence[Sequence[float]]]
+
+
+# ------------------------------------------------------------------ helpers
+
+def _mas(mas: Optional[str]) -> int:
+    if mas is None:
+        return 0
+    if not isinstance(mas, str):
+        raise ArgumentError(f"mas must be 'NGP', 'CIC', 'TSC' or 'PCS', not {mas!r}")
+    out = ffi.new("ct_mas *")
+    if lib.ct_mas_parse(mas.encode(), out) != lib.CT_OK:
+        lib.ct_error_clear()
+        raise ArgumentError(f"mas must be 'NGP', 'CIC', 'TSC' or 'PCS', not {mas!r}")
+    return int(out[0])
+
+
+def _axis(axis: Optional[Union[int, str]]) -> int:
+    if axis is None:
+        return 2
+    names = {"x": 0, "y": 1, "z": 2, 0: 0, 1: 1, 2: 2}
+    if isinstance(axis, (bool, np.bool_)) or axis not in names:
+        raise ArgumentError(f"axis must be 0, 1, 2 (or 'x', 'y', 'z'), not {axis!r}")
+    return names[axis]
+
+
+def _positive(name: str, v: Any) -> float:
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        raise ArgumentError(f"{name} must be a number, not {v!r}") from None
+    if not (np.isfinite(f) and f > 0):
+        raise ArgumentError(f"{name} must be a positive number, not {v!r}")
+    return f
+
+
+def _grid(grid: Any) -> int:
+    if isinstance(grid, (bool, np.bool_)) or not isinstance(grid, (int, np.integer)):
+        raise ArgumentError(f"grid must be an even integer >= 2, not {grid!r}")
+    if grid < 2 or grid % 2:
+        raise ArgumentError(f"grid must be an even integer >= 2, not {grid}")
+    return int(grid)
+
+
+def _threads(threads: Any) -> int:
+    if isinstance(threads, (bool, np.bool_)) or not isinstance(threads, (int, np.integer)) \
+            or threads < 1:
+        raise ArgumentError(f"threads must be a positive integer, not {threads!r}")
+    lib.ctpy_set_threads(int(threads))
+    return int(threads)
+
+
+def _check_particles(pos: Any, weights: Any, box: float):
+    """(pos as C-contiguous float32 (n, 3), weights as float32 (n,) or None,
+    error message or None). Arrays that are already float32 and contiguous are
+    used as they are (no copy); the caller's arrays are never written."""
+    p = np.asarray(pos)
+    if p.dtype not in (np.float32, np.float64):
+        return None, None, f"pos must be a float32 or float64 array, not {p.dtype}"
+    if p.ndim != 2 or p.shape[1] != 3:
+        return None, None, f"pos must have shape (n, 3), not {p.shape}"
+    p = np.ascontiguousarray(p, dtype=np.float32)
+    if p.shape[0]:
+        lo, hi = p.min(), p.max()  # NaN makes both comparisons false
+        if not (lo >= 0 and hi < box):
+            ok = ((p >= 0) & (p < box)).all(axis=1)
+            i = int(np.flatnonzero(~ok)[0])
+            return None, None, (f"pos: particle {i} at ({p[i, 0]:g}, {p[i, 1]:g}, {p[i, 2]:g}) "
+                                f"is outside the box [0, {box:g}) or not finite")
+    w = None
+    if weights is not None:
+        w = np.asarray(weights)
+        if w.dtype not in (np.float32, np.float64):
+            return None, None, f"weights must be a float32 or float64 array, not {w.dtype}"
+        if w.shape != (p.shape[0],):
+            return None, None, f"weights must have shape ({p.shape[0]},), not {w.shape}"
+        w = np.ascontiguousarray(w, dtype=np.float32)
+        if w.size and not np.isfinite(w).all():
+            return None, None, "weights must be finite"
+    return p, w, None
+
+
+class _Meshes:
+    """The meshes of one measurement, destroyed on exit."""
+
+    def __init__(self, grid: int, box: float, threads: int, c, count: int):
+        self.ptrs = [ffi.new("ct_mesh **") for _ in range(count)]
+        self.grid, self.box, self.threads, self.c = grid, box, threads, c
+
+    def __enter__(self):
+        s = ffi.new("ct_mesh_settings *")
+        lib.ct_mesh_settings_defaults(s)
+        s.n, s.box, s.threads = self.grid, self.box, self.threads
+        try:
+            for p in self.ptrs:
+                check(lib.ct_mesh_create(p, s, self.c))
+        except BaseException:
+            self.__exit__()
+            raise
+        return [p[0] for p in self.ptrs]
+
+    def __exit__(self, *exc):
+        for p in self.ptrs:
+            lib.ct_mesh_destroy(p)
+        return False
+
+
+class _Particles:
+    """This rank's particles on the ranks that own their slabs. One rank: the
+    caller's (checked) arrays as they are. Several ranks: copies handed to the
+    library's exchange (it moves particles between ranks), freed on exit."""
+
+    def __init__(self, m, p: np.ndarray, w: Optional[np.ndarray], c):
+        self.keep = (p, w)
+        self.n = p.shape[0]
+        self.pos = ffi.cast("float *", ffi.from_buffer(p)) if self.n else ffi.NULL
+        self.w = ffi.cast("float *", ffi.from_buffer(w)) if w is not None and self.n else ffi.NULL
+        self.owned = []
+        if comm_size(c) == 1:
+            return
+        pp = ffi.new("float **", lib.malloc(max(self.n, 1) * 12))
+        self.owned.append(pp)
+        if pp[0] == ffi.NULL:
+            raise MemoryError("cannot allocate the particle copy for the exchange")
+        ffi.memmove(pp[0], self.pos, self.n * 12) if self.n else None
+        npay = 0
+        pay = ffi.new("ct_payload[1]")
+        wp = None
+        if w is not None:
+            wp = ffi.new("void **", lib.malloc(max(self.n, 1) * 4))
+            self.owned.append(wp)
+            ffi.memmove(wp[0], self.w, self.n * 4) if self.n else None
+            pay[0].data, pay[0].size, npay = wp, 4, 1
+        n = ffi.new("int64_t *", self.n)
+        check(lib.ct_mesh_exchange(m, n, pp, npay, pay))
+        self.n, self.pos = n[0], pp[0]
+        self.w = ffi.cast("float *", wp[0]) if wp is not None else ffi.NULL
+
+    def sets(self):
+        s = ffi.new("ct_pk_particles[1]")
+        s[0].n, s[0].pos, s[0].w, s[0].w_uniform = self.n, self.pos, self.w, 1.0
+        return s
+
+    def close(self):
+        for pp in self.owned:
+            lib.free(pp[0])
+            pp[0] = ffi.NULL
+        self.owned = []
+
+
+def _pk_settings(mas: int, interlace: bool, axis: int, bin_width: float, shot_noise: bool):
+    s = ffi.new("ct_pk_settings *")
+    lib.ct_pk_settings_defaults(s)
+    s.mas = mas
+    s.interlace = 1 if interlace else 0
+    s.axis = axis
+    s.bin_width = bin_width
+    s.shot_noise = 1 if shot_noise else 0
+    return s
+
+
+# ------------------------------------------------------------------ results
+
+class PkResult:
+    """A binned power spectrum. ``k`` (h/Mpc, mean |k| of each bin's modes),
+    ``Pk`` ((Mpc/h)^3: the monopole, or columns monopole, quadrupole,
+    hexadecapole when the call gave ``axis``), ``Nmodes`` (half-space mode
+    counts); ``P0``, ``P2``, ``P4`` always; Pylians' names ``k3D``, ``Nmodes3D``
+    too. ``nbar`` is the particles' effective number density ((h/Mpc)^3; 0 for
+    a mesh input): subtract 1/nbar from P0 for the shot noise."""
+
+    k: np.ndarray
+    P0: np.ndarray
+    P2: np.ndarray
+    P4: np.ndarray
+    Nmodes: np.ndarray
+
+    def __init__(self, r, multipoles: bool):
+        n = r.nbins
+        self.k = copy_doubles(r.k, n)
+        self.P0 = copy_doubles(r.P0, n)
+        self.P2 = copy_doubles(r.P2, n)
+        self.P4 = copy_doubles(r.P4, n)
+        self.Nmodes = copy_int64(r.nmodes, n)
+        self.box, self.grid = float(r.box), int(r.grid)
+        self.mas = ffi.string(lib.ct_mas_name(r.mas)).decode() if r.mas else None
+        self.interlace, self.axis = bool(r.interlace), int(r.axis)
+        self.bin_width, self.nbar = float(r.bin_width), float(r.nbar)
+        self.shot_noise, self.npart = float(r.shot_noise), int(r.npart)
+        self.multipoles = multipoles
+
+    @property
+    def Pk(self) -> np.ndarray:
+        if self.multipoles:
+            return np.stack([self.P0, self.P2, self.P4], axis=1)
+        return self.P0
+
+    k3D = property(lambda self: self.k)
+    Nmodes3D = property(lambda self: self.Nmodes)
+
+    def __repr__(self):
+        return (f"PkResult({len(self.k)} bins, k {self.k[0]:.4g}..{self.k[-1]:.4g} h/Mpc, "
+                f"grid {self.grid}, box {self.box:g}, {self.mas})") if len(self.k) else "PkResult()"
+
+
+class MarkedPkResult:
+    """The marked power spectrum ``M`` and its cross spectrum ``X`` with the
+    unmarked field (both PkResult), ``k`` and ``Mk`` (= M.Pk), ``Xk``,
+    ``Nmodes``, the mean mark and the range of the smoothed density contrast at
+    the particles."""
+
+    def __init__(self, r, multipoles: bool):
+        self.M = PkResult(r.M, multipoles)
+        self.X = PkResult(r.X, multipoles)
+        self.mean_mark = float(r.mean_mark)
+        self.delta_R_range = (float(r.delta_R_range[0]), float(r.delta_R_range[1]))
+        self.R, self.p, self.delta_s = float(r.settings.R), float(r.settings.p), \
+            float(r.settings.delta_s)
+
+    k = property(lambda self: self.M.k)
+    Mk = property(lambda self: self.M.Pk)
+    Xk = property(lambda self: self.X.Pk)
+    Nmodes = property(lambda self: self.M.Nmodes)
+
+
+class BkResult:
+    """Bispectrum of every triangle in one call. ``triangles`` (ntri, 3) shell
+    indices; ``k1``, ``k2``, ``k3`` shell centres in units of kF; ``P1``..``P3``
+    shell power (shot noise subtracted), ``B`` raw, ``Bsn`` shot noise, ``B0`` =
+    B - Bsn, ``Q`` reduced bispectrum, ``counts`` closed triplets per triangle;
+    ``kF`` = 2 pi / box. Pylians-like names: ``B`` and ``Q``."""
+
+    def __init__(self, r, select: Optional[np.ndarray] = None):
+        n = r.ntri
+        tri = np.frombuffer(ffi.buffer(r.tri, 3 * n * ffi.sizeof("int")), dtype=np.intc) \
+            .reshape(n, 3).astype(np.int64) if n else np.empty((0, 3), np.int64)
+        k = copy_doubles(r.k, 3 * n).reshape(n, 3)
+        P = copy_doubles(r.P, 3 * n).reshape(n, 3)
+        cols = {"B": copy_doubles(r.B, n), "Bsn": copy_doubles(r.Bsn, n),
+                "B0": copy_doubles(r.B0, n), "Q": copy_doubles(r.Q, n),
+                "counts": copy_doubles(r.counts, n)}
+        idx = slice(None) if select is None else select
+        self.triangles = tri[idx]
+        self.k1, self.k2, self.k3 = (k[idx, a] for a in range(3))
+        self.P1, self.P2, self.P3 = (P[idx, a] for a in range(3))
+        for name, v in cols.items():
+            setattr(self, name, v[idx])
+        self.box, self.dk, self.nbar, self.grid = float(r.box), float(r.dk), float(r.nbar), int(r.grid)
+        self.kF = 2 * np.pi / self.box
+
+    def __len__(self):
+        return len(self.B)
+
+
+# ------------------------------------------------------------------ calls
+
+def local_planes(grid: int, box: float = 1.0, comm: Any = None) -> tuple:
+    """(x0, nx): the x-planes [x0, x0 + nx) of a grid^3 mesh that this rank
+    holds under comm (the slab that paint() returns on several ranks)."""
+    c = to_comm(comm)
+    with _Meshes(_grid(grid), _positive("box", box), 1, c, 1) as (m,):
+        x0, nx = ffi.new("ptrdiff_t *"), ffi.new("ptrdiff_t *")
+        lib.ct_mesh_local(m, x0, nx)
+        return int(x0[0]), int(nx[0])
+
+
+def _measure_particles(what: str, pos, box, grid, mas, interlace, axis, threads, weights,
+                       bin_width, shot_noise, comm, extra_meshes, body):
+    box = _positive("box", box)
+    grid = _grid(grid)
+    mas_i = _mas(mas)
+    if mas_i == 0:
+        raise ArgumentError("mas is needed for particles ('NGP', 'CIC', 'TSC' or 'PCS')")
+    ax = _axis(axis)
+    threads = _threads(threads)
+    bin_width = _positive("bin_width", bin_width)
+    c = to_comm(comm)
+    p, w, msg = _check_particles(pos, weights, box)
+    agree(c, None if msg is None else f"{what}: {msg}")
+    ps = _pk_settings(mas_i, interlace, ax, bin_width, shot_noise)
+    nmesh = 1 + (1 if interlace else 0) + extra_meshes
+    with _Meshes(grid, box, threads, c, nmesh) as meshes:
+        m = meshes[0]
+        ms = meshes[1] if interlace else ffi.NULL
+        parts = _Particles(m, p, w, c)
+        try:
+            sets = parts.sets()
+            r = ffi.new("ct_pk_result *")
+            try:
+                check(lib.ct_pk_measure(m, ms, ps, 1, sets, r))
+                return body(m, ms, meshes[1 + (1 if interlace else 0):], ps, sets, r)
+            finally:
+                lib.ct_pk_result_free(r)
+        finally:
+            parts.close()
+
+
+def Pk(data: ArrayLike, box: float, grid: Optional[int] = None, mas: Optional[str] = "CIC",
+       interlace: bool = False, axis: Optional[Union[int, str]] = None, threads: int = 1, *,
+       weights: Optional[ArrayLike] = None, bin_width: float = 1.0, shot_noise: bool = False,
+       comm: Any = None) -> PkResult:
+    """Power spectrum of particles or of an overdensity mesh.
+
+    data: particle positions (n, 3) in [0, box) Mpc/h, float32 or float64 (on
+        several ranks: this rank's particles, any subset), or an overdensity
+        mesh delta (grid, grid, grid) (on several ranks: the whole mesh or this
+        rank's x-slab, see local_planes).
+    box: side of the periodic box, Mpc/h. grid: mesh points per side (even;
+        required for particles, taken from the mesh otherwise).
+    mas: 'NGP', 'CIC', 'TSC', 'PCS' (the window divided out; for a mesh, the
+        scheme that painted it, None for no compensation). interlace: a second
+        grid shifted by half a cell (particles only). axis: line of sight of the
+        multipoles (0, 1, 2 or 'x', 'y', 'z'); with it, .Pk has the columns P0,
+        P2, P4. threads: OpenMP threads per rank. weights: per-particle
+        weights (n,). bin_width: in units of kF = 2 pi / box. shot_noise:
+        subtract 1/nbar from P0. comm: an mpi4py communicator; the mesh is
+        distributed over its ranks and every rank gets the whole result.
+
+    Raises ArgumentError (a ValueError) for bad arguments, positions outside
+    the box or non-finite values, CosmotlError for failures in the library.
+    The arrays passed in are never modified."""
+    arr = np.asarray(data)
+    multipoles = axis is not None
+    if arr.ndim == 3:
+        if weights is not None or interlace:
+            raise ArgumentError("weights and interlace apply to particles, not to a mesh")
+        return _pk_mesh(arr, box, grid, mas, axis, threads, bin_width, comm, multipoles)
+    if grid is None:
+        raise ArgumentError("grid is needed for particles")
+
+    def body(m, ms, extra, ps, sets, r):
+        return PkResult(r, multipoles)
+    return _measure_particles("Pk", arr, box, grid, mas, interlace, axis, threads, weights,
+                              bin_width, shot_noise, comm, 0, body)
+
+
+def _pk_mesh(delta, box, grid, mas, axis, threads, bin_width, comm, multipoles):
+    box = _positive("box", box)
+    mas_i = _mas(mas)
+    ax = _axis(axis)
+    threads = _threads(threads)
+    bin_width = _positive("bin_width", bin_width)
+    c = to_comm(comm)
+    if delta.dtype not in (np.float32, np.float64):
+        raise ArgumentError(f"delta must be a float32 or float64 array, not {delta.dtype}")
+    N = delta.shape[1]
+    if grid is not None and _grid(grid) != N:
+        raise ArgumentError(f"grid {grid} does not match the mesh's {N} points per side")
+    N = _grid(N)
+    msg = None
+    if delta.shape[1:] != (N, N):
+        msg = f"Pk: delta must have shape (n, n, n) or an x-slab (nx, n, n), not {delta.shape}"
+    with _Meshes(N, box, threads, c, 1) as (m,):
+        x0, nx = ffi.new("ptrdiff_t *"), ffi.new("ptrdiff_t *")
+        lib.ct_mesh_local(m, x0, nx)
+        x0, nx = int(x0[0]), int(nx[0])
+        if msg is None:
+            if delta.shape[0] == N:
+                src = delta[x0:x0 + nx]
+            elif delta.shape[0] == nx:
+                src = delta
+            else:
+                msg = (f"Pk: delta has {delta.shape[0]} x-planes: give all {N} or this rank's "
+                       f"{nx} (local_planes)")
+        if msg is None and not np.isfinite(src).all():
+            msg = "Pk: delta has non-finite values"
+        agree(c, msg)
+        row = int(lib.ct_mesh_row(m))
+        rsize = ffi.sizeof("ct_real")
+        if nx:
+            view = np.frombuffer(ffi.buffer(lib.ct_mesh_real(m), nx * N * row * rsize),
+                                 dtype=np.float64 if rsize == 8 else np.float32)
+            view.reshape(nx, N, row)[:, :, :N] = src
+        check(lib.ct_mesh_r2c(m))
+        if mas_i:
+            check(lib.ct_mesh_compensate(m, mas_i))
+        ps = _pk_settings(mas_i or lib.CT_MAS_CIC, False, ax, bin_width, False)
+        r = ffi.new("ct_pk_result *")
+        try:
+            check(lib.ct_pk_bin(m, ffi.NULL, ps, r))
+            res = PkResult(r, multipoles)
+        finally:
+            lib.ct_pk_result_free(r)
+        res.mas = mas.upper() if mas else None
+        return res
+
+
+def MarkedPk(pos: ArrayLike, box: float, grid: int, R: float = 10.0, p: float = 2.0,
+             delta_s: float = 0.25, mas: str = "CIC", interlace: bool = False,
+             axis: Optional[Union[int, str]] = None, threads: int = 1, *,
+             weights: Optional[ArrayLike] = None, bin_width: float = 1.0,
+             comm: Any = None) -> MarkedPkResult:
+    """Marked power spectrum (White 2016; Massara et al. 2021) of particles:
+    mark m = [(1 + delta_s) / (1 + delta_s + delta_R)]^p with delta_R the
+    density contrast smoothed by a top-hat of radius R (Mpc/h) at each
+    particle; the marked field is binned like Pk. Arguments as Pk. Returns
+    M(k) (.Mk), the cross spectrum with the unmarked field (.Xk), .k,
+    .Nmodes, .mean_mark."""
+    mk = ffi.new("ct_mk_settings *")
+    lib.ct_mk_settings_defaults(mk)
+    for name, v in (("R", R), ("p", p), ("delta_s", delta_s)):
+        try:
+            fv = float(v)
+        except (TypeError, ValueError):
+            raise ArgumentError(f"{name} must be a number, not {v!r}") from None
+        if not np.isfinite(fv):
+            raise ArgumentError(f"{name} must be finite, not {v!r}")
+    if float(R) < 0 or float(delta_s) <= -1:
+        raise ArgumentError("R must be >= 0 and delta_s > -1")
+    mk.R, mk.p, mk.delta_s = float(R), float(p), float(delta_s)
+    multipoles = axis is not None
+
+    def body(m, ms, extra, ps, sets, r):
+        out = ffi.new("ct_mk_result *")
+        try:
+            check(lib.ct_mk_measure(m, extra[0], ms, ps, mk, 1, sets, out))
+            return MarkedPkResult(out, multipoles)
+        finally:
+            lib.ct_mk_result_free(out)
+    return _measure_particles("MarkedPk", pos, box, grid, mas, interlace, axis, threads,
+                              weights, bin_width, False, comm, 1, body)
+
+
+def Bk(pos: ArrayLike, box: float, grid: int, triangles: Union[str, ArrayLike] = "quijote",
+       mas: str = "CIC", interlace: bool = False, threads: int = 1, *, dk: float = 3.0,
+       kmax: float = 78.0, weights: Optional[ArrayLike] = None, mem_budget: float = 0.0,
+       cache_dir: Optional[str] = None, comm: Any = None) -> BkResult:
+    """FFT bispectrum (Scoccimarro estimator) of particles, every triangle in
+    one call. Shells of width dk (units of kF) hold the modes with
+    floor(|n|/dk + 1/2) = j; triangles="quijote" measures all triangles
+    j1 >= j2 >= j3 >= max(j1 - j2, 1) with shell centres k1 <= kmax (units of
+    kF; the defaults dk = 3, kmax = 78 give Quijote's 1898 triangles); an
+    integer array (ntri, 3) of shell indices (j1 >= j2 >= j3) measures those
+    triangles (in the given order). Shot noise uses the particles' nbar.
+    mem_budget: bytes per rank the estimator may use (0: automatic);
+    cache_dir: folder of the triangle-count cache (None: no cache)."""
+    select = None
+    if isinstance(triangles, str):
+        if triangles.lower() != "quijote":
+            raise ArgumentError(f"triangles must be 'quijote' or an array (ntri, 3), not {triangles!r}")
+        tri = None
+    else:
+        tri = np.asarray(triangles)
+        if tri.ndim != 2 or tri.shape[1] != 3 or tri.shape[0] == 0 or \
+                not np.issubdtype(tri.dtype, np.integer):
+            raise ArgumentError(f"triangles must be an integer array (ntri, 3), not "
+                                f"{tri.dtype} {tri.shape}")
+        if (tri < 1).any() or (tri[:, 0] < tri[:, 1]).any() or (tri[:, 1] < tri[:, 2]).any():
+            raise ArgumentError("triangles: shell indices must be >= 1 with j1 >= j2 >= j3")
+        if (tri[:, 2] < tri[:, 0] - tri[:, 1]).any():
+            raise ArgumentError("triangles: j3 < j1 - j2 does not close a triangle")
+        kmax = float(tri[:, 0].max()) * float(dk)
+    bs = ffi.new("ct_bk_settings *")
+    lib.ct_bk_settings_defaults(bs)
+    bs.dk = _positive("dk", dk)
+    bs.kmax = _positive("kmax", kmax)
+    bs.mem_budget = float(mem_budget)
+    cache = ffi.new("char[]", str(cache_dir).encode()) if cache_dir is not None else ffi.NULL
+    bs.cache_dir = cache
+    g = _grid(grid)
+    if bs.kmax < bs.dk:
+        raise ArgumentError(f"kmax {bs.kmax:g} is below the first shell centre (dk {bs.dk:g})")
+    if bs.kmax + 0.5 * bs.dk > 0.5 * g * np.sqrt(3.0):
+        raise ArgumentError(f"kmax {bs.kmax:g} kF (shells to {bs.kmax + 0.5 * bs.dk:g} kF) is "
+                            f"beyond the modes of grid {g}; use a larger grid or a smaller kmax")
+
+    def body(m, ms, extra, ps, sets, r):
+        out = ffi.new("ct_bk_result **")
+        try:
+            check(lib.ct_bk_measure(m, bs, r.nbar, out))
+            nonlocal select
+            if tri is not None:
+                n = out[0].ntri
+                have = np.frombuffer(ffi.buffer(out[0].tri, 3 * n * ffi.sizeof("int")),
+                                     dtype=np.intc).reshape(n, 3)
+                index = {tuple(t): i for i, t in enumerate(have.tolist())}
+                missing = [tuple(t) for t in tri.tolist() if tuple(t) not in index]
+                if missing:
+                    raise ArgumentError(f"triangles: {missing[0]} is not a triangle of the "
+                                        f"shells (dk {bs.dk:g})")
+                select = np.array([index[tuple(t)] for t in tri.tolist()], dtype=np.int64)
+            return BkResult(out[0], select)
+        finally:
+            lib.ct_bk_result_destroy(out)
+    return _measure_particles("Bk", pos, box, g, mas, interlace, None, threads, weights, 1.0,
+                              False, comm, 0, body)
+
+
+def paint(pos: ArrayLike, grid: int, box: float, mas: str = "CIC", *,
+          weights: Optional[ArrayLike] = None, threads: int = 1, comm: Any = None) -> np.ndarray:
+    """Mass assignment: the mesh (grid, grid, grid) float64 holding the sum of
+    the particles' weights (1 each by default) per cell, with grid points at
+    x = i box / grid (Pylians' MASL.MA convention). On several ranks (comm),
+    each rank gets its x-slab (nx, grid, grid) of the whole mesh, planes
+    [x0, x0 + nx) of local_planes(). The array is a view of the library's mesh
+    (no copy; rows keep FFTW's padding in the strides)."""
+    box = _positive("box", box)
+    grid = _grid(grid)
+    mas_i = _mas(mas)
+    if mas_i == 0:
+        raise ArgumentError("mas must be 'NGP', 'CIC', 'TSC' or 'PCS'")
+    threads = _threads(threads)
+    c = to_comm(comm)
+    p, w, msg = _check_particles(pos, weights, box)
+    agree(c, None if msg is None else f"paint: {msg}")
+    mp = ffi.new("ct_mesh **")
+    s = ffi.new("ct_mesh_settings *")
+    lib.ct_mesh_settings_defaults(s)
+    s.n, s.box, s.threads = grid, box, threads
+    check(lib.ct_mesh_create(mp, s, c))
+    try:
+        parts = _Particles(mp[0], p, w, c)
+        try:
+            ps = ffi.new("ct_paint_settings *")
+            lib.ct_paint_settings_defaults(ps)
+            ps.mas = mas_i
+            check(lib.ct_mesh_paint(mp[0], ps, parts.n, parts.pos, parts.w, 1.0))
+        finally:
+            parts.close()
+        x0, nx = ffi.new("ptrdiff_t *"), ffi.new("ptrdiff_t *")
+        lib.ct_mesh_local(mp[0], x0, nx)
+        nx = int(nx[0])
+        row = int(lib.ct_mesh_row(mp[0]))
+    except BaseException:
+        lib.ct_mesh_destroy(mp)
+        raise
+    if nx == 0:
+        lib.ct_mesh_destroy(mp)
+        return np.empty((0, grid, grid))
+    rsize = ffi.sizeof("ct_real")
+    mesh = mp[0]
+
+    def destroy(_):
+        if mpi_running():  # an array that outlives MPI (at exit) keeps its mesh
+            lib.ct_mesh_destroy(ffi.new("ct_mesh **", mesh))
+    keep = ffi.gc(lib.ct_mesh_real(mesh), destroy)
+    flat = np.frombuffer(ffi.buffer(keep, nx * grid * row * rsize),
+                         dtype=np.float64 if rsize == 8 else np.float32)
+    return flat.reshape(nx, grid, row)[:, :, :grid]

@@ -1,0 +1,33 @@
+#!/bin/sh
+# Run Python tests against the INSTALLED package:
+#   run.sh BUILD_DIR NP TEST.py...
+# installs the build into a temporary prefix (meson install --destdir), makes
+# the test data (make_data.py, with the installed `cosmotl`), then runs pytest
+# on NP ranks (mpirun) with PYTHONPATH set to the installed site-packages only.
+# PYTHON is the interpreter meson built the package for.
+set -u
+build=$(cd "${1:?build dir}" && pwd); np=${2:?ranks}; shift 2
+here=$(cd "$(dirname "$0")" && pwd)
+: "${PYTHON:?PYTHON must name the interpreter}"
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+tmp=$(mktemp -d /tmp/ct_python_XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+meson install -C "$build" --no-rebuild --destdir "$tmp/root" >"$tmp/install.log" 2>&1 ||
+  { cat "$tmp/install.log"; echo "FAIL: meson install"; exit 1; }
+init=$(find "$tmp/root" -path '*-packages/cosmotl/__init__.py' | head -1)
+[ -n "$init" ] || { echo "FAIL: no cosmotl package in the installed tree"; exit 1; }
+site=$(dirname "$(dirname "$init")")
+bin=$(find "$tmp/root" -path '*/bin/cosmotl' -type f | head -1)
+[ -n "$bin" ] || { echo "FAIL: no installed cosmotl program"; exit 1; }
+lib=$(find "$tmp/root" -name 'libcosmotl.so*' | head -1)
+[ -n "$lib" ] && export LD_LIBRARY_PATH="$(dirname "$lib")${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+export PYTHONPATH="$site" CT_PY_SITE="$site" COSMOTL="$bin" MPIRUN_SH="$here/../mpirun.sh"
+export CT_PY_DATA="$tmp/data" MPLBACKEND=Agg PYTHONDONTWRITEBYTECODE=1
+"$PYTHON" "$here/make_data.py" "$CT_PY_DATA" >"$tmp/data.log" 2>&1 ||
+  { cat "$tmp/data.log"; echo "FAIL: test data"; exit 1; }
+cd "$tmp" || exit 1
+if [ "$np" = 1 ]; then
+  "$PYTHON" -m pytest -q -p no:cacheprovider --rootdir "$here" "$@"
+else
+  "$MPIRUN_SH" "$np" "$PYTHON" -m pytest -q -p no:cacheprovider --rootdir "$here" "$@"
+fi
