@@ -33,7 +33,7 @@
  *         if (st == CT_OK) ct_manifest_done(m, id);
  *         else             ct_manifest_fail(m, id, ct_error_message());
  *     ct_manifest_flush(m);                 // manifest.tsv for humans and gather
- *     ct_manifest_counts c = ct_manifest_get_counts(m);   // reduce over groups
+ *     ct_manifest_counts c = ct_manifest_counts_sum(m, group_comm, comm); // all groups
  *     ct_manifest_close(&m);
  *     exit code: 0 if c.failed == 0, else CT_EXIT_PARTIAL.
  */
@@ -119,6 +119,9 @@ ct_status ct_manifest_fail(ct_manifest *m, const char *item, const char *error);
 ct_status ct_manifest_flush(ct_manifest *m);
 
 ct_manifest_counts ct_manifest_get_counts(const ct_manifest *m);
+/* The counts of every group's manifest, each group counted once: m is this rank's
+ * group manifest (opened on group), comm holds all the groups. Collective over comm. */
+ct_manifest_counts ct_manifest_counts_sum(const ct_manifest *m, MPI_Comm group, MPI_Comm comm);
 /* A one-line summary of counts for the log, e.g. "summarize: nothing to do: all
  * 8 outputs are complete" or "summarize: 6 done, 2 failed (see DIR/manifest.tsv)". */
 void ct_manifest_describe(const char *stage, const char *dir, const ct_manifest_counts *c,

@@ -426,6 +426,20 @@ ct_manifest_counts ct_manifest_get_counts(const ct_manifest *m)
     return m->counts;
 }
 
+ct_manifest_counts ct_manifest_counts_sum(const ct_manifest *m, MPI_Comm group, MPI_Comm comm)
+{
+    ct_manifest_counts c = m->counts;
+    long mine[5] = {c.items, c.complete, c.done, c.failed, c.interrupted}, tot[5];
+    int grank;
+    MPI_Comm_rank(group, &grank);
+    /* each group's counts once (from its rank 0) */
+    if (grank != 0)
+        memset(mine, 0, sizeof mine);
+    MPI_Allreduce(mine, tot, 5, MPI_LONG, MPI_SUM, comm);
+    ct_manifest_counts all = {tot[0], tot[1], tot[2], tot[3], tot[4]};
+    return all;
+}
+
 void ct_manifest_describe(const char *stage, const char *dir, const ct_manifest_counts *c,
                           char *buf, size_t cap)
 {

@@ -8,6 +8,7 @@
 
 #include "cosmotl/batch.h"
 #include "cosmotl/io.h"
+#include "cosmotl/runner.h"
 #include "sim_internal.h"
 
 /* ------------------------------------------------------------ ID order */
@@ -291,22 +292,100 @@ fail:
     return rc;
 }
 
+/* One simulation of the suite is one item of the runner; the group's manifest
+ * records it. */
+typedef struct {
+    const ct_suite_settings *s;
+    const char *dir;
+    const double *v;
+    int64_t first;
+    ct_manifest *man;
+    double t0;
+} suite_job;
+
+static void sim_paths(const suite_job *j, int64_t i, char *sdir, size_t scap, char *item,
+                      size_t icap, char *output, size_t ocap)
+{
+    int last_out = j->s->sim.nout - 1, sn = j->s->sim.snapnum[last_out];
+    snprintf(sdir, scap, "%s/%lld", j->dir, (long long)i);
+    snprintf(item, icap, "%lld", (long long)i);
+    /* snapshots are written atomically, the last output last: its last file
+     * marks the simulation complete */
+    snprintf(output, ocap, "%s/snapdir_%03d/snap_%03d.%d.hdf5", sdir, sn, sn,
+             j->s->sim.nfiles - 1);
+}
+
+static ct_status sim_is_done(int64_t k, MPI_Comm g, void *user, int *done)
+{
+    suite_job *j = user;
+    (void)g;
+    char sdir[PATH_MAX], item[32], output[PATH_MAX + 64];
+    sim_paths(j, j->first + k, sdir, sizeof sdir, item, sizeof item, output, sizeof output);
+    int todo = 1;
+    CT_CHECK(ct_manifest_need(j->man, item, "params.txt", output, &todo));
+    *done = !todo && ct_sim_complete(&j->s->sim, sdir);
+    return CT_OK;
+}
+
+static ct_status sim_start(int64_t k, MPI_Comm g, void *user)
+{
+    suite_job *j = user;
+    (void)g;
+    char item[32];
+    snprintf(item, sizeof item, "%lld", (long long)(j->first + k));
+    j->t0 = ct_wtime();
+    return ct_manifest_begin(j->man, item);
+}
+
+static ct_status sim_run(int64_t k, MPI_Comm g, void *user, void *result)
+{
+    suite_job *j = user;
+    (void)result;
+    int64_t i = j->first + k;
+    char sdir[PATH_MAX], item[32], output[PATH_MAX + 64];
+    sim_paths(j, i, sdir, sizeof sdir, item, sizeof item, output, sizeof output);
+    return one_sim(j->s, j->v + i * CT_P_COUNT, i, sdir, g);
+}
+
+static ct_status sim_finish(int64_t k, ct_status st, const char *msg, const void *result,
+                            MPI_Comm g, void *user)
+{
+    suite_job *j = user;
+    (void)result;
+    int grank;
+    MPI_Comm_rank(g, &grank);
+    long long i = (long long)(j->first + k);
+    char item[32];
+    snprintf(item, sizeof item, "%lld", i);
+    if (st != CT_OK) {
+        if (grank == 0)
+            ct_log_rank_msg(CT_LOG_ERROR, "simulation %lld failed: %s", i, msg);
+        return ct_manifest_fail(j->man, item, msg);
+    }
+    if (grank == 0)
+        ct_log_rank_msg(CT_LOG_INFO, "simulation %lld done in %.1f s", i, ct_wtime() - j->t0);
+    return ct_manifest_done(j->man, item);
+}
+
 ct_status ct_suite_run(const ct_suite_settings *s, const char *dir, int64_t first, int64_t last,
                        int group_size, ct_suite_counts *counts, MPI_Comm comm)
 {
     ct_status rc = CT_OK;
     double *v = NULL;
-    MPI_Comm g = MPI_COMM_NULL;
+    ct_runner *r = NULL;
     ct_manifest *man = NULL;
-    int rank, size;
+    ct_runner_report rep;
+    memset(&rep, 0, sizeof rep);
+    int rank;
     MPI_Comm_rank(comm, &rank);
-    MPI_Comm_size(comm, &size);
     memset(counts, 0, sizeof *counts);
-    if (group_size < 1 || size % group_size)
-        CT_FAIL(CT_ERR_ARG, "group size %d does not divide the %d ranks", group_size, size);
     if (first < 0 || last > s->nsims || first >= last)
         CT_FAIL(CT_ERR_ARG, "simulation range %lld:%lld outside the suite's 0:%lld",
                 (long long)first, (long long)last, (long long)s->nsims);
+    ct_runner_settings rs;
+    ct_runner_settings_defaults(&rs);
+    rs.group_size = group_size < 1 ? -1 : group_size;
+    CT_CHECK(ct_runner_create(&r, &rs, comm));
     rc = ct_suite_params(s, &v);
     CT_CHECK_GOTO(rc, ct_agree_msg(comm, rc));
     if (rank == 0) {
@@ -315,60 +394,27 @@ ct_status ct_suite_run(const ct_suite_settings *s, const char *dir, int64_t firs
             rc = write_params(s, v, dir);
     }
     CT_CHECK_GOTO(rc, ct_agree_msg(comm, rc));
-    int ngroups = size / group_size, color = rank / group_size;
-    if (MPI_Comm_split(comm, color, rank, &g) != MPI_SUCCESS)
-        CT_FAIL_GOTO(rc, CT_ERR_MPI, "MPI_Comm_split into groups failed");
-    int grank;
-    MPI_Comm_rank(g, &grank);
+    MPI_Comm g = ct_runner_group(r);
     rc = ct_manifest_open(&man, dir, "simulate", g);
     CT_CHECK_GOTO(rc, ct_agree_msg(comm, rc));
-    int last_out = s->sim.nout - 1, sn = s->sim.snapnum[last_out];
-    for (int64_t i = first + color; i < last; i += ngroups) {
-        char sdir[PATH_MAX], item[32], output[PATH_MAX + 64];
-        snprintf(sdir, sizeof sdir, "%s/%lld", dir, (long long)i);
-        snprintf(item, sizeof item, "%lld", (long long)i);
-        /* snapshots are written atomically, the last output last: its last file
-         * marks the simulation complete */
-        snprintf(output, sizeof output, "%s/snapdir_%03d/snap_%03d.%d.hdf5", sdir, sn, sn,
-                 s->sim.nfiles - 1);
-        int todo = 1;
-        CT_CHECK_GOTO(rc, ct_manifest_need(man, item, "params.txt", output, &todo));
-        if (!todo && ct_sim_complete(&s->sim, sdir))
-            continue;
-        CT_CHECK_GOTO(rc, ct_manifest_begin(man, item));
-        double t0 = ct_wtime();
-        ct_status r1 = ct_agree_msg(g, one_sim(s, v + i * CT_P_COUNT, i, sdir, g));
-        if (r1 != CT_OK) {
-            if (grank == 0)
-                ct_log_rank_msg(CT_LOG_ERROR, "simulation %lld failed: %s", (long long)i,
-                                ct_error_message());
-            CT_CHECK_GOTO(rc, ct_manifest_fail(man, item, ct_error_message()));
-        } else {
-            if (grank == 0)
-                ct_log_rank_msg(CT_LOG_INFO, "simulation %lld done in %.1f s", (long long)i,
-                                ct_wtime() - t0);
-            CT_CHECK_GOTO(rc, ct_manifest_done(man, item));
-        }
-    }
+    suite_job j = {s, dir, v, first, man, 0};
+    ct_runner_job job = {.n_items = last - first, .is_done = sim_is_done, .start = sim_start,
+                         .run = sim_run, .finish = sim_finish, .user = &j};
+    CT_CHECK_GOTO(rc, ct_runner_run(r, &job, &rep));
     CT_CHECK_GOTO(rc, ct_manifest_flush(man));
     {
-        ct_manifest_counts c = ct_manifest_get_counts(man);
-        /* count each group once: only group leaders contribute */
-        long mine[5] = {c.items, c.complete, c.done, c.failed, c.interrupted}, tot[5];
-        if (grank != 0)
-            memset(mine, 0, sizeof mine);
-        MPI_Allreduce(mine, tot, 5, MPI_LONG, MPI_SUM, comm);
-        counts->items = tot[0];
-        counts->complete = tot[1];
-        counts->done = tot[2];
-        counts->failed = tot[3];
-        counts->interrupted = tot[4];
+        ct_manifest_counts c = ct_manifest_counts_sum(man, g, comm);
+        counts->items = c.items;
+        counts->complete = c.complete;
+        counts->done = c.done;
+        counts->failed = c.failed;
+        counts->interrupted = c.interrupted;
     }
 fail:
     rc = ct_agree_msg(comm, rc);
+    ct_runner_report_free(&rep);
     ct_manifest_close(&man);
-    if (g != MPI_COMM_NULL)
-        MPI_Comm_free(&g);
+    ct_runner_destroy(&r);
     free(v);
     return rc;
 }
