@@ -435,6 +435,9 @@ int main(int argc, char **argv)
     test_conv(0, (ct_tdims){2, 3, {5, 4, 6}}, 4, 3, 1, 100);
     test_conv(0, (ct_tdims){2, 2, {7, 7, 8}}, 3, 3, 2, 200); /* 8 -> 3: floor */
     test_conv(0, (ct_tdims){1, 4, {2, 3, 2}}, 3, 1, 1, 300);
+    /* >= 8 input channels at stride 1: the shifted-sgemm path, one chunk and many */
+    test_conv(0, (ct_tdims){2, 9, {5, 4, 6}}, 4, 3, 1, 350);
+    test_conv(0, (ct_tdims){1, 8, {8, 8, 8}}, 260, 3, 1, 360);
     test_conv(1, (ct_tdims){2, 3, {3, 4, 2}}, 2, 3, 2, 400);
     test_conv(1, (ct_tdims){1, 4, {2, 2, 3}}, 3, 1, 1, 500);
     test_conv_blocked(0, (ct_tdims){1, 16, {5, 74, 74}}, 2, 3, 1);

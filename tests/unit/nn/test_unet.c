@@ -57,6 +57,7 @@ static void test_gradients(double slope, int depth)
     ct_unet_settings s = tiny();
     s.slope = slope;
     s.depth = depth;
+    s.blocks = 2;
     ct_unet *net = NULL;
     CT_EXPECT_OK(ct_unet_create(&net, &s, MPI_COMM_SELF));
     ct_tdims xd = {2, 3, {8, 8, 8}};
