@@ -26,6 +26,12 @@ extern "C" {
 
 typedef enum { CT_PNG_NONE = 0, CT_PNG_LOCAL, CT_PNG_EQUILATERAL, CT_PNG_ORTHOGONAL } ct_png_kind;
 typedef enum { CT_AMP_RAYLEIGH = 0, CT_AMP_FIXED } ct_amp_kind;
+/* PM force kernel. FD2: 2-point finite-difference gradient, exact 1/k^2, paint
+ * and readout windows left in (damps lattice images, but weakens the force by
+ * 3% at k = 0.1 k_Nyquist and 28% at 0.3 k_Nyquist of the mesh). DECONV: exact
+ * gradient with the CIC paint and readout windows divided out at low k, blended
+ * into FD2 towards the mesh Nyquist frequency (see force.c). */
+typedef enum { CT_FORCE_FD2 = 0, CT_FORCE_DECONV } ct_force_kind;
 
 #define CT_SIM_MAX_OUT 16
 
@@ -46,6 +52,15 @@ typedef struct {
     int snapnum[CT_SIM_MAX_OUT]; /* snapshot numbers; default Quijote's (z=0 -> 4) */
     int nfiles;            /* files per snapshot; default 8 */
     int threads;           /* OpenMP threads per rank in FFTs and mesh loops */
+    /* force kernel and its blend: the deconvolved kernel has weight
+     * exp(-(k / (force_taper k_N))^8), FD2 the rest; k_N = mesh Nyquist */
+    ct_force_kind force;   /* default CT_FORCE_FD2 */
+    double force_taper;    /* default 0.55 */
+    /* PGD short-range correction at the outputs (Dai, Feng & Seljak 2018):
+     * x += alpha(a) i k O(k) delta(k) / k^2 with O = exp(-kl^2/k^2 - (k/ks)^4),
+     * kl, ks in units of the particle Nyquist frequency pi np / box;
+     * alpha(a) = pgd_alpha (D1(a)/D1(1))^2. pgd_alpha = 0: off (default). */
+    double pgd_alpha, pgd_kl, pgd_ks;
 } ct_sim_settings;
 
 void ct_sim_settings_defaults(ct_sim_settings *s);

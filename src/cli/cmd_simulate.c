@@ -181,6 +181,13 @@ static ct_status read_suite(ct_config *cfg, suite_cfg *sc)
     sim->nfiles = (int)l;
     CT_CHECK(ct_config_int(cfg, "sim", "threads", 1, 1, 256, &l));
     sim->threads = (int)l;
+    static const char *const forces[] = {"fd2", "deconv", NULL};
+    CT_CHECK(ct_config_choice(cfg, "sim", "force", "fd2", forces, &ch));
+    sim->force = (ct_force_kind)ch;
+    CT_CHECK(ct_config_double(cfg, "sim", "force_taper", 0.55, 0.1, 2.0, &sim->force_taper));
+    CT_CHECK(ct_config_double(cfg, "sim", "pgd_alpha", 0.0, 0.0, 1.0, &sim->pgd_alpha));
+    CT_CHECK(ct_config_double(cfg, "sim", "pgd_kl", 0.4, 0.0, 10.0, &sim->pgd_kl));
+    CT_CHECK(ct_config_double(cfg, "sim", "pgd_ks", 1.5, 0.05, 20.0, &sim->pgd_ks));
     CT_CHECK(ct_config_check_unused(cfg));
     return CT_OK;
 }

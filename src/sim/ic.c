@@ -23,6 +23,10 @@ void ct_sim_settings_defaults(ct_sim_settings *s)
     s->snapnum[0] = 4;
     s->nfiles = 8;
     s->threads = 1;
+    s->force = CT_FORCE_FD2;
+    s->force_taper = 0.55;
+    s->pgd_kl = 0.4;
+    s->pgd_ks = 1.5;
 }
 
 int ct_sim_quijote_snapnum(double z)

@@ -16,7 +16,7 @@ typedef struct {
     double *rd;       /* readout buffer, n */
     int64_t cap;
     double *src;      /* per |n|^2: 1.5 Om S(k, a) / k^2 */
-    double *dgrad;    /* per grid index: sin(k H) / H */
+    ct_force_kernel fk; /* gradient and window treatment (force.c) */
     int64_t n2max;
     ct_timers *t;
     double mass;
@@ -64,10 +64,10 @@ static ct_status exchange(pm_state *st, ct_sim_particles *p)
 }
 
 /* acc = -1.5 Om grad phi, phi_k = -delta_k S(k, a) / k^2, S = (f_cb + f_nu R) mu.
- * The gradient is the 2-point finite difference i sin(k_a H) / H and the CIC
- * window is not divided out: both damp the images of the particle lattice near
- * the mesh Nyquist frequency, which with B >= 2 otherwise alias into the
- * large-scale forces at the lattice sites (see docs/decisions.md). */
+ * The gradient kernel (FD2, or the window-deconvolved kernel blended into FD2
+ * near the mesh Nyquist frequency) is in force.c; both keep the images of the
+ * particle lattice near the Nyquist frequency, which with B >= 2 otherwise alias
+ * into the large-scale forces at the lattice sites, out (docs/decisions.md). */
 static ct_status forces(pm_state *st, ct_sim_particles *p, double a)
 {
     const ct_cosmo *c = st->c;
@@ -94,35 +94,8 @@ static ct_status forces(pm_state *st, ct_sim_particles *p, double a)
         st->src[q] = 1.5 * om * ct_cosmo_nu_source(c, k, a) * ct_cosmo_fr_mu(c, k, a) / (k * k);
     }
     st->src[0] = 0;
-    ptrdiff_t y0, ny;
-    ct_mesh_klocal(m, &y0, &ny);
-    for (int ax = 0; ax < 3; ax++) {
-        /* acc_k = i k_ax 1.5 Om S delta_k / k^2 */
-        ct_complex *d = ct_mesh_complex(st->work);
-        const ct_complex *s = ct_mesh_complex(m); /* delta(k) stays in the PM mesh */
-        CT_CHECK(ct_mesh_copy(st->work, m));
-        for (ptrdiff_t pl = 0; pl < ny; pl++) {
-            ct_kiter it;
-            for (ct_kiter_begin(&it, m, pl, pl + 1); ct_kiter_valid(&it); ct_kiter_next(&it)) {
-                const ct_kmode *mo = &it.mode;
-                double g = st->dgrad[mo->i[ax]] * st->src[mo->n2];
-                double re = s[mo->idx][0], im = s[mo->idx][1];
-                d[mo->idx][0] = (ct_real)(-g * im);
-                d[mo->idx][1] = (ct_real)(g * re);
-            }
-        }
-        tstart(st->t, "fft");
-        rc = ct_mesh_c2r(st->work);
-        tstop(st->t, "fft");
-        CT_CHECK(rc);
-        tstart(st->t, "readout");
-        rc = ct_mesh_readout(st->work, CT_MAS_CIC, p->n, p->pos, st->rd);
-        tstop(st->t, "readout");
-        CT_CHECK(rc);
-        for (int64_t i = 0; i < p->n; i++)
-            st->acc[i * 3 + ax] = st->rd[i];
-    }
-    return CT_OK;
+    return ct_sim_grad_readout(m, st->work, &st->fk, st->src, p->n, p->pos, st->rd, st->acc,
+                               st->t);
 }
 
 static void kick(pm_state *st, ct_sim_particles *p, double ai, double af, double ac)
@@ -144,6 +117,34 @@ static void drift(pm_state *st, ct_sim_particles *p, double ai, double af, doubl
         float xf = (float)x;
         p->pos[i] = xf < (float)box && xf >= 0 ? xf : 0.0f;
     }
+}
+
+/* out() at an output, with the PGD correction applied to a copy of the
+ * positions when asked (the evolving particles are not moved). */
+static ct_status output(pm_state *st, const ct_sim_settings *s, ct_sim_particles *p, int iout,
+                        ct_sim_output_fn out, void *user)
+{
+    if (s->pgd_alpha == 0)
+        return out(p, iout, user);
+    ct_status rc = CT_OK;
+    float *moved = NULL;
+    double *dis = NULL;
+    const double kp = M_PI * (double)s->np / s->box, d = ct_cosmo_d1(st->c, p->a);
+    const size_t n = (size_t)(p->n > 0 ? p->n : 1);
+    CT_CHECK(ct_calloc(&moved, n * 3, sizeof(float), "PGD positions"));
+    CT_CHECK_GOTO(rc, ct_calloc(&dis, n * 3, sizeof(double), "PGD displacements"));
+    rc = ct_sim_pgd(st->pm, st->work, &st->fk, s->pgd_alpha * d * d, s->pgd_kl * kp,
+                    s->pgd_ks * kp, p->n, p->pos, st->rd, dis, moved, st->t);
+    if (rc == CT_OK) {
+        float *keep = p->pos;
+        p->pos = moved;
+        rc = out(p, iout, user);
+        p->pos = keep;
+    }
+fail:
+    free(moved);
+    free(dis);
+    return rc;
 }
 
 static int cmp_double_desc(const void *a, const void *b)
@@ -217,10 +218,7 @@ ct_status ct_sim_run(const ct_cosmo *c, const ct_sim_settings *s, ct_sim_output_
         CT_CHECK_GOTO(rc, ct_mesh_create(&st.work, &ms, comm));
         st.n2max = 3 * (ms.n / 2) * (ms.n / 2);
         CT_CHECK_GOTO(rc, ct_calloc(&st.src, (size_t)st.n2max + 1, sizeof(double), "PM source"));
-        CT_CHECK_GOTO(rc, ct_calloc(&st.dgrad, (size_t)ms.n, sizeof(double), "PM gradient"));
-        double hc = s->box / (double)ms.n;
-        for (int64_t i = 0; i < ms.n; i++)
-            st.dgrad[i] = sin(2.0 * M_PI * (double)ct_mesh_wavenumber(i, ms.n) / (double)ms.n) / hc;
+        CT_CHECK_GOTO(rc, ct_force_kernel_init(&st.fk, s->force, s->force_taper, ms.n, s->box));
     }
     CT_CHECK_GOTO(rc, exchange(&st, &p));
     CT_CHECK_GOTO(rc, forces(&st, &p, steps[0]));
@@ -238,7 +236,7 @@ ct_status ct_sim_run(const ct_cosmo *c, const ct_sim_settings *s, ct_sim_output_
         tstop(timers, "kick-drift");
         p.a = af;
         if (iout < s->nout && fabs(af - aout[iout]) < 1e-10) {
-            CT_CHECK_GOTO(rc, out(&p, iout, user));
+            CT_CHECK_GOTO(rc, output(&st, s, &p, iout, out, user));
             iout++;
         }
     }
@@ -251,7 +249,7 @@ fail:
     free(st.acc);
     free(st.rd);
     free(st.src);
-    free(st.dgrad);
+    ct_force_kernel_free(&st.fk);
     free(steps);
     return rc;
 }

@@ -25,4 +25,43 @@ double ct_sim_particle_mass(const ct_cosmo *c, const ct_sim_settings *s);
  * the contiguous ID block r of the even split, sorted by ID. Collective. */
 ct_status ct_sim_sort_by_id(ct_sim_particles *p, MPI_Comm comm);
 
+/* PM force kernel tables (force.c): the gradient multiplier of mode k along an
+ * axis, to be applied with a radial factor (e.g. 1.5 Om S(k) / k^2) to delta(k). */
+typedef struct {
+    ct_force_kind kind;
+    int64_t N, n2max;
+    double *fd;   /* per grid index: FD2 gradient sin(k H) / H */
+    double *kex;  /* per grid index: exact k (0 on the Nyquist plane) */
+    double *winv; /* per grid index: 1 / sinc^2(k H / 2), the inverse CIC window */
+    double *tau;  /* per |n|^2: weight of the deconvolved kernel */
+} ct_force_kernel;
+
+ct_status ct_force_kernel_init(ct_force_kernel *fk, ct_force_kind kind, double taper, int64_t N,
+                               double box);
+void ct_force_kernel_free(ct_force_kernel *fk);
+
+static inline double ct_force_gradient(const ct_force_kernel *fk, const ct_kmode *mo, int ax)
+{
+    double g = fk->fd[mo->i[ax]];
+    if (fk->kind == CT_FORCE_FD2)
+        return g;
+    double t = fk->tau[mo->n2];
+    double w = fk->winv[mo->i[0]] * fk->winv[mo->i[1]] * fk->winv[mo->i[2]];
+    return (1.0 - t) * g + t * fk->kex[mo->i[ax]] * w * w;
+}
+
+/* out[i*3+ax] = the field i G_ax(k) radial[|n|^2] delta(k) read out (CIC) at
+ * pos[i], for ax = 0, 1, 2; m holds delta(k) (unchanged), work is scratch and
+ * rd a buffer of n doubles. Collective. */
+ct_status ct_sim_grad_readout(const ct_mesh *m, ct_mesh *work, const ct_force_kernel *fk,
+                              const double *radial, int64_t n, const float *pos, double *rd,
+                              double *out, ct_timers *t);
+
+/* PGD (Dai, Feng & Seljak 2018): the displaced positions out = pos + alpha i k
+ * exp(-kl^2/k^2 - (k/ks)^4) delta(k) / k^2 (kl, ks in h/Mpc), delta painted
+ * from pos (CIC) on m. rd is scratch for n doubles, dis for 3n. Collective. */
+ct_status ct_sim_pgd(ct_mesh *m, ct_mesh *work, const ct_force_kernel *fk, double alpha,
+                     double kl, double ks, int64_t n, const float *pos, double *rd, double *dis,
+                     float *out, ct_timers *t);
+
 #endif

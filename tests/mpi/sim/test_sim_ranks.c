@@ -25,9 +25,10 @@ int main(int argc, char **argv)
     MPI_Bcast(&tag, 1, MPI_LONG, 0, MPI_COMM_WORLD);
     snprintf(root, sizeof root, "/tmp/ct_simranks_%ld", tag);
 
-    const char *models[3] = {"lcdm", "nu_fr", "png"};
+    /* "pgd": the deconvolved force kernel and the PGD correction at the outputs */
+    const char *models[4] = {"lcdm", "nu_fr", "png", "pgd"};
     int nranks[3] = {1, 2, 4};
-    for (int mdl = 0; mdl < 3; mdl++) {
+    for (int mdl = 0; mdl < 4; mdl++) {
         ct_cosmo_params cp;
         ct_cosmo_params_defaults(&cp);
         ct_sim_settings s;
@@ -50,6 +51,12 @@ int main(int argc, char **argv)
         if (mdl == 2) {
             s.png = CT_PNG_LOCAL;
             s.f_nl = 100;
+        }
+        if (mdl == 3) {
+            s.force = CT_FORCE_DECONV;
+            s.pgd_alpha = 0.02;
+            s.pgd_kl = 0.2;
+            s.pgd_ks = 1.5;
         }
         ct_cosmo *c = NULL;
         CT_EXPECT_OK(ct_cosmo_create(&c, &cp));
