@@ -438,6 +438,7 @@ typedef struct {
     int best_trial;
     double best_value;
     double best_point[CT_HP_MAX_DIMS];
+    int best_root;            /* rank of comm leading the group that ran the best trial */
     double *values;           /* n_trials (pruned: last reported value) */
     double *points;           /* n_trials x space->n */
     int *pruned;              /* n_trials */

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cosmotl/runner.h"
 #include "nn_internal.h"
 
 #define STREAM_HP 0x4800000000ull
@@ -355,6 +356,43 @@ static void log_trial(FILE *f, const ct_hp_space *sp, const history *h, int t, i
     fprintf(f, "\n");
 }
 
+/* The search's rank groups: consecutive ranks, leftovers joining the last group,
+ * trials of a wave handed out round robin (trial w0+j to group j % ngroups) so
+ * that who ran a trial is reproducible whatever the groups' speeds. */
+static ct_status hp_runner(const ct_hp_settings *s, MPI_Comm comm, ct_runner **r)
+{
+    ct_runner_settings rs;
+    ct_runner_settings_defaults(&rs);
+    rs.group_size = s->group_size < 1 ? 1 : s->group_size;
+    rs.uneven_ok = 1;
+    rs.schedule = CT_RUN_ROUND_ROBIN;
+    return ct_runner_create(r, &rs, comm);
+}
+
+/* One wave of trials: item j of the runner is trial w0 + j. */
+typedef struct {
+    const ct_hp_space *sp;
+    const ct_hp_settings *s;
+    history *h;
+    int w0;
+    ct_hp_objective fn;
+    void *user;
+} wave_job;
+
+static ct_status trial_run(int64_t item, MPI_Comm group, void *user, void *result)
+{
+    wave_job *w = user;
+    history *h = w->h;
+    (void)result;
+    int t = w->w0 + (int)item;
+    ct_hp_trial tr = {t, w->s, h, w->w0, &h->rep[t], 0};
+    double v = NAN;
+    CT_CHECK(w->fn(h->points + (size_t)t * h->d, &tr, group, w->user, &v));
+    h->pruned[t] = tr.pruned;
+    h->values[t] = tr.pruned && h->rep[t].n > 0 ? h->rep[t].v[h->rep[t].n - 1] : v;
+    return CT_OK;
+}
+
 ct_status ct_hp_search(const ct_hp_space *sp, const ct_hp_settings *s, ct_hp_objective fn,
                        void *user, MPI_Comm comm, ct_hp_result *res)
 {
@@ -362,20 +400,17 @@ ct_status ct_hp_search(const ct_hp_space *sp, const ct_hp_settings *s, ct_hp_obj
     int rank, size;
     MPI_Comm_rank(comm, &rank);
     MPI_Comm_size(comm, &size);
-    MPI_Comm group = MPI_COMM_NULL;
+    ct_runner *runner = NULL;
+    int *trial_root = NULL;
     history h;
     FILE *log = NULL;
     memset(&h, 0, sizeof h);
     memset(res, 0, sizeof *res);
     if (sp->n < 1 || s->n_trials < 1)
         CT_FAIL(CT_ERR_ARG, "empty search (%d dimensions, %d trials)", sp->n, s->n_trials);
+    CT_CHECK(hp_runner(s, comm, &runner));
     int gs = s->group_size < 1 ? 1 : (s->group_size > size ? size : s->group_size);
-    int ngroups = size / gs;
-    int color = rank / gs < ngroups ? rank / gs : ngroups - 1; /* leftovers join the last */
-    if (MPI_Comm_split(comm, color, rank, &group) != MPI_SUCCESS)
-        CT_FAIL(CT_ERR_MPI, "cannot split the communicator into %d groups", ngroups);
-    int grank;
-    MPI_Comm_rank(group, &grank);
+    int ngroups = ct_runner_ngroups(runner);
     int nt = s->n_trials, d = sp->n, wave = s->wave > 0 ? s->wave : 1;
     h.n_trials = nt;
     h.d = d;
@@ -388,6 +423,8 @@ ct_status ct_hp_search(const ct_hp_space *sp, const ct_hp_settings *s, ct_hp_obj
         lrc = ct_calloc(&h.done, (size_t)nt, sizeof(int), "search");
     if (lrc == CT_OK)
         lrc = ct_calloc(&h.rep, (size_t)nt, sizeof(reports), "search");
+    if (lrc == CT_OK)
+        lrc = ct_calloc(&trial_root, (size_t)nt, sizeof(int), "search");
     if (lrc == CT_OK && rank == 0 && s->log_path) {
         log = fopen(s->log_path, "w");
         if (!log)
@@ -402,24 +439,22 @@ ct_status ct_hp_search(const ct_hp_space *sp, const ct_hp_settings *s, ct_hp_obj
         int w1 = w0 + wave < nt ? w0 + wave : nt;
         for (int t = w0; t < w1; t++)
             CT_CHECK_GOTO(rc, sample_point(sp, s, &h, w0, t, h.points + (size_t)t * d));
-        lrc = CT_OK;
-        for (int t = w0; t < w1; t++) {
-            if ((t - w0) % ngroups != color)
-                continue;
-            ct_hp_trial tr = {t, s, &h, w0, &h.rep[t], 0};
-            double v = NAN;
-            lrc = fn(h.points + (size_t)t * d, &tr, group, user, &v);
-            if (lrc != CT_OK) {
-                ct_error_push(lrc, __func__, __LINE__);
-                break;
-            }
-            h.pruned[t] = tr.pruned;
-            h.values[t] = tr.pruned && h.rep[t].n > 0 ? h.rep[t].v[h.rep[t].n - 1] : v;
+        wave_job wj = {sp, s, &h, w0, fn, user};
+        ct_runner_job job = {.n_items = w1 - w0, .run = trial_run, .user = &wj};
+        ct_runner_report rep;
+        CT_CHECK_GOTO(rc, ct_runner_run(runner, &job, &rep));
+        for (int t = w0; t < w1; t++)
+            trial_root[t] = ct_runner_group_leader(runner, rep.group[t - w0]);
+        if (rep.n_failed > 0) {
+            rc = ct_error_set(rep.first_status, __func__, __LINE__, "trial %d failed: %s",
+                              w0 + (int)rep.first_failed, rep.first_error);
+            ct_runner_report_free(&rep);
+            goto fail;
         }
-        CT_CHECK_GOTO(rc, ct_agree_msg(comm, lrc));
+        ct_runner_report_free(&rep);
         /* share the wave's outcomes: each trial's group root broadcasts */
         for (int t = w0; t < w1; t++) {
-            int g = (t - w0) % ngroups, root = g * gs;
+            int root = trial_root[t], g = root / gs;
             double hdr[3] = {h.values[t], h.pruned[t], h.rep[t].n};
             MPI_Bcast(hdr, 3, MPI_DOUBLE, root, comm);
             int n = (int)hdr[2];
@@ -466,6 +501,7 @@ ct_status ct_hp_search(const ct_hp_space *sp, const ct_hp_settings *s, ct_hp_obj
     if (res->best_trial < 0)
         CT_FAIL_GOTO(rc, CT_ERR_NUMERIC, "no trial finished with a finite value");
     memcpy(res->best_point, h.points + (size_t)res->best_trial * d, (size_t)d * sizeof(double));
+    res->best_root = trial_root[res->best_trial];
     if (log)
         fprintf(log, "# best trial %d value %.8e\n", res->best_trial, res->best_value);
 fail:
@@ -474,8 +510,8 @@ fail:
     if (log)
         fclose(log);
     history_free(&h);
-    if (group != MPI_COMM_NULL)
-        MPI_Comm_free(&group);
+    free(trial_root);
+    ct_runner_destroy(&runner);
     return rc;
 }
 
@@ -642,22 +678,17 @@ ct_status ct_hp_search_mlp(const ct_hp_space *space, const ct_hp_settings *s,
     job.best_value = INFINITY;
     job.best_trial = -1;
     job.has_val = val != NULL;
-    /* the same grouping as ct_hp_search, to hand each group its data */
-    int gs = s->group_size < 1 ? 1 : (s->group_size > size ? size : s->group_size);
-    int ngroups = size / gs;
-    int color = rank / gs < ngroups ? rank / gs : ngroups - 1;
-    MPI_Comm group;
-    if (MPI_Comm_split(comm, color, rank, &group) != MPI_SUCCESS)
-        CT_FAIL(CT_ERR_MPI, "cannot split the communicator");
+    /* the same groups as ct_hp_search, to hand each group its data */
+    ct_runner *runner = NULL;
+    CT_CHECK(hp_runner(s, comm, &runner));
+    MPI_Comm group = ct_runner_group(runner);
     CT_CHECK_GOTO(rc, regroup(train, comm, group, &job.tr));
     if (val)
         CT_CHECK_GOTO(rc, regroup(val, comm, group, &job.va));
     CT_CHECK_GOTO(rc, ct_hp_search(space, s, mlp_objective, &job, comm, res));
     if (best) {
         /* the group that ran the best trial hands its model to everyone */
-        int wave = s->wave > 0 ? s->wave : 1;
-        int g = (res->best_trial % wave) % ngroups;
-        int root = g * gs;
+        int root = res->best_root;
         int ok = rank != root || (job.best && job.best_trial == res->best_trial);
         int all = 0;
         MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, comm);
@@ -673,6 +704,6 @@ fail:
     ct_mlp_destroy(&job.best);
     ct_dataset_free(&job.tr);
     ct_dataset_free(&job.va);
-    MPI_Comm_free(&group);
+    ct_runner_destroy(&runner);
     return rc;
 }

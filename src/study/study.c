@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cosmotl/runner.h"
 #include "study_internal.h"
 
 static const char *arch_names[CT_ARCH_COUNT] = {"dummy",      "nodummy", "frozen",
@@ -285,70 +286,72 @@ static void free_ctx(ct_study_ctx *c)
     memset(c, 0, sizeof *c);
 }
 
-/* Run the pending tasks of one phase: every group's leader takes the next
- * index from a counter on rank 0 of comm (MPI_Fetch_and_op), so fast groups
- * take more tasks. At most `limit` tasks of the list run. Returns how many ran
- * in total (same on every rank). */
-static ct_status run_phase(const ct_study_ctx *c, const int *pending, int npending,
-                           int64_t limit, MPI_Comm comm, MPI_Comm group, int64_t *ran)
+/* One task of a phase is one item of the runner: the group trains it, its
+ * rank 0 writes the result file. */
+typedef struct {
+    const ct_study_ctx *c;
+    const int *pending;
+} phase_job;
+
+static ct_status task_run(int64_t item, MPI_Comm group, void *user, void *result)
 {
-    ct_status rc = CT_OK;
-    int rank, grank;
-    MPI_Comm_rank(comm, &rank);
+    phase_job *j = user;
+    const ct_study_task *t = &j->c->tasks[j->pending[item]];
+    ct_task_result *res = result;
+    int grank;
     MPI_Comm_rank(group, &grank);
-    long *base = NULL;
-    MPI_Win win;
-    if (MPI_Win_allocate(rank == 0 ? (MPI_Aint)sizeof(long) : 0, sizeof(long), MPI_INFO_NULL,
-                         comm, &base, &win) != MPI_SUCCESS)
-        CT_FAIL(CT_ERR_MPI, "study: cannot create the task counter window");
-    if (rank == 0) {
-        MPI_Win_lock(MPI_LOCK_EXCLUSIVE, 0, 0, win);
-        *base = 0;
-        MPI_Win_unlock(0, win);
+    CT_CHECK(ct_study_run_task(j->c, t, group, res));
+    if (grank == 0) {
+        char path[CT_STUDY_PATH + 256];
+        ct_study_task_path(j->c, t, path, sizeof path);
+        CT_CHECK(ct_task_result_write(path, res));
     }
-    MPI_Barrier(comm);
-    int64_t n = npending < limit ? npending : limit;
-    int done_local = 0;
-    for (;;) {
-        long idx = 0, one = 1;
-        if (grank == 0) {
-            MPI_Win_lock(MPI_LOCK_SHARED, 0, 0, win);
-            MPI_Fetch_and_op(&one, &idx, MPI_LONG, 0, 0, MPI_SUM, win);
-            MPI_Win_unlock(0, win);
-        }
-        MPI_Bcast(&idx, 1, MPI_LONG, 0, group);
-        if (idx >= n)
-            break;
-        const ct_study_task *t = &c->tasks[pending[idx]];
-        ct_task_result res;
-        rc = ct_study_run_task(c, t, group, &res);
-        if (rc == CT_OK && grank == 0) {
-            char path[CT_STUDY_PATH + 256];
-            ct_study_task_path(c, t, path, sizeof path);
-            rc = ct_task_result_write(path, &res);
-        }
-        rc = ct_agree_msg(group, rc);
-        if (rc != CT_OK) {
-            ct_error_push(rc, __func__, __LINE__);
-            break;
-        }
-        done_local++;
-        if (grank == 0) {
-            double worst = NAN;
-            for (int p = 0; p < res.nparam; p++)
-                if (isnan(worst) || res.r2[p] < worst)
-                    worst = res.r2[p];
-            ct_log_rank_msg(CT_LOG_INFO, "task %s: %.1f s, lr %.2g, wd %.2g, min R2 %.3f",
-                            t->id, res.seconds, res.lr, res.weight_decay, worst);
-        }
+    return CT_OK;
+}
+
+static ct_status task_finish(int64_t item, ct_status st, const char *msg, const void *result,
+                             MPI_Comm group, void *user)
+{
+    phase_job *j = user;
+    const ct_study_task *t = &j->c->tasks[j->pending[item]];
+    const ct_task_result *res = result;
+    int grank;
+    MPI_Comm_rank(group, &grank);
+    (void)msg;
+    if (st == CT_OK && grank == 0) {
+        double worst = NAN;
+        for (int p = 0; p < res->nparam; p++)
+            if (isnan(worst) || res->r2[p] < worst)
+                worst = res->r2[p];
+        ct_log_rank_msg(CT_LOG_INFO, "task %s: %.1f s, lr %.2g, wd %.2g, min R2 %.3f", t->id,
+                        res->seconds, res->lr, res->weight_decay, worst);
     }
-    MPI_Win_free(&win);
-    /* a failing group stops taking tasks; the others finish theirs, then all agree */
-    rc = ct_agree_msg(comm, rc);
-    int64_t tot = 0, mine = grank == 0 ? done_local : 0;
-    MPI_Allreduce(&mine, &tot, 1, MPI_INT64_T, MPI_SUM, comm);
-    *ran = tot;
-    return rc;
+    return CT_OK;
+}
+
+/* Run the pending tasks of one phase on the runner's groups (dynamic queue: fast
+ * groups take more tasks). At most `limit` tasks of the list run. A failed task
+ * is an error once the other tasks are done. Returns how many ran (same on every
+ * rank). */
+static ct_status run_phase(const ct_study_ctx *c, const int *pending, int npending,
+                           int64_t limit, ct_runner *r, int64_t *ran)
+{
+    ct_runner_report rep;
+    phase_job j = {c, pending};
+    ct_runner_job job = {.n_items = npending < limit ? npending : limit, .run = task_run,
+                         .finish = task_finish, .result_size = sizeof(ct_task_result),
+                         .user = &j};
+    CT_CHECK(ct_runner_run(r, &job, &rep));
+    *ran = rep.n_done;
+    if (rep.n_failed > 0) {
+        ct_status st = rep.first_status;
+        ct_error_set(st, __func__, __LINE__, "task %s failed: %s",
+                     c->tasks[pending[rep.first_failed]].id, rep.first_error);
+        ct_runner_report_free(&rep);
+        return st;
+    }
+    ct_runner_report_free(&rep);
+    return CT_OK;
 }
 
 ct_status ct_study_run(const ct_study_settings *s, MPI_Comm comm, int *complete)
@@ -357,7 +360,7 @@ ct_status ct_study_run(const ct_study_settings *s, MPI_Comm comm, int *complete)
     int rank, size;
     MPI_Comm_rank(comm, &rank);
     MPI_Comm_size(comm, &size);
-    MPI_Comm group = MPI_COMM_NULL;
+    ct_runner *runner = NULL;
     ct_study_ctx c;
     memset(&c, 0, sizeof c);
     int *done = NULL, *pending = NULL;
@@ -405,7 +408,12 @@ ct_status ct_study_run(const ct_study_settings *s, MPI_Comm comm, int *complete)
     }
     CT_CHECK_GOTO(rc, ct_agree_msg(comm, rc));
     MPI_Bcast(done, c.ntasks, MPI_INT, 0, comm);
-    MPI_Comm_split(comm, rank / s->group_size, rank, &group);
+    {
+        ct_runner_settings rs;
+        ct_runner_settings_defaults(&rs);
+        rs.group_size = s->group_size;
+        CT_CHECK_GOTO(rc, ct_runner_create(&runner, &rs, comm));
+    }
     int64_t budget_left = s->max_tasks > 0 ? s->max_tasks : INT64_MAX;
     int stopped = 0;
     for (int phase = 0; phase < 2 && !stopped; phase++) {
@@ -419,7 +427,7 @@ ct_status ct_study_run(const ct_study_settings *s, MPI_Comm comm, int *complete)
                 phase == 0 ? "pretraining" : "fine-tuning and baselines", np,
                 size / s->group_size, s->group_size);
         int64_t ran = 0;
-        CT_CHECK_GOTO(rc, run_phase(&c, pending, np, budget_left, comm, group, &ran));
+        CT_CHECK_GOTO(rc, run_phase(&c, pending, np, budget_left, runner, &ran));
         budget_left -= ran;
         if (ran < np)
             stopped = 1;
@@ -443,8 +451,7 @@ ct_status ct_study_run(const ct_study_settings *s, MPI_Comm comm, int *complete)
     CT_CHECK_GOTO(rc, ct_agree_msg(comm, rc));
     *complete = 1;
 fail:
-    if (group != MPI_COMM_NULL)
-        MPI_Comm_free(&group);
+    ct_runner_destroy(&runner);
     ct_study_results_free(&res);
     free(done);
     free(pending);
