@@ -44,13 +44,23 @@ typedef struct {
 
 void ct_particles_free(ct_particles *p); /* frees arrays, zeroes the struct */
 
-/* What to do with positions outside [0, box) or non-finite values. */
+/* Positions policy, for reading and writing. Gadget stores coordinates equal to
+ * BoxSize (a wrapped double rounded to float) and tiny negatives: a position at
+ * most tolerance * box outside [0, box) is always wrapped periodically. Beyond
+ * that, CT_BOUNDS_ERROR refuses the snapshot with an error naming the file, the
+ * particle type, the row and the value (a position that far out is a units
+ * mix-up or a corrupt file, not rounding); CT_BOUNDS_WRAP wraps every finite
+ * position (fmod), for users who know what they have. Non-finite positions are
+ * always an error. */
 typedef enum { CT_BOUNDS_ERROR = 0, CT_BOUNDS_WRAP } ct_bounds_policy;
+#define CT_POS_WRAP_TOLERANCE 1e-3 /* fraction of the box */
 
 typedef struct {
     int read_vel;             /* default 1 */
     int read_id;              /* default 1 */
     ct_bounds_policy bounds;  /* default CT_BOUNDS_ERROR */
+    double tolerance;         /* fraction of the box wrapped under CT_BOUNDS_ERROR;
+                                 default CT_POS_WRAP_TOLERANCE */
 } ct_read_settings;
 
 void ct_read_settings_defaults(ct_read_settings *s);
@@ -103,6 +113,9 @@ typedef struct {
     int nfiles;          /* default 8 */
     int snapnum;         /* default 4 */
     int single_file;     /* 1: write snap_XXX.hdf5 with no snapdir (nfiles must be 1) */
+    ct_bounds_policy bounds; /* positions policy (see ct_bounds_policy); default
+                                CT_BOUNDS_ERROR */
+    double tolerance;    /* default CT_POS_WRAP_TOLERANCE */
 } ct_write_settings;
 
 void ct_write_settings_defaults(ct_write_settings *s);
@@ -114,8 +127,10 @@ void ct_write_settings_defaults(ct_write_settings *s);
  * order; IDs above 2^32-1 switch the dataset to u8. Mass: MassTable[t] =
  * mass_uniform when every rank agrees and no rank passes a mass array (else
  * header->mass_table[t] if mass_uniform is 0); otherwise a Masses dataset.
- * Positions are wrapped into [0, box); non-finite positions or velocities are an
- * error (on every rank, nothing written). s may be NULL for the defaults. */
+ * Positions are wrapped into [0, box) under the positions policy of s (beyond the
+ * tolerance an error naming the type, the global index and the value unless
+ * CT_BOUNDS_WRAP); non-finite positions or velocities are an error (on every
+ * rank, nothing written). s may be NULL for the defaults. */
 ct_status ct_snapshot_write(const char *dir, const ct_snapshot_header *header,
                             const ct_particles *const parts[6], const ct_write_settings *s,
                             MPI_Comm comm);

@@ -47,6 +47,11 @@ static const char *help =
     "  --snapnum K       use snapdir_K in simulation folders\n"
     "  --plan EFFORT     FFTW planning: estimate (default) or measure\n"
     "  --timing          print a read/exchange/paint/FFT/binning report\n"
+    "  --wrap-positions  wrap every finite position into the box; by default only\n"
+    "                    positions within 1e-3 BoxSize outside [0, BoxSize) are\n"
+    "                    wrapped (Gadget writes x = BoxSize and tiny negatives) and\n"
+    "                    anything further out fails the snapshot, naming the file,\n"
+    "                    particle type, index and value\n"
     "marked power spectrum (mk):\n"
     "  --mark-R R        top-hat radius in Mpc/h (default 10)\n"
     "  --mark-p P        mark exponent (default 2)\n"
@@ -67,7 +72,7 @@ static const char *help =
 
 typedef struct {
     int grid, interlace, rsd, los, shot_noise, quijote_text, group_size, threads, snapnum,
-        plan, timing;
+        plan, timing, wrap_positions;
     double bin_width;
     ct_mas mas;
     const char *out;
@@ -207,7 +212,7 @@ static ct_status summarize_one(const char *snap_path, const char *name, const ch
     ct_read_settings_defaults(&rs);
     rs.read_vel = o->rsd >= 0;
     rs.read_id = 0;
-    rs.bounds = CT_BOUNDS_WRAP;
+    rs.bounds = o->wrap_positions ? CT_BOUNDS_WRAP : CT_BOUNDS_ERROR;
     for (int t = 0; t < ntypes; t++)
         CT_CHECK_GOTO(rc, ct_snapshot_read(snap, types[t], &rs, &p[t]));
     ct_timer_stop(T, "read");
@@ -371,7 +376,7 @@ static const char *const valued_keys[] = {"stats", "grid", "mas", "rsd", "los", 
                                           "mark-R", "mark-p", "mark-ds", "bk-dk", "bk-kmax",
                                           "mem-budget", "bk-cache", NULL};
 static const char *const flag_keys[] = {"interlace", "shot-noise", "quijote-text", "timing",
-                                        NULL};
+                                        "wrap-positions", NULL};
 
 static int is_config_file(const char *path)
 {
@@ -636,6 +641,8 @@ static int cmd_summarize_args(int argc, char **argv, MPI_Comm world)
                 BAD("--bin-width must be a number in [0.01, 1000] (got '%s')", v);
         } else if (!strcmp(a, "--shot-noise")) {
             o.shot_noise = 1;
+        } else if (!strcmp(a, "--wrap-positions")) {
+            o.wrap_positions = 1;
         } else if (!strcmp(a, "--out")) {
             NEED_VALUE();
             o.out = v;

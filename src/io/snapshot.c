@@ -22,6 +22,7 @@ void ct_read_settings_defaults(ct_read_settings *s)
     s->read_vel = 1;
     s->read_id = 1;
     s->bounds = CT_BOUNDS_ERROR;
+    s->tolerance = CT_POS_WRAP_TOLERANCE;
 }
 
 void ct_particles_free(ct_particles *p)
@@ -416,11 +417,11 @@ int64_t ct_snapshot_file_count(const ct_snapshot *s, int file, int ptype)
 
 /* ------------------------------------------------------------------ reading */
 
-/* Check positions (file units) and convert to Mpc/h and peculiar km/s in place.
- * Gadget itself can store a coordinate equal to BoxSize after rounding a wrapped
- * double to float; that is the periodic image of 0 and is taken as 0. */
+/* Check positions (file units) against the positions policy and convert to
+ * Mpc/h and peculiar km/s in place. */
 static ct_status convert_chunk(const ct_snapshot *s, const char *path, int t, int64_t row0,
-                               int64_t n, float *pos, float *vel, ct_bounds_policy policy)
+                               int64_t n, float *pos, float *vel, ct_bounds_policy policy,
+                               double tol)
 {
     const double B = s->box_file;
     const double len = s->header.unit_length_mpc;
@@ -438,31 +439,24 @@ static ct_status convert_chunk(const ct_snapshot *s, const char *path, int t, in
             pos[i] = y < boxf ? y : 0.0f;
         }
     } else {
+        static const char axis[3] = {'x', 'y', 'z'};
         for (int64_t i = 0; i < n; i++) {
             float *x = pos + 3 * i;
             for (int a = 0; a < 3; a++) {
-                double v = x[a];
-                if (!isfinite(v))
+                double v;
+                int k = ct_snap_fold(x[a], B, tol, policy, &v);
+                if (k < 0)
                     CT_FAIL(CT_ERR_NUMERIC,
                             "%s: PartType%d/Coordinates row %lld has a non-finite value "
                             "(%g, %g, %g)", path, t, (long long)(row0 + i), x[0], x[1], x[2]);
-                if (!(v >= 0 && v < B)) {
-                    if (v == B) {
-                        v = 0;
-                    } else if (policy == CT_BOUNDS_WRAP) {
-                        v = fmod(v, B);
-                        if (v < 0)
-                            v += B;
-                        if (v >= B)
-                            v = 0;
-                    } else {
-                        CT_FAIL(CT_ERR_RANGE,
-                                "%s: PartType%d/Coordinates row %lld: position (%g, %g, %g) "
-                                "outside the box [0, %g) (file units; read with bounds = wrap "
-                                "to wrap it)", path, t, (long long)(row0 + i), x[0], x[1], x[2],
-                                B);
-                    }
-                }
+                if (k > 0)
+                    CT_FAIL(CT_ERR_RANGE,
+                            "%s: PartType%d (%s) particle %lld of this file: %c = %.9g is "
+                            "outside the box [0, %.9g) by more than the wrap tolerance "
+                            "(%g BoxSize; file units): a units mix-up or a corrupt file? "
+                            "(wrap-positions wraps it anyway)",
+                            path, t, ct_snapshot_type_name(t), (long long)(row0 + i),
+                            axis[a], (double)x[a], B, tol);
                 float y = (float)(v * len);
                 x[a] = y < boxf ? y : 0.0f;
             }
@@ -496,6 +490,9 @@ ct_status ct_snapshot_read_range(ct_snapshot *s, int t, int64_t first, int64_t c
     }
     if (t < 0 || t > 5)
         CT_FAIL(CT_ERR_ARG, "particle type %d (must be 0..5)", t);
+    if (!ct_snap_tolerance_ok(rs->tolerance))
+        CT_FAIL(CT_ERR_ARG, "read settings: position tolerance %g (must be in [0, 1))",
+                rs->tolerance);
     int64_t total = s->header.npart_total[t];
     if (first < 0 || count < 0 || first + count > total)
         CT_FAIL(CT_ERR_ARG, "range [%lld, %lld) outside the %lld particles of type %d",
@@ -527,7 +524,7 @@ ct_status ct_snapshot_read_range(ct_snapshot *s, int t, int64_t first, int64_t c
                 CT_CHECK_GOTO(rc, ct_gadget_read(s->paths[f], &s->files[f], t, a - fo, b - a,
                                                  pos, vel, id, mass));
             CT_CHECK_GOTO(rc, convert_chunk(s, s->paths[f], t, a - fo, b - a, pos, vel,
-                                            rs->bounds));
+                                            rs->bounds, rs->tolerance));
         }
         fo += nf;
     }

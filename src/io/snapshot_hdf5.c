@@ -372,6 +372,8 @@ void ct_write_settings_defaults(ct_write_settings *s)
     s->nfiles = 8;
     s->snapnum = 4;
     s->single_file = 0;
+    s->bounds = CT_BOUNDS_ERROR;
+    s->tolerance = CT_POS_WRAP_TOLERANCE;
 }
 
 enum { DS_POS, DS_VEL, DS_ID, DS_MASS, DS_N };
@@ -568,7 +570,7 @@ static ct_status write_rows(int fd, const char *path, const ct_particles *pp, co
 
 /* Local checks and the global plan (collective). */
 static ct_status plan_write(const ct_snapshot_header *hd, const ct_particles *const parts[6],
-                            MPI_Comm comm, write_plan *p)
+                            const ct_write_settings *ws, MPI_Comm comm, write_plan *p)
 {
     ct_status rc = CT_OK;
     memset(p, 0, sizeof *p);
@@ -621,6 +623,22 @@ static ct_status plan_write(const ct_snapshot_header *hd, const ct_particles *co
     if (rank == 0)
         memset(excl, 0, sizeof excl);
     memcpy(p->mine, excl, sizeof excl);
+    /* the positions policy, before anything is created */
+    static const char axis[3] = {'x', 'y', 'z'};
+    for (int t = 0; t < 6 && rc == CT_OK; t++) {
+        const ct_particles *pp = parts ? parts[t] : NULL;
+        for (int64_t i = 0; i < 3 * n[t] && rc == CT_OK; i++) {
+            double v;
+            if (ct_snap_fold(pp->pos[i], hd->box, ws->tolerance, ws->bounds, &v) > 0)
+                rc = ct_error_set(CT_ERR_RANGE, __func__, __LINE__,
+                                  "type %d (%s) particle %lld: %c = %.9g Mpc/h is outside the "
+                                  "box [0, %.9g) by more than the wrap tolerance (%g box); "
+                                  "refusing to write", t, ct_snapshot_type_name(t),
+                                  (long long)(excl[t] + i / 3), axis[i % 3],
+                                  (double)pp->pos[i], hd->box, ws->tolerance);
+        }
+    }
+    CT_CHECK(ct_agree_msg(comm, rc));
     MPI_Allreduce(MPI_IN_PLACE, has_mass, 6, MPI_INT, MPI_MAX, comm);
     MPI_Allreduce(MPI_IN_PLACE, has_part, 6, MPI_INT, MPI_MAX, comm);
     MPI_Allreduce(MPI_IN_PLACE, mmin, 6, MPI_DOUBLE, MPI_MIN, comm);
@@ -666,14 +684,16 @@ ct_status ct_snapshot_write(const char *dir, const ct_snapshot_header *header,
         ws = &defws;
     }
     int nfiles = ws->nfiles;
-    if (nfiles < 1 || (ws->single_file && nfiles != 1) || ws->snapnum < 0 || !dir || !header)
+    if (nfiles < 1 || (ws->single_file && nfiles != 1) || ws->snapnum < 0 || !dir || !header ||
+        !ct_snap_tolerance_ok(ws->tolerance))
         rc = ct_error_set(CT_ERR_ARG, __func__, __LINE__,
-                          "write settings: nfiles = %d, single_file = %d, snapnum = %d "
-                          "(nfiles >= 1; single_file needs nfiles = 1)", nfiles,
-                          ws->single_file, ws->snapnum);
+                          "write settings: nfiles = %d, single_file = %d, snapnum = %d, "
+                          "tolerance = %g (nfiles >= 1; single_file needs nfiles = 1; "
+                          "tolerance in [0, 1))", nfiles, ws->single_file, ws->snapnum,
+                          ws->tolerance);
     CT_CHECK(ct_agree_msg(comm, rc)); /* before any collective step */
     write_plan plan;
-    CT_CHECK(plan_write(header, parts, comm, &plan));
+    CT_CHECK(plan_write(header, parts, ws, comm, &plan));
 
     char outdir[CT_SNAP_PATH_CAP], base[64];
     if (ws->single_file)

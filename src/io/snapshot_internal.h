@@ -3,6 +3,7 @@
 #ifndef CT_SNAPSHOT_INTERNAL_H
 #define CT_SNAPSHOT_INTERNAL_H
 
+#include <math.h>
 #include <stdint.h>
 
 #include "cosmotl/io.h"
@@ -62,6 +63,30 @@ ct_status ct_gadget_scan(const char *path, ct_snapshot_header *h, double *box_fi
                          ct_snapfile *f, ct_snapshot_format *fmt);
 ct_status ct_gadget_read(const char *path, const ct_snapfile *f, int t, int64_t row,
                          int64_t n, float *pos, float *vel, uint64_t *id, float *mass);
+
+/* The positions policy (see ct_bounds_policy) for one coordinate v in a box B
+ * (any units): returns 0 with the value wrapped into [0, B) in *out, 1 if v lies
+ * more than tol * B outside [0, B] under CT_BOUNDS_ERROR, -1 if v is not finite. */
+static inline int ct_snap_fold(double v, double B, double tol, ct_bounds_policy pol,
+                               double *out)
+{
+    if (!isfinite(v))
+        return -1;
+    if (v >= 0 && v < B) {
+        *out = v;
+        return 0;
+    }
+    if (pol != CT_BOUNDS_WRAP && !(v >= -tol * B && v <= B + tol * B))
+        return 1;
+    v = fmod(v, B);
+    if (v < 0)
+        v += B;
+    *out = v < B ? v : 0; /* -tiny + B rounds to B: that is 0 */
+    return 0;
+}
+
+/* Check a tolerance from the settings. */
+static inline int ct_snap_tolerance_ok(double tol) { return tol >= 0 && tol < 1; }
 
 /* Split a 64-bit total into Gadget's low word and HighWord. */
 static inline void ct_snap_split_count(int64_t n, uint32_t *low, uint32_t *high)

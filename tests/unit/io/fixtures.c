@@ -28,7 +28,7 @@ void fx_defaults(fx_spec *s)
     s->mass_table[2] = 0; /* per-particle Masses */
     s->skip_file = -1;
     s->bad_omega_file = -1;
-    s->nan_at = s->out_at = s->eqbox_at = -1;
+    s->nan_at = s->out_at = s->eqbox_at = s->near_at = -1;
 }
 
 void fx_particle(int t, int64_t g, double box_kpc, float pos_kpc[3], float u[3], uint64_t *id,
@@ -158,6 +158,10 @@ int fx_write_hdf5(const char *base, const fx_spec *s)
                     pos[3 * i + 2] = (float)(1.5 * s->box_kpc);
                 if (t == 1 && gi == s->eqbox_at)
                     pos[3 * i] = (float)s->box_kpc;
+                if (t == 1 && gi == s->near_at) {
+                    pos[3 * i + 1] = (float)(-2e-4 * s->box_kpc);
+                    pos[3 * i + 2] = (float)((1 + 5e-4) * s->box_kpc);
+                }
                 for (int a = 0; a < 3; a++) {
                     if (s->mpc_units)
                         pos[3 * i + a] = (float)(pos[3 * i + a] / 1000.0);
@@ -382,6 +386,7 @@ int fx_make_all(const char *dir)
     CASE("nonfinite") s.nan_at = 37; e |= fx_write_hdf5(base, &s);
     CASE("outofbox") s.out_at = 3; e |= fx_write_hdf5(base, &s);
     CASE("eqbox") s.eqbox_at = 4; e |= fx_write_hdf5(base, &s);
+    CASE("nearbox") s.near_at = 5; e |= fx_write_hdf5(base, &s);
     CASE("filter") s.filter = 1; e |= fx_write_hdf5(base, &s);
     CASE("highword") s.highword1 = 1; e |= fx_write_hdf5(base, &s);
     CASE("total") s.total_delta = 3; e |= fx_write_hdf5(base, &s);

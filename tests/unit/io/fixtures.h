@@ -23,6 +23,8 @@ typedef struct {
     int64_t nan_at;       /* type-1 global index with a NaN coordinate */
     int64_t out_at;       /* type-1 global index at 1.5 x BoxSize */
     int64_t eqbox_at;     /* type-1 global index with x == BoxSize exactly */
+    int64_t near_at;      /* type-1 global index with y = -2e-4 BoxSize and
+                             z = (1 + 5e-4) BoxSize: inside the wrap tolerance */
     int filter;           /* datasets chunked with (unavailable) filter 32001 */
     uint32_t highword1;   /* added to NumPart_Total_HighWord[1] */
     int total_delta;      /* added to NumPart_Total[1] */

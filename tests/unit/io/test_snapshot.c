@@ -190,11 +190,17 @@ static void test_bad_inputs(void)
     expect_read_fail("nonfinite/snapdir_000", CT_BOUNDS_ERROR, CT_ERR_NUMERIC,
                      "snap_000.1.hdf5: PartType1/Coordinates row 12 has a non-finite value");
     expect_read_fail("nonfinite/snapdir_000", CT_BOUNDS_WRAP, CT_ERR_NUMERIC, "non-finite");
+    /* 1.5 BoxSize is beyond the wrap tolerance: refused, naming file, type,
+     * particle, axis and value */
     expect_read_fail("outofbox/snapdir_000", CT_BOUNDS_ERROR, CT_ERR_RANGE,
-                     "snap_000.0.hdf5: PartType1/Coordinates row 3: position");
-    /* wrap on request: 1.5 BoxSize -> 0.5 BoxSize; x == BoxSize -> 0 */
-    const char *wrapped[] = {"outofbox/snapdir_000", "eqbox/snapdir_000"};
-    for (int k = 0; k < 2; k++) {
+                     "snap_000.0.hdf5: PartType1 (CDM) particle 3 of this file: z = 1500000 is "
+                     "outside the box [0, 1000000)");
+    /* wrap on request: 1.5 BoxSize -> 0.5 BoxSize; x == BoxSize -> 0; within the
+     * tolerance wrapped by default: -2e-4 L -> L - 2e-4 L, (1 + 5e-4) L -> 5e-4 L
+     * (to float rounding of the kpc/h values, relative 1e-6 of L) */
+    const char *wrapped[] = {"outofbox/snapdir_000", "eqbox/snapdir_000",
+                             "nearbox/snapdir_000"};
+    for (int k = 0; k < 3; k++) {
         ct_snapshot *s = NULL;
         CT_EXPECT_OK(ct_snapshot_open(&s, P(wrapped[k]), MPI_COMM_WORLD));
         if (!s)
@@ -207,8 +213,11 @@ static void test_bad_inputs(void)
         if (p.pos) {
             if (k == 0)
                 CT_EXPECT(p.pos[3 * 3 + 2] == 500.0f);
-            else
+            else if (k == 1)
                 CT_EXPECT(p.pos[3 * 4 + 0] == 0.0f);
+            else
+                CT_EXPECT(fabs(p.pos[3 * 5 + 1] - 999.8) < 1e-3 &&
+                          fabs(p.pos[3 * 5 + 2] - 0.5) < 1e-3);
         }
         ct_particles_free(&p);
         ct_snapshot_close(&s);
@@ -298,7 +307,7 @@ static void test_writer(void)
         p.vel[i] = (float)(ct_rng_normal(&r) * 300.0);
     }
     p.pos[0] = 250.0f;  /* == box: written as the periodic image 0 */
-    p.pos[1] = -1.0f;   /* wrapped to 249 */
+    p.pos[1] = -0.2f;   /* within the wrap tolerance (0.25): wrapped to 249.8 */
     const ct_particles *parts[6] = {NULL, &p, NULL, NULL, NULL, NULL};
     ct_snapshot_header h;
     memset(&h, 0, sizeof h);
@@ -321,7 +330,7 @@ static void test_writer(void)
         CT_EXPECT_OK(ct_snapshot_read(s, 1, NULL, &q));
         int bad = 0;
         for (int64_t i = 0; i < 3 * n && q.pos; i++) {
-            double ex = i == 0 ? 0.0 : i == 1 ? 249.0 : p.pos[i];
+            double ex = i == 0 ? 0.0 : i == 1 ? 249.8 : p.pos[i];
             bad += fabs(q.pos[i] - ex) > 2 * ULP * fabs(ex);
             bad += fabs(q.vel[i] - p.vel[i]) > 2 * ULP * fabs(p.vel[i]);
         }
@@ -437,6 +446,45 @@ static void test_writer(void)
     ct_particles_free(&p);
 }
 
+/* The positions policy on writing: 1 box-length out is refused with the type,
+ * the global index and the value, and nothing is written; CT_BOUNDS_WRAP wraps
+ * it (-1 -> 249 in a box of 250). */
+static void test_writer_policy(void)
+{
+    ct_particles p = {0};
+    p.n = 4;
+    float pos[12] = {1, 2, 3, 4, 5, 6, 7, -1.0f, 9, 10, 11, 12};
+    p.pos = pos;
+    p.mass_uniform = 1;
+    const ct_particles *parts[6] = {NULL, &p, NULL, NULL, NULL, NULL};
+    ct_snapshot_header h;
+    memset(&h, 0, sizeof h);
+    h.box = 250;
+    h.time = 1;
+    ct_write_settings ws;
+    ct_write_settings_defaults(&ws);
+    ws.nfiles = 1;
+    ws.single_file = 1;
+    ct_error_clear();
+    CT_EXPECT(ct_snapshot_write(P("wp_err.hdf5"), &h, parts, &ws, MPI_COMM_WORLD) ==
+              CT_ERR_RANGE);
+    CT_EXPECT(strstr(ct_error_message(), "type 1 (CDM) particle 2: y = -1 Mpc/h is outside "
+                                         "the box [0, 250)") != NULL);
+    struct stat st;
+    CT_EXPECT(stat(P("wp_err.hdf5"), &st) != 0);
+    ws.bounds = CT_BOUNDS_WRAP;
+    CT_EXPECT_OK(ct_snapshot_write(P("wp_wrap.hdf5"), &h, parts, &ws, MPI_COMM_WORLD));
+    ct_snapshot *s = NULL;
+    CT_EXPECT_OK(ct_snapshot_open(&s, P("wp_wrap.hdf5"), MPI_COMM_WORLD));
+    if (s) {
+        ct_particles q;
+        CT_EXPECT_OK(ct_snapshot_read(s, 1, NULL, &q));
+        CT_EXPECT(q.pos && q.pos[7] == 249.0f);
+        ct_particles_free(&q);
+        ct_snapshot_close(&s);
+    }
+}
+
 int main(int argc, char **argv)
 {
     /* no filter plugins: the Blosc case must be reported, not decoded */
@@ -450,6 +498,7 @@ int main(int argc, char **argv)
     test_gadget_binary();
     test_highword();
     test_writer();
+    test_writer_policy();
     CT_EXPECT(fx_remove_tree(root) == 0);
     CT_TEST_END();
 }
