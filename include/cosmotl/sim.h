@@ -160,6 +160,10 @@ typedef struct {
     uint64_t seed;            /* simulation i uses seed + i */
     ct_cosmo_params cosmo;    /* everything not sampled (transfer, n_nu, ...) */
     ct_sim_settings sim;
+    /* transfer = table: the table's path (for messages), or, when it holds
+     * "{i}", one table per simulation read when simulation i starts (i in
+     * decimal); either must cover k = 2 pi / box ... pi np / box */
+    const char *pk_table;
 } ct_suite_settings;
 
 void ct_suite_settings_defaults(ct_suite_settings *s);

@@ -42,6 +42,7 @@ typedef struct {
     ct_suite_settings s;
     char out[PATH_MAX];
     char table[PATH_MAX];
+    char pk_table[PATH_MAX];
     double *pk_k, *pk_p;
 } suite_cfg;
 
@@ -115,16 +116,19 @@ static ct_status read_suite(ct_config *cfg, suite_cfg *sc)
     s->cosmo.transfer = (ct_lin_transfer)ch;
     CT_CHECK(ct_config_string(cfg, "cosmology", "pk_table", "", &v));
     if (s->cosmo.transfer == CT_LIN_TABLE) {
-        char path[PATH_MAX];
         if (!*v)
             CT_FAIL(CT_ERR_CONFIG, "%s: [cosmology] transfer = table needs `pk_table = FILE`",
                     file);
-        resolve(path, sizeof path, dir, v);
-        size_t n = 0;
-        CT_CHECK(ct_pk_table_read(path, &sc->pk_k, &sc->pk_p, &n));
-        s->cosmo.table_k = sc->pk_k;
-        s->cosmo.table_p = sc->pk_p;
-        s->cosmo.table_n = n;
+        resolve(sc->pk_table, sizeof sc->pk_table, dir, v);
+        s->pk_table = sc->pk_table;
+        /* "{i}": one table per simulation, read when it starts */
+        if (!strstr(sc->pk_table, "{i}")) {
+            size_t n = 0;
+            CT_CHECK(ct_pk_table_read(sc->pk_table, &sc->pk_k, &sc->pk_p, &n));
+            s->cosmo.table_k = sc->pk_k;
+            s->cosmo.table_p = sc->pk_p;
+            s->cosmo.table_n = n;
+        }
     } else if (*v) {
         CT_FAIL(CT_ERR_CONFIG, "%s: [cosmology] pk_table is given but transfer is not `table`",
                 file);

@@ -265,6 +265,37 @@ static ct_status write_params(const ct_suite_settings *s, const double *v, const
     return CT_OK;
 }
 
+/* transfer = table: simulation i's own table when the path holds "{i}" (tk, tp
+ * are then malloc'd), and the k range the simulation needs checked. */
+static ct_status suite_table(const ct_suite_settings *s, int64_t i, ct_cosmo_params *cp,
+                             double **tk, double **tp)
+{
+    if (cp->transfer != CT_LIN_TABLE)
+        return CT_OK;
+    const char *pat = s->pk_table ? s->pk_table : "pk_table";
+    const char *at = strstr(pat, "{i}");
+    char path[4096];
+    if (at) {
+        snprintf(path, sizeof path, "%.*s%lld%s", (int)(at - pat), pat, (long long)i, at + 3);
+        size_t n = 0;
+        CT_CHECK(ct_pk_table_read(path, tk, tp, &n));
+        cp->table_k = *tk;
+        cp->table_p = *tp;
+        cp->table_n = n;
+    } else {
+        snprintf(path, sizeof path, "%s", pat);
+    }
+    double kmin = 2.0 * M_PI / s->sim.box, kmax = M_PI * (double)s->sim.np / s->sim.box;
+    if (!cp->table_k || cp->table_n < 4)
+        CT_FAIL(CT_ERR_CONFIG, "%s: no P(k) table", path);
+    if (cp->table_k[0] > kmin * 1.0000001 || cp->table_k[cp->table_n - 1] < kmax * 0.9999999)
+        CT_FAIL(CT_ERR_CONFIG,
+                "%s: the table covers k = %g ... %g h/Mpc, but simulation %lld needs %g ... %g "
+                "(2 pi / box to the particle Nyquist frequency)",
+                path, cp->table_k[0], cp->table_k[cp->table_n - 1], (long long)i, kmin, kmax);
+    return CT_OK;
+}
+
 static ct_status one_sim(const ct_suite_settings *s, const double *row, int64_t i, const char *dir,
                          MPI_Comm g)
 {
@@ -282,13 +313,18 @@ static ct_status one_sim(const ct_suite_settings *s, const double *row, int64_t 
     ct_sim_settings ss = s->sim;
     ss.f_nl = row[CT_P_F_NL];
     ss.seed = s->seed + (uint64_t)i;
-    rc = ct_cosmo_create(&c, &cp);
+    double *tk = NULL, *tp = NULL;
+    rc = suite_table(s, i, &cp, &tk, &tp);
+    if (rc == CT_OK)
+        rc = ct_cosmo_create(&c, &cp);
     if (rc != CT_OK)
         ct_error_push(rc, __func__, __LINE__);
     CT_CHECK_GOTO(rc, ct_agree_msg(g, rc));
     CT_CHECK_GOTO(rc, ct_sim_write(c, &ss, dir, NULL, g));
 fail:
     ct_cosmo_destroy(&c);
+    free(tk);
+    free(tp);
     return rc;
 }
 

@@ -98,6 +98,25 @@ run 2 "bad group size" "$mpirun_sh" 2 "$COSMOTL" simulate tiny.ini --out bad --g
 run 2 "bad range" "$COSMOTL" simulate tiny.ini --out bad --range 2:9
 run 2 "no config" "$COSMOTL" simulate
 [ -e bad ] && fail "a failed run left output in bad/"
+
+# one linear P(k) table per simulation (`pk_table = ...{i}...`): simulation 0's
+# covers the k range, simulation 1's stops at 0.3 h/Mpc and fails with a message
+# naming its file and the range needed
+awk 'BEGIN { for (i = 0; i <= 200; i++) { k = 10^(-4 + 5 * i / 200); printf "%g %g\n", k, 2e4 * k / (1 + (k / 0.02)^2.6) } }' > pk_0.txt
+awk '$1 < 0.3' pk_0.txt > pk_1.txt
+printf '[suite]\nn_sims = 2\n[cosmology]\ntransfer = table\npk_table = pk_{i}.txt\n[sim]\nparticles = 8\nbox = 64\nsteps = 2\nz_init = 9\nnfiles = 1\n' > pertab.ini
+run 3 "per-simulation P(k) tables" "$COSMOTL" simulate pertab.ini --out pertab
+[ -f pertab/0/snapdir_004/snap_004.0.hdf5 ] || fail "per-simulation table: simulation 0 missing"
+[ -e pertab/1/snapdir_004 ] && fail "per-simulation table: simulation 1 should have failed"
+grep -q "pk_1.txt: the table covers k = .* but simulation 1 needs" pertab/manifest.tsv ||
+  { fail "short table message"; cat pertab/manifest.tsv >&2; }
+# the kernel and PGD keys are checked
+printf '[suite]\nn_sims = 1\n[sim]\nforce = fancy\n' > bad5.ini
+run 1 "unknown force kernel" "$COSMOTL" simulate bad5.ini --out bad
+grep -q "bad5.ini.*force.*fd2, deconv" err.txt || { fail "force kernel message"; cat err.txt >&2; }
+printf '[suite]\nn_sims = 1\n[sim]\npgd_alpha = -0.1\n' > bad6.ini
+run 1 "negative PGD alpha" "$COSMOTL" simulate bad6.ini --out bad
+[ -e bad ] && fail "a failed run left output in bad/"
 [ "$(wc -l < err.txt)" -le 1 ] || fail "usage error is more than one line"
 
 finish "simulate end to end"
