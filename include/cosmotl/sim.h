@@ -7,9 +7,12 @@
  * Internally the PM code carries FastPM's momentum p = a^3 E(a) dx/da (H0 = 1),
  * so v = 100 p / a km/s.
  *
- * Neutrinos are not particles: they enter through linear response (the Poisson
- * source is delta_cb (f_cb + f_nu R(k, a))), and the snapshot holds the CDM+baryon
- * particles in PartType1 only. */
+ * Neutrinos are not evolved as particles: they enter through linear response
+ * (the Poisson source is delta_cb (f_cb + f_nu R(k, a))). At each output they
+ * become particles (PartType2, one per lattice site, displaced by the field
+ * R(k, a) delta_cb of the evolved cb particles) so that a snapshot has the
+ * layout of Quijote's massive-neutrino runs and its mass-weighted P(k) is total
+ * matter. */
 #ifndef COSMOTL_SIM_H
 #define COSMOTL_SIM_H
 
@@ -61,6 +64,7 @@ typedef struct {
      * kl, ks in units of the particle Nyquist frequency pi np / box;
      * alpha(a) = pgd_alpha (D1(a)/D1(1))^2. pgd_alpha = 0: off (default). */
     double pgd_alpha, pgd_kl, pgd_ks;
+    int nu_particles;      /* massive nu: write PartType2 neutrino particles; default 1 */
 } ct_sim_settings;
 
 void ct_sim_settings_defaults(ct_sim_settings *s);
@@ -92,6 +96,18 @@ ct_status ct_ic_linear_field(const ct_cosmo *c, const ct_sim_settings *s, double
  * created on the ranks owning their lattice plane. Collective over comm. */
 ct_status ct_ic_particles(const ct_cosmo *c, const ct_sim_settings *s, double a,
                           ct_sim_particles *out, MPI_Comm comm);
+
+/* Neutrino particles at the output time of the cb particles `cb` (rank-local
+ * as the PM run leaves them): np^3 lattice sites (IDs np^3 + 1 ... 2 np^3, on
+ * the ranks owning their lattice plane) displaced by the Zel'dovich
+ * displacement of delta_nu(k) = R(k, a) delta_cb(k), delta_cb painted (CIC,
+ * window divided out) on the np^3 mesh; momenta are the bulk linear flow
+ * f1 a^2 E psi (no thermal velocities); mass ct_sim_nu_particle_mass. Without
+ * massive neutrinos nu->n = 0. Collective. */
+ct_status ct_sim_nu_particles(const ct_cosmo *c, const ct_sim_settings *s,
+                              const ct_sim_particles *cb, ct_sim_particles *nu, MPI_Comm comm);
+/* Omega_nu rho_crit L^3 / np^3 in 1e10 Msun/h (cb particles: the rest of Omega_m). */
+double ct_sim_nu_particle_mass(const ct_cosmo *c, const ct_sim_settings *s);
 
 /* Callback at each output time (particles synchronised at scale factor a). */
 typedef ct_status (*ct_sim_output_fn)(const ct_sim_particles *p, int iout, void *user);

@@ -17,7 +17,7 @@ static void usage(void)
            "Latin hypercube or a table (Quijote's own tables work as they are), initial\n"
            "conditions by 2LPT (or Zel'dovich) with optional primordial non-Gaussianity,\n"
            "then FastPM particle-mesh steps; massive neutrinos through linear response and\n"
-           "f(R) through mu(k, a). Writes DIR/params.txt, DIR/<i>/snapdir_XXX/snap_XXX.<f>.hdf5\n"
+           "f(R) through mu(k, a); neutrino particles (PartType2) in the snapshots. Writes DIR/params.txt, DIR/<i>/snapdir_XXX/snap_XXX.<f>.hdf5\n"
            "and DIR/manifest.tsv. Complete simulations are skipped; snapshots are written\n"
            "atomically, so an interrupted run leaves no partial snapshot.\n\n"
            "  --out DIR         suite folder (default: [suite] out, relative to the\n"
@@ -192,6 +192,7 @@ static ct_status read_suite(ct_config *cfg, suite_cfg *sc)
     CT_CHECK(ct_config_double(cfg, "sim", "pgd_alpha", 0.0, 0.0, 1.0, &sim->pgd_alpha));
     CT_CHECK(ct_config_double(cfg, "sim", "pgd_kl", 0.4, 0.0, 10.0, &sim->pgd_kl));
     CT_CHECK(ct_config_double(cfg, "sim", "pgd_ks", 1.5, 0.05, 20.0, &sim->pgd_ks));
+    CT_CHECK(ct_config_bool(cfg, "sim", "nu_particles", 1, &sim->nu_particles));
     CT_CHECK(ct_config_check_unused(cfg));
     return CT_OK;
 }

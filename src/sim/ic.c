@@ -27,6 +27,7 @@ void ct_sim_settings_defaults(ct_sim_settings *s)
     s->force_taper = 0.55;
     s->pgd_kl = 0.4;
     s->pgd_ks = 1.5;
+    s->nu_particles = 1;
 }
 
 int ct_sim_quijote_snapnum(double z)

@@ -151,9 +151,18 @@ static ct_status write_output(const ct_sim_particles *pin, int iout, void *user)
 {
     write_ctx *w = user;
     ct_status rc = CT_OK;
-    ct_sim_particles p = {0};
-    float *vel = NULL;
+    ct_sim_particles p = {0}, nu = {0};
+    float *vel = NULL, *nvel = NULL;
     const ct_cosmo_params *cp = ct_cosmo_get_params(w->c);
+    /* neutrinos from the cb field at this output (before the copy is re-sorted) */
+    if (w->s->nu_particles && ct_cosmo_omega_nu(w->c) > 0) {
+        if (w->t)
+            ct_timer_start(w->t, "neutrinos");
+        rc = ct_sim_nu_particles(w->c, w->s, pin, &nu, w->comm);
+        if (w->t)
+            ct_timer_stop(w->t, "neutrinos");
+        CT_CHECK_GOTO(rc, rc);
+    }
     /* copy: sorting by ID must not disturb the running simulation */
     size_t nal = (size_t)(pin->n > 0 ? pin->n : 1);
     p = *pin;
@@ -174,6 +183,11 @@ static ct_status write_output(const ct_sim_particles *pin, int iout, void *user)
         CT_FAIL_GOTO(rc, CT_ERR_MEMORY, "snapshot output: out of memory");
     for (int64_t i = 0; i < 3 * p.n; i++)
         vel[i] = (float)(100.0 * p.mom[i] / p.a); /* peculiar km/s */
+    nvel = malloc((size_t)(nu.n > 0 ? nu.n : 1) * 3 * sizeof(float));
+    if (!nvel)
+        CT_FAIL_GOTO(rc, CT_ERR_MEMORY, "snapshot output: out of memory");
+    for (int64_t i = 0; i < 3 * nu.n; i++)
+        nvel[i] = (float)(100.0 * nu.mom[i] / p.a);
     {
         ct_snapshot_header h;
         memset(&h, 0, sizeof h);
@@ -198,7 +212,21 @@ static ct_status write_output(const ct_sim_particles *pin, int iout, void *user)
         cdm.vel = vel;
         cdm.id = p.id;
         cdm.mass_uniform = p.mass;
-        const ct_particles *parts[6] = {NULL, &cdm, NULL, NULL, NULL, NULL};
+        /* neutrinos: lattice planes are in rank order, so are their IDs */
+        ct_particles nup;
+        memset(&nup, 0, sizeof nup);
+        int64_t noff = 0;
+        MPI_Exscan(&nu.n, &noff, 1, MPI_INT64_T, MPI_SUM, w->comm);
+        nup.n = nu.n;
+        nup.n_total = nu.n_total;
+        nup.offset = rank ? noff : 0;
+        nup.pos = nu.pos;
+        nup.vel = nvel;
+        nup.id = nu.id;
+        nup.mass_uniform = nu.mass;
+        h.mass_table[2] = nu.n_total > 0 ? nu.mass : 0.0;
+        const ct_particles *parts[6] = {NULL, &cdm, nu.n_total > 0 ? &nup : NULL, NULL, NULL,
+                                        NULL};
         ct_write_settings ws;
         ct_write_settings_defaults(&ws);
         ws.nfiles = w->s->nfiles;
@@ -209,7 +237,9 @@ static ct_status write_output(const ct_sim_particles *pin, int iout, void *user)
         ct_timer_stop(w->t, "write");
 fail:
     free(vel);
+    free(nvel);
     ct_sim_particles_free(&p);
+    ct_sim_particles_free(&nu);
     return rc;
 }
 
