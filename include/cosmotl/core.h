@@ -248,6 +248,15 @@ size_t ct_strlcpy(char *dst, const char *src, size_t cap);
 /* Join two path components into out (capacity cap). */
 ct_status ct_path_join(char *out, size_t cap, const char *a, const char *b);
 
+/* The folder of cosmotl's data files (job templates jobs/, configs/, tools/),
+ * the first of: $COSMOTL_DATADIR; <dir of the running program>/../share/cosmotl
+ * (an installed tree, wherever it was moved); <dir of the running program>/share/cosmotl
+ * (the build tree, which holds copies made at build time); the data dir of the
+ * configured install prefix. A candidate counts when it holds jobs/common.sh;
+ * $COSMOTL_DATADIR is taken as given (an error names it when it lacks the file).
+ * Copies the folder into out (capacity cap). */
+ct_status ct_data_dir(char *out, size_t cap);
+
 /* ---------------------------------------------------------------- random */
 
 /* Counter-based generator (Philox4x32-10): the output depends only on

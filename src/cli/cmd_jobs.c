@@ -7,7 +7,6 @@
 
 #include "cli.h"
 #include "cosmotl/batch.h"
-#include "ct_config.h"
 
 static void usage(void)
 {
@@ -24,7 +23,8 @@ static void usage(void)
            "  --out DIR          output root (default: [pipeline] out, relative to the\n"
            "                     current directory)\n"
            "  --templates DIR    job templates (default: [pipeline] templates, else the\n"
-           "                     jobs/ folder of the cosmotl sources)\n"
+           "                     jobs/ folder of cosmotl's data folder: COSMOTL_DATADIR,\n"
+           "                     else ../share/cosmotl beside the program)\n"
            "  --sbatch PROGRAM   the sbatch to run (default: sbatch from PATH)\n\n"
            "Relative paths inside the config are relative to the config's folder.\n"
            "Commands that process items (simulate, summarize) skip complete outputs and\n"
@@ -138,8 +138,11 @@ static ct_status read_pipeline(ct_config *cfg, const char *out_arg, const char *
         CT_CHECK(absolute(p->templates, sizeof p->templates, cwd, tpl_arg));
     else if (*v)
         CT_CHECK(absolute(p->templates, sizeof p->templates, cdir, v));
-    else
-        snprintf(p->templates, sizeof p->templates, "%s/jobs", CT_SOURCE_ROOT);
+    else {
+        char data[PATH_MAX];
+        CT_CHECK(ct_data_dir(data, sizeof data));
+        CT_CHECK(ct_path_join(p->templates, sizeof p->templates, data, "jobs"));
+    }
     CT_CHECK(ct_config_bool(cfg, "pipeline", "allow_failed", 1, &p->allow_failed));
 
     /* [slurm] for every stage, then [slurm.STAGE] overrides */

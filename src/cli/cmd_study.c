@@ -7,7 +7,6 @@
 
 #include "cli.h"
 #include "cosmotl/study.h"
-#include "ct_config.h"
 
 static void help(void)
 {
@@ -25,9 +24,8 @@ static void help(void)
            "the configuration keys and how to read the report.\n");
 }
 
-/* "${NAME}" in a path: the environment; CT_SHARED defaults to the shared
- * directory beside the source tree. Relative results are taken relative to
- * the config file's directory. */
+/* "${NAME}" in a path: the environment (an unset variable is an error).
+ * Relative results are taken relative to the config file's directory. */
 static const char *tables_dir = NULL; /* --tables: where relative suite paths resolve */
 
 static ct_status expand_path(const ct_config *cfg, const char *in, char *out, size_t cap,
@@ -47,11 +45,6 @@ static ct_status expand_path(const ct_config *cfg, const char *in, char *out, si
             memcpy(name, p + 2, n);
             name[n] = '\0';
             const char *v = getenv(name);
-            char def[CT_STUDY_PATH];
-            if (!v && !strcmp(name, "CT_SHARED")) {
-                snprintf(def, sizeof def, "%s/../shared", CT_SOURCE_ROOT);
-                v = def;
-            }
             if (!v)
                 CT_FAIL(CT_ERR_CONFIG, "%s: '%s' uses ${%s}, which is not set",
                         ct_config_path(cfg), in, name);
@@ -396,10 +389,14 @@ int cmd_study(int argc, char **argv, MPI_Comm comm)
     }
     if (complete && rank == 0) {
         if (plots && do_plots) {
-            char cmd[2 * CT_STUDY_PATH + 256];
-            snprintf(cmd, sizeof cmd, "/usr/bin/python3 '%s/tools/plot-study' '%s' >&2",
-                     CT_SOURCE_ROOT, s.out);
-            if (system(cmd) != 0)
+            char cmd[2 * CT_STUDY_PATH + 256], data[CT_STUDY_PATH];
+            int ok = ct_data_dir(data, sizeof data) == CT_OK;
+            if (ok)
+                snprintf(cmd, sizeof cmd, "/usr/bin/python3 '%s/tools/plot-study' '%s' >&2", data,
+                         s.out);
+            else
+                ct_warn("study: %s", ct_error_message());
+            if (!ok || system(cmd) != 0)
                 ct_warn("study: tools/plot-study failed; the results are complete, only the "
                         "plots are missing");
         }

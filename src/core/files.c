@@ -1,9 +1,11 @@
 /* Atomic output (temporary name + rename), directories, whole-file reads. */
 #include "cosmotl/core.h"
+#include "ct_config.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -191,4 +193,51 @@ ct_status ct_read_text(const char *path, char **text, size_t *len)
     if (len)
         *len = n;
     return CT_OK;
+}
+
+/* Does dir look like cosmotl's data folder? */
+static int is_data_dir(const char *dir)
+{
+    char p[PATH_MAX];
+    int n = snprintf(p, sizeof p, "%s/jobs/common.sh", dir);
+    return n > 0 && (size_t)n < sizeof p && ct_file_exists(p);
+}
+
+ct_status ct_data_dir(char *out, size_t cap)
+{
+    const char *env = getenv("COSMOTL_DATADIR");
+    if (env && *env) {
+        if (!is_data_dir(env))
+            CT_FAIL(CT_ERR_IO, "COSMOTL_DATADIR=%s: not a cosmotl data folder (no jobs/common.sh)",
+                    env);
+        if (ct_strlcpy(out, env, cap) >= cap)
+            CT_FAIL(CT_ERR_ARG, "COSMOTL_DATADIR=%s: path too long", env);
+        return CT_OK;
+    }
+    char exe[PATH_MAX];
+    ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (len > 0) {
+        exe[len] = '\0';
+        const char *dir = dirname(exe);
+        const char *rel[] = {"/../share/cosmotl", "/share/cosmotl"};
+        for (size_t i = 0; i < sizeof rel / sizeof rel[0]; i++) {
+            char cand[PATH_MAX], real[PATH_MAX];
+            int n = snprintf(cand, sizeof cand, "%s%s", dir, rel[i]);
+            if (n <= 0 || (size_t)n >= sizeof cand || !is_data_dir(cand))
+                continue;
+            if (!realpath(cand, real))
+                continue;
+            if (ct_strlcpy(out, real, cap) >= cap)
+                CT_FAIL(CT_ERR_ARG, "%s: path too long", real);
+            return CT_OK;
+        }
+    }
+    if (is_data_dir(CT_INSTALL_DATADIR)) {
+        if (ct_strlcpy(out, CT_INSTALL_DATADIR, cap) >= cap)
+            CT_FAIL(CT_ERR_ARG, "%s: path too long", CT_INSTALL_DATADIR);
+        return CT_OK;
+    }
+    CT_FAIL(CT_ERR_IO, "cannot find cosmotl's data folder (job templates): not beside the "
+            "program (../share/cosmotl or share/cosmotl) nor in %s; set COSMOTL_DATADIR",
+            CT_INSTALL_DATADIR);
 }
