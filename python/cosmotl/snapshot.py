@@ -47,7 +47,7 @@ def snapshot_header(path: str, comm: Any = None) -> Dict[str, Any]:
 
 
 def read_snapshot(path: str, ptype: int = 1, fields: Sequence[str] = ("pos",), *,
-                  wrap: bool = True, comm: Any = None) -> Dict[str, Any]:
+                  wrap_positions: bool = False, comm: Any = None) -> Dict[str, Any]:
     """Read particles of one type from a snapshot.
 
     path: a snapshot file (snap_004.hdf5, snap_004.0.hdf5 or a Gadget binary),
@@ -55,8 +55,11 @@ def read_snapshot(path: str, ptype: int = 1, fields: Sequence[str] = ("pos",), *
     ptype: particle type (1 CDM, 2 neutrinos). fields: any of "pos" (n, 3)
         float32 Mpc/h, "vel" (n, 3) float32 peculiar km/s, "id" (n,) uint64,
         "mass" ((n,) float32 1e10 Msun/h, or a float when uniform).
-    wrap: put positions outside [0, box) back into the box (as `cosmotl
-        summarize` does); False makes such positions an error.
+    wrap_positions: the library's positions policy, as `cosmotl summarize`:
+        by default positions at most 1e-3 box outside [0, box) (Gadget's
+        rounding) are wrapped and anything further is an error naming the
+        file, row and value; True wraps every finite position
+        (`summarize --wrap-positions`).
     comm: an mpi4py communicator: each rank receives a contiguous, nearly equal
         slice of the particles (rank order = file order).
 
@@ -77,7 +80,7 @@ def read_snapshot(path: str, ptype: int = 1, fields: Sequence[str] = ("pos",), *
         lib.ct_read_settings_defaults(rs)
         rs.read_vel = 1 if "vel" in fields else 0
         rs.read_id = 1 if "id" in fields else 0
-        rs.bounds = lib.CT_BOUNDS_WRAP if wrap else lib.CT_BOUNDS_ERROR
+        rs.bounds = lib.CT_BOUNDS_WRAP if wrap_positions else lib.CT_BOUNDS_ERROR
         check(lib.ct_snapshot_read(sp[0], int(ptype), rs, parts))
         n = int(parts.n)
         out: Dict[str, Any] = {"header": header}

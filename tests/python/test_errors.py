@@ -102,3 +102,26 @@ def test_float64_equals_float32(data, pos):
     a = cosmotl.Pk(pos, data["box"], data["grid"])
     b = cosmotl.Pk(pos.astype(np.float64), data["box"], data["grid"])
     assert a.P0.tobytes() == b.P0.tobytes()
+
+
+def test_positions_policy_of_the_reader(tmp_path, data):
+    """read_snapshot applies summarize's positions policy: Gadget's rounding
+    (x = BoxSize) wrapped, a position 5 boxes out an error naming it, all
+    wrapped with wrap_positions=True."""
+    import shutil
+
+    import h5py
+    d = tmp_path / "snapdir_004"
+    shutil.copytree(data["snap"], d)
+    f1 = d / "snap_004.1.hdf5"
+    with h5py.File(f1, "r+") as f:
+        c = f["PartType1/Coordinates"]
+        c[3, 0] = data["box"] * 1000.0          # exactly BoxSize: wrapped to 0
+    s = cosmotl.read_snapshot(str(d))
+    assert (s["pos"] < data["box"]).all()
+    with h5py.File(f1, "r+") as f:
+        f["PartType1/Coordinates"][3, 0] = 5 * data["box"] * 1000.0
+    with pytest.raises(cosmotl.CosmotlError, match="snap_004.1.hdf5"):
+        cosmotl.read_snapshot(str(d))
+    s = cosmotl.read_snapshot(str(d), wrap_positions=True)
+    assert (s["pos"] >= 0).all() and (s["pos"] < data["box"]).all()
