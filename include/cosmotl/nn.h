@@ -346,9 +346,11 @@ typedef enum {
     CT_FINETUNE_KEEP = 0,   /* dummy nodes: keep every layer; dummy outputs become live */
     CT_FINETUNE_NEW_HEAD,   /* keep the body, new output layer initialised from scratch */
     CT_FINETUNE_FROZEN,     /* freeze the pretrained body, attach a trainable head */
-    CT_FINETUNE_BOTTLENECK  /* narrow the last hidden layer to its bottleneck_width units
-                               with the largest outgoing weights (pretrained incoming
-                               weights kept), new output layer */
+    CT_FINETUNE_BOTTLENECK  /* the authors' bottleneck: the network was pretrained with a
+                               narrow last hidden layer (<= bottleneck_width units); the
+                               body up to and including it is frozen and a small new
+                               network (head_hidden x head_width, output) is trained on
+                               its features */
 } ct_finetune_kind;
 
 const char *ct_finetune_name(ct_finetune_kind k);
@@ -360,9 +362,9 @@ typedef struct {
     int n_targets;              /* targets of the fine-tuning task (0: same as pretrained) */
     const char *const *names;   /* their names (NULL: keep / t0..) */
     const double *lo, *hi;      /* their prior ranges (NULL: ct_prior_range or keep) */
-    int head_hidden;            /* CT_FINETUNE_FROZEN: hidden layers in the new head (default 1) */
+    int head_hidden;            /* FROZEN, BOTTLENECK: hidden layers in the new head (default 1) */
     int head_width;             /* their width (default 0: width of the last body layer) */
-    int bottleneck_width;       /* CT_FINETUNE_BOTTLENECK: default 10 */
+    int bottleneck_width;       /* BOTTLENECK: the widest last hidden layer accepted (default 10) */
     uint64_t seed;              /* initial weights of new layers */
 } ct_finetune_settings;
 
@@ -376,7 +378,9 @@ ct_status ct_mlp_replace_output(ct_mlp *m, int n_targets, uint64_t seed);
 ct_status ct_mlp_freeze(ct_mlp *m, int layer, int frozen);
 ct_status ct_mlp_append_head(ct_mlp *m, int n_hidden, int width, int n_targets,
                              uint64_t seed); /* freezes every existing layer */
-ct_status ct_mlp_bottleneck(ct_mlp *m, int width, uint64_t seed);
+/* Refuses a network whose last hidden layer is wider than width; freezes the body. */
+ct_status ct_mlp_bottleneck(ct_mlp *m, int width, int n_hidden, int head_width, int n_targets,
+                            uint64_t seed);
 
 /* ---------------------------------------------------------------- search */
 

@@ -69,6 +69,49 @@ double ct_savings_factor(const double *budgets, const double *scratch_err, int n
  * i.e. mean_t - sd_t > mean_s + sd_s. */
 int ct_negative_transfer(double mean_t, double sd_t, double mean_s, double sd_s);
 
+/* ---------------------------------------------------------------- verdicts */
+
+/* The report's verdict rule. A published claim is judged from n per-seed values
+ * x of one quantity (transfer and scratch of a seed share its budget subset):
+ *   SAVINGS  x = log savings factor; claim "about 10x fewer simulations":
+ *            reproduced if the 95% interval of the mean lies above log 3,
+ *            not reproduced if below, else inconclusive;
+ *   WORSE    x = log(MSE transfer / MSE scratch); claim "negative transfer":
+ *            reproduced if the interval lies above 0, not reproduced if it lies
+ *            below log 1.25 (no loss beyond the 25% equivalence margin);
+ *   BETTER   the mirror image (claim "gains");
+ *   NO_GAIN  reproduced if the interval lies above -log 1.25, not reproduced
+ *            if it lies below it.
+ * The 95% interval is mean +- t(0.975, n-1) sd / sqrt(n). Before any of this, a
+ * run that cannot decide is "inconclusive: too small": a test set under 100
+ * simulations, or a scratch R2 at the largest budget under 0.1 for the
+ * parameter (the statistic barely constrains it at this size). One seed gives
+ * no interval: inconclusive. */
+#define CT_VERDICT_MIN_TEST 100
+#define CT_VERDICT_MIN_R2 0.1
+#define CT_VERDICT_SAVINGS 3.0
+#define CT_VERDICT_EQUIV 1.25
+
+typedef enum {
+    CT_VERDICT_REPRODUCED = 0,
+    CT_VERDICT_NOT_REPRODUCED,
+    CT_VERDICT_INCONCLUSIVE,
+    CT_VERDICT_TOO_SMALL,
+    CT_VERDICT_NOT_TESTED,
+    CT_VERDICT_NO_CLAIM /* measured for a statistic the paper made no claim about */
+} ct_verdict;
+
+typedef enum { CT_CLAIM_SAVINGS = 0, CT_CLAIM_WORSE, CT_CLAIM_BETTER, CT_CLAIM_NO_GAIN } ct_claim_kind;
+
+const char *ct_verdict_name(ct_verdict v);
+/* two-sided 95% Student-t quantile for dof degrees of freedom (INFINITY if < 1) */
+double ct_t975(int dof);
+/* mean and 95% interval of the finite values of x (lo = hi = mean +- INFINITY
+ * for one value, NaN for none) */
+void ct_verdict_interval(const double *x, int n, double *mean, double *lo, double *hi);
+ct_verdict ct_verdict_decide(ct_claim_kind kind, const double *x, int n, double scratch_r2,
+                             int64_t ntest, double *mean, double *lo, double *hi);
+
 /* ---------------------------------------------------------------- CKA */
 
 /* Linear CKA (Kornblith et al. 2019) between representations X (n x p) and
@@ -139,7 +182,9 @@ typedef enum {
     CT_ARCH_DUMMY = 0, /* pretrained with D masked dummy outputs, all fine-tuned */
     CT_ARCH_NODUMMY,   /* pretrained body, new output layer */
     CT_ARCH_FROZEN,    /* frozen pretrained body + new trainable head */
-    CT_ARCH_BOTTLENECK,/* pretrained with a narrow last hidden layer, dummy outputs */
+    CT_ARCH_BOTTLENECK,/* a second pretraining with a narrow last hidden layer
+                          (bottleneck_width units); fine-tuning freezes the body up to
+                          and including it and trains a small head on its features */
     CT_ARCH_SCRATCH,   /* baseline: from scratch on the budget */
     CT_ARCH_COMBINED,  /* baseline: scratch on the budget + all pretraining sims */
     CT_ARCH_COUNT
@@ -196,8 +241,10 @@ typedef struct {
     uint64_t seed;
     double test_fraction, val_fraction;
     ct_dummy_mode dummy_mode;
-    int bottleneck_width;
-    int head_width; /* hidden width of the head attached to a frozen body (0: linear) */
+    int bottleneck_width; /* units of the narrow last hidden layer of the bottleneck
+                             pretraining (appended to the pretraining's hidden layers) */
+    int head_width; /* hidden width of the head trained on a frozen body or on the
+                       bottleneck features (0: linear) */
     int npriors;
     ct_study_prior priors[2 * CT_STUDY_MAX_PARAMS]; /* overrides of ct_prior_range */
     ct_study_train pre, fine;

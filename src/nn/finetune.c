@@ -1,5 +1,6 @@
 /* Transfer operations: keep every layer (dummy outputs become live), new output
- * layer, frozen body + new head, bottleneck. */
+ * layer, frozen body + new head, and the bottleneck (a network pretrained with a
+ * narrow last hidden layer: frozen up to it, a small new network on its features). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -119,67 +120,26 @@ ct_status ct_mlp_append_head(ct_mlp *m, int n_hidden, int width, int n_targets, 
     return CT_OK;
 }
 
-/* Narrow the last hidden layer to `width` units: keep the units whose outgoing
- * weights (columns of the output layer) have the largest norm, with their
- * pretrained incoming weights and biases, in their original order; the output
- * layer is re-initialised. A layer already at most `width` wide keeps every unit. */
-ct_status ct_mlp_bottleneck(ct_mlp *m, int width, uint64_t seed)
+/* The authors' bottleneck transfer: the network was pretrained with a narrow last
+ * hidden layer (at most `width` units); the body up to and including that layer is
+ * kept and frozen, and a second small network (n_hidden layers of head_width, then
+ * the output layer) is trained on its features. */
+ct_status ct_mlp_bottleneck(ct_mlp *m, int width, int n_hidden, int head_width, int n_targets,
+                            uint64_t seed)
 {
-    ct_status rc = CT_OK;
     if (m->n_layers < 2)
-        CT_FAIL(CT_ERR_ARG, "a network without hidden layers has no layer to narrow");
+        CT_FAIL(CT_ERR_ARG, "a network without hidden layers has no bottleneck layer");
     if (width < 1)
         CT_FAIL(CT_ERR_ARG, "bottleneck width %d", width);
-    int L = m->n_layers, h = L - 2, old = m->dims[L - 1];
-    if (width > old)
-        width = old;
-    double *norm = NULL;
-    int *keep = NULL, *order = NULL;
-    ct_mlp *n = NULL;
-    CT_CHECK_GOTO(rc, ct_calloc(&norm, (size_t)old, sizeof(double), "bottleneck"));
-    CT_CHECK_GOTO(rc, ct_calloc(&keep, (size_t)old, sizeof(int), "bottleneck"));
-    CT_CHECK_GOTO(rc, ct_calloc(&order, (size_t)old, sizeof(int), "bottleneck"));
-    for (int j = 0; j < old; j++) {
-        for (int o = 0; o < m->dims[L]; o++)
-            norm[j] += m->W[L - 1][(size_t)o * old + j] * m->W[L - 1][(size_t)o * old + j];
-        order[j] = j;
-    }
-    /* partial selection sort: `width` largest norms, ties to the lower index */
-    for (int a = 0; a < width; a++) {
-        int best = a;
-        for (int b = a + 1; b < old; b++)
-            if (norm[order[b]] > norm[order[best]] ||
-                (norm[order[b]] == norm[order[best]] && order[b] < order[best]))
-                best = b;
-        int t = order[a];
-        order[a] = order[best];
-        order[best] = t;
-        keep[order[a]] = 1;
-    }
-    int dims[CT_NN_MAX_LAYERS + 1];
-    memcpy(dims, m->dims, sizeof dims);
-    dims[L - 1] = width;
-    CT_CHECK_GOTO(rc, ct_mlp_copy(m, &n));
-    CT_CHECK_GOTO(rc, rebuild(n, L, dims, h, m->n_targets, seed));
-    int fin = m->dims[h], r = 0;
-    for (int j = 0; j < old; j++)
-        if (keep[j]) {
-            memcpy(n->W[h] + (size_t)r * fin, m->W[h] + (size_t)j * fin,
-                   (size_t)fin * sizeof(double));
-            n->b[h][r] = m->b[h][j];
-            r++;
-        }
-    n->frozen[h] = m->frozen[h];
-    /* swap contents so the caller's pointer stays valid */
-    ct_mlp tmp = *m;
-    *m = *n;
-    *n = tmp;
-fail:
-    ct_mlp_destroy(&n);
-    free(norm);
-    free(keep);
-    free(order);
-    return rc;
+    int last = m->dims[m->n_layers - 1];
+    if (last > width)
+        CT_FAIL(CT_ERR_ARG,
+                "the pretrained network's last hidden layer has %d units, more than the "
+                "bottleneck width %d: a bottleneck transfer needs a network pretrained with a "
+                "narrow last hidden layer (e.g. hidden = ..., %d)", last, width, width);
+    CT_CHECK(ct_mlp_append_head(m, n_hidden, head_width > 0 ? head_width : width, n_targets,
+                                seed));
+    return CT_OK;
 }
 
 ct_status ct_mlp_finetune(const ct_mlp *pre, const ct_finetune_settings *s, ct_mlp **out)
@@ -205,9 +165,7 @@ ct_status ct_mlp_finetune(const ct_mlp *pre, const ct_finetune_settings *s, ct_m
         break;
     case CT_FINETUNE_BOTTLENECK:
         CT_CHECK_GOTO(rc, ct_mlp_bottleneck(m, s->bottleneck_width > 0 ? s->bottleneck_width : 10,
-                                            s->seed));
-        if (nt != m->n_targets)
-            CT_CHECK_GOTO(rc, ct_mlp_replace_output(m, nt, s->seed));
+                                            s->head_hidden, s->head_width, nt, s->seed));
         break;
     default:
         CT_FAIL_GOTO(rc, CT_ERR_ARG, "unknown transfer kind %d", (int)s->kind);

@@ -196,11 +196,12 @@ ct_status ct_study_analyse(const ct_study_ctx *c, int target, int stat, ct_study
     memset(&dbg, 0, sizeof dbg);
     memset(&dp, 0, sizeof dp);
     double *xt = NULL, *xbg = NULL, *xp = NULL, *xtf = NULL, *xpf = NULL;
-    /* the fine-tuned model: dummy nodes if run, else the first transfer
-     * architecture; the largest budget; seed 0 */
+    /* the fine-tuned model: dummy nodes if run, else no-dummy or frozen (the
+     * bottleneck starts from another pretrained network); the largest budget;
+     * seed 0 */
     const ct_study_task *ft = NULL;
     int64_t bmax = c->budgets[target][c->nbudget[target] - 1];
-    for (int arch = 0; arch <= CT_ARCH_BOTTLENECK && !ft; arch++)
+    for (int arch = 0; arch < CT_ARCH_BOTTLENECK && !ft; arch++)
         for (int i = 0; i < c->ntasks; i++) {
             const ct_study_task *t = &c->tasks[i];
             if (t->kind == CT_TASK_FINETUNE && t->target == target && t->stat == stat &&

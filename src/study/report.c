@@ -206,11 +206,12 @@ static void write_tables(FILE *f, const ct_study_ctx *c, const ct_study_results 
     if (have_pre) {
         fprintf(f, "## Pretraining on %s (test set of %lld simulations)\n\n", s->pretrain.name,
                 (long long)c->pre.split.ntest);
-        fprintf(f, "| statistic | parameter | RMSE | R² |\n|---|---|---|---|\n");
+        fprintf(f, "| statistic | network | parameter | RMSE | R² |\n|---|---|---|---|---|\n");
         for (int i = 0; i < r->nsum; i++) {
             const ct_study_summary *x = &r->sum[i];
             if (x->target < 0)
-                fprintf(f, "| %s | %s | %.4g | %.3f |\n", stat_base(c, x->stat), x->param,
+                fprintf(f, "| %s | %s | %s | %.4g | %.3f |\n", stat_base(c, x->stat),
+                        x->arch == CT_ARCH_BOTTLENECK ? "bottleneck" : "pretraining", x->param,
                         x->rmse_mean, x->r2_mean);
         }
         fprintf(f, "\n");

@@ -108,6 +108,13 @@ void ct_study_pre_model_path(const ct_study_ctx *c, int stat, int group, char *b
     snprintf(buf, cap, "%s/models/pretrain_%s_g%d.h5", c->s->out, st, group);
 }
 
+void ct_study_bn_model_path(const ct_study_ctx *c, int stat, int group, char *buf, size_t cap)
+{
+    char st[CT_STUDY_NAME];
+    safe_stat(c->s->stats[stat], st, sizeof st);
+    snprintf(buf, cap, "%s/models/pretrain_bottleneck_%s_g%d.h5", c->s->out, st, group);
+}
+
 void ct_study_ft_model_path(const ct_study_ctx *c, const ct_study_task *t, char *buf,
                             size_t cap)
 {
@@ -233,7 +240,7 @@ static ct_status build_ctx(const ct_study_settings *s, MPI_Comm comm, ct_study_c
         pg->nout = pg->npre + d;
     }
     /* the task grid */
-    int cap = c->npregroups * s->nstats;
+    int cap = 2 * c->npregroups * s->nstats;
     for (int t = 0; t < s->ntargets; t++)
         cap += s->nstats * CT_ARCH_COUNT * c->nbudget[t] * s->nseeds;
     CT_CHECK(ct_calloc(&c->tasks, (size_t)cap, sizeof(ct_study_task), "tasks"));
@@ -250,6 +257,15 @@ static ct_status build_ctx(const ct_study_settings *s, MPI_Comm comm, ct_study_c
             k->arch = CT_ARCH_COUNT;
             safe_stat(s->stats[si], st, sizeof st);
             snprintf(k->id, sizeof k->id, "pretrain_%s_g%d", st, g);
+            if (s->arch[CT_ARCH_BOTTLENECK]) {
+                k = &c->tasks[c->ntasks++];
+                k->kind = CT_TASK_PRETRAIN_BN;
+                k->stat = si;
+                k->group = g;
+                k->target = -1;
+                k->arch = CT_ARCH_BOTTLENECK;
+                snprintf(k->id, sizeof k->id, "pretrain_bottleneck_%s_g%d", st, g);
+            }
         }
     for (int t = 0; t < s->ntargets; t++)
         for (int si = 0; si < s->nstats; si++)
@@ -389,9 +405,12 @@ ct_status ct_study_run(const ct_study_settings *s, MPI_Comm comm, int *complete)
             char p[CT_STUDY_PATH + 256];
             ct_study_task_path(&c, &c.tasks[i], p, sizeof p);
             done[i] = ct_file_exists(p);
-            if (done[i] && c.tasks[i].kind == CT_TASK_PRETRAIN) {
+            if (done[i] && c.tasks[i].kind != CT_TASK_FINETUNE) {
                 /* a pretraining counts as done only with its model */
-                ct_study_pre_model_path(&c, c.tasks[i].stat, c.tasks[i].group, p, sizeof p);
+                if (c.tasks[i].kind == CT_TASK_PRETRAIN)
+                    ct_study_pre_model_path(&c, c.tasks[i].stat, c.tasks[i].group, p, sizeof p);
+                else
+                    ct_study_bn_model_path(&c, c.tasks[i].stat, c.tasks[i].group, p, sizeof p);
                 done[i] = ct_file_exists(p);
             }
         }
@@ -416,15 +435,16 @@ ct_status ct_study_run(const ct_study_settings *s, MPI_Comm comm, int *complete)
     }
     int64_t budget_left = s->max_tasks > 0 ? s->max_tasks : INT64_MAX;
     int stopped = 0;
-    for (int phase = 0; phase < 2 && !stopped; phase++) {
+    static const char *phase_name[CT_TASK_NKINDS] = {
+        "pretraining", "bottleneck pretraining", "fine-tuning and baselines"};
+    for (int phase = 0; phase < CT_TASK_NKINDS && !stopped; phase++) {
         int np = 0;
         for (int i = 0; i < c.ntasks; i++)
             if (!done[i] && (int)c.tasks[i].kind == phase)
                 pending[np++] = i;
         if (np == 0)
             continue;
-        ct_info("study: %s: %d trainings on %d group(s) of %d rank(s)",
-                phase == 0 ? "pretraining" : "fine-tuning and baselines", np,
+        ct_info("study: %s: %d trainings on %d group(s) of %d rank(s)", phase_name[phase], np,
                 size / s->group_size, s->group_size);
         int64_t ran = 0;
         CT_CHECK_GOTO(rc, run_phase(&c, pending, np, budget_left, runner, &ran));

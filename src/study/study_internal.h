@@ -5,7 +5,11 @@
 #include "cosmotl/nn.h"
 #include "cosmotl/study.h"
 
-typedef enum { CT_TASK_PRETRAIN = 0, CT_TASK_FINETUNE } ct_task_kind;
+/* Tasks run in phases, in this order: the pretrainings, then the bottleneck
+ * pretrainings (they take the architecture and lr / weight decay of the
+ * pretraining of their statistic), then fine-tunings and baselines. */
+typedef enum { CT_TASK_PRETRAIN = 0, CT_TASK_PRETRAIN_BN, CT_TASK_FINETUNE, CT_TASK_NKINDS }
+    ct_task_kind;
 
 typedef struct {
     ct_task_kind kind;
@@ -58,6 +62,8 @@ int ct_study_pregroup_of(const ct_study_ctx *c, int target);
 /* paths under settings->out */
 void ct_study_task_path(const ct_study_ctx *c, const ct_study_task *t, char *buf, size_t cap);
 void ct_study_pre_model_path(const ct_study_ctx *c, int stat, int group, char *buf, size_t cap);
+/* the pretrained network with the narrow last hidden layer (bottleneck) */
+void ct_study_bn_model_path(const ct_study_ctx *c, int stat, int group, char *buf, size_t cap);
 void ct_study_ft_model_path(const ct_study_ctx *c, const ct_study_task *t, char *buf,
                             size_t cap);
 

@@ -214,6 +214,45 @@ static void arch_from_settings(const ct_study_train *tr, int n_in, int n_targets
     a->seed = seed;
 }
 
+/* Settings of a bottleneck pretraining: the hidden layers and dropout of the
+ * pretrained model of its statistic plus a last hidden layer of bottleneck_width
+ * units, trained with the lr / weight decay that pretraining used. */
+static ct_status bn_settings(const ct_study_ctx *c, const ct_study_task *t, ct_study_train *out)
+{
+    const ct_study_settings *s = c->s;
+    ct_status rc = CT_OK;
+    char path[CT_STUDY_PATH + 256];
+    ct_mlp *pm = NULL;
+    ct_task_result pr;
+    ct_study_pre_model_path(c, t->stat, t->group, path, sizeof path);
+    CT_CHECK(ct_mlp_load(&pm, path, MPI_COMM_SELF));
+    ct_study_task pt = *t;
+    pt.kind = CT_TASK_PRETRAIN;
+    char st[CT_STUDY_NAME];
+    snprintf(st, sizeof st, "%s", s->stats[t->stat]);
+    for (char *q = st; *q; q++)
+        if (*q == '+')
+            *q = '-';
+    snprintf(pt.id, sizeof pt.id, "pretrain_%s_g%d", st, t->group);
+    ct_study_task_path(c, &pt, path, sizeof path);
+    CT_CHECK_GOTO(rc, ct_task_result_read(path, &pr));
+    *out = s->pre;
+    out->nhidden = pm->n_layers - 1;
+    if (out->nhidden + 1 > CT_STUDY_MAX_LAYERS || out->nhidden + 2 > CT_NN_MAX_LAYERS)
+        CT_FAIL_GOTO(rc, CT_ERR_CONFIG, "study: no room for a bottleneck layer after %d hidden "
+                     "layers", out->nhidden);
+    for (int l = 0; l < out->nhidden; l++)
+        out->hidden[l] = pm->dims[l + 1];
+    out->hidden[out->nhidden++] = s->bottleneck_width;
+    out->dropout = pm->dropout;
+    out->lr = pr.lr;
+    out->weight_decay = pr.weight_decay;
+    out->trials = 0;
+fail:
+    ct_mlp_destroy(&pm);
+    return rc;
+}
+
 static ct_status run_pretrain(const ct_study_ctx *c, const ct_study_task *t, MPI_Comm group,
                               ct_task_result *res)
 {
@@ -233,6 +272,15 @@ static ct_status run_pretrain(const ct_study_ctx *c, const ct_study_task *t, MPI
         dummy[i] = i >= pg->npre;
     }
     uint64_t seed = s->seed ^ fnv1a(t->id);
+    ct_mlp_arch a;
+    ct_study_train bn_tr = s->pre;
+    const ct_study_train *ptr = &s->pre;
+    if (t->kind == CT_TASK_PRETRAIN_BN) {
+        /* the pretraining of this statistic with a narrow last hidden layer
+         * appended: its hidden layers, dropout and chosen lr / weight decay */
+        CT_CHECK_GOTO(rc, bn_settings(c, t, &bn_tr));
+        ptr = &bn_tr;
+    }
     CT_CHECK_GOTO(rc, ct_budget_rows(&c->pre.split, c->pre.split.npool, s->seed, 999,
                                      s->val_fraction, &tr, &ntr, &va, &nva));
     CT_CHECK_GOTO(rc, ct_study_read_rows(c, s->pretrain.path, t->stat, names, pg->nout, tr, ntr,
@@ -241,18 +289,19 @@ static ct_status run_pretrain(const ct_study_ctx *c, const ct_study_task *t, MPI
                                          group, &dva));
     CT_CHECK_GOTO(rc, ct_study_read_rows(c, s->pretrain.path, t->stat, names, pg->nout,
                                          c->pre.split.test, c->pre.split.ntest, group, &dte));
-    ct_mlp_arch a;
-    arch_from_settings(&s->pre, dtr.n_in, pg->nout, seed, &a);
+    arch_from_settings(ptr, dtr.n_in, pg->nout, seed, &a);
     CT_CHECK_GOTO(rc, ct_mlp_create(&base, &a));
     CT_CHECK_GOTO(rc, ct_mlp_fit_input_norm(base, &dtr, s->log10_inputs, group));
     CT_CHECK_GOTO(rc, set_targets(s, &s->pretrain, base, names, pg->nout, dummy));
     CT_CHECK_GOTO(rc, set_model_note(s, base, t->stat));
-    fit_opts o = {&s->pre, s->pre.trials, s->pre.lr_min, s->pre.lr_max, s->pre.wd_min,
-                  s->pre.wd_max, seed};
+    fit_opts o = {ptr, ptr->trials, ptr->lr_min, ptr->lr_max, ptr->wd_min, ptr->wd_max, seed};
     CT_CHECK_GOTO(rc, fit(base, &dtr, &dva, &o, group, &best, res));
     CT_CHECK_GOTO(rc, score(best, &dte, group, &s->pretrain, res));
     char path[CT_STUDY_PATH + 256];
-    ct_study_pre_model_path(c, t->stat, t->group, path, sizeof path);
+    if (t->kind == CT_TASK_PRETRAIN_BN)
+        ct_study_bn_model_path(c, t->stat, t->group, path, sizeof path);
+    else
+        ct_study_pre_model_path(c, t->stat, t->group, path, sizeof path);
     CT_CHECK_GOTO(rc, ct_mlp_save(best, path, group));
     res->ntrain = ntr;
     res->nval = nva;
@@ -294,8 +343,12 @@ static ct_status run_finetune(const ct_study_ctx *c, const ct_study_task *t, MPI
                    t->arch == CT_ARCH_FROZEN || t->arch == CT_ARCH_BOTTLENECK;
     if (transfer) {
         char path[CT_STUDY_PATH + 256];
-        ct_study_pre_model_path(c, t->stat, ct_study_pregroup_of(c, t->target), path,
-                                sizeof path);
+        if (t->arch == CT_ARCH_BOTTLENECK)
+            ct_study_bn_model_path(c, t->stat, ct_study_pregroup_of(c, t->target), path,
+                                   sizeof path);
+        else
+            ct_study_pre_model_path(c, t->stat, ct_study_pregroup_of(c, t->target), path,
+                                    sizeof path);
         CT_CHECK_GOTO(rc, ct_mlp_load(&pm, path, group));
     }
     if (t->arch == CT_ARCH_DUMMY) {
@@ -439,7 +492,7 @@ ct_status ct_study_run_task(const ct_study_ctx *c, const ct_study_task *t, MPI_C
 {
     memset(res, 0, sizeof *res);
     double t0 = ct_wtime();
-    if (t->kind == CT_TASK_PRETRAIN)
+    if (t->kind != CT_TASK_FINETUNE)
         CT_CHECK(run_pretrain(c, t, group, res));
     else
         CT_CHECK(run_finetune(c, t, group, res));

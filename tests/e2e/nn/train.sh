@@ -112,7 +112,9 @@ transfer)
   expect_ok "pretrain with a dummy output" 1 train pre.ini
   "$COSMOTL" inspect out/pre.h5 | grep -q "h .*dummy" || fail "pretrained model: h not dummy"
   for mode in dummy no_dummy frozen bottleneck; do
-    base_config ft_$mode.ini "[transfer]" "pretrained = out/pre.h5" "mode = $mode"
+    # the bottleneck keeps the pretrained last hidden layer (16 units here) as it is
+    base_config ft_$mode.ini "[transfer]" "pretrained = out/pre.h5" "mode = $mode" \
+      "bottleneck_width = 16" "head_width = 5"
     sed -i "s#out/model.h5#out/ft_$mode.h5#; s#^epochs = 40#epochs = 10#" ft_$mode.ini
     sed -i 's#^stats = pk#stats = pk\ntargets = Omega_m,sigma_8,h\nn_train = 50#' ft_$mode.ini
     expect_ok "fine-tune $mode" 1 train ft_$mode.ini
@@ -121,7 +123,13 @@ transfer)
     grep -q "50 train" err.txt || fail "$mode: budget of 50 not applied"
   done
   grep -q "frozen      layers 0 1" <("$COSMOTL" inspect out/ft_frozen.h5) || fail "frozen body"
-  grep -q "20 -> 16 -> 10 -> 3" <("$COSMOTL" inspect out/ft_bottleneck.h5) || fail "bottleneck"
+  grep -q "20 -> 16 -> 16 -> 5 -> 3" <("$COSMOTL" inspect out/ft_bottleneck.h5) || fail "bottleneck"
+  grep -q "frozen      layers 0 1" <("$COSMOTL" inspect out/ft_bottleneck.h5) ||
+    fail "bottleneck body not frozen"
+  # a last hidden layer wider than the bottleneck width is refused, naming the fix
+  sed -i 's#^bottleneck_width = 16#bottleneck_width = 10#' ft_bottleneck.ini
+  run 1 train ft_bottleneck.ini && fail "bottleneck on a 16-unit layer with width 10 accepted"
+  grep -q "last hidden layer has 16 units" err.txt || fail "bottleneck refusal message"
   # the fine-tuned input normalisation is the pretrained one
   h5diff out/pre.h5 out/ft_dummy.h5 /input >/dev/null || fail "normalisation not kept"
   ;;

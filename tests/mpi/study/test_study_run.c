@@ -123,11 +123,42 @@ int main(int argc, char **argv)
         snprintf(p, sizeof p, "%s/B/results.csv", dir);
         char *b = slurp(p);
         CT_EXPECT(a && b && !strcmp(a, b)); /* resumed == uninterrupted, bit for bit */
-        /* rows: 3 params x 3 budgets x 2 seeds x 4 kinds + 2 pretraining rows */
+        /* rows: 3 params x 3 budgets x 2 seeds x 4 kinds + 2 pretraining rows + 2
+         * rows of the bottleneck pretraining */
         int lines = 0;
         for (char *q = a; q && *q; q++)
             lines += *q == '\n';
-        CT_EXPECT(lines == 1 + 3 * 3 * 2 * 4 + 2);
+        CT_EXPECT(lines == 1 + 3 * 3 * 2 * 4 + 2 + 2);
+        /* the pretraining with the narrow layer trains: test R2 of Omega_m and
+         * sigma_8 well above 0 (the plain pretraining reaches ~0.9 here) */
+        for (const char *q = a; q && (q = strstr(q, "\nLCDM,pk,bottleneck,")); q++) {
+            const char *c = q;
+            for (int k = 0; k < 8 && c; k++)
+                c = strchr(c + 1, ',');
+            double r2 = c ? atof(c + 1) : -1;
+            CT_EXPECT(r2 > 0.5);
+        }
+        CT_EXPECT(strstr(a, "\nLCDM,pk,bottleneck,"));
+        /* the bottleneck: pretrained with a last hidden layer of bottleneck_width
+         * units; its fine-tuned network keeps the body up to and including that
+         * layer bitwise and frozen, with a head of head_width units on top */
+        ct_mlp *bn = NULL, *ft = NULL;
+        snprintf(p, sizeof p, "%s/A/models/pretrain_bottleneck_pk_g0.h5", dir);
+        CT_EXPECT_OK(ct_mlp_load(&bn, p, MPI_COMM_SELF));
+        snprintf(p, sizeof p, "%s/A/models/NU_pk_bottleneck_b400_s0.h5", dir);
+        CT_EXPECT_OK(ct_mlp_load(&ft, p, MPI_COMM_SELF));
+        CT_EXPECT(bn && bn->n_layers == 4 && bn->dims[3] == 4);
+        CT_EXPECT(ft && ft->n_layers == 5 && ft->dims[3] == 4 && ft->dims[4] == 16 &&
+                  ft->dims[5] == 3);
+        if (bn && ft && ft->n_layers == 5) {
+            size_t body = bn->offset[3]; /* layers 0..2: up to the narrow layer */
+            CT_EXPECT(ft->offset[3] == body);
+            CT_EXPECT(!memcmp(ft->params, bn->params, body * sizeof(double)));
+            CT_EXPECT(ft->frozen[0] && ft->frozen[1] && ft->frozen[2] && !ft->frozen[3] &&
+                      !ft->frozen[4]);
+        }
+        ct_mlp_destroy(&bn);
+        ct_mlp_destroy(&ft);
         /* the known answer: at the smallest budget the dummy-node transfer
          * has a lower test MSE than scratch for Omega_m and sigma_8 */
         snprintf(p, sizeof p, "%s/A/report.md", dir);
@@ -190,7 +221,8 @@ int main(int argc, char **argv)
             for (char *q = d; q && *q; q++)
                 lines += *q == '\n';
             bad = !d || strstr(d, "nan") || strstr(d, "inf");
-            /* 3 params x 2 budgets x 1 seed x 3 kinds + 2 pretraining rows */
+            /* 3 params x 2 budgets x 1 seed x 3 kinds + 2 pretraining rows (no
+             * bottleneck here) */
             CT_EXPECT(lines == 1 + 3 * 2 * 3 + 2);
             CT_EXPECT(!bad);
             free(d);

@@ -97,10 +97,91 @@ static void test_savings(void)
     CT_EXPECT_REL(sd, 1.0, 1e-15);
 }
 
+/* The report's verdict rule (study.h) on hand-made per-seed values whose 95%
+ * intervals are known: mean +- t(0.975, n-1) sd / sqrt(n). */
+static void test_verdicts(void)
+{
+    double m, lo, hi;
+    /* t quantiles: the table and the large-dof approximation */
+    CT_EXPECT_REL(ct_t975(1), 12.706, 1e-12);
+    CT_EXPECT_REL(ct_t975(5), 2.571, 1e-12);
+    CT_EXPECT(fabs(ct_t975(200) - 1.972) < 2e-3);
+    /* interval of {1, 2, 3}: mean 2, sd 1, half width 4.303 / sqrt 3 */
+    double x3[] = {1, 2, 3};
+    ct_verdict_interval(x3, 3, &m, &lo, &hi);
+    CT_EXPECT_REL(m, 2.0, 1e-15);
+    CT_EXPECT_REL(hi - m, 4.303 / sqrt(3.0), 1e-12);
+    CT_EXPECT_REL(m - lo, 4.303 / sqrt(3.0), 1e-12);
+    /* savings: six seeds around 10x (log 10 +- 0.1): reproduced; around 1.2x:
+     * not reproduced; spread over 1x..30x: inconclusive */
+    double s10[6], s12[6], swide[6];
+    double wide[6] = {1, 30, 2, 20, 1.5, 25};
+    for (int i = 0; i < 6; i++) {
+        s10[i] = log(10.0) + (i % 2 ? 0.1 : -0.1);
+        s12[i] = log(1.2) + (i % 2 ? 0.1 : -0.1);
+        swide[i] = log(wide[i]);
+    }
+    CT_EXPECT(ct_verdict_decide(CT_CLAIM_SAVINGS, s10, 6, 0.8, 300, &m, &lo, &hi) ==
+              CT_VERDICT_REPRODUCED);
+    CT_EXPECT_REL(exp(m), 10.0, 1e-12);
+    CT_EXPECT(ct_verdict_decide(CT_CLAIM_SAVINGS, s12, 6, 0.8, 300, &m, &lo, &hi) ==
+              CT_VERDICT_NOT_REPRODUCED);
+    CT_EXPECT(ct_verdict_decide(CT_CLAIM_SAVINGS, swide, 6, 0.8, 300, &m, &lo, &hi) ==
+              CT_VERDICT_INCONCLUSIVE);
+    /* too small: the same clear 10x with a scratch R2 of 0.05 at the largest
+     * budget, or with a test set of 99, is never "not reproduced" or
+     * "reproduced" */
+    CT_EXPECT(ct_verdict_decide(CT_CLAIM_SAVINGS, s10, 6, 0.05, 300, &m, &lo, &hi) ==
+              CT_VERDICT_TOO_SMALL);
+    CT_EXPECT(ct_verdict_decide(CT_CLAIM_SAVINGS, s12, 6, 0.8, 99, &m, &lo, &hi) ==
+              CT_VERDICT_TOO_SMALL);
+    CT_EXPECT(ct_verdict_decide(CT_CLAIM_WORSE, s12, 6, NAN, 300, &m, &lo, &hi) ==
+              CT_VERDICT_TOO_SMALL);
+    CT_EXPECT(!strcmp(ct_verdict_name(CT_VERDICT_TOO_SMALL), "inconclusive: too small"));
+    /* one seed: no spread, inconclusive; no seeds: not tested */
+    CT_EXPECT(ct_verdict_decide(CT_CLAIM_SAVINGS, s10, 1, 0.8, 300, &m, &lo, &hi) ==
+              CT_VERDICT_INCONCLUSIVE);
+    CT_EXPECT(ct_verdict_decide(CT_CLAIM_SAVINGS, s10, 0, 0.8, 300, &m, &lo, &hi) ==
+              CT_VERDICT_NOT_TESTED);
+    /* negative transfer (x = log MSE ratio): clearly worse (ratio ~1.5) is
+     * reproduced; clearly better (0.7) is not; equal within the 25% margin
+     * (ratio 1.0 +- 2%) is not reproduced; a spread straddling 1.25 is
+     * inconclusive */
+    double worse[4], better[4], equal[4], straddle[4] = {log(0.9), log(1.6), log(1.0), log(1.5)};
+    for (int i = 0; i < 4; i++) {
+        worse[i] = log(1.5) + (i % 2 ? 0.05 : -0.05);
+        better[i] = log(0.7) + (i % 2 ? 0.05 : -0.05);
+        equal[i] = i % 2 ? 0.02 : -0.02;
+    }
+    CT_EXPECT(ct_verdict_decide(CT_CLAIM_WORSE, worse, 4, 0.5, 150, &m, &lo, &hi) ==
+              CT_VERDICT_REPRODUCED);
+    CT_EXPECT(ct_verdict_decide(CT_CLAIM_WORSE, better, 4, 0.5, 150, &m, &lo, &hi) ==
+              CT_VERDICT_NOT_REPRODUCED);
+    CT_EXPECT(ct_verdict_decide(CT_CLAIM_WORSE, equal, 4, 0.5, 150, &m, &lo, &hi) ==
+              CT_VERDICT_NOT_REPRODUCED);
+    CT_EXPECT(ct_verdict_decide(CT_CLAIM_WORSE, straddle, 4, 0.5, 150, &m, &lo, &hi) ==
+              CT_VERDICT_INCONCLUSIVE);
+    /* gains: the mirror image */
+    CT_EXPECT(ct_verdict_decide(CT_CLAIM_BETTER, better, 4, 0.5, 150, &m, &lo, &hi) ==
+              CT_VERDICT_REPRODUCED);
+    CT_EXPECT(ct_verdict_decide(CT_CLAIM_BETTER, worse, 4, 0.5, 150, &m, &lo, &hi) ==
+              CT_VERDICT_NOT_REPRODUCED);
+    CT_EXPECT(ct_verdict_decide(CT_CLAIM_BETTER, equal, 4, 0.5, 150, &m, &lo, &hi) ==
+              CT_VERDICT_NOT_REPRODUCED);
+    /* no gain: equal or worse reproduces it, a clear 30% gain does not */
+    CT_EXPECT(ct_verdict_decide(CT_CLAIM_NO_GAIN, equal, 4, 0.5, 150, &m, &lo, &hi) ==
+              CT_VERDICT_REPRODUCED);
+    CT_EXPECT(ct_verdict_decide(CT_CLAIM_NO_GAIN, worse, 4, 0.5, 150, &m, &lo, &hi) ==
+              CT_VERDICT_REPRODUCED);
+    CT_EXPECT(ct_verdict_decide(CT_CLAIM_NO_GAIN, better, 4, 0.5, 150, &m, &lo, &hi) ==
+              CT_VERDICT_NOT_REPRODUCED);
+}
+
 int main(int argc, char **argv)
 {
     CT_TEST_BEGIN(argc, argv);
     test_splits();
     test_savings();
+    test_verdicts();
     CT_TEST_END();
 }
