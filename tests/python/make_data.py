@@ -6,7 +6,8 @@ file, plus the CLI's summaries of the snapshot on 1 and 2 ranks.
 
 needs COSMOTL (the installed `cosmotl` program) and MPIRUN_SH (tests/mpirun.sh)
 in the environment. Writes DIR/suite/0/snapdir_004/, DIR/gadget/snap_004,
-DIR/out1/0.h5, DIR/out2/0.h5 and DIR/settings.json (the summarize settings the
+DIR/out1/0.h5, DIR/out2/0.h5, DIR/out_tsc/0.h5 (other P(k) settings),
+DIR/table.h5 (gathered), DIR/model.h5 (trained) and DIR/settings.json (the summarize settings the
 tests repeat from Python)."""
 import json
 import os
@@ -152,6 +153,11 @@ def main():
         subprocess.run([mpirun, str(ranks), cli, "summarize", os.path.join(out, "suite", "0"),
                         *opts, "--out", os.path.join(out, f"out{ranks}")], check=True,
                        stdout=subprocess.DEVNULL)
+    # other settings: TSC, interlacing, multipoles along x, bin width 2, shot noise
+    subprocess.run([mpirun, "1", cli, "summarize", os.path.join(out, "suite", "0"), "--grid",
+                    str(GRID), "--mas", "tsc", "--interlace", "--los", "x", "--bin-width", "2",
+                    "--shot-noise", "--out", os.path.join(out, "out_tsc")], check=True,
+                   stdout=subprocess.DEVNULL)
     subprocess.run([cli, "gather", os.path.join(out, "out1"), "--out", os.path.join(out, "table.h5"),
                     "--params", os.path.join(out, "suite", "params.txt")], check=True,
                    stdout=subprocess.DEVNULL)

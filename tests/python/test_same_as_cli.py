@@ -44,6 +44,23 @@ def test_pk(data, snap, comm, cli):
     assert r.k3D is r.k and r.Nmodes3D is r.Nmodes
 
 
+def test_pk_other_settings(data, snap, comm, nranks):
+    """TSC, interlacing, line of sight x, bin width 2 kF, shot noise: the
+    settings reach the library as the CLI's options do (1 rank: the CLI ran
+    on 1 rank)."""
+    if nranks != 1:
+        pytest.skip("the CLI reference with these settings is from 1 rank")
+    r = cosmotl.Pk(snap["pos"], data["box"], data["grid"], mas="TSC", interlace=True, axis="x",
+                   bin_width=2, shot_noise=True, comm=comm)
+    with h5py.File(os.path.join(data["dir"], "out_tsc", "0.h5"), "r") as f:
+        g = f["pk"]
+        for name in ("k", "P0", "P2", "P4", "nmodes"):
+            mine = r.Nmodes if name == "nmodes" else getattr(r, name)
+            same(mine, g[name][...], name)
+        assert r.shot_noise == g.attrs["shot_noise"] and r.shot_noise > 0
+    assert r.mas == "TSC" and r.interlace and r.axis == 0
+
+
 def test_marked_pk(data, snap, comm, cli):
     r = cosmotl.MarkedPk(snap["pos"], data["box"], data["grid"], R=data["mark_R"],
                          p=data["mark_p"], delta_s=data["mark_ds"], axis=2, comm=comm)
