@@ -65,6 +65,11 @@ typedef struct {
      * alpha(a) = pgd_alpha (D1(a)/D1(1))^2. pgd_alpha = 0: off (default). */
     double pgd_alpha, pgd_kl, pgd_ks;
     int nu_particles;      /* massive nu: write PartType2 neutrino particles; default 1 */
+    /* f(R): Winther-Ferreira thin-shell screening of the fifth force, delta_eff =
+     * delta min(1, scale Phi_crit / |Phi_N|), Phi_crit/c^2 = 1.5 |f_R(a)|;
+     * default on, scale 1 (0 < scale <= 100) */
+    int fr_screening;
+    double fr_screening_scale;
 } ct_sim_settings;
 
 void ct_sim_settings_defaults(ct_sim_settings *s);

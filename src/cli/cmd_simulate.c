@@ -193,6 +193,9 @@ static ct_status read_suite(ct_config *cfg, suite_cfg *sc)
     CT_CHECK(ct_config_double(cfg, "sim", "pgd_kl", 0.4, 0.0, 10.0, &sim->pgd_kl));
     CT_CHECK(ct_config_double(cfg, "sim", "pgd_ks", 1.5, 0.05, 20.0, &sim->pgd_ks));
     CT_CHECK(ct_config_bool(cfg, "sim", "nu_particles", 1, &sim->nu_particles));
+    CT_CHECK(ct_config_bool(cfg, "sim", "fr_screening", 1, &sim->fr_screening));
+    CT_CHECK(ct_config_double(cfg, "sim", "fr_screening_scale", 1.0, 1e-3, 100.0,
+                              &sim->fr_screening_scale));
     CT_CHECK(ct_config_check_unused(cfg));
     return CT_OK;
 }

@@ -28,6 +28,8 @@ void ct_sim_settings_defaults(ct_sim_settings *s)
     s->pgd_kl = 0.4;
     s->pgd_ks = 1.5;
     s->nu_particles = 1;
+    s->fr_screening = 1;
+    s->fr_screening_scale = 1.0;
 }
 
 int ct_sim_quijote_snapnum(double z)

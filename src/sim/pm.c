@@ -16,6 +16,12 @@ typedef struct {
     double *rd;       /* readout buffer, n */
     int64_t cap;
     double *src;      /* per |n|^2: 1.5 Om S(k, a) / k^2 */
+    /* f(R) screening: fifth-force table 1.5 Om S (mu - 1) / k^2, a table of
+     * ones for the combined source, and a third mesh */
+    int screen;
+    double screen_scale;
+    double *src5, *ones;
+    ct_mesh *scr;
     ct_force_kernel fk; /* gradient and window treatment (force.c) */
     int64_t n2max;
     ct_timers *t;
@@ -94,6 +100,22 @@ static ct_status forces(pm_state *st, ct_sim_particles *p, double a)
         st->src[q] = 1.5 * om * ct_cosmo_nu_source(c, k, a) * ct_cosmo_fr_mu(c, k, a) / (k * k);
     }
     st->src[0] = 0;
+    if (st->screen) {
+        /* GR part from delta, fifth force from the screened delta_eff */
+        for (int64_t q = 1; q <= st->n2max; q++) {
+            double k = kf * sqrt((double)q), mu = ct_cosmo_fr_mu(c, k, a);
+            st->src5[q] = st->src[q] * (mu - 1) / mu;
+            st->src[q] -= st->src5[q];
+        }
+        st->src5[0] = 0;
+        tstart(st->t, "screening");
+        rc = ct_sim_fr_screened_source(c, a, st->screen_scale, m, st->scr, st->work, st->src,
+                                       st->src5);
+        tstop(st->t, "screening");
+        CT_CHECK(rc);
+        return ct_sim_grad_readout(st->scr, st->work, &st->fk, st->ones, p->n, p->pos, st->rd,
+                                   st->acc, st->t);
+    }
     return ct_sim_grad_readout(m, st->work, &st->fk, st->src, p->n, p->pos, st->rd, st->acc,
                                st->t);
 }
@@ -162,6 +184,8 @@ ct_status ct_sim_run(const ct_cosmo *c, const ct_sim_settings *s, ct_sim_output_
     double *steps = NULL;
     if (s->nout < 1 || s->nout > CT_SIM_MAX_OUT)
         CT_FAIL(CT_ERR_ARG, "number of outputs %d outside 1..%d", s->nout, CT_SIM_MAX_OUT);
+    if (!(s->fr_screening_scale > 0 && s->fr_screening_scale <= 100))
+        CT_FAIL(CT_ERR_ARG, "f(R) screening scale %g outside (0, 100]", s->fr_screening_scale);
     if (s->steps < 0 || s->mesh_factor < 1 || s->mesh_factor > 8)
         CT_FAIL(CT_ERR_ARG, "steps must be >= 0 and mesh_factor in 1..8");
     double a_init = 1.0 / (1.0 + s->z_init);
@@ -218,6 +242,17 @@ ct_status ct_sim_run(const ct_cosmo *c, const ct_sim_settings *s, ct_sim_output_
         CT_CHECK_GOTO(rc, ct_mesh_create(&st.work, &ms, comm));
         st.n2max = 3 * (ms.n / 2) * (ms.n / 2);
         CT_CHECK_GOTO(rc, ct_calloc(&st.src, (size_t)st.n2max + 1, sizeof(double), "PM source"));
+        st.screen = ct_cosmo_get_params(c)->f_r0 != 0 && s->fr_screening;
+        st.screen_scale = s->fr_screening_scale;
+        if (st.screen) {
+            CT_CHECK_GOTO(rc, ct_mesh_create(&st.scr, &ms, comm));
+            CT_CHECK_GOTO(rc, ct_calloc(&st.src5, (size_t)st.n2max + 1, sizeof(double),
+                                        "PM source"));
+            CT_CHECK_GOTO(rc, ct_calloc(&st.ones, (size_t)st.n2max + 1, sizeof(double),
+                                        "PM source"));
+            for (int64_t q = 1; q <= st.n2max; q++)
+                st.ones[q] = 1.0;
+        }
         CT_CHECK_GOTO(rc, ct_force_kernel_init(&st.fk, s->force, s->force_taper, ms.n, s->box));
     }
     CT_CHECK_GOTO(rc, exchange(&st, &p));
@@ -249,6 +284,9 @@ fail:
     free(st.acc);
     free(st.rd);
     free(st.src);
+    free(st.src5);
+    free(st.ones);
+    ct_mesh_destroy(&st.scr);
     ct_force_kernel_free(&st.fk);
     free(steps);
     return rc;

@@ -64,4 +64,13 @@ ct_status ct_sim_pgd(ct_mesh *m, ct_mesh *work, const ct_force_kernel *fk, doubl
                      double kl, double ks, int64_t n, const float *pos, double *rd, double *dis,
                      float *out, ct_timers *t);
 
+/* f(R) screening (screen.c): Phi_crit / c^2 = 1.5 |f_R(a)| (Winther & Ferreira
+ * 2015), and the PM source out(k) = tab_gr[|n|^2] delta(k) + tab_5[|n|^2]
+ * delta_eff(k) with delta_eff = delta min(1, crit_scale Phi_crit / |Phi_N|);
+ * dk holds delta(k) (unchanged), tmp is scratch. Collective. */
+double ct_sim_fr_phi_crit(const ct_cosmo *c, double a);
+ct_status ct_sim_fr_screened_source(const ct_cosmo *c, double a, double crit_scale,
+                                    ct_mesh *dk, ct_mesh *out, ct_mesh *tmp,
+                                    const double *tab_gr, const double *tab_5);
+
 #endif
