@@ -254,6 +254,7 @@ typedef struct {
     ct_shap_settings shap;
     int cka_samples; /* rows per dataset for CKA (0 disables) */
     /* execution */
+    int smoke; /* the report says at its top that this is a smoke run (demo sizes) */
     int group_size;
     int resume;
     int64_t max_tasks; /* stop after this many trainings on this run (0: all) */

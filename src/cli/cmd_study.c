@@ -254,6 +254,7 @@ static ct_status read_settings(ct_config *cfg, ct_study_settings *s)
     s->head_width = (int)v;
     CT_CHECK(ct_config_int(cfg, S, "group_size", s->group_size, 1, 1 << 20, &v));
     s->group_size = (int)v;
+    CT_CHECK(ct_config_bool(cfg, S, "smoke", 0, &s->smoke));
     /* suites */
     CT_CHECK(read_suite(cfg, "pretrain", "pretrain", &s->pretrain));
     CT_CHECK(read_train(cfg, "pretrain", &s->pre, 1));

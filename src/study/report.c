@@ -2,6 +2,7 @@
  * published findings (REFERENCE §6). Every verdict is computed from the numbers
  * of this run and printed next to them; nothing is asserted that the table does
  * not show. */
+#include <ctype.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -470,6 +471,334 @@ static void png_point(FILE *f, const ct_study_ctx *c, const ct_study_results *r,
                          : "- 4. Local PNG — published: no gain. **Not tested** in this run.\n");
 }
 
+
+/* ---------------------------------------------------------------- verdicts */
+
+/* test MSE of one training (a row of results.csv); NaN if absent */
+static double row_mse(const ct_study_results *r, int t, int stat, int arch, int64_t b, int seed,
+                      const char *param)
+{
+    for (int i = 0; i < r->nrows; i++) {
+        const ct_study_row *w = &r->rows[i];
+        if (w->target == t && w->stat == stat && (int)w->arch == arch && w->budget == b &&
+            w->seed == seed && !strcmp(w->param, param))
+            return w->mse;
+    }
+    return NAN;
+}
+
+/* per seed: log of the median over the smaller half of the budgets of the
+ * savings factor computed against that seed's own scratch curve (bounds count
+ * as their value) */
+static int seed_log_savings(const ct_study_ctx *c, const ct_study_results *r, int t, int stat,
+                            int arch, const char *param, double *x)
+{
+    int nb = c->nbudget[t], half = (nb + 1) / 2, n = 0;
+    for (int sd = 0; sd < c->s->nseeds; sd++) {
+        double bud[CT_STUDY_MAX_BUDGETS], es[CT_STUDY_MAX_BUDGETS], v[CT_STUDY_MAX_BUDGETS];
+        int ok = 1, nv = 0;
+        for (int b = 0; b < nb; b++) {
+            bud[b] = (double)c->budgets[t][b];
+            es[b] = row_mse(r, t, stat, CT_ARCH_SCRATCH, c->budgets[t][b], sd, param);
+            ok &= isfinite(es[b]) && es[b] > 0;
+        }
+        for (int b = 0; b < half && ok; b++) {
+            double et = row_mse(r, t, stat, arch, c->budgets[t][b], sd, param);
+            int bound;
+            if (isfinite(et) && et > 0)
+                v[nv++] = ct_savings_factor(bud, es, nb, bud[b], et, &bound);
+        }
+        if (!ok || nv == 0)
+            continue;
+        for (int i = 0; i < nv; i++)
+            for (int j = i + 1; j < nv; j++)
+                if (v[j] < v[i]) {
+                    double q = v[i];
+                    v[i] = v[j];
+                    v[j] = q;
+                }
+        double med = nv % 2 ? v[nv / 2] : 0.5 * (v[nv / 2 - 1] + v[nv / 2]);
+        x[n++] = log(med);
+    }
+    return n;
+}
+
+/* per seed: mean over the smaller half of the budgets (and over the given
+ * parameters, all of the target's when param is NULL) of log(MSE arch / MSE
+ * ref) */
+static int seed_log_ratio(const ct_study_ctx *c, const ct_study_results *r, int t, int stat,
+                          int arch, int ref, const char *param, double *x)
+{
+    int half = (c->nbudget[t] + 1) / 2, n = 0;
+    for (int sd = 0; sd < c->s->nseeds; sd++) {
+        double s = 0;
+        int k = 0;
+        for (int p = 0; p < c->s->targets[t].nparam; p++) {
+            const char *pn = c->s->targets[t].params[p];
+            if (param && strcmp(pn, param))
+                continue;
+            for (int b = 0; b < half; b++) {
+                double a = row_mse(r, t, stat, arch, c->budgets[t][b], sd, pn);
+                double z = row_mse(r, t, stat, ref, c->budgets[t][b], sd, pn);
+                if (isfinite(a) && isfinite(z) && a > 0 && z > 0) {
+                    s += log(a / z);
+                    k++;
+                }
+            }
+        }
+        if (k > 0)
+            x[n++] = s / k;
+    }
+    return n;
+}
+
+static double scratch_r2(const ct_study_ctx *c, const ct_study_results *r, int t, int stat,
+                         const char *param)
+{
+    const ct_study_summary *z = get(r, t, stat, CT_ARCH_SCRATCH,
+                                    c->budgets[t][c->nbudget[t] - 1], param);
+    return z ? z->r2_mean : NAN;
+}
+
+typedef struct {
+    const char *finding, *claim;
+    ct_claim_kind kind;
+    const char *const *param; /* NULL: architecture ranking */
+    int arch;
+    const char *published; /* statistic the claim was published for */
+    int png;                /* 1 equilateral, 2 local: the parameter by png_param */
+} claim_def;
+
+static int verdict_target(const ct_study_ctx *c, const claim_def *d, const char **param)
+{
+    for (int t = 0; t < c->s->ntargets; t++) {
+        const char *p = d->png ? png_param(c, t, d->png == 1)
+                        : d->param ? find_param(c, t, d->param)
+                                   : NULL;
+        if (p || (!d->param && !d->png)) {
+            *param = p;
+            return t;
+        }
+    }
+    return -1;
+}
+
+static void verdict_row(FILE *f, const ct_study_ctx *c, const ct_study_results *r,
+                        const claim_def *d, const char *stname, int *ntoo_small, int *nrows)
+{
+    const ct_study_settings *s = c->s;
+    int stat = find_stat(c, stname);
+    const char *param = NULL;
+    int t = verdict_target(c, d, &param);
+    int published = !strcmp(stname, d->published);
+    char measured[512] = "–";
+    ct_verdict v = CT_VERDICT_NOT_TESTED;
+    double x[64], m = NAN, lo = NAN, hi = NAN;
+    (*nrows)++;
+    if (stat >= 0 && t >= 0 && s->arch[CT_ARCH_SCRATCH] && s->arch[d->arch]) {
+        int64_t nt = c->target[t].split.ntest;
+        if (d->kind == CT_CLAIM_SAVINGS) {
+            int n = seed_log_savings(c, r, t, stat, d->arch, param, x);
+            v = ct_verdict_decide(d->kind, x, n, scratch_r2(c, r, t, stat, param), nt, &m, &lo,
+                                  &hi);
+            snprintf(measured, sizeof measured,
+                     "%s, %s: savings %.2g× (95%% interval %.2g–%.2g×, %d seeds); scratch R² "
+                     "at %lld: %.2f",
+                     s->targets[t].name, param, exp(m), exp(lo), exp(hi), n,
+                     (long long)c->budgets[t][c->nbudget[t] - 1],
+                     scratch_r2(c, r, t, stat, param));
+        } else if (param) {
+            int n = seed_log_ratio(c, r, t, stat, d->arch, CT_ARCH_SCRATCH, param, x);
+            v = ct_verdict_decide(d->kind, x, n, scratch_r2(c, r, t, stat, param), nt, &m, &lo,
+                                  &hi);
+            snprintf(measured, sizeof measured,
+                     "%s, %s: MSE ÷ scratch %.2f (95%% interval %.2f–%.2f, %d seeds); scratch "
+                     "R² at %lld: %.2f",
+                     s->targets[t].name, param, exp(m), exp(lo), exp(hi), n,
+                     (long long)c->budgets[t][c->nbudget[t] - 1],
+                     scratch_r2(c, r, t, stat, param));
+        } else {
+            /* architecture ranking: dummy better than every other transfer
+             * architecture and frozen worse than every other, each by the
+             * interval of the per-seed difference of mean log MSE ratios */
+            double best_r2 = -INFINITY;
+            for (int p = 0; p < s->targets[t].nparam; p++) {
+                double q = scratch_r2(c, r, t, stat, s->targets[t].params[p]);
+                if (q > best_r2)
+                    best_r2 = q;
+            }
+            int yes = 1, no = 0, any = 0;
+            size_t l = 0;
+            double g[CT_ARCH_COUNT][64];
+            int ng[CT_ARCH_COUNT] = {0};
+            for (int a = 0; a < CT_ARCH_SCRATCH; a++)
+                if (s->arch[a])
+                    ng[a] = seed_log_ratio(c, r, t, stat, a, CT_ARCH_SCRATCH, NULL, g[a]);
+            for (int a = 0; a < CT_ARCH_SCRATCH; a++)
+                if (ng[a] > 0) {
+                    double mm, ll, hh;
+                    ct_verdict_interval(g[a], ng[a], &mm, &ll, &hh);
+                    l += (size_t)snprintf(measured + l, sizeof measured - l, "%s%s %.2f",
+                                          l ? ", " : "MSE ÷ scratch: ", ct_study_arch_name(a),
+                                          exp(mm));
+                }
+            ct_verdict worst = CT_VERDICT_REPRODUCED;
+            for (int a = 0; a < CT_ARCH_SCRATCH; a++) {
+                if (!ng[a])
+                    continue;
+                for (int q = 0; q < 2; q++) {
+                    int me = q == 0 ? CT_ARCH_DUMMY : CT_ARCH_FROZEN;
+                    if (a == me || !ng[me] || ng[me] != ng[a])
+                        continue;
+                    double dlt[64];
+                    for (int i = 0; i < ng[a]; i++)
+                        dlt[i] = q == 0 ? g[me][i] - g[a][i] : g[a][i] - g[me][i];
+                    /* claim: dlt < 0 */
+                    ct_verdict vv = ct_verdict_decide(CT_CLAIM_BETTER, dlt, ng[a], best_r2, nt,
+                                                      &m, &lo, &hi);
+                    any = 1;
+                    if (vv == CT_VERDICT_TOO_SMALL)
+                        worst = vv;
+                    else if (worst != CT_VERDICT_TOO_SMALL) {
+                        yes &= vv == CT_VERDICT_REPRODUCED;
+                        no |= hi < 0 ? 0 : lo > 0;
+                    }
+                }
+            }
+            if (!any)
+                v = CT_VERDICT_NOT_TESTED;
+            else if (worst == CT_VERDICT_TOO_SMALL)
+                v = worst;
+            else
+                v = yes ? CT_VERDICT_REPRODUCED : no ? CT_VERDICT_NOT_REPRODUCED
+                                                     : CT_VERDICT_INCONCLUSIVE;
+            snprintf(measured + l, sizeof measured - l, " (geometric means, %d seeds)",
+                     ng[CT_ARCH_DUMMY]);
+        }
+    }
+    *ntoo_small += v == CT_VERDICT_TOO_SMALL;
+    const char *vs = ct_verdict_name(v);
+    char vbuf[96];
+    if (!published && v != CT_VERDICT_NOT_TESTED) {
+        snprintf(vbuf, sizeof vbuf, "%s (%s by the same rule)", ct_verdict_name(CT_VERDICT_NO_CLAIM),
+                 vs);
+        vs = vbuf;
+    }
+    fprintf(f, "| %s | %s | %s%s | %s | %s%s%s |\n", d->finding,
+            !strcmp(stname, "pk") ? "P(k)" : "marked P(k)", published ? "" : "(published for "
+            "P(k) only) ",
+            d->claim, measured, v == CT_VERDICT_REPRODUCED ? "**" : "", vs,
+            v == CT_VERDICT_REPRODUCED ? "**" : "");
+}
+
+/* The first section: one row per published finding and statistic. Returns
+ * the number of rows that were too small to decide. */
+static int write_verdicts(FILE *f, const ct_study_ctx *c, const ct_study_results *r, int *nrows)
+{
+    static const claim_def defs[] = {
+        {"Mν saves simulations", "≈10× fewer simulations with dummy nodes", CT_CLAIM_SAVINGS, MNU,
+         CT_ARCH_DUMMY, "pk", 0},
+        {"Mν negative transfer", "dummy nodes worse than scratch on Mν", CT_CLAIM_WORSE, MNU,
+         CT_ARCH_DUMMY, "mk", 0},
+        {"σ8 negative transfer", "dummy nodes worse than scratch on σ8", CT_CLAIM_WORSE, SIGMA8,
+         CT_ARCH_DUMMY, "mk", 0},
+        {"bottleneck on Mν", "bottleneck worse than scratch on Mν", CT_CLAIM_WORSE, MNU,
+         CT_ARCH_BOTTLENECK, "mk", 0},
+        {"f(R) saves simulations", "≈10× fewer simulations for f_R0", CT_CLAIM_SAVINGS, FR0,
+         CT_ARCH_DUMMY, "pk", 0},
+        {"equilateral PNG", "dummy nodes better than scratch on f_NL", CT_CLAIM_BETTER, NULL,
+         CT_ARCH_DUMMY, "pk", 1},
+        {"local PNG", "no gain on f_NL", CT_CLAIM_NO_GAIN, NULL, CT_ARCH_DUMMY, "pk", 2},
+        {"architectures", "dummy nodes best, frozen body worst", CT_CLAIM_BETTER, NULL,
+         CT_ARCH_DUMMY, "pk", 0},
+    };
+    fprintf(f, "## Verdict\n\n");
+    fprintf(f, "| finding | statistic | published claim | measured | verdict |\n"
+               "|---|---|---|---|---|\n");
+    int too_small = 0;
+    *nrows = 0;
+    for (size_t i = 0; i < sizeof defs / sizeof defs[0]; i++)
+        for (int q = 0; q < 2; q++)
+            verdict_row(f, c, r, &defs[i], q == 0 ? "pk" : "mk", &too_small, nrows);
+    fprintf(f,
+            "\nRule: the measured quantity is computed per seed (transfer and scratch of one "
+            "seed share its budget subset) over the smaller half of the budgets — the "
+            "savings factor against that seed's scratch curve (median over those budgets), "
+            "or the mean log ratio of test MSE to scratch — and judged by the 95%% Student-t "
+            "interval of its mean over seeds. *≈10× savings* is reproduced when the interval "
+            "lies above %.0f×, not reproduced when it lies below; *worse* (negative "
+            "transfer) is reproduced when MSE ÷ scratch is above 1 and not reproduced when "
+            "it is below %.2f (no loss beyond a %.0f%% equivalence margin); *better* is the "
+            "mirror image; *no gain* is reproduced unless the gain exceeds the margin; the "
+            "architecture ranking needs dummy nodes better and the frozen body worse than "
+            "every other transfer architecture by the same rule. Anything else is "
+            "inconclusive. **inconclusive: too small** — the run cannot decide: test set "
+            "under %d simulations, or scratch R² at the largest budget under %.1f for the "
+            "parameter (the statistic barely constrains it at this size). Rows for a "
+            "statistic the paper made no claim about are measured by the same rule and "
+            "marked *no published claim*.\n\n",
+            CT_VERDICT_SAVINGS, CT_VERDICT_EQUIV, 100 * (CT_VERDICT_EQUIV - 1), CT_VERDICT_MIN_TEST,
+            CT_VERDICT_MIN_R2);
+    return too_small;
+}
+
+static void safe_name(const char *s, char *out, size_t cap)
+{
+    size_t i = 0;
+    for (; s[i] && i + 1 < cap; i++)
+        out[i] = (isalnum((unsigned char)s[i]) || s[i] == '-' || s[i] == '_' || s[i] == '.')
+                     ? s[i]
+                     : '-';
+    out[i] = '\0';
+}
+
+static void write_curves_and_savings(FILE *f, const ct_study_ctx *c, const ct_study_results *r)
+{
+    const ct_study_settings *s = c->s;
+    fprintf(f, "## Learning curves\n\nTest MSE against the fine-tuning budget, one line per "
+               "architecture and baseline (mean over seeds, bars: seed standard deviation), "
+               "one panel per parameter.\n\n");
+    for (int t = 0; t < s->ntargets; t++)
+        for (int si = 0; si < s->nstats; si++) {
+            char a[CT_STUDY_NAME * 2], b[CT_STUDY_NAME * 2];
+            safe_name(s->targets[t].name, a, sizeof a);
+            safe_name(s->stats[si], b, sizeof b);
+            fprintf(f, "![learning curves, %s, %s](plots/learning_%s_%s.png)\n\n",
+                    s->targets[t].name, s->stats[si], a, b);
+        }
+    if (!s->arch[CT_ARCH_SCRATCH])
+        return;
+    fprintf(f, "## Savings factors\n\nMedian over the smaller half of the budgets of the "
+               "simulation-savings factor (scratch budget reaching the same mean test MSE ÷ "
+               "budget; per budget in the detailed tables below).\n\n");
+    for (int t = 0; t < s->ntargets; t++) {
+        fprintf(f, "| %s | statistic |", s->targets[t].name);
+        for (int p = 0; p < s->targets[t].nparam; p++)
+            fprintf(f, " %s |", s->targets[t].params[p]);
+        fprintf(f, "\n|---|---|");
+        for (int p = 0; p < s->targets[t].nparam; p++)
+            fprintf(f, "---|");
+        fprintf(f, "\n");
+        for (int si = 0; si < s->nstats; si++)
+            for (int a = 0; a < CT_ARCH_COUNT; a++) {
+                if (!s->arch[a] || a == CT_ARCH_SCRATCH)
+                    continue;
+                fprintf(f, "| %s | %s |", ct_study_arch_name(a), s->stats[si]);
+                for (int p = 0; p < s->targets[t].nparam; p++) {
+                    int n, nl, nu;
+                    double m = small_budget_savings(c, r, t, si, a, s->targets[t].params[p], &n,
+                                                    &nl, &nu);
+                    if (n)
+                        fprintf(f, " %.2g |", m);
+                    else
+                        fprintf(f, " – |");
+                }
+                fprintf(f, "\n");
+            }
+        fprintf(f, "\n");
+    }
+}
+
 static void write_comparison(FILE *f, const ct_study_ctx *c, const ct_study_results *r)
 {
     const ct_study_settings *s = c->s;
@@ -629,6 +958,20 @@ ct_status ct_study_write_report(const ct_study_ctx *c, const ct_study_results *r
     if (!f)
         CT_FAIL(CT_ERR_IO, "%s: cannot write", tmp);
     fprintf(f, "# Transfer-learning study report\n\n");
+    int nrows = 0;
+    if (s->smoke)
+        fprintf(f, "**Smoke run: this study is far too small for scientific conclusions. It "
+                   "shows that the machinery works; the verdicts below say so.**\n\n");
+    {
+        /* the verdict table goes first; the scale of the run follows it */
+        FILE *vf = f;
+        int small = write_verdicts(vf, c, r, &nrows);
+        if (!s->smoke && small > 0 && small * 2 >= nrows)
+            fprintf(f, "**Most findings cannot be decided at this run's size (test sets or "
+                       "the information in the statistic are too small).**\n\n");
+        write_curves_and_savings(f, c, r);
+        fprintf(f, "## The run\n\n");
+    }
     fprintf(f, "Pretraining suite **%s** (`%s`): %lld usable simulations, %lld for "
                "pretraining, %lld held out for testing; parameters",
             s->pretrain.name, s->pretrain.path, (long long)c->pre.info.n_present,

@@ -101,8 +101,35 @@ for n in ("cka_a", "cka_b"):
 PY
 # plots
 /usr/bin/python3 "$root/tools/plot-study" "$d/out" > "$d/p.log" 2>&1 || { cat "$d/p.log"; bad "plot-study"; }
-for p in error_NU_pk savings_NU_pk shap_NU_pk cka_NU_pk; do
+for p in error_NU_pk savings_NU_pk shap_NU_pk cka_NU_pk learning_NU_pk; do
   [ -s "$d/out/plots/$p.png" ] || bad "plot $p.png missing"
 done
+# the report: its first section is the verdict table; the test set here (90
+# simulations) is below 100, so every tested finding is "inconclusive: too
+# small", never "not reproduced"; the learning curves are embedded
+first=$(grep -m1 '^## ' "$d/out/report.md")
+[ "$first" = "## Verdict" ] || bad "first section is '$first', not the verdict"
+grep -q '^| Mν negative transfer | marked P(k) |.*| not tested |$' "$d/out/report.md" ||
+  bad "marked P(k) not run: the row must say not tested"
+grep -q '^| σ8 negative transfer | P(k) |.*inconclusive: too small' "$d/out/report.md" ||
+  bad "too-small run: verdict row"
+grep '^| .* | P(k) |' "$d/out/report.md" | grep -q 'not reproduced' &&
+  bad "a too-small run said 'not reproduced'"
+grep -q '!\[learning curves, NU, pk\](plots/learning_NU_pk.png)' "$d/out/report.md" ||
+  bad "learning curves not embedded in report.md"
+# report.html is self-contained: every image is an inline data URI, no
+# reference to any other file, and it survives being moved away from the folder
+h="$d/out/report.html"
+[ -s "$h" ] || bad "report.html missing"
+grep -q '<img[^>]*src="data:image/png;base64,' "$h" || bad "report.html: no inline image"
+grep -o '\(src\|href\)="[^"]*"' "$h" | grep -v '="data:' | grep -q . &&
+  bad "report.html refers to another file"
+mv "$h" "$d/moved.html"; rm -rf "$d/out/plots"
+/usr/bin/python3 - "$d/moved.html" <<'PY' || bad "report.html images do not decode"
+import base64, re, sys
+html = open(sys.argv[1], encoding="utf-8").read()
+imgs = re.findall(r'src="data:image/png;base64,([^"]+)"', html)
+assert imgs and all(base64.b64decode(i)[:8] == b"\x89PNG\r\n\x1a\n" for i in imgs)
+PY
 if [ $fail = 0 ]; then echo "PASS"; rm -rf "$d"; else echo "kept $d"; fi
 exit $fail
