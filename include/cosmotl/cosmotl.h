@@ -8,6 +8,7 @@
 #include "cosmotl/mesh.h"
 #include "cosmotl/stats.h"
 #include "cosmotl/summary.h"
+#include "cosmotl/summarize.h"
 #include "cosmotl/cosmo.h"
 #include "cosmotl/sim.h"
 #include "cosmotl/nn.h"

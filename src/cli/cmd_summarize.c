@@ -16,6 +16,7 @@
 #include "cosmotl/io.h"
 #include "cosmotl/mesh.h"
 #include "cosmotl/stats.h"
+#include "cosmotl/summarize.h"
 #include "cosmotl/summary.h"
 
 static const char *help =
@@ -70,18 +71,13 @@ static const char *help =
     "Exit status: 0 all done, 3 some snapshots failed (recorded), 1 other errors,\n"
     "2 usage errors.\n";
 
+/* The library's settings (ct_summarize_settings) plus what only the command
+ * line decides: where the outputs go, the rank groups, snapshot selection. */
 typedef struct {
-    int grid, interlace, rsd, los, shot_noise, quijote_text, group_size, threads, snapnum,
-        plan, timing, wrap_positions;
-    double bin_width;
-    ct_mas mas;
+    ct_summarize_settings s;
+    int group_size, snapnum, timing;
     const char *out;
-    int stats; /* STAT_* bits */
-    ct_mk_settings mk;
-    ct_bk_settings bk;
 } opts;
-
-enum { STAT_PK = 1, STAT_MK = 2, STAT_BK = 4 };
 
 static int parse_axis(const char *s)
 {
@@ -165,204 +161,6 @@ static ct_status resolve(const char *arg, int snapnum, char *snap, size_t cap, c
     if (!strcmp(name, ".") || !strcmp(name, "/") || !name[0])
         CT_FAIL(CT_ERR_ARG, "%s: cannot tell the simulation's name from the path", arg);
     return CT_OK;
-}
-
-typedef struct {
-    ct_mesh *m, *ms;
-    ct_mesh *mw; /* marked field (mk) */
-    double box;
-    ct_timers timers;
-} state;
-
-static void zname(double z, char *buf, size_t cap)
-{
-    double r = round(z * 100) / 100;
-    if (fabs(r) < 5e-3)
-        r = 0;
-    snprintf(buf, cap, "%g", r);
-}
-
-/* Everything for one snapshot on the group communicator. */
-static ct_status summarize_one(const char *snap_path, const char *name, const char *suite_dir,
-                               const char *out_path, const opts *o, state *st, MPI_Comm comm)
-{
-    ct_status rc = CT_OK;
-    int rank;
-    MPI_Comm_rank(comm, &rank);
-    ct_snapshot *snap = NULL;
-    ct_particles p[2];
-    memset(p, 0, sizeof p);
-    ct_pk_result pk_m, pk_cb;
-    memset(&pk_m, 0, sizeof pk_m);
-    memset(&pk_cb, 0, sizeof pk_cb);
-    ct_mk_result mk;
-    memset(&mk, 0, sizeof mk);
-    ct_bk_result *bk = NULL;
-    ct_summary_writer *w = NULL;
-    ct_timers *T = &st->timers;
-
-    ct_timer_start(T, "read");
-    CT_CHECK_GOTO(rc, ct_snapshot_open(&snap, snap_path, comm));
-    const ct_snapshot_header *h = ct_snapshot_get_header(snap);
-    const int types[2] = {1, 2};
-    int ntypes = h->npart_total[2] > 0 ? 2 : 1;
-    if (h->npart_total[1] <= 0)
-        CT_FAIL_GOTO(rc, CT_ERR_FORMAT, "%s: no CDM particles (PartType1)", snap_path);
-    ct_read_settings rs;
-    ct_read_settings_defaults(&rs);
-    rs.read_vel = o->rsd >= 0;
-    rs.read_id = 0;
-    rs.bounds = o->wrap_positions ? CT_BOUNDS_WRAP : CT_BOUNDS_ERROR;
-    for (int t = 0; t < ntypes; t++)
-        CT_CHECK_GOTO(rc, ct_snapshot_read(snap, types[t], &rs, &p[t]));
-    ct_timer_stop(T, "read");
-
-    /* meshes: made once, again only if the box changes */
-    if (!st->m || st->box != h->box) {
-        ct_mesh_destroy(&st->m);
-        ct_mesh_destroy(&st->ms);
-        ct_mesh_destroy(&st->mw);
-        ct_mesh_settings ms;
-        ct_mesh_settings_defaults(&ms);
-        ms.n = o->grid;
-        ms.box = h->box;
-        ms.threads = o->threads;
-        ms.plan_effort = o->plan;
-        ct_timer_start(T, "plan");
-        CT_CHECK_GOTO(rc, ct_mesh_create(&st->m, &ms, comm));
-        if (o->interlace)
-            CT_CHECK_GOTO(rc, ct_mesh_create(&st->ms, &ms, comm));
-        if (o->stats & STAT_MK)
-            CT_CHECK_GOTO(rc, ct_mesh_create(&st->mw, &ms, comm));
-        ct_timer_stop(T, "plan");
-        st->box = h->box;
-    }
-
-    ct_timer_start(T, "exchange");
-    for (int t = 0; t < ntypes; t++) {
-        if (o->rsd >= 0)
-            CT_CHECK_GOTO(rc, ct_pk_rsd_positions(p[t].n, p[t].pos, p[t].vel, o->rsd,
-                                                  h->redshift, h->omega_m, h->omega_l, h->box));
-        free(p[t].vel);
-        p[t].vel = NULL;
-        ct_payload pl = {(void **)&p[t].mass, sizeof(float)};
-        CT_CHECK_GOTO(rc, ct_mesh_exchange(st->m, &p[t].n, &p[t].pos, p[t].mass ? 1 : 0, &pl));
-    }
-    ct_timer_stop(T, "exchange");
-
-    ct_pk_settings ps;
-    ct_pk_settings_defaults(&ps);
-    ps.mas = o->mas;
-    ps.interlace = o->interlace;
-    ps.bin_width = o->bin_width;
-    ps.axis = o->rsd >= 0 ? o->rsd : o->los;
-    ps.shot_noise = o->shot_noise;
-    ps.timers = T;
-    ct_pk_particles sets[2];
-    for (int t = 0; t < ntypes; t++) {
-        sets[t].n = p[t].n;
-        sets[t].pos = p[t].pos;
-        sets[t].w = p[t].mass;
-        /* one species: its mass only scales rho and cancels in delta */
-        sets[t].w_uniform = ntypes == 1 ? 1.0 : h->mass_table[types[t]];
-        if (ntypes > 1 && !p[t].mass && !(sets[t].w_uniform > 0))
-            CT_FAIL_GOTO(rc, CT_ERR_FORMAT, "%s: PartType%d has no mass (MassTable is 0 and "
-                         "no Masses dataset)", snap_path, types[t]);
-    }
-    /* total matter (mass weighted over CDM and neutrinos) */
-    CT_CHECK_GOTO(rc, ct_pk_measure(st->m, st->ms, &ps, ntypes, sets, &pk_m));
-    /* bispectrum and marked spectrum of the same delta(k) (total matter) */
-    if (o->stats & STAT_BK) {
-        ct_timer_start(T, "bk");
-        CT_CHECK_GOTO(rc, ct_bk_measure(st->m, &o->bk, pk_m.nbar, &bk));
-        ct_timer_stop(T, "bk");
-    }
-    if (o->stats & STAT_MK) {
-        ct_timer_start(T, "mk");
-        CT_CHECK_GOTO(rc, ct_mk_measure(st->m, st->mw, st->ms, &ps, &o->mk, ntypes, sets, &mk));
-        ct_timer_stop(T, "mk");
-    }
-    if (ntypes > 1)
-        CT_CHECK_GOTO(rc, ct_pk_measure(st->m, st->ms, &ps, 1, sets, &pk_cb));
-
-    /* output from the group's rank 0 */
-    ct_timer_start(T, "write");
-    ct_status wrc = CT_OK;
-    if (rank == 0) {
-        ct_pk_meta meta = {h->redshift, o->rsd, "m", NULL};
-        wrc = ct_summary_create(&w, out_path, name, snap_path);
-        hid_t f = wrc == CT_OK ? ct_summary_file(w) : -1;
-        char abs_suite[PATH_MAX];
-        if (!realpath(suite_dir, abs_suite))
-            snprintf(abs_suite, sizeof abs_suite, "%s", suite_dir);
-        if (wrc == CT_OK) wrc = ct_h5_attr_string(f, "suite_dir", abs_suite);
-        if (wrc == CT_OK) wrc = ct_h5_attr_double(f, "box", h->box);
-        if (wrc == CT_OK) wrc = ct_h5_attr_double(f, "redshift", h->redshift);
-        if (wrc == CT_OK) wrc = ct_h5_attr_double(f, "omega_m", h->omega_m);
-        if (wrc == CT_OK) wrc = ct_h5_attr_double(f, "omega_l", h->omega_l);
-        if (wrc == CT_OK) wrc = ct_h5_attr_double(f, "hubble", h->hubble);
-        if (wrc == CT_OK) wrc = ct_h5_attr_int(f, "npart_cdm", h->npart_total[1]);
-        if (wrc == CT_OK) wrc = ct_h5_attr_int(f, "npart_nu", h->npart_total[2]);
-        if (wrc == CT_OK && (o->stats & STAT_PK)) wrc = ct_summary_write_pk(w, "pk", &pk_m, &meta);
-        if (wrc == CT_OK && (o->stats & STAT_MK)) wrc = ct_summary_write_mk(w, "mk", &mk, &meta);
-        if (wrc == CT_OK && (o->stats & STAT_BK)) {
-            ct_bk_meta bm = {h->redshift, o->rsd, "m", ct_mas_name(o->mas), o->interlace,
-                             o->bk.kmax};
-            wrc = ct_summary_write_bk(w, "bk", bk, &bm);
-        }
-        if (wrc == CT_OK && ntypes > 1) {
-            meta.species = "cb";
-            wrc = ct_summary_write_pk(w, "pk_cb", &pk_cb, &meta);
-        }
-        if (wrc == CT_OK && o->quijote_text) {
-            char dir[4096], file[4300], z[32], rs_tag[16] = "";
-            zname(h->redshift, z, sizeof z);
-            if (o->rsd >= 0)
-                snprintf(rs_tag, sizeof rs_tag, "RS%d_", o->rsd);
-            char od[4096];
-            snprintf(od, sizeof od, "%.4000s", out_path);
-            snprintf(dir, sizeof dir, "%s/%s", dirname(od), name);
-            wrc = ct_mkdir_p(dir);
-            if (wrc == CT_OK && (o->stats & STAT_PK)) {
-                snprintf(file, sizeof file, "%s/Pk_m_%sz=%s.txt", dir, rs_tag, z);
-                wrc = ct_pk_write_quijote_text(&pk_m, file, o->rsd >= 0);
-            }
-            if (wrc == CT_OK && (o->stats & STAT_MK)) {
-                /* the name of the study's marked-spectrum files */
-                snprintf(file, sizeof file, "%s/Pk_m_marked_fTH_R%.1f_p%.1f_ds%.2f_%sz%s.txt", dir,
-                         o->mk.R, o->mk.p, o->mk.delta_s, rs_tag, z);
-                wrc = ct_pk_write_quijote_text(&mk.M, file, o->rsd >= 0);
-            }
-            if (wrc == CT_OK && (o->stats & STAT_BK)) {
-                snprintf(file, sizeof file, "%s/Bk_m_%sz=%s.txt", dir, rs_tag, z);
-                wrc = ct_bk_write_text(bk, file);
-            }
-            if (wrc == CT_OK && ntypes > 1) {
-                snprintf(file, sizeof file, "%s/Pk_cb_%sz=%s.txt", dir, rs_tag, z);
-                wrc = ct_pk_write_quijote_text(&pk_cb, file, o->rsd >= 0);
-            }
-        }
-        /* the summary appears last: its presence means the item is complete */
-        if (wrc == CT_OK)
-            wrc = ct_summary_commit(&w);
-        else
-            ct_summary_abort(&w);
-    }
-    ct_timer_stop(T, "write");
-    CT_CHECK_GOTO(rc, ct_agree_msg(comm, wrc));
-fail:
-    if (T->n > 0)
-        for (int i = 0; i < T->n; i++)
-            T->running[i] = 0;
-    ct_summary_abort(&w);
-    ct_pk_result_free(&pk_m);
-    ct_pk_result_free(&pk_cb);
-    ct_mk_result_free(&mk);
-    ct_bk_result_destroy(&bk);
-    ct_particles_free(&p[0]);
-    ct_particles_free(&p[1]);
-    ct_snapshot_close(&snap);
-    return rc;
 }
 
 /* `cosmotl summarize CONFIG`: the [summarize] section of an INI file, one key per
@@ -527,12 +325,8 @@ static int cmd_summarize_args(int argc, char **argv, MPI_Comm world)
     int rank, size;
     MPI_Comm_rank(world, &rank);
     MPI_Comm_size(world, &size);
-    opts o = {.grid = 512, .interlace = 0, .rsd = -1, .los = 2, .shot_noise = 0,
-              .quijote_text = 0, .group_size = 0, .threads = 1, .snapnum = -1, .plan = 0,
-              .timing = 0, .bin_width = 1.0, .mas = CT_MAS_CIC, .out = "summaries",
-              .stats = STAT_PK};
-    ct_mk_settings_defaults(&o.mk);
-    ct_bk_settings_defaults(&o.bk);
+    opts o = {.group_size = 0, .snapnum = -1, .timing = 0, .out = "summaries"};
+    ct_summarize_settings_defaults(&o.s);
     const char *bk_cache = NULL;
     char bk_cache_default[4200];
     const char **paths = calloc((size_t)argc + 1, sizeof *paths);
@@ -565,18 +359,18 @@ static int cmd_summarize_args(int argc, char **argv, MPI_Comm world)
             NEED_VALUE();
             char buf[256];
             snprintf(buf, sizeof buf, "%s", v);
-            o.stats = 0;
+            o.s.stats = 0;
             for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
                 if (!strcmp(t, "pk"))
-                    o.stats |= STAT_PK;
+                    o.s.stats |= CT_SUMMARIZE_PK;
                 else if (!strcmp(t, "mk"))
-                    o.stats |= STAT_MK;
+                    o.s.stats |= CT_SUMMARIZE_MK;
                 else if (!strcmp(t, "bk"))
-                    o.stats |= STAT_BK;
+                    o.s.stats |= CT_SUMMARIZE_BK;
                 else
                     BAD("unknown statistic '%s' in --stats (available: pk, mk, bk)", t);
             }
-            if (!o.stats)
+            if (!o.s.stats)
                 BAD("--stats needs at least one of pk, mk, bk");
         } else if (!strcmp(a, "--mark-R") || !strcmp(a, "--mark-p") || !strcmp(a, "--mark-ds") ||
                    !strcmp(a, "--bk-dk") || !strcmp(a, "--bk-kmax") ||
@@ -589,27 +383,27 @@ static int cmd_summarize_args(int argc, char **argv, MPI_Comm world)
             if (!strcmp(a, "--mark-R")) {
                 if (!(d >= 0 && d <= 1e4))
                     BAD("--mark-R must be in [0, 1e4] Mpc/h (got '%s')", v);
-                o.mk.R = d;
+                o.s.mk.R = d;
             } else if (!strcmp(a, "--mark-p")) {
                 if (!(d >= -100 && d <= 100))
                     BAD("--mark-p must be in [-100, 100] (got '%s')", v);
-                o.mk.p = d;
+                o.s.mk.p = d;
             } else if (!strcmp(a, "--mark-ds")) {
                 if (!(d > -1 && d <= 1e3))
                     BAD("--mark-ds must be in (-1, 1000] (got '%s')", v);
-                o.mk.delta_s = d;
+                o.s.mk.delta_s = d;
             } else if (!strcmp(a, "--bk-dk")) {
                 if (!(d >= 0.5 && d <= 1000))
                     BAD("--bk-dk must be in [0.5, 1000] kF (got '%s')", v);
-                o.bk.dk = d;
+                o.s.bk.dk = d;
             } else if (!strcmp(a, "--bk-kmax")) {
                 if (!(d >= 0.5 && d <= 1e5))
                     BAD("--bk-kmax must be in [0.5, 1e5] kF (got '%s')", v);
-                o.bk.kmax = d;
+                o.s.bk.kmax = d;
             } else {
                 if (!(d > 0 && d <= 1e6))
                     BAD("--mem-budget must be a positive number of GiB (got '%s')", v);
-                o.bk.mem_budget = d * 1073741824.0;
+                o.s.bk.mem_budget = d * 1073741824.0;
             }
         } else if (!strcmp(a, "--bk-cache")) {
             NEED_VALUE();
@@ -618,36 +412,36 @@ static int cmd_summarize_args(int argc, char **argv, MPI_Comm world)
             NEED_VALUE();
             if (ct_cli_parse_long(v, 2, 1 << 14, &x) || x % 2)
                 BAD("--grid must be an even integer in [2, 16384] (got '%s')", v);
-            o.grid = (int)x;
+            o.s.grid = (int)x;
         } else if (!strcmp(a, "--mas")) {
             NEED_VALUE();
-            if (ct_mas_parse(v, &o.mas) != CT_OK)
+            if (ct_mas_parse(v, &o.s.mas) != CT_OK)
                 BAD("--mas must be ngp, cic, tsc or pcs (got '%s')", v);
         } else if (!strcmp(a, "--interlace")) {
-            o.interlace = 1;
+            o.s.interlace = 1;
         } else if (!strcmp(a, "--rsd")) {
             NEED_VALUE();
-            if ((o.rsd = parse_axis(v)) < 0)
+            if ((o.s.rsd = parse_axis(v)) < 0)
                 BAD("--rsd must be x, y or z (got '%s')", v);
         } else if (!strcmp(a, "--los")) {
             NEED_VALUE();
-            if ((o.los = parse_axis(v)) < 0)
+            if ((o.s.los = parse_axis(v)) < 0)
                 BAD("--los must be x, y or z (got '%s')", v);
         } else if (!strcmp(a, "--bin-width")) {
             NEED_VALUE();
             char *end;
-            o.bin_width = strtod(v, &end);
-            if (*end || !(o.bin_width >= 0.01 && o.bin_width <= 1000))
+            o.s.bin_width = strtod(v, &end);
+            if (*end || !(o.s.bin_width >= 0.01 && o.s.bin_width <= 1000))
                 BAD("--bin-width must be a number in [0.01, 1000] (got '%s')", v);
         } else if (!strcmp(a, "--shot-noise")) {
-            o.shot_noise = 1;
+            o.s.shot_noise = 1;
         } else if (!strcmp(a, "--wrap-positions")) {
-            o.wrap_positions = 1;
+            o.s.wrap_positions = 1;
         } else if (!strcmp(a, "--out")) {
             NEED_VALUE();
             o.out = v;
         } else if (!strcmp(a, "--quijote-text")) {
-            o.quijote_text = 1;
+            o.s.quijote_text = 1;
         } else if (!strcmp(a, "--group-size")) {
             NEED_VALUE();
             if (ct_cli_parse_long(v, 1, size, &x))
@@ -657,7 +451,7 @@ static int cmd_summarize_args(int argc, char **argv, MPI_Comm world)
             NEED_VALUE();
             if (ct_cli_parse_long(v, 1, 1024, &x))
                 BAD("--threads must be in [1, 1024] (got '%s')", v);
-            o.threads = (int)x;
+            o.s.threads = (int)x;
         } else if (!strcmp(a, "--snapnum")) {
             NEED_VALUE();
             if (ct_cli_parse_long(v, 0, 999, &x))
@@ -666,9 +460,9 @@ static int cmd_summarize_args(int argc, char **argv, MPI_Comm world)
         } else if (!strcmp(a, "--plan")) {
             NEED_VALUE();
             if (!strcmp(v, "estimate"))
-                o.plan = 0;
+                o.s.plan = 0;
             else if (!strcmp(v, "measure"))
-                o.plan = 1;
+                o.s.plan = 1;
             else
                 BAD("--plan must be estimate or measure (got '%s')", v);
         } else if (!strcmp(a, "--timing")) {
@@ -681,38 +475,29 @@ static int cmd_summarize_args(int argc, char **argv, MPI_Comm world)
     }
     if (npaths == 0)
         BAD("expected at least one SNAPDIR");
-    if ((o.stats & STAT_BK) && o.bk.kmax < o.bk.dk)
-        BAD("--bk-kmax %g is below the first shell centre (--bk-dk %g)", o.bk.kmax, o.bk.dk);
-    if ((o.stats & STAT_BK) && o.bk.kmax + 0.5 * o.bk.dk > 0.5 * o.grid * sqrt(3.0))
+    if ((o.s.stats & CT_SUMMARIZE_BK) && o.s.bk.kmax < o.s.bk.dk)
+        BAD("--bk-kmax %g is below the first shell centre (--bk-dk %g)", o.s.bk.kmax, o.s.bk.dk);
+    if ((o.s.stats & CT_SUMMARIZE_BK) && o.s.bk.kmax + 0.5 * o.s.bk.dk > 0.5 * o.s.grid * sqrt(3.0))
         BAD("--bk-kmax %g kF (shells to %g kF) is beyond the modes of --grid %d (|n| <= %.1f); "
-            "use a larger grid or a smaller --bk-kmax", o.bk.kmax, o.bk.kmax + 0.5 * o.bk.dk,
-            o.grid, 0.5 * o.grid * sqrt(3.0));
+            "use a larger grid or a smaller --bk-kmax", o.s.bk.kmax, o.s.bk.kmax + 0.5 * o.s.bk.dk,
+            o.s.grid, 0.5 * o.s.grid * sqrt(3.0));
     if (!bk_cache) {
         snprintf(bk_cache_default, sizeof bk_cache_default, "%.4000s/.cache", o.out);
         bk_cache = bk_cache_default;
     }
-    o.bk.cache_dir = bk_cache;
+    o.s.bk.cache_dir = bk_cache;
     if (o.group_size == 0)
         o.group_size = size;
     if (size % o.group_size)
         BAD("--group-size %d does not divide the %d ranks", o.group_size, size);
-    omp_set_num_threads(o.threads);
-    ct_check_cores(MPI_COMM_WORLD, o.threads, "summarize");
+    omp_set_num_threads(o.s.threads);
+    ct_check_cores(MPI_COMM_WORLD, o.s.threads, "summarize");
 
     int exit_code = 0;
     ct_status rc = CT_OK;
     MPI_Comm group = MPI_COMM_NULL;
     ct_manifest *man = NULL;
-    state st;
-    memset(&st, 0, sizeof st);
-    ct_timers_init(&st.timers);
-    /* fixed timer order on every rank (the report is collective) */
-    const char *tn[] = {"read", "plan", "exchange", "paint", "fft", "bin", "bk", "mk", "write"};
-    for (size_t i = 0; i < sizeof tn / sizeof tn[0]; i++) {
-        ct_timer_start(&st.timers, tn[i]);
-        ct_timer_stop(&st.timers, tn[i]);
-        st.timers.total[i] = 0;
-    }
+    ct_summarizer *z = NULL;
     char (*names)[256] = calloc((size_t)npaths, sizeof *names);
     char (*snaps)[4096] = calloc((size_t)npaths, sizeof *snaps);
     char (*suites)[4096] = calloc((size_t)npaths, sizeof *suites);
@@ -742,6 +527,8 @@ static int cmd_summarize_args(int argc, char **argv, MPI_Comm world)
         CT_FAIL_GOTO(rc, CT_ERR_MPI, "cannot split the ranks into groups");
     int grank;
     MPI_Comm_rank(group, &grank);
+    CT_CHECK_GOTO(rc, ct_summarizer_create(&z, &o.s, group));
+    ct_timers *T = ct_summarizer_timers(z);
     CT_CHECK_GOTO(rc, ct_manifest_open(&man, o.out, "summarize", group));
     long failed = 0;
     for (int i = gid; i < npaths; i += ngroups) {
@@ -753,9 +540,8 @@ static int cmd_summarize_args(int argc, char **argv, MPI_Comm world)
             continue;
         CT_CHECK_GOTO(rc, ct_manifest_begin(man, names[i]));
         double t0 = ct_wtime();
-        ct_timers before = st.timers;
-        ct_status s = summarize_one(snaps[i], names[i], suites[i], out_path, &o, &st, group);
-        s = ct_agree_msg(group, s);
+        ct_timers before = *T;
+        ct_status s = ct_summarize_snapshot(z, snaps[i], names[i], suites[i], out_path);
         if (s == CT_OK) {
             CT_CHECK_GOTO(rc, ct_manifest_done(man, names[i]));
             if (grank == 0)
@@ -766,10 +552,10 @@ static int cmd_summarize_args(int argc, char **argv, MPI_Comm world)
                  * sums all snapshots): the first pays for creating the meshes */
                 char line[512];
                 size_t len = 0;
-                for (int k = 0; k < st.timers.n && len < sizeof line; k++)
+                for (int k = 0; k < T->n && len < sizeof line; k++)
                     len += (size_t)snprintf(line + len, sizeof line - len, " %s %.4f",
-                                            st.timers.name[k],
-                                            st.timers.total[k] - (k < before.n ? before.total[k] : 0));
+                                            T->name[k],
+                                            T->total[k] - (k < before.n ? before.total[k] : 0));
                 ct_log_rank_msg(CT_LOG_INFO, "summarize: timing %s:%s s", names[i], line);
             }
         } else {
@@ -798,16 +584,14 @@ static int cmd_summarize_args(int argc, char **argv, MPI_Comm world)
     }
     (void)failed;
     if (o.timing) {
-        CT_CHECK_GOTO(rc, ct_timers_report(&st.timers, world, NULL));
+        CT_CHECK_GOTO(rc, ct_timers_report(T, world, NULL));
         double mem = (double)ct_mem_peak(), mx = 0;
         MPI_Allreduce(&mem, &mx, 1, MPI_DOUBLE, MPI_MAX, world);
         ct_info("peak memory per rank: %.1f MiB (max over ranks)", mx / 1048576.0);
     }
 fail:
     ct_manifest_close(&man);
-    ct_mesh_destroy(&st.m);
-    ct_mesh_destroy(&st.ms);
-    ct_mesh_destroy(&st.mw);
+    ct_summarizer_destroy(&z);
     if (group != MPI_COMM_NULL)
         MPI_Comm_free(&group);
     free(paths);

@@ -1,0 +1,69 @@
+/* cosmotl summarize module (src/summarize/): the per-snapshot pipeline of
+ * `cosmotl summarize` as a library call. One read of a Gadget snapshot (HDF5 or
+ * binary), one density mesh (total matter: CDM and neutrinos weighted by mass),
+ * then the chosen statistics of the same delta(k), written as one summary file
+ * (cosmotl/summary.h) and optionally the Quijote text files. */
+#ifndef COSMOTL_SUMMARIZE_H
+#define COSMOTL_SUMMARIZE_H
+
+#include <mpi.h>
+
+#include "cosmotl/core.h"
+#include "cosmotl/mesh.h"
+#include "cosmotl/stats.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Statistics (bits of ct_summarize_settings.stats). */
+enum { CT_SUMMARIZE_PK = 1, CT_SUMMARIZE_MK = 2, CT_SUMMARIZE_BK = 4 };
+
+typedef struct {
+    int stats;          /* CT_SUMMARIZE_* bits (default CT_SUMMARIZE_PK) */
+    int grid;           /* mesh points per side, even (default 512) */
+    ct_mas mas;         /* default CT_MAS_CIC */
+    int interlace;      /* 1: interlaced second grid (default 0) */
+    int rsd;            /* redshift-space axis 0..2, -1 real space (default -1) */
+    int los;            /* multipole axis in real space (default 2) */
+    double bin_width;   /* units of kF (default 1) */
+    int shot_noise;     /* subtract 1/nbar from P0 (default 0) */
+    int quijote_text;   /* also write DIR(out)/<name>/Pk_m_z=Z.txt etc. (default 0) */
+    int threads;        /* OpenMP threads of the mesh (default 1) */
+    int plan;           /* FFTW planning: 0 estimate, 1 measure (default 0) */
+    int wrap_positions; /* wrap every finite position into the box (default 0: only
+                           positions within 1e-3 box outside, see cosmotl/io.h) */
+    ct_mk_settings mk;  /* marked spectrum (ct_mk_settings_defaults) */
+    ct_bk_settings bk;  /* bispectrum (ct_bk_settings_defaults; cache_dir NULL) */
+} ct_summarize_settings;
+
+void ct_summarize_settings_defaults(ct_summarize_settings *s);
+/* CT_ERR_ARG with a one-line message when the settings cannot work (odd grid,
+ * bispectrum shells beyond the grid's modes, ...). */
+ct_status ct_summarize_settings_check(const ct_summarize_settings *s);
+
+/* A summarizer keeps the meshes (and their FFT plans) between snapshots of the
+ * same box, and the phase timers ("read", "plan", "exchange", "paint", "fft",
+ * "bin", "bk", "mk", "write", in that order on every rank). The settings are
+ * copied (strings such as bk.cache_dir must outlive the summarizer).
+ * Collective over comm (which is used, not duplicated). */
+typedef struct ct_summarizer ct_summarizer;
+
+ct_status ct_summarizer_create(ct_summarizer **z, const ct_summarize_settings *s,
+                               MPI_Comm comm);
+void ct_summarizer_destroy(ct_summarizer **z);
+ct_timers *ct_summarizer_timers(ct_summarizer *z);
+
+/* Summarize one snapshot into the summary file out_path (written atomically by
+ * rank 0 of the communicator: it exists only when complete). name is the
+ * simulation's name (root attribute "name", folder of the Quijote text files);
+ * suite_dir the simulation's suite folder (root attribute "suite_dir", made
+ * absolute; where gather looks for params.txt). The status is agreed on every
+ * rank. Collective. */
+ct_status ct_summarize_snapshot(ct_summarizer *z, const char *snap_path, const char *name,
+                                const char *suite_dir, const char *out_path);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
