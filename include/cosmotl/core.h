@@ -281,6 +281,18 @@ double ct_rng_uniform(ct_rng *r);
 double ct_rng_normal(ct_rng *r);
 /* Uniform integer in [0, n). */
 uint64_t ct_rng_below(ct_rng *r, uint64_t n);
+/* Shuffle v[0..n) in place (Fisher-Yates, drawing from stream `stream` of seed):
+ * the permutation depends only on (seed, stream, n), never on ranks or threads.
+ * Every seeded split of the project (train/validation/test, the study's test
+ * sets and budgets) is a prefix partition of this one permutation. */
+void ct_shuffle_rows(int64_t *v, int64_t n, uint64_t seed, uint64_t stream);
+/* The same shuffle drawing from r (which goes on from where the shuffle left it). */
+void ct_rng_shuffle(ct_rng *r, int64_t *v, int64_t n);
+/* 64-bit hash of a string, a stable stream number or seed from a name: FNV-1a's
+ * xor-multiply step (prime 1099511628211) from the basis 1469598103934665603 —
+ * not FNV's published basis (14695981039346656037; a digit was lost long ago),
+ * kept because the study's splits and task seeds derive from it. */
+uint64_t ct_hash_name(const char *s);
 
 #ifdef __cplusplus
 }

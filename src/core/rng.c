@@ -88,3 +88,30 @@ uint64_t ct_rng_below(ct_rng *r, uint64_t n)
     } while (x >= limit);
     return x % n;
 }
+
+uint64_t ct_hash_name(const char *s)
+{
+    uint64_t h = 1469598103934665603ull; /* see core.h: not FNV's published basis */
+    for (; *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= 1099511628211ull;
+    }
+    return h;
+}
+
+void ct_rng_shuffle(ct_rng *r, int64_t *v, int64_t n)
+{
+    for (int64_t i = n - 1; i > 0; i--) { /* Fisher-Yates */
+        int64_t j = (int64_t)ct_rng_below(r, (uint64_t)(i + 1));
+        int64_t t = v[i];
+        v[i] = v[j];
+        v[j] = t;
+    }
+}
+
+void ct_shuffle_rows(int64_t *v, int64_t n, uint64_t seed, uint64_t stream)
+{
+    ct_rng r;
+    ct_rng_init(&r, seed, stream, 0);
+    ct_rng_shuffle(&r, v, n);
+}

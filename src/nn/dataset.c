@@ -277,14 +277,7 @@ ct_status ct_split_rows(const int64_t *rows, int64_t n, double f_train, double f
     CT_CHECK(ct_calloc(&p, (size_t)n + 1, sizeof(int64_t), "split"));
     for (int64_t i = 0; i < n; i++)
         p[i] = rows ? rows[i] : i;
-    ct_rng r;
-    ct_rng_init(&r, seed, 0x5117ull, 0);
-    for (int64_t i = n - 1; i > 0; i--) { /* Fisher-Yates */
-        int64_t j = (int64_t)ct_rng_below(&r, (uint64_t)(i + 1));
-        int64_t t = p[i];
-        p[i] = p[j];
-        p[j] = t;
-    }
+    ct_shuffle_rows(p, n, seed, 0x5117ull);
     int64_t a = (int64_t)llround(f_train * (double)n);
     int64_t b = (int64_t)llround(f_val * (double)n);
     if (a + b > n)

@@ -449,12 +449,7 @@ ct_status ct_mlp_train(ct_mlp *m, const ct_dataset *train, const ct_dataset *val
         ct_rng_init(&r, s->seed, STREAM_SHUFFLE + (uint64_t)epoch, 0);
         for (int64_t i = 0; i < ng; i++)
             perm[i] = i;
-        for (int64_t i = ng - 1; i > 0; i--) {
-            int64_t j = (int64_t)ct_rng_below(&r, (uint64_t)(i + 1));
-            int64_t t = perm[i];
-            perm[i] = perm[j];
-            perm[j] = t;
-        }
+        ct_rng_shuffle(&r, perm, ng);
         /* this rank's slice of every global batch, fetched from the owners */
         int64_t nwant = 0;
         for (int64_t k = 0; k < nb; k++) {

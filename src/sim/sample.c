@@ -38,12 +38,7 @@ ct_status ct_sample_lhs(int d, int64_t n, uint64_t seed, double *out)
         ct_rng_init(&r, seed, 0x4c48530000000000ULL + (uint64_t)j, 0); /* "LHS" stream per dim */
         for (int64_t i = 0; i < n; i++)
             perm[i] = i;
-        for (int64_t i = n - 1; i > 0; i--) { /* Fisher-Yates */
-            int64_t k = (int64_t)ct_rng_below(&r, (uint64_t)i + 1);
-            int64_t t = perm[i];
-            perm[i] = perm[k];
-            perm[k] = t;
-        }
+        ct_rng_shuffle(&r, perm, n);
         for (int64_t i = 0; i < n; i++)
             out[i * d + j] = ((double)perm[i] + ct_rng_uniform(&r)) / (double)n;
     }

@@ -1,39 +1,9 @@
-/* Metrics of the study: per-parameter regression errors, seed statistics, the
+/* Metrics of the study: seed statistics, the
  * simulation-savings factor and the negative-transfer test. */
 #include <math.h>
 #include <string.h>
 
 #include "cosmotl/study.h"
-
-void ct_metrics_regression(const double *pred, const double *truth, const unsigned char *mask,
-                           int64_t n, int nout, double *mse, double *rmse, double *r2)
-{
-    for (int j = 0; j < nout; j++) {
-        int64_t cnt = 0;
-        double mean = 0;
-        for (int64_t i = 0; i < n; i++)
-            if (!mask || mask[i * nout + j]) {
-                mean += truth[i * nout + j];
-                cnt++;
-            }
-        if (cnt == 0) {
-            mse[j] = rmse[j] = r2[j] = NAN;
-            continue;
-        }
-        mean /= (double)cnt;
-        double sse = 0, sst = 0;
-        for (int64_t i = 0; i < n; i++)
-            if (!mask || mask[i * nout + j]) {
-                double e = pred[i * nout + j] - truth[i * nout + j];
-                double d = truth[i * nout + j] - mean;
-                sse += e * e;
-                sst += d * d;
-            }
-        mse[j] = sse / (double)cnt;
-        rmse[j] = sqrt(mse[j]);
-        r2[j] = (cnt >= 2 && sst > 0) ? 1.0 - sse / sst : NAN;
-    }
-}
 
 void ct_mean_sd(const double *v, int n, double *mean, double *sd)
 {

@@ -8,20 +8,6 @@
 #include "cosmotl/study.h"
 
 
-/* Fisher-Yates with the counter-based generator: the permutation depends only
- * on (seed, stream). */
-static void shuffle(int64_t *v, int64_t n, uint64_t seed, uint64_t stream)
-{
-    ct_rng r;
-    ct_rng_init(&r, seed, stream, 0);
-    for (int64_t i = n - 1; i > 0; i--) {
-        int64_t j = (int64_t)ct_rng_below(&r, (uint64_t)(i + 1));
-        int64_t t = v[i];
-        v[i] = v[j];
-        v[j] = t;
-    }
-}
-
 void ct_split_free(ct_split *s)
 {
     if (!s)
@@ -45,7 +31,7 @@ ct_status ct_split_make(const int64_t *sims, int64_t n, double test_fraction, ui
                 (long long)n, test_fraction);
     CT_CHECK(ct_calloc(&all, (size_t)n + 1, sizeof(int64_t), "split"));
     memcpy(all, sims, sizeof(int64_t) * n);
-    shuffle(all, n, seed, stream);
+    ct_shuffle_rows(all, n, seed, stream);
     split->ntest = ntest;
     split->npool = n - ntest;
     CT_CHECK_GOTO(rc, ct_calloc(&split->test, (size_t)ntest, sizeof(int64_t), "split"));
@@ -74,7 +60,7 @@ ct_status ct_budget_rows(const ct_split *split, int64_t budget, uint64_t seed, i
     CT_CHECK(ct_calloc(&perm, (size_t)split->npool, sizeof(int64_t), "budget"));
     memcpy(perm, split->pool, sizeof(int64_t) * split->npool);
     /* stream 1000 + rep: independent of the split's own stream */
-    shuffle(perm, split->npool, seed, 1000u + (uint64_t)rep);
+    ct_shuffle_rows(perm, split->npool, seed, 1000u + (uint64_t)rep);
     int64_t nv = (int64_t)llround(val_fraction * (double)budget);
     if (nv < 2)
         nv = 2;

@@ -121,16 +121,6 @@ void ct_study_ft_model_path(const ct_study_ctx *c, const ct_study_task *t, char 
     snprintf(buf, cap, "%s/models/%s.h5", c->s->out, t->id);
 }
 
-static uint64_t name_stream(const char *s)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (; *s; s++) {
-        h ^= (unsigned char)*s;
-        h *= 1099511628211ull;
-    }
-    return h;
-}
-
 static ct_status check_settings(const ct_study_settings *s)
 {
     if (!s->out[0])
@@ -183,7 +173,7 @@ static ct_status build_ctx(const ct_study_settings *s, MPI_Comm comm, ct_study_c
     c->s = s;
     CT_CHECK(ct_table_info_read(s->pretrain.path, comm, &c->pre.info));
     CT_CHECK(ct_split_make(c->pre.info.present, c->pre.info.n_present, s->test_fraction,
-                           s->seed, name_stream(s->pretrain.name), &c->pre.split));
+                           s->seed, ct_hash_name(s->pretrain.name), &c->pre.split));
     for (int t = 0; t < s->ntargets; t++) {
         ct_study_suite_data *d = &c->target[t];
         CT_CHECK(ct_table_info_read(s->targets[t].path, comm, &d->info));
@@ -196,7 +186,7 @@ static ct_status build_ctx(const ct_study_settings *s, MPI_Comm comm, ct_study_c
                         s->targets[t].path, s->targets[t].name, s->targets[t].params[p]);
         }
         CT_CHECK(ct_split_make(d->info.present, d->info.n_present, s->test_fraction, s->seed,
-                               name_stream(s->targets[t].name), &d->split));
+                               ct_hash_name(s->targets[t].name), &d->split));
         ct_budgets_cap(s->budgets, s->nbudgets, d->split.npool, c->budgets[t], &c->nbudget[t]);
         for (int b = 0; b < c->nbudget[t]; b++)
             if (c->budgets[t][b] < 4)

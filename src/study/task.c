@@ -9,16 +9,6 @@
 
 #include "study_internal.h"
 
-static uint64_t fnv1a(const char *s)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (; *s; s++) {
-        h ^= (unsigned char)*s;
-        h *= 1099511628211ull;
-    }
-    return h;
-}
-
 static void spec_to_list(const char *spec, char *out, size_t cap)
 {
     snprintf(out, cap, "%s", spec);
@@ -271,7 +261,7 @@ static ct_status run_pretrain(const ct_study_ctx *c, const ct_study_task *t, MPI
         snprintf(names[i], sizeof names[i], "%s", pg->names[i]);
         dummy[i] = i >= pg->npre;
     }
-    uint64_t seed = s->seed ^ fnv1a(t->id);
+    uint64_t seed = s->seed ^ ct_hash_name(t->id);
     ct_mlp_arch a;
     ct_study_train bn_tr = s->pre;
     const ct_study_train *ptr = &s->pre;
@@ -336,7 +326,7 @@ static ct_status run_finetune(const ct_study_ctx *c, const ct_study_task *t, MPI
     char names[CT_STUDY_MAX_PARAMS][CT_NN_NAME_MAX];
     int dummy[CT_STUDY_MAX_PARAMS] = {0};
     int nnames = 0;
-    uint64_t seed = s->seed ^ fnv1a(t->id);
+    uint64_t seed = s->seed ^ ct_hash_name(t->id);
     CT_CHECK_GOTO(rc, ct_budget_rows(&td->split, t->budget, s->seed, t->seed, s->val_fraction,
                                      &tr, &ntr, &va, &nva));
     int transfer = t->arch == CT_ARCH_DUMMY || t->arch == CT_ARCH_NODUMMY ||

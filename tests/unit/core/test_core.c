@@ -213,12 +213,23 @@ static void test_check_cores(void)
     CT_EXPECT(oversub_lines == (passive ? 0 : 1));
 }
 
+/* The name hash: FNV-1a's step with the project's historical basis (exact values,
+ * computed independently in Python; they seed the study's splits and tasks, so
+ * they must never change) */
+static void test_hash(void)
+{
+    CT_EXPECT(ct_hash_name("") == 1469598103934665603ull);
+    CT_EXPECT(ct_hash_name("a") == 0x44bd8ad473cd9906ull);
+    CT_EXPECT(ct_hash_name("foobar") == 0x88fad7c0a8ff07f2ull);
+}
+
 int main(int argc, char **argv)
 {
     CT_TEST_BEGIN(argc, argv);
     test_errors();
     test_config();
     test_rng();
+    test_hash();
     test_files();
     test_timers();
     test_log();
