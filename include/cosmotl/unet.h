@@ -173,6 +173,21 @@ int64_t ct_unet_step_count(const ct_unet *net);
 ct_status ct_unet_save(const ct_unet *net, const char *path);
 ct_status ct_unet_load(ct_unet **net, const char *path, MPI_Comm comm);
 
+/* ------------------------------------------------------ D3M training data */
+
+/* The displacement field d = x - q of a simulation's particles on its Lagrangian
+ * lattice: particle ID id (1-based, as cosmotl's initial conditions number them)
+ * sits at q = H (i, j, k) with id - 1 = (i N + j) N + k and H = box / N; d is the
+ * periodic minimum image of x - q (|d| < box / 2 per component). The field is
+ * returned on rank `root` as 3 x N^3 floats (component, then i, j, k: the U-Net's
+ * N x C x D x H x W layout for one sample); other ranks may pass d = NULL. The
+ * particles may be spread over the ranks of comm in any order. Every ID of
+ * [1, N^3] must occur exactly once over all ranks, else CT_ERR_FORMAT naming the
+ * first missing or repeated ID. Collective; needs 3 N^3 floats and N^3 bytes on
+ * every rank; N <= 512 (larger boxes need a distributed version). */
+ct_status ct_d3m_displacement(const float *pos, const uint64_t *id, int64_t n, int64_t N,
+                              double box, int root, MPI_Comm comm, float *d);
+
 #ifdef __cplusplus
 }
 #endif
