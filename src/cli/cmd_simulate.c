@@ -133,8 +133,11 @@ static ct_status read_suite(ct_config *cfg, suite_cfg *sc)
         CT_FAIL(CT_ERR_CONFIG, "%s: [cosmology] pk_table is given but transfer is not `table`",
                 file);
     }
-    CT_CHECK(ct_config_int(cfg, "cosmology", "n_nu", 3, 1, 10, &l));
+    CT_CHECK(ct_config_int(cfg, "cosmology", "n_nu", 3, 0, 10, &l));
     s->cosmo.n_nu = (int)l;
+    if (l == 0 && s->hi[CT_P_M_NU] > 0)
+        CT_FAIL(CT_ERR_CONFIG, "%s: [params] M_nu = %g, %g but [cosmology] n_nu = 0: a neutrino "
+                "mass needs massive neutrino species", file, s->lo[CT_P_M_NU], s->hi[CT_P_M_NU]);
     CT_CHECK(ct_config_double(cfg, "cosmology", "t_cmb", 2.7255, 1.0, 5.0, &s->cosmo.t_cmb));
     CT_CHECK(ct_config_int(cfg, "cosmology", "fr_n", 1, 1, 4, &l));
     s->cosmo.fr_n = (int)l;

@@ -471,7 +471,10 @@ static ct_status check_params(const ct_cosmo_params *p)
     RANGE(p->f_r0, -1e-2, 0.0, "f_r0");
     RANGE(p->fr_n, 1, 4, "fr_n");
     RANGE(p->t_cmb, 1.0, 5.0, "t_cmb");
-    RANGE(p->n_nu, 1, 10, "n_nu");
+    RANGE(p->n_nu, 0, 10, "n_nu");
+    if (p->m_nu > 0 && p->n_nu < 1)
+        CT_FAIL(CT_ERR_RANGE, "cosmology: m_nu = %g eV but n_nu = 0: a neutrino mass needs "
+                "massive neutrino species", p->m_nu);
     if (p->sigma8 <= 0)
         RANGE(p->a_s, 1e-12, 1e-6, "a_s");
     if (p->sigma8 > 0)

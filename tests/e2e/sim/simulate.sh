@@ -116,6 +116,16 @@ run 1 "unknown force kernel" "$COSMOTL" simulate bad5.ini --out bad
 grep -q "bad5.ini.*force.*fd2, deconv" err.txt || { fail "force kernel message"; cat err.txt >&2; }
 printf '[suite]\nn_sims = 1\n[sim]\npgd_alpha = -0.1\n' > bad6.ini
 run 1 "negative PGD alpha" "$COSMOTL" simulate bad6.ini --out bad
+# a neutrino mass with no neutrino species; screening parameters out of range
+printf '[suite]\nn_sims = 1\n[params]\nM_nu = 0.1, 0.3\n[cosmology]\nn_nu = 0\n' > bad7.ini
+run 1 "neutrino mass without species" "$COSMOTL" simulate bad7.ini --out bad
+grep -q "bad7.ini.*M_nu.*n_nu = 0.*neutrino species" err.txt || { fail "n_nu = 0 message"; cat err.txt >&2; }
+printf '[suite]\nn_sims = 1\n[sim]\nfr_screening_scale = 0\n' > bad8.ini
+run 1 "screening scale 0" "$COSMOTL" simulate bad8.ini --out bad
+grep -q "bad8.ini.*fr_screening_scale" err.txt || { fail "screening scale message"; cat err.txt >&2; }
+printf '[suite]\nn_sims = 1\n[sim]\nfr_screening = maybe\n' > bad9.ini
+run 1 "screening switch" "$COSMOTL" simulate bad9.ini --out bad
+grep -q "bad9.ini.*fr_screening" err.txt || { fail "screening switch message"; cat err.txt >&2; }
 [ -e bad ] && fail "a failed run left output in bad/"
 [ "$(wc -l < err.txt)" -le 1 ] || fail "usage error is more than one line"
 

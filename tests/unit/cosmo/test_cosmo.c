@@ -265,5 +265,14 @@ int main(int argc, char **argv)
     p.h = 0.5; /* Omega_nu = 0.043: no CDM left */
     CT_EXPECT(ct_cosmo_create(&c, &p) == CT_ERR_RANGE);
     CT_EXPECT(strstr(ct_error_message(), "CDM") != NULL);
+    /* a neutrino mass needs neutrino species; n_nu = 0 is fine without one */
+    ct_cosmo_params_defaults(&p);
+    p.n_nu = 0;
+    CT_EXPECT_OK(ct_cosmo_create(&c, &p));
+    ct_cosmo_destroy(&c);
+    p.m_nu = 0.1;
+    CT_EXPECT(ct_cosmo_create(&c, &p) == CT_ERR_RANGE);
+    CT_EXPECT(strstr(ct_error_message(), "n_nu = 0") != NULL);
+    CT_EXPECT(c == NULL);
     CT_TEST_END();
 }
