@@ -15,6 +15,7 @@
 #include "cosmotl/h5.h"
 #include "cosmotl/io.h"
 #include "cosmotl/mesh.h"
+#include "cosmotl/runner.h"
 #include "cosmotl/stats.h"
 #include "cosmotl/summarize.h"
 #include "cosmotl/summary.h"
@@ -320,6 +321,87 @@ int cmd_summarize(int argc, char **argv, MPI_Comm world)
     return cmd_summarize_args(argc, argv, world);
 }
 
+/* Each snapshot is one item of the runner; the group's manifest records it. */
+typedef struct {
+    const opts *o;
+    char (*names)[256];
+    char (*snaps)[4096];
+    char (*suites)[4096];
+    ct_summarizer *z;
+    ct_manifest *man;
+    double t0;
+    ct_timers before;
+} snap_job;
+
+static void snap_out_path(const snap_job *j, int64_t i, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "%s/%s.h5", j->o->out, j->names[i]);
+}
+
+static ct_status snap_is_done(int64_t i, MPI_Comm g, void *user, int *done)
+{
+    snap_job *j = user;
+    (void)g;
+    char out_path[4400];
+    snap_out_path(j, i, out_path, sizeof out_path);
+    int todo = 0;
+    CT_CHECK(ct_manifest_need(j->man, j->names[i], j->snaps[i], out_path, &todo));
+    *done = !todo;
+    return CT_OK;
+}
+
+static ct_status snap_start(int64_t i, MPI_Comm g, void *user)
+{
+    snap_job *j = user;
+    (void)g;
+    CT_CHECK(ct_manifest_begin(j->man, j->names[i]));
+    j->t0 = ct_wtime();
+    j->before = *ct_summarizer_timers(j->z);
+    return CT_OK;
+}
+
+static ct_status snap_run(int64_t i, MPI_Comm g, void *user, void *result)
+{
+    snap_job *j = user;
+    (void)g;
+    (void)result;
+    char out_path[4400];
+    snap_out_path(j, i, out_path, sizeof out_path);
+    return ct_summarize_snapshot(j->z, j->snaps[i], j->names[i], j->suites[i], out_path);
+}
+
+static ct_status snap_finish(int64_t i, ct_status st, const char *msg, const void *result,
+                             MPI_Comm g, void *user)
+{
+    snap_job *j = user;
+    (void)result;
+    int grank;
+    MPI_Comm_rank(g, &grank);
+    if (st != CT_OK) {
+        if (grank == 0)
+            fprintf(stderr, "cosmotl summarize: error: %s: %s\n", j->snaps[i], msg);
+        return ct_manifest_fail(j->man, j->names[i], msg);
+    }
+    CT_CHECK(ct_manifest_done(j->man, j->names[i]));
+    char out_path[4400];
+    snap_out_path(j, i, out_path, sizeof out_path);
+    if (grank == 0)
+        ct_log_rank_msg(CT_LOG_INFO, "summarize: %s -> %s (%.2f s)", j->snaps[i], out_path,
+                        ct_wtime() - j->t0);
+    if (grank == 0 && j->o->timing) {
+        /* this snapshot's phases on the group's rank 0 (the report at the end
+         * sums all snapshots): the first pays for creating the meshes */
+        const ct_timers *T = ct_summarizer_timers(j->z);
+        char line[512];
+        size_t len = 0;
+        for (int k = 0; k < T->n && len < sizeof line; k++)
+            len += (size_t)snprintf(line + len, sizeof line - len, " %s %.4f", T->name[k],
+                                    T->total[k] - (k < j->before.n ? j->before.total[k] : 0));
+        ct_log_rank_msg(CT_LOG_INFO, "summarize: timing %s:%s s", j->names[i], line);
+    }
+    return CT_OK;
+}
+
 static int cmd_summarize_args(int argc, char **argv, MPI_Comm world)
 {
     int rank, size;
@@ -495,7 +577,7 @@ static int cmd_summarize_args(int argc, char **argv, MPI_Comm world)
 
     int exit_code = 0;
     ct_status rc = CT_OK;
-    MPI_Comm group = MPI_COMM_NULL;
+    ct_runner *runner = NULL;
     ct_manifest *man = NULL;
     ct_summarizer *z = NULL;
     char (*names)[256] = calloc((size_t)npaths, sizeof *names);
@@ -522,67 +604,33 @@ static int cmd_summarize_args(int argc, char **argv, MPI_Comm world)
         local = ct_mkdir_p(o.out);
     CT_CHECK_GOTO(rc, ct_agree_msg(world, local));
 
-    int ngroups = size / o.group_size, gid = rank / o.group_size;
-    if (MPI_Comm_split(world, gid, rank, &group) != MPI_SUCCESS)
-        CT_FAIL_GOTO(rc, CT_ERR_MPI, "cannot split the ranks into groups");
-    int grank;
-    MPI_Comm_rank(group, &grank);
+    {
+        ct_runner_settings rs;
+        ct_runner_settings_defaults(&rs);
+        rs.group_size = o.group_size;
+        CT_CHECK_GOTO(rc, ct_runner_create(&runner, &rs, world));
+    }
+    MPI_Comm group = ct_runner_group(runner);
     CT_CHECK_GOTO(rc, ct_summarizer_create(&z, &o.s, group));
     ct_timers *T = ct_summarizer_timers(z);
     CT_CHECK_GOTO(rc, ct_manifest_open(&man, o.out, "summarize", group));
-    long failed = 0;
-    for (int i = gid; i < npaths; i += ngroups) {
-        char out_path[4400];
-        snprintf(out_path, sizeof out_path, "%s/%s.h5", o.out, names[i]);
-        int todo = 0;
-        CT_CHECK_GOTO(rc, ct_manifest_need(man, names[i], snaps[i], out_path, &todo));
-        if (!todo)
-            continue;
-        CT_CHECK_GOTO(rc, ct_manifest_begin(man, names[i]));
-        double t0 = ct_wtime();
-        ct_timers before = *T;
-        ct_status s = ct_summarize_snapshot(z, snaps[i], names[i], suites[i], out_path);
-        if (s == CT_OK) {
-            CT_CHECK_GOTO(rc, ct_manifest_done(man, names[i]));
-            if (grank == 0)
-                ct_log_rank_msg(CT_LOG_INFO, "summarize: %s -> %s (%.2f s)", snaps[i], out_path,
-                                ct_wtime() - t0);
-            if (grank == 0 && o.timing) {
-                /* this snapshot's phases on the group's rank 0 (the report at the end
-                 * sums all snapshots): the first pays for creating the meshes */
-                char line[512];
-                size_t len = 0;
-                for (int k = 0; k < T->n && len < sizeof line; k++)
-                    len += (size_t)snprintf(line + len, sizeof line - len, " %s %.4f",
-                                            T->name[k],
-                                            T->total[k] - (k < before.n ? before.total[k] : 0));
-                ct_log_rank_msg(CT_LOG_INFO, "summarize: timing %s:%s s", names[i], line);
-            }
-        } else {
-            char msg[2048];
-            snprintf(msg, sizeof msg, "%s", ct_error_message());
-            if (grank == 0)
-                fprintf(stderr, "cosmotl summarize: error: %s: %s\n", snaps[i], msg);
-            failed++;
-            CT_CHECK_GOTO(rc, ct_manifest_fail(man, names[i], msg));
-        }
+    {
+        snap_job j = {&o, names, snaps, suites, z, man, 0, {0}};
+        ct_runner_job job = {.n_items = npaths, .is_done = snap_is_done, .start = snap_start,
+                             .run = snap_run, .finish = snap_finish, .user = &j};
+        ct_runner_report rep;
+        CT_CHECK_GOTO(rc, ct_runner_run(runner, &job, &rep));
+        ct_runner_report_free(&rep);
     }
     CT_CHECK_GOTO(rc, ct_manifest_flush(man));
     {
-        ct_manifest_counts c = ct_manifest_get_counts(man);
-        long mine[5] = {c.items, c.complete, c.done, c.failed, c.interrupted}, tot[5];
-        /* each group's counts once (from its rank 0) */
-        if (grank != 0)
-            memset(mine, 0, sizeof mine);
-        MPI_Allreduce(mine, tot, 5, MPI_LONG, MPI_SUM, world);
-        ct_manifest_counts all = {tot[0], tot[1], tot[2], tot[3], tot[4]};
+        ct_manifest_counts all = ct_manifest_counts_sum(man, group, world);
         char line[512];
         ct_manifest_describe("summarize", o.out, &all, line, sizeof line);
         ct_info("%s", line);
         if (all.failed > 0)
             exit_code = CT_EXIT_PARTIAL;
     }
-    (void)failed;
     if (o.timing) {
         CT_CHECK_GOTO(rc, ct_timers_report(T, world, NULL));
         double mem = (double)ct_mem_peak(), mx = 0;
@@ -592,8 +640,7 @@ static int cmd_summarize_args(int argc, char **argv, MPI_Comm world)
 fail:
     ct_manifest_close(&man);
     ct_summarizer_destroy(&z);
-    if (group != MPI_COMM_NULL)
-        MPI_Comm_free(&group);
+    ct_runner_destroy(&runner);
     free(paths);
     free(names);
     free(snaps);
