@@ -188,6 +188,15 @@ ct_status ct_unet_load(ct_unet **net, const char *path, MPI_Comm comm);
 ct_status ct_d3m_displacement(const float *pos, const uint64_t *id, int64_t n, int64_t N,
                               double box, int root, MPI_Comm comm, float *d);
 
+/* Augmentation by a symmetry of the periodic lattice: output axis a takes input
+ * axis perm[a] (a permutation of 0, 1, 2), reflected (i -> (N - i) mod N, i.e.
+ * q -> -q) when flip[a]. d and out: C x N^3 (C >= 3, out != d); channels 0..2
+ * are the vector components, which are permuted and change sign with their
+ * axes; channels 3.. are scalars, moved only. The displacement field of the
+ * transformed particles is the transformed field. */
+ct_status ct_d3m_augment(const float *d, int C, int64_t N, const int flip[3], const int perm[3],
+                         float *out);
+
 #ifdef __cplusplus
 }
 #endif

@@ -71,3 +71,34 @@ fail:
     ct_free(&seen);
     return rc;
 }
+
+ct_status ct_d3m_augment(const float *d, int C, int64_t N, const int flip[3], const int perm[3],
+                         float *out)
+{
+    if (C < 3 || N < 1 || d == out)
+        CT_FAIL(CT_ERR_ARG, "bad augmentation request (C %d, N %lld)", C, (long long)N);
+    int used[3] = {0, 0, 0};
+    for (int a = 0; a < 3; a++) {
+        if (perm[a] < 0 || perm[a] > 2 || used[perm[a]]++)
+            CT_FAIL(CT_ERR_ARG, "augmentation axes (%d, %d, %d) are not a permutation of 0, 1, 2",
+                    perm[0], perm[1], perm[2]);
+    }
+    const int64_t cells = N * N * N;
+    for (int c = 0; c < C; c++) {
+        /* vector component c of the output is component perm[c] of the input */
+        const int src_c = c < 3 ? perm[c] : c;
+        const float sign = c < 3 && flip[c] ? -1.0f : 1.0f;
+        const float *in = d + src_c * cells;
+        float *o = out + c * cells;
+        for (int64_t i0 = 0; i0 < N; i0++)
+            for (int64_t i1 = 0; i1 < N; i1++)
+                for (int64_t i2 = 0; i2 < N; i2++) {
+                    const int64_t io[3] = {i0, i1, i2};
+                    int64_t is[3];
+                    for (int a = 0; a < 3; a++)
+                        is[perm[a]] = flip[a] ? (N - io[a]) % N : io[a];
+                    o[(i0 * N + i1) * N + i2] = sign * in[(is[0] * N + is[1]) * N + is[2]];
+                }
+    }
+    return CT_OK;
+}
