@@ -385,6 +385,8 @@ ct_status ct_mlp_bottleneck(ct_mlp *m, int width, int n_hidden, int head_width, 
 /* ---------------------------------------------------------------- search */
 
 #define CT_HP_MAX_DIMS 16
+/* More trials than this are refused (the pruner's and TPE's per-trial arrays). */
+#define CT_HP_MAX_TRIALS 4096
 
 typedef struct {
     char name[CT_NN_NAME_MAX];  /* "n_layers", "width", "dropout", "lr", "weight_decay",

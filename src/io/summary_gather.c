@@ -390,7 +390,7 @@ static ct_status gather_local(const char *dir, const char *out, const ct_gather_
         CT_CHECK_GOTO(rc, ct_h5_open_ro(f0, &first));
         hsize_t nobj = 0;
         H5Gget_num_objs(first, &nobj);
-        for (hsize_t o = 0; o < nobj && ng < 16; o++) {
+        for (hsize_t o = 0; o < nobj; o++) {
             char gname[64];
             H5Gget_objname_by_idx(first, o, gname, sizeof gname);
             hid_t g = H5Gopen2(first, gname, H5P_DEFAULT);
@@ -399,6 +399,12 @@ static ct_status gather_local(const char *dir, const char *out, const ct_gather_
             if (H5Aexists(g, "gather_table") <= 0) {
                 H5Gclose(g);
                 continue;
+            }
+            if (ng == (int)(sizeof G / sizeof G[0])) {
+                H5Gclose(g);
+                CT_FAIL_GOTO(rc, CT_ERR_UNSUPPORTED,
+                             "%s: more than %d statistic groups to gather (at %s)", f0,
+                             (int)(sizeof G / sizeof G[0]), gname);
             }
             gather_group *q = &G[ng++];
             q->attrs_src = g;

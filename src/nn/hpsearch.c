@@ -134,9 +134,9 @@ int ct_hp_trial_report(ct_hp_trial *t, int epoch, double value)
         return 0;
     /* median pruning: compare with finished, unpruned trials of earlier waves at
      * the same epoch (best value so far) */
-    double vals[4096];
+    double vals[CT_HP_MAX_TRIALS]; /* done_before < n_trials <= CT_HP_MAX_TRIALS */
     int nv = 0;
-    for (int i = 0; i < t->done_before && nv < 4096; i++) {
+    for (int i = 0; i < t->done_before; i++) {
         const reports *o = &t->h->rep[i];
         if (t->h->pruned[i] || o->n < 1)
             continue;
@@ -198,7 +198,7 @@ static double from_unit(const ct_hp_dim *d, double u)
  * observation with sigma = the larger gap to its sorted neighbours (the bounds
  * count as neighbours), clipped to [1/min(100, n+1), 1], plus a prior component
  * N(0.5, 1); all of equal weight. */
-#define PARZEN_MAX 4096
+#define PARZEN_MAX CT_HP_MAX_TRIALS /* n_trials is checked against it */
 typedef struct {
     int n;
     double mu[PARZEN_MAX + 1], sd[PARZEN_MAX + 1];
@@ -212,8 +212,6 @@ static int cmp_dbl(const void *a, const void *b)
 
 static void parzen_build(parzen_est *e, const double *pts, int n)
 {
-    if (n > PARZEN_MAX)
-        n = PARZEN_MAX;
     memcpy(e->mu, pts, (size_t)n * sizeof(double));
     qsort(e->mu, (size_t)n, sizeof(double), cmp_dbl);
     double lo_sd = 1.0 / fmin(100.0, n + 1.0);
@@ -408,6 +406,9 @@ ct_status ct_hp_search(const ct_hp_space *sp, const ct_hp_settings *s, ct_hp_obj
     memset(res, 0, sizeof *res);
     if (sp->n < 1 || s->n_trials < 1)
         CT_FAIL(CT_ERR_ARG, "empty search (%d dimensions, %d trials)", sp->n, s->n_trials);
+    if (s->n_trials > CT_HP_MAX_TRIALS)
+        CT_FAIL(CT_ERR_RANGE, "%d trials: a search runs at most %d", s->n_trials,
+                CT_HP_MAX_TRIALS);
     CT_CHECK(hp_runner(s, comm, &runner));
     int gs = s->group_size < 1 ? 1 : (s->group_size > size ? size : s->group_size);
     int ngroups = ct_runner_ngroups(runner);

@@ -100,6 +100,11 @@ static void test_pruning(void)
             CT_EXPECT(target(r.points + 3 * t) > 0 && r.values[t] > r.best_value);
     printf("pruning: %d of %d trials pruned\n", r.n_pruned, r.n_trials);
     ct_hp_result_free(&r);
+    /* past the cap of the pruner's arrays: an error, not a silent truncation */
+    s.n_trials = CT_HP_MAX_TRIALS + 1;
+    st.calls = 0;
+    CT_EXPECT(ct_hp_search(&sp, &s, objective, &st, MPI_COMM_SELF, &r) == CT_ERR_RANGE);
+    CT_EXPECT(st.calls == 0);
 }
 
 static void test_mlp_search(void)
