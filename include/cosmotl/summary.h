@@ -1,6 +1,6 @@
-/* cosmotl summary files (src/io/summary*.c): the per-simulation summary
+/* cosmotl summary files (src/summarize/summary*.c): the per-simulation summary
  * OUT/<name>.h5 and the suite table SUITE.h5 that `cosmotl gather` builds from a
- * directory of them (DESIGN.md "Files"; layout of ../shared/quijote-summaries).
+ * directory of them (docs/formats.md; the layout of the released Quijote summary tables).
  *
  * Per-simulation file: root attributes (kind = "cosmotl summary", name, input,
  * code_version, box, redshift, omega_m, omega_l, hubble, ...) and one group per
@@ -69,7 +69,7 @@ ct_status ct_summary_write_pk(ct_summary_writer *w, const char *group, const ct_
 /* Read a group written by ct_summary_write_pk (any process, serial). */
 ct_status ct_summary_read_pk(const char *path, const char *group, ct_pk_result *r);
 
-/* The marked spectrum into a new group (src/io/summary_mkbk.c): datasets k, P0,
+/* The marked spectrum into a new group (src/summarize/summary_mkbk.c): datasets k, P0,
  * P2, P4 (of the marked field), X0 (marked x unmarked), nmodes; attributes R, p,
  * delta_s, filter, readout, mean_mark, delta_R_min/max and the P(k) settings;
  * gathered as P = P0. */
