@@ -102,6 +102,10 @@ void ct_study_analysis_free(ct_study_analysis *a)
     free(a->shap_ft_dir);
     for (int k = 0; k < 5; k++)
         free(a->cka[k]);
+    for (int k = 0; k < 64; k++) {
+        free(a->seed_shap_abs[k]);
+        free(a->seed_shap_dir[k]);
+    }
     memset(a, 0, sizeof *a);
 }
 
@@ -284,6 +288,61 @@ ct_status ct_study_analyse(const ct_study_ctx *c, int target, int stat, ct_study
         a->nlayer = nl;
         a->cka_n = (int)nc;
         a->have_cka = 1;
+    }
+    /* seed-to-seed spread: the same configuration trained with the other seeds */
+    for (int sd = 0; sd < s->nseeds && sd < 64 && (a->have_shap || a->have_cka); sd++) {
+        ct_study_task st = *ft;
+        st.seed = sd;
+        char sn[CT_STUDY_NAME * 2];
+        snprintf(sn, sizeof sn, "_s%d", sd);
+        char *us = strrchr(st.id, '_');
+        if (!us)
+            break;
+        snprintf(us, sizeof st.id - (size_t)(us - st.id), "%s", sn);
+        ct_mlp *sm = NULL;
+        double *xs = NULL, *xsb = NULL;
+        ct_study_ft_model_path(c, &st, path, sizeof path);
+        if (!ct_file_exists(path))
+            break;
+        CT_CHECK_GOTO(rc, ct_mlp_load(&sm, path, MPI_COMM_SELF));
+        rc = normalised(sm, &dt, nrow, &xs);
+        if (rc == CT_OK && a->have_shap) {
+            int keep[CT_STUDY_MAX_PARAMS], nk = 0;
+            for (int o = 0; o < sm->n_targets && nk < CT_STUDY_MAX_PARAMS; o++)
+                if (!(sm->dummy && sm->dummy[o]))
+                    keep[nk++] = o;
+            rc = nk == a->nft_out ? CT_OK : CT_ERR_STATE;
+            if (rc == CT_OK)
+                rc = normalised(sm, &dbg, nb, &xsb);
+            if (rc == CT_OK)
+                rc = ct_calloc(&a->seed_shap_abs[sd], (size_t)(nk * a->nin), sizeof(double),
+                               "SHAP");
+            if (rc == CT_OK)
+                rc = ct_calloc(&a->seed_shap_dir[sd], (size_t)(nk * a->nin), sizeof(double),
+                               "SHAP");
+            ct_shap_method used;
+            if (rc == CT_OK)
+                rc = shap_maps(sm, xs, ne, xsb, nb, &s->shap, keep, nk, a->seed_shap_abs[sd],
+                               a->seed_shap_dir[sd], &used);
+        }
+        a->seed_cka_offdiag[sd] = NAN;
+        if (rc == CT_OK && a->have_cka) {
+            double *m = NULL;
+            ct_cka_summary cs;
+            int nl = 0;
+            rc = cka_of(sm, xs, sm, xs, nc, &m, &cs, &nl);
+            if (rc == CT_OK)
+                a->seed_cka_offdiag[sd] = cs.offdiag_mean;
+            free(m);
+        }
+        ct_mlp_destroy(&sm);
+        free(xs);
+        free(xsb);
+        if (rc != CT_OK) {
+            ct_error_push(rc, __func__, __LINE__);
+            goto fail;
+        }
+        a->nseed = sd + 1;
     }
 fail:
     ct_mlp_destroy(&pm);

@@ -904,6 +904,30 @@ static void write_comparison(FILE *f, const ct_study_ctx *c, const ct_study_resu
         if (fm >= 0)
             fprintf(f, "; Mν fine-tuned: mean k %.3f, share %.2f, direction %+.2f / %+.2f", k3,
                     sh3, ds3, dl3);
+        if (a->nseed > 1) {
+            /* seed-to-seed spread of the fine-tuned numbers (kmean and share do
+             * not use the direction maps) */
+            double ks[64], ss[64], ms[64], km, kd, sm, sdv, mm, md;
+            int n = 0;
+            for (int q = 0; q < a->nseed; q++) {
+                double d1, d2, d3, d4;
+                if (!a->seed_shap_abs[q])
+                    continue;
+                shap_scale(a, a->seed_shap_abs[q], fs, &ks[n], &ss[n], &d1, &d2);
+                ms[n] = NAN;
+                if (fm >= 0)
+                    shap_scale(a, a->seed_shap_abs[q], fm, &d3, &ms[n], &d1, &d4);
+                n++;
+            }
+            ct_mean_sd(ks, n, &km, &kd);
+            ct_mean_sd(ss, n, &sm, &sdv);
+            ct_mean_sd(ms, n, &mm, &md);
+            fprintf(f, "; over %d seeds of the fine-tuning (mean ± sd): σ8 mean k %.3f ± %.3f, "
+                       "share %.2f ± %.2f",
+                    n, km, kd, sm, sdv);
+            if (fm >= 0)
+                fprintf(f, ", Mν small-scale share %.2f ± %.2f", mm, md);
+        }
         int moved = k2 < k1;
         int reassigned = fm >= 0 && sh3 > 0.5;
         int flipped = (ds1 * ds2 < 0) || (dl1 * dl2 < 0);
@@ -939,6 +963,12 @@ static void write_comparison(FILE *f, const ct_study_ctx *c, const ct_study_resu
                 a->cka_sum[4].offdiag_mean);
         for (int l = 0; l < L; l++)
             fprintf(f, "%s%.3f", l ? ", " : "", a->cka[4][l * L + l]);
+        if (a->nseed > 1) {
+            double m, sd;
+            ct_mean_sd(a->seed_cka_offdiag, a->nseed, &m, &sd);
+            fprintf(f, "; fine-tuned on %s over %d seeds: mean off-diagonal %.3f ± %.3f",
+                    s->targets[a->target].name, a->nseed, m, sd);
+        }
         fprintf(f, ". Block structure stronger on the target inputs for the pretrained "
                    "network: %s.\n",
                 a->cka_sum[1].offdiag_mean > a->cka_sum[0].offdiag_mean ? "yes" : "no");

@@ -123,6 +123,12 @@ typedef struct {
     double *cka[5]; /* nlayer x nlayer: pre on A, pre on B, ft on A, ft on B, pre vs ft on B */
     ct_cka_summary cka_sum[5];
     int cka_n;
+    /* the same fine-tuned configuration for every seed (seed 0 first): SHAP maps
+     * of its outputs (nft_out x nin each) and the CKA summary of its layers on the
+     * target inputs */
+    int nseed;
+    double *seed_shap_abs[64], *seed_shap_dir[64];
+    double seed_cka_offdiag[64];
 } ct_study_analysis;
 
 void ct_study_analysis_free(ct_study_analysis *a);

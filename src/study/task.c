@@ -455,7 +455,9 @@ static ct_status run_finetune(const ct_study_ctx *c, const ct_study_task *t, MPI
         CT_CHECK_GOTO(rc, fit(base, &comb, &dva, &o, group, &best, res));
     }
     CT_CHECK_GOTO(rc, score(best, &dte, group, tg, res));
-    if (t->seed == 0) {
+    /* seed 0 of everything; every seed at the largest budget (the analyses
+     * show their seed-to-seed spread) */
+    if (t->seed == 0 || t->budget == c->budgets[t->target][c->nbudget[t->target] - 1]) {
         char path[CT_STUDY_PATH + 256];
         ct_study_ft_model_path(c, t, path, sizeof path);
         CT_CHECK_GOTO(rc, ct_mlp_save(best, path, group));

@@ -173,6 +173,11 @@ int main(int argc, char **argv)
             fprintf(stderr, "%.*s\n", l ? 1500 : 0, l ? l : "");
         }
         CT_EXPECT(rep && strstr(rep, "Comparison with the published findings"));
+        /* SHAP and CKA state their sample counts and the spread over both seeds */
+        CT_EXPECT(rep && strstr(rep, "permutation SHAP over 4 test simulations"));
+        CT_EXPECT(rep && strstr(rep, "over 2 seeds of the fine-tuning (mean ± sd)"));
+        CT_EXPECT(rep && strstr(rep, "over 2 seeds: mean off-diagonal"));
+        CT_EXPECT(rep && !strncmp(strstr(rep, "## ") ? strstr(rep, "## ") : "", "## Verdict", 10));
         free(a);
         free(b);
         free(rep);
