@@ -88,6 +88,12 @@ EOF2
   sed 's|^name = hostile|name = a$(id)|' p.ini >bad.ini
   run 1 "refuse a hostile pipeline name" "$COSMOTL" jobs bad.ini --out outbad
   run 1 "refuse an output path sbatch would misread" "$COSMOTL" jobs p.ini --out "o%ut"
+  # a line break would end a script line: refused with one line, nothing written
+  run 1 "refuse an output path with a line break" "$COSMOTL" jobs p.ini \
+    --out "$(printf 'o\nut $(touch CANARY)')"
+  grep -q "holds a line break" err.txt || fail "line break not named: $(cat err.txt)"
+  [ "$(wc -l <err.txt)" = 1 ] || fail "more than one error line for the line break"
+  ls | grep -q '^o$' && fail "something written for an output path with a line break"
   [ -e "$work/CANARY" ] && fail "canary after refusals"
   ;;
 submit)
