@@ -1,7 +1,7 @@
 """Linear matter power spectrum of the simulator's cosmology module."""
 from __future__ import annotations
 
-from typing import Any, Mapping, Optional
+from typing import Any, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
@@ -19,7 +19,8 @@ _KEYS = {"omega_m": ("omega_m", "Om", "Omega_m"), "omega_b": ("omega_b", "Ob", "
 _TRANSFER = {"eh98": "CT_LIN_EH98", "eh98_nowiggle": "CT_LIN_EH98_NOWIGGLE"}
 
 
-def linear_pk(cosmology: Optional[Mapping[str, Any]], k, z: float = 0.0, *,
+def linear_pk(cosmology: Optional[Mapping[str, Any]], k: Union[float, Sequence[float], np.ndarray],
+              z: float = 0.0, *,
               species: str = "total", transfer: str = "eh98") -> np.ndarray:
     """Linear P(k, z) in (Mpc/h)^3 at k in h/Mpc (any array shape).
 

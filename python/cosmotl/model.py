@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import os
-from typing import Any, List
+from typing import Any, List, Sequence, Union
 
 import numpy as np
 
@@ -36,7 +36,7 @@ class Model:
         check(lib.ct_mlp_load(p, os.fsencode(path), c))
         return cls(ffi.gc(p, lib.ct_mlp_destroy))
 
-    def predict(self, x) -> np.ndarray:
+    def predict(self, x: Union[np.ndarray, Sequence[float], Sequence[Sequence[float]]]) -> np.ndarray:
         """Outputs for inputs x (n, n_in) or (n_in,), float64 (other float
         types are converted); returns (n, n_out) (or (n_out,))."""
         a = np.asarray(x)

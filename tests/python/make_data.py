@@ -6,6 +6,7 @@ file, plus the CLI's summaries of the snapshot on 1 and 2 ranks.
 
 needs COSMOTL (the installed `cosmotl` program) and MPIRUN_SH (tests/mpirun.sh)
 in the environment. Writes DIR/suite/0/snapdir_004/, DIR/gadget/snap_004,
+DIR/gadget2/snapdir_004/snap_004.{0,1} (format II, two files),
 DIR/out1/0.h5, DIR/out2/0.h5, DIR/out_tsc/0.h5 (other P(k) settings),
 DIR/table.h5 (gathered), DIR/model.h5 (trained) and DIR/settings.json (the summarize settings the
 tests repeat from Python)."""
@@ -94,6 +95,38 @@ def write_gadget1(path, pos, vel, ids):
         record(f, ids.tobytes())
 
 
+def write_gadget2(folder, pos, vel, ids, nfiles=2):
+    """Gadget format II (each block preceded by a record with its 4-character
+    label) split over nfiles files snap_004.0, snap_004.1, ..."""
+    os.makedirs(folder, exist_ok=True)
+    n = len(pos)
+    cut = np.linspace(0, n, nfiles + 1).astype(int)
+
+    def record(f, data):
+        b = bytes(data)
+        np.array([len(b)], np.int32).tofile(f)
+        f.write(b)
+        np.array([len(b)], np.int32).tofile(f)
+
+    def block(f, label, data):
+        record(f, label.ljust(4).encode() + np.array([len(bytes(data)) + 8], np.int32).tobytes())
+        record(f, data)
+    for i in range(nfiles):
+        a, b = cut[i], cut[i + 1]
+        hdr = bytearray(256)
+        np.frombuffer(hdr, np.int32, 6, 0)[:] = [0, b - a, 0, 0, 0, 0]
+        np.frombuffer(hdr, np.float64, 6, 24)[:] = [0, 65.6, 0, 0, 0, 0]
+        np.frombuffer(hdr, np.float64, 2, 72)[:] = [1.0, 0.0]
+        np.frombuffer(hdr, np.uint32, 6, 96)[:] = [0, n, 0, 0, 0, 0]
+        np.frombuffer(hdr, np.int32, 1, 124)[:] = [nfiles]
+        np.frombuffer(hdr, np.float64, 4, 128)[:] = [BOX * 1000.0, 0.3175, 0.6825, 0.6711]
+        with open(os.path.join(folder, f"snap_004.{i}"), "wb") as f:
+            block(f, "HEAD", hdr)
+            block(f, "POS", pos[a:b].tobytes())
+            block(f, "VEL", vel[a:b].tobytes())
+            block(f, "ID", ids[a:b].tobytes())
+
+
 def write_quijote_dir(folder, nsim=40):
     """A folder of Quijote-style text spectra DIR/<i>/Pk_m_z=0.txt whose shape
     depends on two parameters, and DIR/params.txt, for a small training run."""
@@ -135,6 +168,7 @@ def main():
     pos, vel, ids = particles()
     write_hdf5(os.path.join(out, "suite", "0", "snapdir_004"), pos, vel, ids)
     write_gadget1(os.path.join(out, "gadget", "snap_004"), pos, vel, ids)
+    write_gadget2(os.path.join(out, "gadget2", "snapdir_004"), pos, vel, ids)
     with open(os.path.join(out, "settings.json"), "w") as f:
         json.dump(SETTINGS, f)
     cli = os.environ["COSMOTL"]

@@ -19,9 +19,12 @@ init=$(find "$tmp/root" -path '*-packages/cosmotl/__init__.py' | head -1)
 site=$(dirname "$(dirname "$init")")
 bin=$(find "$tmp/root" -path '*/bin/cosmotl' -type f | head -1)
 [ -n "$bin" ] || { echo "FAIL: no installed cosmotl program"; exit 1; }
-lib=$(find "$tmp/root" -name 'libcosmotl.so*' | head -1)
-[ -n "$lib" ] && export LD_LIBRARY_PATH="$(dirname "$lib")${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-export PYTHONPATH="$site" CT_PY_SITE="$site" COSMOTL="$bin" MPIRUN_SH="$here/../mpirun.sh"
+# the installed extension must find the installed libcosmotl.so.0 through its
+# own ($ORIGIN-relative) run path: no LD_LIBRARY_PATH (which could also point at
+# the build tree's copy)
+unset LD_LIBRARY_PATH
+export PYTHONPATH="$site" CT_PY_SITE="$site" CT_PY_ROOT="$tmp/root" COSMOTL="$bin"
+export MPIRUN_SH="$here/../mpirun.sh"
 export CT_PY_DATA="$tmp/data" MPLBACKEND=Agg PYTHONDONTWRITEBYTECODE=1
 "$PYTHON" "$here/make_data.py" "$CT_PY_DATA" >"$tmp/data.log" 2>&1 ||
   { cat "$tmp/data.log"; echo "FAIL: test data"; exit 1; }
