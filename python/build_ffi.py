@@ -41,6 +41,7 @@ MPI_Comm ctpy_comm_self(void);
 MPI_Comm ctpy_comm_world(void);
 int ctpy_comm_size(MPI_Comm comm);
 int ctpy_comm_rank(MPI_Comm comm);
+int ctpy_comm_congruent(MPI_Comm a, MPI_Comm b); /* IDENT or CONGRUENT */
 void ctpy_set_threads(int n);
 
 /* ---- io */
@@ -82,11 +83,13 @@ typedef struct ct_mesh ct_mesh;
 ct_status ct_mesh_create(ct_mesh **m, const ct_mesh_settings *s, MPI_Comm comm);
 void ct_mesh_destroy(ct_mesh **m);
 int64_t ct_mesh_n(const ct_mesh *m);
+MPI_Comm ct_mesh_comm(const ct_mesh *m);
 ptrdiff_t ct_mesh_row(const ct_mesh *m);
 void ct_mesh_local(const ct_mesh *m, ptrdiff_t *x0, ptrdiff_t *nx);
 typedef float... ct_real;
 ct_real *ct_mesh_real(ct_mesh *m);
 ct_status ct_mesh_r2c(ct_mesh *m);
+void ct_mesh_zero(ct_mesh *m);
 typedef struct { void **data; size_t size; } ct_payload;
 ct_status ct_mesh_exchange(const ct_mesh *m, int64_t *n, float **pos, int npayload,
                            const ct_payload *payload);
@@ -222,6 +225,12 @@ static MPI_Comm ctpy_comm_self(void) { return MPI_COMM_SELF; }
 static MPI_Comm ctpy_comm_world(void) { return MPI_COMM_WORLD; }
 static int ctpy_comm_size(MPI_Comm comm) { int s = 0; MPI_Comm_size(comm, &s); return s; }
 static int ctpy_comm_rank(MPI_Comm comm) { int r = 0; MPI_Comm_rank(comm, &r); return r; }
+static int ctpy_comm_congruent(MPI_Comm a, MPI_Comm b)
+{
+    int r = MPI_UNEQUAL;
+    MPI_Comm_compare(a, b, &r);
+    return r == MPI_IDENT || r == MPI_CONGRUENT;
+}
 static void ctpy_set_threads(int n) { omp_set_num_threads(n); }
 """
 

@@ -15,12 +15,13 @@ from ._lib import ArgumentError, CosmotlError, FileError, NumericError, lib as _
 from .cosmology import FIDUCIAL, linear_pk
 from .model import Model
 from .snapshot import read_snapshot, snapshot_header
-from .stats import (Bk, BkResult, MarkedPk, MarkedPkResult, Pk, PkResult, local_planes,
-                    paint)
+from .stats import (Bk, BkResult, MarkedPk, MarkedPkResult, Pk, PkResult, keep_meshes,
+                    local_planes, paint, release_meshes)
 from .table import Table, read_table
 
 __version__ = "0.1.0"
 __all__ = ["read_snapshot", "snapshot_header", "Pk", "MarkedPk", "Bk", "paint",
-           "local_planes", "linear_pk", "read_table", "Table", "Model", "PkResult",
+           "local_planes", "release_meshes", "keep_meshes", "linear_pk", "read_table", "Table",
+           "Model", "PkResult",
            "MarkedPkResult", "BkResult", "CosmotlError", "ArgumentError", "FileError",
            "NumericError", "FIDUCIAL"]

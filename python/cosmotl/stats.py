@@ -3,6 +3,7 @@ particles (or of a density mesh) through libcosmotl: the same estimator, the
 same binning and the same numbers as `cosmotl summarize`."""
 from __future__ import annotations
 
+import atexit
 from typing import Any, Optional, Sequence, Union
 
 import numpy as np
@@ -11,7 +12,7 @@ from ._lib import (ArgumentError, agree, check, comm_size, copy_doubles, copy_in
                    mpi_running, to_comm)
 
 __all__ = ["Pk", "MarkedPk", "Bk", "paint", "local_planes", "PkResult", "MarkedPkResult",
-           "BkResult"]
+           "BkResult", "release_meshes", "keep_meshes"]
 
 ArrayLike = Union[np.ndarray, Sequence[Sequence[float]]]
 
@@ -95,28 +96,116 @@ def _check_particles(pos: Any, weights: Any, box: float):
     return p, w, None
 
 
+class _MeshCache:
+    """Meshes (with their FFTW plans) kept between calls, as `cosmotl
+    summarize` keeps them between snapshots: creating a 512^3 mesh (allocation,
+    first touch, plans) costs about a tenth of a P(k). Per communicator (up to
+    congruence: same ranks in the same order), only the meshes of its last
+    (grid, box, threads) are kept, at most as many as one call used. A call on
+    one communicator never creates or frees meshes of another, so the ranks of
+    every communicator make the same (collective) mesh calls in the same order
+    even when some ranks also work alone (comm=None) in between."""
+
+    def __init__(self):
+        self.groups = []        # [key, [ct_mesh ** not in use]], one per communicator
+        self.enabled = True
+
+    def _group(self, c):
+        for g in self.groups:
+            if lib.ctpy_comm_congruent(lib.ct_mesh_comm(g[1][0][0]), c):
+                return g
+        return None
+
+    def take(self, key, c, count):
+        g = self._group(c)
+        if g is None:
+            return []
+        if g[0] != key:  # another size on this communicator: free the old meshes
+            self._destroy(g)
+            return []
+        out, g[1] = g[1][:count], g[1][count:]
+        if not g[1]:
+            self.groups.remove(g)
+        return out
+
+    def give(self, key, c, ptrs):
+        if not ptrs:
+            return
+        if not (self.enabled and mpi_running()):
+            for p in ptrs:
+                lib.ct_mesh_destroy(p)
+            return
+        g = self._group(c)
+        if g is not None and g[0] != key:
+            self._destroy(g)
+            g = None
+        if g is None:
+            self.groups.append([key, list(ptrs)])
+        else:
+            g[1].extend(ptrs)
+
+    def _destroy(self, g):
+        if mpi_running():
+            for p in g[1]:
+                lib.ct_mesh_destroy(p)
+        self.groups.remove(g)
+
+    def release(self):
+        for g in list(self.groups):
+            self._destroy(g)
+
+    def kept(self):
+        """[(grid, box, threads, number of meshes)] of the kept meshes."""
+        return [(*g[0], len(g[1])) for g in self.groups]
+
+
+_cache = _MeshCache()
+atexit.register(_cache.release)  # before MPI is finalised (atexit runs in reverse order)
+
+
+def release_meshes() -> None:
+    """Free the meshes that Pk, MarkedPk and Bk keep between calls (per
+    communicator, the last grid size's meshes and FFT plans, (grid/2 + 1) * 2 *
+    grid^2 reals each, split over the ranks). Call it on every rank: freeing
+    a mesh frees its communicator."""
+    _cache.release()
+
+
+def keep_meshes(enabled: bool = True) -> None:
+    """Keep meshes between calls (the default) or free them after every call
+    (False, which also frees the ones kept now)."""
+    _cache.enabled = bool(enabled)
+    if not enabled:
+        _cache.release()
+
+
 class _Meshes:
-    """The meshes of one measurement, destroyed on exit."""
+    """The meshes of one measurement: taken from the cache or created, given
+    back on exit."""
 
     def __init__(self, grid: int, box: float, threads: int, c, count: int):
-        self.ptrs = [ffi.new("ct_mesh **") for _ in range(count)]
-        self.grid, self.box, self.threads, self.c = grid, box, threads, c
+        self.key = (grid, box, threads)
+        self.grid, self.box, self.threads, self.c, self.count = grid, box, threads, c, count
+        self.ptrs = []
 
     def __enter__(self):
+        self.ptrs = _cache.take(self.key, self.c, self.count)
         s = ffi.new("ct_mesh_settings *")
         lib.ct_mesh_settings_defaults(s)
         s.n, s.box, s.threads = self.grid, self.box, self.threads
         try:
-            for p in self.ptrs:
+            while len(self.ptrs) < self.count:
+                p = ffi.new("ct_mesh **")
                 check(lib.ct_mesh_create(p, s, self.c))
+                self.ptrs.append(p)
         except BaseException:
             self.__exit__()
             raise
         return [p[0] for p in self.ptrs]
 
     def __exit__(self, *exc):
-        for p in self.ptrs:
-            lib.ct_mesh_destroy(p)
+        _cache.give(self.key, self.c, self.ptrs)
+        self.ptrs = []
         return False
 
 
@@ -382,6 +471,7 @@ def _pk_mesh(delta, box, grid, mas, axis, threads, bin_width, comm, multipoles):
         agree(c, msg)
         row = int(lib.ct_mesh_row(m))
         rsize = ffi.sizeof("ct_real")
+        lib.ct_mesh_zero(m)  # a mesh kept from an earlier call is in Fourier space
         if nx:
             view = np.frombuffer(ffi.buffer(lib.ct_mesh_real(m), nx * N * row * rsize),
                                  dtype=np.float64 if rsize == 8 else np.float32)

@@ -200,3 +200,39 @@ def test_extension_uses_installed_shared_library(tmp_path):
     maps = eval(lines[0])
     assert all(p.startswith(str(moved)) for p in maps), maps
     assert lines[1].startswith(str(moved))
+
+
+def test_meshes_kept_between_calls(data, snap):
+    """Pk, MarkedPk and Bk keep their meshes (and FFT plans) between calls:
+    results stay bit for bit those of fresh meshes, whatever ran before on
+    the kept meshes (a mesh left in Fourier space, a mesh input), and
+    release_meshes / keep_meshes(False) free them."""
+    from cosmotl import stats
+    box, grid, pos = data["box"], data["grid"], snap["pos"]
+    cosmotl.keep_meshes(False)
+    try:
+        assert not stats._cache.kept()
+        fresh = cosmotl.Pk(pos, box, grid, axis=1)
+        fresh_i = cosmotl.Pk(pos, box, grid, interlace=True)
+        fresh_mk = cosmotl.MarkedPk(pos, box, grid)
+        delta = cosmotl.paint(pos, grid, box)
+        delta = delta / delta.mean() - 1
+        fresh_mesh = cosmotl.Pk(delta, box, mas="CIC")
+        assert not stats._cache.kept()
+    finally:
+        cosmotl.keep_meshes(True)
+    runs = [lambda: cosmotl.Pk(pos, box, grid, axis=1).Pk,
+            lambda: cosmotl.Pk(pos, box, grid, interlace=True).P0,
+            lambda: cosmotl.MarkedPk(pos, box, grid).Mk,
+            lambda: cosmotl.Pk(delta, box, mas="CIC").P0]
+    want = [fresh.Pk, fresh_i.P0, fresh_mk.Mk, fresh_mesh.P0]
+    for order in ([0, 1, 2, 3, 0], [3, 2, 1, 0, 3, 1]):
+        for i in order:
+            assert runs[i]().tobytes() == want[i].tobytes(), f"call {i} on kept meshes"
+        cosmotl.Bk(pos, box, grid, dk=2, kmax=8)
+    kept = stats._cache.kept()
+    assert len(kept) == 1 and kept[0][:3] == (grid, box, 1) and 1 <= kept[0][3] <= 3, kept
+    cosmotl.Pk(pos, box, grid // 2)          # another grid: the old meshes are freed
+    assert stats._cache.kept() == [(grid // 2, box, 1, 1)]
+    cosmotl.release_meshes()
+    assert not stats._cache.kept()

@@ -151,3 +151,38 @@ def test_paint_slabs_and_mesh_pk(data, snap, comm, nranks):
     b = cosmotl.Pk(snap["pos"], box, grid, comm=comm)
     np.testing.assert_allclose(a.P0, b.P0, rtol=1e-10)
     np.testing.assert_array_equal(a.Nmodes, b.Nmodes)
+
+
+def test_kept_meshes_and_other_communicators(data, snap, comm, nranks):
+    """Meshes kept from a call on one communicator are reused only on a
+    congruent one (a Dup: same ranks and order); a call on each rank alone
+    (COMM_SELF) or on a split communicator gets its own meshes, and the next
+    call on the first communicator still equals the CLI bit for bit."""
+    if nranks == 1:
+        pytest.skip("needs mpirun -n 2")
+    from mpi4py import MPI
+    with h5py.File(os.path.join(data["dir"], "out2", "0.h5"), "r") as f:
+        ref = f["pk"]["P0"][...]
+    box, grid = data["box"], data["grid"]
+    a = cosmotl.Pk(snap["pos"], box, grid, comm=comm)
+    same(a.P0, ref, "P0")
+    dup = comm.Dup()
+    try:
+        same(cosmotl.Pk(snap["pos"], box, grid, comm=dup).P0, ref, "P0 on a Dup")
+    finally:
+        dup.Free()
+    # each rank alone: its own particles only (a different spectrum), no hang;
+    # on the last rank only, and on another grid (the communicator's own
+    # kept meshes are untouched, so the ranks still agree on what to create)
+    if comm.Get_rank() == nranks - 1:
+        alone = cosmotl.Pk(snap["pos"], box, grid // 2)
+        assert alone.npart == len(snap["pos"])
+    kept = {k[:3] for k in cosmotl.stats._cache.kept()}
+    assert (grid, box, 1) in kept
+    rev = comm.Split(0, nranks - 1 - comm.Get_rank())   # same ranks, reversed order
+    try:
+        r = cosmotl.Pk(snap["pos"], box, grid, comm=rev)
+        np.testing.assert_allclose(r.P0, ref, rtol=1e-12)
+    finally:
+        rev.Free()
+    same(cosmotl.Pk(snap["pos"], box, grid, comm=comm).P0, ref, "P0 after other communicators")
