@@ -17,6 +17,13 @@ extern "C" {
 /* Silence HDF5's own error-stack printing (cosmotl reports errors itself). */
 void ct_h5_quiet(void);
 
+/* Object creation property lists without time stamps: HDF5 stores a
+ * modification time in every dataset's and group's header by default, so two
+ * runs with identical data would differ in bytes. Every writer uses these
+ * (resumed outputs are byte-identical to uninterrupted ones). Caller closes. */
+hid_t ct_h5_dcpl(void);
+hid_t ct_h5_gcpl(void);
+
 /* Create (truncate) / open read-only a file, serial access. */
 ct_status ct_h5_create(const char *path, hid_t *file);
 ct_status ct_h5_open_ro(const char *path, hid_t *file);

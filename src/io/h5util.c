@@ -14,6 +14,22 @@ static void objname(hid_t loc, char *buf, size_t cap)
     snprintf(buf, cap, "%s:%s", file, obj);
 }
 
+hid_t ct_h5_dcpl(void)
+{
+    hid_t p = H5Pcreate(H5P_DATASET_CREATE);
+    if (p >= 0)
+        H5Pset_obj_track_times(p, 0);
+    return p;
+}
+
+hid_t ct_h5_gcpl(void)
+{
+    hid_t p = H5Pcreate(H5P_GROUP_CREATE);
+    if (p >= 0)
+        H5Pset_obj_track_times(p, 0);
+    return p;
+}
+
 ct_status ct_h5_create(const char *path, hid_t *file)
 {
     *file = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
@@ -58,7 +74,9 @@ ct_status ct_h5_group(hid_t loc, const char *path, hid_t *group)
     } else {
         hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
         H5Pset_create_intermediate_group(lcpl, 1);
-        *group = H5Gcreate2(loc, path, lcpl, H5P_DEFAULT, H5P_DEFAULT);
+        hid_t gcpl = ct_h5_gcpl();
+        *group = H5Gcreate2(loc, path, lcpl, gcpl, H5P_DEFAULT);
+        H5Pclose(gcpl);
         H5Pclose(lcpl);
     }
     if (*group < 0) {
@@ -207,7 +225,9 @@ static ct_status write_ds(hid_t loc, const char *name, hid_t memtype, hid_t file
     if (H5Lexists(loc, name, H5P_DEFAULT) > 0)
         H5Ldelete(loc, name, H5P_DEFAULT);
     hid_t space = H5Screate_simple(rank, dims, NULL);
-    hid_t d = H5Dcreate2(loc, name, filetype, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t dcpl = ct_h5_dcpl();
+    hid_t d = H5Dcreate2(loc, name, filetype, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    H5Pclose(dcpl);
     herr_t e = d >= 0 ? H5Dwrite(d, memtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) : -1;
     if (d >= 0)
         H5Dclose(d);

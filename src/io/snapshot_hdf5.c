@@ -410,7 +410,7 @@ static ct_status create_file(const char *path, const ct_snapshot_header *hd, con
                              int file, int nfiles, int64_t offs[6][DS_N])
 {
     ct_status rc = CT_OK;
-    hid_t fid = -1, g = -1, pt = -1, dcpl = -1, sp = -1, d = -1;
+    hid_t fid = -1, g = -1, pt = -1, dcpl = -1, gcpl = -1, sp = -1, d = -1;
     int32_t thisfile[6];
     uint32_t low[6], high[6];
     for (int t = 0; t < 6; t++) {
@@ -427,7 +427,8 @@ static ct_status create_file(const char *path, const ct_snapshot_header *hd, con
     fid = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     if (fid < 0)
         CT_FAIL(CT_ERR_IO, "%s: cannot create file", path);
-    g = H5Gcreate2(fid, "Header", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    gcpl = ct_h5_gcpl();
+    g = H5Gcreate2(fid, "Header", H5P_DEFAULT, gcpl, H5P_DEFAULT);
     if (g < 0)
         CT_FAIL_GOTO(rc, CT_ERR_IO, "%s: cannot create /Header", path);
     const hid_t F8 = H5T_IEEE_F64LE, D = H5T_NATIVE_DOUBLE, I4 = H5T_STD_I32LE,
@@ -458,12 +459,13 @@ static ct_status create_file(const char *path, const ct_snapshot_header *hd, con
     H5Pset_layout(dcpl, H5D_CONTIGUOUS);
     H5Pset_alloc_time(dcpl, H5D_ALLOC_TIME_EARLY);
     H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER);
+    H5Pset_obj_track_times(dcpl, 0); /* no time stamps: reruns are byte-identical */
     for (int t = 0; t < 6; t++) {
         if (thisfile[t] == 0)
             continue;
         char gname[16];
         snprintf(gname, sizeof gname, "PartType%d", t);
-        pt = H5Gcreate2(fid, gname, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        pt = H5Gcreate2(fid, gname, H5P_DEFAULT, gcpl, H5P_DEFAULT);
         if (pt < 0)
             CT_FAIL_GOTO(rc, CT_ERR_IO, "%s: cannot create %s", path, gname);
         for (int k = 0; k < DS_N; k++) {
@@ -485,6 +487,7 @@ static ct_status create_file(const char *path, const ct_snapshot_header *hd, con
         h5close(&pt);
     }
     h5close(&dcpl);
+    h5close(&gcpl);
     h5close(&g);
     if (H5Fclose(fid) < 0) {
         fid = -1;
@@ -497,6 +500,7 @@ fail:
     h5close(&sp);
     h5close(&pt);
     h5close(&dcpl);
+    h5close(&gcpl);
     h5close(&g);
     h5close(&fid);
     return rc;

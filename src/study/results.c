@@ -246,7 +246,9 @@ static ct_status write_strings(hid_t loc, const char *name, const char **v, size
     H5Tset_size(t, H5T_VARIABLE);
     hsize_t dim = n;
     hid_t sp = H5Screate_simple(1, &dim, NULL);
-    hid_t d = H5Dcreate2(loc, name, t, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t dcpl = ct_h5_dcpl();
+    hid_t d = H5Dcreate2(loc, name, t, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    H5Pclose(dcpl);
     herr_t e = d >= 0 ? H5Dwrite(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) : -1;
     if (d >= 0)
         H5Dclose(d);

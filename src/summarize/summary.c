@@ -51,7 +51,9 @@ ct_status ct_h5_vstr_array(hid_t loc, const char *name, const char *const *v, si
             H5Aclose(o);
         }
     } else {
-        o = H5Dcreate2(loc, name, t, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        hid_t dcpl = ct_h5_dcpl();
+        o = H5Dcreate2(loc, name, t, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+        H5Pclose(dcpl);
         if (o >= 0) {
             e = H5Dwrite(o, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, v);
             H5Dclose(o);

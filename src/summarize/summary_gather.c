@@ -558,7 +558,9 @@ static ct_status gather_local(const char *dir, const char *out, const ct_gather_
     {
         hsize_t d[1] = {(hsize_t)nsim};
         hid_t sp = H5Screate_simple(1, d, NULL);
-        hid_t ds = H5Dcreate2(of, "status", H5T_STD_U8LE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        hid_t dcpl = ct_h5_dcpl();
+        hid_t ds = H5Dcreate2(of, "status", H5T_STD_U8LE, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+        H5Pclose(dcpl);
         herr_t e = ds < 0 ? -1 : H5Dwrite(ds, H5T_NATIVE_UCHAR, H5S_ALL, H5S_ALL, H5P_DEFAULT, status);
         ct_status st = e < 0 ? ct_error_set(CT_ERR_IO, __func__, __LINE__, "%s: cannot write /status", out)
                              : ct_h5_attr_vstr(ds, "meaning",

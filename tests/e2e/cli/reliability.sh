@@ -9,6 +9,9 @@
 #   badsnap    the snapshot reader's bad inputs through summarize: each recorded
 #              with its error in the manifest while the good one is done (exit 3)
 #   timeouts   every registered test has a timeout, every MPI test a hard one
+#   bytes      simulate, summarize, gather and train run twice (more than one
+#              second apart) write byte-identical HDF5 files (no time stamps in
+#              object headers), so a resumed run can be checked with cmp
 set -u
 : "${COSMOTL:?}" "${CT_SOURCE_ROOT:?}"
 case_=${1:?case}
@@ -211,6 +214,42 @@ timeouts)
     grep -q "mpirun_sh" "$f" || fail "$f: MPI tests not run through mpirun.sh"
   done
   echo "$n tests, all with timeouts"
+  ;;
+bytes)
+  need simulate; need summarize; need gather; need train
+  # HDF5 stores modification times with one-second resolution: the two runs are
+  # at least 1.1 s apart so a time stamp anywhere would show as a byte difference
+  # at the same paths (inputs' paths are recorded in the outputs), then moved aside
+  for r in a b; do
+    simulate_some suite 0:2
+    "$COSMOTL" -q summarize suite/0/snapdir_004 suite/1/snapdir_004 --grid 32 \
+      --stats pk,mk --out sum >s.log 2>&1 || fail "summarize $r: $(tail -1 s.log)"
+    "$COSMOTL" -q gather sum --out table.h5 >g.log 2>&1 || fail "gather $r: $(tail -1 g.log)"
+    mkdir $r && mv suite sum table.h5 $r/
+    [ $r = a ] && sleep 1.1
+  done
+  for f in suite/0/snapdir_004/snap_004.0.hdf5 suite/1/snapdir_004/snap_004.0.hdf5 \
+           sum/0.h5 sum/1.h5 table.h5; do
+    [ -f a/$f ] || { fail "a/$f missing"; continue; }
+    cmp -s a/$f b/$f || fail "$f differs in bytes between two identical runs: $(cmp a/$f b/$f)"
+  done
+  # train (with a checkpoint): the same config twice, in place (the config's path is
+  # recorded in the model, so it must be the same)
+  printf '# a b\n' >params.txt
+  for i in $(seq 0 7); do printf '0.%d 0.%d\n' $((i + 1)) $((9 - i)) >>params.txt; done
+  printf '[data]\nsuite = t.h5\nstats = pk\nsplit = 0.5,0.25\n[model]\nhidden = 4\n[train]\nepochs = 5\nbatch = 2\ncheckpoint = out/ckpt.h5\nlog_every = 0\n[output]\nmodel = out/model.h5\n' >t.ini
+  simulate_some s8 0:8
+  "$COSMOTL" -q summarize s8/*/snapdir_004 --grid 32 --stats pk --out s8sum >s.log 2>&1 || fail "summarize 8"
+  "$COSMOTL" -q gather s8sum --params params.txt --out t.h5 >g.log 2>&1 || fail "gather 8: $(tail -1 g.log)"
+  for r in 1 2; do
+    rm -rf out
+    "$COSMOTL" -q train t.ini >t.log 2>&1 || fail "train: $(tail -1 t.log)"
+    [ $r = 1 ] && { mv out out1; sleep 1.1; }
+  done
+  for f in model.h5 ckpt.h5; do
+    [ -f out/$f ] || { fail "train wrote no $f"; continue; }
+    cmp -s out1/$f out/$f || fail "train $f differs in bytes between two identical runs"
+  done
   ;;
 *) echo "unknown case $case_" >&2; exit 2 ;;
 esac
