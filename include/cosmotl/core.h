@@ -224,7 +224,9 @@ size_t ct_mem_current(void);
 /* Atomic output: write to a temporary name in the same directory, then rename.
  * ct_atomic_begin fills tmp (capacity tmp_cap) with "<dir>/.<base>.tmp.<pid>";
  * ct_atomic_commit fsyncs and renames tmp onto final; ct_atomic_abort unlinks tmp.
- * A file that exists under its final name is therefore always complete. */
+ * A file that exists under its final name is therefore always complete.
+ * ct_atomic_begin also removes temporaries of final_path left by writers that
+ * were killed (".<base>.tmp.<pid>" with no live process <pid> on this host). */
 ct_status ct_atomic_begin(const char *final_path, char *tmp, size_t tmp_cap);
 ct_status ct_atomic_commit(const char *tmp, const char *final_path);
 void ct_atomic_abort(const char *tmp);

@@ -2,8 +2,10 @@
 #include "cosmotl/core.h"
 #include "ct_config.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <libgen.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -36,6 +38,39 @@ ct_status ct_path_join(char *out, size_t cap, const char *a, const char *b)
     return CT_OK;
 }
 
+/* Remove "<dir>/.<base>.tmp.<pid>" files left by writers that died (SIGKILL,
+ * node failure) before their commit: only when no process <pid> exists on this
+ * host, so a live writer's temporary is never touched. */
+static void remove_dead_temporaries(const char *dir, const char *base)
+{
+    char prefix[4096];
+    int np = snprintf(prefix, sizeof prefix, ".%s.tmp.", base);
+    if (np < 0 || (size_t)np >= sizeof prefix)
+        return;
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (strncmp(de->d_name, prefix, (size_t)np) != 0)
+            continue;
+        const char *digits = de->d_name + np;
+        char *end = NULL;
+        errno = 0;
+        long pid = strtol(digits, &end, 10);
+        if (!*digits || *end || errno || pid <= 0 || pid == (long)getpid())
+            continue;
+        if (kill((pid_t)pid, 0) == 0 || errno == EPERM)
+            continue; /* its writer is alive */
+        char p[8192];
+        snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
+        struct stat st;
+        if (lstat(p, &st) == 0 && S_ISREG(st.st_mode) && unlink(p) == 0)
+            ct_warn("removed %s, left by an interrupted writer", p);
+    }
+    closedir(d);
+}
+
 ct_status ct_atomic_begin(const char *final_path, char *tmp, size_t tmp_cap)
 {
     char copy1[4096], copy2[4096];
@@ -48,6 +83,7 @@ ct_status ct_atomic_begin(const char *final_path, char *tmp, size_t tmp_cap)
         CT_FAIL(CT_ERR_ARG, "path too long: %s", final_path);
     if (!ct_dir_exists(dir))
         CT_FAIL(CT_ERR_IO, "%s: directory %s does not exist", final_path, dir);
+    remove_dead_temporaries(dir, base);
     return CT_OK;
 }
 

@@ -144,6 +144,35 @@ static void test_files(void)
     fclose(f);
     ct_atomic_abort(tmp);
     CT_EXPECT(!ct_file_exists(tmp));
+    /* temporaries of killed writers (no such process) are removed by the next
+     * begin; a live writer's (our parent's) and other files' are kept */
+    {
+        long pid_max = 4194304; /* the largest a kernel allows; no pid reaches it */
+        FILE *pm = fopen("/proc/sys/kernel/pid_max", "r");
+        if (pm) {
+            if (fscanf(pm, "%ld", &pid_max) != 1)
+                pid_max = 4194304;
+            fclose(pm);
+        }
+        char dead[600], live[600], other[600], fin2[320];
+        snprintf(dead, sizeof dead, "%s/.out.txt.tmp.%ld", sub, pid_max);
+        snprintf(live, sizeof live, "%s/.out.txt.tmp.%ld", sub, (long)getppid());
+        snprintf(other, sizeof other, "%s/.other.txt.tmp.%ld", sub, pid_max);
+        const char *made[3] = {dead, live, other};
+        for (int i = 0; i < 3; i++) {
+            FILE *t = fopen(made[i], "w");
+            CT_EXPECT(t != NULL);
+            if (t)
+                fclose(t);
+        }
+        CT_EXPECT_OK(ct_atomic_begin(fin, tmp, sizeof tmp));
+        CT_EXPECT(!ct_file_exists(dead));
+        CT_EXPECT(ct_file_exists(live) && ct_file_exists(other));
+        snprintf(fin2, sizeof fin2, "%s/other.txt", sub);
+        CT_EXPECT_OK(ct_atomic_begin(fin2, tmp, sizeof tmp));
+        CT_EXPECT(!ct_file_exists(other) && ct_file_exists(live));
+        unlink(live);
+    }
     /* missing directories are errors */
     CT_EXPECT(ct_atomic_begin("/nonexistent/dir/x", tmp, sizeof tmp) == CT_ERR_IO);
     CT_EXPECT(ct_read_text("/nonexistent/file", &text, &len) == CT_ERR_IO);
