@@ -238,6 +238,16 @@ ct_status ct_atomic_begin_coll(const char *final_path, char *tmp, size_t tmp_cap
 ct_status ct_atomic_commit_coll(const char *tmp, const char *final_path, MPI_Comm comm);
 void ct_atomic_abort_coll(const char *tmp, MPI_Comm comm);
 
+/* Graceful stop on SIGTERM (SLURM's preemption signal). ct_stop_on_sigterm installs
+ * a handler that only records the signal; long loops poll ct_stop_requested() (or
+ * the collective ct_stop_agree(), true on every rank if any rank has the signal)
+ * at safe points and end cleanly (train: after writing the checkpoint). If the
+ * process still runs grace_seconds after the signal (0: no limit), it ends as if
+ * no handler were installed (killed by SIGTERM), so it always exits in time. */
+void ct_stop_on_sigterm(unsigned grace_seconds);
+int ct_stop_requested(void);
+int ct_stop_agree(MPI_Comm comm);
+
 /* mkdir -p; ok if it exists. */
 ct_status ct_mkdir_p(const char *path);
 int ct_file_exists(const char *path);

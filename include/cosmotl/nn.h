@@ -274,6 +274,8 @@ typedef struct {
     int log_every;            /* ct_info progress every this many epochs (default 10; 0 off) */
     ct_epoch_fn on_epoch;
     void *on_epoch_user;
+    int stop_on_sigterm;      /* after each epoch, end (checkpoint written, interrupted
+                                 and signalled set) if ct_stop_agree() (default 0) */
 } ct_train_settings;
 
 void ct_train_settings_defaults(ct_train_settings *s);
@@ -289,6 +291,7 @@ typedef struct {
     double seconds;           /* wall time of this call */
     double seconds_allreduce; /* time in the gradient allreduce (this rank) */
     double seconds_exchange;  /* time in the per-epoch row exchange (this rank) */
+    int signalled;            /* interrupted by SIGTERM (stop_on_sigterm) */
 } ct_train_result;
 
 /* Train m on a sharded training set (val may be NULL: no early stopping, plateau

@@ -3,6 +3,7 @@
  * a training log and optionally the test metrics. */
 #include <limits.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,7 +45,10 @@ static const char *help =
     "  [output]    model = FILE (required), log = FILE, metrics = FILE (CSV of test MSE,\n"
     "              RMSE, R2 per target)\n"
     "Relative paths are relative to the config's folder. Unknown keys are errors.\n"
-    "Runs on any number of MPI ranks: the mini-batch is split over them.\n";
+    "Runs on any number of MPI ranks: the mini-batch is split over them.\n"
+    "SIGTERM (SLURM's preemption signal): the epoch in progress ends, the checkpoint\n"
+    "is written and train exits with status 143 (rerun to resume); an epoch still\n"
+    "running 25 s after the signal is abandoned (the last checkpoint resumes).\n";
 
 #define MAXT 64
 
@@ -520,7 +524,15 @@ static ct_status run(ct_config *cfg, MPI_Comm comm)
         CT_CHECK_GOTO(rc, ct_mlp_set_config_text(m, text));
     } else {
         ct_train_result res;
+        c->ts.stop_on_sigterm = 1; /* SIGTERM: checkpoint after this epoch, exit 143 */
         CT_CHECK_GOTO(rc, ct_mlp_train(m, &tr, nva ? &va : NULL, &c->ts, comm, &res));
+        if (res.interrupted && res.signalled) {
+            if (c->checkpoint[0])
+                CT_FAIL_GOTO(rc, CT_ERR_STATE, "train: SIGTERM after epoch %d; checkpoint %s "
+                             "written, rerun to resume", res.epochs_run, c->checkpoint);
+            CT_FAIL_GOTO(rc, CT_ERR_STATE, "train: SIGTERM after epoch %d; no checkpoint "
+                         "(set [train] checkpoint to resume), nothing written", res.epochs_run);
+        }
         if (res.interrupted) {
             ct_info("train: stopped after %d epochs as asked (stop_after); the checkpoint "
                     "resumes it", res.epochs_run);
@@ -593,9 +605,16 @@ int cmd_train(int argc, char **argv, MPI_Comm comm)
         return ct_cli_usage_error("train", comm, "expected exactly one CONFIG");
     ct_config *cfg = NULL;
     ct_status rc = ct_config_load(&cfg, argv[1], comm);
+    /* SLURM sends SIGTERM, then SIGKILL after KillWait (default 30 s): end cleanly
+     * after the current epoch, or as killed by SIGTERM after 25 s */
+    ct_stop_on_sigterm(25);
     if (rc == CT_OK)
         rc = run(cfg, comm);
     rc = ct_agree_msg(comm, rc);
     ct_config_destroy(&cfg);
+    if (rc != CT_OK && ct_stop_agree(comm)) {
+        ct_cli_fail("train", comm);
+        return 128 + SIGTERM;
+    }
     return rc == CT_OK ? 0 : ct_cli_fail("train", comm);
 }

@@ -561,6 +561,10 @@ ct_status ct_mlp_train(ct_mlp *m, const ct_dataset *train, const ct_dataset *val
             ct_info("train: epoch %d/%d  train %.4e  val %.4e  lr %.2e  %.2fs/epoch", epoch + 1,
                     s->epochs, train_loss, val_loss, lr, dt);
         int interrupt = !st.finished && s->stop_after > 0 && epochs_this_call >= s->stop_after;
+        if (!st.finished && s->stop_on_sigterm && ct_stop_agree(comm)) {
+            interrupt = 1;
+            res->signalled = 1;
+        }
         if (s->checkpoint &&
             (st.finished || interrupt || st.epoch % (s->checkpoint_every > 0 ? s->checkpoint_every : 1) == 0))
             CT_CHECK_GOTO(rc, ct_nn_write_file(m, &st, s->checkpoint, comm));

@@ -6,6 +6,7 @@
 #   quijote   a folder of Pk_m_z=0.txt files + params file gives the same data
 #   transfer  pretrain with a dummy output, fine-tune with every transfer mode
 #   resume    stopped after 3 epochs and resumed == uninterrupted (bitwise weights)
+#   sigterm   SIGTERM mid-run: checkpoint, exit 143 in time; resumed == uninterrupted (cmp)
 #   search    TPE search with pruning on 2 ranks writes a search log and the best model
 #   bad       bad configs and inputs fail with one line naming the file; no output
 set -u
@@ -160,6 +161,39 @@ resume)
   [ -f out/model.h5 ] && echo "note: the run finished before the kill" >&2
   expect_ok "resumed after SIGKILL" 1 train kill.ini
   h5diff -d 0 full.h5 out/model.h5 /layers >diff.txt 2>&1 || { fail "killed+resumed != uninterrupted"; head diff.txt >&2; }
+  ;;
+sigterm)
+  # SIGTERM (SLURM's preemption signal) mid-training: the epoch ends, the checkpoint
+  # is written, exit 143 within the grace time, no model and no temporaries; the
+  # rerun resumes to the same bytes as an uninterrupted run
+  mkdir -p out
+  base_config t.ini "[train]" "checkpoint = out/ck.h5"
+  sed -i 's#^epochs = 40#epochs = 1000#; s#^patience = 15#patience = 0#' t.ini
+  expect_ok "uninterrupted" 1 train t.ini
+  mv out/model.h5 full.h5; rm -f out/ck.h5
+  "$COSMOTL" train t.ini >out.txt 2>err.txt &
+  pid=$!
+  for i in $(seq 1 600); do [ -f out/ck.h5 ] && break; sleep 0.05; done
+  t0=$(date +%s)
+  if kill -TERM $pid 2>/dev/null; then
+    wait $pid; rc=$?
+    took=$(($(date +%s) - t0))
+    if [ -f out/model.h5 ]; then
+      echo "note: the run finished before SIGTERM arrived" >&2
+    else
+      [ $rc = 143 ] || fail "exit $rc after SIGTERM, expected 143"
+      [ $took -le 30 ] || fail "took ${took}s to end after SIGTERM"
+      grep -q "SIGTERM after epoch .* checkpoint .* written" err.txt || fail "message: $(cat err.txt)"
+      [ "$(grep -c 'error' err.txt)" = 1 ] || fail "not one error line: $(cat err.txt)"
+      [ -f out/ck.h5 ] || fail "no checkpoint after SIGTERM"
+      [ -z "$(find out -name '.*.tmp.*')" ] || fail "temporaries left: $(ls -a out)"
+      echo "SIGTERM: exit $rc after ${took}s, $(grep -o 'after epoch [0-9]*' err.txt)"
+    fi
+  else
+    wait $pid; echo "note: the run finished before SIGTERM" >&2
+  fi
+  expect_ok "resumed after SIGTERM" 1 train t.ini
+  cmp -s full.h5 out/model.h5 || fail "resumed model differs in bytes from the uninterrupted one"
   ;;
 search)
   mkdir -p out
