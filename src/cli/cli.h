@@ -2,9 +2,11 @@
 #ifndef COSMOTL_CLI_H
 #define COSMOTL_CLI_H
 
+#include <limits.h>
 #include <mpi.h>
 
 #include "cosmotl/core.h"
+#include "cosmotl/sim.h"
 
 /* Every subcommand: argv[0] is the subcommand name; returns the exit code. */
 typedef int (*ct_cmd_fn)(int argc, char **argv, MPI_Comm comm);
@@ -18,6 +20,20 @@ int cmd_explain(int argc, char **argv, MPI_Comm comm);
 int cmd_cka(int argc, char **argv, MPI_Comm comm);
 int cmd_inspect(int argc, char **argv, MPI_Comm comm);
 int cmd_jobs(int argc, char **argv, MPI_Comm comm);
+int cmd_d3m(int argc, char **argv, MPI_Comm comm);
+
+/* A suite config (a file of configs/suites/) as `cosmotl simulate` reads it; paths
+ * in it are relative to the config's folder. cmd_d3m reads the two suites of a
+ * pair with it. */
+typedef struct {
+    ct_suite_settings s;
+    char out[PATH_MAX];
+    char table[PATH_MAX];
+    char pk_table[PATH_MAX];
+    double *pk_k, *pk_p;
+} cli_suite_cfg;
+ct_status cli_suite_read(ct_config *cfg, cli_suite_cfg *sc);
+void cli_suite_free(cli_suite_cfg *sc);
 
 /* What `cosmotl inspect FILE` can describe; each returns CT_ERR_UNSUPPORTED when
  * the file is not of its kind (so the next one is tried) and prints on rank 0. */

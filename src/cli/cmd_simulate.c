@@ -38,15 +38,7 @@ static void resolve(char *out, size_t cap, const char *base, const char *p)
         snprintf(out, cap, "%s/%s", base, p);
 }
 
-typedef struct {
-    ct_suite_settings s;
-    char out[PATH_MAX];
-    char table[PATH_MAX];
-    char pk_table[PATH_MAX];
-    double *pk_k, *pk_p;
-} suite_cfg;
-
-static ct_status read_suite(ct_config *cfg, suite_cfg *sc)
+ct_status cli_suite_read(ct_config *cfg, cli_suite_cfg *sc)
 {
     const char *file = ct_config_path(cfg), *dir = ct_config_dir(cfg), *v;
     ct_suite_settings *s = &sc->s;
@@ -203,6 +195,13 @@ static ct_status read_suite(ct_config *cfg, suite_cfg *sc)
     return CT_OK;
 }
 
+void cli_suite_free(cli_suite_cfg *sc)
+{
+    free(sc->pk_k);
+    free(sc->pk_p);
+    sc->pk_k = sc->pk_p = NULL;
+}
+
 int cmd_simulate(int argc, char **argv, MPI_Comm comm)
 {
     const char *cmd = "simulate";
@@ -239,11 +238,11 @@ int cmd_simulate(int argc, char **argv, MPI_Comm comm)
         return ct_cli_usage_error(cmd, comm, "missing CONFIG");
 
     ct_config *cfg = NULL;
-    suite_cfg sc;
+    cli_suite_cfg sc;
     memset(&sc, 0, sizeof sc);
     ct_status rc = ct_config_load(&cfg, config, comm);
     if (rc == CT_OK)
-        rc = read_suite(cfg, &sc);
+        rc = cli_suite_read(cfg, &sc);
     rc = ct_agree_msg(comm, rc);
     int exitc = 0;
     if (rc != CT_OK) {
@@ -286,7 +285,6 @@ int cmd_simulate(int argc, char **argv, MPI_Comm comm)
     }
 done:
     ct_config_destroy(&cfg);
-    free(sc.pk_k);
-    free(sc.pk_p);
+    cli_suite_free(&sc);
     return exitc;
 }
