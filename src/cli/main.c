@@ -22,6 +22,7 @@ static const struct {
     {"explain", cmd_explain, "SHAP attributions of a model"},
     {"cka", cmd_cka, "linear CKA between the layers of a model on two datasets"},
     {"inspect", cmd_inspect, "describe a snapshot, summary or model file"},
+    {"d3m", cmd_d3m, "D3M U-Net: LCDM -> massive-nu displacements (pairs, train, apply, eval)"},
     {"jobs", cmd_jobs, "write (and submit) SLURM batch scripts for a pipeline"},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
