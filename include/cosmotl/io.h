@@ -116,6 +116,10 @@ typedef struct {
     ct_bounds_policy bounds; /* positions policy (see ct_bounds_policy); default
                                 CT_BOUNDS_ERROR */
     double tolerance;    /* default CT_POS_WRAP_TOLERANCE */
+    int format;          /* a ct_snapshot_format: CT_SNAP_HDF5 (default; 0 means the same),
+                            CT_SNAP_GADGET1 or CT_SNAP_GADGET2 (legacy binary, files
+                            snap_XXX.<f>, or snap_XXX with single_file; float POS/VEL,
+                            u4/u8 ID, MASS block only for types without MassTable) */
 } ct_write_settings;
 
 void ct_write_settings_defaults(ct_write_settings *s);

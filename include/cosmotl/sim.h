@@ -54,6 +54,8 @@ typedef struct {
     double z_out[CT_SIM_MAX_OUT];
     int snapnum[CT_SIM_MAX_OUT]; /* snapshot numbers; default Quijote's (z=0 -> 4) */
     int nfiles;            /* files per snapshot; default 8 */
+    int format;            /* snapshot files: a ct_snapshot_format (cosmotl/io.h),
+                              CT_SNAP_HDF5 (default; 0 the same), CT_SNAP_GADGET1/2 */
     int threads;           /* OpenMP threads per rank in FFTs and mesh loops */
     /* force kernel and its blend: the deconvolved kernel has weight
      * exp(-(k / (force_taper k_N))^8), FD2 the rest; k_N = mesh Nyquist */
@@ -126,7 +128,8 @@ ct_status ct_sim_run(const ct_cosmo *c, const ct_sim_settings *s, ct_sim_output_
                      void *user, ct_timers *timers, MPI_Comm comm);
 
 /* Run a simulation and write dir/snapdir_XXX/snap_XXX.<f>.hdf5 for every
- * output (Gadget HDF5, particles ordered by ID whatever the rank count).
+ * output (Gadget HDF5, particles ordered by ID whatever the rank count; with
+ * format = Gadget binary format I or II the files are snap_XXX.<f>).
  * Each snapshot is atomic. */
 ct_status ct_sim_write(const ct_cosmo *c, const ct_sim_settings *s, const char *dir,
                        ct_timers *timers, MPI_Comm comm);

@@ -8,6 +8,7 @@
 #include "cli.h"
 #include "cosmotl/batch.h"
 #include "cosmotl/cosmo.h"
+#include "cosmotl/io.h"
 #include "cosmotl/sim.h"
 
 static void usage(void)
@@ -178,6 +179,9 @@ ct_status cli_suite_read(ct_config *cfg, cli_suite_cfg *sc)
     }
     CT_CHECK(ct_config_int(cfg, "sim", "nfiles", 8, 1, 1024, &l));
     sim->nfiles = (int)l;
+    static const char *const formats[] = {"hdf5", "gadget1", "gadget2", NULL};
+    CT_CHECK(ct_config_choice(cfg, "sim", "format", "hdf5", formats, &ch));
+    sim->format = ch == 0 ? CT_SNAP_HDF5 : (ch == 1 ? CT_SNAP_GADGET1 : CT_SNAP_GADGET2);
     CT_CHECK(ct_config_int(cfg, "sim", "threads", 1, 1, 256, &l));
     sim->threads = (int)l;
     static const char *const forces[] = {"fd2", "deconv", NULL};

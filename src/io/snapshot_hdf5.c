@@ -522,6 +522,106 @@ static ct_status pwrite_all(int fd, const char *path, const void *buf, size_t le
     return CT_OK;
 }
 
+/* Rank 0: lay out one Gadget binary file (format I, or II with an 8-byte label
+ * record before each block): the 256-byte header record, then POS, VEL, ID and,
+ * if any type needs it, MASS, all types concatenated in type order, each block
+ * framed by 4-byte record markers. The payloads are left to the ranks (the file
+ * is extended to its full size); offs gets each type's first byte per block. */
+static ct_status create_binary_file(const char *path, const ct_snapshot_header *hd,
+                                    const write_plan *p, int file, int nfiles, int fmt2,
+                                    int64_t offs[6][DS_N])
+{
+    ct_status rc = CT_OK;
+    int32_t thisfile[6];
+    uint32_t low[6], high[6];
+    int64_t ntot = 0, nmass = 0;
+    for (int t = 0; t < 6; t++) {
+        int64_t first, count;
+        ct_partition_range(p->total[t], nfiles, file, &first, &count);
+        if (count > INT32_MAX)
+            CT_FAIL(CT_ERR_ARG, "%s: %lld particles of type %d in one file exceed Gadget's "
+                    "32-bit NumPart_ThisFile; write more files", path, (long long)count, t);
+        thisfile[t] = (int32_t)count;
+        ct_snap_split_count(p->total[t], &low[t], &high[t]);
+        ntot += count;
+        nmass += p->write_mass[t] ? count : 0;
+        for (int k = 0; k < DS_N; k++)
+            offs[t][k] = -1;
+    }
+    /* block payload sizes: Fortran record markers are 32-bit */
+    const int64_t len[DS_N] = {12 * ntot, 12 * ntot, (int64_t)p->id_bytes * ntot, 4 * nmass};
+    for (int k = 0; k < DS_N; k++)
+        if (len[k] > (int64_t)UINT32_MAX - 8)
+            CT_FAIL(CT_ERR_ARG, "%s: a %lld-byte block exceeds the 32-bit record length of "
+                    "Gadget binary files; write more files", path, (long long)len[k]);
+    unsigned char hb[256];
+    memset(hb, 0, sizeof hb);
+    double box = hd->box / CT_SNAP_LEN_TO_MPC;
+    int32_t nf = nfiles;
+    memcpy(hb, thisfile, 24);
+    memcpy(hb + 24, p->mass_table, 48);
+    memcpy(hb + 72, &hd->time, 8);
+    memcpy(hb + 80, &hd->redshift, 8);
+    memcpy(hb + 88, &hd->flag_sfr, 4);
+    memcpy(hb + 92, &hd->flag_feedback, 4);
+    memcpy(hb + 96, low, 24);
+    memcpy(hb + 120, &hd->flag_cooling, 4);
+    memcpy(hb + 124, &nf, 4);
+    memcpy(hb + 128, &box, 8);
+    memcpy(hb + 136, &hd->omega_m, 8);
+    memcpy(hb + 144, &hd->omega_l, 8);
+    memcpy(hb + 152, &hd->hubble, 8);
+    memcpy(hb + 160, &hd->flag_stellarage, 4);
+    memcpy(hb + 164, &hd->flag_metals, 4);
+    memcpy(hb + 168, high, 24);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0)
+        CT_FAIL(CT_ERR_IO, "%s: cannot create file: %s", path, strerror(errno));
+    static const char *labels[DS_N + 1] = {"HEAD", "POS ", "VEL ", "ID  ", "MASS"};
+    int64_t pos = 0;
+    for (int b = 0; b <= DS_N && rc == CT_OK; b++) {
+        if (b == DS_N && nmass == 0)
+            break; /* MASS block only for types without a MassTable entry */
+        uint32_t m = b == 0 ? 256u : (uint32_t)len[b - 1];
+        if (fmt2) {
+            unsigned char lr[16];
+            uint32_t eight = 8, next = m + 8;
+            memcpy(lr, &eight, 4);
+            memcpy(lr + 4, labels[b], 4);
+            memcpy(lr + 8, &next, 4);
+            memcpy(lr + 12, &eight, 4);
+            rc = pwrite_all(fd, path, lr, 16, pos);
+            pos += 16;
+        }
+        if (rc == CT_OK)
+            rc = pwrite_all(fd, path, &m, 4, pos);
+        if (rc == CT_OK && b == 0)
+            rc = pwrite_all(fd, path, hb, 256, pos + 4);
+        if (rc == CT_OK && b > 0) {
+            /* each type's rows start after the earlier types' rows of this block */
+            int64_t el = b - 1 == DS_ID ? p->id_bytes : (b - 1 == DS_MASS ? 4 : 12), before = 0;
+            for (int t = 0; t < 6; t++) {
+                if (b - 1 == DS_MASS && !p->write_mass[t])
+                    continue;
+                if (thisfile[t] > 0)
+                    offs[t][b - 1] = pos + 4 + before * el;
+                before += thisfile[t];
+            }
+        }
+        if (rc == CT_OK)
+            rc = pwrite_all(fd, path, &m, 4, pos + 4 + (int64_t)m);
+        pos += 8 + (int64_t)m;
+    }
+    if (rc == CT_OK && ftruncate(fd, (off_t)pos) != 0)
+        rc = ct_error_set(CT_ERR_IO, __func__, __LINE__, "%s: cannot size file: %s", path,
+                          strerror(errno));
+    if (close(fd) != 0 && rc == CT_OK)
+        rc = ct_error_set(CT_ERR_IO, __func__, __LINE__, "%s: cannot close file: %s", path,
+                          strerror(errno));
+    return rc;
+}
+
+
 #define WRITE_CHUNK ((int64_t)1 << 18)
 
 /* This rank's particles [a, b) (local indices) of type t go to rows starting at
@@ -688,7 +788,13 @@ ct_status ct_snapshot_write(const char *dir, const ct_snapshot_header *header,
         ws = &defws;
     }
     int nfiles = ws->nfiles;
-    if (nfiles < 1 || (ws->single_file && nfiles != 1) || ws->snapnum < 0 || !dir || !header ||
+    const int fmt = ws->format ? ws->format : CT_SNAP_HDF5;
+    const int binary = fmt == CT_SNAP_GADGET1 || fmt == CT_SNAP_GADGET2;
+    if (fmt != CT_SNAP_HDF5 && !binary)
+        rc = ct_error_set(CT_ERR_ARG, __func__, __LINE__,
+                          "write settings: unknown snapshot format %d (hdf5, gadget1 or "
+                          "gadget2)", ws->format);
+    else if (nfiles < 1 || (ws->single_file && nfiles != 1) || ws->snapnum < 0 || !dir || !header ||
         !ct_snap_tolerance_ok(ws->tolerance))
         rc = ct_error_set(CT_ERR_ARG, __func__, __LINE__,
                           "write settings: nfiles = %d, single_file = %d, snapnum = %d, "
@@ -705,6 +811,8 @@ ct_status ct_snapshot_write(const char *dir, const ct_snapshot_header *header,
     else
         CT_CHECK(ct_snap_path(outdir, sizeof outdir, "%s/snapdir_%03d", dir, ws->snapnum));
     snprintf(base, sizeof base, "snap_%03d", ws->snapnum);
+    /* HDF5: snap_XXX.<f>.hdf5; Gadget binary: snap_XXX.<f> (Quijote's names) */
+    const char *ext = binary ? "" : ".hdf5", *other = binary ? ".hdf5" : "";
     long pid = (long)getpid();
     int created = 0;
     if (rank == 0) {
@@ -727,11 +835,11 @@ ct_status ct_snapshot_write(const char *dir, const ct_snapshot_header *header,
     for (int f = 0; rc == CT_OK && f < nfiles; f++) {
         char *fin = names + (size_t)(2 * f) * cap, *tmp = fin + cap;
         if (ws->single_file)
-            rc = ct_snap_path(fin, cap, "%s/%s.hdf5", outdir, base);
+            rc = ct_snap_path(fin, cap, "%s/%s%s", outdir, base, ext);
         else
-            rc = ct_snap_path(fin, cap, "%s/%s.%d.hdf5", outdir, base, f);
+            rc = ct_snap_path(fin, cap, "%s/%s.%d%s", outdir, base, f, ext);
         if (rc == CT_OK)
-            rc = ct_snap_path(tmp, cap, "%s/.%s.%d.hdf5.tmp.%ld", outdir, base, f, pid);
+            rc = ct_snap_path(tmp, cap, "%s/.%s.%d%s.tmp.%ld", outdir, base, f, ext, pid);
     }
     CT_CHECK_GOTO(rc, ct_agree_msg(comm, rc));
 
@@ -740,7 +848,10 @@ ct_status ct_snapshot_write(const char *dir, const ct_snapshot_header *header,
     if (rank == 0) {
         ct_h5_quiet();
         for (int f = 0; f < nfiles && rc == CT_OK; f++)
-            rc = create_file(names + (size_t)(2 * f + 1) * cap, header, &plan, f, nfiles, offs[f]);
+            rc = binary ? create_binary_file(names + (size_t)(2 * f + 1) * cap, header, &plan, f,
+                                             nfiles, fmt == CT_SNAP_GADGET2, offs[f])
+                        : create_file(names + (size_t)(2 * f + 1) * cap, header, &plan, f,
+                                      nfiles, offs[f]);
     }
     CT_CHECK_GOTO(rc, ct_agree_msg(comm, rc));
     MPI_Bcast(offs, (int)(sizeof *offs * (size_t)nfiles), MPI_BYTE, 0, comm);
@@ -787,7 +898,12 @@ ct_status ct_snapshot_write(const char *dir, const ct_snapshot_header *header,
         ct_snapshot_header h;
         ct_snapfile sf;
         double bf;
-        rc = ct_h5snap_scan(names + (size_t)(2 * f + 1) * cap, &h, &bf, &sf);
+        ct_snapshot_format got = CT_SNAP_HDF5;
+        const char *tmp = names + (size_t)(2 * f + 1) * cap;
+        rc = binary ? ct_gadget_scan(tmp, &h, &bf, &sf, &got) : ct_h5snap_scan(tmp, &h, &bf, &sf);
+        if (rc == CT_OK && (int)got != fmt)
+            rc = ct_error_set(CT_ERR_FORMAT, __func__, __LINE__, "%s: reads back as %s", tmp,
+                              ct_snapshot_format_name(got));
         if (rc != CT_OK)
             ct_error_push(rc, __func__, __LINE__);
     }
@@ -801,13 +917,25 @@ ct_status ct_snapshot_write(const char *dir, const ct_snapshot_header *header,
                 rc = ct_error_set(CT_ERR_IO, __func__, __LINE__, "%s: cannot rename: %s", fin,
                                   strerror(errno));
         }
+        char old[CT_SNAP_PATH_CAP];
         if (rc == CT_OK && !ws->single_file) {
-            char old[CT_SNAP_PATH_CAP];
             for (int f = nfiles;; f++) {
-                if (ct_snap_path(old, sizeof old, "%s/%s.%d.hdf5", outdir, base, f) != CT_OK ||
+                if (ct_snap_path(old, sizeof old, "%s/%s.%d%s", outdir, base, f, ext) != CT_OK ||
                     unlink(old) != 0)
                     break;
             }
+        }
+        /* and an older snapshot of the same number in the other format, so that
+         * the folder holds one snapshot */
+        if (rc == CT_OK) {
+            for (int f = 0;; f++) {
+                if (ct_snap_path(old, sizeof old, "%s/%s.%d%s", outdir, base, f, other) != CT_OK ||
+                    unlink(old) != 0)
+                    break;
+            }
+            if (ct_snap_path(old, sizeof old, "%s/%s%s", outdir, base, other) == CT_OK &&
+                (binary || ct_gadget_sniff(old)))
+                unlink(old);
         }
     }
     CT_CHECK_GOTO(rc, ct_agree_msg(comm, rc));

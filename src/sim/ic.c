@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cosmotl/io.h"
 #include "sim_internal.h"
 
 void ct_sim_settings_defaults(ct_sim_settings *s)
@@ -22,6 +23,7 @@ void ct_sim_settings_defaults(ct_sim_settings *s)
     s->z_out[0] = 0.0;
     s->snapnum[0] = 4;
     s->nfiles = 8;
+    s->format = CT_SNAP_HDF5;
     s->threads = 1;
     s->force = CT_FORCE_FD2;
     s->force_taper = 0.55;

@@ -131,7 +131,8 @@ int ct_sim_complete(const ct_sim_settings *s, const char *dir)
     for (int i = 0; i < s->nout; i++) {
         int sn = snapnum_of(s, i);
         for (int f = 0; f < s->nfiles; f++) {
-            snprintf(path, sizeof path, "%s/snapdir_%03d/snap_%03d.%d.hdf5", dir, sn, sn, f);
+            snprintf(path, sizeof path, "%s/snapdir_%03d/snap_%03d.%d%s", dir, sn, sn, f,
+                     s->format == CT_SNAP_GADGET1 || s->format == CT_SNAP_GADGET2 ? "" : ".hdf5");
             if (!ct_file_exists(path))
                 return 0;
         }
@@ -231,6 +232,7 @@ static ct_status write_output(const ct_sim_particles *pin, int iout, void *user)
         ct_write_settings_defaults(&ws);
         ws.nfiles = w->s->nfiles;
         ws.snapnum = snapnum_of(w->s, iout);
+        ws.format = w->s->format;
         CT_CHECK_GOTO(rc, ct_snapshot_write(w->dir, &h, parts, &ws, w->comm));
     }
     if (w->t)

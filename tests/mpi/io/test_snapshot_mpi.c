@@ -1,7 +1,9 @@
 /* Snapshot write -> read round trips over the ranks of MPI_COMM_WORLD (run on
- * 1, 2 and 4 ranks): single file, 3 files and 8 files; partition sizes; the same
- * particles come back exactly whatever the number of ranks or files; a failed
- * collective write leaves nothing behind.
+ * 1, 2 and 4 ranks): single file, 3 files and 8 files, each in Gadget HDF5 and
+ * in Gadget binary format I and II; partition sizes; the same particles and
+ * header come back exactly whatever the number of ranks, files or format; a
+ * rewrite in another format replaces the set; a failed collective write leaves
+ * nothing behind.
  *
  * Exactness: positions are multiples of 1/1024 Mpc/h and velocities multiples of
  * 1/16 km/s, Time = 0.25 (sqrt(a) = 1/2): every unit conversion (x1000, /1000,
@@ -185,25 +187,47 @@ int main(int argc, char **argv)
 
     struct {
         int nfiles, single;
-        const char *open_as; /* relative to root */
-    } cases[] = {{1, 1, "single/snap_004.hdf5"},
+        const char *open_as; /* relative to root/<format> */
+    } cases[] = {{1, 1, "single/snap_004"},
                  {3, 0, "three/snapdir_004"},
                  {8, 0, "eight/snapdir_004/snap_004"}};
+    const int formats[3] = {CT_SNAP_HDF5, CT_SNAP_GADGET1, CT_SNAP_GADGET2};
+    ct_snapshot_header hh[3]; /* header read back from the HDF5 set of each case */
+    for (int fi = 0; fi < 3; fi++)
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         char dir[512], path[512];
-        snprintf(dir, sizeof dir, "%s/%.*s", root, (int)strcspn(cases[c].open_as, "/"),
-                 cases[c].open_as);
-        snprintf(path, sizeof path, "%s/%s", root, cases[c].open_as);
+        snprintf(dir, sizeof dir, "%s/f%d/%.*s", root, formats[fi],
+                 (int)strcspn(cases[c].open_as, "/"), cases[c].open_as);
+        snprintf(path, sizeof path, "%s/f%d/%s%s", root, formats[fi], cases[c].open_as,
+                 cases[c].single && fi == 0 ? ".hdf5" : "");
         ct_write_settings ws;
         ct_write_settings_defaults(&ws);
         ws.nfiles = cases[c].nfiles;
         ws.single_file = cases[c].single;
+        ws.format = formats[fi];
         CT_EXPECT_OK(ct_snapshot_write(dir, &h, parts, &ws, comm));
         ct_snapshot *snap = NULL;
         CT_EXPECT_OK(ct_snapshot_open(&snap, path, comm));
         if (!snap)
             continue;
         const ct_snapshot_header *rh = ct_snapshot_get_header(snap);
+        CT_EXPECT((int)ct_snapshot_get_format(snap) == formats[fi]);
+        /* the binary header carries the same fields as the HDF5 one */
+        if (fi == 0) {
+            hh[c] = *rh;
+        } else {
+            const ct_snapshot_header *a = &hh[c];
+            CT_EXPECT(a->box == rh->box && a->time == rh->time && a->redshift == rh->redshift);
+            CT_EXPECT(a->omega_m == rh->omega_m && a->omega_l == rh->omega_l &&
+                      a->hubble == rh->hubble && a->nfiles == rh->nfiles);
+            CT_EXPECT(!memcmp(a->mass_table, rh->mass_table, sizeof a->mass_table));
+            CT_EXPECT(!memcmp(a->npart_total, rh->npart_total, sizeof a->npart_total));
+            CT_EXPECT(a->flag_sfr == rh->flag_sfr && a->flag_cooling == rh->flag_cooling &&
+                      a->flag_feedback == rh->flag_feedback && a->flag_metals == rh->flag_metals &&
+                      a->flag_stellarage == rh->flag_stellarage &&
+                      a->flag_double == rh->flag_double &&
+                      a->unit_length_mpc == rh->unit_length_mpc);
+        }
         CT_EXPECT(ct_snapshot_nfiles(snap) == cases[c].nfiles);
         CT_EXPECT(rh->npart_total[1] == N1 && rh->npart_total[2] == N2);
         CT_EXPECT(rh->box == BOX && rh->time == 0.25 && rh->redshift == 3);
@@ -230,24 +254,42 @@ int main(int argc, char **argv)
         MPI_Barrier(comm);
     }
 
-    /* rewriting with fewer files replaces the set (no stale snap_004.5.hdf5) */
-    {
-        char dir[512], path[512];
-        snprintf(dir, sizeof dir, "%s/eight", root);
-        snprintf(path, sizeof path, "%s/eight/snapdir_004", root);
+    /* rewriting with fewer files replaces the set (no stale snap_004.5.hdf5), and
+     * so does a rewrite in the other format (HDF5 -> binary -> HDF5) */
+    for (int fi = 0; fi < 3; fi++) {
+        char dir[512], path[600];
+        snprintf(dir, sizeof dir, "%s/f%d/eight", root, CT_SNAP_HDF5);
+        snprintf(path, sizeof path, "%s/snapdir_004", dir);
         ct_write_settings ws;
         ct_write_settings_defaults(&ws);
         ws.nfiles = 2;
+        ws.format = fi == 1 ? CT_SNAP_GADGET2 : CT_SNAP_HDF5;
         CT_EXPECT_OK(ct_snapshot_write(dir, &h, parts, &ws, comm));
         if (rank == 0)
             CT_EXPECT(count_entries(path) == 2);
         ct_snapshot *snap = NULL;
         CT_EXPECT_OK(ct_snapshot_open(&snap, path, comm));
         if (snap) {
+            CT_EXPECT((int)ct_snapshot_get_format(snap) == ws.format);
             CT_EXPECT(ct_snapshot_nfiles(snap) == 2);
             check_read(snap, 1, comm);
         }
         ct_snapshot_close(&snap);
+    }
+
+    /* an unknown format is refused before anything is created */
+    {
+        char dir[512];
+        snprintf(dir, sizeof dir, "%s/badfmt", root);
+        ct_write_settings ws;
+        ct_write_settings_defaults(&ws);
+        ws.format = 7;
+        ct_error_clear();
+        CT_EXPECT(ct_snapshot_write(dir, &h, parts, &ws, comm) == CT_ERR_ARG);
+        CT_EXPECT(strstr(ct_error_message(), "unknown snapshot format 7") != NULL);
+        MPI_Barrier(comm);
+        if (rank == 0)
+            CT_EXPECT(count_entries(dir) == -1);
     }
 
     /* a non-finite position on the last rank only: every rank fails, nothing left */
