@@ -125,7 +125,8 @@ static int parse_entry(char *line, ct_manifest_entry *e)
     copy_clean(e->input, sizeof e->input, f[2]);
     copy_clean(e->output, sizeof e->output, f[3]);
     e->seconds = strtod(f[4], NULL);
-    e->attempts = atoi(f[5]);
+    long att = strtol(f[5], NULL, 10); /* a record from elsewhere may hold anything */
+    e->attempts = att < 0 ? 0 : att > 1000000000L ? 1000000000 : (int)att;
     copy_clean(e->host, sizeof e->host, f[6]);
     e->pid = strtol(f[7], NULL, 10);
     copy_clean(e->started, sizeof e->started, f[8]);
@@ -355,7 +356,8 @@ ct_status ct_manifest_begin(ct_manifest *m, const char *item)
                 snprintf(e->item, sizeof e->item, "%s", item);
             }
             e->state = CT_ITEM_RUNNING;
-            e->attempts++;
+            if (e->attempts < 1000000000) /* saturates: no overflow from any record */
+                e->attempts++;
             e->seconds = 0;
             e->error[0] = '\0';
             e->finished[0] = '\0';
