@@ -259,6 +259,37 @@ ct_status ct_read_text(const char *path, char **text, size_t *len);
 size_t ct_strlcpy(char *dst, const char *src, size_t cap);
 /* Join two path components into out (capacity cap). */
 ct_status ct_path_join(char *out, size_t cap, const char *a, const char *b);
+/* snprintf that refuses to truncate: when the text does not fit in cap bytes it
+ * returns CT_ERR_RANGE with a message quoting its start (buf then holds a
+ * truncated copy that must not be used). */
+ct_status ct_snprintf(char *buf, size_t cap, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* The formatted text in a new allocation of exactly its size (free() it); *out is
+ * NULL on failure. */
+ct_status ct_asprintf(char **out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Parameter tables (Quijote's *_params.txt, a suite's params.txt): rows of
+ * numbers separated by blanks or commas, '#' lines are comments. The column
+ * count is that of the first row; every row must have it (else
+ * "FILE:LINE: N columns, expected M"). Names come from the last '#' line above
+ * the first row that has one token per column, or one fewer: then the first
+ * column is an unnamed index (MG_params.txt) and is dropped (index_col = 1).
+ * Without such a line the columns are named p0, p1, ... and named = 0. No caps:
+ * any number of rows, columns and name lengths. */
+typedef struct {
+    int ncol;            /* columns kept */
+    char **names;        /* ncol names */
+    int64_t nrow;
+    double *v;           /* nrow x ncol, row-major */
+    int named;           /* 1: a header line named the columns */
+    int index_col;       /* 1: an unnamed leading index column was dropped */
+    int first_data_line; /* line number of the first row (for messages) */
+} ct_param_table;
+
+ct_status ct_param_table_read(const char *path, ct_param_table *t);
+void ct_param_table_free(ct_param_table *t);
+/* Column of `name`, -1 if absent. */
+int ct_param_table_column(const ct_param_table *t, const char *name);
 
 /* The folder of cosmotl's data files (job templates jobs/, configs/, tools/),
  * the first of: $COSMOTL_DATADIR; <dir of the running program>/../share/cosmotl
@@ -305,6 +336,8 @@ void ct_rng_shuffle(ct_rng *r, int64_t *v, int64_t n);
  * not FNV's published basis (14695981039346656037; a digit was lost long ago),
  * kept because the study's splits and task seeds derive from it. */
 uint64_t ct_hash_name(const char *s);
+/* The same hash over n bytes (e.g. a k grid: model provenance's k_hash). */
+uint64_t ct_hash_bytes(const void *p, size_t n);
 
 #ifdef __cplusplus
 }

@@ -4,7 +4,7 @@
  * readout (interpolation back to particles) and a k-space iterator that hides
  * the decomposition.
  *
- * Geometry (REFERENCE.md §2): box L, cell H = L/N, grid point (i,j,l) sits at
+ * Geometry (the Quijote/Pylians conventions): box L, cell H = L/N, grid point (i,j,l) sits at
  * x = (iH, jH, lH) (not cell centres); everything wraps periodically.
  *
  * Real space: rank r owns the x-planes [x0, x0 + nx) (ct_mesh_local); value

@@ -104,6 +104,8 @@ typedef struct {
     int n_history;
     double *hist_train, *hist_val, *hist_lr;
     char *config_text;                /* free text, e.g. the config used; may be NULL */
+    struct ct_model_prov *prov;       /* what the model takes as input (NULL: a file
+                                         written before provenance); see below */
 } ct_mlp;
 
 /* New network with initial weights (He or Glorot normal from the counter-based
@@ -146,7 +148,7 @@ ct_status ct_mlp_set_input_norm(ct_mlp *m, int log10_inputs, const double *mean,
 void ct_mlp_copy_input_norm(ct_mlp *dst, const ct_mlp *src);
 ct_status ct_mlp_set_config_text(ct_mlp *m, const char *text);
 
-/* Known prior ranges (REFERENCE §6 / the suite tables): Omega_m, Omega_b, h, n_s,
+/* Known prior ranges (those of the Quijote suites): Omega_m, Omega_b, h, n_s,
  * sigma_8, M_nu, w, f_R0, f_NL_local/fNL_loc, f_NL_equilateral/fNL_eq (a few
  * spellings). Returns 1 and sets lo/hi if name is known, else 0. */
 int ct_prior_range(const char *name, double *lo, double *hi);
@@ -186,7 +188,7 @@ ct_status ct_split_rows(const int64_t *rows, int64_t n, double f_train, double f
                         uint64_t seed, int64_t **train, int64_t *n_train, int64_t **val,
                         int64_t *n_val, int64_t **test, int64_t *n_test);
 
-/* Data tables (a gathered suite; DESIGN.md "Suite table"): /params (nsim x nparam, attribute
+/* Data tables (a gathered suite; docs/formats.md "Suite tables"): /params (nsim x nparam, attribute
  * names), /<stat>/P (nsim x nbin), /<stat>/k, /status (1 = present). */
 typedef struct {
     int64_t n_sim;
@@ -343,6 +345,50 @@ ct_status ct_mlp_load(ct_mlp **m, const char *path, MPI_Comm comm);
 /* 1 if path is an HDF5 file with a cosmotl model in it. */
 int ct_mlp_file_is_model(const char *path);
 
+/* ---------------------------------------------------------------- provenance */
+
+/* What a model was trained on, i.e. what it takes as input (model file group
+ * /provenance, docs/formats.md). The same struct describes an input (a table
+ * selection, or raw spectra with their k) so that a consumer can check that the
+ * two agree before applying the model. */
+#define CT_PROV_TEXT 1024
+typedef struct ct_model_prov {
+    char statistics[CT_PROV_TEXT]; /* "pk", "pk,mk": the statistics concatenated, in order */
+    double k_cut;                  /* selection cut k <= k_cut (h/Mpc); 0 = none */
+    int n_bins_cut;                /* selection: at most this many bins per statistic; 0 = all */
+    int n_in;                      /* input length */
+    int n_k;                       /* entries of k: n_in, or 0 when the source had no k grid */
+    double *k;                     /* k of every input (h/Mpc), concatenated like the inputs */
+    char k_hash[17];               /* ct_hash_bytes of k[0..n_k) as 16 hex digits; "" if n_k = 0 */
+    int input_log10;               /* model side: log10 applied to the inputs */
+    char params[CT_PROV_TEXT];     /* model side: target parameter names, comma-separated */
+    char source[CT_PROV_TEXT];     /* table (or folder) the model was trained on */
+    char writer[64];               /* "cosmotl train", "cosmotl study", ... */
+    char version[32];              /* library version that wrote the model */
+} ct_model_prov;
+
+void ct_model_prov_init(ct_model_prov *p);
+void ct_model_prov_free(ct_model_prov *p);
+ct_status ct_model_prov_copy(ct_model_prov *dst, const ct_model_prov *src);
+/* An input description from raw spectra: statistics ("pk", "pk,mk"; '+' is read
+ * as ','), their k (n values, may be NULL when unknown) and the input length n_in. */
+ct_status ct_model_prov_set_k(ct_model_prov *p, const char *statistics, const double *k, int n,
+                              int n_in);
+/* The inputs a table selection gives (statistics, cut, k of every kept bin,
+ * length) without reading the rows; source = path. Local (any one rank). */
+ct_status ct_table_describe(const char *path, const ct_table_select *sel, ct_model_prov *out);
+/* Record what m was trained on: a copy of `in` (the description of the training
+ * inputs) plus m's log10 flag, target names, `writer` and the library version. */
+ct_status ct_mlp_set_provenance(ct_mlp *m, const ct_model_prov *in, const char *writer);
+/* The recorded provenance, NULL for a model file written before provenance. */
+const ct_model_prov *ct_mlp_provenance(const ct_mlp *m);
+/* Does input `in` fit model m (loaded from model_path, used in messages)? Compares
+ * the input length, the statistics, the k grid (relative 1e-6 per bin, both
+ * sides having k) and the k cut. A mismatch is CT_ERR_FORMAT with one line
+ * "MODEL: model attribute A = X but the input (SOURCE) has Y". A model without
+ * provenance (old file) is checked on the input length only, with a warning. */
+ct_status ct_mlp_check_inputs(const ct_mlp *m, const char *model_path, const ct_model_prov *in);
+
 /* ---------------------------------------------------------------- transfer */
 
 typedef enum {
@@ -405,7 +451,7 @@ typedef struct {
 
 ct_status ct_hp_space_add(ct_hp_space *sp, const char *name, double lo, double hi, int is_int,
                           int log_scale);
-/* The study's spaces (REFERENCE §6): pretraining n_layers 1-3, width 4-500, dropout
+/* The published study's spaces (Krishnaraj et al. 2025): pretraining n_layers 1-3, width 4-500, dropout
  * 0.2-0.8, lr 1e-5..1e-1 (log), weight_decay 1e-8..1 (log); fine-tuning lr
  * 1e-6..1e-3, weight_decay 1e-6..1e-1 (log). */
 void ct_hp_space_pretrain(ct_hp_space *sp);

@@ -145,18 +145,8 @@ ct_status ct_sample_sobol(int d, int64_t n, int64_t skip, double *out);
  * jitter from Philox keyed by seed (rank-independent). out is n x d. */
 ct_status ct_sample_lhs(int d, int64_t n, uint64_t seed, double *out);
 
-/* A parameter table as in Quijote (header line(s) starting with '#', names in
- * the last non-empty header line, one row per simulation). */
-#define CT_PARAM_MAX 16
-typedef struct {
-    int ncol;
-    char names[CT_PARAM_MAX][32];
-    int64_t nrow;
-    double *v; /* nrow x ncol */
-} ct_param_table;
-
-ct_status ct_param_table_read(const char *path, ct_param_table *t);
-void ct_param_table_free(ct_param_table *t);
+/* Parameter tables: ct_param_table_read (cosmotl/core.h). The simulator needs
+ * named columns (a '# name ...' header line). */
 /* Canonical name of a Quijote column ("Omega_M" -> "Omega_m", "s8(LCDM)" ->
  * "sigma_8", "f_NL_local" -> "f_NL", ...); NULL for columns that carry no
  * input (index, s8(MG), A_s). */

@@ -7,7 +7,7 @@
 
 /* ======== Power spectrum (src/stats/pk*.c) ======== */
 
-/* The released-Quijote estimator (Pylians `Pk`, REFERENCE.md §2): delta =
+/* The released-Quijote estimator (Pylians `Pk`): delta =
  * rho/mean - 1 on the mesh; each mode divided by the sinc^p window; bins
  * b = floor(|n| / bin_width) of the integer wavenumber, the DC bin dropped
  * (bins 1..floor(sqrt(3) N/2 / bin_width)); modes counted over the half space

@@ -1,5 +1,5 @@
 /* cosmotl study module: the pretrain (ΛCDM) -> fine-tune (beyond-ΛCDM) transfer
- * study (REFERENCE.md §6): datasets from suite tables, splits and budgets, the
+ * study (Krishnaraj et al. 2025; docs/study.md): datasets from suite tables, splits and budgets, the
  * task grid run on rank groups with resumable per-task results, metrics
  * (MSE, RMSE, R², savings factor, negative transfer), Shapley attributions,
  * linear CKA, results.h5/results.csv and the report.

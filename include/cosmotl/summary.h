@@ -110,8 +110,8 @@ void ct_gather_settings_defaults(ct_gather_settings *s);
 ct_status ct_summary_gather(const char *dir, const char *out, const ct_gather_settings *s,
                             MPI_Comm comm);
 
-/* Parse a Quijote-style parameter table: '#' header lines (the last one whose
- * token count matches the columns gives the names), rows of numbers. */
+/* A parameter table (ct_param_table_read, cosmotl/core.h) as arrays: values
+ * nrow x ncol and ncol names (free with ct_params_free_names). */
 ct_status ct_params_read(const char *path, double **values, int64_t *nrow, int *ncol,
                          char ***names);
 void ct_params_free_names(char **names, int ncol);

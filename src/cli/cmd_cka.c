@@ -85,7 +85,7 @@ int cmd_cka(int argc, char **argv, MPI_Comm comm)
     ct_cka_summary sa, sb;
     if (rank == 0) {
         ct_model_inputs in;
-        ct_model_inputs_get(m, stats, kmax, &in);
+        ct_model_inputs_get(m, model, stats, kmax, &in);
         rc = ct_model_rows(m, &in, da, 0, ns, &xa, &na, NULL);
         if (rc == CT_OK)
             rc = ct_model_rows(m, &in, db, 0, ns, &xb, &nb, NULL);

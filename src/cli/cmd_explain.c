@@ -94,7 +94,7 @@ int cmd_explain(int argc, char **argv, MPI_Comm comm)
     if (rc != CT_OK)
         return ct_cli_fail("explain", comm);
     ct_model_inputs in;
-    ct_model_inputs_get(m, stats, kmax, &in);
+    ct_model_inputs_get(m, model, stats, kmax, &in);
     int d = m->n_in, o = m->n_out;
     if (o > 256)
         rc = ct_error_set(CT_ERR_RANGE, __func__, __LINE__, "%s: too many outputs", model);

@@ -411,6 +411,8 @@ static ct_status run(ct_config *cfg, MPI_Comm comm)
     ct_mlp *m = NULL, *pre = NULL, *nm = NULL;
     int64_t *ptr = NULL, *pva = NULL, *pte = NULL;
     char *text = NULL;
+    ct_model_prov prov;
+    ct_model_prov_init(&prov);
     memset(&all, 0, sizeof all);
     memset(&tr, 0, sizeof tr);
     memset(&va, 0, sizeof va);
@@ -451,6 +453,15 @@ static ct_status run(ct_config *cfg, MPI_Comm comm)
     else
         CT_CHECK_GOTO(rc, ct_dataset_read_quijote_dir(c->qdir, c->qfile, c->qparams, &sel, comm,
                                                       &all));
+    /* what the inputs are: recorded in the model, checked against a pretrained one */
+    if (c->suite[0]) {
+        CT_CHECK_GOTO(rc, ct_table_describe(c->suite, &sel, &prov));
+    } else {
+        CT_CHECK_GOTO(rc, ct_model_prov_set_k(&prov, "pk", NULL, 0, all.n_in));
+        prov.k_cut = sel.k_max;
+        prov.n_bins_cut = sel.n_bins;
+        CT_CHECK_GOTO(rc, ct_snprintf(prov.source, sizeof prov.source, "%s", c->qdir));
+    }
     int64_t n = ct_dataset_global_rows(&all, comm), ntr, nva, nte;
     CT_CHECK_GOTO(rc, ct_split_rows(NULL, n, c->split[0], c->split[1], (uint64_t)c->split_seed,
                                     &ptr, &ntr, &pva, &nva, &pte, &nte));
@@ -470,9 +481,7 @@ static ct_status run(ct_config *cfg, MPI_Comm comm)
         names[k] = c->names[k];
     if (c->pretrained[0]) {
         CT_CHECK_GOTO(rc, ct_mlp_load(&pre, c->pretrained, comm));
-        if (pre->n_in != tr.n_in)
-            CT_FAIL_GOTO(rc, CT_ERR_CONFIG, "%s: the pretrained model takes %d inputs, the data "
-                         "has %d", c->pretrained, pre->n_in, tr.n_in);
+        CT_CHECK_GOTO(rc, ct_mlp_check_inputs(pre, c->pretrained, &prov));
         c->tr.n_targets = c->nt;
         c->tr.names = names;
         c->tr.lo = c->lo;
@@ -543,6 +552,9 @@ static ct_status run(ct_config *cfg, MPI_Comm comm)
                 res.best_epoch, res.stopped_early ? " (early stop)" : "", res.seconds,
                 res.seconds_allreduce, res.seconds_exchange);
     }
+    CT_CHECK_GOTO(rc, ct_mlp_set_provenance(m, &prov, c->search ? "cosmotl train (search)"
+                                                : c->pretrained[0] ? "cosmotl train (fine-tuning)"
+                                                                   : "cosmotl train"));
     CT_CHECK_GOTO(rc, ct_mlp_save(m, c->model_out, comm));
     ct_info("train: wrote %s", c->model_out);
 
@@ -577,6 +589,7 @@ static ct_status run(ct_config *cfg, MPI_Comm comm)
                 ct_info("test %-10s  RMSE %.4g  R2 %.4f", m->target_name[k], rmse[k], r2[k]);
     }
 fail:
+    ct_model_prov_free(&prov);
     free(text);
     free(ptr);
     free(pva);

@@ -42,6 +42,21 @@ ct_status inspect_model(const char *path, MPI_Comm comm)
         }
         printf("  inputs      %d bins, %s%s\n", m->n_in, m->in_log10 ? "log10 then " : "",
                m->in_mean ? "standardised per bin" : "not standardised");
+        const ct_model_prov *pv = ct_mlp_provenance(m);
+        if (pv) {
+            printf("  trained on  %s of %s", pv->statistics, pv->source[0] ? pv->source : "?");
+            if (pv->k_cut > 0)
+                printf(", k <= %g h/Mpc", pv->k_cut);
+            if (pv->n_bins_cut > 0)
+                printf(", first %d bins", pv->n_bins_cut);
+            printf("\n");
+            if (pv->n_k > 0)
+                printf("  k grid      %d values in [%.6g, %.6g] h/Mpc, hash %s\n", pv->n_k,
+                       pv->k[0], pv->k[pv->n_k - 1], pv->k_hash);
+            printf("  written by  %s %s; parameters %s\n", pv->writer, pv->version, pv->params);
+        } else {
+            printf("  provenance  none (a file written before it was recorded)\n");
+        }
         printf("  targets     %d (min-max scaled)\n", m->n_targets);
         for (int k = 0; k < m->n_targets; k++)
             printf("    %-16s [%g, %g]%s\n", m->target_name[k], m->target_lo[k], m->target_hi[k],

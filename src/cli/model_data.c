@@ -6,22 +6,34 @@
 #include "model_data.h"
 #include "cli.h"
 
-void ct_model_inputs_get(const ct_mlp *m, const char *stats, double kmax, ct_model_inputs *in)
+void ct_model_inputs_get(const ct_mlp *m, const char *model_path, const char *stats,
+                         double kmax, ct_model_inputs *in)
 {
     snprintf(in->stats, sizeof in->stats, "pk");
     in->kmax = 0.5;
-    const char *t = m->config_text;
-    while (t && *t) {
-        char key[64], val[CT_STUDY_NAME];
-        if (sscanf(t, " %63[^= \t] = %63[^\n]", key, val) == 2) {
-            if (!strcmp(key, "statistic"))
-                snprintf(in->stats, sizeof in->stats, "%s", val);
-            else if (!strcmp(key, "kmax"))
-                in->kmax = atof(val);
+    in->n_bins = 0;
+    in->model_path = model_path;
+    const ct_model_prov *p = ct_mlp_provenance(m);
+    if (p) {
+        /* the structured record of what the model was trained on */
+        ct_strlcpy(in->stats, p->statistics, sizeof in->stats); /* longer: the check names it */
+        in->kmax = p->k_cut;
+        in->n_bins = p->n_bins_cut;
+    } else {
+        /* a file from before provenance: the study's note, if any */
+        const char *t = m->config_text;
+        while (t && *t) {
+            char key[64], val[CT_STUDY_NAME];
+            if (sscanf(t, " %63[^= \t] = %63[^\n]", key, val) == 2) {
+                if (!strcmp(key, "statistic"))
+                    snprintf(in->stats, sizeof in->stats, "%s", val);
+                else if (!strcmp(key, "kmax"))
+                    in->kmax = atof(val);
+            }
+            t = strchr(t, '\n');
+            if (t)
+                t++;
         }
-        t = strchr(t, '\n');
-        if (t)
-            t++;
     }
     if (stats)
         snprintf(in->stats, sizeof in->stats, "%s", stats);
@@ -35,6 +47,8 @@ ct_status ct_model_rows(const ct_mlp *m, const ct_model_inputs *in, const char *
     ct_status rc = CT_OK;
     ct_table_info info;
     ct_dataset d;
+    ct_model_prov desc;
+    ct_model_prov_init(&desc);
     memset(&info, 0, sizeof info);
     memset(&d, 0, sizeof d);
     *x = NULL;
@@ -55,9 +69,13 @@ ct_status ct_model_rows(const ct_mlp *m, const ct_model_inputs *in, const char *
     ct_table_select_defaults(&sel);
     sel.stats = stats;
     sel.k_max = in->kmax;
+    sel.n_bins = in->n_bins;
     sel.targets = NULL;
     sel.rows = info.present + first;
     sel.n_rows = n;
+    /* the table's inputs must be what the model was trained on */
+    CT_CHECK_GOTO(rc, ct_table_describe(path, &sel, &desc));
+    CT_CHECK_GOTO(rc, ct_mlp_check_inputs(m, in->model_path, &desc));
     CT_CHECK_GOTO(rc, ct_dataset_read_table(path, &sel, MPI_COMM_SELF, &d));
     if (d.n_in != m->n_in)
         CT_FAIL_GOTO(rc, CT_ERR_FORMAT,
@@ -78,6 +96,7 @@ fail:
             ct_free(sims);
     }
     ct_dataset_free(&d);
+    ct_model_prov_free(&desc);
     ct_table_info_free(&info);
     return rc;
 }

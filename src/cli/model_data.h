@@ -11,13 +11,18 @@
 typedef struct {
     char stats[CT_STUDY_NAME]; /* "pk", "pk+mk" */
     double kmax;
+    int n_bins;
+    const char *model_path;    /* for messages */
 } ct_model_inputs;
 
-/* statistic and kmax: from the model's recorded settings (study models record
- * them), overridden by non-NULL / non-negative arguments */
-void ct_model_inputs_get(const ct_mlp *m, const char *stats, double kmax, ct_model_inputs *in);
+/* statistic, kmax and bin cap: from the model's provenance (or, in files written
+ * before it, the study's note), overridden by non-NULL / non-negative arguments */
+void ct_model_inputs_get(const ct_mlp *m, const char *model_path, const char *stats,
+                         double kmax, ct_model_inputs *in);
 /* The first n usable rows (n <= 0: all) of a suite table starting at row
- * `first` of its usable simulations, normalised for m (x: rows x n_in,
+ * `first` of its usable simulations, checked against m's provenance
+ * (ct_mlp_check_inputs: a mismatch is an error naming the model file and the
+ * attribute) and normalised for m (x: rows x n_in,
  * allocated); read on this rank only. */
 ct_status ct_model_rows(const ct_mlp *m, const ct_model_inputs *in, const char *path,
                         int64_t first, int64_t n, double **x, int64_t *rows, int64_t **sims);

@@ -8,6 +8,8 @@
 #include <signal.h>
 #include <libgen.h>
 #include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -71,20 +73,75 @@ static void remove_dead_temporaries(const char *dir, const char *base)
     closedir(d);
 }
 
+static ct_status vformat(char **out, char *buf, size_t cap, const char *fmt, va_list ap)
+{
+    va_list ap2;
+    va_copy(ap2, ap);
+    int n = vsnprintf(buf, cap, fmt, ap);
+    if (n < 0) {
+        va_end(ap2);
+        CT_FAIL(CT_ERR_ARG, "cannot format \"%s\"", fmt);
+    }
+    if (out) {
+        *out = malloc((size_t)n + 1);
+        if (!*out) {
+            va_end(ap2);
+            CT_FAIL(CT_ERR_MEMORY, "out of memory (%d characters)", n);
+        }
+        vsnprintf(*out, (size_t)n + 1, fmt, ap2);
+    } else if ((size_t)n >= cap) {
+        va_end(ap2);
+        CT_FAIL(CT_ERR_RANGE, "text of %d characters does not fit in %zu: %.60s...", n,
+                cap ? cap - 1 : 0, cap ? buf : "");
+    }
+    va_end(ap2);
+    return CT_OK;
+}
+
+ct_status ct_snprintf(char *buf, size_t cap, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    ct_status rc = vformat(NULL, buf, cap, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+ct_status ct_asprintf(char **out, const char *fmt, ...)
+{
+    va_list ap;
+    *out = NULL;
+    va_start(ap, fmt);
+    ct_status rc = vformat(out, NULL, 0, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
 ct_status ct_atomic_begin(const char *final_path, char *tmp, size_t tmp_cap)
 {
-    char copy1[4096], copy2[4096];
-    snprintf(copy1, sizeof copy1, "%s", final_path);
-    snprintf(copy2, sizeof copy2, "%s", final_path);
+    /* dirname/basename modify their argument: work on copies of any length */
+    ct_status rc = CT_OK;
+    char *copy1 = strdup(final_path), *copy2 = strdup(final_path);
+    if (!copy1 || !copy2)
+        CT_FAIL_GOTO(rc, CT_ERR_MEMORY, "%s: out of memory", final_path);
     const char *dir = dirname(copy1);
     const char *base = basename(copy2);
     int n = snprintf(tmp, tmp_cap, "%s/.%s.tmp.%ld", dir, base, (long)getpid());
     if (n < 0 || (size_t)n >= tmp_cap)
-        CT_FAIL(CT_ERR_ARG, "path too long: %s", final_path);
-    if (!ct_dir_exists(dir))
-        CT_FAIL(CT_ERR_IO, "%s: directory %s does not exist", final_path, dir);
+        CT_FAIL_GOTO(rc, CT_ERR_ARG, "%s: path too long (%zu characters; the temporary name "
+                     "needs %d of at most %zu)", final_path, strlen(final_path), n, tmp_cap - 1);
+    if (!ct_dir_exists(dir)) {
+        size_t len = strlen(final_path);
+        if (len > 1000) /* keep the problem inside the one-line message */
+            CT_FAIL_GOTO(rc, CT_ERR_IO, "%.200s...%s: directory does not exist (a path of %zu "
+                         "characters)", final_path, final_path + len - 200, len);
+        CT_FAIL_GOTO(rc, CT_ERR_IO, "%s: directory %s does not exist", final_path, dir);
+    }
     remove_dead_temporaries(dir, base);
-    return CT_OK;
+fail:
+    free(copy1);
+    free(copy2);
+    return rc;
 }
 
 ct_status ct_atomic_commit(const char *tmp, const char *final_path)

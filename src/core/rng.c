@@ -3,6 +3,7 @@
 #include "cosmotl/core.h"
 
 #include <math.h>
+#include <string.h>
 
 #define PHILOX_M0 0xD2511F53u
 #define PHILOX_M1 0xCD9E8D57u
@@ -89,14 +90,20 @@ uint64_t ct_rng_below(ct_rng *r, uint64_t n)
     return x % n;
 }
 
-uint64_t ct_hash_name(const char *s)
+uint64_t ct_hash_bytes(const void *p, size_t n)
 {
+    const unsigned char *s = p;
     uint64_t h = 1469598103934665603ull; /* see core.h: not FNV's published basis */
-    for (; *s; s++) {
-        h ^= (unsigned char)*s;
+    for (size_t i = 0; i < n; i++) {
+        h ^= s[i];
         h *= 1099511628211ull;
     }
     return h;
+}
+
+uint64_t ct_hash_name(const char *s)
+{
+    return ct_hash_bytes(s, strlen(s));
 }
 
 void ct_rng_shuffle(ct_rng *r, int64_t *v, int64_t n)

@@ -66,6 +66,9 @@ static ct_status rebuild(ct_mlp *m, int n_layers, const int *dims, int keep, int
         memcpy(n->dummy, m->dummy, (size_t)n_targets * sizeof(int));
     }
     CT_CHECK_GOTO(rc, ct_mlp_set_config_text(n, m->config_text));
+    /* same inputs: the provenance moves over */
+    n->prov = m->prov;
+    m->prov = NULL;
     /* swap contents so the caller's pointer stays valid */
     ct_mlp tmp = *m;
     *m = *n;

@@ -589,6 +589,11 @@ static ct_status build_model(const mlp_job *job, const double *p, int trial, ct_
                                          job->base->target_hi, job->base->dummy));
     memcpy(m->target_name, job->base->target_name,
            (size_t)m->n_targets * CT_NN_NAME_MAX);
+    /* the inputs are the base model's: so is its provenance */
+    if (job->base->prov) {
+        CT_CHECK_GOTO(rc, ct_calloc(&m->prov, 1, sizeof *m->prov, "provenance"));
+        CT_CHECK_GOTO(rc, ct_model_prov_copy(m->prov, job->base->prov));
+    }
     *out = m;
     return CT_OK;
 fail:

@@ -132,6 +132,10 @@ void ct_mlp_destroy(ct_mlp **mp)
     free(m->hist_val);
     free(m->hist_lr);
     free(m->config_text);
+    if (m->prov) {
+        ct_model_prov_free(m->prov);
+        free(m->prov);
+    }
     free(m);
     *mp = NULL;
 }
@@ -275,6 +279,10 @@ ct_status ct_mlp_copy(const ct_mlp *s, ct_mlp **out)
     CT_CHECK_GOTO(rc, ct_nn_set_history(m, s->n_history, s->hist_train, s->hist_val,
                                         s->hist_lr));
     CT_CHECK_GOTO(rc, ct_mlp_set_config_text(m, s->config_text));
+    if (s->prov) {
+        CT_CHECK_GOTO(rc, ct_calloc(&m->prov, 1, sizeof *m->prov, "provenance"));
+        CT_CHECK_GOTO(rc, ct_model_prov_copy(m->prov, s->prov));
+    }
     *out = m;
     return CT_OK;
 fail:

@@ -5,6 +5,7 @@
  *   /layers/<l>/W (dims[l+1] x dims[l]), /layers/<l>/b, attr frozen
  *   /input/mean, /input/std            (when inputs are standardised)
  *   /targets/lo, /targets/hi, /targets/dummy, attr names (string array)
+ *   /provenance                        (what the model takes as input; provenance.c)
  *   /history/train, /history/val, /history/lr
  *   /train_state                       (checkpoints only: AdamW moments, best
  *                                       weights, scheduler and early-stopping state)
@@ -76,6 +77,8 @@ static ct_status write_model(hid_t f, const ct_mlp *m, const ct_train_state *st)
     CT_CHECK(ct_h5_attr_string(f, "loss", m->loss == CT_LOSS_MOMENT ? "moment" : "mse"));
     CT_CHECK(ct_h5_attr_int(f, "input_log10", m->in_log10));
     CT_CHECK(ct_h5_attr_string(f, "config", m->config_text ? m->config_text : ""));
+    if (m->prov)
+        CT_CHECK(ct_nn_prov_write(f, m->prov));
     for (int l = 0; l < m->n_layers; l++) {
         char name[64];
         snprintf(name, sizeof name, "layers/%d", l);
@@ -329,6 +332,10 @@ static ct_status read_model(hid_t f, const char *path, ct_mlp **out, ct_train_st
                 CT_CHECK_GOTO(rc, ct_mlp_set_config_text(m, cfg));
         }
     }
+    CT_CHECK_GOTO(rc, ct_nn_prov_read(f, path, &m->prov));
+    if (m->prov && m->prov->n_in != m->n_in)
+        CT_FAIL_GOTO(rc, CT_ERR_FORMAT, "%s: /provenance n_in = %d but the model takes %d inputs",
+                     path, m->prov->n_in, m->n_in);
     if (has_state)
         *has_state = 0;
     if (st && ct_h5_exists(f, "train_state")) {

@@ -80,6 +80,13 @@ ct_status ct_nn_write_file(const ct_mlp *m, const ct_train_state *st, const char
 ct_status ct_nn_read_file(ct_mlp **m, ct_train_state *st, int *has_state, const char *path,
                           MPI_Comm comm);
 
+/* The /provenance group (provenance.c); reading a file without it gives NULL.
+ * Callers include <hdf5.h> first. */
+#ifdef H5_VERS_MAJOR
+ct_status ct_nn_prov_write(hid_t f, const ct_model_prov *p);
+ct_status ct_nn_prov_read(hid_t f, const char *path, ct_model_prov **out);
+#endif
+
 /* Allocate a model with the given dims (weights zero) and default metadata. */
 ct_status ct_nn_alloc(ct_mlp **m, int n_in, int n_targets, ct_loss_kind loss, int n_layers,
                       const int *dims);

@@ -159,12 +159,13 @@ ct_status ct_table_info_read(const char *path, MPI_Comm comm, ct_table_info *inf
     return rc;
 }
 
-/* Split "a,b,c" into at most max tokens of capacity CT_NN_NAME_MAX. */
+/* Split "a,b,c" into at most max tokens of capacity CT_NN_NAME_MAX; -1 when
+ * there are more tokens or a longer one (never a silent cut). */
 static int split_list(const char *s, char (*tok)[CT_NN_NAME_MAX], int max)
 {
     int n = 0;
     const char *p = s;
-    while (p && *p && n < max) {
+    while (p && *p) {
         while (*p == ' ' || *p == '\t' || *p == ',')
             p++;
         if (!*p)
@@ -176,8 +177,8 @@ static int split_list(const char *s, char (*tok)[CT_NN_NAME_MAX], int max)
         while (q > p && (q[-1] == ' ' || q[-1] == '\t'))
             q--;
         size_t l = (size_t)(q - p);
-        if (l >= CT_NN_NAME_MAX)
-            l = CT_NN_NAME_MAX - 1;
+        if (l >= CT_NN_NAME_MAX || n == max)
+            return -1;
         memcpy(tok[n], p, l);
         tok[n][l] = '\0';
         n++;
@@ -240,6 +241,9 @@ static ct_status read_suite_local(const char *path, const ct_table_select *sel, 
     CT_CHECK(info_local(path, &info));
     CT_CHECK_GOTO(rc, ct_h5_open_ro(path, &f));
     nst = split_list(sel->stats ? sel->stats : "pk", stats, MAX_STATS);
+    if (nst < 0)
+        CT_FAIL_GOTO(rc, CT_ERR_ARG, "statistics '%.60s': more than %d, or a name longer than %d",
+                     sel->stats, MAX_STATS, CT_NN_NAME_MAX - 1);
     if (nst == 0)
         CT_FAIL_GOTO(rc, CT_ERR_ARG, "no statistic selected");
     int n_in = 0;
@@ -280,10 +284,16 @@ static ct_status read_suite_local(const char *path, const ct_table_select *sel, 
     if (sel->targets && *sel->targets) {
         nt = split_list(sel->targets, tnames, MAX_TARGETS);
     } else {
-        nt = info.n_params < MAX_TARGETS ? info.n_params : MAX_TARGETS;
+        if (info.n_params > MAX_TARGETS)
+            CT_FAIL_GOTO(rc, CT_ERR_RANGE, "%s: %d parameters, at most %d targets (select some "
+                         "with targets = ...)", path, info.n_params, MAX_TARGETS);
+        nt = info.n_params;
         for (int t = 0; t < nt; t++)
             memcpy(tnames[t], info.param_name[t], CT_NN_NAME_MAX);
     }
+    if (nt < 0)
+        CT_FAIL_GOTO(rc, CT_ERR_ARG, "targets '%.60s': more than %d, or a name longer than %d",
+                     sel->targets, MAX_TARGETS, CT_NN_NAME_MAX - 1);
     if (nt < 1)
         CT_FAIL_GOTO(rc, CT_ERR_ARG, "no targets selected");
     int any_missing = 0;
@@ -372,6 +382,76 @@ fail:
     return rc;
 }
 
+ct_status ct_table_describe(const char *path, const ct_table_select *sel, ct_model_prov *out)
+{
+    ct_status rc = CT_OK;
+    hid_t f = -1;
+    char stats[MAX_STATS][CT_NN_NAME_MAX], list[CT_PROV_TEXT];
+    double *k = NULL, *all = NULL;
+    int n_in = 0, have_k = 1, nst;
+    size_t used = 0;
+    ct_model_prov_free(out);
+    CT_CHECK(ct_h5_open_ro(path, &f));
+    char norm[CT_PROV_TEXT];
+    CT_CHECK_GOTO(rc, ct_snprintf(norm, sizeof norm, "%s", sel->stats ? sel->stats : "pk"));
+    for (char *c = norm; *c; c++)
+        if (*c == '+')
+            *c = ',';
+    nst = split_list(norm, stats, MAX_STATS);
+    if (nst < 0)
+        CT_FAIL_GOTO(rc, CT_ERR_ARG, "statistics '%.60s': more than %d, or a name longer than %d",
+                     norm, MAX_STATS, CT_NN_NAME_MAX - 1);
+    if (nst == 0)
+        CT_FAIL_GOTO(rc, CT_ERR_ARG, "no statistic selected");
+    list[0] = '\0';
+    for (int s = 0; s < nst; s++) {
+        char name[64];
+        int rk;
+        hsize_t dd[2], kd[2];
+        used += (size_t)snprintf(list + used, sizeof list - used, "%s%s", s ? "," : "", stats[s]);
+        snprintf(name, sizeof name, "/%s/P", stats[s]);
+        if (!ct_h5_exists(f, stats[s]) || !ct_h5_exists(f, name))
+            CT_FAIL_GOTO(rc, CT_ERR_FORMAT, "%s: no statistic '%s' (no %s)", path, stats[s], name);
+        CT_CHECK_GOTO(rc, dims2(f, name, path, dd, &rk));
+        int nbin = rk == 2 ? (int)dd[1] : 0, keep;
+        snprintf(name, sizeof name, "/%s/k", stats[s]);
+        if (ct_h5_exists(f, name)) {
+            CT_CHECK_GOTO(rc, ct_h5_read_doubles(f, name, &k, &rk, kd));
+            if ((int)kd[0] * (rk == 2 ? (int)kd[1] : 1) < nbin)
+                CT_FAIL_GOTO(rc, CT_ERR_FORMAT, "%s: %s has fewer entries than bins", path, name);
+            keep = bins_kept(k, nbin, sel->k_max, sel->n_bins);
+            if (keep > 0) {
+                double *grown = realloc(all, (size_t)(n_in + keep) * sizeof(double));
+                if (!grown)
+                    CT_FAIL_GOTO(rc, CT_ERR_MEMORY, "out of memory (provenance k)");
+                all = grown;
+                memcpy(all + n_in, k, (size_t)keep * sizeof(double));
+            }
+            ct_free(&k);
+        } else {
+            have_k = 0;
+            keep = sel->n_bins > 0 && sel->n_bins < nbin ? sel->n_bins : nbin;
+        }
+        if (keep < 1)
+            CT_FAIL_GOTO(rc, CT_ERR_ARG, "%s: no bin of %s passes k_max = %g", path, stats[s],
+                         sel->k_max);
+        n_in += keep;
+    }
+    CT_CHECK_GOTO(rc, ct_model_prov_set_k(out, list, have_k ? all : NULL, have_k ? n_in : 0,
+                                          n_in));
+    out->k_cut = sel->k_max;
+    out->n_bins_cut = sel->n_bins;
+    CT_CHECK_GOTO(rc, ct_snprintf(out->source, sizeof out->source, "%s", path));
+fail:
+    free(k);
+    free(all);
+    if (f >= 0)
+        H5Fclose(f);
+    if (rc != CT_OK)
+        ct_model_prov_free(out);
+    return rc;
+}
+
 ct_status ct_dataset_read_table(const char *path, const ct_table_select *sel, MPI_Comm comm,
                                 ct_dataset *d)
 {
@@ -386,98 +466,29 @@ ct_status ct_dataset_read_table(const char *path, const ct_table_select *sel, MP
 
 /* ---------------------------------------------------------------- text files */
 
-/* Parse a parameter table: '#' header lines, then rows of numbers. Names come
- * from the last header line with as many tokens as data columns. */
+/* A parameter table (ct_param_table_read) with names of at most
+ * CT_NN_NAME_MAX - 1 characters (a longer one is an error). */
 static ct_status read_params_file(const char *path, double **vals, int64_t *nrow, int *ncol,
                                   char (**names)[CT_NN_NAME_MAX])
 {
     ct_status rc = CT_OK;
-    char *text = NULL, *line, *save = NULL;
-    char hdr[CT_NN_NAME_MAX * 64];
-    hdr[0] = '\0';
-    double *v = NULL;
-    int64_t cap = 0, n = 0;
-    int nc = -1;
+    ct_param_table t;
     *vals = NULL;
     *names = NULL;
-    CT_CHECK(ct_read_text(path, &text, NULL));
-    char lasthdr[4][sizeof hdr];
-    int nh = 0;
-    int lineno = 0;
-    for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-        lineno++;
-        char *p = line;
-        while (isspace((unsigned char)*p))
-            p++;
-        if (!*p)
-            continue;
-        if (*p == '#') {
-            snprintf(lasthdr[nh % 4], sizeof hdr, "%s", p + 1);
-            nh++;
-            continue;
-        }
-        double row[64];
-        int c = 0;
-        char *e;
-        while (*p) {
-            double x = strtod(p, &e);
-            if (e == p)
-                CT_FAIL_GOTO(rc, CT_ERR_FORMAT, "%s:%d: not a number: '%.20s'", path, lineno, p);
-            if (c >= 64)
-                CT_FAIL_GOTO(rc, CT_ERR_FORMAT, "%s:%d: more than 64 columns", path, lineno);
-            row[c++] = x;
-            p = e;
-            while (isspace((unsigned char)*p) || *p == ',')
-                p++;
-        }
-        if (nc < 0)
-            nc = c;
-        else if (c != nc)
-            CT_FAIL_GOTO(rc, CT_ERR_FORMAT, "%s:%d: %d columns, expected %d", path, lineno, c, nc);
-        if (n == cap) {
-            cap = cap ? 2 * cap : 1024;
-            double *nv = realloc(v, (size_t)(cap * nc) * sizeof(double));
-            if (!nv)
-                CT_FAIL_GOTO(rc, CT_ERR_MEMORY, "out of memory reading %s", path);
-            v = nv;
-        }
-        memcpy(v + n * nc, row, (size_t)nc * sizeof(double));
-        n++;
-    }
-    if (n == 0)
-        CT_FAIL_GOTO(rc, CT_ERR_FORMAT, "%s: no parameter rows", path);
-    CT_CHECK_GOTO(rc, ct_calloc(names, (size_t)nc, CT_NN_NAME_MAX, "names"));
-    for (int c = 0; c < nc; c++)
-        snprintf((*names)[c], CT_NN_NAME_MAX, "p%d", c);
-    for (int h = nh - 1; h >= 0 && h >= nh - 4; h--) {
-        char tok[64][CT_NN_NAME_MAX];
-        char tmp[sizeof hdr];
-        snprintf(tmp, sizeof tmp, "%s", lasthdr[h % 4]);
-        int nt = 0;
-        char *s2 = NULL;
-        for (char *t = strtok_r(tmp, " \t,", &s2); t && nt < 64; t = strtok_r(NULL, " \t,", &s2))
-            snprintf(tok[nt++], CT_NN_NAME_MAX, "%s", t);
-        if (nt == nc) {
-            for (int c = 0; c < nc; c++)
-                memcpy((*names)[c], tok[c], CT_NN_NAME_MAX);
-            break;
-        }
-        if (nt == nc - 1) { /* a leading index column without a name (MG_params.txt) */
-            snprintf((*names)[0], CT_NN_NAME_MAX, "index");
-            for (int c = 0; c < nt; c++)
-                memcpy((*names)[c + 1], tok[c], CT_NN_NAME_MAX);
-            break;
-        }
-    }
-    *vals = v;
-    *nrow = n;
-    *ncol = nc;
-    free(text);
-    return CT_OK;
+    CT_CHECK(ct_param_table_read(path, &t));
+    CT_CHECK_GOTO(rc, ct_calloc(names, (size_t)t.ncol, CT_NN_NAME_MAX, "names"));
+    for (int c = 0; c < t.ncol; c++)
+        if (ct_strlcpy((*names)[c], t.names[c], CT_NN_NAME_MAX) >= CT_NN_NAME_MAX)
+            CT_FAIL_GOTO(rc, CT_ERR_FORMAT, "%s: parameter name '%.40s...' is longer than %d "
+                         "characters", path, t.names[c], CT_NN_NAME_MAX - 1);
+    *vals = t.v;
+    t.v = NULL;
+    *nrow = t.nrow;
+    *ncol = t.ncol;
 fail:
-    free(text);
-    free(v);
-    ct_free(names);
+    if (rc != CT_OK)
+        ct_free(names);
+    ct_param_table_free(&t);
     return rc;
 }
 
@@ -538,10 +549,16 @@ static ct_status read_quijote_local(const char *dir, const char *file, const cha
     if (sel->targets && *sel->targets) {
         nt = split_list(sel->targets, tnames, MAX_TARGETS);
     } else {
-        nt = npc < MAX_TARGETS ? npc : MAX_TARGETS;
+        if (npc > MAX_TARGETS)
+            CT_FAIL_GOTO(rc, CT_ERR_RANGE, "%s: %d parameters, at most %d targets (select some "
+                         "with targets = ...)", params, npc, MAX_TARGETS);
+        nt = npc;
         for (int t = 0; t < nt; t++)
             memcpy(tnames[t], pn[t], CT_NN_NAME_MAX);
     }
+    if (nt < 1)
+        CT_FAIL_GOTO(rc, CT_ERR_ARG, "targets '%.60s': none, more than %d, or a name longer "
+                     "than %d", sel->targets ? sel->targets : "", MAX_TARGETS, CT_NN_NAME_MAX - 1);
     int any_missing = 0;
     for (int t = 0; t < nt; t++) {
         col[t] = -1;

@@ -79,102 +79,6 @@ const char *ct_param_canonical(const char *name)
 
 /* ------------------------------------------------------------ tables */
 
-void ct_param_table_free(ct_param_table *t)
-{
-    if (!t)
-        return;
-    free(t->v);
-    memset(t, 0, sizeof *t);
-}
-
-ct_status ct_param_table_read(const char *path, ct_param_table *t)
-{
-    ct_status rc = CT_OK;
-    char *text = NULL;
-    size_t cap = 0;
-    memset(t, 0, sizeof *t);
-    CT_CHECK_GOTO(rc, ct_read_text(path, &text, NULL));
-    int line = 0, have_names = 0;
-    for (char *s = text; s && *s;) {
-        char *nl = strchr(s, '\n');
-        if (nl)
-            *nl = '\0';
-        line++;
-        char *c = s;
-        while (isspace((unsigned char)*c))
-            c++;
-        if (*c == '#') {
-            if (t->nrow > 0)
-                CT_FAIL_GOTO(rc, CT_ERR_FORMAT, "%s:%d: header line after data rows", path, line);
-            /* names: the last header line that has any */
-            char buf[1024];
-            snprintf(buf, sizeof buf, "%s", c + 1);
-            int nn = 0;
-            char names[CT_PARAM_MAX][32];
-            for (char *tok = strtok(buf, " \t\r"); tok; tok = strtok(NULL, " \t\r")) {
-                if (nn == CT_PARAM_MAX)
-                    CT_FAIL_GOTO(rc, CT_ERR_FORMAT, "%s:%d: more than %d columns", path, line,
-                                 CT_PARAM_MAX);
-                snprintf(names[nn++], 32, "%s", tok);
-            }
-            if (nn > 0) {
-                t->ncol = nn;
-                memcpy(t->names, names, sizeof names);
-                have_names = 1;
-            }
-        } else if (*c) {
-            if (!have_names)
-                CT_FAIL_GOTO(rc, CT_ERR_FORMAT, "%s:%d: data before a '# name ...' header",
-                             path, line);
-            double row[CT_PARAM_MAX + 1];
-            int nv = 0;
-            char *p = c;
-            for (;;) {
-                while (isspace((unsigned char)*p))
-                    p++;
-                if (!*p)
-                    break;
-                char *end;
-                errno = 0;
-                double v = strtod(p, &end);
-                if (end == p || errno)
-                    CT_FAIL_GOTO(rc, CT_ERR_FORMAT, "%s:%d: not a number: '%.20s'", path, line, p);
-                if (nv > CT_PARAM_MAX)
-                    break;
-                row[nv++] = v;
-                p = end;
-            }
-            int ncol = t->ncol;
-            /* MG_params.txt: an index column that the header does not name */
-            int off = 0;
-            if (nv == ncol + 1)
-                off = 1;
-            else if (nv != ncol)
-                CT_FAIL_GOTO(rc, CT_ERR_FORMAT, "%s:%d: %d values, header names %d columns", path,
-                             line, nv, ncol);
-            if ((size_t)(t->nrow + 1) * (size_t)ncol > cap) {
-                cap = cap ? 2 * cap : 1024 * (size_t)ncol;
-                double *nvv = realloc(t->v, cap * sizeof *nvv);
-                if (!nvv)
-                    CT_FAIL_GOTO(rc, CT_ERR_MEMORY, "%s: out of memory", path);
-                t->v = nvv;
-            }
-            memcpy(t->v + t->nrow * ncol, row + off, (size_t)ncol * sizeof(double));
-            t->nrow++;
-        }
-        s = nl ? nl + 1 : NULL;
-    }
-    if (t->nrow == 0)
-        CT_FAIL_GOTO(rc, CT_ERR_FORMAT, "%s: no data rows", path);
-    /* the MG table names "index" only implicitly; drop an explicit index column too */
-    free(text);
-    return CT_OK;
-fail:
-    free(text);
-    ct_param_table_free(t);
-    return rc;
-}
-
 /* ------------------------------------------------------------ suite parameters */
 
 void ct_suite_settings_defaults(ct_suite_settings *s)
@@ -218,6 +122,9 @@ ct_status ct_suite_params(const ct_suite_settings *s, double **values)
         if (!s->table || !*s->table)
             CT_FAIL_GOTO(rc, CT_ERR_ARG, "suite: sampling = table needs a table path");
         CT_CHECK_GOTO(rc, ct_param_table_read(s->table, &t));
+        if (!t.named)
+            CT_FAIL_GOTO(rc, CT_ERR_FORMAT, "%s:%d: no '# name ...' header line names the %d "
+                         "columns", s->table, t.first_data_line, t.ncol);
         if (t.nrow < n)
             CT_FAIL_GOTO(rc, CT_ERR_RANGE, "%s: %lld rows, the suite asks for %lld simulations",
                          s->table, (long long)t.nrow, (long long)n);

@@ -1,5 +1,6 @@
 /* Marked power spectrum: smooth delta with a top-hat, read delta_R out at the
- * particles, mark them, paint the marks and bin as P(k) (REFERENCE.md section 3). */
+ * particles, mark them, paint the marks and bin as P(k) (White 2016; the mark and filter are documented in
+ * include/cosmotl/stats.h). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>

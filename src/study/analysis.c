@@ -222,6 +222,21 @@ ct_status ct_study_analyse(const ct_study_ctx *c, int target, int stat, ct_study
     ct_study_ft_model_path(c, ft, path, sizeof path);
     CT_CHECK_GOTO(rc, ct_mlp_load(&fm, path, MPI_COMM_SELF));
     const ct_study_suite *tg = &s->targets[target];
+    {
+        /* both models must take this statistic of the target table */
+        ct_model_prov in;
+        ct_model_prov_init(&in);
+        rc = ct_study_describe_inputs(s, tg->path, stat, &in);
+        if (rc == CT_OK)
+            rc = ct_mlp_check_inputs(fm, path, &in);
+        if (rc == CT_OK) {
+            ct_study_pre_model_path(c, stat, ct_study_pregroup_of(c, target), path, sizeof path);
+            rc = ct_mlp_check_inputs(pm, path, &in);
+        }
+        ct_model_prov_free(&in);
+        if (rc != CT_OK)
+            goto fail;
+    }
     const ct_study_suite_data *td = &c->target[target];
     char names[CT_STUDY_MAX_PARAMS][CT_NN_NAME_MAX];
     for (int p = 0; p < tg->nparam; p++)

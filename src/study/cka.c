@@ -1,4 +1,4 @@
-/* Linear centred kernel alignment (Kornblith et al. 2019, REFERENCE §7) between
+/* Linear centred kernel alignment (Kornblith et al. 2019) between
  * layer representations, and the block-structure summaries of a CKA matrix. */
 #include <cblas.h>
 #include <math.h>

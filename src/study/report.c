@@ -1,5 +1,5 @@
 /* report.md: the study's tables and a point-by-point comparison with the
- * published findings (REFERENCE §6). Every verdict is computed from the numbers
+ * published findings (Krishnaraj et al. 2025). Every verdict is computed from the numbers
  * of this run and printed next to them; nothing is asserted that the table does
  * not show. */
 #include <ctype.h>
@@ -939,7 +939,7 @@ static void write_comparison(FILE *f, const ct_study_ctx *c, const ct_study_resu
     if (!found)
         fprintf(f, "  - not measured in this run (SHAP disabled or no σ8 output).\n");
     /* 8: CKA */
-    fprintf(f, "- 8. CKA (companion analysis, REFERENCE §7) — expected: a network that "
+    fprintf(f, "- 8. CKA (companion analysis, Kornblith et al. 2019 CKA) — expected: a network that "
                "generalises poorly out of distribution shows stronger block structure "
                "(higher off-diagonal CKA) on out-of-distribution inputs. Measured (mean "
                "off-diagonal CKA; largest eigenvalue / number of layers):\n");

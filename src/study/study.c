@@ -69,7 +69,7 @@ void ct_study_defaults(ct_study_settings *s)
     s->head_width = 32;
     ct_study_train_defaults(&s->pre);
     ct_study_train_defaults(&s->fine);
-    /* REFERENCE §6: fine-tuning searches lr 1e-6..1e-3 and wd 1e-6..1e-1 */
+    /* the published study (Krishnaraj et al. 2025): fine-tuning searches lr 1e-6..1e-3 and wd 1e-6..1e-1 */
     s->fine.lr = 1e-4;
     s->fine.lr_min = 1e-6;
     s->fine.lr_max = 1e-3;

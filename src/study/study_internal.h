@@ -75,6 +75,11 @@ ct_status ct_study_read_rows(const ct_study_ctx *c, const char *path, int stat,
                              char names[][CT_NN_NAME_MAX], int nnames, const int64_t *rows,
                              int64_t n, MPI_Comm comm, ct_dataset *d);
 
+/* The inputs statistic `stat` of table `path` gives under the study's selection
+ * (for the models' provenance and the checks of loaded models). */
+ct_status ct_study_describe_inputs(const ct_study_settings *s, const char *path, int stat,
+                                   ct_model_prov *in);
+
 /* results.c */
 ct_status ct_task_result_write(const char *path, const ct_task_result *r);
 ct_status ct_task_result_read(const char *path, ct_task_result *r);

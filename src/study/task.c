@@ -78,14 +78,35 @@ static ct_status set_targets(const ct_study_settings *s, const ct_study_suite *s
     return CT_OK;
 }
 
-static ct_status set_model_note(const ct_study_settings *s, ct_mlp *m, int stat)
+/* The inputs statistic `stat` gives from table `path` (the study's selection). */
+ct_status ct_study_describe_inputs(const ct_study_settings *s, const char *path, int stat,
+                                  ct_model_prov *in)
 {
-    /* what `cosmotl explain` / `cosmotl cka` need to rebuild the inputs */
+    char stats[256];
+    spec_to_list(s->stats[stat], stats, sizeof stats);
+    ct_table_select sel;
+    ct_table_select_defaults(&sel);
+    sel.stats = stats;
+    sel.k_max = s->kmax;
+    CT_CHECK(ct_table_describe(path, &sel, in));
+    return CT_OK;
+}
+
+/* The model's note (free text, kept for older readers) and its structured
+ * provenance: trained on statistic `stat` of table `path`. */
+static ct_status set_model_note(const ct_study_settings *s, ct_mlp *m, int stat, const char *path)
+{
     char note[512];
+    ct_model_prov in;
+    ct_model_prov_init(&in);
     snprintf(note, sizeof note, "statistic = %s\nkmax = %.17g\nlog10 = %d\n", s->stats[stat],
              s->kmax, s->log10_inputs);
     CT_CHECK(ct_mlp_set_config_text(m, note));
-    return CT_OK;
+    ct_status rc = ct_study_describe_inputs(s, path, stat, &in);
+    if (rc == CT_OK)
+        rc = ct_mlp_set_provenance(m, &in, "cosmotl study");
+    ct_model_prov_free(&in);
+    return rc;
 }
 
 typedef struct {
@@ -283,7 +304,7 @@ static ct_status run_pretrain(const ct_study_ctx *c, const ct_study_task *t, MPI
     CT_CHECK_GOTO(rc, ct_mlp_create(&base, &a));
     CT_CHECK_GOTO(rc, ct_mlp_fit_input_norm(base, &dtr, s->log10_inputs, group));
     CT_CHECK_GOTO(rc, set_targets(s, &s->pretrain, base, names, pg->nout, dummy));
-    CT_CHECK_GOTO(rc, set_model_note(s, base, t->stat));
+    CT_CHECK_GOTO(rc, set_model_note(s, base, t->stat, s->pretrain.path));
     fit_opts o = {ptr, ptr->trials, ptr->lr_min, ptr->lr_max, ptr->wd_min, ptr->wd_max, seed};
     CT_CHECK_GOTO(rc, fit(base, &dtr, &dva, &o, group, &best, res));
     CT_CHECK_GOTO(rc, score(best, &dte, group, &s->pretrain, res));
@@ -340,6 +361,15 @@ static ct_status run_finetune(const ct_study_ctx *c, const ct_study_task *t, MPI
             ct_study_pre_model_path(c, t->stat, ct_study_pregroup_of(c, t->target), path,
                                     sizeof path);
         CT_CHECK_GOTO(rc, ct_mlp_load(&pm, path, group));
+        /* the pretrained model must take this statistic of the target table */
+        ct_model_prov in;
+        ct_model_prov_init(&in);
+        rc = ct_study_describe_inputs(s, tg->path, t->stat, &in);
+        if (rc == CT_OK)
+            rc = ct_mlp_check_inputs(pm, path, &in);
+        ct_model_prov_free(&in);
+        if (rc != CT_OK)
+            goto fail;
     }
     if (t->arch == CT_ARCH_DUMMY) {
         /* every layer kept; the pretraining outputs keep their slots, the target's
@@ -448,10 +478,10 @@ static ct_status run_finetune(const ct_study_ctx *c, const ct_study_task *t, MPI
         fixed.lr = s->pre.lr;
         fixed.weight_decay = s->pre.weight_decay;
         o.tr = &fixed;
-        CT_CHECK_GOTO(rc, set_model_note(s, base, t->stat));
+        CT_CHECK_GOTO(rc, set_model_note(s, base, t->stat, tpath));
         CT_CHECK_GOTO(rc, fit(base, &comb, &dva, &o, group, &best, res));
     } else {
-        CT_CHECK_GOTO(rc, set_model_note(s, base, t->stat));
+        CT_CHECK_GOTO(rc, set_model_note(s, base, t->stat, tpath));
         CT_CHECK_GOTO(rc, fit(base, &comb, &dva, &o, group, &best, res));
     }
     CT_CHECK_GOTO(rc, score(best, &dte, group, tg, res));

@@ -28,107 +28,18 @@ void ct_params_free_names(char **names, int ncol)
     free(names);
 }
 
-static int count_tokens(const char *s)
-{
-    int n = 0, in = 0;
-    for (; *s; s++) {
-        int sp = isspace((unsigned char)*s) || *s == ',';
-        if (!sp && !in)
-            n++;
-        in = !sp;
-    }
-    return n;
-}
-
 ct_status ct_params_read(const char *path, double **values, int64_t *nrow, int *ncol,
-                         char ***names_out)
+                         char ***names)
 {
-    ct_status rc = CT_OK;
-    char *text = NULL, *header = NULL;
-    double *v = NULL;
-    char **names = NULL;
-    int64_t n = 0, cap = 0;
-    int nc = -1, line = 0;
+    ct_param_table t;
     *values = NULL;
-    *names_out = NULL;
-    CT_CHECK(ct_read_text(path, &text, NULL));
-    /* keep a copy of the header lines: names come from the last one that fits */
-    char *hdr_lines[64];
-    int nhdr = 0;
-    char *save = NULL;
-    for (char *s = strtok_r(text, "\n", &save); s; s = strtok_r(NULL, "\n", &save)) {
-        line++;
-        char *p = s;
-        while (isspace((unsigned char)*p))
-            p++;
-        if (!*p)
-            continue;
-        if (*p == '#') {
-            if (n == 0 && nhdr < 64)
-                hdr_lines[nhdr++] = p + 1;
-            continue;
-        }
-        int c = 0;
-        double row[256];
-        char *end;
-        while (1) {
-            while (isspace((unsigned char)*p) || *p == ',')
-                p++;
-            if (!*p)
-                break;
-            double x = strtod(p, &end);
-            if (end == p || c >= 256)
-                CT_FAIL_GOTO(rc, CT_ERR_FORMAT, "%s:%d: not a number: '%.20s'", path, line, p);
-            row[c++] = x;
-            p = end;
-        }
-        if (nc < 0)
-            nc = c;
-        else if (c != nc)
-            CT_FAIL_GOTO(rc, CT_ERR_FORMAT, "%s:%d: %d columns, expected %d", path, line, c, nc);
-        if (n == cap) {
-            cap = cap ? 2 * cap : 1024;
-            double *t = realloc(v, sizeof(double) * (size_t)cap * (size_t)nc);
-            if (!t)
-                CT_FAIL_GOTO(rc, CT_ERR_MEMORY, "%s: out of memory", path);
-            v = t;
-        }
-        memcpy(v + n * nc, row, sizeof(double) * (size_t)nc);
-        n++;
-    }
-    if (n == 0)
-        CT_FAIL_GOTO(rc, CT_ERR_FORMAT, "%s: no parameter rows", path);
-    CT_CHECK_GOTO(rc, ct_calloc(&names, (size_t)nc, sizeof(char *), "parameter names"));
-    for (int h = nhdr - 1; h >= 0 && !header; h--)
-        if (count_tokens(hdr_lines[h]) == nc)
-            header = hdr_lines[h];
-    for (int c = 0; c < nc; c++) {
-        char buf[128];
-        snprintf(buf, sizeof buf, "p%d", c);
-        if (header) {
-            while (isspace((unsigned char)*header) || *header == ',')
-                header++;
-            size_t len = 0;
-            while (header[len] && !isspace((unsigned char)header[len]) && header[len] != ',')
-                len++;
-            snprintf(buf, sizeof buf, "%.*s", (int)(len < 127 ? len : 127), header);
-            header += len;
-        }
-        names[c] = strdup(buf);
-        if (!names[c])
-            CT_FAIL_GOTO(rc, CT_ERR_MEMORY, "out of memory");
-    }
-    *values = v;
-    v = NULL;
-    *nrow = n;
-    *ncol = nc;
-    *names_out = names;
-    names = NULL;
-fail:
-    free(text);
-    free(v);
-    ct_params_free_names(names, nc);
-    return rc;
+    *names = NULL;
+    CT_CHECK(ct_param_table_read(path, &t));
+    *values = t.v;
+    *nrow = t.nrow;
+    *ncol = t.ncol;
+    *names = t.names;
+    return CT_OK;
 }
 
 /* ------------------------------------------------------------ gather */

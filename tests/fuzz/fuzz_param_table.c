@@ -1,6 +1,6 @@
 /* Quijote parameter tables (latin_hypercube_params.txt and the like), read by
- * both parsers: the simulator's ct_param_table_read and the summaries'
- * ct_params_read. */
+ * the one reader ct_param_table_read (cosmotl/core.h) and through the
+ * summaries' array form ct_params_read. */
 #include "cosmotl/sim.h"
 #include "cosmotl/summary.h"
 #include "fuzz_common.h"

@@ -77,8 +77,11 @@ grep -rqF "$CT_SOURCE_ROOT" jobsout/jobs && fail "job scripts name the source tr
 run 1 "COSMOTL_DATADIR without data" env COSMOTL_DATADIR=$work/nodata "$bindir" jobs \
   "$data/configs/pipelines/small.ini" --out jobsout2
 grep -q "COSMOTL_DATADIR=$work/nodata" err.txt || fail "bad COSMOTL_DATADIR not named"
-# every subcommand has --help
-for c in simulate summarize gather train study explain cka inspect jobs; do
+# every subcommand has --help: the list is the dispatcher's own (`cosmotl --help`)
+run 0 "cosmotl --help" "$bindir" --help
+cmds=$(awk '/^commands:/ {on = 1; next} on && /^  [a-z]/ {print $1}' out.txt)
+[ "$(echo $cmds | wc -w)" -ge 9 ] || fail "cosmotl --help lists too few commands: $cmds"
+for c in $cmds; do
   run 0 "cosmotl $c --help" "$bindir" $c --help
   grep -qi "usage" out.txt || fail "cosmotl $c --help prints no usage"
 done

@@ -8,6 +8,7 @@
 #   resume    stopped after 3 epochs and resumed == uninterrupted (bitwise weights)
 #   sigterm   SIGTERM mid-run: checkpoint, exit 143 in time; resumed == uninterrupted (cmp)
 #   search    TPE search with pruning on 2 ranks writes a search log and the best model
+#   provenance  model provenance: inspect shows it, explain/cka/fine-tuning check it
 #   bad       bad configs and inputs fail with one line naming the file; no output
 set -u
 : "${COSMOTL:?}"
@@ -226,6 +227,33 @@ bad)
   grep -q "suite.h5: not a cosmotl model" err.txt || { fail "bad pretrained not named"; cat err.txt >&2; }
   [ -z "$(ls out)" ] || fail "failed runs left output: $(ls out)"
   run 1 train; [ $? = 2 ] || fail "missing CONFIG: expected usage error"
+  ;;
+provenance)
+  # a marked-P(k) model from `cosmotl train` records what it was trained on; every
+  # consumer checks it against its input and names the model file and attribute
+  mkdir -p out
+  base_config a.ini; sed -i 's#^stats = pk#stats = mk\nk_max = 0.1#; s#^epochs = 40#epochs = 3#' a.ini
+  expect_ok "train mk" 1 train a.ini
+  expect_ok "inspect" 1 inspect out/model.h5
+  grep -q "trained on  mk of .*suite.h5, k <= 0.1 h/Mpc" out.txt || { fail "inspect: provenance"; cat out.txt >&2; }
+  grep -q "written by  cosmotl train .*; parameters Omega_m,sigma_8,h" out.txt || fail "inspect: writer/parameters"
+  h5dump -a /provenance/statistics out/model.h5 | grep -q '"mk"' || fail "no /provenance/statistics"
+  # explain and cka take the model's own statistic and cut by default ...
+  expect_ok "explain (provenance defaults)" 1 explain out/model.h5 suite.h5 --samples 2 --background 3 --permutations 2 --out out/shap.h5
+  expect_ok "cka (provenance defaults)" 1 cka out/model.h5 suite.h5 suite.h5 --samples 20 --out out/cka.h5
+  # ... and refuse another statistic or cut: one line, model file + attribute
+  run 1 explain out/model.h5 suite.h5 --stats pk; [ $? != 0 ] || fail "explain with pk on an mk model succeeded"
+  grep -q "out/model.h5: model attribute statistics = 'mk' but the input (suite.h5) is 'pk'" err.txt || { fail "explain: mismatch not named"; cat err.txt >&2; }
+  [ "$(wc -l < err.txt)" = 1 ] || { fail "explain mismatch: not one line"; cat err.txt >&2; }
+  run 1 cka out/model.h5 suite.h5 suite.h5 --kmax 0.15; [ $? != 0 ] || fail "cka with another cut succeeded"
+  grep -q "out/model.h5: model attribute n_in" err.txt || { fail "cka: mismatch not named"; cat err.txt >&2; }
+  # fine-tuning from it on P(k) inputs is refused as well
+  mkdir -p out2
+  base_config b.ini; sed -i 's#= out/#= out2/#; s#^epochs = 40#epochs = 2#' b.ini
+  printf '[transfer]\npretrained = out/model.h5\n' >> b.ini
+  run 1 train b.ini; [ $? != 0 ] || fail "fine-tuning an mk model on pk succeeded"
+  grep -q "out/model.h5: model attribute statistics = 'mk'" err.txt || { fail "train: mismatch not named"; cat err.txt >&2; }
+  [ -z "$(ls out2)" ] || fail "failed fine-tuning left output: $(ls out2)"
   ;;
 *) echo "unknown case $case_"; exit 2 ;;
 esac

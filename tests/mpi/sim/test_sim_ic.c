@@ -14,7 +14,7 @@ static ct_status field(const ct_cosmo *c, const ct_sim_settings *s, double a, ct
     return ct_ic_linear_field(c, s, a, m);
 }
 
-/* B(shell L, shell S, shell S) with the FFT estimator (REFERENCE.md §4). */
+/* B(shell L, shell S, shell S) with the FFT estimator (shell fields, as src/stats/bk.c). */
 static ct_status bispec(ct_mesh *dk, int l0, int l1, int s0, int s1, double *b)
 {
     ct_mesh *fl = NULL, *fs = NULL, *il = NULL, *is = NULL;

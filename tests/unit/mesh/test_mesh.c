@@ -11,7 +11,7 @@
 #include "testlib.h"
 
 /* Kernel of order p at (signed) distance d in cells, from the definitions in
- * REFERENCE.md §2 (written independently of paint.c's start-index logic). */
+ * the Quijote/Pylians conventions (written independently of paint.c's start-index logic). */
 static double W(int p, double d)
 {
     d = fabs(d);

@@ -1,7 +1,7 @@
 /* Brute-force references for the bispectrum tests: a naive DFT of a small real
  * grid and the triangle sums over every mode triplet of each triangle bin with
  * modular closure (q1 + q2 + q3 = 0 mod N, which is what the real-space product
- * of shell fields counts; REFERENCE.md section 4). Only for N <= ~16. */
+ * of shell fields counts, the FFT bispectrum estimator). Only for N <= ~16. */
 #ifndef COSMOTL_TEST_BK_REF_H
 #define COSMOTL_TEST_BK_REF_H
 
