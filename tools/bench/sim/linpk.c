@@ -1,6 +1,8 @@
 /* Linear matter P(k) at z = 0 for one cosmology, for the Quijote comparisons of
  * tools/bench/sim/validate (linear reference, EH98 against a Boltzmann table).
- *   linpk OMEGA_M OMEGA_B H N_S SIGMA_8 [eh98|nowiggle|TABLE] < k-list > k-P
+ *   linpk OMEGA_M OMEGA_B H N_S SIGMA_8 [eh98|nowiggle|TABLE [M_NU W]] < k-list > k-P
+ * With M_NU (eV) and W (nwLH cosmologies) the columns are k, P_m (total matter),
+ * P_cb; sigma_8 normalises total matter.
  * TABLE is a two-column k [h/Mpc], P [(Mpc/h)^3] file, renormalised to SIGMA_8.
  * Reads one k per line on stdin, prints "k P" per line. */
 #include <stdio.h>
@@ -44,7 +46,7 @@ static int read_table(const char *path, double **k, double **p, size_t *n)
 int main(int argc, char **argv)
 {
     if (argc < 6) {
-        fprintf(stderr, "usage: linpk OMEGA_M OMEGA_B H N_S SIGMA_8 [eh98|nowiggle|TABLE] < k-list\n");
+        fprintf(stderr, "usage: linpk OMEGA_M OMEGA_B H N_S SIGMA_8 [eh98|nowiggle|TABLE [M_NU W]] < k-list\n");
         return 2;
     }
     ct_cosmo_params cp;
@@ -54,6 +56,11 @@ int main(int argc, char **argv)
     cp.h = atof(argv[3]);
     cp.n_s = atof(argv[4]);
     cp.sigma8 = atof(argv[5]);
+    int nu = argc > 8;
+    if (nu) {
+        cp.m_nu = atof(argv[7]);
+        cp.w = atof(argv[8]);
+    }
     double *tk = NULL, *tp = NULL;
     if (argc > 6 && !strcmp(argv[6], "nowiggle")) {
         cp.transfer = CT_LIN_EH98_NOWIGGLE;
@@ -71,7 +78,11 @@ int main(int argc, char **argv)
     }
     double k;
     while (scanf("%lf", &k) == 1)
-        printf("%.8g %.10g\n", k, ct_cosmo_pk(c, k, 1.0, CT_SPECIES_TOTAL));
+        if (nu)
+            printf("%.8g %.10g %.10g\n", k, ct_cosmo_pk(c, k, 1.0, CT_SPECIES_TOTAL),
+                   ct_cosmo_pk(c, k, 1.0, CT_SPECIES_CB));
+        else
+            printf("%.8g %.10g\n", k, ct_cosmo_pk(c, k, 1.0, CT_SPECIES_TOTAL));
     ct_cosmo_destroy(&c);
     free(tk);
     free(tp);
