@@ -33,6 +33,9 @@ typedef struct {
     int plan;           /* FFTW planning: 0 estimate, 1 measure (default 0) */
     int wrap_positions; /* wrap every finite position into the box (default 0: only
                            positions within 1e-3 box outside, see cosmotl/io.h) */
+    int species_cb;     /* 1: measure CDM+baryons only (PartType1) even when the
+                           snapshot has neutrinos (PartType2); default 0: total
+                           matter, mass-weighted over both, plus /pk_cb */
     ct_mk_settings mk;  /* marked spectrum (ct_mk_settings_defaults) */
     ct_bk_settings bk;  /* bispectrum (ct_bk_settings_defaults; cache_dir NULL) */
 } ct_summarize_settings;

@@ -40,6 +40,10 @@ static const char *help =
     "  --los AXIS        axis of the multipoles in real space (default z)\n"
     "  --bin-width W     bin width in units of kF (default 1)\n"
     "  --shot-noise      subtract 1/nbar from P0 (released Quijote files do not)\n"
+    "  --species S       m (default): total matter, CDM+baryon (PartType1) and\n"
+    "                    neutrino (PartType2) particles weighted by mass, as for\n"
+    "                    Quijote's nwLH, plus /pk_cb; cb: CDM+baryons only, for\n"
+    "                    every statistic (species attribute \"cb\")\n"
     "  --out DIR         output folder (default summaries)\n"
     "  --quijote-text    also write OUT/<name>/Pk_m_z=Z.txt (Pk_m_RS<axis>_z=Z.txt\n"
     "                    with --rsd; Pk_cb_* too for neutrino snapshots)\n"
@@ -171,7 +175,7 @@ static ct_status resolve(const char *arg, int snapnum, char *snap, size_t cap, c
  * are taken from the config's folder. Unknown keys are errors. The config is
  * turned into the equivalent command line. */
 static const char *const valued_keys[] = {"stats", "grid", "mas", "rsd", "los", "bin-width",
-                                          "out", "group-size", "threads", "snapnum", "plan",
+                                          "species", "out", "group-size", "threads", "snapnum", "plan",
                                           "mark-R", "mark-p", "mark-ds", "bk-dk", "bk-kmax",
                                           "mem-budget", "bk-cache", NULL};
 static const char *const flag_keys[] = {"interlace", "shot-noise", "quijote-text", "timing",
@@ -517,6 +521,14 @@ static int cmd_summarize_args(int argc, char **argv, MPI_Comm world)
                 BAD("--bin-width must be a number in [0.01, 1000] (got '%s')", v);
         } else if (!strcmp(a, "--shot-noise")) {
             o.s.shot_noise = 1;
+        } else if (!strcmp(a, "--species")) {
+            NEED_VALUE();
+            if (!strcmp(v, "m"))
+                o.s.species_cb = 0;
+            else if (!strcmp(v, "cb"))
+                o.s.species_cb = 1;
+            else
+                BAD("--species must be m (total matter) or cb (got '%s')", v);
         } else if (!strcmp(a, "--wrap-positions")) {
             o.s.wrap_positions = 1;
         } else if (!strcmp(a, "--out")) {

@@ -127,7 +127,8 @@ static ct_status summarize_local(ct_summarizer *st, const char *snap_path, const
     CT_CHECK_GOTO(rc, ct_snapshot_open(&snap, snap_path, comm));
     const ct_snapshot_header *h = ct_snapshot_get_header(snap);
     const int types[2] = {1, 2};
-    int ntypes = h->npart_total[2] > 0 ? 2 : 1;
+    /* total matter (PartType1 + PartType2, mass-weighted) unless cb is asked for */
+    int ntypes = h->npart_total[2] > 0 && !o->species_cb ? 2 : 1;
     if (h->npart_total[1] <= 0)
         CT_FAIL_GOTO(rc, CT_ERR_FORMAT, "%s: no CDM particles (PartType1)", snap_path);
     ct_read_settings rs;
@@ -211,7 +212,10 @@ static ct_status summarize_local(ct_summarizer *st, const char *snap_path, const
     ct_timer_start(T, "write");
     ct_status wrc = CT_OK;
     if (rank == 0) {
-        ct_pk_meta meta = {h->redshift, o->rsd, "m", NULL};
+        /* species "cb" when only cb particles were measured on purpose or exist
+         * only as PartType1 with neutrinos present (--species cb) */
+        const char *sp = o->species_cb && h->npart_total[2] > 0 ? "cb" : "m";
+        ct_pk_meta meta = {h->redshift, o->rsd, sp, NULL};
         wrc = ct_summary_create(&w, out_path, name, snap_path);
         hid_t f = wrc == CT_OK ? ct_summary_file(w) : -1;
         char abs_suite[PATH_MAX];
@@ -228,7 +232,7 @@ static ct_status summarize_local(ct_summarizer *st, const char *snap_path, const
         if (wrc == CT_OK && (o->stats & CT_SUMMARIZE_PK)) wrc = ct_summary_write_pk(w, "pk", &pk_m, &meta);
         if (wrc == CT_OK && (o->stats & CT_SUMMARIZE_MK)) wrc = ct_summary_write_mk(w, "mk", &mk, &meta);
         if (wrc == CT_OK && (o->stats & CT_SUMMARIZE_BK)) {
-            ct_bk_meta bm = {h->redshift, o->rsd, "m", ct_mas_name(o->mas), o->interlace,
+            ct_bk_meta bm = {h->redshift, o->rsd, sp, ct_mas_name(o->mas), o->interlace,
                              o->bk.kmax};
             wrc = ct_summary_write_bk(w, "bk", bk, &bm);
         }
@@ -246,7 +250,7 @@ static ct_status summarize_local(ct_summarizer *st, const char *snap_path, const
             snprintf(dir, sizeof dir, "%s/%s", dirname(od), name);
             wrc = ct_mkdir_p(dir);
             if (wrc == CT_OK && (o->stats & CT_SUMMARIZE_PK)) {
-                snprintf(file, sizeof file, "%s/Pk_m_%sz=%s.txt", dir, rs_tag, z);
+                snprintf(file, sizeof file, "%s/Pk_%s_%sz=%s.txt", dir, sp, rs_tag, z);
                 wrc = ct_pk_write_quijote_text(&pk_m, file, o->rsd >= 0);
             }
             if (wrc == CT_OK && (o->stats & CT_SUMMARIZE_MK)) {

@@ -1,6 +1,7 @@
 /* Helper of the summarize/gather end-to-end test:
  *   pk_tool make SUITE NSIM          tiny Quijote-layout suite (sim 1 with neutrinos)
  *   pk_tool compare A.h5 B.h5 GROUP  P0/P2/P4/k/nmodes equal to 1e-12
+ *                                    (GROUP_A:GROUP_B compares different groups)
  *   pk_tool direct SNAPDIR SUMMARY.h5 GRID
  *                                    P(k) of the snapshot through the library
  *                                    (one rank) equals the summary's /pk
@@ -103,7 +104,13 @@ static int make(const char *dir, int nsim, MPI_Comm comm)
 static int compare(const char *a, const char *b, const char *group, double tol)
 {
     ct_pk_result x, y;
-    if (ct_summary_read_pk(a, group, &x) != CT_OK || ct_summary_read_pk(b, group, &y) != CT_OK) {
+    char ga[256], gb[256];
+    snprintf(ga, sizeof ga, "%s", group);
+    char *colon = strchr(ga, ':');
+    snprintf(gb, sizeof gb, "%s", colon ? colon + 1 : group);
+    if (colon)
+        *colon = 0;
+    if (ct_summary_read_pk(a, ga, &x) != CT_OK || ct_summary_read_pk(b, gb, &y) != CT_OK) {
         fprintf(stderr, "pk_tool compare: %s\n", ct_error_message());
         return 1;
     }

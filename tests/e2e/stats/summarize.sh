@@ -31,6 +31,15 @@ done
 ls -a out1 | grep -q '\.tmp\.' && fail "temporary files left in out1"
 grep -q "failed" out1/manifest.tsv || fail "manifest does not record the failure"
 
+# total matter by default (above: /pk of sim 1 weighs PartType1 and PartType2 by
+# mass); cb on request: --species cb puts exactly /pk_cb's spectrum into /pk
+run 0 "summarize --species cb" "$COSMOTL" summarize suite/1 $opts --species cb --out cbout
+run 0 "cb on request = default /pk_cb" "$tool" compare cbout/1.h5 out1/1.h5 pk:pk_cb
+[ -f cbout/1/Pk_cb_z=0.txt ] || fail "--species cb: no Pk_cb_z=0.txt"
+[ -f cbout/1/Pk_m_z=0.txt ] && fail "--species cb wrote a Pk_m file"
+run 2 "bad --species" "$COSMOTL" summarize suite/1 --species nu --out badsp
+grep -q "species must be m" err.txt || fail "bad --species not named"
+
 # the library measurement of the same snapshot (no interlacing)
 run 0 "summarize plain" "$COSMOTL" summarize suite/0 --grid 32 --out plain
 run 0 "direct P(k)" "$mpirun_sh" 1 "$tool" direct suite/0/snapdir_004 plain/0.h5 32
