@@ -1463,7 +1463,7 @@ static int do_eval(const char *config, const char *model, const char *outdir, MP
                 for (int q = 1; q < NFIELD; q++)
                     sb_printf(&sb, " %.6f", sqrt(acc.P[q][b] / acc.P[0][b]));
                 for (int q = 1; q < NFIELD; q++)
-                    sb_printf(&sb, " %.6f", acc.X[q][b] / sqrt(acc.P[q][b] * acc.P[0][b]));
+                    sb_printf(&sb, " %.9f", acc.X[q][b] / sqrt(acc.P[q][b] * acc.P[0][b]));
                 sb_printf(&sb, "\n");
                 if (acc.k[b] >= kmin && acc.k[b] <= kmax) {
                     for (int q = 1; q < NFIELD; q++) {
