@@ -575,7 +575,7 @@ static ct_status read_quijote_local(const char *dir, const char *file, const cha
     if (nrows < 1)
         CT_FAIL_GOTO(rc, CT_ERR_ARG, "%s: no spectra selected", dir);
     snprintf(sub, sizeof sub, "%lld", (long long)rows[0]);
-    snprintf(path, sizeof path, "%s/%s/%s", dir, sub, file);
+    CT_CHECK_GOTO(rc, ct_snprintf(path, sizeof path, "%s/%s/%s", dir, sub, file));
     CT_CHECK_GOTO(rc, read_spectrum(path, sel->k_max, sel->n_bins, spec, cap, &nbin));
     if (nbin < 1)
         CT_FAIL_GOTO(rc, CT_ERR_FORMAT, "%s: no bins pass the k cut", path);
@@ -589,7 +589,7 @@ static ct_status read_quijote_local(const char *dir, const char *file, const cha
         if (sim < 0 || sim >= np)
             CT_FAIL_GOTO(rc, CT_ERR_ARG, "%s: simulation %lld has no row (%lld rows)", params,
                          (long long)sim, (long long)np);
-        snprintf(path, sizeof path, "%s/%lld/%s", dir, (long long)sim, file);
+        CT_CHECK_GOTO(rc, ct_snprintf(path, sizeof path, "%s/%lld/%s", dir, (long long)sim, file));
         int nb;
         CT_CHECK_GOTO(rc, read_spectrum(path, sel->k_max, sel->n_bins, spec, cap, &nb));
         if (nb != nbin)
@@ -636,8 +636,8 @@ ct_status ct_dataset_read_quijote_dir(const char *dir, const char *file, const c
             int64_t cap = 0;
             for (int64_t i = 0; s == CT_OK; i++) {
                 char path[4096];
-                snprintf(path, sizeof path, "%s/%lld/%s", dir, (long long)i, file);
-                if (!ct_file_exists(path))
+                s = ct_snprintf(path, sizeof path, "%s/%lld/%s", dir, (long long)i, file);
+                if (s != CT_OK || !ct_file_exists(path))
                     break;
                 if (nrows == cap) {
                     cap = cap ? 2 * cap : 1024;

@@ -241,32 +241,40 @@ static ct_status summarize_local(ct_summarizer *st, const char *snap_path, const
             wrc = ct_summary_write_pk(w, "pk_cb", &pk_cb, &meta);
         }
         if (wrc == CT_OK && o->quijote_text) {
-            char dir[4096], file[4300], z[32], rs_tag[16] = "";
+            char *dir = NULL, *od = NULL, z[32], rs_tag[16] = "";
+            char file[8192]; /* dir + a Quijote name; ct_snprintf refuses longer */
             zname(h->redshift, z, sizeof z);
             if (o->rsd >= 0)
                 snprintf(rs_tag, sizeof rs_tag, "RS%d_", o->rsd);
-            char od[4096];
-            snprintf(od, sizeof od, "%.4000s", out_path);
-            snprintf(dir, sizeof dir, "%s/%s", dirname(od), name);
-            wrc = ct_mkdir_p(dir);
+            wrc = ct_asprintf(&od, "%s", out_path);
+            if (wrc == CT_OK)
+                wrc = ct_asprintf(&dir, "%s/%s", dirname(od), name);
+            if (wrc == CT_OK)
+                wrc = ct_mkdir_p(dir);
             if (wrc == CT_OK && (o->stats & CT_SUMMARIZE_PK)) {
-                snprintf(file, sizeof file, "%s/Pk_%s_%sz=%s.txt", dir, sp, rs_tag, z);
-                wrc = ct_pk_write_quijote_text(&pk_m, file, o->rsd >= 0);
+                wrc = ct_snprintf(file, sizeof file, "%s/Pk_%s_%sz=%s.txt", dir, sp, rs_tag, z);
+                if (wrc == CT_OK)
+                    wrc = ct_pk_write_quijote_text(&pk_m, file, o->rsd >= 0);
             }
             if (wrc == CT_OK && (o->stats & CT_SUMMARIZE_MK)) {
                 /* the name of the study's marked-spectrum files */
-                snprintf(file, sizeof file, "%s/Pk_m_marked_fTH_R%.1f_p%.1f_ds%.2f_%sz%s.txt", dir,
-                         o->mk.R, o->mk.p, o->mk.delta_s, rs_tag, z);
-                wrc = ct_pk_write_quijote_text(&mk.M, file, o->rsd >= 0);
+                wrc = ct_snprintf(file, sizeof file, "%s/Pk_m_marked_fTH_R%.1f_p%.1f_ds%.2f_%sz%s.txt",
+                                  dir, o->mk.R, o->mk.p, o->mk.delta_s, rs_tag, z);
+                if (wrc == CT_OK)
+                    wrc = ct_pk_write_quijote_text(&mk.M, file, o->rsd >= 0);
             }
             if (wrc == CT_OK && (o->stats & CT_SUMMARIZE_BK)) {
-                snprintf(file, sizeof file, "%s/Bk_m_%sz=%s.txt", dir, rs_tag, z);
-                wrc = ct_bk_write_text(bk, file);
+                wrc = ct_snprintf(file, sizeof file, "%s/Bk_m_%sz=%s.txt", dir, rs_tag, z);
+                if (wrc == CT_OK)
+                    wrc = ct_bk_write_text(bk, file);
             }
             if (wrc == CT_OK && ntypes > 1) {
-                snprintf(file, sizeof file, "%s/Pk_cb_%sz=%s.txt", dir, rs_tag, z);
-                wrc = ct_pk_write_quijote_text(&pk_cb, file, o->rsd >= 0);
+                wrc = ct_snprintf(file, sizeof file, "%s/Pk_cb_%sz=%s.txt", dir, rs_tag, z);
+                if (wrc == CT_OK)
+                    wrc = ct_pk_write_quijote_text(&pk_cb, file, o->rsd >= 0);
             }
+            free(dir);
+            free(od);
         }
         /* the summary appears last: its presence means the item is complete */
         if (wrc == CT_OK)
