@@ -24,6 +24,14 @@ void ct_h5_quiet(void);
 hid_t ct_h5_dcpl(void);
 hid_t ct_h5_gcpl(void);
 
+/* A file built in memory (HDF5's core driver) and written with one checked write:
+ * a full disk is an ordinary error (an HDF5 file on disk whose close fails stays
+ * in HDF5's tables and crashes the library's shutdown). ct_h5_mem_save closes
+ * file, writes its image to tmp, fsyncs and renames tmp onto final_path; on error
+ * tmp is removed. */
+ct_status ct_h5_mem_create(hid_t *file);
+ct_status ct_h5_mem_save(hid_t file, const char *tmp, const char *final_path);
+
 /* Create (truncate) / open read-only a file, serial access. */
 ct_status ct_h5_create(const char *path, hid_t *file);
 ct_status ct_h5_open_ro(const char *path, hid_t *file);

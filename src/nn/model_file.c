@@ -162,16 +162,19 @@ ct_status ct_nn_write_file(const ct_mlp *m, const ct_train_state *st, const char
     if (rank == 0) {
         char tmp[4096];
         hid_t f = -1;
+        /* built in memory, written with one checked write: a full disk is an
+         * ordinary error (see ct_h5_mem_save) */
         rc = ct_atomic_begin(path, tmp, sizeof tmp);
         if (rc == CT_OK)
-            rc = ct_h5_create(tmp, &f);
+            rc = ct_h5_mem_create(&f);
         if (rc == CT_OK)
             rc = write_model(f, m, st);
-        if (f >= 0 && H5Fclose(f) < 0 && rc == CT_OK)
-            rc = ct_error_set(CT_ERR_IO, __func__, __LINE__, "%s: closing failed", path);
-        if (rc == CT_OK)
-            rc = ct_atomic_commit(tmp, path);
-        else {
+        if (rc == CT_OK) {
+            rc = ct_h5_mem_save(f, tmp, path); /* closes f; removes tmp on error */
+            f = -1;
+        } else {
+            if (f >= 0)
+                H5Fclose(f);
             ct_error_push(rc, __func__, __LINE__);
             ct_atomic_abort(tmp);
         }

@@ -9,6 +9,8 @@
 #   badsnap    the snapshot reader's bad inputs through summarize: each recorded
 #              with its error in the manifest while the good one is done (exit 3)
 #   timeouts   every registered test has a timeout, every MPI test a hard one
+#   fulldisk-train  train's checkpoint and model on a full disk: clear error, no
+#              model, no temporaries; a rerun elsewhere equals a clean run (cmp)
 #   bytes      simulate, summarize, gather and train run twice (more than one
 #              second apart) write byte-identical HDF5 files (no time stamps in
 #              object headers), so a resumed run can be checked with cmp
@@ -214,6 +216,30 @@ timeouts)
     grep -q "mpirun_sh" "$f" || fail "$f: MPI tests not run through mpirun.sh"
   done
   echo "$n tests, all with timeouts"
+  ;;
+fulldisk-train)
+  # train on a full disk (checkpoint and model): a clear error, no model, no
+  # temporaries; the rerun on a healthy disk writes the same bytes as a clean run
+  need simulate; need summarize; need gather; need train
+  simulate_some s8 0:8
+  "$COSMOTL" -q summarize s8/*/snapdir_004 --grid 32 --stats pk --out s8sum >s.log 2>&1 || fail "summarize 8"
+  printf '# a b\n' >params.txt
+  for i in $(seq 0 7); do printf '0.%d 0.%d\n' $((i + 1)) $((9 - i)) >>params.txt; done
+  "$COSMOTL" -q gather s8sum --params params.txt --out t.h5 >g.log 2>&1 || fail "gather 8: $(tail -1 g.log)"
+  printf '[data]\nsuite = %s/t.h5\nstats = pk\nsplit = 0.5,0.25\n[model]\nhidden = 64,64\n[train]\nepochs = 5\nbatch = 2\ncheckpoint = ck.h5\nlog_every = 0\n[output]\nmodel = model.h5\n' "$work" >t.ini
+  mkdir -p ok && cp t.ini ok/ && (cd ok && "$COSMOTL" -q train t.ini >../ok.log 2>&1) || fail "train on a healthy disk: $(tail -1 ok.log)"
+  small_disk 40  # the checkpoint of a 64,64 network (with AdamW moments) needs ~100 kB
+  cp t.ini full/
+  (cd full && timeout 120 "$COSMOTL" train t.ini >../out.txt 2>../err.txt)
+  rc=$?
+  [ $rc = 1 ] || fail "train on a full disk: exit $rc"
+  clear_error err.txt
+  [ "$(grep -c 'error' err.txt)" = 1 ] || fail "not one error line: $(cat err.txt)"
+  no_partial full 'model.h5'
+  [ -z "$(find full -name 'ck.h5')" ] || fail "a checkpoint under its final name on a full disk"
+  # the same folder on a healthy disk: rerun completes identically
+  mkdir -p again && cp t.ini again/ && (cd again && "$COSMOTL" -q train t.ini >../again.log 2>&1) || fail "rerun"
+  cmp -s ok/model.h5 again/model.h5 || fail "rerun model differs from the clean run"
   ;;
 bytes)
   need simulate; need summarize; need gather; need train
