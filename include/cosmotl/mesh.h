@@ -119,6 +119,16 @@ ct_status ct_mesh_copy(ct_mesh *dst, const ct_mesh *src);
  * wrong space. */
 ct_status ct_mesh_r2c(ct_mesh *m);
 ct_status ct_mesh_c2r(ct_mesh *m);
+/* ct_mesh_c2r without the division by N^3 and without clearing the row padding:
+ * for callers that scale the values as they read them anyway (one pass over the
+ * mesh less); the real values are N^3 times those of ct_mesh_c2r before its
+ * rounding, so multiplying by ct_mesh_inv_n3 in ct_real gives them exactly. */
+ct_status ct_mesh_c2r_unnormalised(ct_mesh *m);
+/* 1 / N^3 in the mesh's precision, the factor ct_mesh_c2r applies. */
+ct_real ct_mesh_inv_n3(const ct_mesh *m);
+/* Declare that the caller wrote Fourier modes into the complex view (the layout
+ * ct_mesh_r2c produces), e.g. a filtered copy of another mesh's modes. */
+void ct_mesh_set_fourier(ct_mesh *m);
 
 /* Sum of the real field over the whole mesh (deterministic order per rank,
  * MPI sum over ranks). */

@@ -251,13 +251,26 @@ ct_status ct_mesh_r2c(ct_mesh *m)
     return CT_OK;
 }
 
-ct_status ct_mesh_c2r(ct_mesh *m)
+ct_real ct_mesh_inv_n3(const ct_mesh *m)
+{
+    return (ct_real)(1.0 / ((double)m->N * (double)m->N * (double)m->N));
+}
+
+void ct_mesh_set_fourier(ct_mesh *m) { m->fourier = 1; }
+
+ct_status ct_mesh_c2r_unnormalised(ct_mesh *m)
 {
     if (!m->fourier)
         CT_FAIL(CT_ERR_STATE, "backward FFT of a mesh in real space");
     CT_FFTW_MPI(execute_dft_c2r)(m->bwd, (CT_FFTW(complex) *)m->data, m->data);
     m->fourier = 0;
-    const ct_real inv = (ct_real)(1.0 / ((double)m->N * (double)m->N * (double)m->N));
+    return CT_OK;
+}
+
+ct_status ct_mesh_c2r(ct_mesh *m)
+{
+    CT_CHECK(ct_mesh_c2r_unnormalised(m));
+    const ct_real inv = ct_mesh_inv_n3(m);
     const ptrdiff_t rows = m->nx * (ptrdiff_t)m->N;
     const int64_t N = m->N;
 #pragma omp parallel for num_threads(m->threads) schedule(static)

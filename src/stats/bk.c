@@ -24,32 +24,35 @@ typedef struct {
 static ct_status shell_fill(void *vctx, int shell, ptrdiff_t p0, ptrdiff_t np, double *f)
 {
     fill_ctx *c = vctx;
-    /* the copy brings work into Fourier space with delta's layout; masking is then
-     * one pass (modes outside the shell zeroed, or set to 1 for the indicator) */
-    CT_CHECK(ct_mesh_copy(c->work, c->src));
+    /* work gets delta's modes inside the shell (1 for the indicator) and zero
+     * elsewhere, in one pass over both meshes (a copy followed by a masking pass
+     * moved the mesh twice); then it is in Fourier space with delta's layout */
+    ct_mesh_set_fourier(c->work);
     ct_complex *w = ct_mesh_complex(c->work);
+    const ct_complex *d = (const ct_complex *)ct_mesh_complex(c->src);
     const uint16_t *sh = c->shell;
     const int ind = c->indicator;
     const ptrdiff_t nm = (ptrdiff_t)c->nmode;
 #pragma omp parallel for schedule(static) num_threads(c->threads)
     for (ptrdiff_t q = 0; q < nm; q++) {
-        if (sh[q] != shell) {
-            w[q][0] = 0;
-            w[q][1] = 0;
-        } else if (ind) {
-            w[q][0] = 1;
-            w[q][1] = 0;
-        }
+        const int in = sh[q] == shell;
+        w[q][0] = in ? (ind ? 1 : d[q][0]) : 0;
+        w[q][1] = in && !ind ? d[q][1] : 0;
     }
-    CT_CHECK(ct_mesh_c2r(c->work));
+    /* the 1/N^3 of the backward transform is applied here, in the mesh's
+     * precision exactly as ct_mesh_c2r does, on the planes copied out only */
+    CT_CHECK(ct_mesh_c2r_unnormalised(c->work));
+    const ct_real inv = ct_mesh_inv_n3(c->work);
     const int64_t N = c->N;
     const ct_real *r = ct_mesh_real(c->work) + p0 * (ptrdiff_t)N * c->row;
     const ptrdiff_t nrow = np * (ptrdiff_t)N;
     const double scale = c->scale;
 #pragma omp parallel for schedule(static) num_threads(c->threads)
     for (ptrdiff_t a = 0; a < nrow; a++)
-        for (int64_t l = 0; l < N; l++)
-            f[(size_t)a * (size_t)N + (size_t)l] = scale * (double)r[a * c->row + l];
+        for (int64_t l = 0; l < N; l++) {
+            const ct_real v = r[a * c->row + l] * inv;
+            f[(size_t)a * (size_t)N + (size_t)l] = scale * (double)v;
+        }
     return CT_OK;
 }
 

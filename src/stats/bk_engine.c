@@ -28,12 +28,74 @@ static int sum_threads(const ct_bk_engine *e)
     return e->threads > 1 && e->plane_len >= (size_t)1 << 12 ? e->threads : 1;
 }
 
+/* s[k] += sum_x p[x] c_k[x] for K fields at once: one load of the product serves
+ * K multiply-adds, and the K sums are independent chains, so the loop is limited
+ * by loads rather than by the latency of a single accumulator (with one dot
+ * product at a time each vector add waited for the previous one). Each sum still
+ * runs over x in order within its SIMD lanes. */
+#define BK_DOT(K)                                                                     \
+    static inline __attribute__((always_inline)) void dot##K(                         \
+        const double *restrict p, const double *const *c, size_t x0, size_t len,      \
+        double *s)                                                                    \
+    {                                                                                 \
+        double a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0, a7 = 0;        \
+        const double *restrict c0 = c[0] + x0;                                        \
+        const double *restrict c1 = c[K > 1 ? 1 : 0] + x0;                            \
+        const double *restrict c2 = c[K > 2 ? 2 : 0] + x0;                            \
+        const double *restrict c3 = c[K > 3 ? 3 : 0] + x0;                            \
+        const double *restrict c4 = c[K > 4 ? 4 : 0] + x0;                            \
+        const double *restrict c5 = c[K > 5 ? 5 : 0] + x0;                            \
+        const double *restrict c6 = c[K > 6 ? 6 : 0] + x0;                            \
+        const double *restrict c7 = c[K > 7 ? 7 : 0] + x0;                            \
+        _Pragma("omp simd reduction(+ : a0, a1, a2, a3, a4, a5, a6, a7)")             \
+        for (size_t x = 0; x < len; x++) {                                            \
+            const double q = p[x];                                                    \
+            a0 += q * c0[x];                                                          \
+            if (K > 1)                                                                \
+                a1 += q * c1[x];                                                      \
+            if (K > 2)                                                                \
+                a2 += q * c2[x];                                                      \
+            if (K > 3)                                                                \
+                a3 += q * c3[x];                                                      \
+            if (K > 4)                                                                \
+                a4 += q * c4[x];                                                      \
+            if (K > 5)                                                                \
+                a5 += q * c5[x];                                                      \
+            if (K > 6)                                                                \
+                a6 += q * c6[x];                                                      \
+            if (K > 7)                                                                \
+                a7 += q * c7[x];                                                      \
+        }                                                                             \
+        s[0] += a0;                                                                   \
+        if (K > 1)                                                                    \
+            s[1] += a1;                                                               \
+        if (K > 2)                                                                    \
+            s[2] += a2;                                                               \
+        if (K > 3)                                                                    \
+            s[3] += a3;                                                               \
+        if (K > 4)                                                                    \
+            s[4] += a4;                                                               \
+        if (K > 5)                                                                    \
+            s[5] += a5;                                                               \
+        if (K > 6)                                                                    \
+            s[6] += a6;                                                               \
+        if (K > 7)                                                                    \
+            s[7] += a7;                                                               \
+    }
+BK_DOT(8)
+BK_DOT(4)
+BK_DOT(2)
+BK_DOT(1)
+#undef BK_DOT
+
 /* One tile of every listed triangle. Compiled for AVX2 and AVX-512 as well as
  * the baseline; the loader picks the best the CPU has (the sums are the hot loop). */
 __attribute__((target_clones("avx512f", "avx2", "default")))
 static void tile_sums(const tri_ptrs *list, int n, size_t x0, size_t len, double *mine)
 {
     double prod[BK_TILE];
+    const double *c[8];
+    double s[8];
     int i = 0;
     while (i < n) {
         const double *a = list[i].f1 + x0, *b = list[i].f2 + x0;
@@ -41,13 +103,26 @@ static void tile_sums(const tri_ptrs *list, int n, size_t x0, size_t len, double
             prod[x] = a[x] * b[x];
         int g = i;
         while (g < n && list[g].f1 == list[i].f1 && list[g].f2 == list[i].f2) {
-            const double *c = list[g].f3 + x0;
-            double s = 0.0;
-#pragma omp simd reduction(+ : s)
-            for (size_t x = 0; x < len; x++)
-                s += prod[x] * c[x];
-            mine[g] += s;
-            g++;
+            /* the next up to 8 triangles of this (f1, f2) group */
+            int k = 0;
+            while (k < 8 && g + k < n && list[g + k].f1 == list[i].f1 &&
+                   list[g + k].f2 == list[i].f2) {
+                c[k] = list[g + k].f3;
+                s[k] = 0;
+                k++;
+            }
+            int d = 0;
+            for (; d + 8 <= k; d += 8)
+                dot8(prod, c + d, x0, len, s + d);
+            for (; d + 4 <= k; d += 4)
+                dot4(prod, c + d, x0, len, s + d);
+            for (; d + 2 <= k; d += 2)
+                dot2(prod, c + d, x0, len, s + d);
+            for (; d < k; d++)
+                dot1(prod, c + d, x0, len, s + d);
+            for (int q = 0; q < k; q++)
+                mine[g + q] += s[q];
+            g += k;
         }
         i = g;
     }
