@@ -12,12 +12,21 @@
  *                                  contributions precomputed), the same as
  *                                  stores only, and ct_mesh_paint whole, on one
  *                                  core; the updates also on two threads; best
- *                                  of 3, ns per particle */
+ *                                  of 3, ns per particle
+ *   bench_pk touch GRID GAP        the first-snapshot setup cost: creates (and so
+ *                                  first-touches) a GRID^3 mesh three times, the
+ *                                  memory freed GAP seconds before each later
+ *                                  creation; system and user CPU seconds and
+ *                                  page faults per creation (getrusage), so it
+ *                                  means something on a loaded machine too */
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/time.h>
+#include <unistd.h>
 
 #include "cosmotl/io.h"
 #include "cosmotl/mesh.h"
@@ -238,6 +247,41 @@ static int floor_costs(int grid, int nside, MPI_Comm comm)
     return 0;
 }
 
+static double tv(struct timeval t) { return (double)t.tv_sec + 1e-6 * (double)t.tv_usec; }
+
+static int touch_cost(int grid, int gap, MPI_Comm comm)
+{
+    int rank;
+    MPI_Comm_rank(comm, &rank);
+    ct_mesh_settings ms;
+    ct_mesh_settings_defaults(&ms);
+    ms.n = grid;
+    ms.box = 1000.0;
+    for (int k = 0; k < 3; k++) {
+        if (k > 0 && gap > 0)
+            sleep((unsigned)gap);
+        struct rusage r0, r1;
+        getrusage(RUSAGE_SELF, &r0);
+        ct_mesh *m = NULL;
+        if (ct_mesh_create(&m, &ms, comm) != CT_OK) {
+            fprintf(stderr, "bench_pk touch: %s\n", ct_error_message());
+            return 1;
+        }
+        getrusage(RUSAGE_SELF, &r1);
+        ct_mesh_destroy(&m);
+        double v[3] = {tv(r1.ru_stime) - tv(r0.ru_stime), tv(r1.ru_utime) - tv(r0.ru_utime),
+                       (double)(r1.ru_minflt - r0.ru_minflt)};
+        MPI_Allreduce(MPI_IN_PLACE, v, 3, MPI_DOUBLE, MPI_MAX, comm);
+        if (rank == 0)
+            printf("touch grid=%d creation %d (%s): system %.3f s user %.3f s, %.0f page faults "
+                   "(cpu seconds and faults of the slowest rank)\n",
+                   grid, k, k == 0 ? "fresh process" : gap > 0 ? "memory idle before" : "memory just freed",
+                   v[0], v[1], v[2]);
+        fflush(stdout);
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     int prov;
@@ -251,8 +295,11 @@ int main(int argc, char **argv)
                  MPI_COMM_WORLD);
     else if (argc == 4 && !strcmp(argv[1], "floor"))
         rc = floor_costs(atoi(argv[2]), atoi(argv[3]), MPI_COMM_WORLD);
+    else if (argc == 4 && !strcmp(argv[1], "touch"))
+        rc = touch_cost(atoi(argv[2]), atoi(argv[3]), MPI_COMM_WORLD);
     else
-        fprintf(stderr, "usage: bench_pk generate DIR NSIDE | fft GRID THREADS | floor GRID NSIDE\n");
+        fprintf(stderr, "usage: bench_pk generate DIR NSIDE | fft GRID THREADS | floor GRID NSIDE | "
+                        "touch GRID GAP\n");
     MPI_Finalize();
     return rc;
 }
