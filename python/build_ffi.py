@@ -175,6 +175,18 @@ typedef struct {
 ct_status ct_mlp_load(ct_mlp **m, const char *path, MPI_Comm comm);
 void ct_mlp_destroy(ct_mlp **m);
 ct_status ct_mlp_predict(const ct_mlp *m, const double *x_raw, int64_t n, double *y_phys);
+typedef struct ct_model_prov {
+    char statistics[1024]; double k_cut; int n_bins_cut; int n_in; int n_k; double *k;
+    char k_hash[17]; int input_log10; char params[1024]; char source[1024]; char writer[64];
+    char version[32];
+    ...;
+} ct_model_prov;
+void ct_model_prov_init(ct_model_prov *p);
+void ct_model_prov_free(ct_model_prov *p);
+ct_status ct_model_prov_set_k(ct_model_prov *p, const char *statistics, const double *k, int n,
+                              int n_in);
+const ct_model_prov *ct_mlp_provenance(const ct_mlp *m);
+ct_status ct_mlp_check_inputs(const ct_mlp *m, const char *model_path, const ct_model_prov *in);
 
 /* ---- summary */
 int ct_summary_kind(const char *path);

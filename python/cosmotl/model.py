@@ -1,23 +1,32 @@
-"""Trained networks (model files written by `cosmotl train`)."""
+"""Trained networks (model files written by `cosmotl train` or `cosmotl study`)."""
 from __future__ import annotations
 
 import os
-from typing import Any, List, Sequence, Union
+from typing import Any, Dict, List, Optional, Sequence, Union
 
 import numpy as np
 
-from ._lib import ArgumentError, check, ffi, lib, to_comm
+from ._lib import ArgumentError, check, copy_doubles, ffi, lib, to_comm
 
 __all__ = ["Model"]
+
+ArrayLike = Union[np.ndarray, Sequence[float], Sequence[Sequence[float]]]
+
+
+def _text(b) -> str:
+    return ffi.string(b).decode("utf-8", "replace")
 
 
 class Model:
     """A network loaded from a model file: inputs (n, n_in) in the units it
     was trained on (e.g. P(k) of its k bins), outputs the parameters in
-    physical units (n, n_out)."""
+    physical units (n, n_out). ``provenance`` says what it was trained on
+    (statistics, k of every input, k cut, source table); predict() checks
+    inputs against it through the library when given their k (or a PkResult)."""
 
-    def __init__(self, ptr):
+    def __init__(self, ptr, path: str = ""):
         self._p = ptr
+        self.path = path
         m = ptr[0]
         self.n_in = int(m.n_in)
         self.n_targets = int(m.n_targets)
@@ -34,11 +43,76 @@ class Model:
         c = to_comm(comm)
         p = ffi.new("ct_mlp **")
         check(lib.ct_mlp_load(p, os.fsencode(path), c))
-        return cls(ffi.gc(p, lib.ct_mlp_destroy))
+        return cls(ffi.gc(p, lib.ct_mlp_destroy), os.fspath(path))
 
-    def predict(self, x: Union[np.ndarray, Sequence[float], Sequence[Sequence[float]]]) -> np.ndarray:
+    @property
+    def provenance(self) -> Optional[Dict[str, Any]]:
+        """What the model was trained on (the model file's /provenance):
+        statistics ("pk", "pk,mk"), k (h/Mpc of every input, empty if the
+        training data had no k grid), k_hash, k_cut (0: none), n_bins_cut,
+        n_in, input_log10, params (target names), source (the training table
+        or folder), writer, version. None for a file written before
+        provenance was recorded."""
+        p = lib.ct_mlp_provenance(self._p[0])
+        if p == ffi.NULL:
+            return None
+        params = _text(p.params)
+        return {
+            "statistics": _text(p.statistics), "k": copy_doubles(p.k, int(p.n_k)),
+            "k_hash": _text(p.k_hash), "k_cut": float(p.k_cut),
+            "n_bins_cut": int(p.n_bins_cut), "n_in": int(p.n_in),
+            "input_log10": bool(p.input_log10),
+            "params": params.split(",") if params else [],
+            "source": _text(p.source), "writer": _text(p.writer), "version": _text(p.version),
+        }
+
+    def check_inputs(self, n_in: int, k: Optional[ArrayLike] = None, statistics: str = "pk",
+                     source: str = "the Python input") -> None:
+        """The library's provenance check (ct_mlp_check_inputs) of an input
+        of n_in values of `statistics` at wavenumbers k (h/Mpc, one per
+        input; None: unknown, then only the length and statistics are
+        compared): raises FileError with one line naming the model file and
+        the attribute that differs (input length, statistics, k grid to 1e-6
+        relative, k cut). A model without provenance is checked on the length
+        only."""
+        if not isinstance(statistics, str) or not statistics:
+            raise ArgumentError(f"statistics must be a name such as 'pk' or 'pk,mk', "
+                                f"not {statistics!r}")
+        kk = None
+        if k is not None:
+            kk = np.ascontiguousarray(k, dtype=np.float64)
+            if kk.ndim != 1 or kk.size != n_in:
+                raise ArgumentError(f"k must have one value per input ({n_in}), not shape "
+                                    f"{np.shape(k)}")
+        prov = ffi.new("ct_model_prov *")
+        lib.ct_model_prov_init(prov)
+        try:
+            kp = ffi.cast("double *", ffi.from_buffer(kk)) if kk is not None and kk.size \
+                else ffi.NULL
+            check(lib.ct_model_prov_set_k(prov, statistics.encode(), kp,
+                                          0 if kp == ffi.NULL else kk.size, int(n_in)))
+            prov.source = source.encode()[:1023]
+            check(lib.ct_mlp_check_inputs(self._p[0], os.fsencode(self.path or "model"), prov))
+        finally:
+            lib.ct_model_prov_free(prov)
+
+    def predict(self, x: Union[ArrayLike, Any], *, k: Optional[ArrayLike] = None,
+                statistics: Optional[str] = None) -> np.ndarray:
         """Outputs for inputs x (n, n_in) or (n_in,), float64 (other float
-        types are converted); returns (n, n_out) (or (n_out,))."""
+        types are converted); returns (n, n_out) (or (n_out,)).
+
+        With k (the h/Mpc of each input column) and/or statistics ("pk",
+        "pk,mk"), the inputs are first checked against the model's
+        provenance by the library (check_inputs). x may also be a PkResult
+        (cosmotl.Pk): its first n_in bins of P0 are the inputs, checked
+        against the model's k grid (statistics "pk")."""
+        if hasattr(x, "P0") and hasattr(x, "k") and not isinstance(x, np.ndarray):
+            if len(x.P0) < self.n_in:
+                raise ArgumentError(f"the spectrum has {len(x.P0)} bins, the model takes "
+                                    f"{self.n_in}")
+            k = np.asarray(x.k)[:self.n_in]
+            statistics = statistics or "pk"
+            x = np.asarray(x.P0)[:self.n_in]
         a = np.asarray(x)
         if a.dtype.kind not in "fiu":
             raise ArgumentError(f"x must be a numeric array, not {a.dtype}")
@@ -48,6 +122,8 @@ class Model:
         if a.ndim != 2 or a.shape[1] != self.n_in:
             raise ArgumentError(f"x must have shape (n, {self.n_in}) for this model "
                                 f"(inputs: {self.n_in} bins), not {np.shape(x)}")
+        if k is not None or statistics is not None:
+            self.check_inputs(a.shape[1], k, statistics or "pk")
         a = np.ascontiguousarray(a, dtype=np.float64)
         if not np.isfinite(a).all():
             raise ArgumentError("x has non-finite values")
