@@ -8,10 +8,12 @@ needs COSMOTL (the installed `cosmotl` program) and MPIRUN_SH (tests/mpirun.sh)
 in the environment. Writes DIR/suite/0/snapdir_004/, DIR/gadget/snap_004,
 DIR/gadget2/snapdir_004/snap_004.{0,1} (format II, two files),
 DIR/out1/0.h5, DIR/out2/0.h5, DIR/out_tsc/0.h5 (other P(k) settings),
-DIR/table.h5 (gathered), DIR/model.h5 (trained) and DIR/settings.json (the summarize settings the
+DIR/table.h5 (gathered), DIR/model.h5 (trained on text spectra),
+DIR/model_table.h5 (trained on the gathered table DIR/many.h5, k <= 0.3) and DIR/settings.json (the summarize settings the
 tests repeat from Python)."""
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -195,6 +197,47 @@ def main():
     subprocess.run([cli, "gather", os.path.join(out, "out1"), "--out", os.path.join(out, "table.h5"),
                     "--params", os.path.join(out, "suite", "params.txt")], check=True,
                    stdout=subprocess.DEVNULL)
+
+    # a model trained on a gathered table (so that its provenance records the
+    # k of every input, k <= 0.3 h/Mpc): 30 copies of the summary with P(k)
+    # scaled by two made-up parameters
+    rng = np.random.default_rng(5)
+    many = os.path.join(out, "many")
+    os.makedirs(many, exist_ok=True)
+    with open(os.path.join(out, "many_params.txt"), "w") as f:
+        f.write("# Omega_m sigma_8\n")
+        for i in range(30):
+            om, s8 = 0.1 + 0.4 * rng.random(), 0.6 + 0.4 * rng.random()
+            dst = os.path.join(many, f"{i}.h5")
+            shutil.copy(os.path.join(out, "out1", "0.h5"), dst)
+            with h5py.File(dst, "r+") as h:
+                p = h["pk/P0"]
+                p[...] = p[...] * s8 ** 2 * (1 + om * np.linspace(0, 1, p.shape[0]))
+            f.write(f"{om:.6f} {s8:.6f}\n")
+    subprocess.run([cli, "gather", many, "--out", os.path.join(out, "many.h5"), "--params",
+                    os.path.join(out, "many_params.txt")], check=True, stdout=subprocess.DEVNULL)
+    with open(os.path.join(out, "train_table.ini"), "w") as f:
+        f.write(TRAIN_TABLE_INI)
+    subprocess.run([cli, "train", "train_table.ini"], check=True, cwd=out,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+TRAIN_TABLE_INI = """[data]
+suite = many.h5
+stats = pk
+k_max = 0.3
+split = 0.7,0.15
+[model]
+hidden = 8
+[train]
+epochs = 3
+batch = 8
+log_every = 0
+[output]
+model = model_table.h5
+log = train_table.log
+metrics = test_table.csv
+"""
 
 
 if __name__ == "__main__":

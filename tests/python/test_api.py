@@ -177,3 +177,47 @@ def test_model_predict(data):
         m.predict(X[:, :10])
     with pytest.raises(cosmotl.FileError, match="0.h5"):
         cosmotl.Model.load(os.path.join(data["dir"], "out1", "0.h5"))
+
+
+def test_model_provenance_checks(data):
+    """Provenance through the library (ct_mlp_provenance, ct_mlp_check_inputs):
+    a model trained on a gathered table records the k of its inputs; inputs
+    at those k pass, inputs at other k, of other statistics or of another
+    length raise FileError naming the model file and the attribute; a
+    PkResult of the same binning is taken as input directly."""
+    path = os.path.join(data["dir"], "model_table.h5")
+    m = cosmotl.Model.load(path)
+    prov = m.provenance
+    assert prov["statistics"] == "pk" and prov["k_cut"] == pytest.approx(0.3)
+    assert prov["params"] == ["Omega_m", "sigma_8"] and prov["writer"] == "cosmotl train"
+    assert prov["source"].endswith("many.h5") and len(prov["k_hash"]) == 16
+    with h5py.File(os.path.join(data["dir"], "out1", "0.h5"), "r") as f:
+        k, P = f["pk/k"][...], f["pk/P0"][...]
+    n = m.n_in
+    assert n == int((k <= 0.3).sum()) == prov["n_in"]
+    np.testing.assert_array_equal(prov["k"], k[:n])
+    y = m.predict(P[:n])
+    np.testing.assert_array_equal(m.predict(P[:n], k=k[:n]), y)
+    np.testing.assert_array_equal(m.predict(P[:n], k=k[:n], statistics="pk"), y)
+    with pytest.raises(cosmotl.FileError, match=r"model_table\.h5: model attribute k"):
+        m.predict(P[:n], k=k[:n] * 1.01)
+    with pytest.raises(cosmotl.FileError, match=r"model_table\.h5: model attribute statistics"):
+        m.predict(P[:n], statistics="pk,mk")
+    with pytest.raises(cosmotl.FileError, match=r"model_table\.h5"):
+        m.check_inputs(n + 1, statistics="pk")
+    with pytest.raises(cosmotl.ArgumentError, match="one value per input"):
+        m.predict(P[:n], k=k[:n - 1])
+    # a PkResult with the training binning is the input as it is
+    snap = cosmotl.read_snapshot(data["snap"])
+    r = cosmotl.Pk(snap["pos"], data["box"], data["grid"])
+    np.testing.assert_array_equal(m.predict(r), m.predict(r.P0[:n]))
+    # another binning (bin width 2 kF): the k grid differs and the library says so
+    r2 = cosmotl.Pk(snap["pos"], data["box"], data["grid"], bin_width=2)
+    with pytest.raises(cosmotl.FileError, match="model attribute k"):
+        m.predict(r2)
+    # a model trained on text spectra without a k grid: only the statistics
+    # and the length are checked
+    old = cosmotl.Model.load(os.path.join(data["dir"], "model.h5"))
+    assert old.provenance["k"].size == 0
+    x = np.loadtxt(os.path.join(data["dir"], "txt", "3", "Pk_m_z=0.txt"))
+    old.predict(x[:, 1], k=x[:, 0])

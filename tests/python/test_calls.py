@@ -19,6 +19,7 @@ import cosmotl
 PUBLIC_CALLS = [cosmotl.read_snapshot, cosmotl.snapshot_header, cosmotl.Pk, cosmotl.MarkedPk,
                 cosmotl.Bk, cosmotl.paint, cosmotl.local_planes, cosmotl.linear_pk,
                 cosmotl.read_table, cosmotl.Model.load, cosmotl.Model.predict,
+                cosmotl.Model.check_inputs, cosmotl.release_meshes, cosmotl.keep_meshes,
                 cosmotl.Table.param]
 
 
