@@ -29,8 +29,31 @@ export CT_PY_DATA="$tmp/data" MPLBACKEND=Agg PYTHONDONTWRITEBYTECODE=1
 "$PYTHON" "$here/make_data.py" "$CT_PY_DATA" >"$tmp/data.log" 2>&1 ||
   { cat "$tmp/data.log"; echo "FAIL: test data"; exit 1; }
 cd "$tmp" || exit 1
+# each rank writes its JUnit report; rank 0's counts are printed as one line
+# "pytest: N passed, N failed, N skipped" that tools/test adds to its totals
+export CT_PY_JUNIT="$tmp/junit"
 if [ "$np" = 1 ]; then
-  "$PYTHON" -m pytest -q -p no:cacheprovider --rootdir "$here" "$@"
+  "$PYTHON" -m pytest -q -p no:cacheprovider --rootdir "$here" --junitxml="$tmp/junit.0.xml" "$@"
 else
-  "$MPIRUN_SH" "$np" "$PYTHON" -m pytest -q -p no:cacheprovider --rootdir "$here" "$@"
+  "$MPIRUN_SH" "$np" sh -c 'py=$0 h=$1; shift; exec "$py" -m pytest -q -p no:cacheprovider \
+      --rootdir "$h" --junitxml="$CT_PY_JUNIT.${OMPI_COMM_WORLD_RANK:-${PMI_RANK:-0}}.xml" "$@"' \
+    "$PYTHON" "$here" "$@"
 fi
+rc=$?
+"$PYTHON" - "$tmp/junit.0.xml" "$rc" <<'EOF_PY'
+import sys
+import xml.etree.ElementTree as ET
+try:
+    root = ET.parse(sys.argv[1]).getroot()
+except (OSError, ET.ParseError):
+    print("pytest: 0 passed, 1 failed, 0 skipped (no report: pytest did not run)")
+    sys.exit(0)
+suites = [root] if root.tag == "testsuite" else list(root.iter("testsuite"))
+n = {k: sum(int(s.get(k, 0)) for s in suites) for k in ("tests", "failures", "errors", "skipped")}
+failed = n["failures"] + n["errors"]
+if failed == 0 and sys.argv[2] != "0":
+    failed = 1  # pytest failed without a failing test (collection, another rank)
+print(f"pytest: {n['tests'] - failed - n['skipped']} passed, {failed} failed, "
+      f"{n['skipped']} skipped")
+EOF_PY
+exit $rc
