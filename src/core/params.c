@@ -83,6 +83,8 @@ ct_status ct_param_table_read(const char *path, ct_param_table *t)
     }
     if (first == nline)
         CT_FAIL_GOTO(rc, CT_ERR_FORMAT, "%s: no parameter rows", path);
+    if (nc < 1)
+        CT_FAIL_GOTO(rc, CT_ERR_FORMAT, "%s:%zu: a data row without values", path, first + 1);
     /* names: the last header line above the data with nc names, or nc - 1 (an
      * unnamed leading index column, as in MG_params.txt, which is dropped) */
     const char *hdr = NULL;

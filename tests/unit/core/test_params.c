@@ -86,6 +86,10 @@ int main(int argc, char **argv)
     write_file(path, "# a b\n# only headers\n");
     CT_EXPECT(ct_param_table_read(path, &t) == CT_ERR_FORMAT);
     CT_EXPECT(strstr(ct_error_message(), "no parameter rows") != NULL);
+    /* a row of separators only (fuzz finding: zero columns, NULL row) */
+    write_file(path, ",\n");
+    CT_EXPECT(ct_param_table_read(path, &t) == CT_ERR_FORMAT);
+    CT_EXPECT(strstr(ct_error_message(), ":1: a data row without values") != NULL);
     CT_EXPECT(ct_param_table_read("/nonexistent/params.txt", &t) == CT_ERR_IO);
     unlink(path);
 
