@@ -180,10 +180,13 @@ static ct_status h5_write_floats(hid_t f, const char *path, const char *name, co
 {
     hsize_t dims[4] = {(hsize_t)C, (hsize_t)N, (hsize_t)N, (hsize_t)N};
     hid_t sp = H5Screate_simple(4, dims, NULL);
-    hid_t d = sp < 0 ? -1
-                     : H5Dcreate2(f, name, H5T_IEEE_F32LE, sp, H5P_DEFAULT, H5P_DEFAULT,
-                                  H5P_DEFAULT);
+    hid_t dcpl = ct_h5_dcpl(); /* no time stamps: identical runs, identical bytes */
+    hid_t d = sp < 0 || dcpl < 0
+                  ? -1
+                  : H5Dcreate2(f, name, H5T_IEEE_F32LE, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
     herr_t e = d < 0 ? -1 : H5Dwrite(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, v);
+    if (dcpl >= 0)
+        H5Pclose(dcpl);
     if (d >= 0)
         H5Dclose(d);
     if (sp >= 0)
