@@ -68,8 +68,9 @@ typedef struct {
     double pgd_alpha, pgd_kl, pgd_ks;
     int nu_particles;      /* massive nu: write PartType2 neutrino particles; default 1 */
     /* f(R): Winther-Ferreira thin-shell screening of the fifth force, delta_eff =
-     * delta min(1, scale Phi_crit / |Phi_N|), Phi_crit/c^2 = 1.5 |f_R(a)|;
-     * default on, scale 1 (0 < scale <= 100) */
+     * delta min(1, scale Phi_crit / |Phi_N|) in wells (Phi_N < 0), Phi_crit/c^2 =
+     * 1.5 |f_R(a)|, Phi_N the potential filtered at the Compton length (Green's
+     * function 1/(k^2 + a^2 m^2)); default on, scale 1 (0 < scale <= 100) */
     int fr_screening;
     double fr_screening_scale;
 } ct_sim_settings;

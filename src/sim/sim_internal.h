@@ -66,9 +66,12 @@ ct_status ct_sim_pgd(ct_mesh *m, ct_mesh *work, const ct_force_kernel *fk, doubl
 
 /* f(R) screening (screen.c): Phi_crit / c^2 = 1.5 |f_R(a)| (Winther & Ferreira
  * 2015), and the PM source out(k) = tab_gr[|n|^2] delta(k) + tab_5[|n|^2]
- * delta_eff(k) with delta_eff = delta min(1, crit_scale Phi_crit / |Phi_N|);
+ * delta_eff(k) with delta_eff = delta min(1, crit_scale Phi_crit / |Phi_N|) where
+ * Phi_N < 0, Phi_N from the Green's function 1/(k^2 + a^2 m^2);
  * dk holds delta(k) (unchanged), tmp is scratch. Collective. */
 double ct_sim_fr_phi_crit(const ct_cosmo *c, double a);
+/* a^2 m^2(a) of the scalar field in (h/Mpc)^2 (Hu-Sawicki, from ct_cosmo_fr_mu) */
+double ct_sim_fr_am2(const ct_cosmo *c, double a);
 ct_status ct_sim_fr_screened_source(const ct_cosmo *c, double a, double crit_scale,
                                     ct_mesh *dk, ct_mesh *out, ct_mesh *tmp,
                                     const double *tab_gr, const double *tab_5);

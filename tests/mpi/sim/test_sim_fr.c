@@ -4,7 +4,9 @@
  * potentials of the mesh's haloes), leaves a fifth-force boost (B > 1), and
  * changes the boost less, relatively, at f_R0 = -1e-4 where Phi_crit = 1.5e-4 c^2
  * exceeds almost every potential a 128 Mpc/h, 64^3-mesh PM run resolves.
- * Phi_crit follows the Winther-Ferreira formula. Run on 1 and 2 ranks. */
+ * Phi_crit follows the Winther-Ferreira formula; the screening potential is
+ * filtered at the Compton length (src/sim/screen.c). Run on 1 and 2 ranks. The
+ * comparison with N-body boosts is a benchmark: tools/bench/sim/fr-boost. */
 #include <stdio.h>
 
 #include "../../../src/sim/sim_internal.h"
@@ -64,6 +66,13 @@ int main(int argc, char **argv)
         CT_EXPECT_REL(ct_sim_fr_phi_crit(c, 1.0), 1.5e-5, 1e-14);
         CT_EXPECT_REL(ct_sim_fr_phi_crit(c, a),
                       1.5e-5 * pow((om + 4 * ol) / (om / (a * a * a) + 4 * ol), 2), 1e-14);
+        /* the Compton scale of the screening potential: a^2 m^2 in (h/Mpc)^2 with
+         * m^2 / H0^2 = (Om + 4 OL) / ((n + 1) |f_R0|) ((Om a^-3 + 4 OL)/(Om + 4 OL))^(n+2)
+         * (Hu-Sawicki; 1e-9: read back from mu(k = 1, a) in double precision) */
+        double base = om + 4 * ol, ch = 2997.92458;
+        double m2a = base / (2 * 1e-5) * pow((om / (a * a * a) + 4 * ol) / base, 3);
+        CT_EXPECT_REL(ct_sim_fr_am2(c, a), a * a * m2a / (ch * ch), 1e-9);
+        CT_EXPECT_REL(ct_sim_fr_am2(c, 1.0), base / (2 * 1e-5) / (ch * ch), 1e-9);
         ct_cosmo_destroy(&c);
     }
     ct_sim_settings s;
