@@ -473,6 +473,15 @@ typedef struct {
     int prune_warmup;         /* epochs before a trial may be pruned (default 10) */
     int prune_min_trials;     /* finished trials needed before pruning (default 5) */
     const char *log_path;     /* one line per trial (rank 0); NULL: none */
+    const char *records_path; /* exact trial records (rank 0, appended after every
+                                 wave); NULL: none */
+    int resume;               /* with records_path: re-read the complete records of an
+                                 earlier (killed) run of the same search and run only
+                                 the missing trials; the result is the uninterrupted
+                                 one (same sampled points, pruning and values) */
+    int rerun_best;           /* a resumed search whose best trial was restored runs
+                                 it again (its model is wanted; set by
+                                 ct_hp_search_mlp when it returns the model) */
 } ct_hp_settings;
 
 void ct_hp_settings_defaults(ct_hp_settings *s);
@@ -482,6 +491,8 @@ typedef struct ct_hp_trial ct_hp_trial;
  * should stop (pruned). Same answer on every rank of the trial's group. */
 int ct_hp_trial_report(ct_hp_trial *t, int epoch, double value);
 int ct_hp_trial_index(const ct_hp_trial *t);
+/* 1 when this is the rerun of a restored best trial (see rerun_best). */
+int ct_hp_trial_is_rerun(const ct_hp_trial *t);
 
 /* Objective: evaluate one point (values in the order of the space's dims) on the
  * ranks of group; return the value to minimise (same on every rank of group). */
@@ -497,6 +508,7 @@ typedef struct {
     double *values;           /* n_trials (pruned: last reported value) */
     double *points;           /* n_trials x space->n */
     int *pruned;              /* n_trials */
+    int n_restored;           /* trials read from the records instead of run */
 } ct_hp_result;
 
 void ct_hp_result_free(ct_hp_result *r);

@@ -41,7 +41,9 @@ static const char *help =
     "              float64|float32 (compute precision; float32 is about 1.6x faster)\n"
     "  [search]    enabled = false, sampler = tpe|random, trials = 100, startup = 20,\n"
     "              space = pretrain|finetune, group_size = 1, wave = 4, prune = true,\n"
-    "              prune_warmup = 10, seed = 1, log = FILE\n"
+    "              prune_warmup = 10, seed = 1, log = FILE, records = FILE (exact\n"
+    "              per-trial records, appended after every wave; with [train] resume\n"
+    "              = true a killed search re-reads them and runs only missing trials)\n"
     "  [output]    model = FILE (required), log = FILE, metrics = FILE (CSV of test MSE,\n"
     "              RMSE, R2 per target)\n"
     "Relative paths are relative to the config's folder. Unknown keys are errors.\n"
@@ -67,7 +69,7 @@ typedef struct {
     int freeze[CT_NN_MAX_LAYERS];
     int nfreeze;
     ct_train_settings ts;
-    char checkpoint[4096], log_path[4096], search_log[4096];
+    char checkpoint[4096], log_path[4096], search_log[4096], search_rec[4096];
     long threads;
     int search;
     ct_hp_settings hs;
@@ -274,6 +276,7 @@ static ct_status read_config(ct_config *cfg, train_cfg *c)
     CT_CHECK(ct_config_int(cfg, "search", "seed", 1, 0, LONG_MAX, &v));
     c->hs.seed = (uint64_t)v;
     CT_CHECK(path_of(cfg, "search", "log", c->search_log, sizeof c->search_log));
+    CT_CHECK(path_of(cfg, "search", "records", c->search_rec, sizeof c->search_rec));
     /* [output] */
     CT_CHECK(path_of(cfg, "output", "model", c->model_out, sizeof c->model_out));
     if (!c->model_out[0])
@@ -283,6 +286,8 @@ static ct_status read_config(ct_config *cfg, train_cfg *c)
     t->checkpoint = c->checkpoint[0] ? c->checkpoint : NULL;
     t->log_path = c->log_path[0] ? c->log_path : NULL;
     c->hs.log_path = c->search_log[0] ? c->search_log : NULL;
+    c->hs.records_path = c->search_rec[0] ? c->search_rec : NULL;
+    c->hs.resume = t->resume;
     return CT_OK;
 }
 
@@ -387,7 +392,7 @@ static ct_status make_dirs(const train_cfg *c, MPI_Comm comm)
     MPI_Comm_rank(comm, &rank);
     ct_status rc = CT_OK;
     const char *paths[] = {c->model_out, c->log_path, c->metrics_out, c->checkpoint,
-                           c->search_log};
+                           c->search_log, c->search_rec};
     for (size_t i = 0; rank == 0 && rc == CT_OK && i < sizeof paths / sizeof paths[0]; i++) {
         char dir[4096];
         snprintf(dir, sizeof dir, "%s", paths[i]);

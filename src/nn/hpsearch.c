@@ -2,8 +2,10 @@
  * univariate, as in Optuna's default sampler) over box spaces with log and
  * integer dimensions; median pruning; trials in waves spread over rank groups. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cosmotl/runner.h"
 #include "nn_internal.h"
@@ -84,6 +86,9 @@ typedef struct {
     double *values;
     int *pruned, *done;
     reports *rep;
+    int *restored;     /* read from the records of an earlier run */
+    int *rec_group;    /* the group that ran a restored trial */
+    double *rec_points; /* n_trials x d: a restored trial's recorded point */
 } history;
 
 struct ct_hp_trial {
@@ -93,7 +98,13 @@ struct ct_hp_trial {
     int done_before;  /* trials [0, done_before) are complete and usable */
     reports *mine;
     int pruned;
+    int rerun;
 };
+
+int ct_hp_trial_is_rerun(const ct_hp_trial *t)
+{
+    return t->rerun;
+}
 
 int ct_hp_trial_index(const ct_hp_trial *t)
 {
@@ -342,6 +353,9 @@ static void history_free(history *h)
     free(h->values);
     free(h->pruned);
     free(h->done);
+    free(h->restored);
+    free(h->rec_group);
+    free(h->rec_points);
     memset(h, 0, sizeof *h);
 }
 
@@ -373,6 +387,8 @@ typedef struct {
     const ct_hp_settings *s;
     history *h;
     int w0;
+    const int *idx; /* item j runs trial idx[j] */
+    int rerun;
     ct_hp_objective fn;
     void *user;
 } wave_job;
@@ -382,12 +398,246 @@ static ct_status trial_run(int64_t item, MPI_Comm group, void *user, void *resul
     wave_job *w = user;
     history *h = w->h;
     (void)result;
-    int t = w->w0 + (int)item;
-    ct_hp_trial tr = {t, w->s, h, w->w0, &h->rep[t], 0};
+    int t = w->idx[item];
+    ct_hp_trial tr = {t, w->s, h, w->w0, &h->rep[t], 0, w->rerun};
     double v = NAN;
     CT_CHECK(w->fn(h->points + (size_t)t * h->d, &tr, group, w->user, &v));
     h->pruned[t] = tr.pruned;
     h->values[t] = tr.pruned && h->rep[t].n > 0 ? h->rep[t].v[h->rep[t].n - 1] : v;
+    return CT_OK;
+}
+
+/* ---------------------------------------------------------------- records */
+
+/* The records file: a header line naming everything the trials depend on (not
+ * the number of trials: a longer search extends a shorter one), then one line per
+ * finished trial with exact (hexadecimal) doubles:
+ *   trial T group G pruned P value V n N r_1 .. r_N point p_1 .. p_d end
+ * A line without its "end" (a kill while writing) is the torn tail and dropped. */
+static void records_header(const ct_hp_space *sp, const ct_hp_settings *s, char *buf,
+                           size_t cap)
+{
+    size_t n = (size_t)snprintf(buf, cap,
+                                "# cosmotl search records v1 sampler %d startup %d wave %d seed "
+                                "%llu prune %d warmup %d min_trials %d dims %d",
+                                (int)s->sampler, s->n_startup, s->wave > 0 ? s->wave : 1,
+                                (unsigned long long)s->seed, s->prune, s->prune_warmup,
+                                s->prune_min_trials, sp->n);
+    for (int k = 0; k < sp->n && n < cap; k++)
+        n += (size_t)snprintf(buf + n, cap - n, " %s %a %a %d %d", sp->dim[k].name,
+                              sp->dim[k].lo, sp->dim[k].hi, sp->dim[k].is_int, sp->dim[k].log);
+}
+
+static void record_write(FILE *f, const history *h, int t, int group)
+{
+    fprintf(f, "trial %d group %d pruned %d value %a n %d", t, group, h->pruned[t], h->values[t],
+            h->rep[t].n);
+    for (int e = 0; e < h->rep[t].n; e++)
+        fprintf(f, " %a", h->rep[t].v[e]);
+    fprintf(f, " point");
+    for (int k = 0; k < h->d; k++)
+        fprintf(f, " %a", h->points[(size_t)t * h->d + k]);
+    fprintf(f, " end\n");
+}
+
+/* Parse one record line into h (restored, rec_points, values, ...); 0 if malformed. */
+static int record_parse(char *line, history *h, int *trial)
+{
+    char *p = line, *q;
+    int t, g, pr, n, used;
+    double v;
+    if (sscanf(p, "trial %d group %d pruned %d value %n", &t, &g, &pr, &used) != 3)
+        return 0;
+    p += used;
+    v = strtod(p, &q);
+    if (q == p)
+        return 0;
+    p = q;
+    if (sscanf(p, " n %d%n", &n, &used) != 1 || n < 0 || n > 100000000)
+        return 0;
+    p += used;
+    if (t < 0 || t >= h->n_trials || g < 0 || (pr != 0 && pr != 1))
+        return 0;
+    double *r = n > 0 ? malloc((size_t)n * sizeof(double)) : NULL;
+    if (n > 0 && !r)
+        return 0;
+    for (int e = 0; e < n; e++) {
+        r[e] = strtod(p, &q);
+        if (q == p) {
+            free(r);
+            return 0;
+        }
+        p = q;
+    }
+    while (*p == ' ')
+        p++;
+    if (strncmp(p, "point", 5)) {
+        free(r);
+        return 0;
+    }
+    p += 5;
+    double pt[CT_HP_MAX_DIMS];
+    for (int k = 0; k < h->d; k++) {
+        pt[k] = strtod(p, &q);
+        if (q == p) {
+            free(r);
+            return 0;
+        }
+        p = q;
+    }
+    while (*p == ' ')
+        p++;
+    if (strncmp(p, "end", 3) || (p[3] != '\n' && p[3] != '\0')) {
+        free(r);
+        return 0;
+    }
+    free(h->rep[t].v);
+    h->rep[t].v = r;
+    h->rep[t].n = h->rep[t].cap = n;
+    h->values[t] = v;
+    h->pruned[t] = pr;
+    h->rec_group[t] = g;
+    h->restored[t] = 1;
+    memcpy(h->rec_points + (size_t)t * h->d, pt, (size_t)h->d * sizeof(double));
+    *trial = t;
+    return 1;
+}
+
+/* Rank 0: read the records of an earlier run into h (complete lines only) and
+ * rewrite the file with them, dropping a torn tail. Returns the open file to
+ * append to. Without resume or without a file: a fresh file with the header. */
+static ct_status records_open(const ct_hp_space *sp, const ct_hp_settings *s, history *h,
+                              FILE **out)
+{
+    const char *path = s->records_path;
+    char header[4096];
+    records_header(sp, s, header, sizeof header);
+    *out = NULL;
+    FILE *in = s->resume ? fopen(path, "r") : NULL;
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    int lineno = 0, dropped = 0;
+    if (in) {
+        len = getline(&line, &cap, in);
+        if (len > 0) {
+            if (line[len - 1] == '\n')
+                line[--len] = '\0';
+            if (strcmp(line, header)) {
+                free(line);
+                fclose(in);
+                CT_FAIL(CT_ERR_FORMAT,
+                        "%s: records of a different search (space, sampler, seed, startup, "
+                        "wave or pruning changed); move the file away to start afresh",
+                        path);
+            }
+            lineno = 1;
+            while ((len = getline(&line, &cap, in)) > 0) {
+                lineno++;
+                int t;
+                int complete = line[len - 1] == '\n';
+                if (!complete || !record_parse(line, h, &t)) {
+                    /* only the last line may be torn */
+                    int c = fgetc(in);
+                    if (c != EOF) {
+                        free(line);
+                        fclose(in);
+                        CT_FAIL(CT_ERR_FORMAT, "%s:%d: malformed trial record", path, lineno);
+                    }
+                    dropped = 1;
+                    break;
+                }
+            }
+        }
+        fclose(in);
+    }
+    free(line);
+    int nrest = 0;
+    for (int t = 0; t < h->n_trials; t++)
+        nrest += h->restored[t];
+    if (nrest > 0 || dropped)
+        ct_info("search: %d trial(s) restored from %s%s", nrest, path,
+                dropped ? " (a torn last record dropped)" : "");
+    char tmp[4200];
+    CT_CHECK(ct_atomic_begin(path, tmp, sizeof tmp));
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        CT_FAIL(CT_ERR_IO, "%s: cannot write the search records", path);
+    fprintf(f, "%s\n", header);
+    for (int t = 0; t < h->n_trials; t++)
+        if (h->restored[t]) {
+            /* the recorded point, written back exactly as read */
+            memcpy(h->points + (size_t)t * h->d, h->rec_points + (size_t)t * h->d,
+                   (size_t)h->d * sizeof(double));
+            record_write(f, h, t, h->rec_group[t]);
+        }
+    if (fclose(f) != 0) {
+        ct_atomic_abort(tmp);
+        CT_FAIL(CT_ERR_IO, "%s: cannot write the search records", path);
+    }
+    CT_CHECK(ct_atomic_commit(tmp, path));
+    f = fopen(path, "a");
+    if (!f)
+        CT_FAIL(CT_ERR_IO, "%s: cannot append to the search records", path);
+    *out = f;
+    return CT_OK;
+}
+
+/* Every rank gets rank 0's restored trials. */
+static ct_status records_share(history *h, MPI_Comm comm)
+{
+    int rank;
+    MPI_Comm_rank(comm, &rank);
+    MPI_Bcast(h->restored, h->n_trials, MPI_INT, 0, comm);
+    MPI_Bcast(h->rec_group, h->n_trials, MPI_INT, 0, comm);
+    MPI_Bcast(h->rec_points, h->n_trials * h->d, MPI_DOUBLE, 0, comm);
+    MPI_Bcast(h->values, h->n_trials, MPI_DOUBLE, 0, comm);
+    MPI_Bcast(h->pruned, h->n_trials, MPI_INT, 0, comm);
+    ct_status lrc = CT_OK;
+    for (int t = 0; t < h->n_trials; t++) {
+        if (!h->restored[t])
+            continue;
+        int n = h->rep[t].n;
+        MPI_Bcast(&n, 1, MPI_INT, 0, comm);
+        if (rank != 0) {
+            free(h->rep[t].v);
+            h->rep[t].v = n > 0 ? malloc((size_t)n * sizeof(double)) : NULL;
+            if (n > 0 && !h->rep[t].v)
+                lrc = ct_error_set(CT_ERR_MEMORY, __func__, __LINE__, "out of memory");
+            h->rep[t].n = h->rep[t].cap = h->rep[t].v ? n : 0;
+        }
+        CT_CHECK(ct_agree(comm, lrc));
+        if (n > 0)
+            MPI_Bcast(h->rep[t].v, n, MPI_DOUBLE, 0, comm);
+    }
+    return CT_OK;
+}
+
+/* Share the outcome of trial t (run by the group led by root) with every rank. */
+static ct_status share_trial(history *h, int t, int root, MPI_Comm comm)
+{
+    int rank;
+    MPI_Comm_rank(comm, &rank);
+    ct_status lrc = CT_OK;
+    double hdr[3] = {h->values[t], h->pruned[t], h->rep[t].n};
+    MPI_Bcast(hdr, 3, MPI_DOUBLE, root, comm);
+    int n = (int)hdr[2];
+    if (rank != root) {
+        h->values[t] = hdr[0];
+        h->pruned[t] = (int)hdr[1];
+        if (n > h->rep[t].cap) {
+            double *nv = realloc(h->rep[t].v, (size_t)n * sizeof(double));
+            lrc = nv ? CT_OK : ct_error_set(CT_ERR_MEMORY, __func__, __LINE__, "oom");
+            if (nv) {
+                h->rep[t].v = nv;
+                h->rep[t].cap = n;
+            }
+        }
+    }
+    CT_CHECK(ct_agree(comm, lrc));
+    if (n > 0)
+        MPI_Bcast(h->rep[t].v, n, MPI_DOUBLE, root, comm);
+    h->rep[t].n = n;
     return CT_OK;
 }
 
@@ -399,9 +649,9 @@ ct_status ct_hp_search(const ct_hp_space *sp, const ct_hp_settings *s, ct_hp_obj
     MPI_Comm_rank(comm, &rank);
     MPI_Comm_size(comm, &size);
     ct_runner *runner = NULL;
-    int *trial_root = NULL;
+    int *trial_root = NULL, *idx = NULL;
     history h;
-    FILE *log = NULL;
+    FILE *log = NULL, *rec = NULL;
     memset(&h, 0, sizeof h);
     memset(res, 0, sizeof *res);
     if (sp->n < 1 || s->n_trials < 1)
@@ -425,7 +675,17 @@ ct_status ct_hp_search(const ct_hp_space *sp, const ct_hp_settings *s, ct_hp_obj
     if (lrc == CT_OK)
         lrc = ct_calloc(&h.rep, (size_t)nt, sizeof(reports), "search");
     if (lrc == CT_OK)
+        lrc = ct_calloc(&h.restored, (size_t)nt, sizeof(int), "search");
+    if (lrc == CT_OK)
+        lrc = ct_calloc(&h.rec_group, (size_t)nt, sizeof(int), "search");
+    if (lrc == CT_OK)
+        lrc = ct_calloc(&h.rec_points, (size_t)nt * d, sizeof(double), "search");
+    if (lrc == CT_OK)
         lrc = ct_calloc(&trial_root, (size_t)nt, sizeof(int), "search");
+    if (lrc == CT_OK)
+        lrc = ct_calloc(&idx, (size_t)wave, sizeof(int), "search");
+    if (lrc == CT_OK && rank == 0 && s->records_path)
+        lrc = records_open(sp, s, &h, &rec);
     if (lrc == CT_OK && rank == 0 && s->log_path) {
         log = fopen(s->log_path, "w");
         if (!log)
@@ -436,52 +696,64 @@ ct_status ct_hp_search(const ct_hp_space *sp, const ct_hp_settings *s, ct_hp_obj
                     s->sampler == CT_HP_TPE ? "TPE" : "random", nt, wave, ngroups, gs);
     }
     CT_CHECK_GOTO(rc, ct_agree_msg(comm, lrc));
+    if (s->records_path) {
+        int any = rank == 0 ? s->resume : 0;
+        MPI_Bcast(&any, 1, MPI_INT, 0, comm);
+        if (any)
+            CT_CHECK_GOTO(rc, records_share(&h, comm));
+    }
     for (int w0 = 0; w0 < nt; w0 += wave) {
-        int w1 = w0 + wave < nt ? w0 + wave : nt;
-        for (int t = w0; t < w1; t++)
-            CT_CHECK_GOTO(rc, sample_point(sp, s, &h, w0, t, h.points + (size_t)t * d));
-        wave_job wj = {sp, s, &h, w0, fn, user};
-        ct_runner_job job = {.n_items = w1 - w0, .run = trial_run, .user = &wj};
-        ct_runner_report rep;
-        CT_CHECK_GOTO(rc, ct_runner_run(runner, &job, &rep));
-        for (int t = w0; t < w1; t++)
-            trial_root[t] = ct_runner_group_leader(runner, rep.group[t - w0]);
-        if (rep.n_failed > 0) {
-            rc = ct_error_set(rep.first_status, __func__, __LINE__, "trial %d failed: %s",
-                              w0 + (int)rep.first_failed, rep.first_error);
-            ct_runner_report_free(&rep);
-            goto fail;
-        }
-        ct_runner_report_free(&rep);
-        /* share the wave's outcomes: each trial's group root broadcasts */
+        int w1 = w0 + wave < nt ? w0 + wave : nt, nrun = 0;
         for (int t = w0; t < w1; t++) {
-            int root = trial_root[t], g = root / gs;
-            double hdr[3] = {h.values[t], h.pruned[t], h.rep[t].n};
-            MPI_Bcast(hdr, 3, MPI_DOUBLE, root, comm);
-            int n = (int)hdr[2];
-            if (rank != root) {
-                h.values[t] = hdr[0];
-                h.pruned[t] = (int)hdr[1];
-                if (n > h.rep[t].cap) {
-                    double *nv = realloc(h.rep[t].v, (size_t)n * sizeof(double));
-                    lrc = nv ? CT_OK : ct_error_set(CT_ERR_MEMORY, __func__, __LINE__, "oom");
-                    if (nv) {
-                        h.rep[t].v = nv;
-                        h.rep[t].cap = n;
-                    }
-                }
+            CT_CHECK_GOTO(rc, sample_point(sp, s, &h, w0, t, h.points + (size_t)t * d));
+            if (!h.restored[t]) {
+                idx[nrun++] = t;
+                continue;
             }
-            CT_CHECK_GOTO(rc, ct_agree(comm, lrc));
-            if (n > 0)
-                MPI_Bcast(h.rep[t].v, n, MPI_DOUBLE, root, comm);
-            h.rep[t].n = n;
+            /* a restored trial must be the one this search samples now */
+            if (memcmp(h.points + (size_t)t * d, h.rec_points + (size_t)t * d,
+                       (size_t)d * sizeof(double)))
+                CT_FAIL_GOTO(rc, CT_ERR_FORMAT,
+                             "%s: trial %d of the records is not the point this search samples "
+                             "(the records of an earlier trial differ, or another build); move "
+                             "the file away to start afresh",
+                             s->records_path, t);
+            trial_root[t] = (h.rec_group[t] < ngroups ? h.rec_group[t] : 0) * gs;
+            res->n_restored++;
+        }
+        if (nrun > 0) {
+            wave_job wj = {sp, s, &h, w0, idx, 0, fn, user};
+            ct_runner_job job = {.n_items = nrun, .run = trial_run, .user = &wj};
+            ct_runner_report rep;
+            CT_CHECK_GOTO(rc, ct_runner_run(runner, &job, &rep));
+            for (int j = 0; j < nrun; j++)
+                trial_root[idx[j]] = ct_runner_group_leader(runner, rep.group[j]);
+            if (rep.n_failed > 0) {
+                rc = ct_error_set(rep.first_status, __func__, __LINE__, "trial %d failed: %s",
+                                  idx[rep.first_failed], rep.first_error);
+                ct_runner_report_free(&rep);
+                goto fail;
+            }
+            ct_runner_report_free(&rep);
+            /* share the wave's outcomes: each trial's group root broadcasts */
+            for (int j = 0; j < nrun; j++)
+                CT_CHECK_GOTO(rc, share_trial(&h, idx[j], trial_root[idx[j]], comm));
+        }
+        for (int t = w0; t < w1; t++) {
+            int g = h.restored[t] ? h.rec_group[t] : trial_root[t] / gs;
             h.done[t] = 1;
             if (log) {
                 log_trial(log, sp, &h, t, g);
                 fflush(log);
             }
+            if (rec && !h.restored[t])
+                record_write(rec, &h, t, g);
         }
-        ct_info("search: %d/%d trials done", w1, nt);
+        if (rec && nrun > 0 && (fflush(rec) != 0 || fsync(fileno(rec)) != 0))
+            lrc = ct_error_set(CT_ERR_IO, __func__, __LINE__,
+                               "%s: cannot write the search records", s->records_path);
+        CT_CHECK_GOTO(rc, ct_agree_msg(comm, lrc));
+        ct_info("search: %d/%d trials done%s", w1, nt, nrun < w1 - w0 ? " (restored)" : "");
     }
     CT_CHECK_GOTO(rc, ct_calloc(&res->values, (size_t)nt, sizeof(double), "result"));
     CT_CHECK_GOTO(rc, ct_calloc(&res->points, (size_t)nt * d, sizeof(double), "result"));
@@ -503,6 +775,31 @@ ct_status ct_hp_search(const ct_hp_space *sp, const ct_hp_settings *s, ct_hp_obj
         CT_FAIL_GOTO(rc, CT_ERR_NUMERIC, "no trial finished with a finite value");
     memcpy(res->best_point, h.points + (size_t)res->best_trial * d, (size_t)d * sizeof(double));
     res->best_root = trial_root[res->best_trial];
+    if (h.restored[res->best_trial] && s->rerun_best) {
+        /* its model is wanted: run the best trial again, seeing the history it saw */
+        int t = res->best_trial;
+        double recorded = h.values[t];
+        h.rep[t].n = 0;
+        idx[0] = t;
+        wave_job wj = {sp, s, &h, t - t % wave, idx, 1, fn, user};
+        ct_runner_job job = {.n_items = 1, .run = trial_run, .user = &wj};
+        ct_runner_report rep;
+        CT_CHECK_GOTO(rc, ct_runner_run(runner, &job, &rep));
+        res->best_root = ct_runner_group_leader(runner, rep.group[0]);
+        if (rep.n_failed > 0) {
+            rc = ct_error_set(rep.first_status, __func__, __LINE__, "rerun of trial %d failed: %s",
+                              t, rep.first_error);
+            ct_runner_report_free(&rep);
+            goto fail;
+        }
+        ct_runner_report_free(&rep);
+        CT_CHECK_GOTO(rc, share_trial(&h, t, res->best_root, comm));
+        if (h.values[t] != recorded)
+            ct_warn("search: the rerun of restored best trial %d scored %.10e, the record %.10e "
+                    "(another machine or build); the model is the rerun's",
+                    t, h.values[t], recorded);
+        h.values[t] = recorded;
+    }
     if (log)
         fprintf(log, "# best trial %d value %.8e\n", res->best_trial, res->best_value);
 fail:
@@ -510,8 +807,11 @@ fail:
         ct_hp_result_free(res);
     if (log)
         fclose(log);
+    if (rec)
+        fclose(rec);
     history_free(&h);
     free(trial_root);
+    free(idx);
     ct_runner_destroy(&runner);
     return rc;
 }
@@ -639,7 +939,7 @@ static ct_status mlp_objective(const double *p, ct_hp_trial *trial, MPI_Comm gro
         return ct_error_push(rc, __func__, __LINE__);
     }
     *value = job->has_val ? res.best_val : res.final_train;
-    if (!res.stopped_by_callback && *value < job->best_value) {
+    if (!res.stopped_by_callback && (*value < job->best_value || ct_hp_trial_is_rerun(trial))) {
         ct_mlp_destroy(&job->best);
         job->best = m;
         job->best_value = *value;
@@ -691,7 +991,9 @@ ct_status ct_hp_search_mlp(const ct_hp_space *space, const ct_hp_settings *s,
     CT_CHECK_GOTO(rc, regroup(train, comm, group, &job.tr));
     if (val)
         CT_CHECK_GOTO(rc, regroup(val, comm, group, &job.va));
-    CT_CHECK_GOTO(rc, ct_hp_search(space, s, mlp_objective, &job, comm, res));
+    ct_hp_settings hs = *s;
+    hs.rerun_best = best != NULL;
+    CT_CHECK_GOTO(rc, ct_hp_search(space, &hs, mlp_objective, &job, comm, res));
     if (best) {
         /* the group that ran the best trial hands its model to everyone */
         int root = res->best_root;
