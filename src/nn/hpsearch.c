@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include "cosmotl/runner.h"
@@ -381,6 +382,8 @@ static ct_status hp_runner(const ct_hp_settings *s, MPI_Comm comm, ct_runner **r
     return ct_runner_create(r, &rs, comm);
 }
 
+static ct_status record_append(const char *path, const history *h, int t, int group);
+
 /* One wave of trials: item j of the runner is trial w0 + j. */
 typedef struct {
     const ct_hp_space *sp;
@@ -389,6 +392,7 @@ typedef struct {
     int w0;
     const int *idx; /* item j runs trial idx[j] */
     int rerun;
+    int my_group;   /* this rank's group */
     ct_hp_objective fn;
     void *user;
 } wave_job;
@@ -404,7 +408,12 @@ static ct_status trial_run(int64_t item, MPI_Comm group, void *user, void *resul
     CT_CHECK(w->fn(h->points + (size_t)t * h->d, &tr, group, w->user, &v));
     h->pruned[t] = tr.pruned;
     h->values[t] = tr.pruned && h->rep[t].n > 0 ? h->rep[t].v[h->rep[t].n - 1] : v;
-    return CT_OK;
+    int grank;
+    MPI_Comm_rank(group, &grank);
+    ct_status lrc = CT_OK;
+    if (w->s->records_path && !w->rerun && grank == 0)
+        lrc = record_append(w->s->records_path, h, t, w->my_group);
+    return ct_agree_msg(group, lrc);
 }
 
 /* ---------------------------------------------------------------- records */
@@ -438,6 +447,32 @@ static void record_write(FILE *f, const history *h, int t, int group)
     for (int k = 0; k < h->d; k++)
         fprintf(f, " %a", h->points[(size_t)t * h->d + k]);
     fprintf(f, " end\n");
+}
+
+/* The group root of a finished trial appends its record with one write() to a file
+ * opened O_APPEND (records of concurrent groups do not interleave) and syncs it, so
+ * that a kill loses at most the trials still running. */
+static ct_status record_append(const char *path, const history *h, int t, int group)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&buf, &len);
+    if (!m)
+        CT_FAIL(CT_ERR_MEMORY, "%s: no memory for a trial record", path);
+    record_write(m, h, t, group);
+    if (fclose(m) != 0) {
+        free(buf);
+        CT_FAIL(CT_ERR_MEMORY, "%s: no memory for a trial record", path);
+    }
+    int fd = open(path, O_WRONLY | O_APPEND);
+    ssize_t n = fd >= 0 ? write(fd, buf, len) : -1;
+    int ok = fd >= 0 && n == (ssize_t)len && fsync(fd) == 0;
+    if (fd >= 0)
+        ok = close(fd) == 0 && ok;
+    free(buf);
+    if (!ok)
+        CT_FAIL(CT_ERR_IO, "%s: cannot append trial %d's record", path, t);
+    return CT_OK;
 }
 
 /* Parse one record line into h (restored, rec_points, values, ...); 0 if malformed. */
@@ -504,15 +539,14 @@ static int record_parse(char *line, history *h, int *trial)
 }
 
 /* Rank 0: read the records of an earlier run into h (complete lines only) and
- * rewrite the file with them, dropping a torn tail. Returns the open file to
- * append to. Without resume or without a file: a fresh file with the header. */
-static ct_status records_open(const ct_hp_space *sp, const ct_hp_settings *s, history *h,
-                              FILE **out)
+ * rewrite the file with them, dropping a torn tail. Without resume or without a
+ * file: a fresh file with the header. New trials are appended as they finish
+ * (record_append). */
+static ct_status records_open(const ct_hp_space *sp, const ct_hp_settings *s, history *h)
 {
     const char *path = s->records_path;
     char header[4096];
     records_header(sp, s, header, sizeof header);
-    *out = NULL;
     FILE *in = s->resume ? fopen(path, "r") : NULL;
     char *line = NULL;
     size_t cap = 0;
@@ -575,12 +609,7 @@ static ct_status records_open(const ct_hp_space *sp, const ct_hp_settings *s, hi
         ct_atomic_abort(tmp);
         CT_FAIL(CT_ERR_IO, "%s: cannot write the search records", path);
     }
-    CT_CHECK(ct_atomic_commit(tmp, path));
-    f = fopen(path, "a");
-    if (!f)
-        CT_FAIL(CT_ERR_IO, "%s: cannot append to the search records", path);
-    *out = f;
-    return CT_OK;
+    return ct_atomic_commit(tmp, path);
 }
 
 /* Every rank gets rank 0's restored trials. */
@@ -651,7 +680,7 @@ ct_status ct_hp_search(const ct_hp_space *sp, const ct_hp_settings *s, ct_hp_obj
     ct_runner *runner = NULL;
     int *trial_root = NULL, *idx = NULL;
     history h;
-    FILE *log = NULL, *rec = NULL;
+    FILE *log = NULL;
     memset(&h, 0, sizeof h);
     memset(res, 0, sizeof *res);
     if (sp->n < 1 || s->n_trials < 1)
@@ -685,7 +714,7 @@ ct_status ct_hp_search(const ct_hp_space *sp, const ct_hp_settings *s, ct_hp_obj
     if (lrc == CT_OK)
         lrc = ct_calloc(&idx, (size_t)wave, sizeof(int), "search");
     if (lrc == CT_OK && rank == 0 && s->records_path)
-        lrc = records_open(sp, s, &h, &rec);
+        lrc = records_open(sp, s, &h);
     if (lrc == CT_OK && rank == 0 && s->log_path) {
         log = fopen(s->log_path, "w");
         if (!log)
@@ -722,7 +751,8 @@ ct_status ct_hp_search(const ct_hp_space *sp, const ct_hp_settings *s, ct_hp_obj
             res->n_restored++;
         }
         if (nrun > 0) {
-            wave_job wj = {sp, s, &h, w0, idx, 0, fn, user};
+            wave_job wj = {sp, s, &h, w0, idx, 0, rank / gs < ngroups ? rank / gs : ngroups - 1,
+                           fn, user};
             ct_runner_job job = {.n_items = nrun, .run = trial_run, .user = &wj};
             ct_runner_report rep;
             CT_CHECK_GOTO(rc, ct_runner_run(runner, &job, &rep));
@@ -746,13 +776,7 @@ ct_status ct_hp_search(const ct_hp_space *sp, const ct_hp_settings *s, ct_hp_obj
                 log_trial(log, sp, &h, t, g);
                 fflush(log);
             }
-            if (rec && !h.restored[t])
-                record_write(rec, &h, t, g);
         }
-        if (rec && nrun > 0 && (fflush(rec) != 0 || fsync(fileno(rec)) != 0))
-            lrc = ct_error_set(CT_ERR_IO, __func__, __LINE__,
-                               "%s: cannot write the search records", s->records_path);
-        CT_CHECK_GOTO(rc, ct_agree_msg(comm, lrc));
         ct_info("search: %d/%d trials done%s", w1, nt, nrun < w1 - w0 ? " (restored)" : "");
     }
     CT_CHECK_GOTO(rc, ct_calloc(&res->values, (size_t)nt, sizeof(double), "result"));
@@ -781,7 +805,7 @@ ct_status ct_hp_search(const ct_hp_space *sp, const ct_hp_settings *s, ct_hp_obj
         double recorded = h.values[t];
         h.rep[t].n = 0;
         idx[0] = t;
-        wave_job wj = {sp, s, &h, t - t % wave, idx, 1, fn, user};
+        wave_job wj = {sp, s, &h, t - t % wave, idx, 1, 0, fn, user};
         ct_runner_job job = {.n_items = 1, .run = trial_run, .user = &wj};
         ct_runner_report rep;
         CT_CHECK_GOTO(rc, ct_runner_run(runner, &job, &rep));
@@ -807,8 +831,6 @@ fail:
         ct_hp_result_free(res);
     if (log)
         fclose(log);
-    if (rec)
-        fclose(rec);
     history_free(&h);
     free(trial_root);
     free(idx);

@@ -1,9 +1,12 @@
 /* Hyper-parameter search: bounds and types of sampled points, TPE beats random
- * search on a known function, median pruning stops hopeless trials, and the
- * MLP search returns the model of its best trial. */
+ * search on a known function, median pruning stops hopeless trials, the MLP
+ * search returns the model of its best trial, and a search killed part-way
+ * resumes from its records to exactly the uninterrupted result. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cosmotl/nn.h"
 #include "testlib.h"
@@ -107,6 +110,53 @@ static void test_pruning(void)
     CT_EXPECT(st.calls == 0);
 }
 
+/* ---------------------------------------------------------------- resume */
+
+static char *slurp(const char *path, long *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *b = malloc((size_t)n + 1);
+    if (b && fread(b, 1, (size_t)n, f) != (size_t)n) {
+        free(b);
+        b = NULL;
+    }
+    if (b)
+        b[n] = '\0';
+    fclose(f);
+    *len = n;
+    return b;
+}
+
+/* Write the header and the first keep records of full to path, then (torn) the
+ * first half of the next record without its newline: a kill while writing. */
+static void truncate_records(const char *full, const char *path, int keep, int torn)
+{
+    FILE *f = fopen(path, "w");
+    const char *p = full;
+    for (int l = 0; l < keep + 1 && *p; l++) {
+        const char *e = strchr(p, '\n');
+        fwrite(p, 1, (size_t)(e - p + 1), f);
+        p = e + 1;
+    }
+    if (torn && *p)
+        fwrite(p, 1, (size_t)(strchr(p, '\n') - p) / 2, f);
+    fclose(f);
+}
+
+static int same_result(const ct_hp_result *a, const ct_hp_result *b, int d)
+{
+    return a->n_trials == b->n_trials && a->best_trial == b->best_trial &&
+           a->best_value == b->best_value && a->n_pruned == b->n_pruned &&
+           !memcmp(a->values, b->values, (size_t)a->n_trials * sizeof(double)) &&
+           !memcmp(a->pruned, b->pruned, (size_t)a->n_trials * sizeof(int)) &&
+           !memcmp(a->points, b->points, (size_t)a->n_trials * d * sizeof(double));
+}
+
 static void test_mlp_search(void)
 {
     ct_dataset tr, va;
@@ -156,11 +206,170 @@ static void test_mlp_search(void)
         CT_EXPECT(best->dims[1] == (int)r.best_point[1]);
         CT_EXPECT(best->target_hi[0] == 1.5);
     }
+    /* resumed from records that hold every trial (the best one restored): the best
+     * trial is run again for its model, which is the uninterrupted one exactly;
+     * from records that hold the first 3 trials, the same */
+    char dir[] = "/tmp/ct_hp_mlpXXXXXX";
+    CT_EXPECT(mkdtemp(dir) != NULL);
+    char rec[256], full[256];
+    snprintf(rec, sizeof rec, "%s/s.records", dir);
+    snprintf(full, sizeof full, "%s/full.records", dir);
+    hs.records_path = full;
+    hs.resume = 1;
+    ct_hp_result r0, r1;
+    ct_mlp *b0 = NULL, *b1 = NULL;
+    CT_EXPECT_OK(ct_hp_search_mlp(&sp, &hs, base, &ts, &tr, &va, MPI_COMM_SELF, &r0, &b0));
+    CT_EXPECT(same_result(&r0, &r, sp.n));
+    long nt = 0;
+    char *text = slurp(full, &nt);
+    hs.records_path = rec;
+    for (int keep = 6; text && keep >= 3; keep -= 3) {
+        truncate_records(text, rec, keep, 0);
+        CT_EXPECT_OK(ct_hp_search_mlp(&sp, &hs, base, &ts, &tr, &va, MPI_COMM_SELF, &r1, &b1));
+        CT_EXPECT(r1.n_restored == keep && same_result(&r1, &r0, sp.n));
+        CT_EXPECT(b0 != NULL && b1 != NULL);
+        if (b0 && b1) {
+            double v0, v1;
+            CT_EXPECT_OK(ct_mlp_evaluate(b0, &va, MPI_COMM_SELF, &v0));
+            CT_EXPECT_OK(ct_mlp_evaluate(b1, &va, MPI_COMM_SELF, &v1));
+            CT_EXPECT(v0 == v1 && b1->n_layers == b0->n_layers && b1->dims[1] == b0->dims[1]);
+        }
+        ct_hp_result_free(&r1);
+        ct_mlp_destroy(&b1);
+    }
+    free(text);
+    ct_hp_result_free(&r0);
+    ct_mlp_destroy(&b0);
+    unlink(rec);
+    unlink(full);
+    rmdir(dir);
     ct_hp_result_free(&r);
     ct_mlp_destroy(&best);
     ct_mlp_destroy(&base);
     ct_dataset_free(&tr);
     ct_dataset_free(&va);
+}
+
+static void test_resume(void)
+{
+    char dir[] = "/tmp/ct_hp_resumeXXXXXX";
+    CT_EXPECT(mkdtemp(dir) != NULL);
+    char rec[256], rec_full[256], log[256], log_full[256];
+    snprintf(rec, sizeof rec, "%s/search.records", dir);
+    snprintf(rec_full, sizeof rec_full, "%s/full.records", dir);
+    snprintf(log, sizeof log, "%s/search.log", dir);
+    snprintf(log_full, sizeof log_full, "%s/full.log", dir);
+    ct_hp_space sp;
+    space3(&sp);
+    ct_hp_settings s;
+    ct_hp_settings_defaults(&s);
+    s.n_trials = 24;
+    s.n_startup = 6;
+    s.wave = 4;
+    s.prune = 1;
+    s.prune_warmup = 3;
+    s.prune_min_trials = 4;
+    s.seed = 7;
+    s.records_path = rec_full;
+    s.log_path = log_full;
+    s.resume = 1;
+    /* uninterrupted (resume on, no file yet: a fresh search) */
+    obj_stats st = {0, 0};
+    ct_hp_result full, r;
+    CT_EXPECT_OK(ct_hp_search(&sp, &s, objective, &st, MPI_COMM_SELF, &full));
+    CT_EXPECT(st.calls == 24 && full.n_restored == 0 && full.n_pruned > 0);
+    long nfull = 0, n = 0;
+    char *text = slurp(rec_full, &nfull);
+    CT_EXPECT(text != NULL);
+    if (!text)
+        return;
+    /* killed after 9 of 24 trials (mid-wave, with a torn 10th record): only the 15
+     * missing trials run, and points, values, pruning, best, the records and the log
+     * are the uninterrupted ones, byte for byte */
+    s.records_path = rec;
+    s.log_path = log;
+    for (int keep = 0; keep <= 24; keep += 3) {
+        truncate_records(text, rec, keep, keep % 2);
+        st.calls = 0;
+        CT_EXPECT_OK(ct_hp_search(&sp, &s, objective, &st, MPI_COMM_SELF, &r));
+        CT_EXPECT(st.calls == 24 - keep && r.n_restored == keep);
+        CT_EXPECT(same_result(&r, &full, sp.n));
+        char *again = slurp(rec, &n);
+        CT_EXPECT(again && n == nfull && !memcmp(again, text, (size_t)n));
+        free(again);
+        long n1 = 0, n2 = 0;
+        char *l1 = slurp(log, &n1), *l2 = slurp(log_full, &n2);
+        CT_EXPECT(l1 && l2 && n1 == n2 && !memcmp(l1, l2, (size_t)n1));
+        free(l1);
+        free(l2);
+        ct_hp_result_free(&r);
+    }
+    /* a longer search extends a shorter one: the first 24 trials are restored */
+    s.n_trials = 28;
+    st.calls = 0;
+    CT_EXPECT_OK(ct_hp_search(&sp, &s, objective, &st, MPI_COMM_SELF, &r));
+    CT_EXPECT(st.calls == 4 && r.n_restored == 24);
+    CT_EXPECT(!memcmp(r.values, full.values, 24 * sizeof(double)));
+    ct_hp_result_free(&r);
+    s.n_trials = 24;
+    /* resume = 0 starts afresh and overwrites the records */
+    truncate_records(text, rec, 9, 0);
+    s.resume = 0;
+    st.calls = 0;
+    CT_EXPECT_OK(ct_hp_search(&sp, &s, objective, &st, MPI_COMM_SELF, &r));
+    CT_EXPECT(st.calls == 24 && r.n_restored == 0 && same_result(&r, &full, sp.n));
+    ct_hp_result_free(&r);
+    s.resume = 1;
+    /* records of another search (seed changed): refused before any trial runs */
+    truncate_records(text, rec, 9, 0);
+    s.seed = 8;
+    st.calls = 0;
+    CT_EXPECT(ct_hp_search(&sp, &s, objective, &st, MPI_COMM_SELF, &r) == CT_ERR_FORMAT);
+    CT_EXPECT(st.calls == 0);
+    s.seed = 7;
+    /* a damaged record that is not the last line: refused */
+    truncate_records(text, rec, 9, 0);
+    {
+        long m = 0;
+        char *t = slurp(rec, &m);
+        char *second = t ? strchr(strchr(t, '\n') + 1, '\n') + 1 : NULL;
+        if (second) {
+            memcpy(strstr(second, " end"), " xyz", 4);
+            FILE *f = fopen(rec, "w");
+            fwrite(t, 1, (size_t)m, f);
+            fclose(f);
+        }
+        free(t);
+    }
+    st.calls = 0;
+    CT_EXPECT(ct_hp_search(&sp, &s, objective, &st, MPI_COMM_SELF, &r) == CT_ERR_FORMAT);
+    CT_EXPECT(st.calls == 0);
+    /* a record whose point is not the one this search samples (another history) */
+    truncate_records(text, rec, 9, 0);
+    {
+        long m = 0;
+        char *t = slurp(rec, &m);
+        char *pt = t ? strstr(t, " point ") : NULL; /* the first record's point */
+        char *end = pt ? strchr(pt + 7, ' ') : NULL;
+        if (end) {
+            FILE *f = fopen(rec, "w");
+            fwrite(t, 1, (size_t)(pt + 7 - t), f);
+            fprintf(f, "%a", 0.0123); /* a valid number, not the sampled one */
+            fwrite(end, 1, strlen(end), f);
+            fclose(f);
+        }
+        free(t);
+    }
+    st.calls = 0;
+    CT_EXPECT(ct_hp_search(&sp, &s, objective, &st, MPI_COMM_SELF, &r) == CT_ERR_FORMAT);
+    CT_EXPECT(st.calls == 0);
+    ct_hp_result_free(&full);
+    free(text);
+    unlink(rec);
+    unlink(rec_full);
+    unlink(log);
+    unlink(log_full);
+    rmdir(dir);
 }
 
 int main(int argc, char **argv)
@@ -170,5 +379,6 @@ int main(int argc, char **argv)
     test_samplers();
     test_pruning();
     test_mlp_search();
+    test_resume();
     CT_TEST_END();
 }
