@@ -404,15 +404,14 @@ static ct_status write_attr(hid_t g, const char *path, const char *name, hid_t f
     return CT_OK;
 }
 
-/* Rank 0: create one file with its header and every dataset allocated (but not
- * written); return the byte offset of each dataset's contiguous storage. */
-static ct_status create_file(const char *path, const ct_snapshot_header *hd, const write_plan *p,
-                             int file, int nfiles, int64_t offs[6][DS_N])
+/* The per-type counts of one file's header (NumPart_ThisFile and the split
+ * NumPart_Total), shared by the HDF5 and Gadget binary writers; every dataset
+ * offset starts unset. Gadget's NumPart_ThisFile is 32-bit: a larger count is
+ * refused. */
+static ct_status header_counts(const char *path, const write_plan *p, int file, int nfiles,
+                               int32_t thisfile[6], uint32_t low[6], uint32_t high[6],
+                               int64_t offs[6][DS_N])
 {
-    ct_status rc = CT_OK;
-    hid_t fid = -1, g = -1, pt = -1, dcpl = -1, gcpl = -1, sp = -1, d = -1;
-    int32_t thisfile[6];
-    uint32_t low[6], high[6];
     for (int t = 0; t < 6; t++) {
         int64_t first, count;
         ct_partition_range(p->total[t], nfiles, file, &first, &count);
@@ -424,6 +423,19 @@ static ct_status create_file(const char *path, const ct_snapshot_header *hd, con
         for (int k = 0; k < DS_N; k++)
             offs[t][k] = -1;
     }
+    return CT_OK;
+}
+
+/* Rank 0: create one file with its header and every dataset allocated (but not
+ * written); return the byte offset of each dataset's contiguous storage. */
+static ct_status create_file(const char *path, const ct_snapshot_header *hd, const write_plan *p,
+                             int file, int nfiles, int64_t offs[6][DS_N])
+{
+    ct_status rc = CT_OK;
+    hid_t fid = -1, g = -1, pt = -1, dcpl = -1, gcpl = -1, sp = -1, d = -1;
+    int32_t thisfile[6];
+    uint32_t low[6], high[6];
+    CT_CHECK(header_counts(path, p, file, nfiles, thisfile, low, high, offs));
     fid = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     if (fid < 0)
         CT_FAIL(CT_ERR_IO, "%s: cannot create file", path);
@@ -535,18 +547,10 @@ static ct_status create_binary_file(const char *path, const ct_snapshot_header *
     int32_t thisfile[6];
     uint32_t low[6], high[6];
     int64_t ntot = 0, nmass = 0;
+    CT_CHECK(header_counts(path, p, file, nfiles, thisfile, low, high, offs));
     for (int t = 0; t < 6; t++) {
-        int64_t first, count;
-        ct_partition_range(p->total[t], nfiles, file, &first, &count);
-        if (count > INT32_MAX)
-            CT_FAIL(CT_ERR_ARG, "%s: %lld particles of type %d in one file exceed Gadget's "
-                    "32-bit NumPart_ThisFile; write more files", path, (long long)count, t);
-        thisfile[t] = (int32_t)count;
-        ct_snap_split_count(p->total[t], &low[t], &high[t]);
-        ntot += count;
-        nmass += p->write_mass[t] ? count : 0;
-        for (int k = 0; k < DS_N; k++)
-            offs[t][k] = -1;
+        ntot += thisfile[t];
+        nmass += p->write_mass[t] ? thisfile[t] : 0;
     }
     /* block payload sizes: Fortran record markers are 32-bit */
     const int64_t len[DS_N] = {12 * ntot, 12 * ntot, (int64_t)p->id_bytes * ntot, 4 * nmass};
