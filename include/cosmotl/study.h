@@ -248,6 +248,12 @@ typedef struct {
     int npriors;
     ct_study_prior priors[2 * CT_STUDY_MAX_PARAMS]; /* overrides of ct_prior_range */
     ct_study_train pre, fine;
+    /* per-statistic pretraining networks ([pretrain.<statistic>] in a config):
+     * when pre_stat_set[i], statistic i's pretraining, bottleneck pretraining and
+     * scratch / combined baselines use pre_stat[i] (pre with hidden, dropout, lr,
+     * weight_decay overridden) instead of pre; ct_study_pre_of picks */
+    int pre_stat_set[CT_STUDY_MAX_STATS];
+    ct_study_train pre_stat[CT_STUDY_MAX_STATS];
     /* analyses */
     int shap_samples;    /* test rows explained per model (0 disables SHAP) */
     int shap_background; /* background rows */
@@ -262,6 +268,8 @@ typedef struct {
 } ct_study_settings;
 
 void ct_study_defaults(ct_study_settings *s);
+/* The pretraining settings of statistic `stat`: its override, else s->pre. */
+const ct_study_train *ct_study_pre_of(const ct_study_settings *s, int stat);
 void ct_study_train_defaults(ct_study_train *t);
 
 /* Run (or resume) the study collectively on comm; writes settings->out/

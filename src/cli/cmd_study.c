@@ -90,31 +90,37 @@ static ct_status name_list(const ct_config *cfg, const char *section, const char
     return CT_OK;
 }
 
+/* sec.hidden = W, W, ...: the hidden widths (unchanged when the key is absent) */
+static ct_status read_hidden(ct_config *cfg, const char *sec, ct_study_train *t)
+{
+    const char *str;
+    CT_CHECK(ct_config_string(cfg, sec, "hidden", NULL, &str));
+    if (!str)
+        return CT_OK;
+    char buf[512];
+    snprintf(buf, sizeof buf, "%s", str);
+    t->nhidden = 0;
+    char *save = NULL;
+    for (char *tok = strtok_r(buf, ", \t", &save); tok; tok = strtok_r(NULL, ", \t", &save)) {
+        char *end = NULL;
+        long w = strtol(tok, &end, 10);
+        if (*end || w < 1 || w > 100000 || t->nhidden >= CT_STUDY_MAX_LAYERS - 1)
+            CT_FAIL(CT_ERR_CONFIG, "%s: %s.hidden = '%s' is not a list of widths",
+                    ct_config_path(cfg), sec, str);
+        t->hidden[t->nhidden++] = (int)w;
+    }
+    if (t->nhidden < 1)
+        CT_FAIL(CT_ERR_CONFIG, "%s: %s.hidden is empty", ct_config_path(cfg), sec);
+    return CT_OK;
+}
+
 static ct_status read_train(ct_config *cfg, const char *sec, ct_study_train *t, int hidden_ok)
 {
     long v;
     int k;
     double d;
-    const char *str;
     if (hidden_ok) {
-        CT_CHECK(ct_config_string(cfg, sec, "hidden", NULL, &str));
-        if (str) {
-            char buf[512];
-            snprintf(buf, sizeof buf, "%s", str);
-            t->nhidden = 0;
-            char *save = NULL;
-            for (char *tok = strtok_r(buf, ", \t", &save); tok;
-                 tok = strtok_r(NULL, ", \t", &save)) {
-                char *end = NULL;
-                long w = strtol(tok, &end, 10);
-                if (*end || w < 1 || w > 100000 || t->nhidden >= CT_STUDY_MAX_LAYERS - 1)
-                    CT_FAIL(CT_ERR_CONFIG, "%s: %s.hidden = '%s' is not a list of widths",
-                            ct_config_path(cfg), sec, str);
-                t->hidden[t->nhidden++] = (int)w;
-            }
-            if (t->nhidden < 1)
-                CT_FAIL(CT_ERR_CONFIG, "%s: %s.hidden is empty", ct_config_path(cfg), sec);
-        }
+        CT_CHECK(read_hidden(cfg, sec, t));
         CT_CHECK(ct_config_double(cfg, sec, "dropout", t->dropout, 0, 0.95, &t->dropout));
         CT_CHECK(ct_config_double(cfg, sec, "leaky_slope", t->leaky_slope, 0, 1,
                                   &t->leaky_slope));
@@ -138,6 +144,31 @@ static ct_status read_train(ct_config *cfg, const char *sec, ct_study_train *t, 
     static const char *precs[] = {"float64", "float32", NULL};
     CT_CHECK(ct_config_choice(cfg, sec, "precision", precs[t->precision], precs, &k));
     t->precision = (ct_nn_precision)k;
+    return CT_OK;
+}
+
+/* [pretrain.<statistic>]: that statistic's pretraining network, overriding
+ * [pretrain] hidden, dropout, lr and weight_decay (the searches give each
+ * statistic its own best point). Any other key in the section, or a section
+ * for a statistic the study does not run, is an unknown key
+ * (ct_config_check_unused). */
+static ct_status read_pretrain_overrides(ct_config *cfg, ct_study_settings *s)
+{
+    for (int i = 0; i < s->nstats; i++) {
+        char sec[CT_STUDY_NAME + 16];
+        snprintf(sec, sizeof sec, "pretrain.%s", s->stats[i]);
+        s->pre_stat_set[i] = 0;
+        if (!ct_config_has_section(cfg, sec))
+            continue;
+        ct_study_train *t = &s->pre_stat[i];
+        *t = s->pre;
+        CT_CHECK(read_hidden(cfg, sec, t));
+        CT_CHECK(ct_config_double(cfg, sec, "dropout", t->dropout, 0, 0.95, &t->dropout));
+        CT_CHECK(ct_config_double(cfg, sec, "lr", t->lr, 1e-12, 10, &t->lr));
+        CT_CHECK(ct_config_double(cfg, sec, "weight_decay", t->weight_decay, 0, 100,
+                                  &t->weight_decay));
+        s->pre_stat_set[i] = 1;
+    }
     return CT_OK;
 }
 
@@ -258,6 +289,7 @@ static ct_status read_settings(ct_config *cfg, ct_study_settings *s)
     /* suites */
     CT_CHECK(read_suite(cfg, "pretrain", "pretrain", &s->pretrain));
     CT_CHECK(read_train(cfg, "pretrain", &s->pre, 1));
+    CT_CHECK(read_pretrain_overrides(cfg, s));
     CT_CHECK(read_train(cfg, "finetune", &s->fine, 0));
     /* the fine-tuned networks keep the pretraining architecture */
     s->fine.nhidden = s->pre.nhidden;

@@ -1039,13 +1039,33 @@ ct_status ct_study_write_report(const ct_study_ctx *c, const ct_study_results *r
     for (int a = 0; a < CT_ARCH_COUNT; a++)
         if (s->arch[a])
             fprintf(f, " %s", ct_study_arch_name(a));
-    fprintf(f, ". Seeds: %d. Network: %d hidden layer(s) of", s->nseeds, s->pre.nhidden);
-    for (int l = 0; l < s->pre.nhidden; l++)
-        fprintf(f, " %d", s->pre.hidden[l]);
-    fprintf(f, ", LeakyReLU(%.2g), dropout %.2g, sigmoid output, AdamW. Pretraining: up to %d "
+    int per_stat = 0;
+    for (int i = 0; i < s->nstats; i++)
+        per_stat |= s->pre_stat_set[i];
+    if (!per_stat) {
+        fprintf(f, ". Seeds: %d. Network: %d hidden layer(s) of", s->nseeds, s->pre.nhidden);
+        for (int l = 0; l < s->pre.nhidden; l++)
+            fprintf(f, " %d", s->pre.hidden[l]);
+        fprintf(f, ", LeakyReLU(%.2g), dropout %.2g", s->pre.leaky_slope, s->pre.dropout);
+    } else {
+        /* [pretrain.<statistic>]: each statistic's own network (pretraining,
+         * bottleneck pretraining and baselines) */
+        fprintf(f, ". Seeds: %d. Network per statistic:", s->nseeds);
+        for (int i = 0; i < s->nstats; i++) {
+            const ct_study_train *p = ct_study_pre_of(s, i);
+            fprintf(f, "%s %s: %d hidden layer(s) of", i ? ";" : "", s->stats[i], p->nhidden);
+            for (int l = 0; l < p->nhidden; l++)
+                fprintf(f, " %d", p->hidden[l]);
+            fprintf(f, ", dropout %.3g", p->dropout);
+            if (p->trials == 0)
+                fprintf(f, ", pretraining lr %.2g, weight decay %.2g", p->lr, p->weight_decay);
+        }
+        fprintf(f, "; LeakyReLU(%.2g)", s->pre.leaky_slope);
+    }
+    fprintf(f, ", sigmoid output, AdamW. Pretraining: up to %d "
                "epochs, patience %d, %s. Fine-tuning: up to %d epochs, patience %d, %s "
                "(lr %.0e–%.0e, weight decay %.0e–%.0e).\n\n",
-            s->pre.leaky_slope, s->pre.dropout, s->pre.epochs, s->pre.patience,
+            s->pre.epochs, s->pre.patience,
             s->pre.trials > 0 ? "lr/wd random search" : "fixed lr/wd", s->fine.epochs,
             s->fine.patience,
             s->fine.trials > 0 ? "its own lr/weight-decay search per training" : "fixed lr/wd",

@@ -47,6 +47,12 @@ void ct_study_train_defaults(ct_study_train *t)
     t->wd_max = 1.0;
 }
 
+const ct_study_train *ct_study_pre_of(const ct_study_settings *s, int stat)
+{
+    return (stat >= 0 && stat < CT_STUDY_MAX_STATS && s->pre_stat_set[stat]) ? &s->pre_stat[stat]
+                                                                              : &s->pre;
+}
+
 void ct_study_defaults(ct_study_settings *s)
 {
     memset(s, 0, sizeof *s);
@@ -428,10 +434,16 @@ ct_status ct_study_run(const ct_study_settings *s, MPI_Comm comm, int *complete)
     static const char *phase_name[CT_TASK_NKINDS] = {
         "pretraining", "bottleneck pretraining", "fine-tuning and baselines"};
     for (int phase = 0; phase < CT_TASK_NKINDS && !stopped; phase++) {
+        /* fine-tunings and baselines run seed by seed (every architecture,
+         * baseline and budget of seed 0, then of seed 1, ...), so a run stopped
+         * early leaves whole seeds; results do not depend on the order */
         int np = 0;
-        for (int i = 0; i < c.ntasks; i++)
-            if (!done[i] && (int)c.tasks[i].kind == phase)
-                pending[np++] = i;
+        int nseed = phase == CT_TASK_FINETUNE ? s->nseeds : 1;
+        for (int r = 0; r < nseed; r++)
+            for (int i = 0; i < c.ntasks; i++)
+                if (!done[i] && (int)c.tasks[i].kind == phase &&
+                    (phase != CT_TASK_FINETUNE || c.tasks[i].seed == r))
+                    pending[np++] = i;
         if (np == 0)
             continue;
         ct_info("study: %s: %d trainings on %d group(s) of %d rank(s)", phase_name[phase], np,

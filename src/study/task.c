@@ -247,7 +247,7 @@ static ct_status bn_settings(const ct_study_ctx *c, const ct_study_task *t, ct_s
     snprintf(pt.id, sizeof pt.id, "pretrain_%s_g%d", st, t->group);
     ct_study_task_path(c, &pt, path, sizeof path);
     CT_CHECK_GOTO(rc, ct_task_result_read(path, &pr));
-    *out = s->pre;
+    *out = *ct_study_pre_of(s, t->stat);
     out->nhidden = pm->n_layers - 1;
     if (out->nhidden + 1 > CT_STUDY_MAX_LAYERS || out->nhidden + 2 > CT_NN_MAX_LAYERS)
         CT_FAIL_GOTO(rc, CT_ERR_CONFIG, "study: no room for a bottleneck layer after %d hidden "
@@ -284,8 +284,9 @@ static ct_status run_pretrain(const ct_study_ctx *c, const ct_study_task *t, MPI
     }
     uint64_t seed = s->seed ^ ct_hash_name(t->id);
     ct_mlp_arch a;
-    ct_study_train bn_tr = s->pre;
-    const ct_study_train *ptr = &s->pre;
+    /* this statistic's pretraining network ([pretrain.<statistic>] or [pretrain]) */
+    const ct_study_train *ptr = ct_study_pre_of(s, t->stat);
+    ct_study_train bn_tr = *ptr;
     if (t->kind == CT_TASK_PRETRAIN_BN) {
         /* the pretraining of this statistic with a narrow last hidden layer
          * appended: its hidden layers, dropout and chosen lr / weight decay */
@@ -465,18 +466,19 @@ static ct_status run_finetune(const ct_study_ctx *c, const ct_study_task *t, MPI
          * standardised with its own training rows, the pretraining lr/wd ranges
          * (the fine-tuning ranges are meant for already-trained weights) */
         ct_mlp_arch a;
-        arch_from_settings(&s->pre, comb.n_in, nnames, seed, &a);
+        const ct_study_train *pre = ct_study_pre_of(s, t->stat);
+        arch_from_settings(pre, comb.n_in, nnames, seed, &a);
         CT_CHECK_GOTO(rc, ct_mlp_create(&base, &a));
         CT_CHECK_GOTO(rc, ct_mlp_fit_input_norm(base, &comb, s->log10_inputs, group));
         CT_CHECK_GOTO(rc, set_targets(s, tg, base, names, nnames, NULL));
-        o.lr_min = s->pre.lr_min;
-        o.lr_max = s->pre.lr_max;
-        o.wd_min = s->pre.wd_min;
-        o.wd_max = s->pre.wd_max;
+        o.lr_min = pre->lr_min;
+        o.lr_max = pre->lr_max;
+        o.wd_min = pre->wd_min;
+        o.wd_max = pre->wd_max;
         /* with a fixed lr, use the pretraining one */
         ct_study_train fixed = s->fine;
-        fixed.lr = s->pre.lr;
-        fixed.weight_decay = s->pre.weight_decay;
+        fixed.lr = pre->lr;
+        fixed.weight_decay = pre->weight_decay;
         o.tr = &fixed;
         CT_CHECK_GOTO(rc, set_model_note(s, base, t->stat, tpath));
         CT_CHECK_GOTO(rc, fit(base, &comb, &dva, &o, group, &best, res));
