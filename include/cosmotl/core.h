@@ -43,6 +43,9 @@ ct_status ct_error_set(ct_status s, const char *func, int line, const char *fmt,
     __attribute__((format(printf, 4, 5)));
 /* Append a "<- func:line" frame to the current chain and return s. */
 ct_status ct_error_push(ct_status s, const char *func, int line);
+/* Set the current error to s with the message chain msg verbatim (a chain
+ * taken from another thread with ct_error_message: errors are per thread). */
+ct_status ct_error_restore(ct_status s, const char *msg);
 /* The current message chain ("" when none). */
 const char *ct_error_message(void);
 ct_status ct_error_status(void);

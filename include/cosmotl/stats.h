@@ -21,6 +21,10 @@ typedef struct {
     int axis;         /* line of sight of the multipoles: 0, 1, 2 (default 2) */
     int shot_noise;   /* subtract 1/nbar from P0 of auto spectra (default 0) */
     ct_timers *timers; /* if set: "paint", "fft", "bin" are accumulated (default NULL) */
+    int discard_field; /* 1: ct_pk_measure may leave the mesh holding anything (the
+                          compensated modes are binned from a row buffer instead of
+                          written back: one write pass over the mesh fewer); default
+                          0: it ends holding delta(k) as ct_pk_field leaves it */
 } ct_pk_settings;
 
 void ct_pk_settings_defaults(ct_pk_settings *s);
@@ -71,6 +75,13 @@ ct_status ct_pk_bin(const ct_mesh *a, const ct_mesh *b, const ct_pk_settings *s,
  * asked) shot noise. m_shift may be NULL unless s->interlace. Collective. */
 ct_status ct_pk_measure(ct_mesh *m, ct_mesh *m_shift, const ct_pk_settings *s, int nset,
                         const ct_pk_particles *sets, ct_pk_result *r);
+
+/* ct_pk_measure for meshes the caller painted itself (m, and m_shift shifted by
+ * half a cell if s->interlace), e.g. particle chunks as they are read, with
+ * ct_mesh_paint(accumulate): sum_w, sum_w2 and npart are the totals over all
+ * ranks of the painted weights, their squares and the particles. Collective. */
+ct_status ct_pk_measure_painted(ct_mesh *m, ct_mesh *m_shift, const ct_pk_settings *s,
+                                double sum_w, double sum_w2, int64_t npart, ct_pk_result *r);
 
 /* Redshift-space positions: x_axis += v_axis (1 + z) / H(z), H(z) = 100
  * sqrt(omega_m (1+z)^3 + omega_l) km/s/(Mpc/h), wrapped into [0, box). vel in

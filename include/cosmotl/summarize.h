@@ -66,6 +66,19 @@ ct_timers *ct_summarizer_timers(ct_summarizer *z);
 ct_status ct_summarize_snapshot(ct_summarizer *z, const char *snap_path, const char *name,
                                 const char *suite_dir, const char *out_path);
 
+/* Batches: the next ct_summarize_snapshot call of z will (most likely) be for
+ * next_snap_path. That call then opens it once its own snapshot is read and
+ * reads this rank's share of it in a helper thread while computing, so the call
+ * after it finds the particles read (or waits for the rest). The outputs are
+ * those of calls without the hint, bit for bit; a hint that turns out wrong only
+ * costs the read. The hint is for the next call only; NULL clears it. Give the
+ * same hint on every rank of the communicator (the open is collective). A
+ * snapshot that fails to open is left to the call that names it. Every call
+ * reads its snapshot's particles in a helper thread (no MPI calls in it; needs
+ * MPI initialised with MPI_THREAD_FUNNELED or more, otherwise the read is done
+ * in the calling thread) while the first call creates the meshes. */
+ct_status ct_summarize_prefetch(ct_summarizer *z, const char *next_snap_path);
+
 #ifdef __cplusplus
 }
 #endif

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "cosmotl/batch.h"
@@ -335,6 +336,8 @@ typedef struct {
     ct_manifest *man;
     double t0;
     ct_timers before;
+    int64_t n;    /* items */
+    int prefetch; /* one group: items arrive in order, read the next one ahead */
 } snap_job;
 
 static void snap_out_path(const snap_job *j, int64_t i, char *buf, size_t cap)
@@ -367,9 +370,22 @@ static ct_status snap_start(int64_t i, MPI_Comm g, void *user)
 static ct_status snap_run(int64_t i, MPI_Comm g, void *user, void *result)
 {
     snap_job *j = user;
-    (void)g;
     (void)result;
     char out_path[4400];
+    if (j->prefetch) {
+        /* the next item not yet complete (what the runner's is_done will say) is
+         * read while this one is computed */
+        int64_t next = -1;
+        int grank;
+        MPI_Comm_rank(g, &grank);
+        for (int64_t k = i + 1; grank == 0 && k < j->n && next < 0; k++) {
+            snap_out_path(j, k, out_path, sizeof out_path);
+            if (access(out_path, F_OK) != 0)
+                next = k;
+        }
+        MPI_Bcast(&next, 1, MPI_INT64_T, 0, g);
+        CT_CHECK(ct_summarize_prefetch(j->z, next >= 0 ? j->snaps[next] : NULL));
+    }
     snap_out_path(j, i, out_path, sizeof out_path);
     return ct_summarize_snapshot(j->z, j->snaps[i], j->names[i], j->suites[i], out_path);
 }
@@ -627,7 +643,8 @@ static int cmd_summarize_args(int argc, char **argv, MPI_Comm world)
     ct_timers *T = ct_summarizer_timers(z);
     CT_CHECK_GOTO(rc, ct_manifest_open(&man, o.out, "summarize", group));
     {
-        snap_job j = {&o, names, snaps, suites, z, man, 0, {0}};
+        snap_job j = {&o, names, snaps, suites, z, man, 0, {0}, npaths,
+                      ct_runner_ngroups(runner) == 1};
         ct_runner_job job = {.n_items = npaths, .is_done = snap_is_done, .start = snap_start,
                              .run = snap_run, .finish = snap_finish, .user = &j};
         ct_runner_report rep;

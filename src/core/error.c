@@ -36,6 +36,13 @@ ct_status ct_error_set(ct_status s, const char *func, int line, const char *fmt,
     return s;
 }
 
+ct_status ct_error_restore(ct_status s, const char *msg)
+{
+    snprintf(ct_errmsg, sizeof ct_errmsg, "%s", msg ? msg : "");
+    ct_errstatus = s;
+    return s;
+}
+
 ct_status ct_error_push(ct_status s, const char *func, int line)
 {
     size_t len = strlen(ct_errmsg);

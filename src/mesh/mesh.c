@@ -1,9 +1,11 @@
 /* Distributed slab mesh over FFTW-MPI: creation, views, FFTs, reductions,
  * Fourier-space helpers (compensation, interlacing) and the k-space iterator. */
 #include <omp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
 
 #include "mesh_private.h"
 
@@ -52,6 +54,57 @@ static void fftw_once(void)
     }
 }
 
+/* The default huge page size (the "Hugepagesize:" line of /proc/meminfo), 2 MiB
+ * if it cannot be read. */
+static size_t default_huge_page(void)
+{
+    size_t kib = 0;
+    FILE *f = fopen("/proc/meminfo", "r");
+    if (f) {
+        char line[256];
+        while (fgets(line, sizeof line, f))
+            if (sscanf(line, "Hugepagesize: %zu kB", &kib) == 1)
+                break;
+        fclose(f);
+    }
+    return kib > 0 ? kib * 1024 : (size_t)2 << 20;
+}
+
+/* With CT_HUGETLB=1 the mesh comes from the reserved huge page pool
+ * (/proc/sys/vm/nr_hugepages): those pages stay in the pool when freed, so a
+ * virtual machine with free page reporting never hands them back to its host
+ * and a new process does not pay the host's faults again (docs/benchmarks.md,
+ * "First-snapshot setup cost"). Without enough free pool pages the mapping fails
+ * at once (no MAP_NORESERVE: the pages are reserved when mapped, so a short pool
+ * cannot SIGBUS later) and the mesh falls back to ordinary memory with a
+ * one-line note. Returns NULL (and *bytes = 0) when not asked for or refused. */
+static void *hugetlb_alloc(size_t need, size_t *bytes)
+{
+    *bytes = 0;
+#ifdef MAP_HUGETLB
+    const char *env = getenv("CT_HUGETLB");
+    if (!env || strcmp(env, "1"))
+        return NULL;
+    const size_t hp = default_huge_page();
+    const size_t len = (need + hp - 1) / hp * hp;
+    void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB,
+                   -1, 0);
+    if (p == MAP_FAILED) {
+        ct_log_rank_msg(CT_LOG_WARN,
+                        "CT_HUGETLB=1: no room in the huge page pool for a %.1f MiB "
+                        "mesh (%zu pages of %zu KiB; see /proc/sys/vm/nr_hugepages and "
+                        "HugePages_Free in /proc/meminfo); using ordinary memory",
+                        (double)len / 1048576.0, len / hp, hp / 1024);
+        return NULL;
+    }
+    *bytes = len;
+    return p;
+#else
+    (void)need;
+    return NULL;
+#endif
+}
+
 ct_status ct_mesh_create(ct_mesh **out, const ct_mesh_settings *s, MPI_Comm comm)
 {
     ct_status rc = CT_OK;
@@ -86,14 +139,17 @@ ct_status ct_mesh_create(ct_mesh **out, const ct_mesh_settings *s, MPI_Comm comm
     size_t with_ghosts = (size_t)(m->nx + CT_MESH_GHOST_HI) * m->plane;
     m->nreal = need > with_ghosts ? need : with_ghosts;
     size_t total = m->nreal + CT_MESH_GHOST_LO * m->plane;
-    m->base = (ct_real *)CT_FFTW(malloc)(total * sizeof(ct_real));
-    if (!m->base)
-        CT_FAIL_GOTO(rc, CT_ERR_MEMORY, "cannot allocate mesh %lld^3 (%.1f MiB on this rank)",
-                     (long long)N, total * sizeof(ct_real) / 1048576.0);
+    m->base = (ct_real *)hugetlb_alloc(total * sizeof(ct_real), &m->huge_bytes);
+    if (!m->base) {
+        m->base = (ct_real *)CT_FFTW(malloc)(total * sizeof(ct_real));
+        if (!m->base)
+            CT_FAIL_GOTO(rc, CT_ERR_MEMORY, "cannot allocate mesh %lld^3 (%.1f MiB on this rank)",
+                         (long long)N, total * sizeof(ct_real) / 1048576.0);
+        /* huge pages: fewer page faults on first touch, fewer TLB misses in
+         * painting and the FFT transposes */
+        ct_advise_huge_pages(m->base, total * sizeof(ct_real));
+    }
     m->data = m->base + CT_MESH_GHOST_LO * m->plane;
-    /* huge pages: fewer page faults on first touch, fewer TLB misses in
-     * painting and the FFT transposes */
-    ct_advise_huge_pages(m->base, total * sizeof(ct_real));
 
     CT_CHECK_GOTO(rc, ct_calloc(&m->own_x0, (size_t)m->size, sizeof(ptrdiff_t), "slab table"));
     CT_CHECK_GOTO(rc, ct_calloc(&m->own_nx, (size_t)m->size, sizeof(ptrdiff_t), "slab table"));
@@ -146,7 +202,9 @@ void ct_mesh_destroy(ct_mesh **pm)
         CT_FFTW(destroy_plan)(m->fwd);
     if (m->bwd)
         CT_FFTW(destroy_plan)(m->bwd);
-    if (m->base)
+    if (m->base && m->huge_bytes)
+        munmap(m->base, m->huge_bytes);
+    else if (m->base)
         CT_FFTW(free)(m->base);
     if (m->plane_type != MPI_DATATYPE_NULL)
         MPI_Type_free(&m->plane_type);

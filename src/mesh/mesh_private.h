@@ -29,6 +29,7 @@ struct ct_mesh {
     size_t plane;     /* N * row reals per x-plane */
     size_t nreal;     /* reals allocated after the low ghosts */
     ct_real *base;    /* allocation: CT_MESH_GHOST_LO planes, then data */
+    size_t huge_bytes; /* > 0: base is a MAP_HUGETLB mapping of this length (CT_HUGETLB=1) */
     ct_real *data;
     CT_FFTW(plan) fwd, bwd;
     int fourier;

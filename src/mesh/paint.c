@@ -129,39 +129,6 @@ static ct_status check_owned(const ct_mesh *m, int64_t n, const float *pos, uint
     return bad == INT64_MAX ? CT_OK : bad_particle(m, bad, pos);
 }
 
-/* One thread: the same check, and the particle indices split by chunk colour in
- * one pass, each colour in input order: list[0..*neven) are in even chunks,
- * list[*neven..n) in odd ones. (The odd ones are written from the end and then
- * reversed, so the split needs no second buffer. Each index is stored in both
- * places and only one cursor moves: no branch on the colour; the other store
- * lands on a slot written later or on the same slot.) */
-static ct_status split_colours(const ct_mesh *m, int64_t n, const float *pos, uint32_t *list,
-                               int64_t *neven)
-{
-    int64_t ne = 0, top = n;
-    for (int64_t i = 0; i < n; i += CT_MESH_BLOCK) {
-        const int cnt = (int)(n - i < CT_MESH_BLOCK ? n - i : CT_MESH_BLOCK);
-        int32_t lp[CT_MESH_BLOCK];
-        const int k = block_local_planes(m, cnt, pos + 3 * i, lp);
-        if (k >= 0)
-            return bad_particle(m, i + k, pos);
-        for (int q = 0; q < cnt; q++) {
-            const int odd = (lp[q] / CHUNK) & 1;
-            list[ne] = (uint32_t)(i + q);
-            list[top - 1] = (uint32_t)(i + q);
-            ne += 1 - odd;
-            top -= odd;
-        }
-    }
-    for (int64_t a = ne, b = n - 1; a < b; a++, b--) {
-        uint32_t t = list[a];
-        list[a] = list[b];
-        list[b] = t;
-    }
-    *neven = ne;
-    return CT_OK;
-}
-
 static void paint_one(ct_mesh *m, int p, double shift, const float *x, double w)
 {
     const int64_t N = m->N;
@@ -290,6 +257,37 @@ static void paint_cic_run(ct_mesh *m, double shift, const float *pos, const floa
     cic_scatter(m, &blk[1 - cur]);
 }
 
+/* One thread: the particles of one colour (even or odd chunks) in input order,
+ * found again from their positions in pieces of PIECE indices: the paint order
+ * of the colour-split list this replaced, without a 4-byte-per-particle list
+ * (fresh memory on the first snapshot of every process). Positions already
+ * checked. */
+#define PIECE 4096
+static void paint_colour(ct_mesh *m, int p, double shift, int64_t n, const float *pos,
+                         const float *w, double w_uniform, int colour)
+{
+    uint32_t idx[PIECE + CT_MESH_BLOCK];
+    int64_t k = 0;
+    for (int64_t i = 0; i < n; i += CT_MESH_BLOCK) {
+        const int cnt = (int)(n - i < CT_MESH_BLOCK ? n - i : CT_MESH_BLOCK);
+        int32_t lp[CT_MESH_BLOCK];
+        block_local_planes(m, cnt, pos + 3 * i, lp);
+        for (int q = 0; q < cnt; q++) {
+            idx[k] = (uint32_t)(i + q);
+            k += ((lp[q] / CHUNK) & 1) == colour;
+        }
+        if (k >= PIECE || i + cnt >= n) {
+            if (p == 2)
+                paint_cic_run(m, shift, pos, w, w_uniform, idx, 0, k);
+            else
+                for (int64_t j = 0; j < k; j++)
+                    paint_one(m, p, shift, pos + 3 * (size_t)idx[j],
+                              w ? (double)w[idx[j]] : w_uniform);
+            k = 0;
+        }
+    }
+}
+
 ct_status ct_mesh_paint(ct_mesh *m, const ct_paint_settings *s, int64_t n, const float *pos,
                         const float *w, double w_uniform)
 {
@@ -312,16 +310,15 @@ ct_status ct_mesh_paint(ct_mesh *m, const ct_paint_settings *s, int64_t n, const
     else if ((uint64_t)n > UINT32_MAX)
         lrc = ct_error_set(CT_ERR_UNSUPPORTED, __func__, __LINE__,
                            "more than 2^32 particles on one rank");
-    int64_t neven = 0;
-    if (lrc == CT_OK && n > 0) {
-        /* one thread: the colour-split order; more: the chunk index, then the
-         * paint order; in the mesh's scratch */
-        void *buf = ct_mesh_scratch_(m, (size_t)n * (m->threads > 1 ? 8 : 4));
+    if (lrc == CT_OK && n > 0 && m->threads == 1) {
+        /* one thread: the check only; the colours are found again while painting */
+        lrc = check_owned(m, n, pos, NULL);
+    } else if (lrc == CT_OK && n > 0) {
+        /* more: the chunk index, then the paint order, in the mesh's scratch */
+        void *buf = ct_mesh_scratch_(m, (size_t)n * 8);
         if (!buf)
             lrc = ct_error_set(CT_ERR_MEMORY, __func__, __LINE__,
                                "out of memory for %lld particle indices", (long long)n);
-        else if (m->threads == 1)
-            lrc = split_colours(m, n, pos, order = buf, &neven);
         else
             lrc = check_owned(m, n, pos, chunk = buf);
     }
@@ -342,16 +339,8 @@ ct_status ct_mesh_paint(ct_mesh *m, const ct_paint_settings *s, int64_t n, const
          * odd chunks. Within a colour a cell gets contributions from one chunk
          * only, so every cell adds them in exactly the order of the sorted chunk
          * lists below: the same sums bit for bit, without the sort. */
-        const double shift = s->shift;
-        if (p == 2) {
-            paint_cic_run(m, shift, pos, w, w_uniform, order, 0, neven);
-            paint_cic_run(m, shift, pos, w, w_uniform, order, neven, n);
-        } else {
-            for (int64_t k = 0; k < n; k++) {
-                uint32_t i = order[k];
-                paint_one(m, p, shift, pos + 3 * (size_t)i, w ? (double)w[i] : w_uniform);
-            }
-        }
+        paint_colour(m, p, s->shift, n, pos, w, w_uniform, 0);
+        paint_colour(m, p, s->shift, n, pos, w, w_uniform, 1);
     } else if (n > 0) {
         /* stable counting sort of particle indices by chunk, in parallel: thread t
          * counts and then places the particles of its contiguous share, after
@@ -431,6 +420,27 @@ static ct_status ghosts_exchange(ct_mesh *m, int direction)
 {
     ct_status rc = CT_OK;
     const int P = m->size;
+    if (P == 1) {
+        /* one rank: straight between the ghost planes and the planes they wrap
+         * to, in ghost order (what the message path below does, without its
+         * buffers: fresh memory every call) */
+        int64_t off[NGHOST], glob[NGHOST];
+        int owner[NGHOST];
+        ghost_planes(m, 0, off, glob, owner);
+        const size_t np = m->plane;
+        for (int g = 0; g < NGHOST; g++) {
+            ct_real *own = m->data + glob[g] * (ptrdiff_t)np;
+            ct_real *ghost = m->data + off[g] * (ptrdiff_t)np;
+            if (direction == 0) {
+#pragma omp parallel for num_threads(m->threads) schedule(static)
+                for (size_t i = 0; i < np; i++)
+                    own[i] += ghost[i];
+            } else {
+                memcpy(ghost, own, np * sizeof(ct_real));
+            }
+        }
+        return CT_OK;
+    }
     int *scount = NULL, *sdispl = NULL, *rcount = NULL, *rdispl = NULL;
     ct_real *sbuf = NULL, *rbuf = NULL;
     CT_CHECK_GOTO(rc, ct_calloc(&scount, (size_t)P, sizeof(int), "ghost counts"));

@@ -70,6 +70,25 @@ static ct_status paint_sets(ct_mesh *m, const ct_pk_settings *s, double shift, i
     return CT_OK;
 }
 
+/* Painting conserves the total weight, so the mean is known without a pass over
+ * the mesh. delta = rho / mean - 1 is applied in Fourier space (every mode
+ * scaled by 1/mean, DC to zero) inside the compensation pass: one pass over the
+ * mesh fewer than doing it in real space. */
+static ct_status mean_of(const ct_mesh *m, double sum_w, double *mean_out)
+{
+    const int64_t N = ct_mesh_n(m);
+    const double mean = sum_w / ((double)N * (double)N * (double)N);
+    if (!(mean > 0) || !isfinite(mean))
+        CT_FAIL(CT_ERR_NUMERIC, "mean of the painted mesh is %g (no particles or bad weights)",
+                mean);
+    if (mean_out)
+        *mean_out = mean;
+    return CT_OK;
+}
+
+static ct_status pk_transform(ct_mesh *m, ct_mesh *m_shift, const ct_pk_settings *s,
+                              double sum_w, double *scale);
+
 /* ct_pk_field; with scale != NULL the compensation (and the DC mode) is left to
  * the binning pass, which applies the factor *scale * window and writes the
  * compensated modes back (ct_pk_measure: one pass over the mesh fewer). */
@@ -107,23 +126,26 @@ static ct_status pk_field_impl(ct_mesh *m, ct_mesh *m_shift, const ct_pk_setting
     ct_timers *t = s->timers;
     if (t)
         ct_timer_start(t, "paint");
-    /* painting conserves the total weight, so the mean is known without a pass
-     * over the mesh */
-    const int64_t N = ct_mesh_n(m);
-    const double mean = tot[0] / ((double)N * (double)N * (double)N);
-    if (!(mean > 0) || !isfinite(mean))
-        CT_FAIL(CT_ERR_NUMERIC, "mean of the painted mesh is %g (no particles or bad weights)",
-                mean);
-    /* delta = rho / mean - 1 is applied in Fourier space (scale every mode by
-     * 1/mean, DC to zero) inside the compensation pass: one pass over the mesh
-     * fewer than doing it in real space */
+    CT_CHECK(mean_of(m, tot[0], NULL));
     CT_CHECK(paint_sets(m, s, 0.0, nset, sets));
     if (s->interlace)
         CT_CHECK(paint_sets(m_shift, s, 0.5, nset, sets));
-    if (t) {
+    if (t)
         ct_timer_stop(t, "paint");
+    return pk_transform(m, m_shift, s, tot[0], scale);
+}
+
+/* The part of pk_field_impl after painting: r2c, interlacing, and (scale ==
+ * NULL) the compensation, or (scale != NULL) *scale = 1 / mean for the fused
+ * binning pass. */
+static ct_status pk_transform(ct_mesh *m, ct_mesh *m_shift, const ct_pk_settings *s,
+                              double sum_w, double *scale)
+{
+    ct_timers *t = s->timers;
+    double mean = 0;
+    CT_CHECK(mean_of(m, sum_w, &mean));
+    if (t)
         ct_timer_start(t, "fft");
-    }
     CT_CHECK(ct_mesh_r2c(m));
     if (s->interlace)
         CT_CHECK(ct_mesh_r2c(m_shift));
@@ -227,6 +249,18 @@ static void compensate_row(ct_complex *restrict c, double fr, const double *rest
     }
 }
 
+/* compensate_row into out[] (in = out's modes before) */
+CT_PK_CLONES
+static void compensate_row_to(ct_complex *restrict out, const ct_complex *restrict in, double fr,
+                              const double *restrict wz, int64_t half)
+{
+    for (int64_t l = 0; l <= half; l++) {
+        const double f = fr * wz[l];
+        out[l][0] = (ct_real)(in[l][0] * f);
+        out[l][1] = (ct_real)(in[l][1] * f);
+    }
+}
+
 /* ct_pk_bin; with wx != NULL (auto spectrum only) every row is first compensated
  * in place, mode (i0, i1, i2) times wx[i0] * wz[i1] * wz[i2] (the product order of
  * ct_mesh_compensate_scaled) and the DC mode set to zero, exactly what
@@ -236,6 +270,7 @@ static ct_status pk_bin_impl(const ct_mesh *a, const ct_mesh *b, const ct_pk_set
 {
     ct_status rc = CT_OK;
     double *part = NULL, *acc = NULL, *tot = NULL, *scratch = NULL;
+    ct_complex *rowbuf = NULL;
     memset(r, 0, sizeof *r);
     CT_CHECK(check_settings(s));
     if (!ct_mesh_is_fourier(a) || (b && !ct_mesh_is_fourier(b)))
@@ -265,6 +300,12 @@ static ct_status pk_bin_impl(const ct_mesh *a, const ct_mesh *b, const ct_pk_set
     CT_CHECK_GOTO(rc, ct_calloc(&scratch, ((size_t)nthr * 4 + 1) * (size_t)nzc, sizeof(double),
                                 "bin scratch"));
     double *lsq = scratch + (size_t)nthr * 4 * (size_t)nzc; /* l^2, exact in double */
+    /* discard_field: each row is compensated into a per-thread buffer and binned
+     * from there (the same values, so the same sums), the mesh is not written */
+    const int to_buffer = wx && s->discard_field;
+    if (to_buffer)
+        CT_CHECK_GOTO(rc, ct_calloc(&rowbuf, (size_t)nthr * (size_t)nzc, sizeof(ct_complex),
+                                    "bin row buffer"));
     for (int64_t l = 0; l < nzc; l++)
         lsq[l] = (double)(l * l);
 #pragma omp parallel for num_threads(nthr) schedule(dynamic, 1)
@@ -282,7 +323,14 @@ static ct_status pk_bin_impl(const ct_mesh *a, const ct_mesh *b, const ct_pk_set
                 const ptrdiff_t row = (pl * (ptrdiff_t)N + (ptrdiff_t)i0) * nzc;
                 const int edge_keep =
                     (kx > 0 && kx != half) || ((kx == 0 || kx == half) && ky >= 0);
-                if (wx) {
+                const ct_complex *ra = da + row, *rb = db + row;
+                if (to_buffer) {
+                    ct_complex *c = rowbuf + (size_t)omp_get_thread_num() * (size_t)nzc;
+                    compensate_row_to(c, da + row, wx[i0] * wz[y0 + pl], wz, half);
+                    if (y0 + pl == 0 && i0 == 0)
+                        c[0][0] = c[0][1] = 0; /* delta has no DC mode */
+                    ra = rb = c;
+                } else if (wx) {
                     ct_complex *c = (ct_complex *)da + row;
                     compensate_row(c, wx[i0] * wz[y0 + pl], wz, half);
                     if (y0 + pl == 0 && i0 == 0)
@@ -290,7 +338,7 @@ static ct_status pk_bin_impl(const ct_mesh *a, const ct_mesh *b, const ct_pk_set
                 }
                 /* the modes the half-space rule keeps are one contiguous range */
                 const int64_t l0 = edge_keep ? 0 : 1, l1 = edge_keep ? half : half - 1;
-                row_terms(da + row, db + row, (double)base, na2 >= 0 ? (double)na2 : -1.0,
+                row_terms(ra, rb, (double)base, na2 >= 0 ? (double)na2 : -1.0,
                           lsq, l0, l1, kk, pw, p2, p4);
                 /* (2) n^2 = base + l^2 grows with l, so the bin never decreases:
                  * sums run in registers while the bin stays the same and are added
@@ -382,6 +430,7 @@ static ct_status pk_bin_impl(const ct_mesh *a, const ct_mesh *b, const ct_pk_set
 fail:
     free(part);
     free(scratch);
+    free(rowbuf);
     free(acc);
     free(tot);
     if (rc != CT_OK)
@@ -395,14 +444,37 @@ ct_status ct_pk_bin(const ct_mesh *a, const ct_mesh *b, const ct_pk_settings *s,
     return pk_bin_impl(a, b, s, r, NULL, NULL);
 }
 
+static ct_status pk_measure_tail(ct_mesh *m, const ct_pk_settings *s, double sw, double sw2,
+                                 int64_t np, double scale, ct_pk_result *r);
+
 ct_status ct_pk_measure(ct_mesh *m, ct_mesh *m_shift, const ct_pk_settings *s, int nset,
                         const ct_pk_particles *sets, ct_pk_result *r)
 {
     double sw = 0, sw2 = 0, scale = 1;
     int64_t np = 0;
-    double *wz = NULL, *wx = NULL;
     memset(r, 0, sizeof *r);
     CT_CHECK(pk_field_impl(m, m_shift, s, nset, sets, &sw, &sw2, &np, &scale));
+    return pk_measure_tail(m, s, sw, sw2, np, scale, r);
+}
+
+ct_status ct_pk_measure_painted(ct_mesh *m, ct_mesh *m_shift, const ct_pk_settings *s,
+                                double sum_w, double sum_w2, int64_t npart, ct_pk_result *r)
+{
+    double scale = 1;
+    memset(r, 0, sizeof *r);
+    CT_CHECK(check_settings(s));
+    if (s->interlace && !m_shift)
+        CT_FAIL(CT_ERR_ARG, "interlacing needs a second mesh");
+    if (ct_mesh_is_fourier(m) || (s->interlace && ct_mesh_is_fourier(m_shift)))
+        CT_FAIL(CT_ERR_STATE, "ct_pk_measure_painted needs painted (real-space) meshes");
+    CT_CHECK(pk_transform(m, m_shift, s, sum_w, &scale));
+    return pk_measure_tail(m, s, sum_w, sum_w2, npart, scale, r);
+}
+
+static ct_status pk_measure_tail(ct_mesh *m, const ct_pk_settings *s, double sw, double sw2,
+                                 int64_t np, double scale, ct_pk_result *r)
+{
+    double *wz = NULL, *wx = NULL;
     if (s->timers)
         ct_timer_start(s->timers, "bin");
     /* compensation fused into the binning pass (the mesh ends as ct_pk_field

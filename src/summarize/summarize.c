@@ -3,6 +3,7 @@
 #include <libgen.h>
 #include <limits.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,92 @@
 #include "cosmotl/summarize.h"
 #include "cosmotl/summary.h"
 
+/* Reading in a helper thread: one rank's particles of a snapshot (or one chunk
+ * of them) with ct_snapshot_read_range (files and HDF5 only, no MPI), while the
+ * main thread creates the meshes (first snapshot), paints the previous chunk, or
+ * computes the previous snapshot (batches, ct_summarize_prefetch). The HDF5
+ * library here is not built thread-safe, so while a job runs the main thread
+ * makes no HDF5 call: it joins it before the bispectrum (counts cache), the
+ * marked spectrum and writing. */
+typedef struct {
+    int running; /* the thread was started and not yet joined */
+    pthread_t th;
+    ct_snapshot *snap;
+    ct_read_settings rs;
+    int n, types[2];
+    int64_t first[2], count[2];
+    ct_particles p[2];
+    ct_status rc; /* the read's status on this rank, message in msg */
+    char *msg;
+} read_job;
+
+static void *job_main(void *arg)
+{
+    read_job *j = arg;
+    j->rc = CT_OK;
+    for (int t = 0; t < j->n && j->rc == CT_OK; t++)
+        j->rc = ct_snapshot_read_range(j->snap, j->types[t], j->first[t], j->count[t], &j->rs,
+                                       &j->p[t]);
+    if (j->rc != CT_OK) {
+        /* the message is this thread's (thread-local): hand it over */
+        ct_error_push(j->rc, __func__, __LINE__);
+        j->msg = strdup(ct_error_message());
+    }
+    return NULL;
+}
+
+/* Start j (in a thread if MPI allows one; it makes no MPI call, but
+ * MPI_THREAD_SINGLE promises one thread) */
+static void job_start(read_job *j)
+{
+    int level = MPI_THREAD_SINGLE;
+    MPI_Query_thread(&level);
+    free(j->msg);
+    j->msg = NULL;
+    memset(j->p, 0, sizeof j->p);
+    if (level >= MPI_THREAD_FUNNELED && pthread_create(&j->th, NULL, job_main, j) == 0)
+        j->running = 1;
+    else
+        job_main(j);
+}
+
+static void job_join(read_job *j)
+{
+    if (j->running) {
+        pthread_join(j->th, NULL);
+        j->running = 0;
+    }
+}
+
+/* Join, and this rank's status with its message set (CT_OK or the read's). */
+static ct_status job_status(read_job *j)
+{
+    job_join(j);
+    if (j->rc != CT_OK)
+        return ct_error_restore(j->rc, j->msg ? j->msg : "reading the snapshot failed");
+    return CT_OK;
+}
+
+static void job_free(read_job *j)
+{
+    job_join(j);
+    ct_particles_free(&j->p[0]);
+    ct_particles_free(&j->p[1]);
+    free(j->msg);
+    j->msg = NULL;
+}
+
+/* The snapshot being read: the current one, or (ct_summarize_prefetch) the next. */
+typedef struct {
+    int open; /* snap is open; the fields below belong to it */
+    char *path;
+    ct_snapshot *snap;
+    int ntypes;    /* types measured: PartType1, and PartType2 for total matter */
+    int stream;    /* one rank: particles read in chunks and painted as they come */
+    int64_t chunk; /* particles per chunk */
+    read_job job;  /* this rank's share, or (stream) the first chunk */
+} reader;
+
 struct ct_summarizer {
     ct_summarize_settings s;
     MPI_Comm comm;
@@ -19,7 +106,71 @@ struct ct_summarizer {
     ct_mesh *mw; /* marked field (mk) */
     double box;
     ct_timers timers;
+    reader rd;  /* the snapshot being read (the current one, or the next) */
+    char *hint; /* ct_summarize_prefetch: the next call's snapshot */
 };
+
+/* Collective (closes the snapshot). */
+static void reader_clear(reader *r)
+{
+    job_free(&r->job);
+    ct_snapshot_close(&r->snap);
+    free(r->path);
+    memset(r, 0, sizeof *r);
+}
+
+/* Particles per chunk when one rank streams a snapshot: CT_SUMMARIZE_CHUNK
+ * (tests use small chunks), default 2^20 (12 MiB of positions). */
+static int64_t stream_chunk(void)
+{
+    const char *e = getenv("CT_SUMMARIZE_CHUNK");
+    long long v = e ? atoll(e) : 0;
+    return v > 0 ? (int64_t)v : (int64_t)1 << 20;
+}
+
+/* Open path (collective) and start reading: this rank's share of its particles,
+ * or on one rank (pk and bk of one particle type) its first chunk. */
+static ct_status reader_start(ct_summarizer *st, reader *r, const char *path)
+{
+    const ct_summarize_settings *o = &st->s;
+    reader_clear(r);
+    CT_CHECK(ct_snapshot_open(&r->snap, path, st->comm));
+    r->open = 1;
+    r->path = strdup(path);
+    const ct_snapshot_header *h = ct_snapshot_get_header(r->snap);
+    int rank, size;
+    MPI_Comm_rank(st->comm, &rank);
+    MPI_Comm_size(st->comm, &size);
+    /* total matter (PartType1 + PartType2, mass-weighted) unless cb is asked for */
+    r->ntypes = h->npart_total[2] > 0 && !o->species_cb ? 2 : 1;
+    r->stream = size == 1 && r->ntypes == 1 && !(o->stats & CT_SUMMARIZE_MK);
+    r->chunk = stream_chunk();
+    read_job *j = &r->job;
+    j->snap = r->snap;
+    ct_read_settings_defaults(&j->rs);
+    j->rs.read_vel = o->rsd >= 0;
+    j->rs.read_id = 0;
+    j->rs.bounds = o->wrap_positions ? CT_BOUNDS_WRAP : CT_BOUNDS_ERROR;
+    j->n = h->npart_total[1] > 0 ? r->ntypes : 0; /* no CDM: refused when taken */
+    j->types[0] = 1;
+    j->types[1] = 2;
+    for (int t = 0; t < j->n; t++) {
+        if (r->stream) {
+            j->first[t] = 0;
+            j->count[t] = h->npart_total[1] < r->chunk ? h->npart_total[1] : r->chunk;
+        } else {
+            ct_partition_range(h->npart_total[j->types[t]], size, rank, &j->first[t],
+                               &j->count[t]);
+        }
+    }
+    if (!r->path) {
+        j->rc = ct_error_set(CT_ERR_MEMORY, __func__, __LINE__, "out of memory");
+        j->msg = strdup(ct_error_message());
+        return CT_OK;
+    }
+    job_start(j);
+    return CT_OK;
+}
 
 void ct_summarize_settings_defaults(ct_summarize_settings *s)
 {
@@ -82,6 +233,8 @@ void ct_summarizer_destroy(ct_summarizer **z)
 {
     if (!z || !*z)
         return;
+    reader_clear(&(*z)->rd);
+    free((*z)->hint);
     ct_mesh_destroy(&(*z)->m);
     ct_mesh_destroy(&(*z)->ms);
     ct_mesh_destroy(&(*z)->mw);
@@ -92,6 +245,17 @@ void ct_summarizer_destroy(ct_summarizer **z)
 ct_timers *ct_summarizer_timers(ct_summarizer *z)
 {
     return &z->timers;
+}
+
+ct_status ct_summarize_prefetch(ct_summarizer *z, const char *next_snap_path)
+{
+    if (!z)
+        CT_FAIL(CT_ERR_ARG, "ct_summarize_prefetch: NULL summarizer");
+    free(z->hint);
+    z->hint = NULL;
+    if (next_snap_path && !(z->hint = strdup(next_snap_path)))
+        CT_FAIL(CT_ERR_MEMORY, "ct_summarize_prefetch: out of memory");
+    return CT_OK;
 }
 
 static void zname(double z, char *buf, size_t cap)
@@ -122,26 +286,27 @@ static ct_status summarize_local(ct_summarizer *st, const char *snap_path, const
     ct_bk_result *bk = NULL;
     ct_summary_writer *w = NULL;
     ct_timers *T = &st->timers;
+    read_job job; /* this snapshot's particles (stream: the chunk being read) */
+    memset(&job, 0, sizeof job);
+    ct_pk_particles sets[2];
 
     ct_timer_start(T, "read");
-    CT_CHECK_GOTO(rc, ct_snapshot_open(&snap, snap_path, comm));
+    /* the snapshot: read ahead by the previous call (ct_summarize_prefetch), or
+     * opened now; its particles (or first chunk) come in a helper thread
+     * meanwhile */
+    reader *rd = &st->rd;
+    if (!rd->open || strcmp(rd->path, snap_path))
+        CT_CHECK_GOTO(rc, reader_start(st, rd, snap_path));
+    snap = rd->snap;
     const ct_snapshot_header *h = ct_snapshot_get_header(snap);
     const int types[2] = {1, 2};
-    /* total matter (PartType1 + PartType2, mass-weighted) unless cb is asked for */
-    int ntypes = h->npart_total[2] > 0 && !o->species_cb ? 2 : 1;
-    if (h->npart_total[1] <= 0)
-        CT_FAIL_GOTO(rc, CT_ERR_FORMAT, "%s: no CDM particles (PartType1)", snap_path);
-    ct_read_settings rs;
-    ct_read_settings_defaults(&rs);
-    rs.read_vel = o->rsd >= 0;
-    rs.read_id = 0;
-    rs.bounds = o->wrap_positions ? CT_BOUNDS_WRAP : CT_BOUNDS_ERROR;
-    for (int t = 0; t < ntypes; t++)
-        CT_CHECK_GOTO(rc, ct_snapshot_read(snap, types[t], &rs, &p[t]));
+    const int ntypes = rd->ntypes, stream = rd->stream;
+    const int64_t chunk = rd->chunk;
     ct_timer_stop(T, "read");
 
-    /* meshes: made once, again only if the box changes */
-    if (!st->m || st->box != h->box) {
+    /* meshes: made once, again only if the box changes; the first touch of a
+     * new mesh overlaps the read */
+    if (h->npart_total[1] > 0 && (!st->m || st->box != h->box)) {
         ct_mesh_destroy(&st->m);
         ct_mesh_destroy(&st->ms);
         ct_mesh_destroy(&st->mw);
@@ -152,26 +317,37 @@ static ct_status summarize_local(ct_summarizer *st, const char *snap_path, const
         ms.threads = o->threads;
         ms.plan_effort = o->plan;
         ct_timer_start(T, "plan");
-        CT_CHECK_GOTO(rc, ct_mesh_create(&st->m, &ms, comm));
-        if (o->interlace)
-            CT_CHECK_GOTO(rc, ct_mesh_create(&st->ms, &ms, comm));
-        if (o->stats & CT_SUMMARIZE_MK)
-            CT_CHECK_GOTO(rc, ct_mesh_create(&st->mw, &ms, comm));
+        ct_status mrc = ct_mesh_create(&st->m, &ms, comm);
+        if (mrc == CT_OK && o->interlace)
+            mrc = ct_mesh_create(&st->ms, &ms, comm);
+        if (mrc == CT_OK && (o->stats & CT_SUMMARIZE_MK))
+            mrc = ct_mesh_create(&st->mw, &ms, comm);
         ct_timer_stop(T, "plan");
+        if (mrc != CT_OK) {
+            ct_mesh_destroy(&st->m); /* made again by the next call */
+            rd->snap = NULL;         /* closed at fail: */
+            reader_clear(rd);
+            CT_CHECK_GOTO(rc, mrc);
+        }
         st->box = h->box;
     }
 
-    ct_timer_start(T, "exchange");
-    for (int t = 0; t < ntypes; t++) {
-        if (o->rsd >= 0)
-            CT_CHECK_GOTO(rc, ct_pk_rsd_positions(p[t].n, p[t].pos, p[t].vel, o->rsd,
-                                                  h->redshift, h->omega_m, h->omega_l, h->box));
-        free(p[t].vel);
-        p[t].vel = NULL;
-        ct_payload pl = {(void **)&p[t].mass, sizeof(float)};
-        CT_CHECK_GOTO(rc, ct_mesh_exchange(st->m, &p[t].n, &p[t].pos, p[t].mass ? 1 : 0, &pl));
+    /* the particles (stream: the first chunk) move to job; the reader is free */
+    ct_timer_start(T, "read");
+    job_join(&rd->job);
+    job = rd->job;
+    memset(&rd->job, 0, sizeof rd->job);
+    rd->snap = NULL; /* snap: closed at the end of this call */
+    reader_clear(rd);
+    CT_CHECK_GOTO(rc, ct_agree_msg(comm, job_status(&job)));
+    if (h->npart_total[1] <= 0)
+        CT_FAIL_GOTO(rc, CT_ERR_FORMAT, "%s: no CDM particles (PartType1)", snap_path);
+    if (!stream) {
+        p[0] = job.p[0];
+        p[1] = job.p[1];
+        memset(job.p, 0, sizeof job.p);
     }
-    ct_timer_stop(T, "exchange");
+    ct_timer_stop(T, "read");
 
     ct_pk_settings ps;
     ct_pk_settings_defaults(&ps);
@@ -181,19 +357,107 @@ static ct_status summarize_local(ct_summarizer *st, const char *snap_path, const
     ps.axis = o->rsd >= 0 ? o->rsd : o->los;
     ps.shot_noise = o->shot_noise;
     ps.timers = T;
-    ct_pk_particles sets[2];
-    for (int t = 0; t < ntypes; t++) {
-        sets[t].n = p[t].n;
-        sets[t].pos = p[t].pos;
-        sets[t].w = p[t].mass;
-        /* one species: its mass only scales rho and cancels in delta */
-        sets[t].w_uniform = ntypes == 1 ? 1.0 : h->mass_table[types[t]];
-        if (ntypes > 1 && !p[t].mass && !(sets[t].w_uniform > 0))
-            CT_FAIL_GOTO(rc, CT_ERR_FORMAT, "%s: PartType%d has no mass (MassTable is 0 and "
-                         "no Masses dataset)", snap_path, types[t]);
+    /* delta(k) stays in the mesh only for the bispectrum and the marked spectrum */
+    ps.discard_field = !(o->stats & (CT_SUMMARIZE_BK | CT_SUMMARIZE_MK));
+
+    if (stream) {
+        /* One rank, one particle type: no particle array. Chunk c is checked and
+         * painted while the thread reads chunk c + 1; the weight sums run over
+         * the particles in the same order as ct_pk_measure's. */
+        const int64_t total = h->npart_total[1];
+        double loc[2] = {0, 0};
+        ct_paint_settings pp;
+        ct_paint_settings_defaults(&pp);
+        pp.mas = o->mas;
+        for (int64_t first = 0; first < total; first += chunk) {
+            ct_timer_start(T, "read");
+            CT_CHECK_GOTO(rc, job_status(&job));
+            ct_particles q = job.p[0];
+            memset(job.p, 0, sizeof job.p);
+            p[0] = q; /* freed at fail: if this chunk fails */
+            if (first + chunk < total) {
+                job.first[0] = first + chunk;
+                job.count[0] = total - job.first[0] < chunk ? total - job.first[0] : chunk;
+                job_start(&job);
+            }
+            ct_timer_stop(T, "read");
+            ct_timer_start(T, "exchange");
+            if (o->rsd >= 0)
+                CT_CHECK_GOTO(rc, ct_pk_rsd_positions(p[0].n, p[0].pos, p[0].vel, o->rsd,
+                                                      h->redshift, h->omega_m, h->omega_l,
+                                                      h->box));
+            free(p[0].vel);
+            p[0].vel = NULL;
+            ct_payload pl = {(void **)&p[0].mass, sizeof(float)};
+            CT_CHECK_GOTO(rc, ct_mesh_exchange(st->m, &p[0].n, &p[0].pos, p[0].mass ? 1 : 0, &pl));
+            ct_timer_stop(T, "exchange");
+            ct_timer_start(T, "paint");
+            if (p[0].mass) {
+                for (int64_t i = 0; i < p[0].n; i++) {
+                    loc[0] += p[0].mass[i];
+                    loc[1] += (double)p[0].mass[i] * p[0].mass[i];
+                }
+            }
+            pp.accumulate = first > 0;
+            pp.shift = 0;
+            CT_CHECK_GOTO(rc, ct_mesh_paint(st->m, &pp, p[0].n, p[0].pos, p[0].mass, 1.0));
+            if (o->interlace) {
+                pp.shift = 0.5;
+                CT_CHECK_GOTO(rc, ct_mesh_paint(st->ms, &pp, p[0].n, p[0].pos, p[0].mass, 1.0));
+            }
+            ct_timer_stop(T, "paint");
+            ct_particles_free(&p[0]);
+        }
+        if (h->mass_table[1] != 0)
+            loc[0] = loc[1] = (double)total; /* no Masses dataset: weight 1 each */
+        /* the next snapshot (if hinted) is read during the transform and binning */
+        ct_timer_start(T, "read");
+        if (st->hint && strcmp(st->hint, snap_path) && reader_start(st, rd, st->hint) != CT_OK) {
+            reader_clear(rd); /* the next call opens it again and reports the problem */
+            ct_error_clear();
+        }
+        ct_timer_stop(T, "read");
+        CT_CHECK_GOTO(rc, ct_pk_measure_painted(st->m, st->ms, &ps, loc[0], loc[1], total, &pk_m));
+    } else {
+        /* the next snapshot (if hinted) is read while this one is computed */
+        ct_timer_start(T, "read");
+        if (st->hint && strcmp(st->hint, snap_path) && reader_start(st, rd, st->hint) != CT_OK) {
+            reader_clear(rd); /* the next call opens it again and reports the problem */
+            ct_error_clear();
+        }
+        ct_timer_stop(T, "read");
+        ct_timer_start(T, "exchange");
+        for (int t = 0; t < ntypes; t++) {
+            if (o->rsd >= 0)
+                CT_CHECK_GOTO(rc, ct_pk_rsd_positions(p[t].n, p[t].pos, p[t].vel, o->rsd,
+                                                      h->redshift, h->omega_m, h->omega_l,
+                                                      h->box));
+            free(p[t].vel);
+            p[t].vel = NULL;
+            ct_payload pl = {(void **)&p[t].mass, sizeof(float)};
+            CT_CHECK_GOTO(rc, ct_mesh_exchange(st->m, &p[t].n, &p[t].pos, p[t].mass ? 1 : 0, &pl));
+        }
+        ct_timer_stop(T, "exchange");
+        for (int t = 0; t < ntypes; t++) {
+            sets[t].n = p[t].n;
+            sets[t].pos = p[t].pos;
+            sets[t].w = p[t].mass;
+            /* one species: its mass only scales rho and cancels in delta */
+            sets[t].w_uniform = ntypes == 1 ? 1.0 : h->mass_table[types[t]];
+            if (ntypes > 1 && !p[t].mass && !(sets[t].w_uniform > 0))
+                CT_FAIL_GOTO(rc, CT_ERR_FORMAT, "%s: PartType%d has no mass (MassTable is 0 "
+                             "and no Masses dataset)", snap_path, types[t]);
+        }
+        /* total matter (mass weighted over CDM and neutrinos) */
+        CT_CHECK_GOTO(rc, ct_pk_measure(st->m, st->ms, &ps, ntypes, sets, &pk_m));
     }
-    /* total matter (mass weighted over CDM and neutrinos) */
-    CT_CHECK_GOTO(rc, ct_pk_measure(st->m, st->ms, &ps, ntypes, sets, &pk_m));
+    free(st->hint);
+    st->hint = NULL;
+    /* from here on HDF5 may be called (counts cache, writing): the next
+     * snapshot's reader, if any, must have finished */
+    ct_timer_start(T, "read");
+    job_join(&st->rd.job);
+    ct_timer_stop(T, "read");
     /* bispectrum and marked spectrum of the same delta(k) (total matter) */
     if (o->stats & CT_SUMMARIZE_BK) {
         ct_timer_start(T, "bk");
@@ -285,6 +549,10 @@ static ct_status summarize_local(ct_summarizer *st, const char *snap_path, const
     ct_timer_stop(T, "write");
     CT_CHECK_GOTO(rc, ct_agree_msg(comm, wrc));
 fail:
+    job_free(&job);
+    job_join(&st->rd.job);
+    free(st->hint);
+    st->hint = NULL;
     if (T->n > 0)
         for (int i = 0; i < T->n; i++)
             T->running[i] = 0;

@@ -5,6 +5,11 @@
  *   pk_tool direct SNAPDIR SUMMARY.h5 GRID
  *                                    P(k) of the snapshot through the library
  *                                    (one rank) equals the summary's /pk
+ *   pk_tool hints SNAP_A SNAP_B DIR  summaries made with ct_summarize_prefetch's
+ *                                    read-ahead (right, wrong and unopenable
+ *                                    hints, a pending read at destroy) equal
+ *                                    those of calls without hints bit for bit
+ *                                    (SNAP_B with neutrinos: /pk and /pk_cb)
  *   pk_tool table SUITE.h5 REF.h5 STATUS
  *                                    every object and attribute of REF (released
  *                                    Quijote table; its /mk excepted) exists in
@@ -19,6 +24,7 @@
 #include "cosmotl/io.h"
 #include "cosmotl/mesh.h"
 #include "cosmotl/stats.h"
+#include "cosmotl/summarize.h"
 #include "cosmotl/summary.h"
 
 static int fails = 0;
@@ -126,6 +132,71 @@ static int compare(const char *a, const char *b, const char *group, double tol)
     CHECK(e <= tol, "%s: %s vs %s differ by %g (> %g)", group, a, b, e, tol);
     ct_pk_result_free(&x);
     ct_pk_result_free(&y);
+    return fails != 0;
+}
+
+/* One call; CT_OK or the agreed failure. */
+static ct_status one(ct_summarizer *z, const char *hint, const char *snap, const char *dir,
+                     const char *name)
+{
+    char out[4400];
+    snprintf(out, sizeof out, "%s/%s.h5", dir, name);
+    if (ct_summarize_prefetch(z, hint) != CT_OK)
+        return CT_ERR_MEMORY;
+    return ct_summarize_snapshot(z, snap, name, ".", out);
+}
+
+static int hints(const char *a, const char *b, const char *dir, MPI_Comm comm)
+{
+    ct_summarize_settings s;
+    ct_summarize_settings_defaults(&s);
+    s.grid = 32;
+    s.interlace = 1;
+    char nowhere[4300];
+    snprintf(nowhere, sizeof nowhere, "%s/nowhere", dir);
+    ct_summarizer *z0 = NULL, *z = NULL;
+    if (ct_summarizer_create(&z0, &s, comm) != CT_OK || ct_summarizer_create(&z, &s, comm) != CT_OK) {
+        fprintf(stderr, "pk_tool hints: %s\n", ct_error_message());
+        return 1;
+    }
+    /* without hints */
+    CHECK(one(z0, NULL, a, dir, "ref_a") == CT_OK, "ref_a: %s", ct_error_message());
+    CHECK(one(z0, NULL, b, dir, "ref_b") == CT_OK, "ref_b: %s", ct_error_message());
+    ct_summarizer_destroy(&z0);
+    /* right hint: b is read while a is computed */
+    CHECK(one(z, b, a, dir, "h1") == CT_OK, "h1: %s", ct_error_message());
+    /* b taken from the read-ahead; a hint that cannot be opened is dropped */
+    CHECK(one(z, nowhere, b, dir, "h2") == CT_OK, "h2: %s", ct_error_message());
+    /* ... and the call that names it reports it */
+    ct_status st = one(z, NULL, nowhere, dir, "h3");
+    CHECK(st != CT_OK && strstr(ct_error_message(), "nowhere"),
+          "a missing snapshot: status %d, message '%s'", (int)st, ct_error_message());
+    /* a wrong hint: a is read ahead, then discarded when b is asked for */
+    CHECK(one(z, a, b, dir, "h4") == CT_OK, "h4: %s", ct_error_message());
+    CHECK(one(z, NULL, b, dir, "h5") == CT_OK, "h5: %s", ct_error_message());
+    /* destroyed with a read pending */
+    CHECK(one(z, a, b, dir, "h6") == CT_OK, "h6: %s", ct_error_message());
+    ct_summarizer_destroy(&z);
+    int rank;
+    MPI_Comm_rank(comm, &rank);
+    if (rank == 0) {
+        char x[4400], y[4400];
+        const char *pairs[5][2] = {{"ref_a", "h1"}, {"ref_b", "h2"}, {"ref_b", "h4"},
+                                   {"ref_b", "h5"}, {"ref_b", "h6"}};
+        for (int i = 0; i < 5; i++) {
+            snprintf(x, sizeof x, "%s/%s.h5", dir, pairs[i][0]);
+            snprintf(y, sizeof y, "%s/%s.h5", dir, pairs[i][1]);
+            if (compare(x, y, "pk", 0.0))
+                fails++;
+            if (i > 0 && compare(x, y, "pk_cb", 0.0))
+                fails++;
+        }
+        snprintf(x, sizeof x, "%s/h3.h5", dir);
+        FILE *f = fopen(x, "r");
+        CHECK(!f, "a summary was written for a missing snapshot");
+        if (f)
+            fclose(f);
+    }
     return fails != 0;
 }
 
@@ -268,7 +339,9 @@ static int table(const char *path, const char *ref, const char *status)
 
 int main(int argc, char **argv)
 {
-    MPI_Init(&argc, &argv);
+    int prov;
+    /* ct_summarize's reader thread makes no MPI calls */
+    MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &prov);
     ct_h5_quiet();
     ct_log_setup(MPI_COMM_WORLD, CT_LOG_WARN);
     int rc = 2;
@@ -278,6 +351,8 @@ int main(int argc, char **argv)
         rc = compare(argv[2], argv[3], argv[4], 1e-12);
     else if (argc == 5 && !strcmp(argv[1], "direct"))
         rc = direct(argv[2], argv[3], atoi(argv[4]), MPI_COMM_WORLD);
+    else if (argc == 5 && !strcmp(argv[1], "hints"))
+        rc = hints(argv[2], argv[3], argv[4], MPI_COMM_WORLD);
     else if (argc == 5 && !strcmp(argv[1], "table"))
         rc = table(argv[2], argv[3], argv[4]);
     else

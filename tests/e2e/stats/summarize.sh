@@ -11,6 +11,10 @@ tool=$(realpath "${1:?pk_tool}")
 . "$(dirname "$0")/../common.sh" e2e_pk
 
 run 0 "make suite" "$mpirun_sh" 1 "$tool" make suite 4
+# one rank streams a snapshot in chunks of particles (read while the previous
+# chunk is painted): small chunks here, so that every one-rank run below uses
+# many (32^3 particles in chunks of 1000), compared with 2 ranks (no streaming)
+export CT_SUMMARIZE_CHUNK=1000
 head -c 3000 suite/2/snapdir_004/snap_004.0.hdf5 > t && mv t suite/2/snapdir_004/snap_004.0.hdf5
 snaps="suite/0/snapdir_004 suite/1 suite/2/snapdir_004"
 opts="--grid 32 --mas cic --interlace --quijote-text"
@@ -30,6 +34,27 @@ done
 [ -e out1/2.h5 ] && fail "a summary was written for the corrupt snapshot"
 ls -a out1 | grep -q '\.tmp\.' && fail "temporary files left in out1"
 grep -q "failed" out1/manifest.tsv || fail "manifest does not record the failure"
+
+# batches read the next snapshot while computing the current one
+# (ct_summarize_prefetch): the same summaries bit for bit as one snapshot per
+# process, on 1 and 2 ranks; right, wrong and unopenable hints in the library
+for np in 1 2; do
+  for s in 0 1; do
+    run 0 "summarize $s alone np$np" "$mpirun_sh" $np "$COSMOTL" summarize suite/$s $opts --out seq$np
+  done
+  o=out1; [ $np = 2 ] && o=out2
+  for f in 0/Pk_m_z=0.txt 1/Pk_m_z=0.txt 1/Pk_cb_z=0.txt; do
+    cmp -s "$o/$f" "seq$np/$f" || fail "np$np: $f differs between the batch and one snapshot per process"
+  done
+  for s in 0 1; do
+    run 0 "$o/$s.h5 = seq$np/$s.h5 (/pk)" h5diff "$o/$s.h5" "seq$np/$s.h5" /pk /pk
+  done
+  run 0 "read-ahead hints np$np" "$mpirun_sh" $np "$tool" hints suite/0/snapdir_004 suite/1/snapdir_004 .
+done
+# one chunk instead of 33: the same spectrum to round-off (the order of the
+# additions in the cells changes with the chunks)
+CT_SUMMARIZE_CHUNK=100000000 run 0 "summarize one chunk" "$COSMOTL" summarize suite/0 $opts --out onechunk
+run 0 "one chunk vs 33 chunks" "$tool" compare onechunk/0.h5 out1/0.h5 pk
 
 # total matter by default (above: /pk of sim 1 weighs PartType1 and PartType2 by
 # mass); cb on request: --species cb puts exactly /pk_cb's spectrum into /pk
