@@ -188,6 +188,12 @@ void ct_suite_settings_defaults(ct_suite_settings *s);
  * (lo) for the rest; rows beyond the table are an error. */
 ct_status ct_suite_params(const ct_suite_settings *s, double **values);
 
+/* Simulation i of the suite, `row` its CT_P_COUNT values from ct_suite_params: its
+ * cosmology (s->cosmo with the row's parameters) and its settings (s->sim with the
+ * row's f_NL and the seed s->seed + i). cp or ss may be NULL. */
+void ct_suite_sim(const ct_suite_settings *s, const double *row, int64_t i, ct_cosmo_params *cp,
+                  ct_sim_settings *ss);
+
 /* What a suite run did (summed over groups; the fields of ct_manifest_counts). */
 typedef struct {
     long items, complete, done, failed, interrupted;

@@ -21,6 +21,7 @@
 #include "cosmotl/sim.h"
 #include "cosmotl/stats.h"
 #include "cosmotl/unet.h"
+#include "ct_config.h"
 
 #define NGROW 256 /* rows of the growth-ratio table */
 
@@ -43,19 +44,50 @@ static void usage(void)
         "          cells plus a periodic context margin, random lattice symmetries, L1\n"
         "          loss, Adam, the global batch split over the ranks. Checkpoints every\n"
         "          [train] checkpoint_every steps; a run resumes from the checkpoint; on\n"
-        "          SIGTERM it writes the checkpoint and exits with code 3.\n"
+        "          SIGTERM it writes the checkpoint and exits with status 143. Pairs are\n"
+        "          read lazily: only the sub-cubes of the current step are in memory.\n"
         "  apply   predict the M_nu snapshot of a LCDM snapshot (CDM particles, type 1)\n"
         "          and write it in the Quijote layout to DIR/snapdir_XXX (velocities zero).\n"
         "  eval    held-out [data] test pairs: T(k), r(k), 1-point PDF of delta smoothed\n"
         "          with a 10 Mpc/h top hat, bispectrum at k1 = 0.15, k2 = 0.25 h/Mpc vs\n"
         "          angle, void size function, for the network and both baselines; text\n"
         "          tables and a verdict in DIR (default [eval] out); plots with\n"
-        "          tools/plot-d3m DIR.\n\n"
-        "Exit codes: 0 done, 1 error, 2 usage, 3 some pairs failed (pairs) or the\n"
-        "training was interrupted (train; run again to resume).\n");
+        "          tools/plot-d3m DIR. The pairs are spread over the ranks; the tables\n"
+        "          do not depend on their number.\n\n"
+        "Exit codes: 0 done, 1 error, 2 usage, 3 some pairs failed (pairs), 143 the\n"
+        "training was stopped by SIGTERM (train; run again to resume).\n");
 }
 
 /* ------------------------------------------------------------------ config */
+
+/* growable text buffer */
+typedef struct {
+    char *s;
+    size_t n, cap;
+} sbuf;
+
+static void sb_printf(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void sb_printf(sbuf *b, const char *fmt, ...)
+{
+    va_list ap;
+    for (;;) {
+        va_start(ap, fmt);
+        int k = vsnprintf(b->s ? b->s + b->n : NULL, b->s ? b->cap - b->n : 0, fmt, ap);
+        va_end(ap);
+        if (k < 0)
+            return;
+        if (b->s && b->n + (size_t)k < b->cap) {
+            b->n += (size_t)k;
+            return;
+        }
+        size_t cap = (b->cap + (size_t)k + 1) * 2;
+        char *s = realloc(b->s, cap);
+        if (!s)
+            return;
+        b->s = s;
+        b->cap = cap;
+    }
+}
 
 typedef struct {
     char lcdm_cfg[PATH_MAX], mnu_cfg[PATH_MAX];
@@ -70,6 +102,8 @@ typedef struct {
     char checkpoint[PATH_MAX];
     char eval_out[PATH_MAX];
     double eval_kmin, eval_kmax; /* 0: k_Nyquist / 2 of the particles */
+    char path[PATH_MAX];         /* the config file */
+    char hash[17];               /* of every setting read ("section.key = value" lines) */
 } d3m_cfg;
 
 static void resolve(char *out, size_t cap, const char *base, const char *p)
@@ -149,6 +183,16 @@ static ct_status read_cfg(ct_config *cfg, d3m_cfg *c)
     CT_CHECK(ct_config_double(cfg, "eval", "kmin", 0.1, 0.0, 100.0, &c->eval_kmin));
     CT_CHECK(ct_config_double(cfg, "eval", "kmax", 0.0, 0.0, 100.0, &c->eval_kmax));
     CT_CHECK(ct_config_check_unused(cfg));
+    snprintf(c->path, sizeof c->path, "%s", file);
+    sbuf t = {0};
+    for (size_t i = 0; i < ct_config_used_count(cfg); i++) {
+        const char *sec, *key, *val;
+        ct_config_used_get(cfg, i, &sec, &key, &val);
+        sb_printf(&t, "%s.%s = %s\n", sec, key, val);
+    }
+    snprintf(c->hash, sizeof c->hash, "%016llx",
+             (unsigned long long)ct_hash_bytes(t.s ? t.s : "", t.n));
+    free(t.s);
     return CT_OK;
 }
 
@@ -164,13 +208,31 @@ static ct_status load_cfg(const char *path, d3m_cfg *c, MPI_Comm comm)
 
 /* ------------------------------------------------------------ pair files */
 
-/* What one pair file holds besides the fields. */
+/* What a pair file and a model share: the lattice, the snapshot's header
+ * cosmology and the linear growth-ratio table (the attributes of a pair file and
+ * of a model's /d3m group). */
 typedef struct {
     int64_t N;
     double box, redshift, time, m_nu, mass_cb, omega_m, omega_l, hubble;
+    double gk[NGROW], gr[NGROW]; /* growth ratio table */
+} d3m_phys;
+
+#define NPHYS 8
+static const char *const PHYS_NAMES[NPHYS] = {"box",     "redshift", "time",    "M_nu",
+                                              "mass_cb", "omega_m",  "omega_l", "hubble"};
+
+static void phys_ptrs(d3m_phys *p, double *v[NPHYS])
+{
+    double *a[NPHYS] = {&p->box,     &p->redshift, &p->time,    &p->m_nu,
+                        &p->mass_cb, &p->omega_m,  &p->omega_l, &p->hubble};
+    memcpy(v, a, sizeof a);
+}
+
+/* What one pair file holds besides the fields. */
+typedef struct {
+    d3m_phys ph;
     long long seed, index;
     int snapnum;
-    double gk[NGROW], gr[NGROW]; /* growth ratio table */
 } pair_meta;
 
 static const char *const FIELDS[4] = {"lcdm", "mnu", "zeldovich", "growth"};
@@ -221,23 +283,22 @@ static ct_status h5_read_floats(hid_t f, const char *path, const char *name, flo
     return CT_OK;
 }
 
-static ct_status meta_write(hid_t f, const pair_meta *m)
+/* N and the header cosmology (before the caller's own attributes), then the growth
+ * table (after them): the attribute order of the pair files. */
+static ct_status phys_write(hid_t loc, const d3m_phys *p)
 {
-    CT_CHECK(ct_h5_attr_string(f, "format", "cosmotl-d3m-pair"));
-    CT_CHECK(ct_h5_attr_int(f, "N", m->N));
-    CT_CHECK(ct_h5_attr_double(f, "box", m->box));
-    CT_CHECK(ct_h5_attr_double(f, "redshift", m->redshift));
-    CT_CHECK(ct_h5_attr_double(f, "time", m->time));
-    CT_CHECK(ct_h5_attr_double(f, "M_nu", m->m_nu));
-    CT_CHECK(ct_h5_attr_double(f, "mass_cb", m->mass_cb));
-    CT_CHECK(ct_h5_attr_double(f, "omega_m", m->omega_m));
-    CT_CHECK(ct_h5_attr_double(f, "omega_l", m->omega_l));
-    CT_CHECK(ct_h5_attr_double(f, "hubble", m->hubble));
-    CT_CHECK(ct_h5_attr_int(f, "seed", m->seed));
-    CT_CHECK(ct_h5_attr_int(f, "index", m->index));
-    CT_CHECK(ct_h5_attr_int(f, "snapnum", m->snapnum));
-    CT_CHECK(ct_h5_attr_doubles(f, "growth_k", m->gk, NGROW));
-    CT_CHECK(ct_h5_attr_doubles(f, "growth_ratio", m->gr, NGROW));
+    double *v[NPHYS];
+    phys_ptrs((d3m_phys *)p, v);
+    CT_CHECK(ct_h5_attr_int(loc, "N", p->N));
+    for (int i = 0; i < NPHYS; i++)
+        CT_CHECK(ct_h5_attr_double(loc, PHYS_NAMES[i], *v[i]));
+    return CT_OK;
+}
+
+static ct_status growth_write(hid_t loc, const d3m_phys *p)
+{
+    CT_CHECK(ct_h5_attr_doubles(loc, "growth_k", p->gk, NGROW));
+    CT_CHECK(ct_h5_attr_doubles(loc, "growth_ratio", p->gr, NGROW));
     return CT_OK;
 }
 
@@ -257,26 +318,44 @@ static ct_status read_attr_doubles(hid_t f, const char *path, const char *name, 
     return CT_OK;
 }
 
+/* where: "" for a pair file, "/d3m " for a model's group (messages). */
+static ct_status phys_read(hid_t loc, const char *path, const char *where, d3m_phys *p)
+{
+    long long v;
+    double *dv[NPHYS];
+    phys_ptrs(p, dv);
+    for (int i = 0; i < NPHYS; i++)
+        if (ct_h5_read_attr_double(loc, PHYS_NAMES[i], dv[i]) != CT_OK)
+            CT_FAIL(CT_ERR_FORMAT, "%s: %sattribute %s missing", path, where, PHYS_NAMES[i]);
+    if (ct_h5_read_attr_int(loc, "N", &v) != CT_OK || v < 2 || v > 512)
+        CT_FAIL(CT_ERR_FORMAT, "%s: %sattribute N missing or out of range", path, where);
+    p->N = v;
+    if (!(p->box > 0))
+        CT_FAIL(CT_ERR_FORMAT, "%s: %sattribute box out of range", path, where);
+    CT_CHECK(read_attr_doubles(loc, path, "growth_k", p->gk, NGROW));
+    CT_CHECK(read_attr_doubles(loc, path, "growth_ratio", p->gr, NGROW));
+    return CT_OK;
+}
+
+static ct_status meta_write(hid_t f, const pair_meta *m)
+{
+    CT_CHECK(ct_h5_attr_string(f, "format", "cosmotl-d3m-pair"));
+    CT_CHECK(phys_write(f, &m->ph));
+    CT_CHECK(ct_h5_attr_int(f, "seed", m->seed));
+    CT_CHECK(ct_h5_attr_int(f, "index", m->index));
+    CT_CHECK(ct_h5_attr_int(f, "snapnum", m->snapnum));
+    return growth_write(f, &m->ph);
+}
+
 static ct_status meta_read(hid_t f, const char *path, pair_meta *m)
 {
     long long v;
-    const char *dn[] = {"box", "redshift", "time", "M_nu", "mass_cb", "omega_m", "omega_l",
-                        "hubble"};
-    double *dv[] = {&m->box, &m->redshift, &m->time, &m->m_nu, &m->mass_cb, &m->omega_m,
-                    &m->omega_l, &m->hubble};
-    for (int i = 0; i < 8; i++)
-        if (ct_h5_read_attr_double(f, dn[i], dv[i]) != CT_OK)
-            CT_FAIL(CT_ERR_FORMAT, "%s: attribute %s missing", path, dn[i]);
-    if (ct_h5_read_attr_int(f, "N", &v) != CT_OK || v < 2 || v > 512)
-        CT_FAIL(CT_ERR_FORMAT, "%s: attribute N missing or out of range", path);
-    m->N = v;
+    CT_CHECK(phys_read(f, path, "", &m->ph));
     if (ct_h5_read_attr_int(f, "seed", &m->seed) != CT_OK ||
         ct_h5_read_attr_int(f, "index", &m->index) != CT_OK ||
         ct_h5_read_attr_int(f, "snapnum", &v) != CT_OK)
         CT_FAIL(CT_ERR_FORMAT, "%s: attribute seed, index or snapnum missing", path);
     m->snapnum = (int)v;
-    CT_CHECK(read_attr_doubles(f, path, "growth_k", m->gk, NGROW));
-    CT_CHECK(read_attr_doubles(f, path, "growth_ratio", m->gr, NGROW));
     return CT_OK;
 }
 
@@ -287,22 +366,122 @@ static void pair_path(const d3m_cfg *c, long i, char *out, size_t cap)
 
 /* Read the pair file of simulation i: fields (4 x 3 x N^3, any may be NULL
  * entries) and metadata. */
+/* Open a pair file and read its metadata (*f closed on failure). */
+static ct_status pair_open(const char *path, pair_meta *m, hid_t *f)
+{
+    char fmt[64];
+    ct_status rc = CT_OK;
+    CT_CHECK(ct_h5_open_ro(path, f));
+    if (ct_h5_read_attr_string(*f, "format", fmt, sizeof fmt) != CT_OK ||
+        strcmp(fmt, "cosmotl-d3m-pair"))
+        CT_FAIL_GOTO(rc, CT_ERR_FORMAT, "%s: not a D3M pair file", path);
+    CT_CHECK_GOTO(rc, meta_read(*f, path, m));
+    return CT_OK;
+fail:
+    H5Fclose(*f);
+    *f = -1;
+    return rc;
+}
+
 static ct_status pair_read(const char *path, pair_meta *m, float *fields[4])
 {
     hid_t f = -1;
-    char fmt[64];
     ct_status rc = CT_OK;
-    CT_CHECK(ct_h5_open_ro(path, &f));
-    if (ct_h5_read_attr_string(f, "format", fmt, sizeof fmt) != CT_OK ||
-        strcmp(fmt, "cosmotl-d3m-pair"))
-        CT_FAIL_GOTO(rc, CT_ERR_FORMAT, "%s: not a D3M pair file", path);
-    CT_CHECK_GOTO(rc, meta_read(f, path, m));
+    CT_CHECK(pair_open(path, m, &f));
     for (int q = 0; q < 4; q++)
         if (fields && fields[q])
-            CT_CHECK_GOTO(rc, h5_read_floats(f, path, FIELDS[q], fields[q], 3, m->N));
+            CT_CHECK_GOTO(rc, h5_read_floats(f, path, FIELDS[q], fields[q], 3, m->ph.N));
 fail:
     H5Fclose(f);
     return rc;
+}
+
+/* Periodic range [o, o + S) of an axis of side N as runs of the file's axis: run r
+ * covers file cells file[r] ... file[r] + len[r] - 1 and lands at at[r]. */
+static int axis_runs(int64_t o, int64_t S, int64_t N, hsize_t *file, hsize_t *len, hsize_t *at)
+{
+    int n = 0;
+    for (int64_t a = 0; a < S; n++) {
+        int64_t f0 = ((o + a) % N + N) % N, l = N - f0 < S - a ? N - f0 : S - a;
+        file[n] = (hsize_t)f0, len[n] = (hsize_t)l, at[n] = (hsize_t)a;
+        a += l;
+    }
+    return n;
+}
+
+/* The periodic sub-cube of side S whose corner is cell o[] of the field `name`
+ * (3 x N^3) of an open pair file, read as hyperslabs into dst (3 x S^3): what
+ * crop_periodic gives on the whole field, without reading the whole field. */
+static ct_status read_subcube(hid_t f, const char *path, const char *name, int64_t N,
+                              const int64_t o[3], int64_t S, float *dst)
+{
+    ct_status rc = CT_OK;
+    const int64_t nr = S / N + 2;
+    hsize_t *run = NULL; /* 3 axes x 3 arrays (file, len, at) x nr */
+    int n[3];
+    hid_t d = -1, fs = -1, ms = -1;
+    hsize_t md[4] = {3, (hsize_t)S, (hsize_t)S, (hsize_t)S}, dims[4] = {0, 0, 0, 0};
+    CT_CHECK(ct_calloc(&run, (size_t)(9 * nr), sizeof(hsize_t), "sub-cube runs"));
+    for (int a = 0; a < 3; a++)
+        n[a] = axis_runs(o[a], S, N, run + (3 * a) * nr, run + (3 * a + 1) * nr,
+                         run + (3 * a + 2) * nr);
+    d = ct_h5_exists(f, name) ? H5Dopen2(f, name, H5P_DEFAULT) : -1;
+    fs = d < 0 ? -1 : H5Dget_space(d);
+    if (fs < 0 || H5Sget_simple_extent_ndims(fs) != 4 ||
+        H5Sget_simple_extent_dims(fs, dims, NULL) < 0 || dims[0] != 3 ||
+        dims[1] != (hsize_t)N || dims[2] != (hsize_t)N || dims[3] != (hsize_t)N)
+        CT_FAIL_GOTO(rc, CT_ERR_FORMAT, "%s: dataset %s is not a readable 3 x %lld^3 float field",
+                     path, name, (long long)N);
+    ms = H5Screate_simple(4, md, NULL);
+    for (int i = 0; i < n[0]; i++)
+        for (int j = 0; j < n[1]; j++)
+            for (int k = 0; k < n[2]; k++) {
+                const int r[3] = {i, j, k};
+                hsize_t fo[4] = {0}, mo[4] = {0}, cnt[4] = {3};
+                for (int a = 0; a < 3; a++) {
+                    fo[a + 1] = run[(3 * a) * nr + r[a]];
+                    cnt[a + 1] = run[(3 * a + 1) * nr + r[a]];
+                    mo[a + 1] = run[(3 * a + 2) * nr + r[a]];
+                }
+                if (H5Sselect_hyperslab(fs, H5S_SELECT_SET, fo, NULL, cnt, NULL) < 0 ||
+                    H5Sselect_hyperslab(ms, H5S_SELECT_SET, mo, NULL, cnt, NULL) < 0 ||
+                    H5Dread(d, H5T_NATIVE_FLOAT, ms, fs, H5P_DEFAULT, dst) < 0)
+                    CT_FAIL_GOTO(rc, CT_ERR_IO, "%s: cannot read a sub-cube of %s", path, name);
+            }
+fail:
+    if (ms >= 0)
+        H5Sclose(ms);
+    if (fs >= 0)
+        H5Sclose(fs);
+    if (d >= 0)
+        H5Dclose(d);
+    free(run);
+    return rc;
+}
+
+/* Planes [i0, i0 + ni) of channel c of the field `name` (3 x N^3) of an open pair
+ * file into dst (ni x N^2): what the statistics pass streams. */
+static ct_status read_planes(hid_t f, const char *path, const char *name, int64_t N, int c,
+                             int64_t i0, int64_t ni, float *dst)
+{
+    hid_t d = ct_h5_exists(f, name) ? H5Dopen2(f, name, H5P_DEFAULT) : -1;
+    hid_t fs = d < 0 ? -1 : H5Dget_space(d);
+    hsize_t fo[4] = {(hsize_t)c, (hsize_t)i0, 0, 0}, cnt[4] = {1, (hsize_t)ni, (hsize_t)N,
+                                                                (hsize_t)N};
+    hid_t ms = H5Screate_simple(4, cnt, NULL);
+    herr_t e = fs < 0 || ms < 0 ? -1 : H5Sselect_hyperslab(fs, H5S_SELECT_SET, fo, NULL, cnt, NULL);
+    if (e >= 0)
+        e = H5Dread(d, H5T_NATIVE_FLOAT, ms, fs, H5P_DEFAULT, dst);
+    if (ms >= 0)
+        H5Sclose(ms);
+    if (fs >= 0)
+        H5Sclose(fs);
+    if (d >= 0)
+        H5Dclose(d);
+    if (e < 0)
+        CT_FAIL(CT_ERR_FORMAT, "%s: cannot read planes %lld-%lld of channel %d of %s", path,
+                (long long)i0, (long long)(i0 + ni - 1), c, name);
+    return CT_OK;
 }
 
 /* ------------------------------------------------------------- d3m pairs */
@@ -374,20 +553,6 @@ static ct_status check_suites(const d3m_cfg *c, const cli_suite_cfg *l, const cl
     return CT_OK;
 }
 
-static ct_status make_cosmo(const cli_suite_cfg *sc, const double *row, ct_cosmo **c)
-{
-    ct_cosmo_params cp = sc->s.cosmo;
-    cp.omega_m = row[CT_P_OMEGA_M];
-    cp.omega_b = row[CT_P_OMEGA_B];
-    cp.h = row[CT_P_H];
-    cp.n_s = row[CT_P_N_S];
-    cp.sigma8 = row[CT_P_SIGMA_8];
-    cp.m_nu = row[CT_P_M_NU];
-    cp.w = row[CT_P_W];
-    cp.f_r0 = row[CT_P_F_R0];
-    return ct_cosmo_create(c, &cp);
-}
-
 /* Displacement of the CDM particles of the snapshot dir/snapdir_XXX. */
 static ct_status snap_displacement(const char *snapdir, int64_t N, double box, float *d,
                                    ct_snapshot_header *hd, MPI_Comm g)
@@ -455,12 +620,14 @@ static ct_status pairs_run(int64_t k, MPI_Comm g, void *user, void *result)
     if (fabs(h0.redshift - h1.redshift) > 1e-6)
         CT_FAIL_GOTO(rc, CT_ERR_FORMAT, "%s is at z = %g, %s at z = %g", sd[0], h0.redshift,
                      sd[1], h1.redshift);
-    CT_CHECK_GOTO(rc, make_cosmo(j->l, j->lv + i * CT_P_COUNT, &cl));
-    CT_CHECK_GOTO(rc, make_cosmo(j->n, j->nv + i * CT_P_COUNT, &cn));
+    ct_cosmo_params cpl, cpn;
+    ct_sim_settings ss;
+    ct_suite_sim(ls, j->lv + i * CT_P_COUNT, i, &cpl, NULL);
+    ct_suite_sim(ns, j->nv + i * CT_P_COUNT, i, &cpn, &ss);
+    CT_CHECK_GOTO(rc, ct_cosmo_create(&cl, &cpl));
+    CT_CHECK_GOTO(rc, ct_cosmo_create(&cn, &cpn));
     /* Zel'dovich displacement of the M_nu cosmology at the output time */
     {
-        ct_sim_settings ss = ns->sim;
-        ss.seed = ns->seed + (uint64_t)i;
         ss.lpt_order = 1;
         ss.steps = 0;
         ss.nout = 1;
@@ -476,24 +643,24 @@ static ct_status pairs_run(int64_t k, MPI_Comm g, void *user, void *result)
     const double a = 1.0 / (1.0 + h0.redshift);
     const double kf = 2 * M_PI / box, kmax = 2 * sqrt(3.0) * M_PI * N / box;
     for (int r = 0; r < NGROW; r++) {
-        m.gk[r] = 0.5 * kf * pow(kmax / (0.5 * kf), (double)r / (NGROW - 1));
-        m.gr[r] = sqrt(ct_cosmo_pk(cn, m.gk[r], a, CT_SPECIES_CB) /
-                       ct_cosmo_pk(cl, m.gk[r], a, CT_SPECIES_CB));
+        m.ph.gk[r] = 0.5 * kf * pow(kmax / (0.5 * kf), (double)r / (NGROW - 1));
+        m.ph.gr[r] = sqrt(ct_cosmo_pk(cn, m.ph.gk[r], a, CT_SPECIES_CB) /
+                          ct_cosmo_pk(cl, m.ph.gk[r], a, CT_SPECIES_CB));
     }
     int rank;
     MPI_Comm_rank(g, &rank);
     if (rank == 0) {
         memcpy(f[3], f[0], (size_t)(3 * cells) * sizeof(float));
-        rc = ct_d3m_filter(f[3], 3, N, box, m.gk, m.gr, NGROW);
-        m.N = N;
-        m.box = box;
-        m.redshift = h1.redshift;
-        m.time = h1.time;
-        m.m_nu = j->nv[i * CT_P_COUNT + CT_P_M_NU];
-        m.mass_cb = h1.mass_table[1];
-        m.omega_m = h1.omega_m;
-        m.omega_l = h1.omega_l;
-        m.hubble = h1.hubble;
+        rc = ct_d3m_filter(f[3], 3, N, box, m.ph.gk, m.ph.gr, NGROW);
+        m.ph.N = N;
+        m.ph.box = box;
+        m.ph.redshift = h1.redshift;
+        m.ph.time = h1.time;
+        m.ph.m_nu = j->nv[i * CT_P_COUNT + CT_P_M_NU];
+        m.ph.mass_cb = h1.mass_table[1];
+        m.ph.omega_m = h1.omega_m;
+        m.ph.omega_l = h1.omega_l;
+        m.ph.hubble = h1.hubble;
         m.seed = (long long)(ls->seed + (uint64_t)i);
         m.index = i;
         m.snapnum = sn;
@@ -608,14 +775,9 @@ static int do_pairs(const char *config, MPI_Comm comm)
             exitc = ct_cli_fail(cmd, comm);
             goto done;
         }
-        long failed = 0, made = 0, skipped = 0;
-        for (int64_t i = 0; i < rep.n_items; i++) {
-            failed += rep.state[i] == CT_RUN_FAILED;
-            made += rep.state[i] == CT_RUN_DONE;
-            skipped += rep.state[i] == CT_RUN_SKIPPED;
-        }
-        ct_info("d3m pairs: %ld written, %ld already there, %ld failed", made, skipped, failed);
-        exitc = failed ? CT_EXIT_PARTIAL : 0;
+        ct_info("d3m pairs: %lld written, %lld already there, %lld failed",
+                (long long)rep.n_done, (long long)rep.n_skipped, (long long)rep.n_failed);
+        exitc = rep.n_failed ? CT_EXIT_PARTIAL : 0;
     }
 done:
     ct_runner_report_free(&rep);
@@ -633,15 +795,77 @@ done:
 
 /* ------------------------------------------------------------- the model */
 
-/* What apply and eval need besides the network: written as group /d3m of the
- * checkpoint. */
+/* What apply and eval need besides the network (group /d3m of the checkpoint),
+ * and what the network was trained on (group /provenance: the lattice, box, M_nu
+ * and redshift of the pairs, the pairs, the config and its hash, the writer and
+ * library version; apply and eval refuse inputs that do not fit). */
 typedef struct {
-    int64_t N;
-    double box, redshift, time, m_nu, mass_cb, omega_m, omega_l, hubble;
+    d3m_phys ph;
     long crop, margin;
     double scale_in, scale_out; /* x = lcdm / scale_in; mnu = growth + scale_out y */
-    double gk[NGROW], gr[NGROW];
+    int has_prov;               /* 0: a model written before /provenance */
+    char source[PATH_MAX], config[PATH_MAX], config_hash[17], writer[64], version[32];
+    long long train[2], seed_first; /* training pairs [train[0], train[1]), their first seed */
 } model_meta;
+
+static ct_status prov_write(hid_t f, const model_meta *mm)
+{
+    ct_status rc = CT_OK;
+    hid_t g = -1;
+    CT_CHECK(ct_h5_group(f, "provenance", &g));
+    CT_CHECK_GOTO(rc, ct_h5_attr_string(g, "statistics", "d3m-displacement"));
+    CT_CHECK_GOTO(rc, ct_h5_attr_string(g, "writer", mm->writer));
+    CT_CHECK_GOTO(rc, ct_h5_attr_string(g, "library_version", mm->version));
+    CT_CHECK_GOTO(rc, ct_h5_attr_string(g, "source", mm->source));
+    CT_CHECK_GOTO(rc, ct_h5_attr_string(g, "config", mm->config));
+    CT_CHECK_GOTO(rc, ct_h5_attr_string(g, "config_hash", mm->config_hash));
+    CT_CHECK_GOTO(rc, ct_h5_attr_int(g, "N", mm->ph.N));
+    CT_CHECK_GOTO(rc, ct_h5_attr_double(g, "box", mm->ph.box));
+    CT_CHECK_GOTO(rc, ct_h5_attr_double(g, "M_nu", mm->ph.m_nu));
+    CT_CHECK_GOTO(rc, ct_h5_attr_double(g, "redshift", mm->ph.redshift));
+    CT_CHECK_GOTO(rc, ct_h5_attr_int(g, "train_first", mm->train[0]));
+    CT_CHECK_GOTO(rc, ct_h5_attr_int(g, "train_end", mm->train[1]));
+    CT_CHECK_GOTO(rc, ct_h5_attr_int(g, "seed_first", mm->seed_first));
+fail:
+    H5Gclose(g);
+    return rc;
+}
+
+static ct_status prov_read(hid_t f, const char *path, model_meta *mm)
+{
+    ct_status rc = CT_OK;
+    hid_t g = H5Gopen2(f, "provenance", H5P_DEFAULT);
+    char st[64];
+    long long N;
+    double box, mnu, z;
+    if (g < 0)
+        CT_FAIL(CT_ERR_FORMAT, "%s: /provenance is not a group", path);
+    if (ct_h5_read_attr_string(g, "statistics", st, sizeof st) != CT_OK ||
+        strcmp(st, "d3m-displacement"))
+        CT_FAIL_GOTO(rc, CT_ERR_FORMAT, "%s: /provenance is not a D3M model's", path);
+    if (ct_h5_read_attr_string(g, "writer", mm->writer, sizeof mm->writer) != CT_OK ||
+        ct_h5_read_attr_string(g, "library_version", mm->version, sizeof mm->version) != CT_OK ||
+        ct_h5_read_attr_string(g, "source", mm->source, sizeof mm->source) != CT_OK ||
+        ct_h5_read_attr_string(g, "config", mm->config, sizeof mm->config) != CT_OK ||
+        ct_h5_read_attr_string(g, "config_hash", mm->config_hash, sizeof mm->config_hash) !=
+            CT_OK ||
+        ct_h5_read_attr_int(g, "N", &N) != CT_OK ||
+        ct_h5_read_attr_double(g, "box", &box) != CT_OK ||
+        ct_h5_read_attr_double(g, "M_nu", &mnu) != CT_OK ||
+        ct_h5_read_attr_double(g, "redshift", &z) != CT_OK ||
+        ct_h5_read_attr_int(g, "train_first", &mm->train[0]) != CT_OK ||
+        ct_h5_read_attr_int(g, "train_end", &mm->train[1]) != CT_OK ||
+        ct_h5_read_attr_int(g, "seed_first", &mm->seed_first) != CT_OK)
+        CT_FAIL_GOTO(rc, CT_ERR_FORMAT, "%s: /provenance attributes missing or too long", path);
+    if (N != mm->ph.N || box != mm->ph.box || mnu != mm->ph.m_nu || z != mm->ph.redshift)
+        CT_FAIL_GOTO(rc, CT_ERR_FORMAT, "%s: /provenance (N %lld, box %g, M_nu %g, z %g) "
+                     "contradicts /d3m (%lld, %g, %g, %g)", path, N, box, mnu, z,
+                     (long long)mm->ph.N, mm->ph.box, mm->ph.m_nu, mm->ph.redshift);
+    mm->has_prov = 1;
+fail:
+    H5Gclose(g);
+    return rc;
+}
 
 static ct_status model_save(const ct_unet *net, const model_meta *mm, const char *path,
                             MPI_Comm comm)
@@ -658,25 +882,20 @@ static ct_status model_save(const ct_unet *net, const model_meta *mm, const char
             rc = ct_error_set(CT_ERR_IO, __func__, __LINE__, "%s: cannot reopen", part);
         if (rc == CT_OK)
             rc = ct_h5_group(f, "d3m", &g);
-        if (rc == CT_OK) {
-            const char *dn[] = {"box", "redshift", "time", "M_nu", "mass_cb", "omega_m",
-                                "omega_l", "hubble", "scale_in", "scale_out"};
-            const double dv[] = {mm->box, mm->redshift, mm->time, mm->m_nu, mm->mass_cb,
-                                 mm->omega_m, mm->omega_l, mm->hubble, mm->scale_in,
-                                 mm->scale_out};
-            for (int i = 0; i < 10 && rc == CT_OK; i++)
-                rc = ct_h5_attr_double(g, dn[i], dv[i]);
-            if (rc == CT_OK)
-                rc = ct_h5_attr_int(g, "N", mm->N);
-            if (rc == CT_OK)
-                rc = ct_h5_attr_int(g, "crop", mm->crop);
-            if (rc == CT_OK)
-                rc = ct_h5_attr_int(g, "margin", mm->margin);
-            if (rc == CT_OK)
-                rc = ct_h5_attr_doubles(g, "growth_k", mm->gk, NGROW);
-            if (rc == CT_OK)
-                rc = ct_h5_attr_doubles(g, "growth_ratio", mm->gr, NGROW);
-        }
+        if (rc == CT_OK)
+            rc = phys_write(g, &mm->ph);
+        if (rc == CT_OK)
+            rc = ct_h5_attr_double(g, "scale_in", mm->scale_in);
+        if (rc == CT_OK)
+            rc = ct_h5_attr_double(g, "scale_out", mm->scale_out);
+        if (rc == CT_OK)
+            rc = ct_h5_attr_int(g, "crop", mm->crop);
+        if (rc == CT_OK)
+            rc = ct_h5_attr_int(g, "margin", mm->margin);
+        if (rc == CT_OK)
+            rc = growth_write(g, &mm->ph);
+        if (rc == CT_OK)
+            rc = prov_write(f, mm);
         if (g >= 0)
             H5Gclose(g);
         if (f >= 0 && H5Fclose(f) < 0 && rc == CT_OK)
@@ -694,36 +913,53 @@ static ct_status model_meta_read(const char *path, model_meta *mm)
 {
     hid_t f = -1, g = -1;
     ct_status rc = CT_OK;
+    long long v[2];
+    memset(mm, 0, sizeof *mm);
     CT_CHECK(ct_h5_open_ro(path, &f));
     if (!ct_h5_exists(f, "d3m"))
         CT_FAIL_GOTO(rc, CT_ERR_FORMAT, "%s: not a D3M model (no /d3m group)", path);
     g = H5Gopen2(f, "d3m", H5P_DEFAULT);
-    {
-        const char *dn[] = {"box", "redshift", "time", "M_nu", "mass_cb", "omega_m",
-                            "omega_l", "hubble", "scale_in", "scale_out"};
-        double *dv[] = {&mm->box, &mm->redshift, &mm->time, &mm->m_nu, &mm->mass_cb,
-                        &mm->omega_m, &mm->omega_l, &mm->hubble, &mm->scale_in,
-                        &mm->scale_out};
-        for (int i = 0; i < 10; i++)
-            if (ct_h5_read_attr_double(g, dn[i], dv[i]) != CT_OK)
-                CT_FAIL_GOTO(rc, CT_ERR_FORMAT, "%s: /d3m attribute %s missing", path, dn[i]);
-        long long v[3];
-        const char *in[] = {"N", "crop", "margin"};
-        for (int i = 0; i < 3; i++)
-            if (ct_h5_read_attr_int(g, in[i], &v[i]) != CT_OK)
-                CT_FAIL_GOTO(rc, CT_ERR_FORMAT, "%s: /d3m attribute %s missing", path, in[i]);
-        mm->N = v[0], mm->crop = (long)v[1], mm->margin = (long)v[2];
-        if (mm->N < 2 || mm->N > 512 || mm->crop < 1 || mm->margin < 0 || !(mm->box > 0) ||
-            !(mm->scale_in > 0) || !(mm->scale_out > 0))
-            CT_FAIL_GOTO(rc, CT_ERR_FORMAT, "%s: /d3m attributes out of range", path);
-        CT_CHECK_GOTO(rc, read_attr_doubles(g, path, "growth_k", mm->gk, NGROW));
-        CT_CHECK_GOTO(rc, read_attr_doubles(g, path, "growth_ratio", mm->gr, NGROW));
-    }
+    CT_CHECK_GOTO(rc, phys_read(g, path, "/d3m ", &mm->ph));
+    if (ct_h5_read_attr_double(g, "scale_in", &mm->scale_in) != CT_OK ||
+        ct_h5_read_attr_double(g, "scale_out", &mm->scale_out) != CT_OK ||
+        ct_h5_read_attr_int(g, "crop", &v[0]) != CT_OK ||
+        ct_h5_read_attr_int(g, "margin", &v[1]) != CT_OK)
+        CT_FAIL_GOTO(rc, CT_ERR_FORMAT, "%s: /d3m attribute scale_in, scale_out, crop or margin "
+                     "missing", path);
+    mm->crop = (long)v[0], mm->margin = (long)v[1];
+    if (mm->crop < 1 || mm->margin < 0 || !(mm->scale_in > 0) || !(mm->scale_out > 0))
+        CT_FAIL_GOTO(rc, CT_ERR_FORMAT, "%s: /d3m attributes out of range", path);
+    if (ct_h5_exists(f, "provenance"))
+        CT_CHECK_GOTO(rc, prov_read(f, path, mm));
 fail:
     if (g >= 0)
         H5Gclose(g);
     H5Fclose(f);
     return rc;
+}
+
+/* Does an input (`what`: n particles in a box of `box` Mpc/h at redshift z; M_nu
+ * of a pair, or < 0 for a snapshot) fit the model? One line naming both. */
+static ct_status model_check(const model_meta *mm, const char *model, const char *what,
+                             int64_t n, double box, double z, double m_nu)
+{
+    const int64_t N = mm->ph.N;
+    if (!mm->has_prov)
+        ct_warn("%s: no /provenance (written before it was recorded): checked against /d3m",
+                model);
+    if (fabs(box - mm->ph.box) > 1e-6 * mm->ph.box)
+        CT_FAIL(CT_ERR_FORMAT, "%s: box %g Mpc/h, but the model %s was trained on %g Mpc/h", what,
+                box, model, mm->ph.box);
+    if (n != N * N * N)
+        CT_FAIL(CT_ERR_FORMAT, "%s: %lld CDM particles, but the model %s was trained on %lld^3",
+                what, (long long)n, model, (long long)N);
+    if (fabs(z - mm->ph.redshift) > 1e-3)
+        CT_FAIL(CT_ERR_FORMAT, "%s: redshift %g, but the model %s was trained at z = %g", what, z,
+                model, mm->ph.redshift);
+    if (m_nu >= 0 && fabs(m_nu - mm->ph.m_nu) > 1e-9)
+        CT_FAIL(CT_ERR_FORMAT, "%s: M_nu = %g eV, but the model %s was trained on M_nu = %g eV",
+                what, m_nu, model, mm->ph.m_nu);
+    return CT_OK;
 }
 
 /* Periodic sub-cube of side S starting at o (any integers) of a C x N^3 field. */
@@ -782,7 +1018,7 @@ fail:
 /* The predicted M_nu displacement of a LCDM displacement (3 x N^3) into out. */
 static ct_status model_apply(ct_unet *net, const model_meta *mm, const float *lcdm, float *out)
 {
-    const int64_t N = mm->N, n3 = 3 * N * N * N;
+    const int64_t N = mm->ph.N, n3 = 3 * N * N * N;
     float *x = NULL, *y = NULL;
     ct_status rc = CT_OK;
     CT_CHECK_GOTO(rc, ct_calloc(&x, (size_t)n3, sizeof(float), "D3M input"));
@@ -791,7 +1027,7 @@ static ct_status model_apply(ct_unet *net, const model_meta *mm, const float *lc
         x[i] = (float)(lcdm[i] / mm->scale_in);
     CT_CHECK_GOTO(rc, predict(net, x, N, mm->crop, mm->margin, y));
     memcpy(out, lcdm, (size_t)n3 * sizeof(float));
-    CT_CHECK_GOTO(rc, ct_d3m_filter(out, 3, N, mm->box, mm->gk, mm->gr, NGROW));
+    CT_CHECK_GOTO(rc, ct_d3m_filter(out, 3, N, mm->ph.box, mm->ph.gk, mm->ph.gr, NGROW));
     for (int64_t i = 0; i < n3; i++)
         out[i] += (float)(mm->scale_out * y[i]);
 fail:
@@ -802,197 +1038,249 @@ fail:
 
 /* ------------------------------------------------------------- d3m train */
 
-static volatile sig_atomic_t g_term = 0;
-static void on_term(int sig)
+static const int PERMS[6][3] = {{0, 1, 2}, {0, 2, 1}, {1, 0, 2}, {1, 2, 0}, {2, 0, 1}, {2, 1, 0}};
+
+/* The statistics pass, on rank 0 of comm (the result broadcast): every training
+ * pair's metadata against the first's, and the rms of the input and of the
+ * residual over the growth baseline, summed element by element in the order of
+ * the fields while planes of one pair at a time are streamed (pairs are never
+ * held whole). Fills mm (physics, scales, crop, margin, provenance). */
+static ct_status train_stats(const d3m_cfg *c, model_meta *mm, MPI_Comm comm)
 {
-    (void)sig;
-    g_term = 1;
+    int rank;
+    MPI_Comm_rank(comm, &rank);
+    ct_status rc = CT_OK;
+    float *buf[3] = {NULL, NULL, NULL};
+    hid_t f = -1;
+    if (rank == 0) {
+        double sum_in = 0, sum_res = 0, cnt = 0;
+        int64_t N = 0, B = 0;
+        for (long p = c->train[0]; rc == CT_OK && p < c->train[1]; p++) {
+            char path[PATH_MAX + 32];
+            pair_path(c, p, path, sizeof path);
+            pair_meta m;
+            CT_CHECK_GOTO(rc, pair_open(path, &m, &f));
+            if (p == c->train[0]) {
+                N = m.ph.N;
+                mm->ph = m.ph;
+                mm->seed_first = m.seed;
+                if (c->crop < N && N % c->crop)
+                    CT_FAIL_GOTO(rc, CT_ERR_CONFIG,
+                                 "%s: [train] crop = %ld must divide the lattice side %lld",
+                                 c->path, c->crop, (long long)N);
+                B = (1 << 20) / (N * N) > 1 ? (1 << 20) / (N * N) : 1; /* planes per read */
+                for (int q = 0; q < 3; q++)
+                    CT_CHECK_GOTO(rc, ct_calloc(&buf[q], (size_t)(B * N * N), sizeof(float),
+                                                "pair planes"));
+            } else if (m.ph.N != N || m.ph.box != mm->ph.box || m.ph.m_nu != mm->ph.m_nu ||
+                       m.ph.redshift != mm->ph.redshift) {
+                CT_FAIL_GOTO(rc, CT_ERR_FORMAT,
+                             "%s: N %lld, box %g, M_nu %g, z %g differ from the first training "
+                             "pair's (%lld, %g, %g, %g)", path, (long long)m.ph.N, m.ph.box,
+                             m.ph.m_nu, m.ph.redshift, (long long)N, mm->ph.box, mm->ph.m_nu,
+                             mm->ph.redshift);
+            }
+            for (int ch = 0; ch < 3; ch++)
+                for (int64_t i0 = 0; i0 < N; i0 += B) {
+                    const int64_t ni = N - i0 < B ? N - i0 : B;
+                    const char *name[3] = {"lcdm", "mnu", "growth"};
+                    for (int q = 0; q < 3; q++)
+                        CT_CHECK_GOTO(rc, read_planes(f, path, name[q], N, ch, i0, ni, buf[q]));
+                    for (int64_t e = 0; e < ni * N * N; e++) {
+                        const float r = buf[1][e] - buf[2][e];
+                        sum_in += (double)buf[0][e] * buf[0][e];
+                        sum_res += (double)r * r;
+                    }
+                }
+            cnt += 3.0 * (double)(N * N * N);
+            H5Fclose(f);
+            f = -1;
+        }
+        mm->crop = c->crop >= N ? N : c->crop;
+        mm->margin = c->crop >= N ? 0 : c->margin;
+        mm->scale_in = sqrt(sum_in / cnt);
+        mm->scale_out = sqrt(sum_res / cnt);
+        if (rc == CT_OK && !(mm->scale_in > 0 && mm->scale_out > 0))
+            CT_FAIL_GOTO(rc, CT_ERR_FORMAT, "%s: the training pairs have a zero input or "
+                         "residual (rms %g, %g)", c->pairs, mm->scale_in, mm->scale_out);
+        snprintf(mm->source, sizeof mm->source, "%s", c->pairs);
+        snprintf(mm->config, sizeof mm->config, "%s", c->path);
+        snprintf(mm->config_hash, sizeof mm->config_hash, "%s", c->hash);
+        snprintf(mm->writer, sizeof mm->writer, "cosmotl d3m train");
+        snprintf(mm->version, sizeof mm->version, "%s", CT_VERSION);
+        mm->train[0] = c->train[0], mm->train[1] = c->train[1];
+        mm->has_prov = 1;
+    }
+fail:
+    if (f >= 0)
+        H5Fclose(f);
+    for (int q = 0; q < 3; q++)
+        free(buf[q]);
+    rc = ct_agree_msg(comm, rc);
+    if (rc == CT_OK)
+        MPI_Bcast(mm, (int)sizeof *mm, MPI_BYTE, 0, comm);
+    return rc;
 }
 
-static int do_train(const char *config, long steps_override, MPI_Comm comm)
-{
-    const char *cmd = "d3m train";
-    d3m_cfg c;
-    int rank, size, exitc = 1;
-    MPI_Comm_rank(comm, &rank);
-    MPI_Comm_size(comm, &size);
-    ct_unet *net = NULL;
-    float **lc = NULL, **res = NULL, *full = NULL, *aug = NULL, *x = NULL, *t = NULL, *y = NULL,
-          *dy = NULL;
-    int64_t npair = 0;
+/* The training as one item of the runner, on one group of all the ranks. */
+typedef struct {
+    const d3m_cfg *c;
     model_meta mm;
-    memset(&mm, 0, sizeof mm);
-    ct_status rc = load_cfg(config, &c, comm);
-    if (rc != CT_OK)
-        return ct_cli_fail(cmd, comm);
-    if (steps_override > 0)
-        c.steps = steps_override;
-    if (c.batch < size) {
-        exitc = ct_cli_usage_error(cmd, comm, "[train] batch = %ld is below the %d ranks",
-                                   c.batch, size);
-        return exitc;
+    float *raw[2]; /* 3 x S^3 each: sub-cubes as read */
+} train_job;
+
+/* Sample of pair p (index into the training range), lattice symmetry sym
+ * (ct_d3m_augment's flips and permutation) and corner o (in the transformed
+ * lattice): the scaled input x and target t (3 x S^3 each). The transformed
+ * field's cube [o, o + S) is the transform of the stored field's cube whose corner
+ * along stored axis perm[a] is o[a] (kept) or N - o[a] - S + 1 (reflected), so
+ * only that cube is read: the same numbers as transforming the whole field. */
+static ct_status train_sample(train_job *j, int64_t p, int sym, const int64_t o[3], float *x,
+                              float *t)
+{
+    const d3m_cfg *c = j->c;
+    const int64_t N = j->mm.ph.N, S = j->mm.crop + 2 * j->mm.margin, S3 = S * S * S;
+    const int flip[3] = {sym & 1, (sym >> 1) & 1, (sym >> 2) & 1};
+    const int *perm = PERMS[sym / 8];
+    int64_t st[3];
+    for (int a = 0; a < 3; a++)
+        st[perm[a]] = flip[a] ? N - o[a] - S + 1 : o[a];
+    char path[PATH_MAX + 32];
+    pair_path(c, c->train[0] + p, path, sizeof path);
+    pair_meta m;
+    hid_t f = -1;
+    ct_status rc = CT_OK;
+    float *mn = t; /* the M_nu cube waits in t until the residual is formed */
+    CT_CHECK(pair_open(path, &m, &f));
+    if (m.ph.N != N)
+        CT_FAIL_GOTO(rc, CT_ERR_FORMAT, "%s: N %lld, the training pairs have %lld", path,
+                     (long long)m.ph.N, (long long)N);
+    CT_CHECK_GOTO(rc, read_subcube(f, path, "lcdm", N, st, S, j->raw[0]));
+    CT_CHECK_GOTO(rc, read_subcube(f, path, "mnu", N, st, S, mn));
+    CT_CHECK_GOTO(rc, read_subcube(f, path, "growth", N, st, S, j->raw[1]));
+    for (int64_t e = 0; e < 3 * S3; e++) {
+        const float r = mn[e] - j->raw[1][e];
+        j->raw[0][e] = (float)(j->raw[0][e] / j->mm.scale_in);
+        j->raw[1][e] = (float)(r / j->mm.scale_out);
     }
-    /* training pairs: every rank holds all of them (input and scaled residual) */
-    npair = c.train[1] - c.train[0];
-    int64_t N = 0, cells = 0;
-    double sum_in = 0, sum_res = 0, cnt = 0;
-    rc = ct_calloc(&lc, (size_t)npair, sizeof(float *), "pairs");
-    if (rc == CT_OK)
-        rc = ct_calloc(&res, (size_t)npair, sizeof(float *), "pairs");
-    for (int64_t p = 0; rc == CT_OK && p < npair; p++) {
-        char path[PATH_MAX + 32];
-        pair_path(&c, c.train[0] + p, path, sizeof path);
-        pair_meta m;
-        float *fl[4] = {NULL, NULL, NULL, NULL};
-        rc = pair_read(path, &m, fl); /* metadata first */
-        if (rc != CT_OK)
-            break;
-        if (p == 0) {
-            N = m.N;
-            cells = N * N * N;
-            mm.N = N, mm.box = m.box, mm.redshift = m.redshift, mm.time = m.time;
-            mm.m_nu = m.m_nu, mm.mass_cb = m.mass_cb, mm.omega_m = m.omega_m;
-            mm.omega_l = m.omega_l, mm.hubble = m.hubble;
-            memcpy(mm.gk, m.gk, sizeof mm.gk);
-            memcpy(mm.gr, m.gr, sizeof mm.gr);
-            if (c.crop < N && N % c.crop)
-                rc = ct_error_set(CT_ERR_CONFIG, __func__, __LINE__,
-                                  "%s: [train] crop = %ld must divide the lattice side %lld",
-                                  config, c.crop, (long long)N);
-        } else if (m.N != N || m.box != mm.box || m.m_nu != mm.m_nu ||
-                   m.redshift != mm.redshift) {
-            rc = ct_error_set(CT_ERR_FORMAT, __func__, __LINE__,
-                              "%s: N %lld, box %g, M_nu %g, z %g differ from the first training "
-                              "pair's (%lld, %g, %g, %g)", path, (long long)m.N, m.box, m.m_nu,
-                              m.redshift, (long long)N, mm.box, mm.m_nu, mm.redshift);
-        }
-        float *mn = NULL, *gr = NULL;
-        if (rc == CT_OK)
-            rc = ct_calloc(&lc[p], (size_t)(3 * cells), sizeof(float), "pair");
-        if (rc == CT_OK)
-            rc = ct_calloc(&res[p], (size_t)(3 * cells), sizeof(float), "pair");
-        if (rc == CT_OK)
-            rc = ct_calloc(&mn, (size_t)(3 * cells), sizeof(float), "pair");
-        if (rc == CT_OK)
-            rc = ct_calloc(&gr, (size_t)(3 * cells), sizeof(float), "pair");
-        fl[0] = lc[p], fl[1] = mn, fl[3] = gr;
-        if (rc == CT_OK)
-            rc = pair_read(path, &m, fl);
-        for (int64_t i = 0; rc == CT_OK && i < 3 * cells; i++) {
-            res[p][i] = mn[i] - gr[i];
-            sum_in += (double)lc[p][i] * lc[p][i];
-            sum_res += (double)res[p][i] * res[p][i];
-        }
-        cnt += 3.0 * (double)cells;
-        free(mn);
-        free(gr);
+    for (int ch = 0; ch < 3; ch++) {
+        /* component ch of the output is component perm[ch] of the input */
+        const float sign = flip[ch] ? -1.0f : 1.0f;
+        const float *in[2] = {j->raw[0] + perm[ch] * S3, j->raw[1] + perm[ch] * S3};
+        float *out[2] = {x + ch * S3, t + ch * S3};
+        for (int64_t l0 = 0; l0 < S; l0++)
+            for (int64_t l1 = 0; l1 < S; l1++)
+                for (int64_t l2 = 0; l2 < S; l2++) {
+                    const int64_t l[3] = {l0, l1, l2};
+                    int64_t ls[3];
+                    for (int a = 0; a < 3; a++)
+                        ls[perm[a]] = flip[a] ? S - 1 - l[a] : l[a];
+                    const int64_t src = (ls[0] * S + ls[1]) * S + ls[2], dst = (l0 * S + l1) * S + l2;
+                    out[0][dst] = sign * in[0][src];
+                    out[1][dst] = sign * in[1][src];
+                }
     }
-    rc = ct_agree_msg(comm, rc);
-    if (rc != CT_OK) {
-        exitc = ct_cli_fail(cmd, comm);
-        goto done;
+fail:
+    H5Fclose(f);
+    return rc;
+}
+
+static ct_status train_is_done(int64_t item, MPI_Comm g, void *user, int *done)
+{
+    train_job *j = user;
+    (void)item, (void)g;
+    long long step = 0;
+    hid_t f = -1;
+    *done = 0;
+    if (ct_file_exists(j->c->checkpoint) && ct_h5_open_ro(j->c->checkpoint, &f) == CT_OK) {
+        *done = ct_h5_exists(f, "d3m") && ct_h5_read_attr_int(f, "step", &step) == CT_OK &&
+                step >= j->c->steps;
+        H5Fclose(f);
     }
-    mm.crop = c.crop >= N ? N : c.crop;
-    mm.margin = c.crop >= N ? 0 : c.margin;
-    mm.scale_in = sqrt(sum_in / cnt);
-    mm.scale_out = sqrt(sum_res / cnt);
-    for (int64_t p = 0; p < npair; p++)
-        for (int64_t i = 0; i < 3 * cells; i++) {
-            lc[p][i] = (float)(lc[p][i] / mm.scale_in);
-            res[p][i] = (float)(res[p][i] / mm.scale_out);
-        }
+    ct_error_clear();
+    return CT_OK;
+}
+
+static ct_status train_run(int64_t item, MPI_Comm g, void *user, void *result)
+{
+    train_job *j = user;
+    const d3m_cfg *c = j->c;
+    model_meta *mm = &j->mm;
+    (void)item, (void)result;
+    int rank, size;
+    MPI_Comm_rank(g, &rank);
+    MPI_Comm_size(g, &size);
+    ct_unet *net = NULL;
+    float *x = NULL, *t = NULL, *y = NULL, *dy = NULL;
+    ct_status rc = CT_OK;
     /* the network: resume from the checkpoint when there is one */
-    if (ct_file_exists(c.checkpoint)) {
+    if (ct_file_exists(c->checkpoint)) {
         model_meta old;
-        rc = ct_unet_load(&net, c.checkpoint, comm);
+        rc = ct_unet_load(&net, c->checkpoint, g);
         if (rc == CT_OK)
-            rc = model_meta_read(c.checkpoint, &old);
+            rc = model_meta_read(c->checkpoint, &old);
         const ct_unet_settings *s = net ? ct_unet_get_settings(net) : NULL;
-        if (rc == CT_OK && (old.N != N || old.crop != mm.crop || old.margin != mm.margin ||
-                            s->base_channels != c.net.base_channels ||
-                            s->depth != c.net.depth || s->blocks != c.net.blocks))
+        if (rc == CT_OK && (old.ph.N != mm->ph.N || old.crop != mm->crop ||
+                            old.margin != mm->margin || s->base_channels != c->net.base_channels ||
+                            s->depth != c->net.depth || s->blocks != c->net.blocks))
             rc = ct_error_set(CT_ERR_CONFIG, __func__, __LINE__,
                               "%s: the checkpoint was trained with other settings than %s "
-                              "(remove it to start again)", c.checkpoint, config);
-        rc = ct_agree_msg(comm, rc);
-        if (rc == CT_OK)
-            ct_info("d3m train: resuming from %s at step %lld", c.checkpoint,
-                    (long long)ct_unet_step_count(net));
+                              "(remove it to start again)", c->checkpoint, c->path);
+        CT_CHECK_GOTO(rc, ct_agree_msg(g, rc));
+        ct_info("d3m train: resuming from %s at step %lld", c->checkpoint,
+                (long long)ct_unet_step_count(net));
     } else {
-        c.net.in_channels = 3;
-        c.net.out_channels = 3;
-        rc = ct_unet_create(&net, &c.net, comm);
+        ct_unet_settings ns = c->net;
+        ns.in_channels = 3;
+        ns.out_channels = 3;
+        CT_CHECK_GOTO(rc, ct_unet_create(&net, &ns, g));
     }
-    if (rc != CT_OK) {
-        exitc = ct_cli_fail(cmd, comm);
-        goto done;
-    }
-    const int64_t S = mm.crop + 2 * mm.margin, S3 = S * S * S;
+    const int64_t N = mm->ph.N, S = mm->crop + 2 * mm->margin, S3 = S * S * S;
     int64_t first, count;
-    ct_partition_range(c.batch, size, rank, &first, &count);
-    rc = ct_calloc(&full, (size_t)(3 * cells), sizeof(float), "augmented field");
-    if (rc == CT_OK)
-        rc = ct_calloc(&aug, (size_t)(3 * cells), sizeof(float), "augmented field");
-    if (rc == CT_OK)
-        rc = ct_calloc(&x, (size_t)(count * 3 * S3), sizeof(float), "batch");
+    ct_partition_range(c->batch, size, rank, &first, &count);
+    rc = ct_calloc(&x, (size_t)(count * 3 * S3), sizeof(float), "batch");
     if (rc == CT_OK)
         rc = ct_calloc(&t, (size_t)(count * 3 * S3), sizeof(float), "batch");
     if (rc == CT_OK)
         rc = ct_calloc(&y, (size_t)(count * 3 * S3), sizeof(float), "batch");
     if (rc == CT_OK)
         rc = ct_calloc(&dy, (size_t)(count * 3 * S3), sizeof(float), "batch");
-    rc = ct_agree_msg(comm, rc);
-    if (rc != CT_OK) {
-        exitc = ct_cli_fail(cmd, comm);
-        goto done;
-    }
-    ct_info("d3m train: %lld pairs of %lld^3, %lld parameters, sub-cubes %lld^3 + margin %ld, "
-            "batch %ld over %d rank(s), steps %lld -> %ld",
-            (long long)npair, (long long)N, (long long)ct_unet_n_params(net), (long long)mm.crop,
-            mm.margin, c.batch, size, (long long)ct_unet_step_count(net), c.steps);
-    struct sigaction sa, old_sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_term;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGTERM, &sa, &old_sa);
+    for (int q = 0; q < 2 && rc == CT_OK; q++)
+        rc = ct_calloc(&j->raw[q], (size_t)(3 * S3), sizeof(float), "sub-cube");
+    CT_CHECK_GOTO(rc, ct_agree_msg(g, rc));
+    const int64_t npair = c->train[1] - c->train[0];
+    ct_info("d3m train: %lld pairs of %lld^3 (read lazily), %lld parameters, sub-cubes %lld^3 + "
+            "margin %ld, batch %ld over %d rank(s), steps %lld -> %ld",
+            (long long)npair, (long long)N, (long long)ct_unet_n_params(net), (long long)mm->crop,
+            mm->margin, c->batch, size, (long long)ct_unet_step_count(net), c->steps);
     ct_adam_settings as;
     ct_adam_settings_default(&as);
-    as.lr = c.lr;
-    static const int perms[6][3] = {{0, 1, 2}, {0, 2, 1}, {1, 0, 2},
-                                    {1, 2, 0}, {2, 0, 1}, {2, 1, 0}};
+    as.lr = c->lr;
     double loss_acc = 0;
-    int nacc = 0, interrupted = 0;
+    int nacc = 0;
     const double t0 = ct_wtime();
-    while (ct_unet_step_count(net) < c.steps) {
+    while (ct_unet_step_count(net) < c->steps) {
         const int64_t step = ct_unet_step_count(net);
         /* sample b of step: pair, symmetry and offset from (seed, step, b) only */
         for (int64_t b = 0; b < count; b++) {
             ct_rng r;
-            ct_rng_init(&r, c.seed, 0xd3d3, (uint64_t)(step * c.batch + first + b) * 16);
+            ct_rng_init(&r, c->seed, 0xd3d3, (uint64_t)(step * c->batch + first + b) * 16);
             int64_t p = (int64_t)ct_rng_below(&r, (uint64_t)npair);
-            int sym = c.augment ? (int)ct_rng_below(&r, 48) : 0;
+            int sym = c->augment ? (int)ct_rng_below(&r, 48) : 0;
             int64_t o[3];
             for (int a = 0; a < 3; a++)
-                o[a] = (int64_t)ct_rng_below(&r, (uint64_t)N) - mm.margin;
-            const int flip[3] = {sym & 1, (sym >> 1) & 1, (sym >> 2) & 1};
-            const int *perm = perms[sym / 8];
-            const float *src[2] = {lc[p], res[p]};
-            float *dst[2] = {x + b * 3 * S3, t + b * 3 * S3};
-            for (int q = 0; q < 2; q++) {
-                const float *f = src[q];
-                if (sym) {
-                    CT_CHECK_GOTO(rc, ct_d3m_augment(src[q], 3, N, flip, perm, aug));
-                    f = aug;
-                }
-                crop_periodic(f, 3, N, o, S, dst[q]);
-            }
+                o[a] = (int64_t)ct_rng_below(&r, (uint64_t)N) - mm->margin;
+            rc = train_sample(j, p, sym, o, x + b * 3 * S3, t + b * 3 * S3);
+            if (rc != CT_OK)
+                break;
         }
+        CT_CHECK_GOTO(rc, ct_agree_msg(g, rc));
         ct_tdims xd = {(int)count, 3, {(int)S, (int)S, (int)S}};
         CT_CHECK_GOTO(rc, ct_unet_forward(net, x, xd, 1, y));
         /* L1 on the inner crop^3 cells of every sample of the global batch */
         double sums[2] = {0, 0};
         memset(dy, 0, (size_t)(count * 3 * S3) * sizeof(float));
-        const int64_t M = mm.margin, C = mm.crop;
+        const int64_t M = mm->margin, C = mm->crop;
         for (int64_t b = 0; b < count; b++)
             for (int ch = 0; ch < 3; ch++)
                 for (int64_t a = M; a < M + C; a++)
@@ -1001,8 +1289,8 @@ static int do_train(const char *config, long steps_override, MPI_Comm comm)
                         for (int64_t f = M; f < M + C; f++)
                             sums[0] += fabs((double)y[base + f] - t[base + f]);
                     }
-        sums[1] = (double)c.batch * 3.0 * (double)(C * C * C);
-        MPI_Allreduce(MPI_IN_PLACE, sums, 1, MPI_DOUBLE, MPI_SUM, comm);
+        sums[1] = (double)c->batch * 3.0 * (double)(C * C * C);
+        MPI_Allreduce(MPI_IN_PLACE, sums, 1, MPI_DOUBLE, MPI_SUM, g);
         const float inv = (float)(1.0 / sums[1]);
         for (int64_t b = 0; b < count; b++)
             for (int ch = 0; ch < 3; ch++)
@@ -1019,54 +1307,77 @@ static int do_train(const char *config, long steps_override, MPI_Comm comm)
         loss_acc += sums[0] / sums[1];
         nacc++;
         const int64_t done_steps = ct_unet_step_count(net);
-        int stop = g_term;
-        MPI_Allreduce(MPI_IN_PLACE, &stop, 1, MPI_INT, MPI_MAX, comm);
-        if (done_steps % c.ckpt_every == 0 || done_steps == c.steps || stop) {
+        const int stop = ct_stop_agree(g);
+        if (done_steps % c->ckpt_every == 0 || done_steps == c->steps || stop) {
             ct_info("d3m train: step %lld, L1 (scaled residual) %.5f over the last %d steps, "
                     "%.1f s", (long long)done_steps, loss_acc / nacc, nacc, ct_wtime() - t0);
             loss_acc = 0;
             nacc = 0;
-            CT_CHECK_GOTO(rc, model_save(net, &mm, c.checkpoint, comm));
+            CT_CHECK_GOTO(rc, model_save(net, mm, c->checkpoint, g));
         }
-        if (stop) {
-            interrupted = 1;
-            break;
-        }
+        if (stop)
+            CT_FAIL_GOTO(rc, CT_ERR_STATE, "SIGTERM at step %lld; checkpoint %s written, run "
+                         "again to resume", (long long)done_steps, c->checkpoint);
     }
-    sigaction(SIGTERM, &old_sa, NULL);
-    if (interrupted) {
-        ct_info("d3m train: interrupted at step %lld; checkpoint %s written, run again to resume",
-                (long long)ct_unet_step_count(net), c.checkpoint);
-        exitc = CT_EXIT_PARTIAL;
-    } else {
-        if (rank == 0 && !ct_file_exists(c.checkpoint))
-            rc = CT_OK;
-        ct_info("d3m train: done, %lld steps; model %s", (long long)ct_unet_step_count(net),
-                c.checkpoint);
-        exitc = 0;
-    }
+    ct_info("d3m train: done, %lld steps; model %s", (long long)ct_unet_step_count(net),
+            c->checkpoint);
 fail:
-    if (rc != CT_OK) {
-        rc = ct_agree_msg(comm, rc);
-        exitc = ct_cli_fail(cmd, comm);
-    }
-done:
-    for (int64_t p = 0; p < npair; p++) {
-        if (lc)
-            free(lc[p]);
-        if (res)
-            free(res[p]);
-    }
-    free(lc);
-    free(res);
-    free(full);
-    free(aug);
+    for (int q = 0; q < 2; q++)
+        ct_free(&j->raw[q]);
     free(x);
     free(t);
     free(y);
     free(dy);
     ct_unet_destroy(&net);
-    return exitc;
+    return rc;
+}
+
+static int do_train(const char *config, long steps_override, MPI_Comm comm)
+{
+    const char *cmd = "d3m train";
+    d3m_cfg c;
+    int size;
+    MPI_Comm_size(comm, &size);
+    train_job j;
+    memset(&j, 0, sizeof j);
+    j.c = &c;
+    ct_runner *r = NULL;
+    ct_runner_report rep;
+    memset(&rep, 0, sizeof rep);
+    ct_status rc = load_cfg(config, &c, comm);
+    if (rc != CT_OK)
+        return ct_cli_fail(cmd, comm);
+    if (steps_override > 0)
+        c.steps = steps_override;
+    if (c.batch < size)
+        return ct_cli_usage_error(cmd, comm, "[train] batch = %ld is below the %d ranks", c.batch,
+                                  size);
+    /* SLURM sends SIGTERM, then SIGKILL after KillWait (default 30 s): checkpoint
+     * after the current step, or end as killed by SIGTERM after 25 s */
+    ct_stop_on_sigterm(25);
+    rc = train_stats(&c, &j.mm, comm);
+    if (rc == CT_OK) {
+        /* one item (the whole training) on one group of every rank: the runner skips
+         * it when the checkpoint has reached the steps and records a failure */
+        ct_runner_settings rs;
+        ct_runner_settings_defaults(&rs);
+        rs.group_size = 0;
+        ct_runner_job job = {.n_items = 1, .is_done = train_is_done, .run = train_run,
+                             .user = &j};
+        rc = ct_runner_create(&r, &rs, comm);
+        if (rc == CT_OK)
+            rc = ct_runner_run(r, &job, &rep);
+        if (rc == CT_OK && rep.n_skipped)
+            ct_info("d3m train: %s has reached %ld steps already", c.checkpoint, c.steps);
+        if (rc == CT_OK && rep.n_failed)
+            rc = ct_error_set(rep.first_status, __func__, __LINE__, "%s", rep.first_error);
+    }
+    ct_runner_report_free(&rep);
+    ct_runner_destroy(&r);
+    if (rc == CT_OK)
+        return 0;
+    ct_cli_fail(cmd, comm);
+    return ct_stop_agree(comm) ? 128 + SIGTERM : 1;
 }
 
 /* ------------------------------------------------------------- d3m apply */
@@ -1084,7 +1395,7 @@ static int do_apply(const char *model, const char *snapdir, const char *out, MPI
     rc = ct_agree_msg(comm, rc);
     if (rc != CT_OK)
         return ct_cli_fail(cmd, comm);
-    const int64_t N = mm.N, cells = N * N * N;
+    const int64_t N = mm.ph.N, cells = N * N * N;
     ct_snapshot *s = NULL;
     ct_snapshot_header hd;
     ct_particles p;
@@ -1092,18 +1403,7 @@ static int do_apply(const char *model, const char *snapdir, const char *out, MPI
     rc = ct_snapshot_open(&s, snapdir, comm);
     if (rc == CT_OK) {
         hd = *ct_snapshot_get_header(s);
-        if (fabs(hd.box - mm.box) > 1e-6 * mm.box)
-            rc = ct_error_set(CT_ERR_FORMAT, __func__, __LINE__,
-                              "%s: box %g Mpc/h, but the model %s was trained on %g Mpc/h",
-                              snapdir, hd.box, model, mm.box);
-        else if (hd.npart_total[1] != cells)
-            rc = ct_error_set(CT_ERR_FORMAT, __func__, __LINE__,
-                              "%s: %lld CDM particles, but the model %s was trained on %lld^3",
-                              snapdir, (long long)hd.npart_total[1], model, (long long)N);
-        else if (fabs(hd.redshift - mm.redshift) > 1e-3)
-            rc = ct_error_set(CT_ERR_FORMAT, __func__, __LINE__,
-                              "%s: redshift %g, but the model %s was trained at z = %g", snapdir,
-                              hd.redshift, model, mm.redshift);
+        rc = model_check(&mm, model, snapdir, hd.npart_total[1], hd.box, hd.redshift, -1);
     }
     rc = ct_agree_msg(comm, rc);
     if (rc == CT_OK) {
@@ -1116,7 +1416,7 @@ static int do_apply(const char *model, const char *snapdir, const char *out, MPI
         rc = ct_calloc(&d, (size_t)(3 * cells), sizeof(float), "displacement");
     rc = ct_agree_msg(comm, rc);
     if (rc == CT_OK) {
-        rc = ct_d3m_displacement(p.pos, p.id, p.n, N, mm.box, 0, comm, d);
+        rc = ct_d3m_displacement(p.pos, p.id, p.n, N, mm.ph.box, 0, comm, d);
         if (rc != CT_OK)
             rc = ct_error_set(rc, __func__, __LINE__, "%s: %s", snapdir, ct_error_message());
         rc = ct_agree_msg(comm, rc);
@@ -1131,7 +1431,7 @@ static int do_apply(const char *model, const char *snapdir, const char *out, MPI
         if (rc == CT_OK)
             rc = ct_calloc(&pos, (size_t)(3 * cells), sizeof(float), "positions");
         if (rc == CT_OK)
-            ct_d3m_positions(pred, N, mm.box, pos);
+            ct_d3m_positions(pred, N, mm.ph.box, pos);
     }
     rc = ct_agree_msg(comm, rc);
     if (rc == CT_OK) {
@@ -1142,7 +1442,7 @@ static int do_apply(const char *model, const char *snapdir, const char *out, MPI
         cb.n = rank == 0 ? cells : 0;
         cb.n_total = cells;
         cb.pos = pos;
-        cb.mass_uniform = mm.mass_cb;
+        cb.mass_uniform = mm.ph.mass_cb;
         const ct_particles *parts[6] = {NULL, &cb, NULL, NULL, NULL, NULL};
         ct_write_settings ws;
         ct_write_settings_defaults(&ws);
@@ -1151,15 +1451,15 @@ static int do_apply(const char *model, const char *snapdir, const char *out, MPI
         int sn = -1;
         if (b && sscanf(b + 1, "%d", &sn) == 1 && sn >= 0)
             ws.snapnum = sn;
-        hd.omega_m = mm.omega_m;
-        hd.omega_l = mm.omega_l;
+        hd.omega_m = mm.ph.omega_m;
+        hd.omega_l = mm.ph.omega_l;
         rc = ct_mkdir_p(out);
         rc = ct_agree_msg(comm, rc);
         if (rc == CT_OK)
             rc = ct_snapshot_write(out, &hd, parts, &ws, comm);
         if (rc == CT_OK)
             ct_info("d3m apply: predicted M_nu = %g eV snapshot of %s written to %s/snapdir_%03d",
-                    mm.m_nu, snapdir, out, ws.snapnum);
+                    mm.ph.m_nu, snapdir, out, ws.snapnum);
     }
     ct_snapshot_close(&s);
     ct_unet_destroy(&net);
@@ -1178,12 +1478,15 @@ static const char *const ENAMES[NFIELD] = {"target", "d3m", "zeldovich", "growth
 #define PDF_HI 1.0 /* log10(1 + delta_R) */
 #define NVOID 12
 
+#define NKMAX 1024 /* P(k) bins (N <= 512: at most sqrt(3) 256 + 1 shells of width kF) */
+#define NBK 64
+
+/* The measurements of one pair (a runner result), then their sum over the pairs. */
 typedef struct {
-    int nk;
-    double *k, *P[NFIELD], *X[NFIELD]; /* P: auto, X: cross with the target */
+    int nk, nbk;
+    double k[NKMAX], P[NFIELD][NKMAX], X[NFIELD][NKMAX]; /* P: auto, X: cross with the target */
     double pdf[NFIELD][NPDF];
-    int nbk;
-    double bk_theta[64], bk[NFIELD][64], bq[NFIELD][64];
+    double bk_theta[NBK], bk[NFIELD][NBK], bq[NFIELD][NBK];
     double voids[NFIELD][NVOID], void_r[NVOID + 1];
     long nvoids[NFIELD];
 } eval_acc;
@@ -1199,11 +1502,11 @@ static ct_status density_mesh(ct_mesh *m, const float *d, int64_t N, double box,
     return ct_pk_field(m, NULL, &ps, 1, &set, &sw, &sw2, &np);
 }
 
-static ct_status eval_pair(const d3m_cfg *c, const pair_meta *pm, float *f[NFIELD],
-                           eval_acc *acc, int first)
+/* One pair's measurements into acc (zeroed by the caller). */
+static ct_status eval_pair(const pair_meta *pm, float *f[NFIELD], eval_acc *acc)
 {
-    const int64_t N = pm->N, cells = N * N * N;
-    const double box = pm->box;
+    const int64_t N = pm->ph.N, cells = N * N * N;
+    const double box = pm->ph.box;
     ct_status rc = CT_OK;
     ct_mesh *m[NFIELD] = {NULL}, *w = NULL;
     float *pos = NULL;
@@ -1213,7 +1516,6 @@ static ct_status eval_pair(const d3m_cfg *c, const pair_meta *pm, float *f[NFIEL
     ct_mesh_settings_defaults(&ms);
     ms.n = N;
     ms.box = box;
-    (void)c;
     CT_CHECK_GOTO(rc, ct_calloc(&pos, (size_t)(3 * cells), sizeof(float), "positions"));
     CT_CHECK_GOTO(rc, ct_calloc(&rho, (size_t)cells, sizeof(double), "density"));
     CT_CHECK_GOTO(rc, ct_mesh_create(&w, &ms, MPI_COMM_SELF));
@@ -1230,16 +1532,12 @@ static ct_status eval_pair(const d3m_cfg *c, const pair_meta *pm, float *f[NFIEL
         memset(&px, 0, sizeof px);
         CT_CHECK_GOTO(rc, ct_pk_bin(m[q], NULL, &ps, &pa));
         rc = ct_pk_bin(m[q], m[0], &ps, &px);
-        if (rc == CT_OK && first && q == 0) {
+        if (rc == CT_OK && pa.nbins > NKMAX)
+            rc = ct_error_set(CT_ERR_RANGE, __func__, __LINE__, "%d P(k) bins (at most %d)",
+                              pa.nbins, NKMAX);
+        if (rc == CT_OK && q == 0) {
             acc->nk = pa.nbins;
-            rc = ct_calloc(&acc->k, (size_t)pa.nbins, sizeof(double), "k");
-            for (int e = 0; e < NFIELD && rc == CT_OK; e++) {
-                rc = ct_calloc(&acc->P[e], (size_t)pa.nbins, sizeof(double), "P");
-                if (rc == CT_OK)
-                    rc = ct_calloc(&acc->X[e], (size_t)pa.nbins, sizeof(double), "X");
-            }
-            if (rc == CT_OK)
-                memcpy(acc->k, pa.k, (size_t)pa.nbins * sizeof(double));
+            memcpy(acc->k, pa.k, (size_t)pa.nbins * sizeof(double));
         }
         for (int b = 0; rc == CT_OK && b < acc->nk && b < pa.nbins; b++) {
             acc->P[q][b] += pa.P0[b];
@@ -1264,7 +1562,7 @@ static ct_status eval_pair(const d3m_cfg *c, const pair_meta *pm, float *f[NFIEL
         for (int q = 0; q < NFIELD; q++) {
             CT_CHECK_GOTO(rc, ct_bk_measure(m[q], &bs, 0.0, &bk));
             int nb = 0;
-            for (int t = 0; t < bk->ntri && nb < 64; t++) {
+            for (int t = 0; t < bk->ntri && nb < NBK; t++) {
                 int a = bk->tri[3 * t], b = bk->tri[3 * t + 1], e = bk->tri[3 * t + 2], k3;
                 if (a == j1 && b == j2)
                     k3 = e;
@@ -1276,7 +1574,7 @@ static ct_status eval_pair(const d3m_cfg *c, const pair_meta *pm, float *f[NFIEL
                     continue;
                 if (a == j1 && b == j2 && e == j2 && j1 != j2 && k3 != e)
                     continue;
-                if (first && q == 0) {
+                if (q == 0) {
                     double ct = ((double)k3 * k3 - (double)j1 * j1 - (double)j2 * j2) /
                                 (2.0 * j1 * j2);
                     acc->bk_theta[nb] = acos(fmax(-1.0, fmin(1.0, ct)));
@@ -1285,7 +1583,7 @@ static ct_status eval_pair(const d3m_cfg *c, const pair_meta *pm, float *f[NFIEL
                 acc->bq[q][nb] += bk->Q[t];
                 nb++;
             }
-            if (first && q == 0)
+            if (q == 0)
                 acc->nbk = nb;
             ct_bk_result_destroy(&bk);
         }
@@ -1327,7 +1625,7 @@ static ct_status eval_pair(const d3m_cfg *c, const pair_meta *pm, float *f[NFIEL
         ct_void *v = NULL;
         int64_t nv = 0;
         CT_CHECK_GOTO(rc, ct_void_find(rho, N, box, &vs, &v, &nv));
-        if (first && q == 0)
+        if (q == 0)
             for (int b = 0; b <= NVOID; b++)
                 acc->void_r[b] = vs.r_min * pow(vs.r_max / vs.r_min, (double)b / NVOID);
         for (int64_t i = 0; i < nv; i++) {
@@ -1362,33 +1660,44 @@ static ct_status write_text(const char *path, const char *text)
     return ct_atomic_commit(tmp, path);
 }
 
-/* growable text buffer */
+/* Every held-out pair is one item of the runner (groups of one rank: the fields of
+ * a pair are gathered on one process anyway); the per-pair measurements come back
+ * as results and are summed in pair order, so the numbers do not depend on the
+ * number of ranks. */
 typedef struct {
-    char *s;
-    size_t n, cap;
-} sbuf;
+    const d3m_cfg *c;
+    const char *model;
+    const model_meta *mm;
+    ct_unet *net; /* this rank's copy, loaded for its first pair */
+} eval_job;
 
-static void sb_printf(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sb_printf(sbuf *b, const char *fmt, ...)
+static ct_status eval_run(int64_t item, MPI_Comm g, void *user, void *result)
 {
-    va_list ap;
-    for (;;) {
-        va_start(ap, fmt);
-        int k = vsnprintf(b->s ? b->s + b->n : NULL, b->s ? b->cap - b->n : 0, fmt, ap);
-        va_end(ap);
-        if (k < 0)
-            return;
-        if (b->s && b->n + (size_t)k < b->cap) {
-            b->n += (size_t)k;
-            return;
-        }
-        size_t cap = (b->cap + (size_t)k + 1) * 2;
-        char *s = realloc(b->s, cap);
-        if (!s)
-            return;
-        b->s = s;
-        b->cap = cap;
-    }
+    eval_job *j = user;
+    const int64_t N = j->mm->ph.N, cells = N * N * N;
+    const long i = j->c->test[0] + (long)item;
+    float *f[NFIELD] = {NULL};
+    char path[PATH_MAX + 32];
+    pair_meta pm;
+    ct_status rc = CT_OK;
+    (void)g;
+    pair_path(j->c, i, path, sizeof path);
+    CT_CHECK(pair_read(path, &pm, NULL));
+    CT_CHECK(model_check(j->mm, j->model, path, pm.ph.N * pm.ph.N * pm.ph.N, pm.ph.box,
+                         pm.ph.redshift, pm.ph.m_nu));
+    if (!j->net)
+        CT_CHECK(ct_unet_load(&j->net, j->model, MPI_COMM_SELF));
+    for (int q = 0; q < NFIELD; q++)
+        CT_CHECK_GOTO(rc, ct_calloc(&f[q], (size_t)(3 * cells), sizeof(float), "eval field"));
+    float *rd[4] = {f[4], f[0], f[2], f[3]}; /* lcdm, mnu, zeldovich, growth */
+    CT_CHECK_GOTO(rc, pair_read(path, &pm, rd));
+    CT_CHECK_GOTO(rc, model_apply(j->net, j->mm, f[4], f[1]));
+    CT_CHECK_GOTO(rc, eval_pair(&pm, f, result));
+    ct_log_rank_msg(CT_LOG_INFO, "d3m eval: pair %ld done", i);
+fail:
+    for (int q = 0; q < NFIELD; q++)
+        free(f[q]);
+    return rc;
 }
 
 static int do_eval(const char *config, const char *model, const char *outdir, MPI_Comm comm)
@@ -1404,50 +1713,63 @@ static int do_eval(const char *config, const char *model, const char *outdir, MP
         model = c.checkpoint;
     if (!outdir)
         outdir = c.eval_out;
-    /* serial: the fields of a pair are gathered on one process anyway */
-    eval_acc acc;
-    memset(&acc, 0, sizeof acc);
-    ct_unet *net = NULL;
+    eval_acc *accp = NULL;
     model_meta mm;
-    float *f[NFIELD] = {NULL};
     sbuf sb = {0};
-    int npairs = 0;
-    if (rank == 0) {
-        rc = model_meta_read(model, &mm);
+    ct_runner *r = NULL;
+    ct_runner_report rep;
+    memset(&rep, 0, sizeof rep);
+    const int npairs = (int)(c.test[1] - c.test[0]);
+    eval_job j = {&c, model, &mm, NULL};
+    rc = model_meta_read(model, &mm);
+    if (rc == CT_OK)
+        rc = ct_calloc(&accp, 1, sizeof *accp, "evaluation sums");
+    rc = ct_agree_msg(comm, rc);
+    if (rc == CT_OK) {
+        ct_runner_settings rs;
+        ct_runner_settings_defaults(&rs);
+        rs.group_size = 1;
+        ct_runner_job job = {.n_items = npairs, .run = eval_run, .result_size = sizeof(eval_acc),
+                             .user = &j};
+        rc = ct_runner_create(&r, &rs, comm);
         if (rc == CT_OK)
-            rc = ct_unet_load(&net, model, MPI_COMM_SELF);
-        const int64_t N = mm.N, cells = N * N * N;
-        for (int q = 0; q < NFIELD && rc == CT_OK; q++)
-            rc = ct_calloc(&f[q], (size_t)(3 * cells), sizeof(float), "eval field");
-        for (long i = c.test[0]; rc == CT_OK && i < c.test[1]; i++) {
-            char path[PATH_MAX + 32];
-            pair_path(&c, i, path, sizeof path);
-            pair_meta pm;
-            float *rd[4] = {f[4], f[0], f[2], f[3]}; /* lcdm, mnu, zeldovich, growth */
-            rc = pair_read(path, &pm, NULL);
-            if (rc == CT_OK && (pm.N != N || fabs(pm.box - mm.box) > 1e-6 * mm.box ||
-                                fabs(pm.m_nu - mm.m_nu) > 1e-9 ||
-                                fabs(pm.redshift - mm.redshift) > 1e-6))
-                rc = ct_error_set(CT_ERR_FORMAT, __func__, __LINE__,
-                                  "%s: N %lld, box %g, M_nu %g, z %g, but the model %s has %lld, "
-                                  "%g, %g, %g", path, (long long)pm.N, pm.box, pm.m_nu,
-                                  pm.redshift, model, (long long)N, mm.box, mm.m_nu,
-                                  mm.redshift);
-            if (rc == CT_OK)
-                rc = pair_read(path, &pm, rd);
-            if (rc == CT_OK)
-                rc = model_apply(net, &mm, f[4], f[1]);
-            if (rc == CT_OK)
-                rc = eval_pair(&c, &pm, f, &acc, npairs == 0);
-            if (rc == CT_OK)
-                ct_log_rank_msg(CT_LOG_INFO, "d3m eval: pair %ld done", i);
-            npairs++;
-        }
+            rc = ct_runner_run(r, &job, &rep);
+        if (rc == CT_OK && rep.n_failed)
+            rc = ct_error_set(rep.first_status, __func__, __LINE__, "%s", rep.first_error);
+    }
+    ct_unet_destroy(&j.net);
+    if (rc == CT_OK && rank == 0) {
+        /* the sums over the pairs, in pair order (whatever rank measured them) */
+        eval_acc *acc = accp;
+        const eval_acc *res = rep.results;
+        memset(acc, 0, sizeof *acc);
+        acc->nk = res[0].nk, acc->nbk = res[0].nbk;
+        memcpy(acc->k, res[0].k, sizeof acc->k);
+        memcpy(acc->bk_theta, res[0].bk_theta, sizeof acc->bk_theta);
+        memcpy(acc->void_r, res[0].void_r, sizeof acc->void_r);
+        for (int e = 0; e < npairs; e++)
+            for (int q = 0; q < NFIELD; q++) {
+                const eval_acc *p = &res[e];
+                for (int b = 0; b < acc->nk; b++) {
+                    acc->P[q][b] += p->P[q][b];
+                    acc->X[q][b] += p->X[q][b];
+                }
+                for (int b = 0; b < NPDF; b++)
+                    acc->pdf[q][b] += p->pdf[q][b];
+                for (int b = 0; b < acc->nbk; b++) {
+                    acc->bk[q][b] += p->bk[q][b];
+                    acc->bq[q][b] += p->bq[q][b];
+                }
+                for (int b = 0; b < NVOID; b++)
+                    acc->voids[q][b] += p->voids[q][b];
+                acc->nvoids[q] += p->nvoids[q];
+            }
+        const int64_t N = mm.ph.N;
         if (rc == CT_OK)
             rc = ct_mkdir_p(outdir);
         if (rc == CT_OK) {
             const double kmin = c.eval_kmin;
-            const double kmax = c.eval_kmax > 0 ? c.eval_kmax : 0.5 * M_PI * (double)N / mm.box;
+            const double kmax = c.eval_kmax > 0 ? c.eval_kmax : 0.5 * M_PI * (double)N / mm.ph.box;
             char path[PATH_MAX + 32];
             /* T(k), r(k) */
             sb.n = 0;
@@ -1456,22 +1778,22 @@ static int do_eval(const char *config, const char *model, const char *outdir, MP
                            "# k [h/Mpc] P_target T_d3m T_zeldovich T_growth T_lcdm r_d3m "
                            "r_zeldovich r_growth r_lcdm  (T = sqrt(P/P_target), r = "
                            "P_x/sqrt(P P_target))\n",
-                   npairs, c.test[0], c.test[1], mm.m_nu, mm.redshift, (long long)N, mm.box);
+                   npairs, c.test[0], c.test[1], mm.ph.m_nu, mm.ph.redshift, (long long)N, mm.ph.box);
             double sT[NFIELD] = {0}, sR[NFIELD] = {0}, mT[NFIELD] = {0}, mR[NFIELD] = {0};
             int nb = 0;
-            for (int b = 0; b < acc.nk; b++) {
-                if (!(acc.P[0][b] > 0))
+            for (int b = 0; b < acc->nk; b++) {
+                if (!(acc->P[0][b] > 0))
                     continue;
-                sb_printf(&sb, "%.6g %.6g", acc.k[b], acc.P[0][b] / npairs);
+                sb_printf(&sb, "%.6g %.6g", acc->k[b], acc->P[0][b] / npairs);
                 for (int q = 1; q < NFIELD; q++)
-                    sb_printf(&sb, " %.6f", sqrt(acc.P[q][b] / acc.P[0][b]));
+                    sb_printf(&sb, " %.6f", sqrt(acc->P[q][b] / acc->P[0][b]));
                 for (int q = 1; q < NFIELD; q++)
-                    sb_printf(&sb, " %.9f", acc.X[q][b] / sqrt(acc.P[q][b] * acc.P[0][b]));
+                    sb_printf(&sb, " %.9f", acc->X[q][b] / sqrt(acc->P[q][b] * acc->P[0][b]));
                 sb_printf(&sb, "\n");
-                if (acc.k[b] >= kmin && acc.k[b] <= kmax) {
+                if (acc->k[b] >= kmin && acc->k[b] <= kmax) {
                     for (int q = 1; q < NFIELD; q++) {
-                        double dT = fabs(sqrt(acc.P[q][b] / acc.P[0][b]) - 1);
-                        double dr = 1 - acc.X[q][b] / sqrt(acc.P[q][b] * acc.P[0][b]);
+                        double dT = fabs(sqrt(acc->P[q][b] / acc->P[0][b]) - 1);
+                        double dr = 1 - acc->X[q][b] / sqrt(acc->P[q][b] * acc->P[0][b]);
                         sT[q] += dT, sR[q] += dr;
                         mT[q] = fmax(mT[q], dT), mR[q] = fmax(mR[q], dr);
                     }
@@ -1492,7 +1814,7 @@ static int do_eval(const char *config, const char *model, const char *outdir, MP
             for (int b = 0; b < NPDF; b++) {
                 sb_printf(&sb, "%.4f", PDF_LO + (b + 0.5) * (PDF_HI - PDF_LO) / NPDF);
                 for (int q = 0; q < NFIELD; q++)
-                    sb_printf(&sb, " %.6g", acc.pdf[q][b] / npairs);
+                    sb_printf(&sb, " %.6g", acc->pdf[q][b] / npairs);
                 sb_printf(&sb, "\n");
             }
             snprintf(path, sizeof path, "%s/pdf.txt", outdir);
@@ -1504,16 +1826,16 @@ static int do_eval(const char *config, const char *model, const char *outdir, MP
                            "(shells of width kF), averaged over %d pairs; no shot noise "
                            "subtracted\n# theta/pi B_target B_d3m/B_target B_zeldovich/B_target "
                            "B_growth/B_target B_lcdm/B_target Q_target\n",
-                   lround(0.25 / (2 * M_PI / mm.box)) * 2 * M_PI / mm.box,
-                   lround(0.15 / (2 * M_PI / mm.box)) * 2 * M_PI / mm.box, npairs);
+                   lround(0.25 / (2 * M_PI / mm.ph.box)) * 2 * M_PI / mm.ph.box,
+                   lround(0.15 / (2 * M_PI / mm.ph.box)) * 2 * M_PI / mm.ph.box, npairs);
             double bkres[NFIELD] = {0};
-            for (int t = 0; t < acc.nbk; t++) {
-                sb_printf(&sb, "%.4f %.6g", acc.bk_theta[t] / M_PI, acc.bk[0][t] / npairs);
+            for (int t = 0; t < acc->nbk; t++) {
+                sb_printf(&sb, "%.4f %.6g", acc->bk_theta[t] / M_PI, acc->bk[0][t] / npairs);
                 for (int q = 1; q < NFIELD; q++) {
-                    sb_printf(&sb, " %.5f", acc.bk[q][t] / acc.bk[0][t]);
-                    bkres[q] += fabs(acc.bk[q][t] / acc.bk[0][t] - 1) / acc.nbk;
+                    sb_printf(&sb, " %.5f", acc->bk[q][t] / acc->bk[0][t]);
+                    bkres[q] += fabs(acc->bk[q][t] / acc->bk[0][t] - 1) / acc->nbk;
                 }
-                sb_printf(&sb, " %.5f\n", acc.bq[0][t] / npairs);
+                sb_printf(&sb, " %.5f\n", acc->bq[0][t] / npairs);
             }
             snprintf(path, sizeof path, "%s/bk.txt", outdir);
             if (rc == CT_OK)
@@ -1527,12 +1849,12 @@ static int do_eval(const char *config, const char *model, const char *outdir, MP
             for (int q = 0; q < NFIELD; q++)
                 sb_printf(&sb, " %s", ENAMES[q]);
             sb_printf(&sb, "\n");
-            const double vol = mm.box * mm.box * mm.box * npairs;
+            const double vol = mm.ph.box * mm.ph.box * mm.ph.box * npairs;
             for (int b = 0; b < NVOID; b++) {
-                sb_printf(&sb, "%.3f %.3f", acc.void_r[b], acc.void_r[b + 1]);
+                sb_printf(&sb, "%.3f %.3f", acc->void_r[b], acc->void_r[b + 1]);
                 for (int q = 0; q < NFIELD; q++)
                     sb_printf(&sb, " %.6g",
-                              acc.voids[q][b] / vol / log(acc.void_r[b + 1] / acc.void_r[b]));
+                              acc->voids[q][b] / vol / log(acc->void_r[b + 1] / acc->void_r[b]));
                 sb_printf(&sb, "\n");
             }
             snprintf(path, sizeof path, "%s/voids.txt", outdir);
@@ -1544,14 +1866,14 @@ static int do_eval(const char *config, const char *model, const char *outdir, MP
                            "k range %.3f - %.3f h/Mpc (%d bins; kmax = half the particle "
                            "Nyquist frequency unless [eval] kmax)\n\n"
                            "%-10s %12s %12s %12s %12s %12s %8s\n",
-                   model, npairs, c.test[0], c.test[1], mm.m_nu, kmin, kmax, nb, "field",
+                   model, npairs, c.test[0], c.test[1], mm.ph.m_nu, kmin, kmax, nb, "field",
                    "mean|T-1|", "max|T-1|", "mean(1-r)", "max(1-r)", "mean|B/Bt-1|", "voids");
             for (int q = 1; q < NFIELD; q++)
                 sb_printf(&sb, "%-10s %12.3e %12.3e %12.3e %12.3e %12.3e %8ld\n", ENAMES[q],
                           nb ? sT[q] / nb : 0, mT[q], nb ? sR[q] / nb : 0, mR[q], bkres[q],
-                          acc.nvoids[q]);
+                          acc->nvoids[q]);
             sb_printf(&sb, "%-10s %12s %12s %12s %12s %12s %8ld\n", "target", "", "", "", "", "",
-                      acc.nvoids[0]);
+                      acc->nvoids[0]);
             int beatT = nb > 0 && sT[1] < sT[2] && sT[1] < sT[3];
             int beatR = nb > 0 && sR[1] < sR[2] && sR[1] < sR[3];
             sb_printf(&sb, "\nverdict: T(k) %s, r(k) %s both baselines (mean over the k range)\n",
@@ -1564,14 +1886,10 @@ static int do_eval(const char *config, const char *model, const char *outdir, MP
         }
     }
     rc = ct_agree_msg(comm, rc);
-    for (int q = 0; q < NFIELD; q++) {
-        free(f[q]);
-        free(acc.P[q]);
-        free(acc.X[q]);
-    }
-    free(acc.k);
+    ct_runner_report_free(&rep);
+    ct_runner_destroy(&r);
+    free(accp);
     free(sb.s);
-    ct_unet_destroy(&net);
     return rc == CT_OK ? 0 : ct_cli_fail(cmd, comm);
 }
 

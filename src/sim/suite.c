@@ -328,23 +328,35 @@ static ct_status suite_table(const ct_suite_settings *s, int64_t i, ct_cosmo_par
     return CT_OK;
 }
 
+void ct_suite_sim(const ct_suite_settings *s, const double *row, int64_t i, ct_cosmo_params *cp,
+                  ct_sim_settings *ss)
+{
+    if (cp) {
+        *cp = s->cosmo;
+        cp->omega_m = row[CT_P_OMEGA_M];
+        cp->omega_b = row[CT_P_OMEGA_B];
+        cp->h = row[CT_P_H];
+        cp->n_s = row[CT_P_N_S];
+        cp->sigma8 = row[CT_P_SIGMA_8];
+        cp->m_nu = row[CT_P_M_NU];
+        cp->w = row[CT_P_W];
+        cp->f_r0 = row[CT_P_F_R0];
+    }
+    if (ss) {
+        *ss = s->sim;
+        ss->f_nl = row[CT_P_F_NL];
+        ss->seed = s->seed + (uint64_t)i;
+    }
+}
+
 static ct_status one_sim(const ct_suite_settings *s, const double *row, int64_t i, const char *dir,
                          MPI_Comm g)
 {
     ct_status rc = CT_OK;
     ct_cosmo *c = NULL;
-    ct_cosmo_params cp = s->cosmo;
-    cp.omega_m = row[CT_P_OMEGA_M];
-    cp.omega_b = row[CT_P_OMEGA_B];
-    cp.h = row[CT_P_H];
-    cp.n_s = row[CT_P_N_S];
-    cp.sigma8 = row[CT_P_SIGMA_8];
-    cp.m_nu = row[CT_P_M_NU];
-    cp.w = row[CT_P_W];
-    cp.f_r0 = row[CT_P_F_R0];
-    ct_sim_settings ss = s->sim;
-    ss.f_nl = row[CT_P_F_NL];
-    ss.seed = s->seed + (uint64_t)i;
+    ct_cosmo_params cp;
+    ct_sim_settings ss;
+    ct_suite_sim(s, row, i, &cp, &ss);
     double *tk = NULL, *tp = NULL;
     rc = suite_table(s, i, &cp, &tk, &tp);
     if (rc == CT_OK)
