@@ -196,6 +196,13 @@ ct_status ct_d3m_displacement(const float *pos, const uint64_t *id, int64_t n, i
  * transformed particles is the transformed field. */
 ct_status ct_d3m_augment(const float *d, int C, int64_t N, const int flip[3], const int perm[3],
                          float *out);
+/* The same transformation of a cube cut from a lattice (C x S^3, not periodic):
+ * reflection reverses the cube (i -> S - 1 - i). A sub-cube [o, o + S) of the
+ * transformed lattice is this transformation of the lattice's sub-cube whose
+ * corner along axis perm[a] is o[a], or N - o[a] - S + 1 when flip[a] (so a
+ * training sample needs only that sub-cube of the stored field). */
+ct_status ct_d3m_augment_cube(const float *d, int C, int64_t S, const int flip[3],
+                              const int perm[3], float *out);
 
 #ifdef __cplusplus
 }

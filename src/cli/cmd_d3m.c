@@ -258,29 +258,62 @@ static ct_status h5_write_floats(hid_t f, const char *path, const char *name, co
     return CT_OK;
 }
 
-static ct_status h5_read_floats(hid_t f, const char *path, const char *name, float *v, int64_t C,
-                                int64_t N)
+/* A field (3 x N^3 floats) of an open pair file, its shape checked. */
+typedef struct {
+    hid_t d, fs;
+} field_h;
+
+static void field_close(field_h *h)
 {
-    if (!ct_h5_exists(f, name))
-        CT_FAIL(CT_ERR_FORMAT, "%s: no dataset %s", path, name);
-    hid_t d = H5Dopen2(f, name, H5P_DEFAULT);
-    hid_t sp = d < 0 ? -1 : H5Dget_space(d);
+    if (h->fs >= 0)
+        H5Sclose(h->fs);
+    if (h->d >= 0)
+        H5Dclose(h->d);
+    h->d = h->fs = -1;
+}
+
+static ct_status field_open(hid_t f, const char *path, const char *name, int64_t N, field_h *h)
+{
     hsize_t dims[4] = {0, 0, 0, 0};
-    int rk = sp < 0 ? -1 : H5Sget_simple_extent_ndims(sp);
-    if (rk == 4)
-        H5Sget_simple_extent_dims(sp, dims, NULL);
-    herr_t e = -1;
-    if (rk == 4 && dims[0] == (hsize_t)C && dims[1] == (hsize_t)N && dims[2] == (hsize_t)N &&
-        dims[3] == (hsize_t)N)
-        e = H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, v);
-    if (sp >= 0)
-        H5Sclose(sp);
-    if (d >= 0)
-        H5Dclose(d);
-    if (e < 0)
-        CT_FAIL(CT_ERR_FORMAT, "%s: dataset %s is not a readable %lld x %lld^3 float field",
-                path, name, (long long)C, (long long)N);
+    h->d = ct_h5_exists(f, name) ? H5Dopen2(f, name, H5P_DEFAULT) : -1;
+    h->fs = h->d < 0 ? -1 : H5Dget_space(h->d);
+    if (h->fs < 0 || H5Sget_simple_extent_ndims(h->fs) != 4 ||
+        H5Sget_simple_extent_dims(h->fs, dims, NULL) < 0 || dims[0] != 3 ||
+        dims[1] != (hsize_t)N || dims[2] != (hsize_t)N || dims[3] != (hsize_t)N) {
+        field_close(h);
+        CT_FAIL(CT_ERR_FORMAT, "%s: dataset %s is not a readable 3 x %lld^3 float field", path,
+                name, (long long)N);
+    }
     return CT_OK;
+}
+
+/* The block cnt at file offset fo into dst, a buffer of shape md, at offset mo. */
+static ct_status field_read(field_h *h, const char *path, const char *name, const hsize_t fo[4],
+                            const hsize_t cnt[4], const hsize_t md[4], const hsize_t mo[4],
+                            float *dst)
+{
+    hid_t ms = H5Screate_simple(4, md, NULL);
+    herr_t e = ms < 0 ? -1 : H5Sselect_hyperslab(h->fs, H5S_SELECT_SET, fo, NULL, cnt, NULL);
+    if (e >= 0)
+        e = H5Sselect_hyperslab(ms, H5S_SELECT_SET, mo, NULL, cnt, NULL);
+    if (e >= 0)
+        e = H5Dread(h->d, H5T_NATIVE_FLOAT, ms, h->fs, H5P_DEFAULT, dst);
+    if (ms >= 0)
+        H5Sclose(ms);
+    if (e < 0)
+        CT_FAIL(CT_ERR_IO, "%s: cannot read a block of %s", path, name);
+    return CT_OK;
+}
+
+/* The whole field (3 x N^3). */
+static ct_status h5_read_floats(hid_t f, const char *path, const char *name, float *v, int64_t N)
+{
+    field_h h;
+    const hsize_t zero[4] = {0, 0, 0, 0}, all[4] = {3, (hsize_t)N, (hsize_t)N, (hsize_t)N};
+    CT_CHECK(field_open(f, path, name, N, &h));
+    ct_status rc = field_read(&h, path, name, zero, all, all, zero, v);
+    field_close(&h);
+    return rc;
 }
 
 /* N and the header cosmology (before the caller's own attributes), then the growth
@@ -390,7 +423,7 @@ static ct_status pair_read(const char *path, pair_meta *m, float *fields[4])
     CT_CHECK(pair_open(path, m, &f));
     for (int q = 0; q < 4; q++)
         if (fields && fields[q])
-            CT_CHECK_GOTO(rc, h5_read_floats(f, path, FIELDS[q], fields[q], 3, m->ph.N));
+            CT_CHECK_GOTO(rc, h5_read_floats(f, path, FIELDS[q], fields[q], m->ph.N));
 fail:
     H5Fclose(f);
     return rc;
@@ -419,20 +452,13 @@ static ct_status read_subcube(hid_t f, const char *path, const char *name, int64
     const int64_t nr = S / N + 2;
     hsize_t *run = NULL; /* 3 axes x 3 arrays (file, len, at) x nr */
     int n[3];
-    hid_t d = -1, fs = -1, ms = -1;
-    hsize_t md[4] = {3, (hsize_t)S, (hsize_t)S, (hsize_t)S}, dims[4] = {0, 0, 0, 0};
-    CT_CHECK(ct_calloc(&run, (size_t)(9 * nr), sizeof(hsize_t), "sub-cube runs"));
+    field_h h;
+    const hsize_t md[4] = {3, (hsize_t)S, (hsize_t)S, (hsize_t)S};
+    CT_CHECK(field_open(f, path, name, N, &h));
+    CT_CHECK_GOTO(rc, ct_calloc(&run, (size_t)(9 * nr), sizeof(hsize_t), "sub-cube runs"));
     for (int a = 0; a < 3; a++)
         n[a] = axis_runs(o[a], S, N, run + (3 * a) * nr, run + (3 * a + 1) * nr,
                          run + (3 * a + 2) * nr);
-    d = ct_h5_exists(f, name) ? H5Dopen2(f, name, H5P_DEFAULT) : -1;
-    fs = d < 0 ? -1 : H5Dget_space(d);
-    if (fs < 0 || H5Sget_simple_extent_ndims(fs) != 4 ||
-        H5Sget_simple_extent_dims(fs, dims, NULL) < 0 || dims[0] != 3 ||
-        dims[1] != (hsize_t)N || dims[2] != (hsize_t)N || dims[3] != (hsize_t)N)
-        CT_FAIL_GOTO(rc, CT_ERR_FORMAT, "%s: dataset %s is not a readable 3 x %lld^3 float field",
-                     path, name, (long long)N);
-    ms = H5Screate_simple(4, md, NULL);
     for (int i = 0; i < n[0]; i++)
         for (int j = 0; j < n[1]; j++)
             for (int k = 0; k < n[2]; k++) {
@@ -443,18 +469,10 @@ static ct_status read_subcube(hid_t f, const char *path, const char *name, int64
                     cnt[a + 1] = run[(3 * a + 1) * nr + r[a]];
                     mo[a + 1] = run[(3 * a + 2) * nr + r[a]];
                 }
-                if (H5Sselect_hyperslab(fs, H5S_SELECT_SET, fo, NULL, cnt, NULL) < 0 ||
-                    H5Sselect_hyperslab(ms, H5S_SELECT_SET, mo, NULL, cnt, NULL) < 0 ||
-                    H5Dread(d, H5T_NATIVE_FLOAT, ms, fs, H5P_DEFAULT, dst) < 0)
-                    CT_FAIL_GOTO(rc, CT_ERR_IO, "%s: cannot read a sub-cube of %s", path, name);
+                CT_CHECK_GOTO(rc, field_read(&h, path, name, fo, cnt, md, mo, dst));
             }
 fail:
-    if (ms >= 0)
-        H5Sclose(ms);
-    if (fs >= 0)
-        H5Sclose(fs);
-    if (d >= 0)
-        H5Dclose(d);
+    field_close(&h);
     free(run);
     return rc;
 }
@@ -464,24 +482,13 @@ fail:
 static ct_status read_planes(hid_t f, const char *path, const char *name, int64_t N, int c,
                              int64_t i0, int64_t ni, float *dst)
 {
-    hid_t d = ct_h5_exists(f, name) ? H5Dopen2(f, name, H5P_DEFAULT) : -1;
-    hid_t fs = d < 0 ? -1 : H5Dget_space(d);
-    hsize_t fo[4] = {(hsize_t)c, (hsize_t)i0, 0, 0}, cnt[4] = {1, (hsize_t)ni, (hsize_t)N,
-                                                                (hsize_t)N};
-    hid_t ms = H5Screate_simple(4, cnt, NULL);
-    herr_t e = fs < 0 || ms < 0 ? -1 : H5Sselect_hyperslab(fs, H5S_SELECT_SET, fo, NULL, cnt, NULL);
-    if (e >= 0)
-        e = H5Dread(d, H5T_NATIVE_FLOAT, ms, fs, H5P_DEFAULT, dst);
-    if (ms >= 0)
-        H5Sclose(ms);
-    if (fs >= 0)
-        H5Sclose(fs);
-    if (d >= 0)
-        H5Dclose(d);
-    if (e < 0)
-        CT_FAIL(CT_ERR_FORMAT, "%s: cannot read planes %lld-%lld of channel %d of %s", path,
-                (long long)i0, (long long)(i0 + ni - 1), c, name);
-    return CT_OK;
+    field_h h;
+    const hsize_t fo[4] = {(hsize_t)c, (hsize_t)i0, 0, 0}, zero[4] = {0, 0, 0, 0};
+    const hsize_t cnt[4] = {1, (hsize_t)ni, (hsize_t)N, (hsize_t)N};
+    CT_CHECK(field_open(f, path, name, N, &h));
+    ct_status rc = field_read(&h, path, name, fo, cnt, cnt, zero, dst);
+    field_close(&h);
+    return rc;
 }
 
 /* ------------------------------------------------------------- d3m pairs */
@@ -1163,23 +1170,8 @@ static ct_status train_sample(train_job *j, int64_t p, int sym, const int64_t o[
         j->raw[0][e] = (float)(j->raw[0][e] / j->mm.scale_in);
         j->raw[1][e] = (float)(r / j->mm.scale_out);
     }
-    for (int ch = 0; ch < 3; ch++) {
-        /* component ch of the output is component perm[ch] of the input */
-        const float sign = flip[ch] ? -1.0f : 1.0f;
-        const float *in[2] = {j->raw[0] + perm[ch] * S3, j->raw[1] + perm[ch] * S3};
-        float *out[2] = {x + ch * S3, t + ch * S3};
-        for (int64_t l0 = 0; l0 < S; l0++)
-            for (int64_t l1 = 0; l1 < S; l1++)
-                for (int64_t l2 = 0; l2 < S; l2++) {
-                    const int64_t l[3] = {l0, l1, l2};
-                    int64_t ls[3];
-                    for (int a = 0; a < 3; a++)
-                        ls[perm[a]] = flip[a] ? S - 1 - l[a] : l[a];
-                    const int64_t src = (ls[0] * S + ls[1]) * S + ls[2], dst = (l0 * S + l1) * S + l2;
-                    out[0][dst] = sign * in[0][src];
-                    out[1][dst] = sign * in[1][src];
-                }
-    }
+    CT_CHECK_GOTO(rc, ct_d3m_augment_cube(j->raw[0], 3, S, flip, perm, x));
+    CT_CHECK_GOTO(rc, ct_d3m_augment_cube(j->raw[1], 3, S, flip, perm, t));
 fail:
     H5Fclose(f);
     return rc;

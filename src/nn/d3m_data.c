@@ -72,8 +72,10 @@ fail:
     return rc;
 }
 
-ct_status ct_d3m_augment(const float *d, int C, int64_t N, const int flip[3], const int perm[3],
-                         float *out)
+/* Reflection along an axis: i -> (N - shift - i) mod N (shift 0: the lattice's
+ * q -> -q; shift 1: a cube reversed, i -> N - 1 - i). */
+static ct_status augment(const float *d, int C, int64_t N, const int flip[3], const int perm[3],
+                         int64_t shift, float *out)
 {
     if (C < 3 || N < 1 || d == out)
         CT_FAIL(CT_ERR_ARG, "bad augmentation request (C %d, N %lld)", C, (long long)N);
@@ -96,9 +98,21 @@ ct_status ct_d3m_augment(const float *d, int C, int64_t N, const int flip[3], co
                     const int64_t io[3] = {i0, i1, i2};
                     int64_t is[3];
                     for (int a = 0; a < 3; a++)
-                        is[perm[a]] = flip[a] ? (N - io[a]) % N : io[a];
+                        is[perm[a]] = flip[a] ? (N - shift - io[a]) % N : io[a];
                     o[(i0 * N + i1) * N + i2] = sign * in[(is[0] * N + is[1]) * N + is[2]];
                 }
     }
     return CT_OK;
+}
+
+ct_status ct_d3m_augment(const float *d, int C, int64_t N, const int flip[3], const int perm[3],
+                         float *out)
+{
+    return augment(d, C, N, flip, perm, 0, out);
+}
+
+ct_status ct_d3m_augment_cube(const float *d, int C, int64_t S, const int flip[3],
+                              const int perm[3], float *out)
+{
+    return augment(d, C, S, flip, perm, 1, out);
 }

@@ -3,7 +3,11 @@
  * equals the displacement field of the transformed particles (positions x -> the
  * permuted, reflected x mod box; lattice cells and IDs transformed alike), as
  * ct_d3m_displacement computes it; a scalar channel moves without sign changes;
- * a non-permutation is refused. */
+ * a non-permutation is refused. ct_d3m_augment_cube (what lazy training uses): for
+ * every symmetry and corners that wrap, the periodic sub-cube [o, o + S) of the
+ * augmented field equals the cube transformation of the stored field's sub-cube
+ * at the corner the header gives, exactly (only copies and sign flips), for S < N,
+ * S = N and S > N. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,6 +70,41 @@ int main(int argc, char **argv)
             }
         }
     CT_EXPECT(bad == 0);
+    /* sub-cubes: crop of the augmented lattice == augment_cube of the lattice's crop */
+    int bad_cube = 0;
+    const int64_t sides[3] = {4, 6, 9}, corners[4][3] = {{0, 0, 0}, {5, 1, 3}, {-2, 4, -7}, {3, 5, 2}};
+    float *sub = malloc(4 * 9 * 9 * 9 * sizeof(float)), *got = malloc(4 * 9 * 9 * 9 * sizeof(float));
+    for (int si = 0; si < 3; si++)
+        for (int pi = 0; pi < 6; pi++)
+            for (int f = 0; f < 8; f++)
+                for (int oc = 0; oc < 4; oc++) {
+                    const int64_t S = sides[si], S3 = S * S * S, *o = corners[oc];
+                    const int *perm = perms[pi];
+                    const int flip[3] = {f & 1, (f >> 1) & 1, (f >> 2) & 1};
+                    int64_t st[3];
+                    for (int a = 0; a < 3; a++)
+                        st[perm[a]] = flip[a] ? N - o[a] - S + 1 : o[a];
+                    CT_EXPECT_OK(ct_d3m_augment(d, 4, N, flip, perm, aug));
+                    for (int ch = 0; ch < 4; ch++) /* the stored field's sub-cube at st */
+                        for (int64_t l = 0; l < S3; l++) {
+                            const int64_t l3[3] = {l / (S * S), (l / S) % S, l % S};
+                            int64_t g[3];
+                            for (int a = 0; a < 3; a++)
+                                g[a] = ((st[a] + l3[a]) % N + N) % N;
+                            sub[ch * S3 + l] = d[ch * cells + (g[0] * N + g[1]) * N + g[2]];
+                        }
+                    CT_EXPECT_OK(ct_d3m_augment_cube(sub, 4, S, flip, perm, got));
+                    for (int ch = 0; ch < 4; ch++) /* the augmented field's sub-cube at o */
+                        for (int64_t l = 0; l < S3; l++) {
+                            const int64_t l3[3] = {l / (S * S), (l / S) % S, l % S};
+                            int64_t g[3];
+                            for (int a = 0; a < 3; a++)
+                                g[a] = ((o[a] + l3[a]) % N + N) % N;
+                            bad_cube += got[ch * S3 + l] != aug[ch * cells + (g[0] * N + g[1]) * N + g[2]];
+                        }
+                }
+    CT_EXPECT(bad_cube == 0);
+    free(sub), free(got);
     const int notperm[3] = {0, 0, 2}, noflip[3] = {0, 0, 0};
     CT_EXPECT(ct_d3m_augment(d, 4, N, noflip, notperm, aug) == CT_ERR_ARG);
     CT_EXPECT(strstr(ct_error_message(), "not a permutation") != NULL);
