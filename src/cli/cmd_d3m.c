@@ -196,14 +196,32 @@ static ct_status read_cfg(ct_config *cfg, d3m_cfg *c)
     return CT_OK;
 }
 
-static ct_status load_cfg(const char *path, d3m_cfg *c, MPI_Comm comm)
+/* Load the config file at path and read it into out with `read` (the D3M config or
+ * a suite config); collective, the status agreed. */
+static ct_status load_with(const char *path, ct_status (*read)(ct_config *, void *), void *out,
+                           MPI_Comm comm)
 {
     ct_config *cfg = NULL;
     ct_status rc = ct_config_load(&cfg, path, comm);
     if (rc == CT_OK)
-        rc = read_cfg(cfg, c);
+        rc = read(cfg, out);
     ct_config_destroy(&cfg);
     return ct_agree_msg(comm, rc);
+}
+
+static ct_status read_d3m(ct_config *cfg, void *out)
+{
+    return read_cfg(cfg, out);
+}
+
+static ct_status read_suite(ct_config *cfg, void *out)
+{
+    return cli_suite_read(cfg, out);
+}
+
+static ct_status load_cfg(const char *path, d3m_cfg *c, MPI_Comm comm)
+{
+    return load_with(path, read_d3m, c, comm);
 }
 
 /* ------------------------------------------------------------ pair files */
@@ -723,16 +741,6 @@ static ct_status pairs_finish(int64_t k, ct_status st, const char *msg, const vo
     return CT_OK;
 }
 
-static ct_status read_suite_cfg(const char *path, cli_suite_cfg *sc, MPI_Comm comm)
-{
-    ct_config *cfg = NULL;
-    ct_status rc = ct_config_load(&cfg, path, comm);
-    if (rc == CT_OK)
-        rc = cli_suite_read(cfg, sc);
-    ct_config_destroy(&cfg);
-    return ct_agree_msg(comm, rc);
-}
-
 static int do_pairs(const char *config, MPI_Comm comm)
 {
     const char *cmd = "d3m pairs";
@@ -748,9 +756,9 @@ static int do_pairs(const char *config, MPI_Comm comm)
     if (rc == CT_OK)
         rc = load_cfg(config, &c, comm);
     if (rc == CT_OK)
-        rc = read_suite_cfg(c.lcdm_cfg, l, comm);
+        rc = load_with(c.lcdm_cfg, read_suite, l, comm);
     if (rc == CT_OK)
-        rc = read_suite_cfg(c.mnu_cfg, n, comm);
+        rc = load_with(c.mnu_cfg, read_suite, n, comm);
     if (rc == CT_OK)
         rc = ct_suite_params(&l->s, &lv);
     if (rc == CT_OK)

@@ -15,6 +15,20 @@
 #include "cosmotl/unet.h"
 #include "testlib.h"
 
+/* The periodic sub-cube [o, o + S) of a 4 x N^3 field. */
+static void crop(const float *f, int64_t N, const int64_t o[3], int64_t S, float *dst)
+{
+    const int64_t S3 = S * S * S;
+    for (int ch = 0; ch < 4; ch++)
+        for (int64_t l = 0; l < S3; l++) {
+            const int64_t l3[3] = {l / (S * S), (l / S) % S, l % S};
+            int64_t g[3];
+            for (int a = 0; a < 3; a++)
+                g[a] = ((o[a] + l3[a]) % N + N) % N;
+            dst[ch * S3 + l] = f[ch * N * N * N + (g[0] * N + g[1]) * N + g[2]];
+        }
+}
+
 int main(int argc, char **argv)
 {
     CT_TEST_BEGIN(argc, argv);
@@ -85,23 +99,11 @@ int main(int argc, char **argv)
                     for (int a = 0; a < 3; a++)
                         st[perm[a]] = flip[a] ? N - o[a] - S + 1 : o[a];
                     CT_EXPECT_OK(ct_d3m_augment(d, 4, N, flip, perm, aug));
-                    for (int ch = 0; ch < 4; ch++) /* the stored field's sub-cube at st */
-                        for (int64_t l = 0; l < S3; l++) {
-                            const int64_t l3[3] = {l / (S * S), (l / S) % S, l % S};
-                            int64_t g[3];
-                            for (int a = 0; a < 3; a++)
-                                g[a] = ((st[a] + l3[a]) % N + N) % N;
-                            sub[ch * S3 + l] = d[ch * cells + (g[0] * N + g[1]) * N + g[2]];
-                        }
+                    crop(d, N, st, S, sub); /* the stored field's sub-cube at st */
                     CT_EXPECT_OK(ct_d3m_augment_cube(sub, 4, S, flip, perm, got));
-                    for (int ch = 0; ch < 4; ch++) /* the augmented field's sub-cube at o */
-                        for (int64_t l = 0; l < S3; l++) {
-                            const int64_t l3[3] = {l / (S * S), (l / S) % S, l % S};
-                            int64_t g[3];
-                            for (int a = 0; a < 3; a++)
-                                g[a] = ((o[a] + l3[a]) % N + N) % N;
-                            bad_cube += got[ch * S3 + l] != aug[ch * cells + (g[0] * N + g[1]) * N + g[2]];
-                        }
+                    crop(aug, N, o, S, sub); /* the augmented field's sub-cube at o */
+                    for (int64_t l = 0; l < 4 * S3; l++)
+                        bad_cube += got[l] != sub[l];
                 }
     CT_EXPECT(bad_cube == 0);
     free(sub), free(got);
