@@ -176,6 +176,12 @@ ct_status ct_mesh_paint(ct_mesh *m, const ct_paint_settings *s, int64_t n, const
  * owning rank. Fills ghost planes from their owners (the field is unchanged).
  * Collective. */
 ct_status ct_mesh_readout(ct_mesh *m, ct_mas mas, int64_t n, const float *pos, double *out);
+/* The same for nm meshes of one geometry at once (e.g. the three components of
+ * a force): out[i * nm + j] is mesh j at particle i, each value bit-identical to
+ * ct_mesh_readout of mesh j; the kernel weights are computed once per particle.
+ * Collective. */
+ct_status ct_mesh_readout_n(ct_mesh *const *m, int nm, ct_mas mas, int64_t n, const float *pos,
+                            double *out);
 
 /* Convert a painted mass field into the overdensity delta = rho / mean - 1
  * (mean over the mesh). Fails if the mean is not positive. Collective. */

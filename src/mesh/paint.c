@@ -565,12 +565,26 @@ ct_status ct_mesh_ghosts_fill_(ct_mesh *m)
     return CT_OK;
 }
 
-ct_status ct_mesh_readout(ct_mesh *m, ct_mas mas, int64_t n, const float *pos, double *out)
+/* Readout of nm meshes of one geometry at the same particles: the kernel
+ * weights and cells are computed once per particle, out[i * nm + j] is mesh j
+ * (the same operations in the same order as a readout of mesh j alone). */
+static ct_status readout_many(ct_mesh *const *ms, int nm, ct_mas mas, int64_t n, const float *pos,
+                              double *out)
 {
     ct_status rc = CT_OK, lrc = CT_OK;
+    const ct_mesh *m = ms[0];
     int p = (int)mas;
-    if (m->fourier)
-        lrc = ct_error_set(CT_ERR_STATE, __func__, __LINE__, "readout needs a real-space mesh");
+    for (int j = 0; j < nm && lrc == CT_OK; j++) {
+        const ct_mesh *mj = ms[j];
+        if (mj->fourier)
+            lrc = ct_error_set(CT_ERR_STATE, __func__, __LINE__, "readout needs a real-space mesh");
+        else if (mj->N != m->N || mj->box != m->box || mj->x0 != m->x0 || mj->nx != m->nx ||
+                 mj->size != m->size)
+            lrc = ct_error_set(CT_ERR_ARG, __func__, __LINE__,
+                               "readout of meshes of different geometries");
+    }
+    if (lrc != CT_OK)
+        ;
     else if (p < 1 || p > 4)
         lrc = ct_error_set(CT_ERR_ARG, __func__, __LINE__, "unknown mass-assignment scheme %d", p);
     else if (n < 0 || (n > 0 && (!pos || !out)))
@@ -578,8 +592,11 @@ ct_status ct_mesh_readout(ct_mesh *m, ct_mas mas, int64_t n, const float *pos, d
     else
         lrc = check_owned(m, n, pos, NULL);
     CT_CHECK_GOTO(rc, ct_agree(m->comm, lrc));
-    CT_CHECK_GOTO(rc, ct_mesh_ghosts_fill_(m));
+    for (int j = 0; j < nm; j++)
+        CT_CHECK_GOTO(rc, ct_mesh_ghosts_fill_(ms[j]));
     const int64_t N = m->N;
+    const ptrdiff_t plane = (ptrdiff_t)m->plane, row = m->row, x0 = m->x0;
+    const double ih = m->inv_h;
     if (p == 2) {
         /* CIC (the PM force readout): the loop below with p = 2 known to the
          * compiler, same operations in the same order */
@@ -588,22 +605,28 @@ ct_status ct_mesh_readout(ct_mesh *m, ct_mas mas, int64_t n, const float *pos, d
             const float *x = pos + 3 * i;
             int64_t s0, s1, s2;
             double w0[4], w1[4], w2[4];
-            kernel(2, x[0] * m->inv_h, &s0, w0);
-            kernel(2, x[1] * m->inv_h, &s1, w1);
-            kernel(2, x[2] * m->inv_h, &s2, w2);
+            kernel(2, x[0] * ih, &s0, w0);
+            kernel(2, x[1] * ih, &s1, w1);
+            kernel(2, x[2] * ih, &s2, w2);
             const int64_t z0 = wrap(s2, N), z1 = wrap(s2 + 1, N);
-            double v = 0;
-            for (int a = 0; a < 2; a++) {
-                const ct_real *pl = m->data + (ptrdiff_t)(s0 + a - m->x0) * (ptrdiff_t)m->plane;
-                for (int b = 0; b < 2; b++) {
-                    const ct_real *r = pl + wrap(s1 + b, N) * m->row;
-                    double vb = 0;
-                    vb += w2[0] * r[z0];
-                    vb += w2[1] * r[z1];
-                    v += w0[a] * w1[b] * vb;
+            ptrdiff_t off[2][2];
+            for (int a = 0; a < 2; a++)
+                for (int b = 0; b < 2; b++)
+                    off[a][b] = (ptrdiff_t)(s0 + a - x0) * plane + wrap(s1 + b, N) * row;
+            for (int j = 0; j < nm; j++) {
+                const ct_real *d = ms[j]->data;
+                double v = 0;
+                for (int a = 0; a < 2; a++) {
+                    for (int b = 0; b < 2; b++) {
+                        const ct_real *r = d + off[a][b];
+                        double vb = 0;
+                        vb += w2[0] * r[z0];
+                        vb += w2[1] * r[z1];
+                        v += w0[a] * w1[b] * vb;
+                    }
                 }
+                out[i * nm + j] = v;
             }
-            out[i] = v;
         }
         goto fail;
     }
@@ -612,22 +635,41 @@ ct_status ct_mesh_readout(ct_mesh *m, ct_mas mas, int64_t n, const float *pos, d
         const float *x = pos + 3 * i;
         int64_t s0, s1, s2;
         double w0[4], w1[4], w2[4];
-        kernel(p, x[0] * m->inv_h, &s0, w0);
-        kernel(p, x[1] * m->inv_h, &s1, w1);
-        kernel(p, x[2] * m->inv_h, &s2, w2);
-        double v = 0;
-        for (int a = 0; a < p; a++) {
-            const ct_real *pl = m->data + (ptrdiff_t)(s0 + a - m->x0) * (ptrdiff_t)m->plane;
-            for (int b = 0; b < p; b++) {
-                const ct_real *r = pl + wrap(s1 + b, N) * m->row;
-                double vb = 0;
-                for (int c = 0; c < p; c++)
-                    vb += w2[c] * r[wrap(s2 + c, N)];
-                v += w0[a] * w1[b] * vb;
+        kernel(p, x[0] * ih, &s0, w0);
+        kernel(p, x[1] * ih, &s1, w1);
+        kernel(p, x[2] * ih, &s2, w2);
+        for (int j = 0; j < nm; j++) {
+            const ct_real *d = ms[j]->data;
+            double v = 0;
+            for (int a = 0; a < p; a++) {
+                const ct_real *pl = d + (ptrdiff_t)(s0 + a - x0) * plane;
+                for (int b = 0; b < p; b++) {
+                    const ct_real *r = pl + wrap(s1 + b, N) * row;
+                    double vb = 0;
+                    for (int c = 0; c < p; c++)
+                        vb += w2[c] * r[wrap(s2 + c, N)];
+                    v += w0[a] * w1[b] * vb;
+                }
             }
+            out[i * nm + j] = v;
         }
-        out[i] = v;
     }
 fail:
     return rc;
+}
+
+ct_status ct_mesh_readout(ct_mesh *m, ct_mas mas, int64_t n, const float *pos, double *out)
+{
+    return readout_many(&m, 1, mas, n, pos, out);
+}
+
+ct_status ct_mesh_readout_n(ct_mesh *const *m, int nm, ct_mas mas, int64_t n, const float *pos,
+                            double *out)
+{
+    if (!m || nm < 1 || nm > 64)
+        CT_FAIL(CT_ERR_ARG, "readout of %d meshes (need 1..64)", nm);
+    for (int j = 0; j < nm; j++)
+        if (!m[j])
+            CT_FAIL(CT_ERR_ARG, "readout: mesh %d is NULL", j);
+    return readout_many(m, nm, mas, n, pos, out);
 }

@@ -71,18 +71,20 @@ void ct_force_kernel_free(ct_force_kernel *fk)
     *fk = (ct_force_kernel){0};
 }
 
-ct_status ct_sim_grad_readout(const ct_mesh *m, ct_mesh *work, const ct_force_kernel *fk,
-                              const double *radial, int64_t n, const float *pos, double *rd,
-                              double *out, ct_timers *t)
+ct_status ct_sim_grad_readout(ct_mesh *m, ct_mesh *w0, ct_mesh *w1, const ct_force_kernel *fk,
+                              const double *radial, int64_t n, const float *pos, double *out,
+                              ct_timers *t)
 {
     ptrdiff_t y0, ny;
     ct_mesh_klocal(m, &y0, &ny);
-    const ct_complex *s = ct_mesh_complex((ct_mesh *)m);
+    const ct_complex *s = ct_mesh_complex(m);
     const int64_t N = ct_mesh_n(m), nz = N / 2 + 1;
     const int deconv = fk->kind != CT_FORCE_FD2;
+    /* component ax goes to dst[ax]; the last one overwrites delta(k) in m
+     * itself, mode by mode after reading it, so no copy of the mesh is made */
+    ct_mesh *dst[3] = {w0, w1, m};
     for (int ax = 0; ax < 3; ax++) {
-        CT_CHECK(ct_mesh_copy(work, m));
-        ct_complex *d = ct_mesh_complex(work);
+        ct_complex *d = ct_mesh_complex(dst[ax]);
         /* The modes in the layout of ct_kiter (ky plane, then kx, then kz
          * fastest) with the per-row factors hoisted: the same operations in
          * the same order as ct_force_gradient(), so the same bits, at a
@@ -98,9 +100,9 @@ ct_status ct_sim_grad_readout(const ct_mesh *m, ct_mesh *work, const ct_force_ke
                     const int64_t n2 = n01 + i2 * i2, ia = ax == 2 ? i2 : irow;
                     double g = fk->fd[ia];
                     if (deconv) {
-                        double t = fk->tau[n2];
+                        double tt = fk->tau[n2];
                         double w = w01 * fk->winv[i2];
-                        g = (1.0 - t) * g + t * fk->kex[ia] * w * w;
+                        g = (1.0 - tt) * g + tt * fk->kex[ia] * w * w;
                     }
                     g *= radial[n2];
                     const ptrdiff_t idx = base + (ptrdiff_t)i2;
@@ -110,27 +112,26 @@ ct_status ct_sim_grad_readout(const ct_mesh *m, ct_mesh *work, const ct_force_ke
                 }
             }
         }
+        ct_mesh_set_fourier(dst[ax]);
         if (t)
             ct_timer_start(t, "fft");
-        ct_status rc = ct_mesh_c2r(work);
+        ct_status rc = ct_mesh_c2r(dst[ax]);
         if (t)
             ct_timer_stop(t, "fft");
         CT_CHECK(rc);
-        if (t)
-            ct_timer_start(t, "readout");
-        rc = ct_mesh_readout(work, CT_MAS_CIC, n, pos, rd);
-        if (t)
-            ct_timer_stop(t, "readout");
-        CT_CHECK(rc);
-        for (int64_t i = 0; i < n; i++)
-            out[i * 3 + ax] = rd[i];
     }
-    return CT_OK;
+    /* one readout of the three meshes: CIC weights once per particle */
+    if (t)
+        ct_timer_start(t, "readout");
+    ct_status rc = ct_mesh_readout_n(dst, 3, CT_MAS_CIC, n, pos, out);
+    if (t)
+        ct_timer_stop(t, "readout");
+    return rc;
 }
 
-ct_status ct_sim_pgd(ct_mesh *m, ct_mesh *work, const ct_force_kernel *fk, double alpha,
-                     double kl, double ks, int64_t n, const float *pos, double *rd, double *dis,
-                     float *out, ct_timers *t)
+ct_status ct_sim_pgd(ct_mesh *m, ct_mesh *w0, ct_mesh *w1, const ct_force_kernel *fk, double alpha,
+                     double kl, double ks, int64_t n, const float *pos, double *dis, float *out,
+                     ct_timers *t)
 {
     ct_status rc = CT_OK;
     double *radial = NULL;
@@ -147,14 +148,13 @@ ct_status ct_sim_pgd(ct_mesh *m, ct_mesh *work, const ct_force_kernel *fk, doubl
     ps.mas = CT_MAS_CIC;
     if (t)
         ct_timer_start(t, "pgd");
-    ct_mesh_zero(m);
-    rc = ct_mesh_paint(m, &ps, n, pos, NULL, 1.0);
+    rc = ct_mesh_paint(m, &ps, n, pos, NULL, 1.0); /* zeroes m first */
     if (rc == CT_OK)
         rc = ct_mesh_to_overdensity(m, NULL);
     if (rc == CT_OK)
         rc = ct_mesh_r2c(m);
     if (rc == CT_OK)
-        rc = ct_sim_grad_readout(m, work, fk, radial, n, pos, rd, dis, NULL);
+        rc = ct_sim_grad_readout(m, w0, w1, fk, radial, n, pos, dis, NULL);
     if (t)
         ct_timer_stop(t, "pgd");
     CT_CHECK_GOTO(rc, rc);

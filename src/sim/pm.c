@@ -11,9 +11,8 @@
 typedef struct {
     const ct_cosmo *c;
     ct_mesh *pm;      /* B np per side */
-    ct_mesh *work;
+    ct_mesh *work, *work2; /* the force components (with pm) */
     double *acc;      /* n x 3 */
-    double *rd;       /* readout buffer, n */
     int64_t cap;
     double *src;      /* per |n|^2: 1.5 Om S(k, a) / k^2 */
     /* f(R) screening: fifth-force table 1.5 Om S (mu - 1) / k^2, a table of
@@ -49,10 +48,6 @@ static ct_status grow(pm_state *st, int64_t n)
         CT_FAIL(CT_ERR_MEMORY, "PM: cannot allocate accelerations for %lld particles",
                 (long long)n);
     st->acc = a;
-    double *r = realloc(st->rd, (size_t)cap * sizeof(double));
-    if (!r)
-        CT_FAIL(CT_ERR_MEMORY, "PM: cannot allocate readout buffer");
-    st->rd = r;
     st->cap = cap;
     return CT_OK;
 }
@@ -83,7 +78,7 @@ static ct_status forces(pm_state *st, ct_sim_particles *p, double a)
     ct_paint_settings_defaults(&ps);
     ps.mas = CT_MAS_CIC;
     tstart(st->t, "paint");
-    ct_mesh_zero(m); /* back to real space after last step's transform */
+    /* painting zeroes the mesh and puts it back into real space itself */
     ct_status rc = ct_mesh_paint(m, &ps, p->n, p->pos, NULL, 1.0);
     if (rc == CT_OK)
         rc = ct_mesh_to_overdensity(m, NULL);
@@ -113,10 +108,10 @@ static ct_status forces(pm_state *st, ct_sim_particles *p, double a)
                                        st->src5);
         tstop(st->t, "screening");
         CT_CHECK(rc);
-        return ct_sim_grad_readout(st->scr, st->work, &st->fk, st->ones, p->n, p->pos, st->rd,
+        return ct_sim_grad_readout(st->scr, st->work, st->work2, &st->fk, st->ones, p->n, p->pos,
                                    st->acc, st->t);
     }
-    return ct_sim_grad_readout(m, st->work, &st->fk, st->src, p->n, p->pos, st->rd, st->acc,
+    return ct_sim_grad_readout(m, st->work, st->work2, &st->fk, st->src, p->n, p->pos, st->acc,
                                st->t);
 }
 
@@ -155,8 +150,8 @@ static ct_status output(pm_state *st, const ct_sim_settings *s, ct_sim_particles
     const size_t n = (size_t)(p->n > 0 ? p->n : 1);
     CT_CHECK(ct_calloc(&moved, n * 3, sizeof(float), "PGD positions"));
     CT_CHECK_GOTO(rc, ct_calloc(&dis, n * 3, sizeof(double), "PGD displacements"));
-    rc = ct_sim_pgd(st->pm, st->work, &st->fk, s->pgd_alpha * d * d, s->pgd_kl * kp,
-                    s->pgd_ks * kp, p->n, p->pos, st->rd, dis, moved, st->t);
+    rc = ct_sim_pgd(st->pm, st->work, st->work2, &st->fk, s->pgd_alpha * d * d, s->pgd_kl * kp,
+                    s->pgd_ks * kp, p->n, p->pos, dis, moved, st->t);
     if (rc == CT_OK) {
         float *keep = p->pos;
         p->pos = moved;
@@ -240,6 +235,7 @@ ct_status ct_sim_run(const ct_cosmo *c, const ct_sim_settings *s, ct_sim_output_
         ms.threads = s->threads;
         CT_CHECK_GOTO(rc, ct_mesh_create(&st.pm, &ms, comm));
         CT_CHECK_GOTO(rc, ct_mesh_create(&st.work, &ms, comm));
+        CT_CHECK_GOTO(rc, ct_mesh_create(&st.work2, &ms, comm));
         st.n2max = 3 * (ms.n / 2) * (ms.n / 2);
         CT_CHECK_GOTO(rc, ct_calloc(&st.src, (size_t)st.n2max + 1, sizeof(double), "PM source"));
         st.screen = ct_cosmo_get_params(c)->f_r0 != 0 && s->fr_screening;
@@ -281,8 +277,8 @@ fail:
     ct_sim_particles_free(&p);
     ct_mesh_destroy(&st.pm);
     ct_mesh_destroy(&st.work);
+    ct_mesh_destroy(&st.work2);
     free(st.acc);
-    free(st.rd);
     free(st.src);
     free(st.src5);
     free(st.ones);

@@ -51,18 +51,20 @@ static inline double ct_force_gradient(const ct_force_kernel *fk, const ct_kmode
 }
 
 /* out[i*3+ax] = the field i G_ax(k) radial[|n|^2] delta(k) read out (CIC) at
- * pos[i], for ax = 0, 1, 2; m holds delta(k) (unchanged), work is scratch and
- * rd a buffer of n doubles. Collective. */
-ct_status ct_sim_grad_readout(const ct_mesh *m, ct_mesh *work, const ct_force_kernel *fk,
-                              const double *radial, int64_t n, const float *pos, double *rd,
-                              double *out, ct_timers *t);
+ * pos[i], for ax = 0, 1, 2; m holds delta(k) and is consumed: on return w0, w1
+ * and m hold the three components in real space (one c2r each, no copy; one
+ * readout of all three). Collective. */
+ct_status ct_sim_grad_readout(ct_mesh *m, ct_mesh *w0, ct_mesh *w1, const ct_force_kernel *fk,
+                              const double *radial, int64_t n, const float *pos, double *out,
+                              ct_timers *t);
 
 /* PGD (Dai, Feng & Seljak 2018): the displaced positions out = pos + alpha i k
  * exp(-kl^2/k^2 - (k/ks)^4) delta(k) / k^2 (kl, ks in h/Mpc), delta painted
- * from pos (CIC) on m. rd is scratch for n doubles, dis for 3n. Collective. */
-ct_status ct_sim_pgd(ct_mesh *m, ct_mesh *work, const ct_force_kernel *fk, double alpha,
-                     double kl, double ks, int64_t n, const float *pos, double *rd, double *dis,
-                     float *out, ct_timers *t);
+ * from pos (CIC) on m; w0, w1 are scratch meshes, dis scratch for 3n doubles.
+ * Collective. */
+ct_status ct_sim_pgd(ct_mesh *m, ct_mesh *w0, ct_mesh *w1, const ct_force_kernel *fk, double alpha,
+                     double kl, double ks, int64_t n, const float *pos, double *dis, float *out,
+                     ct_timers *t);
 
 /* f(R) screening (screen.c): Phi_crit / c^2 = 1.5 |f_R(a)| (Winther & Ferreira
  * 2015), and the PM source out(k) = tab_gr[|n|^2] delta(k) + tab_5[|n|^2]

@@ -111,6 +111,34 @@ static void run(int N, double L, int threads, int np_global)
                 for (int64_t i = 0; i < n; i++)
                     rerr = fmax(rerr, fabs(o1[i] - o2[id[i]]) / (fabs(o2[id[i]]) + 1e-300));
                 CT_EXPECT(rerr <= tol_paint);
+                /* several meshes at once (the PM force): each value is
+                 * bit-identical to its own readout; mesh 1 = -2 x mesh 0 (exact) */
+                {
+                    ct_mesh *m2 = NULL;
+                    CT_EXPECT_OK(ct_mesh_create(&m2, &ms, comm));
+                    CT_EXPECT_OK(ct_mesh_copy(m2, m));
+                    ct_real *d2 = ct_mesh_real(m2);
+                    for (ptrdiff_t q = 0; q < nx * N * row; q++)
+                        d2[q] = -2 * d2[q];
+                    double *o3 = malloc(sizeof(double) * (n + 1));
+                    double *on = malloc(sizeof(double) * 3 * (n + 1));
+                    CT_EXPECT_OK(ct_mesh_readout(m2, (ct_mas)p, n, pos, o3));
+                    ct_mesh *three[3] = {m, m2, m};
+                    CT_EXPECT_OK(ct_mesh_readout_n(three, 3, (ct_mas)p, n, pos, on));
+                    int same = 1;
+                    for (int64_t i = 0; i < n; i++)
+                        same &= on[3 * i] == o1[i] && on[3 * i + 1] == o3[i] &&
+                                on[3 * i + 2] == o1[i];
+                    CT_EXPECT(same);
+                    /* a mesh of another geometry is refused on every rank */
+                    ct_mesh *bad[2] = {m, ref};
+                    if (size > 1)
+                        CT_EXPECT(ct_mesh_readout_n(bad, 2, (ct_mas)p, n, pos, on) != CT_OK);
+                    CT_EXPECT(ct_mesh_readout_n(three, 0, (ct_mas)p, n, pos, on) != CT_OK);
+                    free(o3);
+                    free(on);
+                    ct_mesh_destroy(&m2);
+                }
                 free(o1);
                 free(o2);
             }

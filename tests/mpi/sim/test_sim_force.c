@@ -49,6 +49,7 @@ static double point_mass(ct_force_kind kind, double r0, double r1, double *min_r
 {
     ct_mesh *m = ct_test_new_mesh(N, L, 1, MPI_COMM_WORLD);
     ct_mesh *w = ct_test_new_mesh(N, L, 1, MPI_COMM_WORLD);
+    ct_mesh *w2 = ct_test_new_mesh(N, L, 1, MPI_COMM_WORLD);
     ct_force_kernel fk;
     CT_EXPECT_OK(ct_force_kernel_init(&fk, kind, 0.55, N, L));
     static const int dirs[NDIR][3] = {{1, 0, 0},  {0, 1, 0},  {0, 0, 1},  {1, 1, 0}, {1, 0, 1},
@@ -95,8 +96,8 @@ static double point_mass(ct_force_kind kind, double r0, double r1, double *min_r
     CT_EXPECT_OK(ct_mesh_to_overdensity(m, NULL));
     CT_EXPECT_OK(ct_mesh_r2c(m));
     double *rad = inv_k2(m, fk.n2max);
-    double *rd = malloc((size_t)(n + 1) * sizeof *rd), *e = malloc((size_t)(n + 1) * 3 * sizeof *e);
-    CT_EXPECT_OK(ct_sim_grad_readout(m, w, &fk, rad, n, pos, rd, e, NULL));
+    double *e = malloc((size_t)(n + 1) * 3 * sizeof *e);
+    CT_EXPECT_OK(ct_sim_grad_readout(m, w, w2, &fk, rad, n, pos, e, NULL));
     double worst = 0, lo = 1e9, sum[2] = {0, 0};
     const double V = L * L * L;
     for (int64_t i = 0; i < n; i++) {
@@ -126,7 +127,6 @@ static double point_mass(ct_force_kind kind, double r0, double r1, double *min_r
     *min_ratio = lo;
     *mean = sum[0] / sum[1];
     free(rad);
-    free(rd);
     free(e);
     free(pos);
     free(wt);
@@ -134,6 +134,7 @@ static double point_mass(ct_force_kind kind, double r0, double r1, double *min_r
     ct_force_kernel_free(&fk);
     ct_mesh_destroy(&m);
     ct_mesh_destroy(&w);
+    ct_mesh_destroy(&w2);
     return worst;
 }
 
@@ -143,6 +144,7 @@ static void pgd_plane_wave(void)
     const double psi0 = 0.2, alpha = 0.5, kl = 0.2, ks = 1.0;
     ct_mesh *m = ct_test_new_mesh(N, L, 1, MPI_COMM_WORLD);
     ct_mesh *w = ct_test_new_mesh(N, L, 1, MPI_COMM_WORLD);
+    ct_mesh *w2 = ct_test_new_mesh(N, L, 1, MPI_COMM_WORLD);
     ct_force_kernel fk;
     CT_EXPECT_OK(ct_force_kernel_init(&fk, CT_FORCE_DECONV, 0.55, N, L));
     const double k = 2 * M_PI * nk / L, sp = L / np;
@@ -166,9 +168,9 @@ static void pgd_plane_wave(void)
     ct_payload pl = {(void **)&q, sizeof(double)};
     CT_EXPECT_OK(ct_mesh_exchange(m, &n, &pos, 1, &pl));
     size_t nn = (size_t)(n > 0 ? n : 1);
-    double *rd = malloc(nn * sizeof *rd), *dis = malloc(nn * 3 * sizeof *dis);
+    double *dis = malloc(nn * 3 * sizeof *dis);
     float *out = malloc(nn * 3 * sizeof *out);
-    CT_EXPECT_OK(ct_sim_pgd(m, w, &fk, alpha, kl, ks, n, pos, rd, dis, out, NULL));
+    CT_EXPECT_OK(ct_sim_pgd(m, w, w2, &fk, alpha, kl, ks, n, pos, dis, out, NULL));
     double amp = alpha * exp(-kl * kl / (k * k) - pow(k / ks, 4)) * psi0, worst = 0, wyz = 0;
     double sgw = 0, sww = 0;
     for (int64_t i = 0; i < n; i++) {
@@ -196,8 +198,7 @@ static void pgd_plane_wave(void)
     CT_EXPECT(worst < 0.2 * amp);
     CT_EXPECT(wyz < 1e-3 * amp);
     /* bad parameters are refused */
-    CT_EXPECT(ct_sim_pgd(m, w, &fk, alpha, -1.0, ks, n, pos, rd, dis, out, NULL) != CT_OK);
-    free(rd);
+    CT_EXPECT(ct_sim_pgd(m, w, w2, &fk, alpha, -1.0, ks, n, pos, dis, out, NULL) != CT_OK);
     free(dis);
     free(out);
     free(pos);
@@ -205,6 +206,7 @@ static void pgd_plane_wave(void)
     ct_force_kernel_free(&fk);
     ct_mesh_destroy(&m);
     ct_mesh_destroy(&w);
+    ct_mesh_destroy(&w2);
 }
 
 int main(int argc, char **argv)
