@@ -210,6 +210,7 @@ SOURCE = r"""
 static int ctpy_mpi_init(void)
 {
     int init = 0, fin = 0, provided = 0;
+    ct_keep_freed_memory(); /* at import, as the CLI does at start */
     MPI_Initialized(&init);
     MPI_Finalized(&fin);
     if (init || fin)

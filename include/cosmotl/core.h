@@ -101,6 +101,16 @@ ct_status ct_calloc_huge(void *out_ptr, size_t count, size_t size, const char *w
  * memory is first touched. */
 void ct_advise_huge_pages(void *p, size_t bytes);
 void ct_free(void *ptr_to_ptr); /* frees *ptr and sets it to NULL */
+/* Keep freed memory in the process (glibc: no munmap of large blocks, no trim
+ * of the heap top) so that buffers freed and allocated again -- the particle
+ * exchange of every PM step, slab-sized FFT buffers, per-snapshot arrays --
+ * reuse pages already faulted in. On a VM with free page reporting each freed
+ * page otherwise goes back to the host and costs a fault and ~2.4 s of system
+ * CPU per GiB when touched again (docs/decisions.md). The process keeps its
+ * high-water mark instead. Call once at program start, before large
+ * allocations (the CLI and the Python module do); CT_KEEP_FREED_MEMORY=0 in the
+ * environment leaves glibc's defaults. No effect without glibc. */
+void ct_keep_freed_memory(void);
 
 /* ---------------------------------------------------------------- logging */
 

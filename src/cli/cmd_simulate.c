@@ -1,9 +1,6 @@
 /* cosmotl simulate: a suite of approximate (2LPT + FastPM) simulations in the
  * Quijote layout, from a suite config (configs/suites/NAME.ini). */
 #include <limits.h>
-#ifdef __GLIBC__
-#include <malloc.h>
-#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -277,17 +274,6 @@ int cmd_simulate(int argc, char **argv, MPI_Comm comm)
             "of %ld rank(s)", config, a, b, (long long)sc.s.nsims, (long long)sc.s.sim.np,
             sc.s.sim.steps, size / gsize, gsize);
     ct_check_cores(comm, sc.s.sim.threads, "simulate");
-#ifdef __GLIBC__
-    /* Freed memory stays in this process (docs/decisions.md, "simulate keeps
-     * its freed memory"): glibc otherwise gives every block above 32 MB back to
-     * the kernel (munmap) when it is freed, and the top of the heap too (trim);
-     * the particle exchange of every PM step and FFTW-MPI's transposes allocate
-     * and free such blocks, and on a VM with free page reporting every page of
-     * them is then faulted in afresh (~2.4 s of system CPU per GiB). The same
-     * sizes come back every step, so keeping the high-water mark costs little. */
-    mallopt(M_MMAP_MAX, 0);
-    mallopt(M_TRIM_THRESHOLD, INT_MAX);
-#endif
     ct_suite_counts cnt;
     rc = ct_suite_run(&sc.s, out, a, b, (int)gsize, &cnt, comm);
     if (rc != CT_OK) {

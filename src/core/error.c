@@ -5,6 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+#include <limits.h>
 
 #define CT_ERRMSG_CAP 4096
 
@@ -140,6 +144,17 @@ void ct_advise_huge_pages(void *p, size_t bytes)
 #else
     (void)p;
     (void)bytes;
+#endif
+}
+
+void ct_keep_freed_memory(void)
+{
+#ifdef __GLIBC__
+    const char *env = getenv("CT_KEEP_FREED_MEMORY");
+    if (env && !strcmp(env, "0"))
+        return;
+    mallopt(M_MMAP_MAX, 0);
+    mallopt(M_TRIM_THRESHOLD, INT_MAX);
 #endif
 }
 
