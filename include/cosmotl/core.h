@@ -261,6 +261,11 @@ void ct_stop_on_sigterm(unsigned grace_seconds);
 int ct_stop_requested(void);
 int ct_stop_agree(MPI_Comm comm);
 
+/* Bytes of memory one rank may plan with: MemAvailable of its node divided by
+ * the ranks on that node, the smallest over comm (4 GiB per node if unknown).
+ * Collective over comm. */
+double ct_mem_per_rank(MPI_Comm comm);
+
 /* mkdir -p; ok if it exists. */
 ct_status ct_mkdir_p(const char *path);
 int ct_file_exists(const char *path);

@@ -60,6 +60,24 @@ ct_status ct_h5_read_doubles(hid_t loc, const char *name, double **v, int *rank,
 ct_status ct_h5_read_int64s(hid_t loc, const char *name, int64_t **v, int *rank,
                             hsize_t dims[2]);
 
+/* Refuse (one line naming file and dataset), before anything is allocated for
+ * it, an open dataset whose declared size cannot be real: contiguous storage
+ * larger than the whole file, data kept in other files (external or virtual
+ * storage), or chunked/compact data needing more than CT_H5_MAX_EXPANSION
+ * times the file size in memory (deflate's largest ratio is about 1032:1),
+ * with CT_H5_MIN_BOUND as the floor for small files. mem_elsize is the size of
+ * one element in memory (0: as stored). */
+#define CT_H5_MAX_EXPANSION 1100
+#define CT_H5_MIN_BOUND ((uint64_t)64 << 20)
+ct_status ct_h5_check_dataset_size(hid_t d, const char *file, const char *name,
+                                   size_t mem_elsize);
+
+/* Before reading variable-length data (strings h5py writes) of the file of loc:
+ * refuse (one line naming the file) a global heap collection that HDF5 1.10.8
+ * would decode in an endless loop or past its buffer. ct_h5_read_attr_string
+ * calls it; readers of other variable-length data call it themselves. */
+ct_status ct_h5_check_heaps(hid_t loc);
+
 /* Store every setting a ct_config handed out as string attributes of a group
  * "settings" under loc ("section.key" = value), plus the config path. */
 ct_status ct_h5_write_config(hid_t loc, const ct_config *cfg);

@@ -73,9 +73,16 @@ typedef struct {
      * function 1/(k^2 + a^2 m^2)); default on, scale 1 (0 < scale <= 100) */
     int fr_screening;
     double fr_screening_scale;
+    /* bytes per rank a simulation may use; 0 (default): the node's available
+     * memory shared by its ranks. ct_sim_run refuses a simulation whose
+     * estimated peak (ct_sim_memory_need) is larger, stating the need. */
+    double mem_budget;
 } ct_sim_settings;
 
 void ct_sim_settings_defaults(ct_sim_settings *s);
+/* Estimated peak bytes per rank of ct_sim_run with these settings on nranks
+ * ranks (screening: f(R) with screening on; neutrinos: neutrino particles). */
+double ct_sim_memory_need(const ct_sim_settings *s, int screening, int neutrinos, int nranks);
 /* Quijote's snapshot number for z in {3, 2, 1, 0.5, 0}, else -1. */
 int ct_sim_quijote_snapnum(double z);
 

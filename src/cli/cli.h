@@ -35,6 +35,15 @@ typedef struct {
 ct_status cli_suite_read(ct_config *cfg, cli_suite_cfg *sc);
 void cli_suite_free(cli_suite_cfg *sc);
 
+/* Each subcommand's reading of its INI config alone: nothing is run or
+ * written (files the config names may be read, as the subcommand would). The
+ * config fuzz harness drives these; cli_suite_read is simulate's. */
+ct_status cli_train_read_config(ct_config *cfg);
+ct_status cli_study_read_config(ct_config *cfg);
+ct_status cli_jobs_read_config(ct_config *cfg);
+ct_status cli_d3m_read_config(ct_config *cfg);
+ct_status cli_summarize_read_config(const char *path, MPI_Comm comm);
+
 /* What `cosmotl inspect FILE` can describe; each returns CT_ERR_UNSUPPORTED when
  * the file is not of its kind (so the next one is tried) and prints on rank 0. */
 ct_status inspect_snapshot(const char *path, MPI_Comm comm);

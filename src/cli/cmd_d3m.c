@@ -1946,3 +1946,12 @@ int cmd_d3m(int argc, char **argv, MPI_Comm comm)
     return ct_cli_usage_error(cmd, comm, "unknown d3m command '%s' (pairs, train, apply, eval)",
                               verb);
 }
+
+ct_status cli_d3m_read_config(ct_config *cfg)
+{
+    d3m_cfg *c = NULL;
+    CT_CHECK(ct_calloc(&c, 1, sizeof *c, "d3m settings"));
+    ct_status rc = read_cfg(cfg, c);
+    free(c);
+    return rc;
+}

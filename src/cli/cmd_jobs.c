@@ -316,3 +316,12 @@ int cmd_jobs(int argc, char **argv, MPI_Comm comm)
     ct_config_destroy(&cfg);
     return rc;
 }
+
+ct_status cli_jobs_read_config(ct_config *cfg)
+{
+    ct_pipeline *p = NULL;
+    CT_CHECK(ct_calloc(&p, 1, sizeof *p, "pipeline"));
+    ct_status rc = read_pipeline(cfg, NULL, NULL, p);
+    free(p);
+    return rc;
+}

@@ -195,6 +195,9 @@ ct_status cli_suite_read(ct_config *cfg, cli_suite_cfg *sc)
     CT_CHECK(ct_config_bool(cfg, "sim", "fr_screening", 1, &sim->fr_screening));
     CT_CHECK(ct_config_double(cfg, "sim", "fr_screening_scale", 1.0, 1e-3, 100.0,
                               &sim->fr_screening_scale));
+    double gb;
+    CT_CHECK(ct_config_double(cfg, "sim", "memory_gb", 0.0, 0.0, 1e6, &gb));
+    sim->mem_budget = gb * 1073741824.0;
     CT_CHECK(ct_config_check_unused(cfg));
     return CT_OK;
 }

@@ -1,6 +1,7 @@
 /* cosmotl study CONFIG [--resume] [--out DIR] [--max-tasks N] [--no-plots]:
  * the pretrain -> fine-tune transfer study (docs/study.md). The driver reads
  * the INI file into ct_study_settings and calls ct_study_run. */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -415,7 +416,20 @@ int cmd_study(int argc, char **argv, MPI_Comm comm)
     if (size > 1 && !getenv("OPENBLAS_NUM_THREADS"))
         ct_nn_set_threads(1);
     int complete = 0;
+    /* SLURM sends SIGTERM, then SIGKILL after KillWait (default 30 s): start no
+     * new training, let the running ones end and be saved, exit 143; a training
+     * still running 25 s after the signal is abandoned (redone by --resume) */
+    ct_stop_on_sigterm(25);
     rc = ct_study_run(&s, comm, &complete);
+    if (ct_stop_agree(comm) && !complete) {
+        if (rc != CT_OK)
+            ct_cli_fail("study", comm);
+        else if (rank == 0)
+            fprintf(stderr, "cosmotl study: stopped by SIGTERM; finished trainings are saved "
+                    "in %s; run again with --resume to continue\n", s.out);
+        ct_config_destroy(&cfg);
+        return 128 + SIGTERM;
+    }
     if (rc != CT_OK) {
         ct_config_destroy(&cfg);
         return ct_cli_fail("study", comm);
@@ -438,4 +452,19 @@ int cmd_study(int argc, char **argv, MPI_Comm comm)
     }
     ct_config_destroy(&cfg);
     return 0;
+}
+
+ct_status cli_study_read_config(ct_config *cfg)
+{
+    ct_study_settings *s = NULL;
+    CT_CHECK(ct_calloc(&s, 1, sizeof *s, "study settings"));
+    ct_study_defaults(s);
+    int plots = 1;
+    ct_status rc = read_settings(cfg, s);
+    if (rc == CT_OK)
+        rc = ct_config_bool(cfg, "study", "plots", 1, &plots);
+    if (rc == CT_OK)
+        rc = ct_config_check_unused(cfg);
+    free(s);
+    return rc;
 }

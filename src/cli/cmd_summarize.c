@@ -200,6 +200,8 @@ static char *cfg_path(const ct_config *cfg, const char *v)
     return strdup(buf);
 }
 
+#define CLI_MAX_SNAPSHOTS 1000000
+
 static ct_status config_to_args(const char *path, MPI_Comm comm, int *argc_out, char ***argv_out)
 {
     ct_status rc = CT_OK;
@@ -275,6 +277,12 @@ static ct_status config_to_args(const char *path, MPI_Comm comm, int *argc_out, 
         if (ct_cli_parse_range(range, &a, &b))
             CT_FAIL_GOTO(rc, CT_ERR_CONFIG, "%s: [summarize] range must be A:B with A < B (got '%s')",
                          path, range);
+        /* the range becomes one argument per snapshot: a typo like 0:20000000
+         * must not eat the memory of every rank */
+        if (b - a > CLI_MAX_SNAPSHOTS)
+            CT_FAIL_GOTO(rc, CT_ERR_CONFIG, "%s: [summarize] range %s holds %ld snapshots, more "
+                         "than %d in one run; split it into several runs", path, range, b - a,
+                         CLI_MAX_SNAPSHOTS);
         char *sd = cfg_path(cfg, suite);
         if (!sd)
             CT_FAIL_GOTO(rc, CT_ERR_MEMORY, "out of memory");
@@ -677,4 +685,15 @@ fail:
     if (rc != CT_OK)
         return ct_cli_fail("summarize", world);
     return exit_code;
+}
+
+ct_status cli_summarize_read_config(const char *path, MPI_Comm comm)
+{
+    int ac = 0;
+    char **av = NULL;
+    CT_CHECK(config_to_args(path, comm, &ac, &av));
+    for (int i = 0; i < ac; i++)
+        free(av[i]);
+    free(av);
+    return CT_OK;
 }

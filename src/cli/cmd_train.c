@@ -636,3 +636,12 @@ int cmd_train(int argc, char **argv, MPI_Comm comm)
     }
     return rc == CT_OK ? 0 : ct_cli_fail("train", comm);
 }
+
+ct_status cli_train_read_config(ct_config *cfg)
+{
+    train_cfg *c = NULL;
+    CT_CHECK(ct_calloc(&c, 1, sizeof *c, "train settings"));
+    ct_status rc = read_config(cfg, c);
+    free(c);
+    return rc;
+}

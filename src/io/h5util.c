@@ -1,8 +1,12 @@
 /* Small HDF5 helpers: attributes, whole datasets, config records. */
 #include "cosmotl/h5.h"
 
+#include <fcntl.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 void ct_h5_quiet(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
 
@@ -144,18 +148,62 @@ ct_status ct_h5_attr_string(hid_t loc, const char *name, const char *v)
     return CT_OK;
 }
 
-static ct_status read_attr(hid_t loc, const char *name, hid_t memtype, void *v)
+/* Open attribute name of loc after checking, before any H5Aread, what a
+ * crafted file could lie about: the attribute must exist, have a scalar or
+ * one-element simple dataspace, a datatype of class cls (H5T_NO_CLASS: integer
+ * or float) and an element size of at most max_size bytes. On success *a and *ft
+ * are open (caller closes). Reading an attribute whose stored type or shape
+ * disagrees with what HDF5 then converts is where HDF5 1.10.8 can loop or read
+ * past its buffers; cosmotl never writes such attributes. */
+static ct_status attr_open_checked(hid_t loc, const char *name, H5T_class_t cls,
+                                   size_t max_size, hid_t *a, hid_t *ft)
 {
     char o[1100];
+    const char *why = NULL;
+    *a = *ft = -1;
     if (H5Aexists(loc, name) <= 0) {
         objname(loc, o, sizeof o);
         CT_FAIL(CT_ERR_FORMAT, "%s: attribute %s missing", o, name);
     }
-    hid_t a = H5Aopen(loc, name, H5P_DEFAULT);
-    hid_t space = H5Aget_space(a);
-    hssize_t n = H5Sget_simple_extent_npoints(space);
-    H5Sclose(space);
-    herr_t e = n == 1 ? H5Aread(a, memtype, v) : -1;
+    *a = H5Aopen(loc, name, H5P_DEFAULT);
+    hid_t space = *a >= 0 ? H5Aget_space(*a) : -1;
+    *ft = *a >= 0 ? H5Aget_type(*a) : -1;
+    H5S_class_t sc = space >= 0 ? H5Sget_simple_extent_type(space) : H5S_NO_CLASS;
+    hssize_t n = space >= 0 ? H5Sget_simple_extent_npoints(space) : -1;
+    if (space >= 0)
+        H5Sclose(space);
+    H5T_class_t c = *ft >= 0 ? H5Tget_class(*ft) : H5T_NO_CLASS;
+    size_t sz = *ft >= 0 ? H5Tget_size(*ft) : 0;
+    if (*a < 0 || *ft < 0)
+        why = "cannot be opened";
+    else if ((sc != H5S_SCALAR && sc != H5S_SIMPLE) || n != 1)
+        why = "is not a single value";
+    else if (cls == H5T_NO_CLASS ? (c != H5T_INTEGER && c != H5T_FLOAT) : c != cls)
+        why = cls == H5T_STRING ? "is not a string" : "is not a number";
+    else if (sz == 0 || sz > max_size)
+        why = "has an impossible element size";
+    else if (c == H5T_STRING && H5Tis_variable_str(*ft) < 0)
+        why = "has a corrupt string type";
+    if (why) {
+        if (*ft >= 0)
+            H5Tclose(*ft);
+        if (*a >= 0)
+            H5Aclose(*a);
+        *a = *ft = -1;
+        objname(loc, o, sizeof o);
+        CT_FAIL(CT_ERR_FORMAT, "%s: attribute %s %s", o, name, why);
+    }
+    return CT_OK;
+}
+
+static ct_status read_attr(hid_t loc, const char *name, hid_t memtype, void *v)
+{
+    char o[1100];
+    hid_t a, ft;
+    /* the widest number HDF5 converts from is a 16-byte float */
+    CT_CHECK(attr_open_checked(loc, name, H5T_NO_CLASS, 16, &a, &ft));
+    herr_t e = H5Aread(a, memtype, v);
+    H5Tclose(ft);
     H5Aclose(a);
     if (e < 0) {
         objname(loc, o, sizeof o);
@@ -174,47 +222,131 @@ ct_status ct_h5_read_attr_int(hid_t loc, const char *name, long long *v)
     return read_attr(loc, name, H5T_NATIVE_LLONG, v);
 }
 
+/* HDF5 1.10.8 decodes a global heap collection (where variable-length strings
+ * live) in a loop that advances by each object's declared size: a free-space
+ * object of size 0 never advances (an endless loop inside H5Aread), and objects
+ * that overrun the collection make it read past its buffer. Before any
+ * variable-length data is read, every collection in the file ("GCOL", version 1)
+ * is walked the same way on the raw bytes and must tile exactly. A valid file
+ * holding the bytes "GCOL" 1 in its raw data with a different structure would
+ * be refused too (never seen; HDF5 writes no such bytes itself). */
+static int heap_ok(int fd, uint64_t off, uint64_t fsize)
+{
+    unsigned char h[16];
+    if (pread(fd, h, 16, (off_t)off) != 16)
+        return 1;
+    uint64_t size = 0;
+    for (int i = 7; i >= 0; i--)
+        size = (size << 8) | h[8 + i];
+    if (h[4] != 1 || size < 16 || size > fsize - off)
+        return 1; /* not a collection HDF5 can load: it fails, it does not loop */
+    uint64_t p = 16;
+    while (p < size) {
+        if (p + 16 > size)
+            return 1; /* a tail too small for an object: free space */
+        if (pread(fd, h, 16, (off_t)(off + p)) != 16)
+            return 0;
+        unsigned idx = (unsigned)h[0] | (unsigned)h[1] << 8;
+        uint64_t osz = 0;
+        for (int i = 7; i >= 0; i--)
+            osz = (osz << 8) | h[8 + i];
+        if (osz > size)
+            return 0;
+        uint64_t need = idx > 0 ? 16 + ((osz + 7) & ~(uint64_t)7) : osz;
+        if (need == 0)
+            return 0;
+        p += need;
+    }
+    return p == size;
+}
+
+ct_status ct_h5_check_heaps(hid_t loc)
+{
+    char path[4096];
+    if (H5Fget_name(loc, path, sizeof path) <= 0)
+        return CT_OK;
+    int fd = open(path, O_RDONLY);
+    if (fd < 0)
+        return CT_OK; /* an in-memory image: nothing on disk to check */
+    struct stat st;
+    ct_status rc = CT_OK;
+    enum { CHUNK = 1 << 20 };
+    unsigned char *buf = fstat(fd, &st) == 0 ? malloc(CHUNK + 3) : NULL;
+    uint64_t fsize = buf ? (uint64_t)st.st_size : 0, base = 0;
+    size_t keep = 0;
+    while (buf && base < fsize && rc == CT_OK) {
+        ssize_t got = pread(fd, buf + keep, CHUNK, (off_t)base);
+        if (got <= 0)
+            break;
+        size_t n = keep + (size_t)got;
+        for (size_t i = 0; i + 4 <= n; i++) {
+            if (buf[i] != 'G' || memcmp(buf + i, "GCOL", 4))
+                continue;
+            uint64_t off = base - keep + i;
+            if (!heap_ok(fd, off, fsize)) {
+                rc = ct_error_set(CT_ERR_FORMAT, __func__, __LINE__,
+                                  "%s: corrupt global heap (variable-length data) at byte %llu: "
+                                  "HDF5 would loop or read out of bounds on it", path,
+                                  (unsigned long long)off);
+                break;
+            }
+        }
+        base += (uint64_t)got;
+        keep = n < 3 ? n : 3;
+        memmove(buf, buf + n - keep, keep);
+    }
+    free(buf);
+    close(fd);
+    return rc;
+}
+
+/* Longest string attribute read (an object header, where attributes live,
+ * holds at most 64 KiB; dense attribute storage could hold more, cosmotl never
+ * writes that much). */
+#define CT_H5_ATTR_STRING_MAX ((size_t)1 << 20)
+
 ct_status ct_h5_read_attr_string(hid_t loc, const char *name, char *buf, size_t cap)
 {
     char o[1100];
-    if (H5Aexists(loc, name) <= 0) {
-        objname(loc, o, sizeof o);
-        CT_FAIL(CT_ERR_FORMAT, "%s: attribute %s missing", o, name);
-    }
-    hid_t a = H5Aopen(loc, name, H5P_DEFAULT);
-    hid_t ft = H5Aget_type(a);
+    hid_t a, ft;
+    CT_CHECK(attr_open_checked(loc, name, H5T_STRING, CT_H5_ATTR_STRING_MAX, &a, &ft));
     herr_t e = -1;
-    if (H5Tget_class(ft) == H5T_STRING) {
-        if (H5Tis_variable_str(ft) > 0) {
-            char *s = NULL;
+    H5T_cset_t cs = H5Tget_cset(ft);
+    if (cs != H5T_CSET_ASCII && cs != H5T_CSET_UTF8) {
+        e = -1;
+    } else if (H5Tis_variable_str(ft) > 0 && ct_h5_check_heaps(loc) != CT_OK) {
+        H5Tclose(ft);
+        H5Aclose(a);
+        return ct_error_push(ct_error_status(), __func__, __LINE__);
+    } else if (H5Tis_variable_str(ft) > 0) {
+        char *s = NULL;
+        hid_t mt = H5Tcopy(H5T_C_S1);
+        H5Tset_size(mt, H5T_VARIABLE);
+        H5Tset_cset(mt, cs); /* UTF-8 and ASCII do not convert */
+        e = H5Aread(a, mt, &s);
+        if (e >= 0 && s) {
+            snprintf(buf, cap, "%s", s);
+            H5free_memory(s);
+        }
+        H5Tclose(mt);
+    } else {
+        size_t sz = H5Tget_size(ft);
+        char *tmp = calloc(sz + 1, 1);
+        if (tmp) {
             hid_t mt = H5Tcopy(H5T_C_S1);
-            H5Tset_size(mt, H5T_VARIABLE);
-            H5Tset_cset(mt, H5Tget_cset(ft)); /* UTF-8 and ASCII do not convert */
-            e = H5Aread(a, mt, &s);
-            if (e >= 0 && s) {
-                snprintf(buf, cap, "%s", s);
-                H5free_memory(s);
-            }
+            H5Tset_size(mt, sz);
+            H5Tset_cset(mt, cs);
+            e = H5Aread(a, mt, tmp);
             H5Tclose(mt);
-        } else {
-            size_t sz = H5Tget_size(ft);
-            char *tmp = calloc(sz + 1, 1);
-            if (tmp) {
-                hid_t mt = H5Tcopy(H5T_C_S1);
-                H5Tset_size(mt, sz);
-                H5Tset_cset(mt, H5Tget_cset(ft));
-                e = H5Aread(a, mt, tmp);
-                H5Tclose(mt);
-                snprintf(buf, cap, "%s", tmp);
-                free(tmp);
-            }
+            snprintf(buf, cap, "%s", tmp);
+            free(tmp);
         }
     }
     H5Tclose(ft);
     H5Aclose(a);
     if (e < 0) {
         objname(loc, o, sizeof o);
-        CT_FAIL(CT_ERR_FORMAT, "%s: attribute %s is not a string", o, name);
+        CT_FAIL(CT_ERR_FORMAT, "%s: attribute %s is not a readable string", o, name);
     }
     return CT_OK;
 }
@@ -252,6 +384,73 @@ ct_status ct_h5_write_int64s(hid_t loc, const char *name, const int64_t *v, int 
     return write_ds(loc, name, H5T_NATIVE_INT64, H5T_STD_I64LE, v, rank, dims);
 }
 
+ct_status ct_h5_check_dataset_size(hid_t d, const char *file, const char *name,
+                                   size_t mem_elsize)
+{
+    hid_t sp = H5Dget_space(d), ft = H5Dget_type(d), dcpl = H5Dget_create_plist(d);
+    hid_t fid = H5Iget_file_id(d);
+    /* the element count from the extents, checked for overflow (HDF5's own
+     * count wraps silently: dims 2^33 x 2^31 count as 0 elements) */
+    hsize_t dims[H5S_MAX_RANK];
+    int r = sp >= 0 ? H5Sget_simple_extent_ndims(sp) : -1;
+    int overflow = 0;
+    uint64_t n = 1;
+    if (r >= 0 && H5Sget_simple_extent_dims(sp, dims, NULL) == r) {
+        for (int i = 0; i < r; i++) {
+            if (dims[i] && n > UINT64_MAX / dims[i])
+                overflow = 1;
+            else
+                n *= dims[i];
+        }
+        if (H5Sget_simple_extent_type(sp) == H5S_NULL)
+            n = 0;
+    } else {
+        r = -1;
+    }
+    size_t fsz = ft >= 0 ? H5Tget_size(ft) : 0;
+    H5D_layout_t lay = dcpl >= 0 ? H5Pget_layout(dcpl) : H5D_LAYOUT_ERROR;
+    int next = dcpl >= 0 ? H5Pget_external_count(dcpl) : -1;
+    hsize_t fsize = 0;
+    herr_t fe = fid >= 0 ? H5Fget_filesize(fid, &fsize) : -1;
+    if (sp >= 0)
+        H5Sclose(sp);
+    if (ft >= 0)
+        H5Tclose(ft);
+    if (dcpl >= 0)
+        H5Pclose(dcpl);
+    if (fid >= 0)
+        H5Fclose(fid);
+    if (r < 0 || fsz == 0 || lay == H5D_LAYOUT_ERROR || next < 0 || fe < 0)
+        CT_FAIL(CT_ERR_FORMAT, "%s: dataset %s: cannot read its shape, type or layout (corrupt)",
+                file, name);
+    if (next > 0 || lay == H5D_VIRTUAL)
+        CT_FAIL(CT_ERR_FORMAT, "%s: dataset %s stores its data in other files (%s storage); "
+                "not supported", file, name, next > 0 ? "external" : "virtual");
+    size_t me = mem_elsize ? mem_elsize : fsz;
+    if (overflow || (n && (n > UINT64_MAX / fsz || n > SIZE_MAX / me)))
+        CT_FAIL(CT_ERR_FORMAT, "%s: dataset %s declares an impossible size (%llu x ... "
+                "elements, more than 2^64 bytes; corrupt)", file, name,
+                (unsigned long long)(r > 0 ? dims[0] : 0));
+    uint64_t stored = n * fsz, mem = n * me;
+    if (lay == H5D_CONTIGUOUS && stored > (uint64_t)fsize)
+        CT_FAIL(CT_ERR_FORMAT, "%s: dataset %s declares %llu elements (%.4g GB) but the file has "
+                "only %llu bytes (corrupt or truncated)", file, name, (unsigned long long)n,
+                stored / 1e9, (unsigned long long)fsize);
+    if (lay != H5D_CONTIGUOUS) {
+        uint64_t bound = (uint64_t)fsize > UINT64_MAX / CT_H5_MAX_EXPANSION
+                             ? UINT64_MAX
+                             : (uint64_t)fsize * CT_H5_MAX_EXPANSION;
+        if (bound < CT_H5_MIN_BOUND)
+            bound = CT_H5_MIN_BOUND;
+        if (mem > bound)
+            CT_FAIL(CT_ERR_FORMAT, "%s: dataset %s declares %llu elements (%.4g GB in memory), more "
+                    "than %d times the file's %llu bytes that compressed or chunked data can "
+                    "plausibly hold (corrupt)", file, name, (unsigned long long)n, mem / 1e9,
+                    CT_H5_MAX_EXPANSION, (unsigned long long)fsize);
+    }
+    return CT_OK;
+}
+
 static ct_status read_ds(hid_t loc, const char *name, hid_t memtype, size_t elsize,
                          void **v, int *rank, hsize_t dims[2])
 {
@@ -277,9 +476,17 @@ static ct_status read_ds(hid_t loc, const char *name, hid_t memtype, size_t elsi
     }
     H5Sget_simple_extent_dims(space, dd, NULL);
     H5Sclose(space);
+    /* the declared size must be possible in this file before anything is
+     * allocated for it (a corrupt header can declare terabytes) */
+    objname(loc, o, sizeof o);
+    ct_status s = ct_h5_check_dataset_size(d, o, name, elsize);
+    if (s != CT_OK) {
+        H5Dclose(d);
+        return ct_error_push(s, __func__, __LINE__);
+    }
     size_t n = (size_t)dd[0] * (r == 2 ? (size_t)dd[1] : 1);
     void *buf = NULL;
-    ct_status s = ct_calloc(&buf, n ? n : 1, elsize, name);
+    s = ct_calloc(&buf, n ? n : 1, elsize, name);
     if (s != CT_OK) {
         H5Dclose(d);
         return ct_error_push(s, __func__, __LINE__);

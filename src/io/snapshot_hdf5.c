@@ -170,6 +170,7 @@ static ct_status check_dataset(hid_t g, const char *path, int t, const char *nam
                      "%s: %s has %llu rows but NumPart_ThisFile[%d] = %lld", path, full,
                      (unsigned long long)dims[0], t, (long long)n);
     CT_CHECK_GOTO(rc, check_filters(d, path, full));
+    CT_CHECK_GOTO(rc, ct_h5_check_dataset_size(d, path, full, 0));
     *has = 1;
 fail:
     h5close(&sp);

@@ -46,9 +46,16 @@ static ct_status read_names(hid_t loc, const char *name, char (*names)[CT_NN_NAM
         CT_FAIL(CT_ERR_FORMAT, "missing attribute %s", name);
     hid_t sp = H5Aget_space(a);
     hssize_t np = H5Sget_simple_extent_npoints(sp);
+    /* fixed-length strings of at most CT_NN_NAME_MAX bytes, as written, checked
+     * before H5Aread converts anything */
+    hid_t ft = H5Aget_type(a);
+    int fixed = ft >= 0 && H5Tget_class(ft) == H5T_STRING && H5Tis_variable_str(ft) == 0 &&
+                H5Tget_size(ft) <= CT_NN_NAME_MAX;
+    if (ft >= 0)
+        H5Tclose(ft);
     hid_t t = H5Tcopy(H5T_C_S1);
     H5Tset_size(t, CT_NN_NAME_MAX);
-    herr_t e = np == n ? H5Aread(a, t, names) : -1;
+    herr_t e = np == n && fixed ? H5Aread(a, t, names) : -1;
     H5Tclose(t);
     H5Sclose(sp);
     H5Aclose(a);

@@ -45,6 +45,7 @@ static ct_status read_names(hid_t loc, const char *attr, const char *path, int n
     if (H5Tget_class(t) != H5T_STRING)
         CT_FAIL_GOTO(rc, CT_ERR_FORMAT, "%s: /params names are not strings", path);
     if (H5Tis_variable_str(t) > 0) {
+        CT_CHECK_GOTO(rc, ct_h5_check_heaps(loc));
         CT_CHECK_GOTO(rc, ct_calloc(&vl, (size_t)n, sizeof(char *), "names"));
         mt = H5Tcopy(H5T_C_S1);
         H5Tset_size(mt, H5T_VARIABLE);
@@ -97,7 +98,13 @@ static ct_status dims2(hid_t f, const char *ds, const char *path, hsize_t d[2], 
     if (*rank >= 1 && *rank <= 2)
         H5Sget_simple_extent_dims(sp, d, NULL);
     H5Sclose(sp);
+    /* a declared size the file cannot hold is refused before the row
+     * bookkeeping is allocated from it */
+    ct_status s = *rank >= 1 && *rank <= 2 ? ct_h5_check_dataset_size(id, path, ds, sizeof(double))
+                                            : CT_OK;
     H5Dclose(id);
+    if (s != CT_OK)
+        return ct_error_push(s, __func__, __LINE__);
     if (*rank < 1 || *rank > 2)
         CT_FAIL(CT_ERR_FORMAT, "%s: %s has rank %d", path, ds, *rank);
     return CT_OK;

@@ -170,6 +170,34 @@ static int cmp_double_desc(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+/* Estimated peak memory of one simulation per rank, from its allocations: the
+ * larger of the initial conditions (2LPT: six meshes of np^3 points, double
+ * displacements and velocities) and the PM stage (two meshes of (B np)^3, three
+ * with f(R) screening; the particles with 25% room for the exchange; PGD's
+ * copies; the neutrino particles and their two lattice meshes; a copy of the
+ * particles while they are sorted and written), plus 0.15 GiB for the program
+ * and its libraries. A mesh of n points per side holds ceil(n / P) + 4 planes
+ * of n x 2 (n/2 + 1) reals per rank. tools/bench/sim_memory.sh compares it
+ * with the measured peak. */
+double ct_sim_memory_need(const ct_sim_settings *s, int screening, int neutrinos, int nranks)
+{
+    const double P = nranks > 0 ? nranks : 1, np = (double)s->np;
+    const double N = np * (s->mesh_factor > 0 ? s->mesh_factor : 1);
+    double mesh_np = (ceil(np / P) + 4) * np * 2 * (floor(np / 2) + 1) * sizeof(ct_real);
+    double mesh_pm = (ceil(N / P) + 4) * N * 2 * (floor(N / 2) + 1) * sizeof(ct_real);
+    double npl = ceil(np * np * np / P);
+    const double part = 32; /* float position and momentum, 64-bit id */
+    double ic = (s->lpt_order >= 2 ? 6 : 2) * mesh_np + 48 * npl + part * npl;
+    double pm = (screening ? 3 : 2) * mesh_pm + 1.25 * part * npl;
+    if (s->pgd_alpha > 0)
+        pm += 36 * npl;
+    double out = part * npl; /* sorted copy while writing */
+    if (neutrinos)
+        out += part * npl + 2 * mesh_np;
+    double need = (ic > pm + out ? ic : pm + out);
+    return need + 0.15 * 1073741824.0;
+}
+
 ct_status ct_sim_run(const ct_cosmo *c, const ct_sim_settings *s, ct_sim_output_fn out,
                      void *user, ct_timers *timers, MPI_Comm comm)
 {
@@ -190,6 +218,24 @@ ct_status ct_sim_run(const ct_cosmo *c, const ct_sim_settings *s, ct_sim_output_
         if (!(aout[i] > a_init) || (i && !(aout[i] > aout[i - 1])))
             CT_FAIL(CT_ERR_ARG, "output redshifts must decrease and lie below z_init = %g",
                     s->z_init);
+    }
+    {
+        /* refuse, on every rank alike, a simulation that does not fit the budget */
+        int nranks;
+        MPI_Comm_size(comm, &nranks);
+        int scr = ct_cosmo_get_params(c)->f_r0 != 0 && s->fr_screening;
+        int nu = s->nu_particles && ct_cosmo_omega_nu(c) > 0;
+        double need = ct_sim_memory_need(s, scr, nu, nranks);
+        double budget = s->mem_budget > 0 ? s->mem_budget : ct_mem_per_rank(comm);
+        if (need > budget)
+            CT_FAIL(CT_ERR_RANGE,
+                    "simulation of %lld^3 particles with a %lld^3 PM mesh on %d rank(s) needs "
+                    "about %.3g GiB per rank, more than the memory budget of %.3g GiB per rank "
+                    "(%s); use more ranks or nodes, a smaller mesh_factor, or set [sim] "
+                    "memory_gb", (long long)s->np, (long long)(s->np * s->mesh_factor), nranks,
+                    need / 1073741824.0, budget / 1073741824.0,
+                    s->mem_budget > 0 ? "[sim] memory_gb" : "the node's available memory "
+                    "shared by its ranks");
     }
     st.t = timers;
     if (s->steps == 0) {

@@ -3,6 +3,7 @@
  * of this run and printed next to them; nothing is asserted that the table does
  * not show. */
 #include <ctype.h>
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -986,7 +987,7 @@ ct_status ct_study_write_report(const ct_study_ctx *c, const ct_study_results *r
     CT_CHECK(ct_atomic_begin(path, tmp, sizeof tmp));
     FILE *f = fopen(tmp, "w");
     if (!f)
-        CT_FAIL(CT_ERR_IO, "%s: cannot write", tmp);
+        CT_FAIL(CT_ERR_IO, "%s: cannot write: %s", tmp, strerror(errno));
     fprintf(f, "# Transfer-learning study report\n\n");
     int nrows = 0;
     if (s->smoke)
@@ -1082,10 +1083,11 @@ ct_status ct_study_write_report(const ct_study_ctx *c, const ct_study_results *r
     fprintf(f, "Plots: `tools/plot-study %s` writes error vs budget per parameter, SHAP heat "
                "maps over k and CKA matrices to `%s/plots/`.\n",
             s->out, s->out);
-    int bad = ferror(f);
+    int bad = ferror(f), e = errno;
     if (fclose(f) != 0 || bad) {
+        e = bad && e ? e : errno; /* the full disk (ENOSPC) or read-only folder (EROFS) */
         ct_atomic_abort(tmp);
-        CT_FAIL(CT_ERR_IO, "%s: write failed", path);
+        CT_FAIL(CT_ERR_IO, "%s: write failed: %s", path, strerror(e ? e : EIO));
     }
     CT_CHECK(ct_atomic_commit(tmp, path));
     (void)sname;

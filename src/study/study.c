@@ -321,6 +321,17 @@ static ct_status task_run(int64_t item, MPI_Comm group, void *user, void *result
     return CT_OK;
 }
 
+/* After SIGTERM (cosmotl study installs ct_stop_on_sigterm) no training starts:
+ * the runner records the rest as skipped, the trainings already running end and
+ * are saved as usual, and the study stops for a --resume. */
+static ct_status task_stop(int64_t item, MPI_Comm group, void *user, int *done)
+{
+    (void)item;
+    (void)user;
+    *done = ct_stop_agree(group);
+    return CT_OK;
+}
+
 static ct_status task_finish(int64_t item, ct_status st, const char *msg, const void *result,
                              MPI_Comm group, void *user)
 {
@@ -351,7 +362,7 @@ static ct_status run_phase(const ct_study_ctx *c, const int *pending, int npendi
     ct_runner_report rep;
     phase_job j = {c, pending};
     ct_runner_job job = {.n_items = npending < limit ? npending : limit, .run = task_run,
-                         .finish = task_finish, .result_size = sizeof(ct_task_result),
+                         .is_done = task_stop, .finish = task_finish, .result_size = sizeof(ct_task_result),
                          .user = &j};
     CT_CHECK(ct_runner_run(r, &job, &rep));
     *ran = rep.n_done;
@@ -453,6 +464,11 @@ ct_status ct_study_run(const ct_study_settings *s, MPI_Comm comm, int *complete)
         budget_left -= ran;
         if (ran < np)
             stopped = 1;
+        if (ct_stop_agree(comm)) {
+            ct_info("study: SIGTERM: %lld training(s) of this phase finished and saved, no "
+                    "new ones started; run again with --resume to continue", (long long)ran);
+            goto fail;
+        }
     }
     if (stopped) {
         ct_info("study: stopped after the requested number of trainings; run again with "

@@ -187,10 +187,21 @@ static herr_t copy_attr(hid_t loc, const char *name, const H5A_info_t *info, voi
         return 0;
     hid_t a = H5Aopen(loc, name, H5P_DEFAULT);
     hid_t t = H5Aget_type(a), sp = H5Aget_space(a);
-    hid_t mt = H5Tget_native_type(t, H5T_DIR_DEFAULT);
-    size_t sz = H5Tget_size(mt) * (size_t)(H5Sget_simple_extent_npoints(sp) > 0
-                                               ? H5Sget_simple_extent_npoints(sp) : 1);
-    void *buf = calloc(1, sz + 16);
+    /* only what summaries hold (numbers and strings, a few values): a crafted
+     * type or a huge extent is refused before H5Aread converts it */
+    H5T_class_t cl = t >= 0 ? H5Tget_class(t) : H5T_NO_CLASS;
+    hssize_t np = sp >= 0 ? H5Sget_simple_extent_npoints(sp) : -1;
+    hid_t mt = (cl == H5T_INTEGER || cl == H5T_FLOAT || cl == H5T_STRING) && np >= 0 &&
+                       np <= 65536 && H5Tget_size(t) <= 65536
+                   ? H5Tget_native_type(t, H5T_DIR_DEFAULT)
+                   : -1;
+    size_t sz = mt >= 0 ? H5Tget_size(mt) * (size_t)(np > 0 ? np : 1) : 0;
+    /* variable-length strings: their heap checked first (HDF5 1.10.8 can loop) */
+    if (mt >= 0 && H5Tis_variable_str(t) > 0 && ct_h5_check_heaps(loc) != CT_OK) {
+        H5Tclose(mt);
+        mt = -1;
+    }
+    void *buf = mt >= 0 ? calloc(1, sz + 16) : NULL;
     herr_t e = -1;
     if (buf && H5Aread(a, mt, buf) >= 0) {
         hid_t b = H5Acreate2(dst, name, t, sp, H5P_DEFAULT, H5P_DEFAULT);
@@ -202,7 +213,8 @@ static herr_t copy_attr(hid_t loc, const char *name, const H5A_info_t *info, voi
             H5Dvlen_reclaim(mt, sp, H5P_DEFAULT, buf);
     }
     free(buf);
-    H5Tclose(mt);
+    if (mt >= 0)
+        H5Tclose(mt);
     H5Tclose(t);
     H5Sclose(sp);
     H5Aclose(a);

@@ -1,7 +1,12 @@
 /* INI configurations: the bytes are a config's text, parsed by the library's
- * parser and read through every typed getter under the section and key names
- * the subcommands use (simulate, summarize, train, study, jobs), then the
- * unused-key check and the used-settings listing. */
+ * parser and read (1) through every typed getter under section and key names
+ * the subcommands use, then the unused-key check and the used-settings listing,
+ * and (2) by each subcommand's own config reader (src/cli: simulate's suite
+ * reader, summarize, train, study, jobs, d3m), each on a fresh parse, as the
+ * program would read it. Inputs naming device or kernel files (the letters
+ * "dev", "proc" or "sys") are skipped: a reader follows the paths a config
+ * names, and /dev/zero or a FIFO would only test the machine. */
+#include "cli.h"
 #include "cosmotl/core.h"
 #include "fuzz_common.h"
 
@@ -16,6 +21,16 @@ static const char *const keys[] = {"name", "n", "grid", "box", "seed", "range", 
                                    "nodes", "partition", "omega_m", "z", NULL};
 static const char *const choices[] = {"ngp", "cic", "tsc", "pcs", NULL};
 
+
+/* the bytes hold word (NULs included: the file reader sees them all) */
+static int has(const uint8_t *d, size_t n, const char *word)
+{
+    size_t w = strlen(word);
+    for (size_t i = 0; i + w <= n; i++)
+        if (!memcmp(d + i, word, w))
+            return 1;
+    return 0;
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -55,6 +70,40 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
     }
     ct_config_destroy(&c);
+    if (has(data, size, "dev") || has(data, size, "proc") || has(data, size, "sys")) {
+        free(text);
+        ct_error_clear();
+        return 0;
+    }
+    /* each subcommand's reader on its own parse */
+    for (int r = 0; r < 5; r++) {
+        c = NULL;
+        ct_error_clear();
+        if (ct_config_from_string(&c, text, "fuzz.ini") != CT_OK)
+            break;
+        if (r == 0) {
+            cli_suite_cfg *sc = calloc(1, sizeof *sc);
+            if (sc) {
+                (void)cli_suite_read(c, sc);
+                cli_suite_free(sc);
+                free(sc);
+            }
+        } else if (r == 1) {
+            (void)cli_train_read_config(c);
+        } else if (r == 2) {
+            (void)cli_study_read_config(c);
+        } else if (r == 3) {
+            (void)cli_jobs_read_config(c);
+        } else {
+            (void)cli_d3m_read_config(c);
+        }
+        ct_config_destroy(&c);
+    }
+    /* summarize reads its config from a file */
+    char path[300];
+    fz_write("fuzz.ini", data, size, path, sizeof path);
+    ct_error_clear();
+    (void)cli_summarize_read_config(path, MPI_COMM_SELF);
     free(text);
     ct_error_clear();
     return 0;

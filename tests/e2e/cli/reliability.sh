@@ -11,6 +11,19 @@
 #   timeouts   every registered test has a timeout, every MPI test a hard one
 #   fulldisk-train  train's checkpoint and model on a full disk: clear error, no
 #              model, no temporaries; a rerun elsewhere equals a clean run (cmp)
+#   sigterm-study  SIGTERM after the first finished training: no new training
+#              starts, exit 143 within 30 s with one line, the finished ones saved;
+#              --resume then gives the same outputs as an uninterrupted study
+#   fulldisk-study  the disk fills in the middle of a study (a tmpfs of half
+#              the study's size): a clear error, every file under a final name
+#              whole; the outputs moved to a healthy disk, --resume completes
+#              them identically
+#   readonly-simulate|readonly-summarize|readonly-study  the output folder becomes
+#              read-only (remount) in the middle of the run: a clear error, no
+#              partial file; remounted writable, a rerun (--resume) completes
+#              identically
+#   membudget  a PM memory budget ([sim] memory_gb) below the simulation's
+#              estimated peak: refused with the need stated, nothing written
 #   bytes      simulate, summarize, gather and train run twice (more than one
 #              second apart) write byte-identical HDF5 files (no time stamps in
 #              object headers), so a resumed run can be checked with cmp
@@ -19,7 +32,7 @@ set -u
 case_=${1:?case}
 . "$(dirname "$0")/../common.sh" rel
 mounted=""
-ct_e2e_cleanup() { [ -n "$mounted" ] && umount "$mounted" 2>/dev/null; rm -rf "$work"; }
+ct_e2e_cleanup() { for m in $mounted; do umount -l "$m" 2>/dev/null; done; rm -rf "$work"; }
 export OMPI_MCA_rmaps_base_oversubscribe=1
 suite_ini=$CT_SOURCE_ROOT/configs/suites/lcdm.ini
 need() { "$COSMOTL" "$1" --help >/dev/null 2>&1 || { echo "SKIP: cosmotl $1 not available"; exit 77; }; }
@@ -44,6 +57,84 @@ no_partial() {
 clear_error() { # the message says why
   grep -qiE 'no space|disk full|file too large|write failed|cannot write' "$1" ||
     fail "error does not say the disk is full: $(head -c 400 "$1")"
+}
+# ro_disk: ./full is a tmpfs that make_ro can turn read-only (skip if we cannot mount)
+ro_disk() {
+  mkdir -p full
+  mount -t tmpfs -o size=200m tmpfs full 2>/dev/null || { echo "SKIP: cannot mount a tmpfs here"; exit 77; }
+  mounted=$work/full
+}
+# make_ro PID: remount ./full read-only while PID runs (the kernel refuses while a
+# file is open for writing: retried)
+make_ro() {
+  for _ in $(seq 1 400); do
+    mount -o remount,ro full 2>/dev/null && return 0
+    kill -0 "$1" 2>/dev/null || break
+    sleep 0.01
+  done
+  fail "could not make the output read-only while the program ran"
+}
+# first_task DIR PID: wait until DIR holds a file (or PID ended)
+first_task() {
+  for _ in $(seq 1 1200); do
+    [ -n "$(ls "$1" 2>/dev/null)" ] && return 0
+    kill -0 "$2" 2>/dev/null || return 0
+    sleep 0.05
+  done
+}
+# the small transfer study of tools/chaos (pretraining + 12 fine-tunings)
+study_ini() {
+  cat >study.ini <<EOF
+[study]
+targets = NU
+statistics = pk
+kmax = 0
+architectures = dummy, frozen
+baselines = scratch
+budgets = 16, 64
+seeds = 2
+[pretrain]
+name = LCDM
+suite = $work/st/lcdm.h5
+params = Omega_m, sigma_8
+hidden = 16, 16
+dropout = 0
+epochs = 60
+patience = 20
+lr = 3e-3
+weight_decay = 1e-5
+[finetune]
+epochs = 60
+patience = 20
+trials = 2
+lr_min = 3e-4
+lr_max = 1e-2
+wd_min = 1e-6
+wd_max = 1e-3
+[target.NU]
+suite = $work/st/nu.h5
+params = Omega_m, sigma_8, M_nu
+[analysis]
+shap_samples = 2
+shap_background = 4
+shap_permutations = 2
+cka_samples = 16
+EOF
+}
+run_study() { mkdir -p "$1" && cp study.ini "$1/" && (cd "$1" && "$COSMOTL" -q study study.ini --out out --no-plots); }
+# resume_study DIR: --resume in DIR, then every output equals the reference's
+# (a training's record holds its wall time: compared without that line)
+resume_study() {
+  (cd "$1" && "$COSMOTL" -q study study.ini --out out --no-plots --resume) >resume.log 2>&1 ||
+    { fail "--resume: $(tail -n 2 resume.log)"; return; }
+  diff <(cd ref/out && find . -type f ! -name '*.log' | sort) <(cd "$1/out" && find . -type f ! -name '*.log' | sort) >/dev/null ||
+    fail "file lists differ after --resume"
+  for f in $(cd ref/out && find . -type f ! -name '*.log' | sort); do
+    case $f in
+    ./tasks/*) cmp -s <(grep -v '^seconds ' ref/out/$f) <(grep -v '^seconds ' "$1/out/$f") ;;
+    *) cmp -s "ref/out/$f" "$1/out/$f" ;;
+    esac || fail "$f after --resume differs from the uninterrupted study"
+  done
 }
 simulate_some() { # simulate_some DIR A:B
   "$COSMOTL" -q simulate "$suite_ini" --out "$1" --range "$2" >sim.log 2>&1 ||
@@ -275,6 +366,127 @@ bytes)
   for f in model.h5 ckpt.h5; do
     [ -f out/$f ] || { fail "train wrote no $f"; continue; }
     cmp -s out1/$f out/$f || fail "train $f differs in bytes between two identical runs"
+  done
+  ;;
+sigterm-study|fulldisk-study|readonly-study)
+  need study
+  mk=${2:?make_study_suites program}
+  case $mk in /*) ;; *) mk=${CT_BUILD_ROOT:?}/$mk ;; esac # meson passes it relative to the build
+  mkdir st && "$mk" "$work/st" >/dev/null || fail "no study suites"
+  study_ini
+  run_study ref >ref.log 2>&1 || { cat ref.log >&2; fail "reference study"; }
+  total=$(ls ref/out/tasks | wc -l)
+  case $case_ in
+  sigterm-study)
+    mkdir -p run && cp study.ini run/
+    (cd run && exec "$COSMOTL" -q study study.ini --out out --no-plots) >run.log 2>&1 &
+    pid=$!
+    first_task run/out/tasks $pid
+    kill -TERM $pid
+    t0=$(date +%s)
+    wait $pid; rc=$?
+    took=$(($(date +%s) - t0))
+    n=$(ls run/out/tasks | wc -l)
+    echo "SIGTERM after the first training: exit $rc after ${took}s, $n of $total trainings saved"
+    [ $rc = 143 ] || fail "study after SIGTERM: exit $rc, expected 143"
+    [ $took -le 30 ] || fail "study took ${took}s to end after SIGTERM"
+    grep -q 'stopped by SIGTERM' run.log || fail "no message: $(tail -n 3 run.log)"
+    [ "$(grep -c 'error' run.log)" = 0 ] || fail "errors after SIGTERM: $(grep error run.log)"
+    [ "$n" -ge 1 ] && [ "$n" -lt "$total" ] || fail "$n of $total trainings saved after SIGTERM"
+    [ -e run/out/results.h5 ] && fail "results.h5 written by an interrupted study"
+    no_partial run/out 'nothing'
+    resume_study run
+    ;;
+  fulldisk-study)
+    kb=$(du -sk ref/out | cut -f1)
+    mkdir -p full
+    mount -t tmpfs -o size=$((kb / 2))k tmpfs full 2>/dev/null ||
+      { echo "SKIP: cannot mount a tmpfs here"; exit 77; }
+    mounted=$work/full
+    cp study.ini full/
+    (cd full && timeout 120 "$COSMOTL" -q study study.ini --out out --no-plots) >out.txt 2>err.txt
+    rc=$?
+    n=$(ls full/out/tasks 2>/dev/null | wc -l)
+    echo "study on a $((kb / 2)) kB disk (half its outputs): exit $rc, $n of $total trainings saved; $(grep -m1 error err.txt | cut -c1-150)"
+    [ $rc = 1 ] || fail "study on a full disk: exit $rc"
+    clear_error err.txt
+    [ "$n" -lt "$total" ] || fail "the disk did not fill in the middle ($n of $total trainings)"
+    no_partial full 'nothing'
+    # every file under a final name is whole: equal to the reference's
+    for f in $(cd full/out && find . -type f ! -name '*.log' | sort); do
+      case $f in
+      ./tasks/*) cmp -s <(grep -v '^seconds ' ref/out/$f) <(grep -v '^seconds ' full/out/$f) ;;
+      *) cmp -s ref/out/$f full/out/$f ;;
+      esac || fail "$f on the full disk differs from the reference (partial?)"
+    done
+    mkdir -p run && cp -r full/out study.ini run/
+    umount full && mounted=""
+    resume_study run
+    ;;
+  readonly-study)
+    ro_disk
+    cp study.ini full/
+    (cd full && exec "$COSMOTL" -q study study.ini --out out --no-plots) >out.txt 2>err.txt &
+    pid=$!
+    first_task full/out/tasks $pid
+    make_ro $pid
+    wait $pid; rc=$?
+    n=$(ls full/out/tasks | wc -l)
+    echo "output made read-only after the first training: exit $rc, $n of $total trainings saved; $(grep -m1 error err.txt | cut -c1-150)"
+    [ $rc = 1 ] || fail "study on a read-only folder: exit $rc"
+    grep -qi 'read-only' err.txt || fail "error does not say read-only: $(head -c 400 err.txt)"
+    [ "$n" -lt "$total" ] || fail "the study ended before the folder became read-only"
+    no_partial full 'nothing'
+    mount -o remount,rw full || fail "remount rw"
+    resume_study full
+    ;;
+  esac
+  ;;
+membudget)
+  need simulate
+  # a PM memory budget smaller than the simulation's estimated peak: refused
+  # before anything is allocated or written, with the need stated
+  sed 's/^\[sim\]$/[sim]\nmemory_gb = 0.01/' "$suite_ini" >mem.ini
+  timeout 60 "$COSMOTL" simulate mem.ini --out msim --range 0:1 >out.txt 2>err.txt
+  rc=$?
+  [ $rc = 1 ] || [ $rc = 3 ] || fail "simulate over its memory budget: exit $rc"
+  grep -qE 'needs about [0-9.e+-]+ GiB per rank, more than the memory budget of 0.01 GiB' err.txt ||
+    fail "the error does not state the need: $(head -c 400 err.txt)"
+  echo "$(grep -m1 -o 'simulation of.*GiB per rank (' err.txt)"
+  [ -z "$(find msim -name 'snap_*' 2>/dev/null)" ] || fail "snapshot written over budget"
+  # a budget that fits runs
+  sed 's/^\[sim\]$/[sim]\nmemory_gb = 4/' "$suite_ini" >mem4.ini
+  "$COSMOTL" -q simulate mem4.ini --out msim4 --range 0:1 >out4.txt 2>&1 || fail "simulate within budget: $(tail -n 2 out4.txt)"
+  ;;
+readonly-simulate|readonly-summarize)
+  need simulate; need summarize
+  # the reference runs in r/ with the same relative output path (outputs record it)
+  if [ $case_ = readonly-simulate ]; then
+    cmd=(simulate "$suite_ini" --out suite --range 0:4)
+    outs=(0/snapdir_004/snap_004.0.hdf5 1/snapdir_004/snap_004.0.hdf5 2/snapdir_004/snap_004.0.hdf5 3/snapdir_004/snap_004.0.hdf5)
+    watch=suite/0/snapdir_004
+  else
+    simulate_some sims 0:6
+    cmd=(summarize "$work"/sims/0 "$work"/sims/1 "$work"/sims/2 "$work"/sims/3 "$work"/sims/4 "$work"/sims/5 --grid 64 --stats pk,mk --out suite)
+    outs=(0.h5 1.h5 2.h5 3.h5 4.h5 5.h5)
+    watch=suite/0.h5
+  fi
+  (mkdir -p r && cd r && "$COSMOTL" -q "${cmd[@]}" >../r.log 2>&1) || fail "reference run: $(tail -n 2 r.log)"
+  refdir=r/suite
+  ro_disk
+  (cd full && exec "$COSMOTL" "${cmd[@]}") >out.txt 2>err.txt &
+  pid=$!
+  for _ in $(seq 1 1200); do [ -e "full/$watch" ] && break; kill -0 $pid 2>/dev/null || break; sleep 0.05; done
+  make_ro $pid
+  wait $pid; rc=$?
+  echo "$case_: output made read-only after the first item: exit $rc; $(grep -m1 -i 'read-only' err.txt | cut -c1-150)"
+  [ $rc = 1 ] || [ $rc = 3 ] || fail "exit $rc (expected 1, or 3: some items failed)"
+  grep -qi 'read-only' err.txt out.txt || fail "no error saying read-only: $(head -c 400 err.txt)"
+  no_partial full 'nothing'
+  mount -o remount,rw full || fail "remount rw"
+  (cd full && "$COSMOTL" -q "${cmd[@]}") >again.txt 2>&1 || fail "rerun on a writable folder: $(tail -n 2 again.txt)"
+  for f in "${outs[@]}"; do
+    cmp -s "$refdir/$f" "full/suite/$f" || fail "$f after the rerun differs from an uninterrupted run"
   done
   ;;
 *) echo "unknown case $case_" >&2; exit 2 ;;
