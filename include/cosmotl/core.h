@@ -241,6 +241,8 @@ size_t ct_mem_current(void);
  * ct_atomic_begin also removes temporaries of final_path left by writers that
  * were killed (".<base>.tmp.<pid>" with no live process <pid> on this host). */
 ct_status ct_atomic_begin(const char *final_path, char *tmp, size_t tmp_cap);
+/* The same with the temporary name in a new allocation (free() it); no length cap. */
+ct_status ct_atomic_begin_alloc(const char *final_path, char **tmp);
 ct_status ct_atomic_commit(const char *tmp, const char *final_path);
 void ct_atomic_abort(const char *tmp);
 /* Collective versions for files written by all ranks of comm (e.g. parallel HDF5):

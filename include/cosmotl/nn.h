@@ -458,6 +458,7 @@ void ct_hp_space_pretrain(ct_hp_space *sp);
 void ct_hp_space_finetune(ct_hp_space *sp);
 
 typedef enum { CT_HP_RANDOM = 0, CT_HP_TPE } ct_hp_sampler;
+#define CT_HP_STREAM 0x4800000000ull /* the default generator stream of trial points */
 
 typedef struct {
     ct_hp_sampler sampler;    /* default CT_HP_TPE */
@@ -482,6 +483,11 @@ typedef struct {
     int rerun_best;           /* a resumed search whose best trial was restored runs
                                  it again (its model is wanted; set by
                                  ct_hp_search_mlp when it returns the model) */
+    uint64_t stream;          /* trial t's point comes from the counter-based generator
+                                 (seed, stream + t) (default CT_HP_STREAM) */
+    int seed_per_trial;       /* MLP search: trial t trains with seed ts->seed + t
+                                 (shuffles, dropout); default 0: every trial ts->seed */
+    int quiet;                /* no progress lines (default 0) */
 } ct_hp_settings;
 
 void ct_hp_settings_defaults(ct_hp_settings *s);
@@ -509,6 +515,7 @@ typedef struct {
     double *points;           /* n_trials x space->n */
     int *pruned;              /* n_trials */
     int n_restored;           /* trials read from the records instead of run */
+    int *epochs;              /* n_trials: epochs (reports) of each trial */
 } ct_hp_result;
 
 void ct_hp_result_free(ct_hp_result *r);

@@ -26,6 +26,7 @@ extern "C" {
 #define CT_STUDY_MAX_TARGETS 8
 #define CT_STUDY_MAX_BUDGETS 32
 #define CT_STUDY_MAX_LAYERS 8
+#define CT_STUDY_MAX_SEEDS 64 /* seeds = N: more is a configuration error */
 
 /* ---------------------------------------------------------------- splits */
 

@@ -178,7 +178,9 @@ static ct_status read_pipeline(ct_config *cfg, const char *out_arg, const char *
         CT_FAIL(CT_ERR_CONFIG, "%s: [pipeline] suites is required (a comma-separated list; "
                 "each name has a [suite.NAME] section)", file);
     char list[4096];
-    snprintf(list, sizeof list, "%s", v);
+    if (ct_snprintf(list, sizeof list, "%s", v) != CT_OK)
+        CT_FAIL(CT_ERR_CONFIG, "%s: the list of suites is longer than %zu characters", file,
+                sizeof list - 1);
     char *save = NULL;
     for (char *tok = strtok_r(list, ", \t", &save); tok; tok = strtok_r(NULL, ", \t", &save)) {
         if (p->nsuites == CT_PIPELINE_MAX_SUITES)

@@ -30,13 +30,18 @@ static void usage(void)
            "failed (recorded in DIR/manifest.tsv; the others are complete).\n");
 }
 
-/* base/p unless p is absolute or empty */
-static void resolve(char *out, size_t cap, const char *base, const char *p)
+/* base/p unless p is absolute or empty; a longer path than cap is an error naming
+ * the file and key */
+static ct_status resolve(char *out, size_t cap, const char *base, const char *p,
+                         const char *file, const char *key)
 {
-    if (!p || !*p || p[0] == '/')
-        snprintf(out, cap, "%s", p ? p : "");
-    else
-        snprintf(out, cap, "%s/%s", base, p);
+    ct_status rc = !p || !*p || p[0] == '/' ? ct_snprintf(out, cap, "%s", p ? p : "")
+                                            : ct_snprintf(out, cap, "%s/%s", base, p);
+    if (rc != CT_OK) {
+        ct_error_clear();
+        CT_FAIL(CT_ERR_CONFIG, "%s: %s: path longer than %zu characters", file, key, cap - 1);
+    }
+    return CT_OK;
 }
 
 ct_status cli_suite_read(ct_config *cfg, cli_suite_cfg *sc)
@@ -50,11 +55,15 @@ ct_status cli_suite_read(ct_config *cfg, cli_suite_cfg *sc)
     /* [suite] */
     CT_CHECK(ct_config_string(cfg, "suite", "name", "", &v));
     CT_CHECK(ct_config_string(cfg, "suite", "out", "", &v));
-    snprintf(sc->out, sizeof sc->out, "%s", v);
+    if (ct_snprintf(sc->out, sizeof sc->out, "%s", v) != CT_OK) {
+        ct_error_clear();
+        CT_FAIL(CT_ERR_CONFIG, "%s: suite.out: path longer than %zu characters", file,
+                sizeof sc->out - 1);
+    }
     /* `table = FILE` alone selects the table (one line to simulate at exactly
      * Quijote's cosmologies); n_sims then defaults to its row count */
     CT_CHECK(ct_config_string(cfg, "suite", "table", "", &v));
-    resolve(sc->table, sizeof sc->table, dir, v);
+    CT_CHECK(resolve(sc->table, sizeof sc->table, dir, v, file, "suite.table"));
     static const char *const samplings[] = {"sobol", "lhs", "table", "fixed", NULL};
     CT_CHECK(ct_config_choice(cfg, "suite", "sampling", sc->table[0] ? "table" : "sobol",
                               samplings, &ch));
@@ -112,7 +121,7 @@ ct_status cli_suite_read(ct_config *cfg, cli_suite_cfg *sc)
         if (!*v)
             CT_FAIL(CT_ERR_CONFIG, "%s: [cosmology] transfer = table needs `pk_table = FILE`",
                     file);
-        resolve(sc->pk_table, sizeof sc->pk_table, dir, v);
+        CT_CHECK(resolve(sc->pk_table, sizeof sc->pk_table, dir, v, file, "cosmology.pk_table"));
         s->pk_table = sc->pk_table;
         /* "{i}": one table per simulation, read when it starts */
         if (!strstr(sc->pk_table, "{i}")) {

@@ -34,7 +34,10 @@ static ct_status expand_path(const ct_config *cfg, const char *in, char *out, si
 {
     char buf[CT_STUDY_PATH];
     size_t o = 0;
-    for (const char *p = in; *p && o + 1 < sizeof buf;) {
+    for (const char *p = in; *p;) {
+        if (o + 1 >= sizeof buf)
+            CT_FAIL(CT_ERR_CONFIG, "%s: path '%.200s...' is too long (at most %zu characters)",
+                    ct_config_path(cfg), in, sizeof buf - 1);
         if (p[0] == '$' && p[1] == '{') {
             const char *end = strchr(p, '}');
             if (!end)
@@ -42,16 +45,18 @@ static ct_status expand_path(const ct_config *cfg, const char *in, char *out, si
             char name[128];
             size_t n = (size_t)(end - p - 2);
             if (n >= sizeof name)
-                n = sizeof name - 1;
+                CT_FAIL(CT_ERR_CONFIG, "%s: '%.200s': a ${NAME} longer than %zu characters",
+                        ct_config_path(cfg), in, sizeof name - 1);
             memcpy(name, p + 2, n);
             name[n] = '\0';
             const char *v = getenv(name);
             if (!v)
                 CT_FAIL(CT_ERR_CONFIG, "%s: '%s' uses ${%s}, which is not set",
                         ct_config_path(cfg), in, name);
+            if (strlen(v) >= sizeof buf - o)
+                CT_FAIL(CT_ERR_CONFIG, "%s: path '%.200s' is too long once ${%s} is expanded (at "
+                        "most %zu characters)", ct_config_path(cfg), in, name, sizeof buf - 1);
             o += (size_t)snprintf(buf + o, sizeof buf - o, "%s", v);
-            if (o >= sizeof buf)
-                o = sizeof buf - 1;
             p = end + 1;
         } else {
             buf[o++] = *p++;
@@ -77,7 +82,9 @@ static ct_status name_list(const ct_config *cfg, const char *section, const char
     int cap = *n;
     *n = 0;
     char buf[2048];
-    snprintf(buf, sizeof buf, "%s", text);
+    if (ct_snprintf(buf, sizeof buf, "%s", text) != CT_OK)
+        CT_FAIL(CT_ERR_CONFIG, "%s: %s.%s is longer than %zu characters", ct_config_path(cfg),
+                section, key, sizeof buf - 1);
     char *save = NULL;
     for (char *tok = strtok_r(buf, ", \t", &save); tok; tok = strtok_r(NULL, ", \t", &save)) {
         if (*n >= cap)
@@ -99,7 +106,9 @@ static ct_status read_hidden(ct_config *cfg, const char *sec, ct_study_train *t)
     if (!str)
         return CT_OK;
     char buf[512];
-    snprintf(buf, sizeof buf, "%s", str);
+    if (ct_snprintf(buf, sizeof buf, "%s", str) != CT_OK)
+        CT_FAIL(CT_ERR_CONFIG, "%s: %s.hidden is longer than %zu characters", ct_config_path(cfg),
+                sec, sizeof buf - 1);
     t->nhidden = 0;
     char *save = NULL;
     for (char *tok = strtok_r(buf, ", \t", &save); tok; tok = strtok_r(NULL, ", \t", &save)) {
@@ -404,8 +413,13 @@ int cmd_study(int argc, char **argv, MPI_Comm comm)
         ct_config_destroy(&cfg);
         return ct_cli_fail("study", comm);
     }
-    if (out)
-        snprintf(s.out, sizeof s.out, "%s", out);
+    if (rc == CT_OK && out && ct_snprintf(s.out, sizeof s.out, "%s", out) != CT_OK)
+        rc = ct_error_set(CT_ERR_ARG, __func__, __LINE__, "--out %.200s...: longer than %zu "
+                          "characters", out, sizeof s.out - 1);
+    if (rc != CT_OK) {
+        ct_config_destroy(&cfg);
+        return ct_cli_fail("study", comm);
+    }
     s.resume = resume;
     s.max_tasks = max_tasks;
     s.config = cfg;

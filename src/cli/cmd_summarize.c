@@ -101,6 +101,11 @@ static ct_status resolve(const char *arg, int snapnum, char *snap, size_t cap, c
                          size_t ncap, char *suite, size_t scap)
 {
     char buf[4096], tmp[4096];
+    /* every name below is arg, a part of it, or arg + "/snapdir_XXX": it fits */
+    size_t alen = strlen(arg);
+    if (alen >= 4000 || cap < 4096 || ncap < 4096 || scap < 4096)
+        CT_FAIL(CT_ERR_ARG, "%.100s...%s: path too long (%zu characters, at most 3999)", arg,
+                alen > 100 ? arg + alen - 100 : "", alen);
     snprintf(buf, sizeof buf, "%s", arg);
     size_t L = strlen(buf);
     while (L > 1 && buf[L - 1] == '/')
@@ -600,7 +605,9 @@ static int cmd_summarize_args(int argc, char **argv, MPI_Comm world)
             "use a larger grid or a smaller --bk-kmax", o.s.bk.kmax, o.s.bk.kmax + 0.5 * o.s.bk.dk,
             o.s.grid, 0.5 * o.s.grid * sqrt(3.0));
     if (!bk_cache) {
-        snprintf(bk_cache_default, sizeof bk_cache_default, "%.4000s/.cache", o.out);
+        if (strlen(o.out) > 4000)
+            BAD("--out: a path of %zu characters (at most 4000)", strlen(o.out));
+        snprintf(bk_cache_default, sizeof bk_cache_default, "%s/.cache", o.out);
         bk_cache = bk_cache_default;
     }
     o.s.bk.cache_dir = bk_cache;

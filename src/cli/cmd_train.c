@@ -109,15 +109,24 @@ static ct_status copy_str(ct_config *cfg, const char *sec, const char *key, cons
     return CT_OK;
 }
 
-static int split_names(const char *s, char (*out)[CT_NN_NAME_MAX], int max)
+/* Split "a, b, c" into *n names; more than max names or a longer name is an error
+ * naming file and key. */
+static ct_status split_names(const char *s, char (*out)[CT_NN_NAME_MAX], int max, int *n,
+                             const char *file, const char *key)
 {
-    int n = 0;
-    char buf[1024];
-    snprintf(buf, sizeof buf, "%s", s);
+    char buf[1024]; /* s is a config value copied with copy_str: it fits */
+    *n = 0;
+    CT_CHECK(ct_snprintf(buf, sizeof buf, "%s", s));
     char *save = NULL;
-    for (char *t = strtok_r(buf, ", \t", &save); t && n < max; t = strtok_r(NULL, ", \t", &save))
-        snprintf(out[n++], CT_NN_NAME_MAX, "%s", t);
-    return n;
+    for (char *t = strtok_r(buf, ", \t", &save); t; t = strtok_r(NULL, ", \t", &save)) {
+        if (*n == max)
+            CT_FAIL(CT_ERR_CONFIG, "%s: %s: more than %d names", file, key, max);
+        if (strlen(t) >= CT_NN_NAME_MAX)
+            CT_FAIL(CT_ERR_CONFIG, "%s: %s: name '%.40s...' is longer than %d characters", file,
+                    key, t, CT_NN_NAME_MAX - 1);
+        snprintf(out[(*n)++], CT_NN_NAME_MAX, "%s", t);
+    }
+    return CT_OK;
 }
 
 static ct_status read_config(ct_config *cfg, train_cfg *c)
@@ -140,6 +149,11 @@ static ct_status read_config(ct_config *cfg, train_cfg *c)
     CT_CHECK(ct_config_int(cfg, "data", "n_bins", 0, 0, 1000000, &c->n_bins));
     CT_CHECK(copy_str(cfg, "data", "targets", "", c->targets, sizeof c->targets));
     CT_CHECK(copy_str(cfg, "data", "dummy", "", c->dummy, sizeof c->dummy));
+    {
+        char dn[MAXT][CT_NN_NAME_MAX];
+        int nd;
+        CT_CHECK(split_names(c->dummy, dn, MAXT, &nd, file, "[data] dummy"));
+    }
     int ns = 2;
     c->split[0] = 0.7;
     c->split[1] = 0.15;
@@ -300,7 +314,8 @@ static ct_status resolve_targets(ct_config *cfg, train_cfg *c, const ct_dataset 
     if (c->nt > MAXT)
         CT_FAIL(CT_ERR_CONFIG, "%s: more than %d targets", file, MAXT);
     char dn[MAXT][CT_NN_NAME_MAX];
-    int nd = split_names(c->dummy, dn, MAXT);
+    int nd = 0;
+    CT_CHECK(split_names(c->dummy, dn, MAXT, &nd, file, "[data] dummy"));
     for (int k = 0; k < c->nt; k++) {
         memcpy(c->names[k], tr->target_name[k], CT_NN_NAME_MAX);
         for (int j = 0; j < nd; j++)
@@ -394,8 +409,10 @@ static ct_status make_dirs(const train_cfg *c, MPI_Comm comm)
     const char *paths[] = {c->model_out, c->log_path, c->metrics_out, c->checkpoint,
                            c->search_log, c->search_rec};
     for (size_t i = 0; rank == 0 && rc == CT_OK && i < sizeof paths / sizeof paths[0]; i++) {
-        char dir[4096];
-        snprintf(dir, sizeof dir, "%s", paths[i]);
+        char dir[4096]; /* paths[i] came through path_of: it fits */
+        rc = ct_snprintf(dir, sizeof dir, "%s", paths[i]);
+        if (rc != CT_OK)
+            break;
         char *slash = strrchr(dir, '/');
         if (!dir[0] || !slash || slash == dir)
             continue;
@@ -415,7 +432,7 @@ static ct_status run(ct_config *cfg, MPI_Comm comm)
     ct_dataset all, tr, va, te;
     ct_mlp *m = NULL, *pre = NULL, *nm = NULL;
     int64_t *ptr = NULL, *pva = NULL, *pte = NULL;
-    char *text = NULL;
+    char *text = NULL, *tlist = NULL;
     ct_model_prov prov;
     ct_model_prov_init(&prov);
     memset(&all, 0, sizeof all);
@@ -430,9 +447,8 @@ static ct_status run(ct_config *cfg, MPI_Comm comm)
     CT_CHECK_GOTO(rc, make_dirs(c, comm));
 
     /* data: every target plus the dummy names (masked when the data lacks them) */
-    char tlist[2048];
-    snprintf(tlist, sizeof tlist, "%s%s%s", c->targets, c->targets[0] && c->dummy[0] ? "," : "",
-             c->dummy);
+    CT_CHECK_GOTO(rc, ct_asprintf(&tlist, "%s%s%s", c->targets,
+                                  c->targets[0] && c->dummy[0] ? "," : "", c->dummy));
     if (!c->targets[0] && c->dummy[0]) {
         /* every parameter of the table, then the dummies */
         ct_table_info info;
@@ -440,12 +456,18 @@ static ct_status run(ct_config *cfg, MPI_Comm comm)
             CT_FAIL_GOTO(rc, CT_ERR_CONFIG, "%s: [data] dummy with quijote_dir needs targets",
                          ct_config_path(cfg));
         CT_CHECK_GOTO(rc, ct_table_info_read(c->suite, comm, &info));
-        size_t len = 0;
-        tlist[0] = '\0';
-        for (int k = 0; k < info.n_params; k++)
-            len += (size_t)snprintf(tlist + len, sizeof tlist - len, "%s,", info.param_name[k]);
-        snprintf(tlist + len, sizeof tlist - len, "%s", c->dummy);
+        for (int k = 0; k < info.n_params && rc == CT_OK; k++) {
+            char *t = tlist;
+            rc = ct_asprintf(&tlist, "%s%s,", k ? t : "", info.param_name[k]);
+            free(t);
+        }
+        if (rc == CT_OK) {
+            char *t = tlist;
+            rc = ct_asprintf(&tlist, "%s%s", info.n_params ? t : "", c->dummy);
+            free(t);
+        }
         ct_table_info_free(&info);
+        CT_CHECK_GOTO(rc, rc);
     }
     ct_table_select sel;
     ct_table_select_defaults(&sel);
@@ -595,6 +617,7 @@ static ct_status run(ct_config *cfg, MPI_Comm comm)
     }
 fail:
     ct_model_prov_free(&prov);
+    free(tlist);
     free(text);
     free(ptr);
     free(pva);

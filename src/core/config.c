@@ -20,8 +20,8 @@ typedef struct {
 } ct_used;
 
 struct ct_config {
-    char path[1024];
-    char dir[1024];
+    char *path; /* as given, any length */
+    char *dir;  /* its folder: "." for a bare name */
     ct_entry *e;
     size_t n, cap;
     ct_used *u;
@@ -107,17 +107,22 @@ static int on_entry(void *user, const char *section, const char *name, const cha
     return 1;
 }
 
-static void set_paths(ct_config *c, const char *name)
+static ct_status set_paths(ct_config *c, const char *name)
 {
-    snprintf(c->path, sizeof c->path, "%s", name);
-    snprintf(c->dir, sizeof c->dir, "%s", name);
+    c->path = dupstr(name);
+    c->dir = dupstr(name);
+    if (!c->path || !c->dir)
+        CT_FAIL(CT_ERR_MEMORY, "%.200s: out of memory", name);
     char *slash = strrchr(c->dir, '/');
     if (slash)
         *slash = '\0';
-    else
-        snprintf(c->dir, sizeof c->dir, ".");
-    if (c->dir[0] == '\0')
-        snprintf(c->dir, sizeof c->dir, "/");
+    if (!slash || c->dir[0] == '\0') {
+        free(c->dir);
+        c->dir = dupstr(slash ? "/" : ".");
+        if (!c->dir)
+            CT_FAIL(CT_ERR_MEMORY, "%.200s: out of memory", name);
+    }
+    return CT_OK;
 }
 
 ct_status ct_config_from_string(ct_config **cfg, const char *text, const char *name)
@@ -125,7 +130,11 @@ ct_status ct_config_from_string(ct_config **cfg, const char *text, const char *n
     ct_config *c = NULL;
     *cfg = NULL;
     CT_CHECK(ct_calloc(&c, 1, sizeof *c, "config"));
-    set_paths(c, name ? name : "<string>");
+    ct_status ps = set_paths(c, name ? name : "<string>");
+    if (ps != CT_OK) {
+        ct_config_destroy(&c);
+        return ct_error_push(ps, __func__, __LINE__);
+    }
     line_reader reader = {text, 0, c};
     int rc = ini_parse_stream(read_line, &reader, on_entry, &reader);
     if (rc != 0) {
@@ -196,6 +205,8 @@ void ct_config_destroy(ct_config **cfg)
     }
     free(c->e);
     free(c->u);
+    free(c->path);
+    free(c->dir);
     free(c);
     *cfg = NULL;
 }

@@ -45,10 +45,10 @@ ct_status ct_path_join(char *out, size_t cap, const char *a, const char *b)
  * host, so a live writer's temporary is never touched. */
 static void remove_dead_temporaries(const char *dir, const char *base)
 {
-    char prefix[4096];
+    char prefix[NAME_MAX + 16]; /* base is one path component */
     int np = snprintf(prefix, sizeof prefix, ".%s.tmp.", base);
     if (np < 0 || (size_t)np >= sizeof prefix)
-        return;
+        return; /* no file can have that name */
     DIR *d = opendir(dir);
     if (!d)
         return;
@@ -64,11 +64,15 @@ static void remove_dead_temporaries(const char *dir, const char *base)
             continue;
         if (kill((pid_t)pid, 0) == 0 || errno == EPERM)
             continue; /* its writer is alive */
-        char p[8192];
-        snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
+        char *p = NULL;
+        if (ct_asprintf(&p, "%s/%s", dir, de->d_name) != CT_OK) {
+            ct_error_clear();
+            continue;
+        }
         struct stat st;
         if (lstat(p, &st) == 0 && S_ISREG(st.st_mode) && unlink(p) == 0)
             ct_warn("removed %s, left by an interrupted writer", p);
+        free(p);
     }
     closedir(d);
 }
@@ -117,19 +121,22 @@ ct_status ct_asprintf(char **out, const char *fmt, ...)
     return rc;
 }
 
-ct_status ct_atomic_begin(const char *final_path, char *tmp, size_t tmp_cap)
+/* The temporary name in a new allocation; cap > 0: it must fit in cap bytes. */
+static ct_status atomic_begin(const char *final_path, char **tmp, size_t cap)
 {
     /* dirname/basename modify their argument: work on copies of any length */
     ct_status rc = CT_OK;
+    *tmp = NULL;
     char *copy1 = strdup(final_path), *copy2 = strdup(final_path);
     if (!copy1 || !copy2)
         CT_FAIL_GOTO(rc, CT_ERR_MEMORY, "%s: out of memory", final_path);
     const char *dir = dirname(copy1);
     const char *base = basename(copy2);
-    int n = snprintf(tmp, tmp_cap, "%s/.%s.tmp.%ld", dir, base, (long)getpid());
-    if (n < 0 || (size_t)n >= tmp_cap)
+    CT_CHECK_GOTO(rc, ct_asprintf(tmp, "%s/.%s.tmp.%ld", dir, base, (long)getpid()));
+    if (cap > 0 && strlen(*tmp) >= cap)
         CT_FAIL_GOTO(rc, CT_ERR_ARG, "%s: path too long (%zu characters; the temporary name "
-                     "needs %d of at most %zu)", final_path, strlen(final_path), n, tmp_cap - 1);
+                     "needs %zu of at most %zu)", final_path, strlen(final_path), strlen(*tmp),
+                     cap - 1);
     if (!ct_dir_exists(dir)) {
         size_t len = strlen(final_path);
         if (len > 1000) /* keep the problem inside the one-line message */
@@ -141,7 +148,27 @@ ct_status ct_atomic_begin(const char *final_path, char *tmp, size_t tmp_cap)
 fail:
     free(copy1);
     free(copy2);
+    if (rc != CT_OK) {
+        free(*tmp);
+        *tmp = NULL;
+    }
     return rc;
+}
+
+ct_status ct_atomic_begin_alloc(const char *final_path, char **tmp)
+{
+    return atomic_begin(final_path, tmp, 0);
+}
+
+ct_status ct_atomic_begin(const char *final_path, char *tmp, size_t tmp_cap)
+{
+    char *t = NULL;
+    if (tmp_cap < 1)
+        CT_FAIL(CT_ERR_ARG, "%s: no room for the temporary name", final_path);
+    CT_CHECK(atomic_begin(final_path, &t, tmp_cap));
+    memcpy(tmp, t, strlen(t) + 1);
+    free(t);
+    return CT_OK;
 }
 
 ct_status ct_atomic_commit(const char *tmp, const char *final_path)
@@ -226,23 +253,27 @@ int ct_dir_exists(const char *path)
 
 ct_status ct_mkdir_p(const char *path)
 {
-    char buf[4096];
-    int n = snprintf(buf, sizeof buf, "%s", path);
-    if (n <= 0 || (size_t)n >= sizeof buf)
-        CT_FAIL(CT_ERR_ARG, "bad directory path '%s'", path);
+    if (!path || !*path)
+        CT_FAIL(CT_ERR_ARG, "empty directory path");
+    char *buf = strdup(path); /* any length: the kernel says if it is too long */
+    if (!buf)
+        CT_FAIL(CT_ERR_MEMORY, "%.200s: out of memory", path);
+    ct_status rc = CT_OK;
     for (char *p = buf + 1; *p; p++) {
         if (*p != '/')
             continue;
         *p = '\0';
         if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-            CT_FAIL(CT_ERR_IO, "%s: cannot create directory: %s", buf, strerror(errno));
+            CT_FAIL_GOTO(rc, CT_ERR_IO, "%s: cannot create directory: %s", buf, strerror(errno));
         *p = '/';
     }
     if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-        CT_FAIL(CT_ERR_IO, "%s: cannot create directory: %s", buf, strerror(errno));
+        CT_FAIL_GOTO(rc, CT_ERR_IO, "%s: cannot create directory: %s", buf, strerror(errno));
     if (!ct_dir_exists(buf))
-        CT_FAIL(CT_ERR_IO, "%s: exists and is not a directory", buf);
-    return CT_OK;
+        CT_FAIL_GOTO(rc, CT_ERR_IO, "%s: exists and is not a directory", buf);
+fail:
+    free(buf);
+    return rc;
 }
 
 ct_status ct_read_text(const char *path, char **text, size_t *len)

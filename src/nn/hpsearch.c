@@ -11,7 +11,6 @@
 #include "cosmotl/runner.h"
 #include "nn_internal.h"
 
-#define STREAM_HP 0x4800000000ull
 #define N_CANDIDATES 24
 
 ct_status ct_hp_space_add(ct_hp_space *sp, const char *name, double lo, double hi, int is_int,
@@ -61,6 +60,7 @@ void ct_hp_settings_defaults(ct_hp_settings *s)
     s->prune = 1;
     s->prune_warmup = 10;
     s->prune_min_trials = 5;
+    s->stream = CT_HP_STREAM;
 }
 
 void ct_hp_result_free(ct_hp_result *r)
@@ -70,6 +70,7 @@ void ct_hp_result_free(ct_hp_result *r)
     free(r->values);
     free(r->points);
     free(r->pruned);
+    free(r->epochs);
     memset(r, 0, sizeof *r);
 }
 
@@ -285,7 +286,7 @@ static ct_status sample_point(const ct_hp_space *sp, const ct_hp_settings *s, co
 {
     ct_status rc = CT_OK;
     ct_rng r;
-    ct_rng_init(&r, s->seed, STREAM_HP + (uint64_t)t, 0);
+    ct_rng_init(&r, s->seed, s->stream + (uint64_t)t, 0);
     int nfin = 0;
     for (int i = 0; i < done; i++)
         nfin += isfinite(h->values[i]);
@@ -423,18 +424,32 @@ static ct_status trial_run(int64_t item, MPI_Comm group, void *user, void *resul
  * finished trial with exact (hexadecimal) doubles:
  *   trial T group G pruned P value V n N r_1 .. r_N point p_1 .. p_d end
  * A line without its "end" (a kill while writing) is the torn tail and dropped. */
-static void records_header(const ct_hp_space *sp, const ct_hp_settings *s, char *buf,
-                           size_t cap)
+static ct_status records_header(const ct_hp_space *sp, const ct_hp_settings *s, char **out)
 {
-    size_t n = (size_t)snprintf(buf, cap,
-                                "# cosmotl search records v1 sampler %d startup %d wave %d seed "
-                                "%llu prune %d warmup %d min_trials %d dims %d",
-                                (int)s->sampler, s->n_startup, s->wave > 0 ? s->wave : 1,
-                                (unsigned long long)s->seed, s->prune, s->prune_warmup,
-                                s->prune_min_trials, sp->n);
-    for (int k = 0; k < sp->n && n < cap; k++)
-        n += (size_t)snprintf(buf + n, cap - n, " %s %a %a %d %d", sp->dim[k].name,
-                              sp->dim[k].lo, sp->dim[k].hi, sp->dim[k].is_int, sp->dim[k].log);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&buf, &len);
+    if (!m)
+        CT_FAIL(CT_ERR_MEMORY, "no memory for the search records header");
+    fprintf(m,
+            "# cosmotl search records v1 sampler %d startup %d wave %d seed "
+            "%llu prune %d warmup %d min_trials %d dims %d",
+            (int)s->sampler, s->n_startup, s->wave > 0 ? s->wave : 1,
+            (unsigned long long)s->seed, s->prune, s->prune_warmup, s->prune_min_trials, sp->n);
+    for (int k = 0; k < sp->n; k++)
+        fprintf(m, " %s %a %a %d %d", sp->dim[k].name, sp->dim[k].lo, sp->dim[k].hi,
+                sp->dim[k].is_int, sp->dim[k].log);
+    /* named only when they differ from the defaults (older records stay valid) */
+    if (s->stream != CT_HP_STREAM)
+        fprintf(m, " stream %llu", (unsigned long long)s->stream);
+    if (s->seed_per_trial)
+        fprintf(m, " seed_per_trial 1");
+    if (fclose(m) != 0) {
+        free(buf);
+        CT_FAIL(CT_ERR_MEMORY, "no memory for the search records header");
+    }
+    *out = buf;
+    return CT_OK;
 }
 
 static void record_write(FILE *f, const history *h, int t, int group)
@@ -475,19 +490,42 @@ static ct_status record_append(const char *path, const history *h, int t, int gr
     return CT_OK;
 }
 
+/* n numbers from *p (advanced past them); 0 if one is missing. */
+static int parse_doubles(char **p, double *out, int n)
+{
+    for (int i = 0; i < n; i++) {
+        char *q;
+        out[i] = strtod(*p, &q);
+        if (q == *p)
+            return 0;
+        *p = q;
+    }
+    return 1;
+}
+
+/* *p past blanks and then the word w; 0 if w is not there. */
+static int skip_word(char **p, const char *w)
+{
+    while (**p == ' ')
+        (*p)++;
+    size_t n = strlen(w);
+    if (strncmp(*p, w, n))
+        return 0;
+    *p += n;
+    return 1;
+}
+
 /* Parse one record line into h (restored, rec_points, values, ...); 0 if malformed. */
 static int record_parse(char *line, history *h, int *trial)
 {
-    char *p = line, *q;
+    char *p = line;
     int t, g, pr, n, used;
-    double v;
+    double v, pt[CT_HP_MAX_DIMS];
     if (sscanf(p, "trial %d group %d pruned %d value %n", &t, &g, &pr, &used) != 3)
         return 0;
     p += used;
-    v = strtod(p, &q);
-    if (q == p)
+    if (!parse_doubles(&p, &v, 1))
         return 0;
-    p = q;
     if (sscanf(p, " n %d%n", &n, &used) != 1 || n < 0 || n > 100000000)
         return 0;
     p += used;
@@ -496,33 +534,8 @@ static int record_parse(char *line, history *h, int *trial)
     double *r = n > 0 ? malloc((size_t)n * sizeof(double)) : NULL;
     if (n > 0 && !r)
         return 0;
-    for (int e = 0; e < n; e++) {
-        r[e] = strtod(p, &q);
-        if (q == p) {
-            free(r);
-            return 0;
-        }
-        p = q;
-    }
-    while (*p == ' ')
-        p++;
-    if (strncmp(p, "point", 5)) {
-        free(r);
-        return 0;
-    }
-    p += 5;
-    double pt[CT_HP_MAX_DIMS];
-    for (int k = 0; k < h->d; k++) {
-        pt[k] = strtod(p, &q);
-        if (q == p) {
-            free(r);
-            return 0;
-        }
-        p = q;
-    }
-    while (*p == ' ')
-        p++;
-    if (strncmp(p, "end", 3) || (p[3] != '\n' && p[3] != '\0')) {
+    if (!parse_doubles(&p, r, n) || !skip_word(&p, "point") || !parse_doubles(&p, pt, h->d) ||
+        !skip_word(&p, "end") || (*p != '\n' && *p != '\0')) {
         free(r);
         return 0;
     }
@@ -545,26 +558,24 @@ static int record_parse(char *line, history *h, int *trial)
 static ct_status records_open(const ct_hp_space *sp, const ct_hp_settings *s, history *h)
 {
     const char *path = s->records_path;
-    char header[4096];
-    records_header(sp, s, header, sizeof header);
-    FILE *in = s->resume ? fopen(path, "r") : NULL;
-    char *line = NULL;
+    ct_status rc = CT_OK;
+    char *header = NULL, *line = NULL, *tmp = NULL;
+    FILE *in = NULL, *f = NULL;
     size_t cap = 0;
     ssize_t len;
     int lineno = 0, dropped = 0;
+    CT_CHECK(records_header(sp, s, &header));
+    in = s->resume ? fopen(path, "r") : NULL;
     if (in) {
         len = getline(&line, &cap, in);
         if (len > 0) {
             if (line[len - 1] == '\n')
                 line[--len] = '\0';
-            if (strcmp(line, header)) {
-                free(line);
-                fclose(in);
-                CT_FAIL(CT_ERR_FORMAT,
-                        "%s: records of a different search (space, sampler, seed, startup, "
-                        "wave or pruning changed); move the file away to start afresh",
-                        path);
-            }
+            if (strcmp(line, header))
+                CT_FAIL_GOTO(rc, CT_ERR_FORMAT,
+                             "%s: records of a different search (space, sampler, seed, startup, "
+                             "wave or pruning changed); move the file away to start afresh",
+                             path);
             lineno = 1;
             while ((len = getline(&line, &cap, in)) > 0) {
                 lineno++;
@@ -572,31 +583,27 @@ static ct_status records_open(const ct_hp_space *sp, const ct_hp_settings *s, hi
                 int complete = line[len - 1] == '\n';
                 if (!complete || !record_parse(line, h, &t)) {
                     /* only the last line may be torn */
-                    int c = fgetc(in);
-                    if (c != EOF) {
-                        free(line);
-                        fclose(in);
-                        CT_FAIL(CT_ERR_FORMAT, "%s:%d: malformed trial record", path, lineno);
-                    }
+                    if (fgetc(in) != EOF)
+                        CT_FAIL_GOTO(rc, CT_ERR_FORMAT, "%s:%d: malformed trial record", path,
+                                     lineno);
                     dropped = 1;
                     break;
                 }
             }
         }
         fclose(in);
+        in = NULL;
     }
-    free(line);
     int nrest = 0;
     for (int t = 0; t < h->n_trials; t++)
         nrest += h->restored[t];
     if (nrest > 0 || dropped)
         ct_info("search: %d trial(s) restored from %s%s", nrest, path,
                 dropped ? " (a torn last record dropped)" : "");
-    char tmp[4200];
-    CT_CHECK(ct_atomic_begin(path, tmp, sizeof tmp));
-    FILE *f = fopen(tmp, "w");
+    CT_CHECK_GOTO(rc, ct_atomic_begin_alloc(path, &tmp));
+    f = fopen(tmp, "w");
     if (!f)
-        CT_FAIL(CT_ERR_IO, "%s: cannot write the search records", path);
+        CT_FAIL_GOTO(rc, CT_ERR_IO, "%s: cannot write the search records", path);
     fprintf(f, "%s\n", header);
     for (int t = 0; t < h->n_trials; t++)
         if (h->restored[t]) {
@@ -605,11 +612,24 @@ static ct_status records_open(const ct_hp_space *sp, const ct_hp_settings *s, hi
                    (size_t)h->d * sizeof(double));
             record_write(f, h, t, h->rec_group[t]);
         }
-    if (fclose(f) != 0) {
+    int bad = fclose(f) != 0;
+    f = NULL;
+    if (bad) {
         ct_atomic_abort(tmp);
-        CT_FAIL(CT_ERR_IO, "%s: cannot write the search records", path);
+        CT_FAIL_GOTO(rc, CT_ERR_IO, "%s: cannot write the search records", path);
     }
-    return ct_atomic_commit(tmp, path);
+    CT_CHECK_GOTO(rc, ct_atomic_commit(tmp, path));
+fail:
+    if (in)
+        fclose(in);
+    if (f) {
+        fclose(f);
+        ct_atomic_abort(tmp);
+    }
+    free(line);
+    free(header);
+    free(tmp);
+    return rc;
 }
 
 /* Every rank gets rank 0's restored trials. */
@@ -777,17 +797,20 @@ ct_status ct_hp_search(const ct_hp_space *sp, const ct_hp_settings *s, ct_hp_obj
                 fflush(log);
             }
         }
-        ct_info("search: %d/%d trials done%s", w1, nt, nrun < w1 - w0 ? " (restored)" : "");
+        if (!s->quiet)
+            ct_info("search: %d/%d trials done%s", w1, nt, nrun < w1 - w0 ? " (restored)" : "");
     }
     CT_CHECK_GOTO(rc, ct_calloc(&res->values, (size_t)nt, sizeof(double), "result"));
     CT_CHECK_GOTO(rc, ct_calloc(&res->points, (size_t)nt * d, sizeof(double), "result"));
     CT_CHECK_GOTO(rc, ct_calloc(&res->pruned, (size_t)nt, sizeof(int), "result"));
+    CT_CHECK_GOTO(rc, ct_calloc(&res->epochs, (size_t)nt, sizeof(int), "result"));
     res->n_trials = nt;
     res->best_trial = -1;
     res->best_value = INFINITY;
     for (int t = 0; t < nt; t++) {
         res->values[t] = h.values[t];
         res->pruned[t] = h.pruned[t];
+        res->epochs[t] = h.rep[t].n;
         res->n_pruned += h.pruned[t];
         if (!h.pruned[t] && h.values[t] < res->best_value) {
             res->best_value = h.values[t];
@@ -846,6 +869,7 @@ typedef struct {
     const ct_train_settings *ts;
     ct_dataset tr, va;    /* sharded over the group */
     int has_val;
+    int seed_per_trial;
     ct_mlp *best;         /* best model of this group */
     double best_value;
     int best_trial;
@@ -939,6 +963,8 @@ static ct_status mlp_objective(const double *p, ct_hp_trial *trial, MPI_Comm gro
         ts.lr = p[k];
     if ((k = point_index(job->sp, "weight_decay")) >= 0)
         ts.weight_decay = p[k];
+    if (job->seed_per_trial)
+        ts.seed += (uint64_t)ct_hp_trial_index(trial);
     ts.checkpoint = NULL;
     ts.log_path = NULL;
     ts.log_every = 0;
@@ -1006,6 +1032,7 @@ ct_status ct_hp_search_mlp(const ct_hp_space *space, const ct_hp_settings *s,
     job.best_value = INFINITY;
     job.best_trial = -1;
     job.has_val = val != NULL;
+    job.seed_per_trial = s->seed_per_trial;
     /* the same groups as ct_hp_search, to hand each group its data */
     ct_runner *runner = NULL;
     CT_CHECK(hp_runner(s, comm, &runner));

@@ -2,6 +2,7 @@
  * real Quijote summaries) and from folders of Quijote text spectra. Each rank
  * reads only its share of the selected rows. */
 #include <ctype.h>
+#include <limits.h>
 #include <hdf5.h>
 #include <math.h>
 #include <stdlib.h>
@@ -500,8 +501,10 @@ fail:
 }
 
 /* Two-column spectrum file: k P per line, '#' comments. */
-static ct_status read_spectrum(const char *path, double k_max, int n_bins, double *out, int cap,
-                               int *nkept)
+/* The P column of a "k P ..." text file up to k_max / n_bins into *out (capacity
+ * *cap, grown as needed). */
+static ct_status read_spectrum(const char *path, double k_max, int n_bins, double **out,
+                               size_t *cap, int *nkept)
 {
     char *text = NULL, *save = NULL;
     CT_CHECK(ct_read_text(path, &text, NULL));
@@ -525,11 +528,19 @@ static ct_status read_spectrum(const char *path, double k_max, int n_bins, doubl
             break;
         if (n_bins > 0 && n >= n_bins)
             break;
-        if (n >= cap)
-            CT_FAIL_GOTO(rc, CT_ERR_FORMAT, "%s: more than %d bins", path, cap);
         if (!isfinite(P))
             CT_FAIL_GOTO(rc, CT_ERR_FORMAT, "%s:%d: P is not finite", path, lineno);
-        out[n++] = P;
+        if (n == INT_MAX)
+            CT_FAIL_GOTO(rc, CT_ERR_FORMAT, "%s: more than %d bins", path, INT_MAX);
+        if ((size_t)n >= *cap) {
+            size_t nc = *cap ? 2 * *cap : 256;
+            double *g = realloc(*out, nc * sizeof(double));
+            if (!g)
+                CT_FAIL_GOTO(rc, CT_ERR_MEMORY, "%s: out of memory for %zu bins", path, nc);
+            *out = g;
+            *cap = nc;
+        }
+        (*out)[n++] = P;
     }
     *nkept = n;
 fail:
@@ -574,8 +585,7 @@ static ct_status read_quijote_local(const char *dir, const char *file, const cha
                 col[t] = c;
         any_missing |= col[t] < 0;
     }
-    const int cap = 100000;
-    CT_CHECK_GOTO(rc, ct_calloc(&spec, (size_t)cap, sizeof(double), "spectrum"));
+    size_t cap = 0;
     /* the bin count comes from the first selected file, read on every rank */
     int nbin = 0;
     char path[4096], sub[64];
@@ -583,7 +593,7 @@ static ct_status read_quijote_local(const char *dir, const char *file, const cha
         CT_FAIL_GOTO(rc, CT_ERR_ARG, "%s: no spectra selected", dir);
     snprintf(sub, sizeof sub, "%lld", (long long)rows[0]);
     CT_CHECK_GOTO(rc, ct_snprintf(path, sizeof path, "%s/%s/%s", dir, sub, file));
-    CT_CHECK_GOTO(rc, read_spectrum(path, sel->k_max, sel->n_bins, spec, cap, &nbin));
+    CT_CHECK_GOTO(rc, read_spectrum(path, sel->k_max, sel->n_bins, &spec, &cap, &nbin));
     if (nbin < 1)
         CT_FAIL_GOTO(rc, CT_ERR_FORMAT, "%s: no bins pass the k cut", path);
     int64_t a = nrows * rank / size, b = nrows * (rank + 1) / size;
@@ -598,7 +608,7 @@ static ct_status read_quijote_local(const char *dir, const char *file, const cha
                          (long long)sim, (long long)np);
         CT_CHECK_GOTO(rc, ct_snprintf(path, sizeof path, "%s/%lld/%s", dir, (long long)sim, file));
         int nb;
-        CT_CHECK_GOTO(rc, read_spectrum(path, sel->k_max, sel->n_bins, spec, cap, &nb));
+        CT_CHECK_GOTO(rc, read_spectrum(path, sel->k_max, sel->n_bins, &spec, &cap, &nb));
         if (nb != nbin)
             CT_FAIL_GOTO(rc, CT_ERR_FORMAT, "%s: %d bins, others have %d", path, nb, nbin);
         memcpy(d->x + li * nbin, spec, (size_t)nbin * sizeof(double));

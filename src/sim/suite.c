@@ -308,14 +308,15 @@ static ct_status suite_table(const ct_suite_settings *s, int64_t i, ct_cosmo_par
     const char *at = strstr(pat, "{i}");
     char path[4096];
     if (at) {
-        snprintf(path, sizeof path, "%.*s%lld%s", (int)(at - pat), pat, (long long)i, at + 3);
+        CT_CHECK(ct_snprintf(path, sizeof path, "%.*s%lld%s", (int)(at - pat), pat, (long long)i,
+                             at + 3));
         size_t n = 0;
         CT_CHECK(ct_pk_table_read(path, tk, tp, &n));
         cp->table_k = *tk;
         cp->table_p = *tp;
         cp->table_n = n;
     } else {
-        snprintf(path, sizeof path, "%s", pat);
+        CT_CHECK(ct_snprintf(path, sizeof path, "%s", pat));
     }
     double kmin = 2.0 * M_PI / s->sim.box, kmax = M_PI * (double)s->sim.np / s->sim.box;
     if (!cp->table_k || cp->table_n < 4)
@@ -462,6 +463,10 @@ ct_status ct_suite_run(const ct_suite_settings *s, const char *dir, int64_t firs
     if (first < 0 || last > s->nsims || first >= last)
         CT_FAIL(CT_ERR_ARG, "simulation range %lld:%lld outside the suite's 0:%lld",
                 (long long)first, (long long)last, (long long)s->nsims);
+    /* the simulations' folders and snapshot names (sim_paths) then fit in PATH_MAX */
+    if (strlen(dir) > PATH_MAX - 128)
+        CT_FAIL(CT_ERR_ARG, "%.100s...: output folder path of %zu characters (at most %d)", dir,
+                strlen(dir), PATH_MAX - 128);
     ct_runner_settings rs;
     ct_runner_settings_defaults(&rs);
     rs.group_size = group_size < 1 ? -1 : group_size;

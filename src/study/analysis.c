@@ -102,7 +102,7 @@ void ct_study_analysis_free(ct_study_analysis *a)
     free(a->shap_ft_dir);
     for (int k = 0; k < 5; k++)
         free(a->cka[k]);
-    for (int k = 0; k < 64; k++) {
+    for (int k = 0; k < CT_STUDY_MAX_SEEDS; k++) {
         free(a->seed_shap_abs[k]);
         free(a->seed_shap_dir[k]);
     }
@@ -305,7 +305,7 @@ ct_status ct_study_analyse(const ct_study_ctx *c, int target, int stat, ct_study
         a->have_cka = 1;
     }
     /* seed-to-seed spread: the same configuration trained with the other seeds */
-    for (int sd = 0; sd < s->nseeds && sd < 64 && (a->have_shap || a->have_cka); sd++) {
+    for (int sd = 0; sd < s->nseeds && sd < CT_STUDY_MAX_SEEDS && (a->have_shap || a->have_cka); sd++) {
         ct_study_task st = *ft;
         st.seed = sd;
         char sn[CT_STUDY_NAME * 2];

@@ -594,7 +594,7 @@ static void verdict_row(FILE *f, const ct_study_ctx *c, const ct_study_results *
     int published = !strcmp(stname, d->published);
     char measured[512] = "–";
     ct_verdict v = CT_VERDICT_NOT_TESTED;
-    double x[64], m = NAN, lo = NAN, hi = NAN;
+    double x[CT_STUDY_MAX_SEEDS], m = NAN, lo = NAN, hi = NAN;
     (*nrows)++;
     if (stat >= 0 && t >= 0 && s->arch[CT_ARCH_SCRATCH] && s->arch[d->arch]) {
         int64_t nt = c->target[t].split.ntest;
@@ -630,7 +630,7 @@ static void verdict_row(FILE *f, const ct_study_ctx *c, const ct_study_results *
             }
             int yes = 1, no = 0, any = 0;
             size_t l = 0;
-            double g[CT_ARCH_COUNT][64];
+            double g[CT_ARCH_COUNT][CT_STUDY_MAX_SEEDS];
             int ng[CT_ARCH_COUNT] = {0};
             for (int a = 0; a < CT_ARCH_SCRATCH; a++)
                 if (s->arch[a])
@@ -651,7 +651,7 @@ static void verdict_row(FILE *f, const ct_study_ctx *c, const ct_study_results *
                     int me = q == 0 ? CT_ARCH_DUMMY : CT_ARCH_FROZEN;
                     if (a == me || !ng[me] || ng[me] != ng[a])
                         continue;
-                    double dlt[64];
+                    double dlt[CT_STUDY_MAX_SEEDS];
                     for (int i = 0; i < ng[a]; i++)
                         dlt[i] = q == 0 ? g[me][i] - g[a][i] : g[a][i] - g[me][i];
                     /* claim: dlt < 0 */
@@ -908,7 +908,7 @@ static void write_comparison(FILE *f, const ct_study_ctx *c, const ct_study_resu
         if (a->nseed > 1) {
             /* seed-to-seed spread of the fine-tuned numbers (kmean and share do
              * not use the direction maps) */
-            double ks[64], ss[64], ms[64], km, kd, sm, sdv, mm, md;
+            double ks[CT_STUDY_MAX_SEEDS], ss[CT_STUDY_MAX_SEEDS], ms[CT_STUDY_MAX_SEEDS], km, kd, sm, sdv, mm, md;
             int n = 0;
             for (int q = 0; q < a->nseed; q++) {
                 double d1, d2, d3, d4;

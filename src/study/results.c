@@ -145,9 +145,9 @@ ct_status ct_study_collect(const ct_study_ctx *c, ct_study_results *r)
         const ct_study_row *w = &r->rows[i];
         if (find_sum(r, w->target, w->stat, w->arch, w->budget, w->param))
             continue;
-        double mse[64], rmse[64], r2[64];
+        double mse[CT_STUDY_MAX_SEEDS], rmse[CT_STUDY_MAX_SEEDS], r2[CT_STUDY_MAX_SEEDS];
         int n = 0;
-        for (int j = i; j < r->nrows && n < 64; j++) {
+        for (int j = i; j < r->nrows && n < CT_STUDY_MAX_SEEDS; j++) {
             const ct_study_row *v = &r->rows[j];
             if (v->target == w->target && v->stat == w->stat && v->arch == w->arch &&
                 v->budget == w->budget && !strcmp(v->param, w->param)) {

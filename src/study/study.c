@@ -139,6 +139,8 @@ static ct_status check_settings(const ct_study_settings *s)
         CT_FAIL(CT_ERR_CONFIG, "study: no target suite");
     if (s->nstats < 1 || s->nbudgets < 1 || s->nseeds < 1)
         CT_FAIL(CT_ERR_CONFIG, "study: needs at least one statistic, budget and seed");
+    if (s->nseeds > CT_STUDY_MAX_SEEDS)
+        CT_FAIL(CT_ERR_CONFIG, "study: seeds = %d: at most %d", s->nseeds, CT_STUDY_MAX_SEEDS);
     if (s->group_size < 1)
         CT_FAIL(CT_ERR_CONFIG, "study: group size must be >= 1");
     int any = 0;

@@ -132,8 +132,8 @@ typedef struct {
      * of its outputs (nft_out x nin each) and the CKA summary of its layers on the
      * target inputs */
     int nseed;
-    double *seed_shap_abs[64], *seed_shap_dir[64];
-    double seed_cka_offdiag[64];
+    double *seed_shap_abs[CT_STUDY_MAX_SEEDS], *seed_shap_dir[CT_STUDY_MAX_SEEDS];
+    double seed_cka_offdiag[CT_STUDY_MAX_SEEDS];
 } ct_study_analysis;
 
 void ct_study_analysis_free(ct_study_analysis *a);

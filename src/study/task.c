@@ -135,41 +135,32 @@ static ct_status fit(const ct_mlp *base, const ct_dataset *train, const ct_datas
     ts.checkpoint = NULL;
     *best = NULL;
     if (o->trials > 0) {
-        /* random search, log-uniform in lr and weight decay; trial points come
-         * from the counter-based generator keyed by the task seed, and each trial
-         * is a full training scored by its best validation loss. (A handful of
-         * trials per training: the budget subsets are small, the grid is large.) */
-        double best_val = INFINITY;
-        for (int trial = 0; trial < o->trials; trial++) {
-            ct_rng r;
-            ct_rng_init(&r, o->seed, 5000u + (uint64_t)trial, 0);
-            double u1 = ct_rng_uniform(&r), u2 = ct_rng_uniform(&r);
-            ts.lr = exp(log(o->lr_min) + u1 * (log(o->lr_max) - log(o->lr_min)));
-            ts.weight_decay = exp(log(o->wd_min) + u2 * (log(o->wd_max) - log(o->wd_min)));
-            ts.seed = o->seed + (uint64_t)trial;
-            ct_mlp *m = NULL;
-            ct_train_result tr;
-            CT_CHECK_GOTO(rc, ct_mlp_copy(base, &m));
-            rc = ct_mlp_train(m, train, val, &ts, group, &tr);
-            if (rc != CT_OK) {
-                ct_mlp_destroy(&m);
-                ct_error_push(rc, __func__, __LINE__);
-                goto fail;
-            }
-            /* ties keep the earlier trial, so the choice is deterministic */
-            if (tr.best_val < best_val) {
-                best_val = tr.best_val;
-                ct_mlp_destroy(best);
-                *best = m;
-                res->lr = ts.lr;
-                res->weight_decay = ts.weight_decay;
-                res->epochs = tr.epochs_run;
-            } else {
-                ct_mlp_destroy(&m);
-            }
-        }
-        if (!*best)
-            CT_FAIL_GOTO(rc, CT_ERR_NUMERIC, "every lr/wd trial diverged (non-finite loss)");
+        /* random search (ct_hp_search_mlp), log-uniform in lr and weight decay, no
+         * pruning: trial t's point comes from the counter-based generator (task
+         * seed, stream 5000 + t), it trains with seed task seed + t and scores its
+         * best validation loss; ties keep the earlier trial. (A handful of trials
+         * per training: the budget subsets are small, the grid is large.) */
+        ct_hp_space sp;
+        memset(&sp, 0, sizeof sp);
+        CT_CHECK(ct_hp_space_add(&sp, "lr", o->lr_min, o->lr_max, 0, 1));
+        CT_CHECK(ct_hp_space_add(&sp, "weight_decay", o->wd_min, o->wd_max, 0, 1));
+        ct_hp_settings hs;
+        ct_hp_settings_defaults(&hs);
+        hs.sampler = CT_HP_RANDOM;
+        hs.n_trials = o->trials;
+        MPI_Comm_size(group, &hs.group_size);
+        hs.wave = o->trials;
+        hs.seed = o->seed;
+        hs.prune = 0;
+        hs.stream = 5000;
+        hs.seed_per_trial = 1;
+        hs.quiet = 1;
+        ct_hp_result hr;
+        CT_CHECK(ct_hp_search_mlp(&sp, &hs, base, &ts, train, val, group, &hr, best));
+        res->lr = hr.best_point[0];
+        res->weight_decay = hr.best_point[1];
+        res->epochs = hr.epochs[hr.best_trial];
+        ct_hp_result_free(&hr);
     } else {
         ct_train_result tr;
         CT_CHECK_GOTO(rc, ct_mlp_copy(base, best));

@@ -268,14 +268,14 @@ static ct_status gather_local(const char *dir, const char *out, const ct_gather_
     /* parameter table */
     char ppath[4096 + 32];
     if (s && s->params) {
-        snprintf(ppath, sizeof ppath, "%s", s->params);
+        CT_CHECK_GOTO(rc, ct_snprintf(ppath, sizeof ppath, "%s", s->params));
     } else {
-        snprintf(ppath, sizeof ppath, "%s/params.txt", dir);
+        CT_CHECK_GOTO(rc, ct_snprintf(ppath, sizeof ppath, "%s/params.txt", dir));
         if (!ct_file_exists(ppath) && npresent > 0) {
             /* the suite directory recorded by summarize */
             char f0[4096], sd[4096] = "";
             hid_t h;
-            snprintf(f0, sizeof f0, "%s/%ld.h5", dir, present[0]);
+            CT_CHECK_GOTO(rc, ct_snprintf(f0, sizeof f0, "%s/%ld.h5", dir, present[0]));
             if (ct_h5_open_ro(f0, &h) == CT_OK) {
                 if (H5Aexists(h, "suite_dir") > 0)
                     ct_h5_read_attr_string(h, "suite_dir", sd, sizeof sd);
@@ -283,7 +283,7 @@ static ct_status gather_local(const char *dir, const char *out, const ct_gather_
             }
             ct_error_clear();
             if (sd[0])
-                snprintf(ppath, sizeof ppath, "%s/params.txt", sd);
+                CT_CHECK_GOTO(rc, ct_snprintf(ppath, sizeof ppath, "%s/params.txt", sd));
         }
     }
     if (!ct_file_exists(ppath))
@@ -307,7 +307,7 @@ static ct_status gather_local(const char *dir, const char *out, const ct_gather_
         CT_FAIL_GOTO(rc, CT_ERR_IO, "%s: no summaries (<i>.h5) to gather", dir);
     {
         char f0[4096];
-        snprintf(f0, sizeof f0, "%s/%ld.h5", dir, first_idx);
+        CT_CHECK_GOTO(rc, ct_snprintf(f0, sizeof f0, "%s/%ld.h5", dir, first_idx));
         if (ct_summary_kind(f0) != 1)
             CT_FAIL_GOTO(rc, CT_ERR_FORMAT, "%s: not a cosmotl summary file", f0);
         CT_CHECK_GOTO(rc, ct_h5_open_ro(f0, &first));
@@ -384,7 +384,7 @@ static ct_status gather_local(const char *dir, const char *out, const ct_gather_
     /* every simulation */
     for (int64_t i = 0; i < nsim; i++) {
         char f[4096];
-        snprintf(f, sizeof f, "%s/%lld.h5", dir, (long long)i);
+        CT_CHECK_GOTO(rc, ct_snprintf(f, sizeof f, "%s/%lld.h5", dir, (long long)i));
         if (ct_file_exists(f)) {
             hid_t h = -1;
             ct_status st = ct_summary_kind(f) == 1 ? ct_h5_open_ro(f, &h)
@@ -428,20 +428,23 @@ static ct_status gather_local(const char *dir, const char *out, const ct_gather_
     /* write */
     {
         char od[4096];
-        snprintf(od, sizeof od, "%s", out);
+        CT_CHECK_GOTO(rc, ct_snprintf(od, sizeof od, "%s", out));
         CT_CHECK_GOTO(rc, ct_mkdir_p(dirname(od)));
     }
     CT_CHECK_GOTO(rc, ct_atomic_begin(out, tmp, sizeof tmp));
     CT_CHECK_GOTO(rc, ct_h5_mem_create(&of));
     {
         char dcopy[4096];
-        snprintf(dcopy, sizeof dcopy, "%s", dir);
+        CT_CHECK_GOTO(rc, ct_snprintf(dcopy, sizeof dcopy, "%s", dir));
         size_t L = strlen(dcopy);
         while (L > 1 && dcopy[L - 1] == '/')
             dcopy[--L] = 0;
-        char src[4200];
-        snprintf(src, sizeof src, "cosmotl %s gather of %s (parameters %s)", CT_VERSION, dir, ppath);
-        CT_CHECK_GOTO(rc, ct_h5_attr_vstr(of, "source", src));
+        char *src = NULL;
+        CT_CHECK_GOTO(rc, ct_asprintf(&src, "cosmotl %s gather of %s (parameters %s)", CT_VERSION,
+                                      dir, ppath));
+        rc = ct_h5_attr_vstr(of, "source", src);
+        free(src);
+        CT_CHECK_GOTO(rc, rc);
         CT_CHECK_GOTO(rc, ct_h5_attr_vstr(of, "suite", s && s->suite ? s->suite : basename(dcopy)));
         CT_CHECK_GOTO(rc, ct_h5_attr_vstr(of, "kind", CT_SUITE_KIND));
     }

@@ -181,6 +181,67 @@ static void test_files(void)
     CT_EXPECT(system(cmd) == 0);
 }
 
+/* Paths past the old 4096-character buffers: folders and temporaries of any
+ * length the kernel takes (PATH_MAX 4096 for one system call, so 3000 here), a
+ * fixed buffer that is too small is an error with a message, never a cut path. */
+static void test_long_paths(void)
+{
+    char base[] = "/tmp/ct_test_longXXXXXX";
+    CT_EXPECT(mkdtemp(base) != NULL);
+    char comp[201];
+    memset(comp, 'd', 200);
+    comp[200] = '\0';
+    char *dir = NULL, *fin = NULL, *tmp = NULL, *cname = NULL;
+    CT_EXPECT_OK(ct_asprintf(&dir, "%s", base));
+    for (int i = 0; i < 15; i++) {
+        char *t = dir;
+        CT_EXPECT_OK(ct_asprintf(&dir, "%s/%s", t, comp));
+        free(t);
+    }
+    CT_EXPECT(strlen(dir) > 3000);
+    CT_EXPECT_OK(ct_mkdir_p(dir));
+    CT_EXPECT(ct_dir_exists(dir));
+    CT_EXPECT_OK(ct_asprintf(&fin, "%s/out.txt", dir));
+    CT_EXPECT_OK(ct_atomic_begin_alloc(fin, &tmp));
+    CT_EXPECT(tmp && strlen(tmp) > strlen(fin) && !strncmp(tmp, dir, strlen(dir)));
+    FILE *f = tmp ? fopen(tmp, "w") : NULL;
+    CT_EXPECT(f != NULL);
+    if (f) {
+        fputs("x\n", f);
+        fclose(f);
+    }
+    CT_EXPECT_OK(ct_atomic_commit(tmp, fin));
+    CT_EXPECT(ct_file_exists(fin));
+    char small[256];
+    CT_EXPECT(ct_atomic_begin(fin, small, sizeof small) == CT_ERR_ARG);
+    CT_EXPECT(strstr(ct_error_message(), "path too long") != NULL);
+    ct_error_clear();
+    /* a config file's folder, whatever its length (was cut at 1023 characters) */
+    CT_EXPECT_OK(ct_asprintf(&cname, "%s/run.ini", dir));
+    ct_config *cfg = NULL;
+    CT_EXPECT_OK(ct_config_from_string(&cfg, "[a]\nb = 1\n", cname));
+    CT_EXPECT(cfg && !strcmp(ct_config_dir(cfg), dir) && !strcmp(ct_config_path(cfg), cname));
+    ct_config_destroy(&cfg);
+    CT_EXPECT_OK(ct_config_from_string(&cfg, "[a]\n", "bare.ini"));
+    CT_EXPECT(cfg && !strcmp(ct_config_dir(cfg), "."));
+    ct_config_destroy(&cfg);
+    CT_EXPECT_OK(ct_config_from_string(&cfg, "[a]\n", "/top.ini"));
+    CT_EXPECT(cfg && !strcmp(ct_config_dir(cfg), "/"));
+    ct_config_destroy(&cfg);
+    /* ct_snprintf refuses to cut */
+    char b8[8];
+    CT_EXPECT(ct_snprintf(b8, sizeof b8, "%s", "123456789") == CT_ERR_RANGE);
+    ct_error_clear();
+    CT_EXPECT_OK(ct_snprintf(b8, sizeof b8, "%s", "1234567"));
+    free(dir);
+    free(fin);
+    free(tmp);
+    free(cname);
+    char cmd[64];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", base);
+    CT_EXPECT(system(cmd) == 0);
+}
+
 static void test_timers(void)
 {
     ct_timers t;
@@ -260,6 +321,7 @@ int main(int argc, char **argv)
     test_rng();
     test_hash();
     test_files();
+    test_long_paths();
     test_timers();
     test_log();
     test_check_cores();

@@ -1,0 +1,69 @@
+#!/bin/bash
+# Paths and lists past the program's buffers are errors, never silently cut
+# (issue 15: "anything past a cap must be an error or dynamic"). Each command gets
+# an argument or a config value longer than it can hold and must fail with one
+# line naming the problem, a non-zero exit and no output.
+#   long_paths.sh
+set -u
+: "${COSMOTL:?}"
+. "$(dirname "$0")/../common.sh" long_paths
+long=$(printf 'abcdefghij%.0s' $(seq 1 460))   # 4600 characters
+one_line() { # one_line WHAT PATTERN: err.txt is one line matching PATTERN
+  [ "$(wc -l < err.txt)" = 1 ] && grep -q "$2" err.txt ||
+    fail "$1: not one line with '$2': $(head -c 300 err.txt)"
+}
+# summarize: a snapshot path of 4600 characters
+run 1 "summarize, long path" "$COSMOTL" summarize "/tmp/$long/snapdir_004" --grid 16 --out s
+one_line "summarize" "path too long"
+[ -e s ] && fail "summarize left output"
+# summarize: --out too long for the bispectrum cache folder
+run 2 "summarize, long --out" "$COSMOTL" summarize /tmp/x --stats bk --grid 16 --out "/tmp/$long"
+one_line "summarize --out" "at most 4000"
+# simulate: a table path longer than the program's buffer
+cat > sim.ini <<INI
+[suite]
+out = sims
+table = /tmp/$long/$long/params.txt
+INI
+run 1 "simulate, long table path" "$COSMOTL" simulate sim.ini
+one_line "simulate" "sim.ini: suite.table: path longer than"
+[ -e sims ] && fail "simulate left output"
+# study: --out longer than the study's paths
+cat > study.ini <<'INI'
+[study]
+out = out
+targets = NU
+statistics = pk
+[pretrain]
+name = LCDM
+suite = lcdm.h5
+params = Omega_m
+[target.NU]
+suite = nu.h5
+params = Omega_m
+INI
+run 1 "study, long --out" "$COSMOTL" study study.ini --out "/tmp/$long" --no-plots
+one_line "study --out" "longer than"
+# study: a ${NAME} that expands past the path buffer
+run 1 "study, long \${VAR}" env CT_LONG="/tmp/$long" "$COSMOTL" study \
+  <(sed 's|^suite = lcdm.h5|suite = ${CT_LONG}/lcdm.h5|' study.ini) --no-plots
+one_line "study \${VAR}" "too long once"
+# study: more seeds than the analyses hold
+sed 's/^statistics = pk/statistics = pk\nseeds = 65/' study.ini > seeds.ini
+run 1 "study, 65 seeds" "$COSMOTL" study seeds.ini --no-plots
+one_line "study seeds" "seeds = 65: at most 64"
+[ -e out ] && fail "study left output"
+# train: more dummy names than a model has outputs
+names=$(for i in $(seq 1 70); do printf 'd%d,' $i; done)
+cat > train.ini <<INI
+[data]
+suite = table.h5
+targets = a
+dummy = ${names%,}
+[output]
+model = model.h5
+INI
+run 1 "train, 70 dummies" "$COSMOTL" train train.ini
+one_line "train" "train.ini: \[data\] dummy: more than 64 names"
+[ -e model.h5 ] && fail "train left output"
+finish
