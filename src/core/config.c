@@ -54,6 +54,8 @@ typedef struct {
     const char *p;
     int line;
     ct_config *cfg;
+    int too_long; /* line number of a line longer than the parser takes */
+    int max_len;
 } line_reader;
 
 static char *read_line(char *str, int num, void *stream)
@@ -70,6 +72,12 @@ static char *read_line(char *str, int num, void *stream)
     }
     str[n] = '\0';
     r->line++;
+    if (n == num - 1 && str[n - 1] != '\n' && *r->p && *r->p != '\n') {
+        /* the parser would read the rest as another line: stop with an error */
+        r->too_long = r->line;
+        r->max_len = num - 2;
+        return NULL;
+    }
     return str;
 }
 
@@ -135,8 +143,13 @@ ct_status ct_config_from_string(ct_config **cfg, const char *text, const char *n
         ct_config_destroy(&c);
         return ct_error_push(ps, __func__, __LINE__);
     }
-    line_reader reader = {text, 0, c};
+    line_reader reader = {text, 0, c, 0, 0};
     int rc = ini_parse_stream(read_line, &reader, on_entry, &reader);
+    if (rc == 0 && reader.too_long) {
+        ct_config_destroy(&c);
+        CT_FAIL(CT_ERR_CONFIG, "%s:%d: line longer than %d characters", name ? name : "<string>",
+                reader.too_long, reader.max_len);
+    }
     if (rc != 0) {
         ct_config_destroy(&c);
         if (rc > 0)

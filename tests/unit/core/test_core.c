@@ -228,6 +228,16 @@ static void test_long_paths(void)
     CT_EXPECT_OK(ct_config_from_string(&cfg, "[a]\n", "/top.ini"));
     CT_EXPECT(cfg && !strcmp(ct_config_dir(cfg), "/"));
     ct_config_destroy(&cfg);
+    /* a line longer than the INI parser's buffer is an error, not two lines */
+    {
+        char text[1200];
+        int n = snprintf(text, sizeof text, "[a]\nb = ");
+        memset(text + n, 'x', 1000);
+        snprintf(text + n + 1000, sizeof text - (size_t)n - 1000, "\nc = 1\n");
+        CT_EXPECT(ct_config_from_string(&cfg, text, "long.ini") == CT_ERR_CONFIG);
+        CT_EXPECT(strstr(ct_error_message(), "long.ini:2: line longer than") != NULL);
+        ct_error_clear();
+    }
     /* ct_snprintf refuses to cut */
     char b8[8];
     CT_EXPECT(ct_snprintf(b8, sizeof b8, "%s", "123456789") == CT_ERR_RANGE);
