@@ -90,6 +90,13 @@ typedef struct ct_mesh ct_mesh;
 ct_status ct_mesh_create(ct_mesh **m, const ct_mesh_settings *s, MPI_Comm comm);
 void ct_mesh_destroy(ct_mesh **m); /* tolerates NULL / *m == NULL */
 
+/* A buffer of at least `bytes` owned by the mesh, kept until the mesh is
+ * destroyed or a larger one is asked for (then replaced): work arrays that every
+ * call on a kept mesh would otherwise take as fresh memory (painting with threads,
+ * the bispectrum's shell fields). Contents undefined; one user at a time (valid
+ * until the next call on the mesh). NULL when out of memory. Local. */
+void *ct_mesh_scratch(ct_mesh *m, size_t bytes);
+
 /* Geometry (local, non-collective). */
 int64_t ct_mesh_n(const ct_mesh *m);
 double ct_mesh_box(const ct_mesh *m);

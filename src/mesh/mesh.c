@@ -248,6 +248,8 @@ int ct_mesh_plane_owner(const ct_mesh *m, int64_t i)
     return (int)m->plane_rank[i];
 }
 
+void *ct_mesh_scratch(ct_mesh *m, size_t bytes) { return ct_mesh_scratch_(m, bytes); }
+
 void *ct_mesh_scratch_(ct_mesh *m, size_t bytes)
 {
     if (bytes > m->scratch_bytes) {

@@ -21,6 +21,8 @@ typedef struct {
     int threads;
 } fill_ctx;
 
+static void *delta_scratch(void *m, size_t bytes) { return ct_mesh_scratch(m, bytes); }
+
 static ct_status shell_fill(void *vctx, int shell, ptrdiff_t p0, ptrdiff_t np, double *f)
 {
     fill_ctx *c = vctx;
@@ -221,8 +223,12 @@ ct_status ct_bk_measure(ct_mesh *delta, const ct_bk_settings *s, double nbar,
     const double N3 = (double)N * (double)N * (double)N;
     fill_ctx fc = {delta, work, shell, nmode, 0, N, nx, ct_mesh_row(delta), 1.0,
                    ct_mesh_threads(delta)};
+    /* the shell fields live in delta's scratch: a kept mesh (summarize's batches,
+     * Python's kept meshes, the second call of a benchmark) does not take GiBs of
+     * fresh memory again every call */
     ct_bk_engine e = {ntri, res->tri, ns, (size_t)N * (size_t)N, nx, nchunk,
-                      s->per_triangle, ct_mesh_threads(delta), shell_fill, &fc, comm};
+                      s->per_triangle, ct_mesh_threads(delta), shell_fill, &fc, comm,
+                      delta_scratch, delta};
 
     /* counts: from the cache, or from indicator fields (then cached) */
     int found = 0;

@@ -212,7 +212,19 @@ static ct_status run_chunked(const ct_bk_engine *e, double *acc, ct_bk_engine_st
     double *mem = NULL, *part = NULL;
     tri_ptrs *list = NULL;
 
-    rc = ct_calloc(&mem, (size_t)ns * (chunk ? chunk : 1), sizeof *mem, "bispectrum shell fields");
+    const size_t nmem = (size_t)ns * (chunk ? chunk : 1);
+    double *own = NULL; /* mem when it is not the caller's scratch */
+    if (e->scratch) {
+        /* every value used is written by fill first: no zeroing needed */
+        mem = e->scratch(e->scratch_arg, nmem * sizeof *mem);
+        if (!mem)
+            rc = ct_error_set(CT_ERR_MEMORY, __func__, __LINE__,
+                              "cannot allocate %zu bytes for the bispectrum shell fields",
+                              nmem * sizeof *mem);
+    } else {
+        rc = ct_calloc(&own, nmem, sizeof *mem, "bispectrum shell fields");
+        mem = own;
+    }
     if (rc == CT_OK)
         rc = ct_calloc(&list, (size_t)(e->ntri ? e->ntri : 1), sizeof *list, "triangle list");
     if (rc == CT_OK)
@@ -244,7 +256,7 @@ static ct_status run_chunked(const ct_bk_engine *e, double *acc, ct_bk_engine_st
         st->t_sum += ct_wtime() - t0;
     }
 fail:
-    free(mem);
+    free(own);
     free(part);
     free(list);
     return rc;

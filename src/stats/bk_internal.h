@@ -26,6 +26,10 @@ typedef struct {
     ct_bk_fill_fn fill;
     void *ctx;
     MPI_Comm comm;
+    /* optional: where the shell fields live (kept between calls, e.g. the delta
+     * mesh's ct_mesh_scratch); NULL: allocated per run */
+    void *(*scratch)(void *arg, size_t bytes);
+    void *scratch_arg;
 } ct_bk_engine;
 
 typedef struct {
