@@ -114,7 +114,8 @@ static void test_engine(void)
     ref_triangles(d, N, dk, ntri, tri, ref, cnt);
 
     naive_ctx ctx = {N, dk, d};
-    ct_bk_engine e = {ntri, tri, ns, (size_t)N * N, N, 1, 0, 1, naive_fill, &ctx, MPI_COMM_WORLD};
+    ct_bk_engine e = {ntri, tri, ns, (size_t)N * N, N, 1, 0, 1, naive_fill, &ctx, MPI_COMM_WORLD,
+                      NULL, NULL};
     double *sums = malloc((size_t)ntri * sizeof *sums), *sums2 = malloc((size_t)ntri * sizeof *sums2);
     ct_bk_engine_stats st;
     CT_EXPECT_OK(ct_bk_engine_run(&e, sums, &st));
