@@ -90,9 +90,10 @@ typedef float... ct_real;
 ct_real *ct_mesh_real(ct_mesh *m);
 ct_status ct_mesh_r2c(ct_mesh *m);
 void ct_mesh_zero(ct_mesh *m);
-typedef struct { void **data; size_t size; } ct_payload;
-ct_status ct_mesh_exchange(const ct_mesh *m, int64_t *n, float **pos, int npayload,
-                           const ct_payload *payload);
+typedef struct { const void *data; size_t size; } ct_payload_in;
+ct_status ct_mesh_exchange_const(const ct_mesh *m, int64_t n, const float *pos, int npayload,
+                                 const ct_payload_in *payload, int64_t *n_out, float **pos_out,
+                                 void **payload_out);
 typedef struct { ct_mas mas; double shift; int accumulate; } ct_paint_settings;
 void ct_paint_settings_defaults(ct_paint_settings *s);
 ct_status ct_mesh_paint(ct_mesh *m, const ct_paint_settings *s, int64_t n, const float *pos,

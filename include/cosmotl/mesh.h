@@ -160,6 +160,26 @@ typedef struct {
 ct_status ct_mesh_exchange(const ct_mesh *m, int64_t *n, float **pos, int npayload,
                            const ct_payload *payload);
 
+/* An extra per-particle array read by ct_mesh_exchange_const: n * size bytes
+ * (may be NULL when n == 0). */
+typedef struct {
+    const void *data;
+    size_t size; /* bytes per particle */
+} ct_payload_in;
+
+/* ct_mesh_exchange for arrays the caller keeps (a NumPy array, a snapshot
+ * still in use): reads pos (n x 3 floats) and the npayload arrays and never
+ * writes them; this rank's particles come back in new malloc'd arrays (free()
+ * them): *n_out, *pos_out (3 * *n_out floats, wrapped into [0, L)) and
+ * payload_out[k] (*n_out * payload[k].size bytes, k < npayload). The same
+ * particles in the same order as ct_mesh_exchange gives (bit-identical), so
+ * without the copy a caller would otherwise make for it; on one rank the
+ * outputs are copies in the input order. On error nothing is allocated
+ * (*pos_out and payload_out[k] NULL). Collective. */
+ct_status ct_mesh_exchange_const(const ct_mesh *m, int64_t n, const float *pos, int npayload,
+                                 const ct_payload_in *payload, int64_t *n_out, float **pos_out,
+                                 void **payload_out);
+
 typedef struct {
     ct_mas mas;        /* default CT_MAS_CIC */
     double shift;      /* shift of every particle, in cells, along all axes

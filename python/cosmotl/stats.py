@@ -211,8 +211,9 @@ class _Meshes:
 
 class _Particles:
     """This rank's particles on the ranks that own their slabs. One rank: the
-    caller's (checked) arrays as they are. Several ranks: copies handed to the
-    library's exchange (it moves particles between ranks), freed on exit."""
+    caller's (checked) arrays as they are. Several ranks: the library's
+    exchange reads the caller's arrays (never writes them, no copy) and returns
+    this rank's particles in new arrays, freed on exit."""
 
     def __init__(self, m, p: np.ndarray, w: Optional[np.ndarray], c):
         self.keep = (p, w)
@@ -222,23 +223,17 @@ class _Particles:
         self.owned = []
         if comm_size(c) == 1:
             return
-        pp = ffi.new("float **", lib.malloc(max(self.n, 1) * 12))
-        self.owned.append(pp)
-        if pp[0] == ffi.NULL:
-            raise MemoryError("cannot allocate the particle copy for the exchange")
-        ffi.memmove(pp[0], self.pos, self.n * 12) if self.n else None
         npay = 0
-        pay = ffi.new("ct_payload[1]")
-        wp = None
+        pay = ffi.new("ct_payload_in[1]")
         if w is not None:
-            wp = ffi.new("void **", lib.malloc(max(self.n, 1) * 4))
-            self.owned.append(wp)
-            ffi.memmove(wp[0], self.w, self.n * 4) if self.n else None
-            pay[0].data, pay[0].size, npay = wp, 4, 1
-        n = ffi.new("int64_t *", self.n)
-        check(lib.ct_mesh_exchange(m, n, pp, npay, pay))
+            pay[0].data, pay[0].size, npay = self.w, 4, 1
+        n = ffi.new("int64_t *")
+        pp = ffi.new("float **")
+        wp = ffi.new("void *[1]")
+        check(lib.ct_mesh_exchange_const(m, self.n, self.pos, npay, pay, n, pp, wp))
+        self.owned = [pp[0]] + ([wp[0]] if npay else [])
         self.n, self.pos = n[0], pp[0]
-        self.w = ffi.cast("float *", wp[0]) if wp is not None else ffi.NULL
+        self.w = ffi.cast("float *", wp[0]) if npay else ffi.NULL
 
     def sets(self):
         s = ffi.new("ct_pk_particles[1]")
@@ -246,10 +241,10 @@ class _Particles:
         return s
 
     def close(self):
-        for pp in self.owned:
-            lib.free(pp[0])
-            pp[0] = ffi.NULL
+        for ptr in self.owned:
+            lib.free(ptr)
         self.owned = []
+        self.pos = self.w = ffi.NULL
 
 
 def _pk_settings(mas: int, interlace: bool, axis: int, bin_width: float, shot_noise: bool):

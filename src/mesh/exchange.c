@@ -28,13 +28,54 @@ static int post_chunks(char *buf, int64_t bytes, int peer, int send, MPI_Comm co
     return 0;
 }
 
-ct_status ct_mesh_exchange(const ct_mesh *m, int64_t *n_io, float **pos_io, int npayload,
-                           const ct_payload *payload)
+/* A coordinate wrapped into [0, L): x itself when inside (so the wrap of a
+ * wrapped value is the same value), else fmod, with a rounding onto L taken
+ * as 0. */
+static inline float wrap_coord(float xf, double box)
+{
+    double x = xf;
+    if (x >= 0 && x < box)
+        return xf;
+    x = fmod(x, box);
+    if (x < 0)
+        x += box;
+    float f = (float)x;
+    if (f >= (float)box || f < 0)
+        f = 0; /* rounding put it on L: that is 0 */
+    return f;
+}
+
+/* One record's positions into dst: copied, and wrapped when some input lay
+ * outside [0, L) and was not wrapped in place. */
+static inline void put_pos(float *dst, const float *src, int wrap, double box)
+{
+    if (!wrap) {
+        memcpy(dst, src, 3 * sizeof(float));
+        return;
+    }
+    for (int a = 0; a < 3; a++)
+        dst[a] = wrap_coord(src[a], box);
+}
+
+/* Payload k of either entry point: its array and its record size. */
+#define PD(k) ((const char *)(pio ? *pio[k].data : pin[k].data))
+#define PS(k) (pio ? pio[k].size : pin[k].size)
+
+/* The exchange of both entry points, with the payloads of ct_mesh_exchange
+ * (pio: in place) or of ct_mesh_exchange_const (pin). pos (n x 3) and the
+ * payload arrays are read only, except that in place (pio or npayload == 0
+ * with inplace) the positions outside [0, L) are wrapped in pos itself and
+ * pio's arrays are replaced by the new ones (the old ones freed). On success
+ * *n_out and *pos_out (and pay_out[k] for pin) are the new malloc'd arrays,
+ * except on one rank in place, where nothing is allocated (*pos_out = NULL:
+ * the input arrays are the result). On error nothing changes hands.
+ * Collective. */
+static ct_status exchange(const ct_mesh *m, int64_t n, const float *pos, int inplace,
+                          int npayload, const ct_payload *pio, const ct_payload_in *pin,
+                          int64_t *n_out, float **pos_out, void **pay_out)
 {
     ct_status rc = CT_OK, lrc = CT_OK;
     const int P = m->size;
-    const int64_t n = *n_io;
-    float *pos = *pos_io;
     int64_t *dest_count = NULL, *src_count = NULL, *sdispl = NULL, *rdispl = NULL;
     int64_t *plane_start = NULL;
     uint32_t *gplane = NULL;
@@ -43,21 +84,34 @@ ct_status ct_mesh_exchange(const ct_mesh *m, int64_t *n_io, float **pos_io, int 
     void **npay = NULL;
     MPI_Request *req = NULL;
     int nreq = 0;
+    int wrap = 0; /* some position was outside [0, L) and is wrapped on copying */
+    int64_t nnew = 0;
 
     size_t rec = 3 * sizeof(float);
-    for (int k = 0; k < npayload; k++)
-        rec += payload[k].size;
 
-    if (n < 0 || (n > 0 && !pos) || npayload < 0 || (npayload > 0 && !payload))
+    *n_out = 0;
+    *pos_out = NULL;
+    for (int k = 0; pin && pay_out && k < npayload; k++)
+        pay_out[k] = NULL;
+    if (n < 0 || (n > 0 && !pos) || npayload < 0 ||
+        (npayload > 0 && (pio ? !inplace : !pin || !pay_out)))
         lrc = ct_error_set(CT_ERR_ARG, __func__, __LINE__, "bad particle arrays");
+    for (int k = 0; lrc == CT_OK && k < npayload; k++) {
+        if ((pio && !pio[k].data) || (n > 0 && !PD(k)) || PS(k) == 0)
+            lrc = ct_error_set(CT_ERR_ARG, __func__, __LINE__, "bad particle payload %d", k);
+        else
+            rec += PS(k);
+    }
     if (lrc == CT_OK && n > 0 && P > 1)
         lrc = ct_calloc_huge(&gplane, (size_t)n, sizeof(uint32_t), "particle planes");
-    /* wrap into [0, L) and find every particle's plane: a branch-free check of
-     * each block, and the wrapping only in blocks that need it */
+    /* find every particle's plane (of its wrapped position): a branch-free
+     * check of each block, and the wrapping only in blocks that need it */
     int64_t bad = INT64_MAX;
     if (lrc == CT_OK) {
         const int64_t nblock = (n + CT_MESH_BLOCK - 1) / CT_MESH_BLOCK;
-#pragma omp parallel for num_threads(m->threads) schedule(static) reduction(min : bad)
+        float *mut = inplace ? (float *)pos : NULL;
+#pragma omp parallel for num_threads(m->threads) schedule(static) reduction(min : bad) \
+    reduction(| : wrap)
         for (int64_t b = 0; b < nblock; b++) {
             const int64_t i0 = b * CT_MESH_BLOCK;
             const int cnt = (int)(n - i0 < CT_MESH_BLOCK ? n - i0 : CT_MESH_BLOCK);
@@ -66,32 +120,52 @@ ct_status ct_mesh_exchange(const ct_mesh *m, int64_t *n_io, float **pos_io, int 
             if (!ct_mesh_block_planes_(m, cnt, pos + 3 * i0, pl))
                 continue;
             for (int64_t i = i0; i < i0 + cnt; i++) {
-                for (int a = 0; a < 3; a++) {
-                    double x = pos[3 * i + a];
-                    if (!isfinite(x)) {
-                        bad = i < bad ? i : bad;
-                        break;
-                    }
-                    if (x < 0 || x >= m->box) {
-                        x = fmod(x, m->box);
-                        if (x < 0)
-                            x += m->box;
-                        float f = (float)x;
-                        if (f >= (float)m->box || f < 0)
-                            f = 0; /* rounding put it on L: that is 0 */
-                        pos[3 * i + a] = f;
-                    }
+                float w[3];
+                int fin = 1;
+                for (int a = 0; a < 3 && fin; a++) {
+                    fin = isfinite(pos[3 * i + a]);
+                    w[a] = fin ? wrap_coord(pos[3 * i + a], m->box) : 0;
+                    wrap |= fin && w[a] != pos[3 * i + a];
                 }
-                pl[i - i0] = (int32_t)ct_mesh_plane_of_(m, pos[3 * i]);
+                if (!fin) {
+                    bad = i < bad ? i : bad;
+                    continue;
+                }
+                if (mut)
+                    memcpy(mut + 3 * i, w, sizeof w);
+                pl[i - i0] = (int32_t)ct_mesh_plane_of_(m, w[0]);
             }
         }
         if (bad != INT64_MAX)
             lrc = ct_error_set(CT_ERR_NUMERIC, __func__, __LINE__,
                                "particle %lld has a non-finite position", (long long)bad);
     }
+    if (inplace)
+        wrap = 0; /* pos holds the wrapped values now */
     CT_CHECK_GOTO(rc, ct_agree(m->comm, lrc));
-    if (P == 1)
-        goto fail; /* one rank: every particle is already home (rc is CT_OK) */
+    if (P == 1) {
+        /* one rank: every particle is already home, in its order */
+        if (inplace) {
+            *n_out = n;
+            goto fail; /* rc is CT_OK; nothing allocated */
+        }
+        lrc = ct_calloc_huge(&npos, 3 * (size_t)n + 1, sizeof(float), "exchanged positions");
+        if (lrc == CT_OK && npayload > 0)
+            lrc = ct_calloc(&npay, (size_t)npayload, sizeof(void *), "payload table");
+        for (int k = 0; lrc == CT_OK && k < npayload; k++)
+            lrc = ct_calloc_huge(&npay[k], (size_t)n * PS(k) + 1, 1, "exchanged payload");
+        CT_CHECK_GOTO(rc, lrc);
+        if (!wrap && n > 0)
+            memcpy(npos, pos, 3 * (size_t)n * sizeof(float));
+        else
+            for (int64_t i = 0; i < n; i++)
+                put_pos(npos + 3 * i, pos + 3 * i, 1, m->box);
+        for (int k = 0; k < npayload; k++)
+            if (n > 0)
+                memcpy(npay[k], PD(k), (size_t)n * PS(k));
+        nnew = n;
+        goto done;
+    }
 
     CT_CHECK_GOTO(rc, ct_calloc(&dest_count, (size_t)P, sizeof(int64_t), "exchange counts"));
     CT_CHECK_GOTO(rc, ct_calloc(&src_count, (size_t)P, sizeof(int64_t), "exchange counts"));
@@ -110,7 +184,7 @@ ct_status ct_mesh_exchange(const ct_mesh *m, int64_t *n_io, float **pos_io, int 
         sdispl[r + 1] = sdispl[r] + dest_count[r];
         rdispl[r + 1] = rdispl[r] + src_count[r];
     }
-    const int64_t nnew = rdispl[P];
+    nnew = rdispl[P];
 
     /* Records travel in plane order (hence destination order). Particles that
      * stay on this rank are copied straight to their place in the new arrays;
@@ -125,7 +199,7 @@ ct_status ct_mesh_exchange(const ct_mesh *m, int64_t *n_io, float **pos_io, int 
     if (lrc == CT_OK && npayload > 0)
         lrc = ct_calloc(&npay, (size_t)npayload, sizeof(void *), "payload table");
     for (int k = 0; lrc == CT_OK && k < npayload; k++)
-        lrc = ct_calloc_huge(&npay[k], (size_t)nnew * payload[k].size + 1, 1, "exchanged payload");
+        lrc = ct_calloc_huge(&npay[k], (size_t)nnew * PS(k) + 1, 1, "exchanged payload");
     if (lrc == CT_OK)
         lrc = ct_calloc_huge(&sbuf, (size_t)(n - nself) * rec + 1, 1, "exchange send buffer");
     if (lrc == CT_OK) {
@@ -148,18 +222,19 @@ ct_status ct_mesh_exchange(const ct_mesh *m, int64_t *n_io, float **pos_io, int 
         const int64_t slot = next++;
         if (slot >= s0 && slot < s1) {
             const int64_t j = r0 + (slot - s0);
-            memcpy(npos + 3 * j, pos + 3 * i, 3 * sizeof(float));
+            put_pos(npos + 3 * j, pos + 3 * i, wrap, m->box);
             for (int k = 0; k < npayload; k++)
-                memcpy((char *)npay[k] + (size_t)j * payload[k].size,
-                       (char *)*payload[k].data + (size_t)i * payload[k].size, payload[k].size);
+                memcpy((char *)npay[k] + (size_t)j * PS(k), PD(k) + (size_t)i * PS(k), PS(k));
             continue;
         }
         char *r = sbuf + (size_t)(slot < s0 ? slot : slot - nself) * rec;
-        memcpy(r, pos + 3 * i, 3 * sizeof(float));
+        float w[3];
+        put_pos(w, pos + 3 * i, wrap, m->box);
+        memcpy(r, w, sizeof w);
         r += 3 * sizeof(float);
         for (int k = 0; k < npayload; k++) {
-            memcpy(r, (char *)*payload[k].data + (size_t)i * payload[k].size, payload[k].size);
-            r += payload[k].size;
+            memcpy(r, PD(k) + (size_t)i * PS(k), PS(k));
+            r += PS(k);
         }
     }
     free(gplane);
@@ -194,19 +269,23 @@ ct_status ct_mesh_exchange(const ct_mesh *m, int64_t *n_io, float **pos_io, int 
         memcpy(npos + 3 * i, r, 3 * sizeof(float));
         r += 3 * sizeof(float);
         for (int k = 0; k < npayload; k++) {
-            memcpy((char *)npay[k] + (size_t)i * payload[k].size, r, payload[k].size);
-            r += payload[k].size;
+            memcpy((char *)npay[k] + (size_t)i * PS(k), r, PS(k));
+            r += PS(k);
         }
     }
-    free(*pos_io);
-    *pos_io = npos;
-    npos = NULL;
+done:
     for (int k = 0; k < npayload; k++) {
-        free(*payload[k].data);
-        *payload[k].data = npay[k];
+        if (pio) {
+            free(*pio[k].data);
+            *pio[k].data = npay[k];
+        } else {
+            pay_out[k] = npay[k];
+        }
         npay[k] = NULL;
     }
-    *n_io = nnew;
+    *n_out = nnew;
+    *pos_out = npos;
+    npos = NULL;
 fail:
     free(dest_count);
     free(src_count);
@@ -223,4 +302,28 @@ fail:
     }
     free(req);
     return rc;
+}
+
+#undef PD
+#undef PS
+
+ct_status ct_mesh_exchange(const ct_mesh *m, int64_t *n_io, float **pos_io, int npayload,
+                           const ct_payload *payload)
+{
+    float *npos = NULL;
+    int64_t nnew = 0;
+    ct_status rc = exchange(m, *n_io, *pos_io, 1, npayload, payload, NULL, &nnew, &npos, NULL);
+    if (rc == CT_OK && npos) { /* several ranks: the new positions replace the old */
+        free(*pos_io);
+        *pos_io = npos;
+        *n_io = nnew;
+    }
+    return rc;
+}
+
+ct_status ct_mesh_exchange_const(const ct_mesh *m, int64_t n, const float *pos, int npayload,
+                                 const ct_payload_in *payload, int64_t *n_out, float **pos_out,
+                                 void **payload_out)
+{
+    return exchange(m, n, pos, 0, npayload, NULL, payload, n_out, pos_out, payload_out);
 }
