@@ -2,9 +2,16 @@
 `cosmotl summarize` and of a Python script doing read_snapshot + Pk.
 
     bench.py SNAPDIR GRID REPS COSMOTL MPIRUN_SH WORKDIR RANKS...
-"""
+
+Every process of both runs is started under /usr/bin/time (inside mpirun,
+so each rank reports its own user and system CPU seconds, peak resident
+memory and minor page faults); the two alternate, REPS times each. Printed:
+the median and the best of the wall times and their ratio, then per rank the
+medians over the repetitions of user s, system s, peak MB and minor faults
+(the fresh memory a process touches costs system time: compare the faults
+and the system seconds, not only the wall clock, on a loaded machine)."""
 import os
-import resource
+import statistics
 import subprocess
 import sys
 import time
@@ -16,7 +23,6 @@ SCRIPT = r"""
 import sys, time
 t0 = time.perf_counter()
 import numpy as np
-c0 = time.process_time()
 import cosmotl
 comm = None
 if int(sys.argv[3]) > 1:
@@ -27,22 +33,35 @@ snap = cosmotl.read_snapshot(sys.argv[1], comm=comm)
 t2 = time.perf_counter()
 r = cosmotl.Pk(snap["pos"], snap["header"]["box"], int(sys.argv[2]), comm=comm)
 t3 = time.perf_counter()
-c3 = time.process_time()
 if comm is None or comm.Get_rank() == 0:
     np.save(sys.argv[4], r.P0)
-    print(f"wall: import {t1 - t0:.3f} read {t2 - t1:.3f} Pk {t3 - t2:.3f}; cpu from import "
-          f"cosmotl to the result {c3 - c0:.3f}")
+    print(f"INPROC {t1 - t0:.3f} {t2 - t1:.3f} {t3 - t2:.3f}")
 """
 
+TIME_FMT = "CTTIME %e %U %S %M %R"
 
-def timed(cmd):
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+
+def timed(cmd, ranks, mpirun):
+    """Wall seconds of the whole run and per rank [user, sys, maxrss kB,
+    minor faults] (from /usr/bin/time, in the order the ranks finished), and
+    the output."""
     t = time.perf_counter()
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True)
+    out = subprocess.run([mpirun, str(ranks), "/usr/bin/time", "-f", TIME_FMT] + cmd,
+                         check=False, capture_output=True, text=True)
     wall = time.perf_counter() - t
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return wall, cpu, out.stdout + out.stderr
+    text = out.stdout + out.stderr
+    if out.returncode != 0:
+        sys.exit(f"failed ({out.returncode}): {' '.join(cmd)}\n{text}")
+    per = [[float(v) for v in line.split()[2:6]] for line in text.splitlines()
+           if line.startswith("CTTIME ")]
+    if len(per) != ranks:
+        sys.exit(f"expected {ranks} /usr/bin/time lines, got {len(per)}:\n{text}")
+    per.sort(key=lambda r: -r[0] - r[1])  # busiest rank first
+    return wall, per, text
+
+
+def med(values):
+    return statistics.median(values)
 
 
 def main():
@@ -56,33 +75,43 @@ def main():
         inner = []
         for rep in range(reps):
             out = os.path.join(work, f"out{ranks}_{rep}")
-            res["cli"].append(timed([mpirun, str(ranks), cli, "summarize", snap, "--grid",
-                                     str(grid), "--out", out])[:2])
+            w, per, _ = timed([cli, "summarize", snap, "--grid", str(grid), "--out", out],
+                              ranks, mpirun)
+            res["cli"].append((w, per))
             npy = os.path.join(work, f"p{ranks}_{rep}.npy")
-            w, c, text = timed([mpirun, str(ranks), sys.executable, script, snap, str(grid),
-                                str(ranks), npy])
-            res["python"].append((w, c))
-            inner.append(text.strip().splitlines()[-1])
-            res.setdefault("bind", []).append(float(inner[-1].split()[-1]))
-            with h5py.File(os.path.join(out, "sim.h5") if os.path.exists(
-                    os.path.join(out, "sim.h5")) else os.path.join(out, "0.h5"), "r") as f:
+            w, per, text = timed([sys.executable, script, snap, str(grid), str(ranks), npy],
+                                 ranks, mpirun)
+            res["python"].append((w, per))
+            inner.append([float(v) for v in next(line for line in text.splitlines()
+                                                 if line.startswith("INPROC ")).split()[1:]])
+            h5 = os.path.join(out, "sim.h5")
+            with h5py.File(h5 if os.path.exists(h5) else os.path.join(out, "0.h5"), "r") as f:
                 same = f["pk/P0"][...].tobytes() == np.load(npy).tobytes()
             if not same:
-                print(f"ranks {ranks}: Python P(k) differs from the CLI's", file=sys.stderr)
-                sys.exit(1)
-        cw, cc = (min(x[i] for x in res["cli"]) for i in (0, 1))
-        pw, pc = (min(x[i] for x in res["python"]) for i in (0, 1))
-        print(f"ranks {ranks}, grid {grid}: cosmotl summarize wall {cw:.2f} s cpu {cc:.2f} s | "
-              f"python read_snapshot+Pk wall {pw:.2f} s cpu {pc:.2f} s | python/cli wall "
-              f"{pw / cw:.3f} cpu {pc / cc:.3f} (best of {reps}); P(k) bit-identical")
-        if ranks == 1:
-            b = min(res["bind"])
-            print(f"ranks 1: python CPU from `import cosmotl` (MPI start-up) to the result "
-                  f"{b:.2f} s vs the whole cosmotl summarize process {cc:.2f} s: "
-                  f"{b / cc:.3f}; the interpreter and NumPy import add "
-                  f"{pc - b:.2f} s CPU")
-        for line in inner:
-            print(f"  python in-process: {line}")
+                sys.exit(f"ranks {ranks}: Python P(k) differs from the CLI's")
+        cw = [x[0] for x in res["cli"]]
+        pw = [x[0] for x in res["python"]]
+        print(f"ranks {ranks}, grid {grid}, {reps} reps: wall median cosmotl summarize "
+              f"{med(cw):.2f} s, python read_snapshot+Pk {med(pw):.2f} s: python/cli "
+              f"{med(pw) / med(cw):.3f} (best {min(cw):.2f} / {min(pw):.2f} s: "
+              f"{min(pw) / min(cw):.3f}); P(k) bit-identical")
+        print("  per rank, medians over the reps (busiest rank first): user s, sys s, "
+              "user+sys s, peak MB, minor faults")
+        totals = {}
+        for name in ("cli", "python"):
+            for r in range(ranks):
+                u = med([x[1][r][0] for x in res[name]])
+                s = med([x[1][r][1] for x in res[name]])
+                rss = med([x[1][r][2] for x in res[name]]) / 1024
+                flt = med([x[1][r][3] for x in res[name]])
+                print(f"  {name:6s} rank {r}: user {u:6.2f}  sys {s:6.2f}  cpu {u + s:6.2f}  "
+                      f"peak {rss:7.0f} MB  faults {flt:9.0f}")
+            totals[name] = med([sum(p[0] + p[1] for p in x[1]) for x in res[name]])
+        print(f"  cpu of all ranks (median): cli {totals['cli']:.2f} s, python "
+              f"{totals['python']:.2f} s: python/cli {totals['python'] / totals['cli']:.3f}")
+        imp, rd, pk = (med([x[i] for x in inner]) for i in range(3))
+        print(f"  python rank 0 wall (median): imports {imp:.3f} s, read_snapshot {rd:.3f} s, "
+              f"Pk {pk:.3f} s")
 
 
 if __name__ == "__main__":
