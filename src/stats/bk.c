@@ -72,34 +72,10 @@ static void footprint(ct_mesh *m, double *plane, double *fixed)
 }
 
 /* Automatic budget: half the memory the node has available, shared by the
- * ranks of this communicator on the node. */
+ * ranks of this communicator on the node (the same on every rank). */
 static double auto_budget(MPI_Comm comm)
 {
-    double avail = 0;
-    FILE *f = fopen("/proc/meminfo", "r");
-    if (f) {
-        char line[256];
-        while (fgets(line, sizeof line, f)) {
-            long long kb;
-            if (sscanf(line, "MemAvailable: %lld kB", &kb) == 1) {
-                avail = (double)kb * 1024.0;
-                break;
-            }
-        }
-        fclose(f);
-    }
-    if (!(avail > 0))
-        avail = 4.0 * 1024 * 1024 * 1024; /* unknown: assume a modest 4 GiB */
-    MPI_Comm node;
-    int nnode = 1;
-    if (MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node) == MPI_SUCCESS) {
-        MPI_Comm_size(node, &nnode);
-        MPI_Comm_free(&node);
-    }
-    /* the smallest value over ranks, so every rank plans the same batches */
-    double b = 0.5 * avail / nnode;
-    MPI_Allreduce(MPI_IN_PLACE, &b, 1, MPI_DOUBLE, MPI_MIN, comm);
-    return b;
+    return 0.5 * ct_mem_per_rank(comm);
 }
 
 static ct_status alloc_result(ct_bk_result **out, int ntri)
