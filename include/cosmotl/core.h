@@ -263,6 +263,11 @@ void ct_stop_on_sigterm(unsigned grace_seconds);
 int ct_stop_requested(void);
 int ct_stop_agree(MPI_Comm comm);
 
+/* The number on the "FIELD:" line of /proc/meminfo (in that line's unit: kB
+ * for sizes, pages for HugePages_*), or -1 if the file or the line cannot be
+ * read. */
+long long ct_meminfo(const char *field);
+
 /* Bytes of memory one rank may plan with: MemAvailable of its node divided by
  * the ranks on that node, the smallest over comm (4 GiB per node if unknown).
  * Collective over comm. */

@@ -3,24 +3,30 @@
  * bispectrum, which refuse work that does not fit with an error stating the
  * need. */
 #include <stdio.h>
+#include <string.h>
 
 #include "cosmotl/core.h"
 
-double ct_mem_per_rank(MPI_Comm comm)
+long long ct_meminfo(const char *field)
 {
-    double avail = 0;
+    long long v = -1;
+    const size_t len = strlen(field);
     FILE *f = fopen("/proc/meminfo", "r");
     if (f) {
         char line[256];
-        while (fgets(line, sizeof line, f)) {
-            long long kb;
-            if (sscanf(line, "MemAvailable: %lld kB", &kb) == 1) {
-                avail = (double)kb * 1024.0;
+        while (fgets(line, sizeof line, f))
+            if (!strncmp(line, field, len) && line[len] == ':' &&
+                sscanf(line + len + 1, "%lld", &v) == 1)
                 break;
-            }
-        }
         fclose(f);
     }
+    return v;
+}
+
+double ct_mem_per_rank(MPI_Comm comm)
+{
+    const long long kb = ct_meminfo("MemAvailable");
+    double avail = kb > 0 ? (double)kb * 1024.0 : 0;
     if (!(avail > 0))
         avail = 4.0 * 1024 * 1024 * 1024; /* unknown: assume a modest 4 GiB */
     MPI_Comm node;

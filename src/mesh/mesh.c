@@ -58,16 +58,8 @@ static void fftw_once(void)
  * if it cannot be read. */
 static size_t default_huge_page(void)
 {
-    size_t kib = 0;
-    FILE *f = fopen("/proc/meminfo", "r");
-    if (f) {
-        char line[256];
-        while (fgets(line, sizeof line, f))
-            if (sscanf(line, "Hugepagesize: %zu kB", &kib) == 1)
-                break;
-        fclose(f);
-    }
-    return kib > 0 ? kib * 1024 : (size_t)2 << 20;
+    const long long kib = ct_meminfo("Hugepagesize");
+    return kib > 0 ? (size_t)kib * 1024 : (size_t)2 << 20;
 }
 
 /* With CT_HUGETLB=1 the mesh comes from the reserved huge page pool

@@ -179,19 +179,7 @@ static void hugetlb_hook(ct_log_level level, int rank, const char *line, void *u
         hugetlb_notes++;
 }
 
-static long huge_pages_free(void)
-{
-    long v = -1;
-    FILE *f = fopen("/proc/meminfo", "r");
-    if (f) {
-        char line[256];
-        while (fgets(line, sizeof line, f))
-            if (sscanf(line, "HugePages_Free: %ld", &v) == 1)
-                break;
-        fclose(f);
-    }
-    return v;
-}
+static long huge_pages_free(void) { return (long)ct_meminfo("HugePages_Free"); }
 
 /* CT_HUGETLB=1: the mesh comes from the huge page pool, or (pool too small, as
  * on a machine without one) from ordinary memory with one note; either way it

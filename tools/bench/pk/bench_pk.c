@@ -312,19 +312,7 @@ static double tv(struct timeval t) { return (double)t.tv_sec + 1e-6 * (double)t.
 
 /* HugePages_Free of /proc/meminfo (-1 if unreadable): with CT_HUGETLB=1 the
  * meshes come from that pool */
-static long huge_free(void)
-{
-    long v = -1;
-    FILE *f = fopen("/proc/meminfo", "r");
-    if (f) {
-        char line[256];
-        while (fgets(line, sizeof line, f))
-            if (sscanf(line, "HugePages_Free: %ld", &v) == 1)
-                break;
-        fclose(f);
-    }
-    return v;
-}
+static long huge_free(void) { return (long)ct_meminfo("HugePages_Free"); }
 
 static int touch_cost(int grid, int gap, MPI_Comm comm)
 {
