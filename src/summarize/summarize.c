@@ -267,6 +267,31 @@ static void zname(double z, char *buf, size_t cap)
 }
 
 /* Everything for one snapshot; the status is this rank's. */
+/* Particles p to redshift space (if asked) and to the ranks owning their slabs
+ * of st->m (masses travel along); velocities are dropped. Collective. */
+static ct_status to_slabs(ct_summarizer *st, const ct_snapshot_header *h, ct_particles *p)
+{
+    const ct_summarize_settings *o = &st->s;
+    if (o->rsd >= 0)
+        CT_CHECK(ct_pk_rsd_positions(p->n, p->pos, p->vel, o->rsd, h->redshift, h->omega_m,
+                                     h->omega_l, h->box));
+    free(p->vel);
+    p->vel = NULL;
+    ct_payload pl = {(void **)&p->mass, sizeof(float)};
+    return ct_mesh_exchange(st->m, &p->n, &p->pos, p->mass ? 1 : 0, &pl);
+}
+
+/* Start reading the snapshot hinted by ct_summarize_prefetch (not snap_path,
+ * being measured) in the background; a problem is left for the call that
+ * measures it (it opens the snapshot again and reports it). Collective. */
+static void prefetch_hint(ct_summarizer *st, const char *snap_path)
+{
+    if (st->hint && strcmp(st->hint, snap_path) && reader_start(st, &st->rd, st->hint) != CT_OK) {
+        reader_clear(&st->rd);
+        ct_error_clear();
+    }
+}
+
 static ct_status summarize_local(ct_summarizer *st, const char *snap_path, const char *name,
                                  const char *suite_dir, const char *out_path)
 {
@@ -382,14 +407,7 @@ static ct_status summarize_local(ct_summarizer *st, const char *snap_path, const
             }
             ct_timer_stop(T, "read");
             ct_timer_start(T, "exchange");
-            if (o->rsd >= 0)
-                CT_CHECK_GOTO(rc, ct_pk_rsd_positions(p[0].n, p[0].pos, p[0].vel, o->rsd,
-                                                      h->redshift, h->omega_m, h->omega_l,
-                                                      h->box));
-            free(p[0].vel);
-            p[0].vel = NULL;
-            ct_payload pl = {(void **)&p[0].mass, sizeof(float)};
-            CT_CHECK_GOTO(rc, ct_mesh_exchange(st->m, &p[0].n, &p[0].pos, p[0].mass ? 1 : 0, &pl));
+            CT_CHECK_GOTO(rc, to_slabs(st, h, &p[0]));
             ct_timer_stop(T, "exchange");
             ct_timer_start(T, "paint");
             if (p[0].mass) {
@@ -412,31 +430,17 @@ static ct_status summarize_local(ct_summarizer *st, const char *snap_path, const
             loc[0] = loc[1] = (double)total; /* no Masses dataset: weight 1 each */
         /* the next snapshot (if hinted) is read during the transform and binning */
         ct_timer_start(T, "read");
-        if (st->hint && strcmp(st->hint, snap_path) && reader_start(st, rd, st->hint) != CT_OK) {
-            reader_clear(rd); /* the next call opens it again and reports the problem */
-            ct_error_clear();
-        }
+        prefetch_hint(st, snap_path);
         ct_timer_stop(T, "read");
         CT_CHECK_GOTO(rc, ct_pk_measure_painted(st->m, st->ms, &ps, loc[0], loc[1], total, &pk_m));
     } else {
         /* the next snapshot (if hinted) is read while this one is computed */
         ct_timer_start(T, "read");
-        if (st->hint && strcmp(st->hint, snap_path) && reader_start(st, rd, st->hint) != CT_OK) {
-            reader_clear(rd); /* the next call opens it again and reports the problem */
-            ct_error_clear();
-        }
+        prefetch_hint(st, snap_path);
         ct_timer_stop(T, "read");
         ct_timer_start(T, "exchange");
-        for (int t = 0; t < ntypes; t++) {
-            if (o->rsd >= 0)
-                CT_CHECK_GOTO(rc, ct_pk_rsd_positions(p[t].n, p[t].pos, p[t].vel, o->rsd,
-                                                      h->redshift, h->omega_m, h->omega_l,
-                                                      h->box));
-            free(p[t].vel);
-            p[t].vel = NULL;
-            ct_payload pl = {(void **)&p[t].mass, sizeof(float)};
-            CT_CHECK_GOTO(rc, ct_mesh_exchange(st->m, &p[t].n, &p[t].pos, p[t].mass ? 1 : 0, &pl));
-        }
+        for (int t = 0; t < ntypes; t++)
+            CT_CHECK_GOTO(rc, to_slabs(st, h, &p[t]));
         ct_timer_stop(T, "exchange");
         for (int t = 0; t < ntypes; t++) {
             sets[t].n = p[t].n;
