@@ -71,6 +71,12 @@ ct_status ct_pk_field(ct_mesh *m, ct_mesh *m_shift, const ct_pk_settings *s, int
 ct_status ct_pk_bin(const ct_mesh *a, const ct_mesh *b, const ct_pk_settings *s,
                     ct_pk_result *r);
 
+/* On one rank ct_pk_measure paints each set in consecutive blocks of this many
+ * particles (ct_mesh_paint, accumulating), the blocks a caller that streams a
+ * snapshot paints as it reads them: both give the same mesh bit for bit (the
+ * order of the additions in a cell depends on the blocks). */
+#define CT_PK_PAINT_BLOCK ((int64_t)1 << 20)
+
 /* The whole measurement for one set of particles: field, binning, nbar and (if
  * asked) shot noise. m_shift may be NULL unless s->interlace. Collective. */
 ct_status ct_pk_measure(ct_mesh *m, ct_mesh *m_shift, const ct_pk_settings *s, int nset,

@@ -120,12 +120,15 @@ static void reader_clear(reader *r)
 }
 
 /* Particles per chunk when one rank streams a snapshot: CT_SUMMARIZE_CHUNK
- * (tests use small chunks), default 2^20 (12 MiB of positions). */
+ * (tests use small chunks), default CT_PK_PAINT_BLOCK = 2^20 (12 MiB of
+ * positions), the blocks ct_pk_measure paints on one rank: a streamed snapshot
+ * and its particles in one array (e.g. from Python) give the same P(k) bit for
+ * bit. */
 static int64_t stream_chunk(void)
 {
     const char *e = getenv("CT_SUMMARIZE_CHUNK");
     long long v = e ? atoll(e) : 0;
-    return v > 0 ? (int64_t)v : (int64_t)1 << 20;
+    return v > 0 ? (int64_t)v : CT_PK_PAINT_BLOCK;
 }
 
 /* Open path (collective) and start reading: this rank's share of its particles,
