@@ -45,7 +45,8 @@ ct_status ct_h5_attr_int(hid_t loc, const char *name, long long v);
 ct_status ct_h5_attr_string(hid_t loc, const char *name, const char *v);
 ct_status ct_h5_read_attr_double(hid_t loc, const char *name, double *v);
 ct_status ct_h5_read_attr_int(hid_t loc, const char *name, long long *v);
-/* Reads into buf (capacity cap, NUL-terminated). */
+/* Reads into buf (capacity cap, NUL-terminated); a string longer than cap - 1
+ * characters is an error naming the object and the attribute (never cut). */
 ct_status ct_h5_read_attr_string(hid_t loc, const char *name, char *buf, size_t cap);
 
 /* Write a contiguous row-major double array of rank 1 or 2 (dims[0] x dims[1]). */

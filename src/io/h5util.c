@@ -311,6 +311,7 @@ ct_status ct_h5_read_attr_string(hid_t loc, const char *name, char *buf, size_t 
     hid_t a, ft;
     CT_CHECK(attr_open_checked(loc, name, H5T_STRING, CT_H5_ATTR_STRING_MAX, &a, &ft));
     herr_t e = -1;
+    size_t len = 0; /* the string's length: longer than cap - 1 is an error, not a cut */
     H5T_cset_t cs = H5Tget_cset(ft);
     if (cs != H5T_CSET_ASCII && cs != H5T_CSET_UTF8) {
         e = -1;
@@ -325,6 +326,7 @@ ct_status ct_h5_read_attr_string(hid_t loc, const char *name, char *buf, size_t 
         H5Tset_cset(mt, cs); /* UTF-8 and ASCII do not convert */
         e = H5Aread(a, mt, &s);
         if (e >= 0 && s) {
+            len = strlen(s);
             snprintf(buf, cap, "%s", s);
             H5free_memory(s);
         }
@@ -338,6 +340,7 @@ ct_status ct_h5_read_attr_string(hid_t loc, const char *name, char *buf, size_t 
             H5Tset_cset(mt, cs);
             e = H5Aread(a, mt, tmp);
             H5Tclose(mt);
+            len = strlen(tmp);
             snprintf(buf, cap, "%s", tmp);
             free(tmp);
         }
@@ -347,6 +350,11 @@ ct_status ct_h5_read_attr_string(hid_t loc, const char *name, char *buf, size_t 
     if (e < 0) {
         objname(loc, o, sizeof o);
         CT_FAIL(CT_ERR_FORMAT, "%s: attribute %s is not a readable string", o, name);
+    }
+    if (len >= cap) {
+        objname(loc, o, sizeof o);
+        CT_FAIL(CT_ERR_FORMAT, "%s: attribute %s is a string of %zu characters, longer than "
+                "the %zu this reader takes", o, name, len, cap ? cap - 1 : 0);
     }
     return CT_OK;
 }

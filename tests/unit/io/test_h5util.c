@@ -187,6 +187,16 @@ static void test_attributes(void)
     expect_attr_refused(ct_h5_read_attr_double(f, "word", &x), "word", "not a number");
     expect_attr_refused(ct_h5_read_attr_int(f, "pairc", &n), "pairc", "not a number");
     expect_attr_refused(ct_h5_read_attr_string(f, "x", buf, sizeof buf), "x", "not a string");
+    /* longer than the buffer: an error, not a cut ("cic" needs 4 bytes; both the
+     * fixed-length and the variable-length string) */
+    char small[3];
+    expect_attr_refused(ct_h5_read_attr_string(f, "word", small, sizeof small), "word",
+                        "longer than the 2");
+    expect_attr_refused(ct_h5_read_attr_string(f, "vword", small, sizeof small), "vword",
+                        "longer than the 2");
+    char exact[4];
+    CT_EXPECT_OK(ct_h5_read_attr_string(f, "word", exact, sizeof exact));
+    CT_EXPECT(!strcmp(exact, "cic"));
     expect_attr_refused(ct_h5_read_attr_string(f, "nothere", buf, sizeof buf), "nothere",
                         "missing");
     H5Fclose(f);
