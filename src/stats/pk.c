@@ -64,14 +64,15 @@ static ct_status paint_sets(ct_mesh *m, const ct_pk_settings *s, double shift, i
     for (int i = 0; i < nset; i++) {
         /* one rank: in blocks, as a streaming caller paints (CT_PK_PAINT_BLOCK);
          * several ranks: one call per set (each call is collective) */
-        const int64_t n = sets[i].n;
-        const int64_t block = size == 1 && n > 0 ? CT_PK_PAINT_BLOCK : (n > 0 ? n : 1);
-        for (int64_t first = 0; first < n || first == 0; first += block) {
+        const int64_t n = sets[i].n, block = size == 1 ? CT_PK_PAINT_BLOCK : n;
+        int64_t first = 0;
+        do { /* at least one call: an empty set still paints (collectively) */
             const int64_t cnt = n - first < block ? n - first : block;
             ps.accumulate = i > 0 || first > 0;
             CT_CHECK(ct_mesh_paint(m, &ps, cnt, sets[i].pos ? sets[i].pos + 3 * first : NULL,
                                    sets[i].w ? sets[i].w + first : NULL, sets[i].w_uniform));
-        }
+            first += cnt;
+        } while (first < n);
     }
     if (nset == 0) {
         ps.accumulate = 0;

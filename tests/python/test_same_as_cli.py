@@ -4,6 +4,8 @@ on the same number of ranks), on 1 rank and, under `mpirun -n 2`, on 2 ranks;
 and the 2-rank results agree with the 1-rank ones to round-off (1e-12
 relative: only the order of floating-point sums changes)."""
 import os
+import subprocess
+import sys
 
 import h5py
 import numpy as np
@@ -224,8 +226,6 @@ def test_pk_streamed_snapshot(tmp_path, nranks):
     the blocks were shared the two differed at 1e-15 relative."""
     if nranks != 1:
         pytest.skip("streaming is the one-rank path")
-    import subprocess
-    import sys
     sys.path.insert(0, os.path.dirname(__file__))
     import make_data
     n = (1 << 20) + 54321
