@@ -64,8 +64,13 @@ typedef struct {
     /* PGD short-range correction at the outputs (Dai, Feng & Seljak 2018):
      * x += alpha(a) i k O(k) delta(k) / k^2 with O = exp(-kl^2/k^2 - (k/ks)^4),
      * kl, ks in units of the particle Nyquist frequency pi np / box;
-     * alpha(a) = pgd_alpha (D1(a)/D1(1))^2. pgd_alpha = 0: off (default). */
+     * alpha(a) = pgd_alpha (Omega_m/0.3)^pgd_alpha_om_slope
+     *            (sigma8/0.8)^pgd_alpha_s8_slope (D1(a)/D1(1))^2
+     * (ct_sim_pgd_alpha; Omega_m total matter, sigma8 of the cosmology's
+     * parameters, or computed from A_s when those give none). pgd_alpha = 0:
+     * off (default); the slopes default to 0 (one alpha for every cosmology). */
     double pgd_alpha, pgd_kl, pgd_ks;
+    double pgd_alpha_om_slope, pgd_alpha_s8_slope;
     int nu_particles;      /* massive nu: write PartType2 neutrino particles; default 1 */
     /* f(R): Winther-Ferreira thin-shell screening of the fifth force, delta_eff =
      * delta min(1, scale Phi_crit / |Phi_N|) in wells (Phi_N < 0), Phi_crit/c^2 =
@@ -83,6 +88,9 @@ void ct_sim_settings_defaults(ct_sim_settings *s);
 /* Estimated peak bytes per rank of ct_sim_run with these settings on nranks
  * ranks (screening: f(R) with screening on; neutrinos: neutrino particles). */
 double ct_sim_memory_need(const ct_sim_settings *s, int screening, int neutrinos, int nranks);
+/* The PGD amplitude alpha(a) the simulation of cosmology c applies at scale
+ * factor a (formula at ct_sim_settings.pgd_alpha); 0 when PGD is off. */
+double ct_sim_pgd_alpha(const ct_sim_settings *s, const ct_cosmo *c, double a);
 /* Quijote's snapshot number for z in {3, 2, 1, 0.5, 0}, else -1. */
 int ct_sim_quijote_snapnum(double z);
 

@@ -200,6 +200,15 @@ ct_status cli_suite_read(ct_config *cfg, cli_suite_cfg *sc)
     CT_CHECK(ct_config_double(cfg, "sim", "pgd_alpha", 0.0, 0.0, 1.0, &sim->pgd_alpha));
     CT_CHECK(ct_config_double(cfg, "sim", "pgd_kl", 0.4, 0.0, 10.0, &sim->pgd_kl));
     CT_CHECK(ct_config_double(cfg, "sim", "pgd_ks", 1.5, 0.05, 20.0, &sim->pgd_ks));
+    /* alpha (Omega_m/0.3)^p (sigma8/0.8)^q: |p|, |q| <= 5 spans a factor 5^5 in
+     * alpha over Quijote's LH range, far more than any fit needs */
+    CT_CHECK(ct_config_double(cfg, "sim", "pgd_alpha_om_slope", 0.0, -5.0, 5.0,
+                              &sim->pgd_alpha_om_slope));
+    CT_CHECK(ct_config_double(cfg, "sim", "pgd_alpha_s8_slope", 0.0, -5.0, 5.0,
+                              &sim->pgd_alpha_s8_slope));
+    if (sim->pgd_alpha == 0 && (sim->pgd_alpha_om_slope != 0 || sim->pgd_alpha_s8_slope != 0))
+        CT_FAIL(CT_ERR_CONFIG, "%s: [sim] pgd_alpha_om_slope / pgd_alpha_s8_slope are set but "
+                "pgd_alpha = 0 (PGD is off): set pgd_alpha too", file);
     CT_CHECK(ct_config_bool(cfg, "sim", "nu_particles", 1, &sim->nu_particles));
     CT_CHECK(ct_config_bool(cfg, "sim", "fr_screening", 1, &sim->fr_screening));
     CT_CHECK(ct_config_double(cfg, "sim", "fr_screening_scale", 1.0, 1e-3, 100.0,

@@ -136,6 +136,26 @@ static void drift(pm_state *st, ct_sim_particles *p, double ai, double af, doubl
     }
 }
 
+/* alpha (Omega_m/0.3)^p (sigma8/0.8)^q D1(a)^2 (D1(1) = 1). With p = q = 0 the
+ * factors are exactly 1 (pow(x, 0) = 1), so the product is the bits of
+ * pgd_alpha d d as before the slopes existed; sigma8 is only computed (from A_s)
+ * when q != 0 and the parameters give none. */
+double ct_sim_pgd_alpha(const ct_sim_settings *s, const ct_cosmo *c, double a)
+{
+    if (s->pgd_alpha == 0)
+        return 0.0;
+    const ct_cosmo_params *cp = ct_cosmo_get_params(c);
+    double alpha = s->pgd_alpha;
+    if (s->pgd_alpha_om_slope != 0)
+        alpha *= pow(cp->omega_m / 0.3, s->pgd_alpha_om_slope);
+    if (s->pgd_alpha_s8_slope != 0) {
+        double s8 = cp->sigma8 > 0 ? cp->sigma8 : ct_cosmo_sigma8(c);
+        alpha *= pow(s8 / 0.8, s->pgd_alpha_s8_slope);
+    }
+    const double d = ct_cosmo_d1(c, a);
+    return alpha * d * d;
+}
+
 /* out() at an output, with the PGD correction applied to a copy of the
  * positions when asked (the evolving particles are not moved). */
 static ct_status output(pm_state *st, const ct_sim_settings *s, ct_sim_particles *p, int iout,
@@ -146,12 +166,12 @@ static ct_status output(pm_state *st, const ct_sim_settings *s, ct_sim_particles
     ct_status rc = CT_OK;
     float *moved = NULL;
     double *dis = NULL;
-    const double kp = M_PI * (double)s->np / s->box, d = ct_cosmo_d1(st->c, p->a);
+    const double kp = M_PI * (double)s->np / s->box;
     const size_t n = (size_t)(p->n > 0 ? p->n : 1);
     CT_CHECK(ct_calloc(&moved, n * 3, sizeof(float), "PGD positions"));
     CT_CHECK_GOTO(rc, ct_calloc(&dis, n * 3, sizeof(double), "PGD displacements"));
-    rc = ct_sim_pgd(st->pm, st->work, st->work2, &st->fk, s->pgd_alpha * d * d, s->pgd_kl * kp,
-                    s->pgd_ks * kp, p->n, p->pos, dis, moved, st->t);
+    rc = ct_sim_pgd(st->pm, st->work, st->work2, &st->fk, ct_sim_pgd_alpha(s, st->c, p->a),
+                    s->pgd_kl * kp, s->pgd_ks * kp, p->n, p->pos, dis, moved, st->t);
     if (rc == CT_OK) {
         float *keep = p->pos;
         p->pos = moved;
