@@ -66,6 +66,22 @@ ct_timers *ct_summarizer_timers(ct_summarizer *z);
 ct_status ct_summarize_snapshot(ct_summarizer *z, const char *snap_path, const char *name,
                                 const char *suite_dir, const char *out_path);
 
+/* The power spectrum of one snapshot in one call: what `cosmotl summarize
+ * SNAP --grid GRID` writes as /pk (and as Pk_m_z=Z.txt with --quijote-text),
+ * bit for bit on the same number of ranks, by the same code path (a summarizer
+ * of P(k) alone, nothing written). ps (NULL: ct_pk_settings_defaults) gives the
+ * mass assignment, interlacing, bin width, multipole axis (--los), shot noise
+ * and window compensation; its timers and discard_field are not used. Real
+ * space; positions as summarize reads them (within 1e-3 box outside the box
+ * wrapped, further out an error naming the particle). species_cb = 0: total
+ * matter, CDM and neutrinos (PartType2, when present) weighted by mass, as
+ * summarize's default; 1: CDM+baryons (PartType1) only (--species cb). One rank
+ * streams the snapshot in chunks. out is zeroed first and filled on every rank
+ * (free with ct_pk_result_free). The status is agreed on every rank.
+ * Collective. */
+ct_status ct_pk_of_snapshot(const char *snap_path, int grid, const ct_pk_settings *ps,
+                            int species_cb, MPI_Comm comm, ct_pk_result *out);
+
 /* Batches: the next ct_summarize_snapshot call of z will (most likely) be for
  * next_snap_path. That call then opens it once its own snapshot is read and
  * reads this rank's share of it in a helper thread while computing, so the call

@@ -108,6 +108,8 @@ struct ct_summarizer {
     ct_timers timers;
     reader rd;  /* the snapshot being read (the current one, or the next) */
     char *hint; /* ct_summarize_prefetch: the next call's snapshot */
+    int compensate; /* ct_pk_settings.compensate of every spectrum (1; ct_pk_of_snapshot) */
+    int no_pk_cb;   /* 1: no /pk_cb beside total matter (ct_pk_of_snapshot) */
 };
 
 /* Collective (closes the snapshot). */
@@ -220,6 +222,7 @@ ct_status ct_summarizer_create(ct_summarizer **z, const ct_summarize_settings *s
     CT_CHECK(ct_calloc(&t, 1, sizeof *t, "summarizer"));
     t->s = *s;
     t->comm = comm;
+    t->compensate = 1;
     ct_timers_init(&t->timers);
     /* fixed timer order on every rank (the report is collective) */
     const char *tn[] = {"read", "plan", "exchange", "paint", "fft", "bin", "bk", "mk", "write"};
@@ -295,24 +298,36 @@ static void prefetch_hint(ct_summarizer *st, const char *snap_path)
     }
 }
 
-static ct_status summarize_local(ct_summarizer *st, const char *snap_path, const char *name,
-                                 const char *suite_dir, const char *out_path)
+/* One snapshot's statistics (summarize_measure), before they are written. */
+typedef struct {
+    ct_snapshot_header h; /* the snapshot's header (the snapshot is closed) */
+    int ntypes;           /* 2: total matter of CDM and neutrinos, pk_cb measured too */
+    ct_pk_result pk_m, pk_cb;
+    ct_mk_result mk;
+    ct_bk_result *bk;
+} measured;
+
+static void measured_free(measured *r)
+{
+    ct_pk_result_free(&r->pk_m);
+    ct_pk_result_free(&r->pk_cb);
+    ct_mk_result_free(&r->mk);
+    ct_bk_result_destroy(&r->bk);
+}
+
+/* Read snap_path, paint, and measure the statistics of st's settings into r
+ * (zeroed first; freed by the caller with measured_free, also on failure). The
+ * status is this rank's. Collective. */
+static ct_status summarize_measure(ct_summarizer *st, const char *snap_path, measured *r)
 {
     const ct_summarize_settings *o = &st->s;
     MPI_Comm comm = st->comm;
     ct_status rc = CT_OK;
-    int rank;
-    MPI_Comm_rank(comm, &rank);
     ct_snapshot *snap = NULL;
     ct_particles p[2];
     memset(p, 0, sizeof p);
-    ct_pk_result pk_m, pk_cb;
-    memset(&pk_m, 0, sizeof pk_m);
-    memset(&pk_cb, 0, sizeof pk_cb);
-    ct_mk_result mk;
-    memset(&mk, 0, sizeof mk);
-    ct_bk_result *bk = NULL;
-    ct_summary_writer *w = NULL;
+    memset(r, 0, sizeof *r);
+    ct_pk_result *pk_m = &r->pk_m, *pk_cb = &r->pk_cb;
     ct_timers *T = &st->timers;
     read_job job; /* this snapshot's particles (stream: the chunk being read) */
     memset(&job, 0, sizeof job);
@@ -327,8 +342,10 @@ static ct_status summarize_local(ct_summarizer *st, const char *snap_path, const
         CT_CHECK_GOTO(rc, reader_start(st, rd, snap_path));
     snap = rd->snap;
     const ct_snapshot_header *h = ct_snapshot_get_header(snap);
+    r->h = *h;
     const int types[2] = {1, 2};
     const int ntypes = rd->ntypes, stream = rd->stream;
+    r->ntypes = ntypes;
     const int64_t chunk = rd->chunk;
     ct_timer_stop(T, "read");
 
@@ -384,6 +401,7 @@ static ct_status summarize_local(ct_summarizer *st, const char *snap_path, const
     ps.bin_width = o->bin_width;
     ps.axis = o->rsd >= 0 ? o->rsd : o->los;
     ps.shot_noise = o->shot_noise;
+    ps.compensate = st->compensate;
     ps.timers = T;
     /* delta(k) stays in the mesh only for the bispectrum and the marked spectrum */
     ps.discard_field = !(o->stats & (CT_SUMMARIZE_BK | CT_SUMMARIZE_MK));
@@ -435,7 +453,7 @@ static ct_status summarize_local(ct_summarizer *st, const char *snap_path, const
         ct_timer_start(T, "read");
         prefetch_hint(st, snap_path);
         ct_timer_stop(T, "read");
-        CT_CHECK_GOTO(rc, ct_pk_measure_painted(st->m, st->ms, &ps, loc[0], loc[1], total, &pk_m));
+        CT_CHECK_GOTO(rc, ct_pk_measure_painted(st->m, st->ms, &ps, loc[0], loc[1], total, pk_m));
     } else {
         /* the next snapshot (if hinted) is read while this one is computed */
         ct_timer_start(T, "read");
@@ -456,7 +474,7 @@ static ct_status summarize_local(ct_summarizer *st, const char *snap_path, const
                              "and no Masses dataset)", snap_path, types[t]);
         }
         /* total matter (mass weighted over CDM and neutrinos) */
-        CT_CHECK_GOTO(rc, ct_pk_measure(st->m, st->ms, &ps, ntypes, sets, &pk_m));
+        CT_CHECK_GOTO(rc, ct_pk_measure(st->m, st->ms, &ps, ntypes, sets, pk_m));
     }
     free(st->hint);
     st->hint = NULL;
@@ -468,18 +486,45 @@ static ct_status summarize_local(ct_summarizer *st, const char *snap_path, const
     /* bispectrum and marked spectrum of the same delta(k) (total matter) */
     if (o->stats & CT_SUMMARIZE_BK) {
         ct_timer_start(T, "bk");
-        CT_CHECK_GOTO(rc, ct_bk_measure(st->m, &o->bk, pk_m.nbar, &bk));
+        CT_CHECK_GOTO(rc, ct_bk_measure(st->m, &o->bk, pk_m->nbar, &r->bk));
         ct_timer_stop(T, "bk");
     }
     if (o->stats & CT_SUMMARIZE_MK) {
         ct_timer_start(T, "mk");
-        CT_CHECK_GOTO(rc, ct_mk_measure(st->m, st->mw, st->ms, &ps, &o->mk, ntypes, sets, &mk));
+        CT_CHECK_GOTO(rc, ct_mk_measure(st->m, st->mw, st->ms, &ps, &o->mk, ntypes, sets, &r->mk));
         ct_timer_stop(T, "mk");
     }
-    if (ntypes > 1)
-        CT_CHECK_GOTO(rc, ct_pk_measure(st->m, st->ms, &ps, 1, sets, &pk_cb));
+    if (ntypes > 1 && !st->no_pk_cb)
+        CT_CHECK_GOTO(rc, ct_pk_measure(st->m, st->ms, &ps, 1, sets, pk_cb));
+fail:
+    job_free(&job);
+    job_join(&st->rd.job);
+    free(st->hint);
+    st->hint = NULL;
+    if (T->n > 0)
+        for (int i = 0; i < T->n; i++)
+            T->running[i] = 0;
+    ct_particles_free(&p[0]);
+    ct_particles_free(&p[1]);
+    ct_snapshot_close(&snap);
+    return rc;
+}
 
-    /* output from the group's rank 0 */
+/* Write r as the summary file out_path (and the Quijote text files if asked)
+ * from rank 0 of st's communicator; the status is agreed. Collective. */
+static ct_status summarize_write(ct_summarizer *st, const measured *r, const char *snap_path,
+                                 const char *name, const char *suite_dir, const char *out_path)
+{
+    const ct_summarize_settings *o = &st->s;
+    const ct_snapshot_header *h = &r->h;
+    const int ntypes = r->ntypes;
+    const ct_pk_result *pk_m = &r->pk_m, *pk_cb = &r->pk_cb;
+    const ct_mk_result *mk = &r->mk;
+    const ct_bk_result *bk = r->bk;
+    ct_summary_writer *w = NULL;
+    ct_timers *T = &st->timers;
+    int rank;
+    MPI_Comm_rank(st->comm, &rank);
     ct_timer_start(T, "write");
     ct_status wrc = CT_OK;
     if (rank == 0) {
@@ -500,8 +545,8 @@ static ct_status summarize_local(ct_summarizer *st, const char *snap_path, const
         if (wrc == CT_OK) wrc = ct_h5_attr_double(f, "hubble", h->hubble);
         if (wrc == CT_OK) wrc = ct_h5_attr_int(f, "npart_cdm", h->npart_total[1]);
         if (wrc == CT_OK) wrc = ct_h5_attr_int(f, "npart_nu", h->npart_total[2]);
-        if (wrc == CT_OK && (o->stats & CT_SUMMARIZE_PK)) wrc = ct_summary_write_pk(w, "pk", &pk_m, &meta);
-        if (wrc == CT_OK && (o->stats & CT_SUMMARIZE_MK)) wrc = ct_summary_write_mk(w, "mk", &mk, &meta);
+        if (wrc == CT_OK && (o->stats & CT_SUMMARIZE_PK)) wrc = ct_summary_write_pk(w, "pk", pk_m, &meta);
+        if (wrc == CT_OK && (o->stats & CT_SUMMARIZE_MK)) wrc = ct_summary_write_mk(w, "mk", mk, &meta);
         if (wrc == CT_OK && (o->stats & CT_SUMMARIZE_BK)) {
             ct_bk_meta bm = {h->redshift, o->rsd, sp, ct_mas_name(o->mas), o->interlace,
                              o->bk.kmax};
@@ -509,7 +554,7 @@ static ct_status summarize_local(ct_summarizer *st, const char *snap_path, const
         }
         if (wrc == CT_OK && ntypes > 1) {
             meta.species = "cb";
-            wrc = ct_summary_write_pk(w, "pk_cb", &pk_cb, &meta);
+            wrc = ct_summary_write_pk(w, "pk_cb", pk_cb, &meta);
         }
         if (wrc == CT_OK && o->quijote_text) {
             char *dir = NULL, *od = NULL, z[32], rs_tag[16] = "";
@@ -525,14 +570,14 @@ static ct_status summarize_local(ct_summarizer *st, const char *snap_path, const
             if (wrc == CT_OK && (o->stats & CT_SUMMARIZE_PK)) {
                 wrc = ct_snprintf(file, sizeof file, "%s/Pk_%s_%sz=%s.txt", dir, sp, rs_tag, z);
                 if (wrc == CT_OK)
-                    wrc = ct_pk_write_quijote_text(&pk_m, file, o->rsd >= 0);
+                    wrc = ct_pk_write_quijote_text(pk_m, file, o->rsd >= 0);
             }
             if (wrc == CT_OK && (o->stats & CT_SUMMARIZE_MK)) {
                 /* the name of the study's marked-spectrum files */
                 wrc = ct_snprintf(file, sizeof file, "%s/Pk_m_marked_fTH_R%.1f_p%.1f_ds%.2f_%sz%s.txt",
                                   dir, o->mk.R, o->mk.p, o->mk.delta_s, rs_tag, z);
                 if (wrc == CT_OK)
-                    wrc = ct_pk_write_quijote_text(&mk.M, file, o->rsd >= 0);
+                    wrc = ct_pk_write_quijote_text(&mk->M, file, o->rsd >= 0);
             }
             if (wrc == CT_OK && (o->stats & CT_SUMMARIZE_BK)) {
                 wrc = ct_snprintf(file, sizeof file, "%s/Bk_m_%sz=%s.txt", dir, rs_tag, z);
@@ -542,7 +587,7 @@ static ct_status summarize_local(ct_summarizer *st, const char *snap_path, const
             if (wrc == CT_OK && ntypes > 1) {
                 wrc = ct_snprintf(file, sizeof file, "%s/Pk_cb_%sz=%s.txt", dir, rs_tag, z);
                 if (wrc == CT_OK)
-                    wrc = ct_pk_write_quijote_text(&pk_cb, file, o->rsd >= 0);
+                    wrc = ct_pk_write_quijote_text(pk_cb, file, o->rsd >= 0);
             }
             free(dir);
             free(od);
@@ -554,31 +599,59 @@ static ct_status summarize_local(ct_summarizer *st, const char *snap_path, const
             ct_summary_abort(&w);
     }
     ct_timer_stop(T, "write");
-    CT_CHECK_GOTO(rc, ct_agree_msg(comm, wrc));
-fail:
-    job_free(&job);
-    job_join(&st->rd.job);
-    free(st->hint);
-    st->hint = NULL;
-    if (T->n > 0)
-        for (int i = 0; i < T->n; i++)
-            T->running[i] = 0;
-    ct_summary_abort(&w);
-    ct_pk_result_free(&pk_m);
-    ct_pk_result_free(&pk_cb);
-    ct_mk_result_free(&mk);
-    ct_bk_result_destroy(&bk);
-    ct_particles_free(&p[0]);
-    ct_particles_free(&p[1]);
-    ct_snapshot_close(&snap);
-    return rc;
+    return ct_agree_msg(st->comm, wrc);
 }
-
 
 ct_status ct_summarize_snapshot(ct_summarizer *z, const char *snap_path, const char *name,
                                 const char *suite_dir, const char *out_path)
 {
     if (!z || !snap_path || !name || !suite_dir || !out_path)
         CT_FAIL(CT_ERR_ARG, "ct_summarize_snapshot: NULL argument");
-    return ct_agree_msg(z->comm, summarize_local(z, snap_path, name, suite_dir, out_path));
+    measured r;
+    ct_status rc = ct_agree_msg(z->comm, summarize_measure(z, snap_path, &r));
+    if (rc == CT_OK)
+        rc = summarize_write(z, &r, snap_path, name, suite_dir, out_path);
+    measured_free(&r);
+    return rc;
+}
+
+ct_status ct_pk_of_snapshot(const char *snap_path, int grid, const ct_pk_settings *ps,
+                            int species_cb, MPI_Comm comm, ct_pk_result *out)
+{
+    if (out)
+        memset(out, 0, sizeof *out);
+    if (!snap_path || !out)
+        CT_FAIL(CT_ERR_ARG, "ct_pk_of_snapshot: NULL argument");
+    ct_pk_settings pd;
+    ct_pk_settings_defaults(&pd);
+    if (!ps)
+        ps = &pd;
+    if (ps->axis < 0 || ps->axis > 2)
+        CT_FAIL(CT_ERR_ARG, "ct_pk_of_snapshot: axis must be 0, 1 or 2 (got %d)", ps->axis);
+    /* a summarizer of P(k) alone: the settings cosmotl summarize makes of its
+     * options (--grid, --mas, --interlace, --los, --bin-width, --shot-noise,
+     * --species) */
+    ct_summarize_settings s;
+    ct_summarize_settings_defaults(&s);
+    s.stats = CT_SUMMARIZE_PK;
+    s.grid = grid;
+    s.mas = ps->mas;
+    s.interlace = ps->interlace;
+    s.los = ps->axis;
+    s.bin_width = ps->bin_width;
+    s.shot_noise = ps->shot_noise;
+    s.species_cb = species_cb != 0;
+    ct_summarizer *z = NULL;
+    CT_CHECK(ct_summarizer_create(&z, &s, comm));
+    z->compensate = ps->compensate;
+    z->no_pk_cb = 1;
+    measured r;
+    ct_status rc = ct_agree_msg(comm, summarize_measure(z, snap_path, &r));
+    if (rc == CT_OK) {
+        *out = r.pk_m; /* handed over */
+        memset(&r.pk_m, 0, sizeof r.pk_m);
+    }
+    measured_free(&r);
+    ct_summarizer_destroy(&z);
+    return rc;
 }

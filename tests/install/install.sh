@@ -2,15 +2,18 @@
 # The installed tree works on its own: `meson install --destdir` into a scratch
 # folder, then the P(k) program of docs/library.md, extracted verbatim, is built
 # against the INSTALLED headers and libraries with pkg-config (shared, and static
-# with --static), run on the Quijote-layout test snapshot (tests/data) on 1 and 2
-# ranks, and its output must equal the installed `cosmotl summarize --quijote-text`
-# byte for byte (same code path, same rank count: identical bits). The installed
+# with --static), run on the Quijote-layout test snapshot (tests/data, CDM only)
+# and on a snapshot with neutrinos (made by PK_TOOL) on 1 and 2 ranks, and its
+# output must equal the installed `cosmotl summarize --quijote-text` (Pk_m_z=0.txt,
+# total matter) byte for byte (same code path, ct_pk_of_snapshot, same rank count:
+# identical bits); the program is at most 25 lines. The installed
 # program finds its job templates beside itself (no COSMOTL_DATADIR), and no file
 # of the installed tree contains the source or build path.
-#   install.sh   (env: CT_SOURCE_ROOT, CT_BUILD_ROOT)
+#   install.sh PK_TOOL   (env: CT_SOURCE_ROOT, CT_BUILD_ROOT)
 set -u
 unset LD_LIBRARY_PATH
 : "${CT_SOURCE_ROOT:?}" "${CT_BUILD_ROOT:?}"
+pk_tool=$(realpath "${1:?pk_tool}")
 . "$(dirname "$0")/../e2e/common.sh" install
 unset COSMOTL_DATADIR
 root=$work/root
@@ -40,7 +43,8 @@ export PKG_CONFIG_PATH="$libdir/pkgconfig"
 sed -n '/<!-- program:pk.c -->/,/<!-- end program -->/p' "$CT_SOURCE_ROOT/docs/library.md" |
   grep -v '^<!--' | grep -v '^```' > pk.c
 [ "$(wc -l < pk.c)" -gt 10 ] || fail "could not extract the program from docs/library.md"
-grep -q "ct_pk_measure\|ct_summarize" pk.c || fail "the extracted program computes no P(k)"
+[ "$(wc -l < pk.c)" -le 25 ] || fail "the program of docs/library.md has $(wc -l < pk.c) lines (at most 25)"
+grep -q "ct_pk_of_snapshot" pk.c || fail "the extracted program computes no P(k)"
 run 0 "pkg-config --modversion" pkg-config --modversion cosmotl
 [ "$(cat out.txt)" = "$(sed -n "s/^ *version : '\(.*\)',/\1/p" "$CT_SOURCE_ROOT/meson.build")" ] ||
   fail "cosmotl.pc version $(cat out.txt) differs from meson.build"
@@ -53,20 +57,23 @@ ldd pk 2>/dev/null | grep -q "libcosmotl.so.0 => $libdir" ||
   { LD_LIBRARY_PATH=$libdir ldd pk | grep -q "libcosmotl.so.0 => $libdir" || fail "pk does not load the installed libcosmotl.so.0"; }
 ldd pk_static | grep -q libcosmotl && fail "pk_static is linked to the shared library"
 
-snap=$CT_SOURCE_ROOT/tests/data/quijote_blosc/snapdir_004
-run 0 "installed cosmotl summarize" "$bindir" summarize "$snap" --grid 16 --quijote-text --out sum
-ref=sum/quijote_blosc/Pk_m_z=0.txt
-[ -s "$ref" ] || fail "no $ref"
-run 0 "installed cosmotl summarize np2" "$mpirun_sh" 2 "$bindir" summarize "$snap" --grid 16 \
-  --quijote-text --out sum2
-ref2=sum2/quijote_blosc/Pk_m_z=0.txt
-for np in 1 2; do
-  want=$ref; [ $np = 2 ] && want=$ref2
-  run 0 "pk (shared) np$np" env LD_LIBRARY_PATH="$libdir" "$mpirun_sh" $np ./pk "$snap" 16
-  cmp -s out.txt "$want" || { fail "pk np$np differs from cosmotl summarize np$np"; diff out.txt "$want" | head -5; }
-  run 0 "pk (static) np$np" "$mpirun_sh" $np ./pk_static "$snap" 16
-  cmp -s out.txt "$want" || fail "pk_static np$np differs from cosmotl summarize np$np"
+# CDM only (the Quijote-layout test data) and CDM + neutrinos (total matter)
+run 0 "make a neutrino snapshot" "$mpirun_sh" 1 "$pk_tool" make nusuite 2
+for snap in "$CT_SOURCE_ROOT/tests/data/quijote_blosc/snapdir_004" "nusuite/1/snapdir_004"; do
+  name=$(basename "$(dirname "$snap")")
+  for np in 1 2; do
+    run 0 "installed cosmotl summarize $name np$np" "$mpirun_sh" $np "$bindir" summarize "$snap" \
+      --grid 16 --quijote-text --out sum$np
+    want=sum$np/$name/Pk_m_z=0.txt
+    [ -s "$want" ] || fail "no $want"
+    run 0 "pk (shared) $name np$np" env LD_LIBRARY_PATH="$libdir" "$mpirun_sh" $np ./pk "$snap" 16
+    cmp -s out.txt "$want" || { fail "pk $name np$np differs from cosmotl summarize np$np"; diff out.txt "$want" | head -5; }
+    run 0 "pk (static) $name np$np" "$mpirun_sh" $np ./pk_static "$snap" 16
+    cmp -s out.txt "$want" || fail "pk_static $name np$np differs from cosmotl summarize np$np"
+  done
 done
+# the neutrinos are in it: the CDM+baryon spectrum (Pk_cb) is another one
+cmp -s sum1/1/Pk_cb_z=0.txt sum1/1/Pk_m_z=0.txt && fail "Pk_cb equals Pk_m: no neutrinos in the test snapshot"
 run 1 "pk on a missing snapshot" env LD_LIBRARY_PATH="$libdir" ./pk /nonexistent 16
 [ "$(wc -l < err.txt)" = 1 ] && grep -q "/nonexistent" err.txt || fail "missing snapshot: not one line naming it"
 
