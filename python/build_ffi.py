@@ -103,6 +103,7 @@ ct_status ct_mesh_compensate(ct_mesh *m, int p);
 /* ---- stats */
 typedef struct {
     ct_mas mas; int interlace; int compensate; double bin_width; int axis; int shot_noise;
+    int discard_field;
     ...;
 } ct_pk_settings;
 void ct_pk_settings_defaults(ct_pk_settings *s);
@@ -118,6 +119,11 @@ void ct_pk_result_free(ct_pk_result *r);
 typedef struct { int64_t n; const float *pos; const float *w; double w_uniform; } ct_pk_particles;
 ct_status ct_pk_measure(ct_mesh *m, ct_mesh *m_shift, const ct_pk_settings *s, int nset,
                         const ct_pk_particles *sets, ct_pk_result *r);
+ct_status ct_pk_paint(ct_mesh *m, ct_mesh *m_shift, const ct_pk_settings *s, int nset,
+                      const ct_pk_particles *sets, double *sum_w, double *sum_w2,
+                      int64_t *npart);
+ct_status ct_pk_measure_painted(ct_mesh *m, ct_mesh *m_shift, const ct_pk_settings *s,
+                                double sum_w, double sum_w2, int64_t npart, ct_pk_result *r);
 ct_status ct_pk_bin(const ct_mesh *a, const ct_mesh *b, const ct_pk_settings *s,
                     ct_pk_result *r);
 

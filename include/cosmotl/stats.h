@@ -89,6 +89,16 @@ ct_status ct_pk_measure(ct_mesh *m, ct_mesh *m_shift, const ct_pk_settings *s, i
 ct_status ct_pk_measure_painted(ct_mesh *m, ct_mesh *m_shift, const ct_pk_settings *s,
                                 double sum_w, double sum_w2, int64_t npart, ct_pk_result *r);
 
+/* The first half of ct_pk_measure: the weight sums of the sets over all ranks
+ * (sum w, sum w^2, particle count) and the painting of m (and of m_shift,
+ * shifted by half a cell, if s->interlace). The particles are not needed
+ * afterwards: a caller may free them before ct_pk_measure_painted(m, m_shift,
+ * s, *sum_w, *sum_w2, *npart, r), which gives ct_pk_measure's result bit for
+ * bit, so that the transform's buffers can reuse their memory. Collective. */
+ct_status ct_pk_paint(ct_mesh *m, ct_mesh *m_shift, const ct_pk_settings *s, int nset,
+                      const ct_pk_particles *sets, double *sum_w, double *sum_w2,
+                      int64_t *npart);
+
 /* Redshift-space positions: x_axis += v_axis (1 + z) / H(z), H(z) = 100
  * sqrt(omega_m (1+z)^3 + omega_l) km/s/(Mpc/h), wrapped into [0, box). vel in
  * peculiar km/s. Local. */

@@ -364,7 +364,15 @@ def local_planes(grid: int, box: float = 1.0, comm: Any = None) -> tuple:
 
 
 def _measure_particles(what: str, pos, box, grid, mas, interlace, axis, threads, weights,
-                       bin_width, shot_noise, comm, extra_meshes, body):
+                       bin_width, shot_noise, comm, extra_meshes, body, keep_particles=False,
+                       keep_field=True):
+    """Paint, transform and bin the particles (ct_pk_paint, then
+    ct_pk_measure_painted: ct_pk_measure's result bit for bit), then body().
+    Unless body needs the particles (keep_particles), the exchanged copies of
+    several ranks are freed after painting, so that the transform's buffers
+    reuse their memory instead of touching fresh memory; keep_field=False lets
+    the binning leave the mesh in any state (nothing reads delta(k) after it:
+    one pass over the mesh fewer, as `cosmotl summarize` does for P(k) alone)."""
     box = _positive("box", box)
     grid = _grid(grid)
     mas_i = _mas(mas)
@@ -377,6 +385,7 @@ def _measure_particles(what: str, pos, box, grid, mas, interlace, axis, threads,
     p, w, msg = _check_particles(pos, weights, box)
     agree(c, None if msg is None else f"{what}: {msg}")
     ps = _pk_settings(mas_i, interlace, ax, bin_width, shot_noise)
+    ps.discard_field = 0 if keep_field else 1
     nmesh = 1 + (1 if interlace else 0) + extra_meshes
     with _Meshes(grid, box, threads, c, nmesh) as meshes:
         m = meshes[0]
@@ -384,9 +393,13 @@ def _measure_particles(what: str, pos, box, grid, mas, interlace, axis, threads,
         parts = _Particles(m, p, w, c)
         try:
             sets = parts.sets()
+            sw, sw2, npart = ffi.new("double *"), ffi.new("double *"), ffi.new("int64_t *")
+            check(lib.ct_pk_paint(m, ms, ps, 1, sets, sw, sw2, npart))
+            if not keep_particles:
+                parts.close()
             r = ffi.new("ct_pk_result *")
             try:
-                check(lib.ct_pk_measure(m, ms, ps, 1, sets, r))
+                check(lib.ct_pk_measure_painted(m, ms, ps, sw[0], sw2[0], npart[0], r))
                 return body(m, ms, meshes[1 + (1 if interlace else 0):], ps, sets, r)
             finally:
                 lib.ct_pk_result_free(r)
@@ -430,7 +443,7 @@ def Pk(data: ArrayLike, box: float, grid: Optional[int] = None, mas: Optional[st
     def body(m, ms, extra, ps, sets, r):
         return PkResult(r, multipoles)
     return _measure_particles("Pk", arr, box, grid, mas, interlace, axis, threads, weights,
-                              bin_width, shot_noise, comm, 0, body)
+                              bin_width, shot_noise, comm, 0, body, keep_field=False)
 
 
 def _pk_mesh(delta, box, grid, mas, axis, threads, bin_width, comm, multipoles):
@@ -518,7 +531,7 @@ def MarkedPk(pos: ArrayLike, box: float, grid: int, R: float = 10.0, p: float = 
         finally:
             lib.ct_mk_result_free(out)
     return _measure_particles("MarkedPk", pos, box, grid, mas, interlace, axis, threads,
-                              weights, bin_width, False, comm, 1, body)
+                              weights, bin_width, False, comm, 1, body, keep_particles=True)
 
 
 def Bk(pos: ArrayLike, box: float, grid: int, triangles: Union[str, ArrayLike] = "quijote",

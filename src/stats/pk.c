@@ -100,12 +100,9 @@ static ct_status mean_of(const ct_mesh *m, double sum_w, double *mean_out)
 static ct_status pk_transform(ct_mesh *m, ct_mesh *m_shift, const ct_pk_settings *s,
                               double sum_w, double *scale);
 
-/* ct_pk_field; with scale != NULL the compensation (and the DC mode) is left to
- * the binning pass, which applies the factor *scale * window and writes the
- * compensated modes back (ct_pk_measure: one pass over the mesh fewer). */
-static ct_status pk_field_impl(ct_mesh *m, ct_mesh *m_shift, const ct_pk_settings *s, int nset,
-                               const ct_pk_particles *sets, double *sum_w, double *sum_w2,
-                               int64_t *npart, double *scale)
+ct_status ct_pk_paint(ct_mesh *m, ct_mesh *m_shift, const ct_pk_settings *s, int nset,
+                      const ct_pk_particles *sets, double *sum_w, double *sum_w2,
+                      int64_t *npart)
 {
     CT_CHECK(check_settings(s));
     if (s->interlace && !m_shift)
@@ -143,7 +140,21 @@ static ct_status pk_field_impl(ct_mesh *m, ct_mesh *m_shift, const ct_pk_setting
         CT_CHECK(paint_sets(m_shift, s, 0.5, nset, sets));
     if (t)
         ct_timer_stop(t, "paint");
-    return pk_transform(m, m_shift, s, tot[0], scale);
+    return CT_OK;
+}
+
+/* ct_pk_field; with scale != NULL the compensation (and the DC mode) is left to
+ * the binning pass, which applies the factor *scale * window and writes the
+ * compensated modes back (ct_pk_measure: one pass over the mesh fewer). */
+static ct_status pk_field_impl(ct_mesh *m, ct_mesh *m_shift, const ct_pk_settings *s, int nset,
+                               const ct_pk_particles *sets, double *sum_w, double *sum_w2,
+                               int64_t *npart, double *scale)
+{
+    double sw = 0;
+    CT_CHECK(ct_pk_paint(m, m_shift, s, nset, sets, &sw, sum_w2, npart));
+    if (sum_w)
+        *sum_w = sw;
+    return pk_transform(m, m_shift, s, sw, scale);
 }
 
 /* The part of pk_field_impl after painting: r2c, interlacing, and (scale ==
