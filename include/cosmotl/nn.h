@@ -220,7 +220,8 @@ ct_status ct_dataset_read_table(const char *path, const ct_table_select *sel, MP
                                 ct_dataset *d);
 /* A folder of Quijote text spectra: DIR/<i>/<file> (two columns k, P; default file
  * "Pk_m_z=0.txt") plus a params file (header "# name1 name2 ...", row i =
- * simulation i). sel->stats is ignored; rows NULL = every i with a spectrum. */
+ * simulation i). sel->stats is ignored; rows NULL = every i with a spectrum. Every
+ * spectrum must have the first one's k (to 1e-6 relative): an error names the file. */
 ct_status ct_dataset_read_quijote_dir(const char *dir, const char *file, const char *params,
                                       const ct_table_select *sel, MPI_Comm comm,
                                       ct_dataset *d);
@@ -377,6 +378,12 @@ ct_status ct_model_prov_set_k(ct_model_prov *p, const char *statistics, const do
 /* The inputs a table selection gives (statistics, cut, k of every kept bin,
  * length) without reading the rows; source = path. Local (any one rank). */
 ct_status ct_table_describe(const char *path, const ct_table_select *sel, ct_model_prov *out);
+/* The same for a folder of Quijote text spectra (ct_dataset_read_quijote_dir):
+ * statistics "pk", the k column of the first selected simulation's file
+ * (sel->rows[0], or 0) up to the cut (ct_dataset_read_quijote_dir checks that
+ * every file has these k), length; source = dir. Local. */
+ct_status ct_quijote_dir_describe(const char *dir, const char *file, const ct_table_select *sel,
+                                  ct_model_prov *out);
 /* Record what m was trained on: a copy of `in` (the description of the training
  * inputs) plus m's log10 flag, target names, `writer` and the library version. */
 ct_status ct_mlp_set_provenance(ct_mlp *m, const ct_model_prov *in, const char *writer);

@@ -484,10 +484,7 @@ static ct_status run(ct_config *cfg, MPI_Comm comm)
     if (c->suite[0]) {
         CT_CHECK_GOTO(rc, ct_table_describe(c->suite, &sel, &prov));
     } else {
-        CT_CHECK_GOTO(rc, ct_model_prov_set_k(&prov, "pk", NULL, 0, all.n_in));
-        prov.k_cut = sel.k_max;
-        prov.n_bins_cut = sel.n_bins;
-        CT_CHECK_GOTO(rc, ct_snprintf(prov.source, sizeof prov.source, "%s", c->qdir));
+        CT_CHECK_GOTO(rc, ct_quijote_dir_describe(c->qdir, c->qfile, &sel, &prov));
     }
     int64_t n = ct_dataset_global_rows(&all, comm), ntr, nva, nte;
     CT_CHECK_GOTO(rc, ct_split_rows(NULL, n, c->split[0], c->split[1], (uint64_t)c->split_seed,

@@ -197,6 +197,9 @@ static int split_list(const char *s, char (*tok)[CT_NN_NAME_MAX], int max)
 
 #define MAX_STATS 8
 #define MAX_TARGETS 64
+/* text spectra: k of every file equal to the first file's to this relative
+ * difference (the tolerance of ct_mlp_check_inputs) */
+#define K_TOL 1e-6
 
 /* Columns to keep of one statistic: k <= k_max, then the first n_bins. */
 static int bins_kept(const double *k, int nbin, double k_max, int n_bins)
@@ -501,10 +504,10 @@ fail:
 }
 
 /* Two-column spectrum file: k P per line, '#' comments. */
-/* The P column of a "k P ..." text file up to k_max / n_bins into *out (capacity
- * *cap, grown as needed). */
+/* The P column of a "k P ..." text file up to k_max / n_bins into *out and its k
+ * column into *kout (both of capacity *cap, grown together as needed). */
 static ct_status read_spectrum(const char *path, double k_max, int n_bins, double **out,
-                               size_t *cap, int *nkept)
+                               double **kout, size_t *cap, int *nkept)
 {
     char *text = NULL, *save = NULL;
     CT_CHECK(ct_read_text(path, &text, NULL));
@@ -535,11 +538,16 @@ static ct_status read_spectrum(const char *path, double k_max, int n_bins, doubl
         if ((size_t)n >= *cap) {
             size_t nc = *cap ? 2 * *cap : 256;
             double *g = realloc(*out, nc * sizeof(double));
-            if (!g)
+            if (g)
+                *out = g;
+            double *gk = g ? realloc(*kout, nc * sizeof(double)) : NULL;
+            if (gk)
+                *kout = gk;
+            if (!g || !gk)
                 CT_FAIL_GOTO(rc, CT_ERR_MEMORY, "%s: out of memory for %zu bins", path, nc);
-            *out = g;
             *cap = nc;
         }
+        (*kout)[n] = k;
         (*out)[n++] = P;
     }
     *nkept = n;
@@ -553,7 +561,7 @@ static ct_status read_quijote_local(const char *dir, const char *file, const cha
                                     int64_t nrows, MPI_Comm comm, ct_dataset *d)
 {
     ct_status rc = CT_OK;
-    double *pv = NULL, *spec = NULL;
+    double *pv = NULL, *spec = NULL, *ks = NULL, *k0 = NULL;
     char(*pn)[CT_NN_NAME_MAX] = NULL;
     char tnames[MAX_TARGETS][CT_NN_NAME_MAX];
     int col[MAX_TARGETS];
@@ -593,9 +601,14 @@ static ct_status read_quijote_local(const char *dir, const char *file, const cha
         CT_FAIL_GOTO(rc, CT_ERR_ARG, "%s: no spectra selected", dir);
     snprintf(sub, sizeof sub, "%lld", (long long)rows[0]);
     CT_CHECK_GOTO(rc, ct_snprintf(path, sizeof path, "%s/%s/%s", dir, sub, file));
-    CT_CHECK_GOTO(rc, read_spectrum(path, sel->k_max, sel->n_bins, &spec, &cap, &nbin));
+    CT_CHECK_GOTO(rc, read_spectrum(path, sel->k_max, sel->n_bins, &spec, &ks, &cap, &nbin));
     if (nbin < 1)
         CT_FAIL_GOTO(rc, CT_ERR_FORMAT, "%s: no bins pass the k cut", path);
+    /* every spectrum must have the first one's k (the model records them) */
+    CT_CHECK_GOTO(rc, ct_calloc(&k0, (size_t)nbin, sizeof(double), "k"));
+    memcpy(k0, ks, (size_t)nbin * sizeof(double));
+    char path0[4096];
+    memcpy(path0, path, sizeof path0);
     int64_t a = nrows * rank / size, b = nrows * (rank + 1) / size;
     CT_CHECK_GOTO(rc, ct_dataset_alloc(d, b - a, nbin, nt, any_missing));
     CT_CHECK_GOTO(rc, ct_calloc(&d->target_name, (size_t)nt, CT_NN_NAME_MAX, "names"));
@@ -608,9 +621,13 @@ static ct_status read_quijote_local(const char *dir, const char *file, const cha
                          (long long)sim, (long long)np);
         CT_CHECK_GOTO(rc, ct_snprintf(path, sizeof path, "%s/%lld/%s", dir, (long long)sim, file));
         int nb;
-        CT_CHECK_GOTO(rc, read_spectrum(path, sel->k_max, sel->n_bins, &spec, &cap, &nb));
+        CT_CHECK_GOTO(rc, read_spectrum(path, sel->k_max, sel->n_bins, &spec, &ks, &cap, &nb));
         if (nb != nbin)
             CT_FAIL_GOTO(rc, CT_ERR_FORMAT, "%s: %d bins, others have %d", path, nb, nbin);
+        for (int j = 0; j < nbin; j++)
+            if (!(fabs(ks[j] - k0[j]) <= K_TOL * fabs(k0[j])))
+                CT_FAIL_GOTO(rc, CT_ERR_FORMAT, "%s: k of bin %d is %.9g h/Mpc, %s has %.9g",
+                             path, j, ks[j], path0, k0[j]);
         memcpy(d->x + li * nbin, spec, (size_t)nbin * sizeof(double));
         d->id[li] = sim;
         for (int t = 0; t < nt; t++) {
@@ -626,8 +643,38 @@ fail:
     free(pv);
     free(pn);
     free(spec);
+    free(ks);
+    free(k0);
     if (rc != CT_OK)
         ct_dataset_free(d);
+    return rc;
+}
+
+ct_status ct_quijote_dir_describe(const char *dir, const char *file, const ct_table_select *sel,
+                                  ct_model_prov *out)
+{
+    ct_status rc = CT_OK;
+    double *spec = NULL, *ks = NULL;
+    size_t cap = 0;
+    int nbin = 0;
+    char path[4096];
+    ct_model_prov_free(out);
+    if (!file || !*file)
+        file = "Pk_m_z=0.txt";
+    long long first = sel->rows && sel->n_rows > 0 ? (long long)sel->rows[0] : 0;
+    CT_CHECK(ct_snprintf(path, sizeof path, "%s/%lld/%s", dir, first, file));
+    CT_CHECK_GOTO(rc, read_spectrum(path, sel->k_max, sel->n_bins, &spec, &ks, &cap, &nbin));
+    if (nbin < 1)
+        CT_FAIL_GOTO(rc, CT_ERR_FORMAT, "%s: no bins pass the k cut", path);
+    CT_CHECK_GOTO(rc, ct_model_prov_set_k(out, "pk", ks, nbin, nbin));
+    out->k_cut = sel->k_max;
+    out->n_bins_cut = sel->n_bins;
+    CT_CHECK_GOTO(rc, ct_snprintf(out->source, sizeof out->source, "%s", dir));
+fail:
+    free(spec);
+    free(ks);
+    if (rc != CT_OK)
+        ct_model_prov_free(out);
     return rc;
 }
 

@@ -215,9 +215,16 @@ def test_model_provenance_checks(data):
     r2 = cosmotl.Pk(snap["pos"], data["box"], data["grid"], bin_width=2)
     with pytest.raises(cosmotl.FileError, match="model attribute k"):
         m.predict(r2)
-    # a model trained on text spectra without a k grid: only the statistics
-    # and the length are checked
-    old = cosmotl.Model.load(os.path.join(data["dir"], "model.h5"))
-    assert old.provenance["k"].size == 0
+    # a model trained on text spectra records their k column: inputs at those
+    # k pass, inputs at other k (a PkResult of another grid) do not
+    txt = cosmotl.Model.load(os.path.join(data["dir"], "model.h5"))
     x = np.loadtxt(os.path.join(data["dir"], "txt", "3", "Pk_m_z=0.txt"))
-    old.predict(x[:, 1], k=x[:, 0])
+    assert txt.provenance["source"].endswith("txt") and txt.provenance["statistics"] == "pk"
+    np.testing.assert_array_equal(txt.provenance["k"], x[:, 0])
+    assert len(txt.provenance["k_hash"]) == 16
+    np.testing.assert_array_equal(txt.predict(x[:, 1], k=x[:, 0]), txt.predict(x[:, 1]))
+    with pytest.raises(cosmotl.FileError, match=r"model\.h5: model attribute k .* at bin 0"):
+        txt.predict(x[:, 1], k=x[:, 0] * 1.01)
+    if len(r.P0) >= txt.n_in:
+        with pytest.raises(cosmotl.FileError, match=r"model\.h5: model attribute k"):
+            txt.predict(r)

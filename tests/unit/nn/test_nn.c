@@ -669,6 +669,30 @@ static void test_quijote_text(void)
         CT_EXPECT(d.id[2] == 2);
     }
     ct_dataset_free(&d);
+    /* what a model trained on them records: the k of the first file's kept bins */
+    ct_model_prov desc;
+    ct_model_prov_init(&desc);
+    CT_EXPECT_OK(ct_quijote_dir_describe(dir, NULL, &sel, &desc));
+    CT_EXPECT(desc.n_in == 3 && desc.n_k == 3 && !strcmp(desc.statistics, "pk") &&
+              desc.k_cut == 0.35 && strlen(desc.k_hash) == 16 && !strcmp(desc.source, dir));
+    if (desc.n_k == 3)
+        CT_EXPECT(desc.k[0] == 0.1 && desc.k[1] == 0.2 && desc.k[2] == 0.3);
+    ct_model_prov_free(&desc);
+    /* a spectrum at other k (1e-5 relative) is an error naming the file and the bin */
+    snprintf(path, sizeof path, "%s/2/Pk_m_z=0.txt", dir);
+    for (int pass = 0; pass < 2; pass++) {
+        f = fopen(path, "w");
+        for (int j = 0; j < 5; j++)
+            fprintf(f, "%.17g %g\n", 0.1 * (j + 1) * (pass ? 1.0 : 1.00001), 3000.0 + j);
+        fclose(f);
+        if (pass)
+            break;
+        char pp[512];
+        snprintf(pp, sizeof pp, "%s/params.txt", dir);
+        CT_EXPECT(ct_dataset_read_quijote_dir(dir, NULL, pp, &sel, MPI_COMM_SELF, &d) != CT_OK);
+        CT_EXPECT(strstr(ct_error_message(), "2/Pk_m_z=0.txt: k of bin 0") != NULL);
+        ct_error_clear();
+    }
     /* a spectrum with a different bin count is an error naming the file */
     snprintf(path, sizeof path, "%s/1/Pk_m_z=0.txt", dir);
     f = fopen(path, "w");
