@@ -193,6 +193,19 @@ void ct_model_prov_free(ct_model_prov *p);
 ct_status ct_model_prov_set_k(ct_model_prov *p, const char *statistics, const double *k, int n,
                               int n_in);
 const ct_model_prov *ct_mlp_provenance(const ct_mlp *m);
+typedef struct {
+    const char *stats; double k_max; int n_bins; const char *targets;
+    const int64_t *rows; int64_t n_rows;
+} ct_table_select;
+void ct_table_select_defaults(ct_table_select *s);
+ct_status ct_table_describe(const char *path, const ct_table_select *sel, ct_model_prov *out);
+typedef struct {
+    int64_t n; int n_in, n_targets; double *x; double *y; unsigned char *mask; int64_t *id;
+    ...;
+} ct_dataset;
+ct_status ct_dataset_read_table(const char *path, const ct_table_select *sel, MPI_Comm comm,
+                                ct_dataset *d);
+void ct_dataset_free(ct_dataset *d);
 ct_status ct_mlp_check_inputs(const ct_mlp *m, const char *model_path, const ct_model_prov *in);
 
 /* ---- summary */

@@ -7,6 +7,7 @@ from typing import Any, Dict, List, Optional, Sequence, Union
 import numpy as np
 
 from ._lib import ArgumentError, check, copy_doubles, ffi, lib, to_comm
+from .table import Table
 
 __all__ = ["Model"]
 
@@ -105,7 +106,23 @@ class Model:
         "pk,mk"), the inputs are first checked against the model's
         provenance by the library (check_inputs). x may also be a PkResult
         (cosmotl.Pk): its first n_in bins of P0 are the inputs, checked
-        against the model's k grid (statistics "pk")."""
+        against the model's k grid (statistics "pk").
+
+        x may also be a Table (read_table): the library selects the columns
+        the model's provenance names (its statistics, concatenated, with
+        its k cut and bin cap), describes them (k of every column) and checks
+        them against the provenance (FileError naming the model file and the
+        attribute that differs: statistics, input length, k grid), then reads
+        the rows of the present simulations from table.path. Returns (n,
+        n_out) in the order of table.present. k and statistics cannot be
+        given with a Table (they come from the model). A model file without
+        provenance takes the table's "pk" columns, checked on their number
+        only."""
+        if isinstance(x, Table):
+            if k is not None or statistics is not None:
+                raise ArgumentError("with a Table the statistics and k come from the model's "
+                                    "provenance; do not pass k or statistics")
+            return self.predict(self._table_inputs(x))
         if hasattr(x, "P0") and hasattr(x, "k") and not isinstance(x, np.ndarray):
             if len(x.P0) < self.n_in:
                 raise ArgumentError(f"the spectrum has {len(x.P0)} bins, the model takes "
@@ -132,6 +149,34 @@ class Model:
             check(lib.ct_mlp_predict(self._p[0], ffi.cast("double *", ffi.from_buffer(a)),
                                      a.shape[0], ffi.cast("double *", ffi.from_buffer(out))))
         return out[0] if one else out
+
+    def _table_inputs(self, table: Table) -> np.ndarray:
+        """The rows of table's present simulations that this model takes:
+        selected (ct_table_describe), checked (ct_mlp_check_inputs) and read
+        (ct_dataset_read_table) by the library, as `cosmotl explain` does."""
+        path = os.fsencode(table.path)
+        sel = ffi.new("ct_table_select *")
+        lib.ct_table_select_defaults(sel)
+        prov = lib.ct_mlp_provenance(self._p[0])
+        stats = ffi.new("char[]", ffi.string(prov.statistics) if prov != ffi.NULL else b"pk")
+        sel.stats = stats
+        if prov != ffi.NULL:
+            sel.k_max, sel.n_bins = prov.k_cut, prov.n_bins_cut
+        desc = ffi.new("ct_model_prov *")
+        lib.ct_model_prov_init(desc)
+        d = ffi.new("ct_dataset *")
+        try:
+            check(lib.ct_table_describe(path, sel, desc))
+            check(lib.ct_mlp_check_inputs(self._p[0], os.fsencode(self.path or "model"), desc))
+            check(lib.ct_dataset_read_table(path, sel, lib.ctpy_comm_self(), d))
+            n, n_in = int(d.n), int(d.n_in)
+            if n == 0:
+                return np.empty((0, self.n_in))
+            return np.frombuffer(ffi.buffer(d.x, n * n_in * 8), dtype=np.float64) \
+                .reshape(n, n_in).copy()
+        finally:
+            lib.ct_dataset_free(d)
+            lib.ct_model_prov_free(desc)
 
     def __repr__(self):
         return f"Model({self.n_in} inputs -> {', '.join(self.target_names)})"

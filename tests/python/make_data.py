@@ -9,8 +9,9 @@ in the environment. Writes DIR/suite/0/snapdir_004/, DIR/gadget/snap_004,
 DIR/gadget2/snapdir_004/snap_004.{0,1} (format II, two files),
 DIR/out1/0.h5, DIR/out2/0.h5, DIR/out_tsc/0.h5 (other P(k) settings),
 DIR/table.h5 (gathered), DIR/model.h5 (trained on text spectra),
-DIR/model_table.h5 (trained on the gathered table DIR/many.h5, k <= 0.3) and DIR/settings.json (the summarize settings the
-tests repeat from Python)."""
+DIR/model_table.h5 (trained on the gathered table DIR/many.h5, k <= 0.3),
+DIR/model_pkmk.h5 (on its pk and mk, k <= 0.2) and DIR/settings.json (the
+summarize settings the tests repeat from Python)."""
 import json
 import os
 import shutil
@@ -219,6 +220,12 @@ def main():
     with open(os.path.join(out, "train_table.ini"), "w") as f:
         f.write(TRAIN_TABLE_INI)
     subprocess.run([cli, "train", "train_table.ini"], check=True, cwd=out,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # and one on two statistics of it (P(k) then M(k), k <= 0.2 h/Mpc each)
+    with open(os.path.join(out, "train_pkmk.ini"), "w") as f:
+        f.write(TRAIN_TABLE_INI.replace("stats = pk", "stats = pk,mk")
+                .replace("k_max = 0.3", "k_max = 0.2").replace("_table.", "_pkmk."))
+    subprocess.run([cli, "train", "train_pkmk.ini"], check=True, cwd=out,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 

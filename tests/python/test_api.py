@@ -3,6 +3,7 @@ mass assignment and power spectrum in NumPy on the test mesh, the linear
 spectrum's sigma8, the suite table and a trained model's predictions; and the
 package imported is the installed one."""
 import os
+import shutil
 
 import h5py
 import numpy as np
@@ -228,3 +229,50 @@ def test_model_provenance_checks(data):
     if len(r.P0) >= txt.n_in:
         with pytest.raises(cosmotl.FileError, match=r"model\.h5: model attribute k"):
             txt.predict(r)
+
+
+def rows_of(t, stat, kcut):
+    """The columns k <= kcut of statistic stat for the present simulations,
+    selected in NumPy (the reference for Model.predict(Table))."""
+    k = t[stat]["k"]
+    return t[stat]["P"][t.present][:, k <= kcut * (1 + 1e-12)]
+
+
+def test_model_predict_table(data, tmp_path):
+    """Model.predict(Table): the library selects the columns the model's
+    provenance names (statistics in order, k cut), checks them against it
+    and reads the present rows; mismatches raise FileError naming the model
+    file (or the table) and what differs."""
+    many = os.path.join(data["dir"], "many.h5")
+    t = cosmotl.read_table(many)
+    assert len(t.present) == 30
+    m = cosmotl.Model.load(os.path.join(data["dir"], "model_table.h5"))
+    X = rows_of(t, "pk", 0.3)
+    assert X.shape == (30, m.n_in)
+    np.testing.assert_array_equal(m.predict(t), m.predict(X))
+    # two statistics, concatenated in the provenance's order
+    m2 = cosmotl.Model.load(os.path.join(data["dir"], "model_pkmk.h5"))
+    assert m2.provenance["statistics"] == "pk,mk" and m2.provenance["k_cut"] == 0.2
+    X2 = np.concatenate([rows_of(t, "pk", 0.2), rows_of(t, "mk", 0.2)], axis=1)
+    assert X2.shape == (30, m2.n_in)
+    np.testing.assert_array_equal(m2.predict(t), m2.predict(X2))
+    # k and statistics come from the model, not the caller
+    with pytest.raises(cosmotl.ArgumentError, match="provenance"):
+        m.predict(t, k=t["pk"]["k"][:m.n_in])
+    # a model trained on text spectra at other k: the library names the attribute
+    txt = cosmotl.Model.load(os.path.join(data["dir"], "model.h5"))
+    with pytest.raises(cosmotl.FileError, match=r"model\.h5: model attribute (n_in|k)"):
+        txt.predict(t)
+    # a table whose k grid differs (1%), and one without the model's second statistic
+    other_k, no_mk = str(tmp_path / "other_k.h5"), str(tmp_path / "no_mk.h5")
+    for path in (other_k, no_mk):
+        shutil.copy(many, path)
+    with h5py.File(other_k, "r+") as f:
+        f["pk/k"][...] = f["pk/k"][...] * 1.01
+    with h5py.File(no_mk, "r+") as f:
+        del f["mk"]
+    with pytest.raises(cosmotl.FileError, match=r"model_table\.h5: model attribute k .*other_k\.h5"):
+        m.predict(cosmotl.read_table(other_k))
+    with pytest.raises(cosmotl.FileError, match=r"no_mk\.h5: no statistic 'mk'"):
+        m2.predict(cosmotl.read_table(no_mk))
+    m.predict(cosmotl.read_table(no_mk))  # pk alone is still there
