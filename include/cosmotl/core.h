@@ -245,6 +245,21 @@ ct_status ct_atomic_begin(const char *final_path, char *tmp, size_t tmp_cap);
 ct_status ct_atomic_begin_alloc(const char *final_path, char **tmp);
 ct_status ct_atomic_commit(const char *tmp, const char *final_path);
 void ct_atomic_abort(const char *tmp);
+/* A text file written atomically, paths of any length: ct_atomic_fopen opens a
+ * temporary beside final_path (ct_atomic_begin_alloc) for writing, as a->f;
+ * ct_atomic_fclose checks that every write went through (ferror, fflush,
+ * fclose), then renames the temporary onto final_path, or removes it and fails
+ * with "<final_path>: write failed: <reason>"; ct_atomic_fdiscard removes it (a
+ * failure elsewhere). Both end the writing (a->f NULL) and tolerate an a that
+ * was never opened (zeroed). */
+typedef struct {
+    FILE *f;
+    char *tmp;
+    char *path;
+} ct_atomic_file;
+ct_status ct_atomic_fopen(ct_atomic_file *a, const char *final_path);
+ct_status ct_atomic_fclose(ct_atomic_file *a);
+void ct_atomic_fdiscard(ct_atomic_file *a);
 /* Collective versions for files written by all ranks of comm (e.g. parallel HDF5):
  * rank 0 chooses the temporary name and broadcasts it; commit/abort act on rank 0
  * after a barrier. */

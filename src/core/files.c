@@ -197,6 +197,61 @@ void ct_atomic_abort(const char *tmp)
         unlink(tmp);
 }
 
+static void atomic_file_end(ct_atomic_file *a)
+{
+    free(a->tmp);
+    free(a->path);
+    memset(a, 0, sizeof *a);
+}
+
+void ct_atomic_fdiscard(ct_atomic_file *a)
+{
+    if (!a)
+        return;
+    if (a->f)
+        fclose(a->f);
+    ct_atomic_abort(a->tmp);
+    atomic_file_end(a);
+}
+
+ct_status ct_atomic_fopen(ct_atomic_file *a, const char *final_path)
+{
+    memset(a, 0, sizeof *a);
+    ct_status rc = CT_OK;
+    CT_CHECK(ct_atomic_begin_alloc(final_path, &a->tmp));
+    if (!(a->path = strdup(final_path)))
+        CT_FAIL_GOTO(rc, CT_ERR_MEMORY, "%s: out of memory", final_path);
+    if (!(a->f = fopen(a->tmp, "w")))
+        CT_FAIL_GOTO(rc, CT_ERR_IO, "%s: cannot write: %s", final_path, strerror(errno));
+    return CT_OK;
+fail:
+    ct_atomic_fdiscard(a);
+    return rc;
+}
+
+ct_status ct_atomic_fclose(ct_atomic_file *a)
+{
+    if (!a || !a->f)
+        CT_FAIL(CT_ERR_ARG, "ct_atomic_fclose: no file open");
+    /* the first failure's reason (errno of the failed write when ferror) */
+    int err = ferror(a->f) ? (errno ? errno : EIO) : 0;
+    if (fflush(a->f) != 0 && !err)
+        err = errno ? errno : EIO;
+    if (fclose(a->f) != 0 && !err)
+        err = errno ? errno : EIO;
+    a->f = NULL;
+    ct_status rc = CT_OK;
+    if (err) /* ct_atomic_commit fsyncs */
+        rc = ct_error_set(CT_ERR_IO, __func__, __LINE__, "%s: write failed: %s", a->path,
+                          strerror(err));
+    else
+        rc = ct_atomic_commit(a->tmp, a->path);
+    if (rc != CT_OK)
+        ct_atomic_abort(a->tmp);
+    atomic_file_end(a);
+    return rc;
+}
+
 ct_status ct_atomic_begin_coll(const char *final_path, char *tmp, size_t tmp_cap,
                                MPI_Comm comm)
 {

@@ -82,13 +82,9 @@ void ct_bk_result_destroy(ct_bk_result **r)
 
 ct_status ct_bk_write_text(const ct_bk_result *r, const char *path)
 {
-    char tmp[4096];
-    CT_CHECK(ct_atomic_begin(path, tmp, sizeof tmp));
-    FILE *f = fopen(tmp, "w");
-    if (!f) {
-        ct_atomic_abort(tmp);
-        CT_FAIL(CT_ERR_IO, "%s: cannot write", path);
-    }
+    ct_atomic_file a;
+    CT_CHECK(ct_atomic_fopen(&a, path));
+    FILE *f = a.f;
     fprintf(f, "# bispectrum: grid %ld, box %g Mpc/h, shells dk = %g kF, nbar = %.9g (h/Mpc)^3\n",
             r->grid, r->box, r->dk, r->nbar);
     fprintf(f, "# k1/kF k2/kF k3/kF P0(k1) P0(k2) P0(k3) B0 Q B_SN counts\n");
@@ -97,11 +93,5 @@ ct_status ct_bk_write_text(const ct_bk_result *r, const char *path)
         fprintf(f, "%g %g %g %.9e %.9e %.9e %.9e %.9e %.9e %.0f\n", k[0], k[1], k[2], P[0],
                 P[1], P[2], r->B0[t], r->Q[t], r->Bsn[t], r->counts[t]);
     }
-    int bad = ferror(f);
-    if (fclose(f) != 0 || bad) {
-        ct_atomic_abort(tmp);
-        CT_FAIL(CT_ERR_IO, "%s: write failed (disk full?)", path);
-    }
-    CT_CHECK(ct_atomic_commit(tmp, path));
-    return CT_OK;
+    return ct_atomic_fclose(&a);
 }

@@ -9,34 +9,17 @@
 
 ct_status ct_pk_write_quijote_text(const ct_pk_result *r, const char *path, int multipoles)
 {
-    char tmp[4096];
-    CT_CHECK(ct_atomic_begin(path, tmp, sizeof tmp));
-    FILE *f = fopen(tmp, "w");
-    if (!f) {
-        ct_atomic_abort(tmp);
-        CT_FAIL(CT_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
-    }
-    int bad = 0;
-    errno = 0;
+    ct_atomic_file a;
+    CT_CHECK(ct_atomic_fopen(&a, path));
     for (int i = 0; i < r->nbins; i++) {
         if (r->nmodes && r->nmodes[i] == 0)
             continue; /* empty bins have no k */
         if (multipoles)
-            bad |= fprintf(f, "%.8e %.8e %.8e %.8e\n", r->k[i], r->P0[i], r->P2[i], r->P4[i]) < 0;
+            fprintf(a.f, "%.8e %.8e %.8e %.8e\n", r->k[i], r->P0[i], r->P2[i], r->P4[i]);
         else
-            bad |= fprintf(f, "%.8e %.8e\n", r->k[i], r->P0[i]) < 0;
+            fprintf(a.f, "%.8e %.8e\n", r->k[i], r->P0[i]);
     }
-    bad |= fflush(f) != 0;
-    int err = errno;
-    bad |= fclose(f) != 0;
-    if (bad) {
-        if (!err)
-            err = errno;
-        ct_atomic_abort(tmp);
-        CT_FAIL(CT_ERR_IO, "%s: write failed: %s", path, strerror(err ? err : EIO));
-    }
-    CT_CHECK(ct_atomic_commit(tmp, path));
-    return CT_OK;
+    return ct_atomic_fclose(&a);
 }
 
 ct_status ct_pk_read_quijote_text(const char *path, ct_pk_result *r)

@@ -238,6 +238,50 @@ static void test_long_paths(void)
         CT_EXPECT(strstr(ct_error_message(), "long.ini:2: line longer than") != NULL);
         ct_error_clear();
     }
+    /* a text file written atomically in that folder (ct_atomic_fopen/fclose, no
+     * fixed buffer): complete under its name, no temporary left; a write that
+     * failed (the error flag of the stream) fails the close, naming the file, and
+     * leaves neither the file nor a temporary */
+    {
+        char *t2 = NULL, *fin2 = NULL;
+        CT_EXPECT_OK(ct_asprintf(&fin2, "%s/atomic.txt", dir));
+        ct_atomic_file af;
+        CT_EXPECT_OK(ct_atomic_fopen(&af, fin2));
+        if (af.f) {
+            CT_EXPECT(ct_file_exists(af.tmp) && !ct_file_exists(fin2));
+            CT_EXPECT_OK(ct_asprintf(&t2, "%s", af.tmp));
+            fprintf(af.f, "k P\n");
+            CT_EXPECT_OK(ct_atomic_fclose(&af));
+            CT_EXPECT(af.f == NULL && af.tmp == NULL);
+            CT_EXPECT(ct_file_exists(fin2) && !ct_file_exists(t2));
+            unlink(fin2);
+            free(t2);
+            t2 = NULL;
+        }
+        CT_EXPECT_OK(ct_atomic_fopen(&af, fin2));
+        if (af.f) {
+            CT_EXPECT_OK(ct_asprintf(&t2, "%s", af.tmp));
+            fprintf(af.f, "k P\n");
+            (void)fgetc(af.f); /* reading a write-only stream sets its error flag */
+            CT_EXPECT(ct_atomic_fclose(&af) == CT_ERR_IO);
+            CT_EXPECT(strstr(ct_error_message(), "atomic.txt: write failed") != NULL);
+            ct_error_clear();
+            CT_EXPECT(!ct_file_exists(fin2) && !ct_file_exists(t2));
+        }
+        /* discarded on purpose (another error): nothing left either */
+        CT_EXPECT_OK(ct_atomic_fopen(&af, fin2));
+        free(t2);
+        t2 = af.tmp ? strdup(af.tmp) : NULL;
+        ct_atomic_fdiscard(&af);
+        CT_EXPECT(af.f == NULL && !ct_file_exists(fin2) && t2 && !ct_file_exists(t2));
+        ct_atomic_fdiscard(&af); /* twice, and on a zeroed one: harmless */
+        /* a folder that does not exist: one line naming the file */
+        CT_EXPECT(ct_atomic_fopen(&af, "/nonexistent-ct/x.txt") == CT_ERR_IO && af.f == NULL);
+        CT_EXPECT(strstr(ct_error_message(), "/nonexistent-ct/x.txt") != NULL);
+        ct_error_clear();
+        free(t2);
+        free(fin2);
+    }
     /* ct_snprintf refuses to cut */
     char b8[8];
     CT_EXPECT(ct_snprintf(b8, sizeof b8, "%s", "123456789") == CT_ERR_RANGE);
