@@ -167,11 +167,11 @@ ct_status ct_nn_write_file(const ct_mlp *m, const ct_train_state *st, const char
     int rank;
     MPI_Comm_rank(comm, &rank);
     if (rank == 0) {
-        char tmp[4096];
+        char *tmp = NULL;
         hid_t f = -1;
         /* built in memory, written with one checked write: a full disk is an
          * ordinary error (see ct_h5_mem_save) */
-        rc = ct_atomic_begin(path, tmp, sizeof tmp);
+        rc = ct_atomic_begin_alloc(path, &tmp);
         if (rc == CT_OK)
             rc = ct_h5_mem_create(&f);
         if (rc == CT_OK)
@@ -185,6 +185,7 @@ ct_status ct_nn_write_file(const ct_mlp *m, const ct_train_state *st, const char
             ct_error_push(rc, __func__, __LINE__);
             ct_atomic_abort(tmp);
         }
+        free(tmp);
     }
     return ct_agree_msg(comm, rc);
 }

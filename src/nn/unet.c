@@ -607,9 +607,9 @@ ct_status ct_unet_save(const ct_unet *net, const char *path)
     if (net->comm != MPI_COMM_NULL)
         MPI_Comm_rank(net->comm, &rank);
     if (rank == 0) {
-        char tmp[4096];
+        char *tmp = NULL;
         hid_t f = -1;
-        rc = ct_atomic_begin(path, tmp, sizeof tmp);
+        rc = ct_atomic_begin_alloc(path, &tmp);
         if (rc == CT_OK)
             rc = ct_h5_create(tmp, &f);
         if (rc == CT_OK)
@@ -622,6 +622,7 @@ ct_status ct_unet_save(const ct_unet *net, const char *path)
             ct_error_push(rc, __func__, __LINE__);
             ct_atomic_abort(tmp);
         }
+        free(tmp);
     }
     if (net->comm != MPI_COMM_NULL)
         rc = ct_agree_msg(net->comm, rc);

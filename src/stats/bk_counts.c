@@ -10,13 +10,11 @@
 #define BK_COUNTS_FORMAT "cosmotl bispectrum triangle counts 1"
 #define BK_COUNTS_RULE "shell j: floor(|n|/dk + 1/2) = j; closure q1+q2+q3 = 0 mod N"
 
-ct_status ct_bk_counts_path(char *out, size_t cap, const char *dir, long grid, double dk,
-                            int nshell)
+ct_status ct_bk_counts_path(char **out, const char *dir, long grid, double dk, int nshell)
 {
-    char base[128];
-    snprintf(base, sizeof base, "bk_counts_N%ld_dk%g_k%g.h5", grid, dk, nshell * dk);
-    CT_CHECK(ct_path_join(out, cap, dir, base));
-    return CT_OK;
+    size_t n = dir ? strlen(dir) : 0;
+    return ct_asprintf(out, "%s%sbk_counts_N%ld_dk%g_k%g.h5", n ? dir : "",
+                       n && dir[n - 1] != '/' ? "/" : "", grid, dk, nshell * dk);
 }
 
 /* Rank-0 part of load: returns CT_OK with *found = 0 on any mismatch. */
@@ -74,14 +72,14 @@ static ct_status load_local(const char *path, long grid, double dk, int nshell, 
 ct_status ct_bk_counts_load(const char *dir, long grid, double dk, int nshell, int ntri,
                             const int *tri, double *counts, int *found, MPI_Comm comm)
 {
-    char path[4096];
+    char *path = NULL;
     int me = 0;
     *found = 0;
-    CT_CHECK(ct_bk_counts_path(path, sizeof path, dir, grid, dk, nshell));
     MPI_Comm_rank(comm, &me);
-    ct_status rc = CT_OK;
-    if (me == 0)
+    ct_status rc = ct_bk_counts_path(&path, dir, grid, dk, nshell);
+    if (rc == CT_OK && me == 0)
         rc = load_local(path, grid, dk, nshell, ntri, tri, counts, found);
+    free(path);
     CT_CHECK(ct_agree_msg(comm, rc));
     MPI_Bcast(found, 1, MPI_INT, 0, comm);
     if (*found)
@@ -95,14 +93,12 @@ static ct_status save_local(const char *dir, const char *path, long grid, double
     ct_status rc = CT_OK;
     hid_t f = -1;
     int64_t *t = NULL;
-    char tmp[4096];
-    int begun = 0;
+    char *tmp = NULL;
     CT_CHECK(ct_mkdir_p(dir));
     CT_CHECK_GOTO(rc, ct_calloc(&t, (size_t)(3 * ntri), sizeof *t, "triangle table"));
     for (int i = 0; i < 3 * ntri; i++)
         t[i] = tri[i];
-    CT_CHECK_GOTO(rc, ct_atomic_begin(path, tmp, sizeof tmp));
-    begun = 1;
+    CT_CHECK_GOTO(rc, ct_atomic_begin_alloc(path, &tmp));
     CT_CHECK_GOTO(rc, ct_h5_create(tmp, &f));
     hsize_t dt[2] = {(hsize_t)ntri, 3}, dc[1] = {(hsize_t)ntri};
     CT_CHECK_GOTO(rc, ct_h5_attr_string(f, "format", BK_COUNTS_FORMAT));
@@ -118,12 +114,13 @@ static ct_status save_local(const char *dir, const char *path, long grid, double
     }
     f = -1;
     CT_CHECK_GOTO(rc, ct_atomic_commit(tmp, path));
-    begun = 0;
+    free(tmp);
+    tmp = NULL;
 fail:
     if (f >= 0)
         H5Fclose(f);
-    if (begun)
-        ct_atomic_abort(tmp);
+    ct_atomic_abort(tmp);
+    free(tmp);
     free(t);
     return rc;
 }
@@ -131,13 +128,13 @@ fail:
 ct_status ct_bk_counts_save(const char *dir, long grid, double dk, int nshell, int ntri,
                             const int *tri, const double *counts, MPI_Comm comm)
 {
-    char path[4096];
+    char *path = NULL;
     int me = 0;
-    CT_CHECK(ct_bk_counts_path(path, sizeof path, dir, grid, dk, nshell));
     MPI_Comm_rank(comm, &me);
-    ct_status rc = CT_OK;
-    if (me == 0)
+    ct_status rc = ct_bk_counts_path(&path, dir, grid, dk, nshell);
+    if (rc == CT_OK && me == 0)
         rc = save_local(dir, path, grid, dk, nshell, ntri, tri, counts);
+    free(path);
     CT_CHECK(ct_agree_msg(comm, rc));
     return CT_OK;
 }

@@ -56,7 +56,7 @@ ct_status ct_bk_counts_load(const char *dir, long grid, double dk, int nshell, i
  * writers of the same configuration leave one complete file. */
 ct_status ct_bk_counts_save(const char *dir, long grid, double dk, int nshell, int ntri,
                             const int *tri, const double *counts, MPI_Comm comm);
-ct_status ct_bk_counts_path(char *out, size_t cap, const char *dir, long grid, double dk,
-                            int nshell);
+/* The cache file's path in a new allocation (free() it); dir of any length. */
+ct_status ct_bk_counts_path(char **out, const char *dir, long grid, double dk, int nshell);
 
 #endif

@@ -14,8 +14,8 @@
 
 struct ct_summary_writer {
     hid_t file;
-    char path[4096];
-    char tmp[4096];
+    char *path; /* the summary's name, and the temporary it is saved to first */
+    char *tmp;
 };
 
 ct_status ct_h5_attr_vstr(hid_t loc, const char *name, const char *v)
@@ -138,10 +138,8 @@ ct_status ct_summary_create(ct_summary_writer **out, const char *path, const cha
     *out = NULL;
     CT_CHECK(ct_calloc(&w, 1, sizeof *w, "summary writer"));
     w->file = -1;
-    if (strlen(path) >= sizeof w->path)
-        CT_FAIL_GOTO(rc, CT_ERR_ARG, "summary path too long");
-    strcpy(w->path, path);
-    CT_CHECK_GOTO(rc, ct_atomic_begin(path, w->tmp, sizeof w->tmp));
+    CT_CHECK_GOTO(rc, ct_asprintf(&w->path, "%s", path));
+    CT_CHECK_GOTO(rc, ct_atomic_begin_alloc(path, &w->tmp));
     CT_CHECK_GOTO(rc, ct_h5_mem_create(&w->file));
     CT_CHECK_GOTO(rc, ct_h5_attr_vstr(w->file, "kind", CT_SUMMARY_KIND));
     CT_CHECK_GOTO(rc, ct_h5_attr_vstr(w->file, "name", name ? name : ""));
@@ -186,6 +184,8 @@ ct_status ct_summary_commit(ct_summary_writer **pw)
     w->file = -1;
     if (rc != CT_OK)
         ct_error_push(rc, __func__, __LINE__);
+    free(w->path);
+    free(w->tmp);
     free(w);
     *pw = NULL;
     return rc;
@@ -198,8 +198,9 @@ void ct_summary_abort(ct_summary_writer **pw)
     ct_summary_writer *w = *pw;
     if (w->file >= 0)
         H5Fclose(w->file);
-    if (w->tmp[0])
-        ct_atomic_abort(w->tmp);
+    ct_atomic_abort(w->tmp);
+    free(w->path);
+    free(w->tmp);
     free(w);
     *pw = NULL;
 }

@@ -3,6 +3,7 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <libgen.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -237,7 +238,7 @@ static ct_status gather_local(const char *dir, const char *out, const ct_gather_
     hid_t first = -1, of = -1;
     long *present = NULL;
     size_t npresent = 0, cap_present = 0;
-    char tmp[4096] = "";
+    char *tmp = NULL, *ppath = NULL, *f = NULL; /* f: the summary being read */
     ct_manifest_entry *ment = NULL;
     size_t nment = 0;
     memset(G, 0, sizeof G);
@@ -266,24 +267,28 @@ static ct_status gather_local(const char *dir, const char *out, const ct_gather_
     dp = NULL;
 
     /* parameter table */
-    char ppath[4096 + 32];
     if (s && s->params) {
-        CT_CHECK_GOTO(rc, ct_snprintf(ppath, sizeof ppath, "%s", s->params));
+        CT_CHECK_GOTO(rc, ct_asprintf(&ppath, "%s", s->params));
     } else {
-        CT_CHECK_GOTO(rc, ct_snprintf(ppath, sizeof ppath, "%s/params.txt", dir));
+        CT_CHECK_GOTO(rc, ct_asprintf(&ppath, "%s/params.txt", dir));
         if (!ct_file_exists(ppath) && npresent > 0) {
-            /* the suite directory recorded by summarize */
-            char f0[4096], sd[4096] = "";
+            /* the suite directory recorded by summarize (a realpath: it fits
+             * PATH_MAX; longer is an error of ct_h5_read_attr_string, ignored
+             * with an unreadable file: then the table is not found) */
+            char sd[PATH_MAX] = "";
             hid_t h;
-            CT_CHECK_GOTO(rc, ct_snprintf(f0, sizeof f0, "%s/%ld.h5", dir, present[0]));
-            if (ct_h5_open_ro(f0, &h) == CT_OK) {
-                if (H5Aexists(h, "suite_dir") > 0)
-                    ct_h5_read_attr_string(h, "suite_dir", sd, sizeof sd);
+            CT_CHECK_GOTO(rc, ct_asprintf(&f, "%s/%ld.h5", dir, present[0]));
+            if (ct_h5_open_ro(f, &h) == CT_OK) {
+                if (H5Aexists(h, "suite_dir") > 0 &&
+                    ct_h5_read_attr_string(h, "suite_dir", sd, sizeof sd) != CT_OK)
+                    sd[0] = 0;
                 H5Fclose(h);
             }
             ct_error_clear();
-            if (sd[0])
-                CT_CHECK_GOTO(rc, ct_snprintf(ppath, sizeof ppath, "%s/params.txt", sd));
+            if (sd[0]) {
+                free(ppath);
+                CT_CHECK_GOTO(rc, ct_asprintf(&ppath, "%s/params.txt", sd));
+            }
         }
     }
     if (!ct_file_exists(ppath))
@@ -306,11 +311,11 @@ static ct_status gather_local(const char *dir, const char *out, const ct_gather_
     if (first_idx < 0)
         CT_FAIL_GOTO(rc, CT_ERR_IO, "%s: no summaries (<i>.h5) to gather", dir);
     {
-        char f0[4096];
-        CT_CHECK_GOTO(rc, ct_snprintf(f0, sizeof f0, "%s/%ld.h5", dir, first_idx));
-        if (ct_summary_kind(f0) != 1)
-            CT_FAIL_GOTO(rc, CT_ERR_FORMAT, "%s: not a cosmotl summary file", f0);
-        CT_CHECK_GOTO(rc, ct_h5_open_ro(f0, &first));
+        free(f);
+        CT_CHECK_GOTO(rc, ct_asprintf(&f, "%s/%ld.h5", dir, first_idx));
+        if (ct_summary_kind(f) != 1)
+            CT_FAIL_GOTO(rc, CT_ERR_FORMAT, "%s: not a cosmotl summary file", f);
+        CT_CHECK_GOTO(rc, ct_h5_open_ro(f, &first));
         hsize_t nobj = 0;
         H5Gget_num_objs(first, &nobj);
         for (hsize_t o = 0; o < nobj; o++) {
@@ -326,7 +331,7 @@ static ct_status gather_local(const char *dir, const char *out, const ct_gather_
             if (ng == (int)(sizeof G / sizeof G[0])) {
                 H5Gclose(g);
                 CT_FAIL_GOTO(rc, CT_ERR_UNSUPPORTED,
-                             "%s: more than %d statistic groups to gather (at %s)", f0,
+                             "%s: more than %d statistic groups to gather (at %s)", f,
                              (int)(sizeof G / sizeof G[0]), gname);
             }
             gather_group *q = &G[ng++];
@@ -375,7 +380,7 @@ static ct_status gather_local(const char *dir, const char *out, const ct_gather_
             }
         }
         if (ng == 0)
-            CT_FAIL_GOTO(rc, CT_ERR_FORMAT, "%s: no statistic groups to gather", f0);
+            CT_FAIL_GOTO(rc, CT_ERR_FORMAT, "%s: no statistic groups to gather", f);
     }
 
     /* failure reasons recorded by summarize */
@@ -383,8 +388,8 @@ static ct_status gather_local(const char *dir, const char *out, const ct_gather_
 
     /* every simulation */
     for (int64_t i = 0; i < nsim; i++) {
-        char f[4096];
-        CT_CHECK_GOTO(rc, ct_snprintf(f, sizeof f, "%s/%lld.h5", dir, (long long)i));
+        free(f);
+        CT_CHECK_GOTO(rc, ct_asprintf(&f, "%s/%lld.h5", dir, (long long)i));
         if (ct_file_exists(f)) {
             hid_t h = -1;
             ct_status st = ct_summary_kind(f) == 1 ? ct_h5_open_ro(f, &h)
@@ -426,26 +431,25 @@ static ct_status gather_local(const char *dir, const char *out, const ct_gather_
     }
 
     /* write */
-    {
-        char od[4096];
-        CT_CHECK_GOTO(rc, ct_snprintf(od, sizeof od, "%s", out));
-        CT_CHECK_GOTO(rc, ct_mkdir_p(dirname(od)));
-    }
-    CT_CHECK_GOTO(rc, ct_atomic_begin(out, tmp, sizeof tmp));
+    /* f: a copy for dirname and basename (they may modify it) */
+    free(f);
+    CT_CHECK_GOTO(rc, ct_asprintf(&f, "%s", out));
+    CT_CHECK_GOTO(rc, ct_mkdir_p(dirname(f)));
+    CT_CHECK_GOTO(rc, ct_atomic_begin_alloc(out, &tmp));
     CT_CHECK_GOTO(rc, ct_h5_mem_create(&of));
     {
-        char dcopy[4096];
-        CT_CHECK_GOTO(rc, ct_snprintf(dcopy, sizeof dcopy, "%s", dir));
-        size_t L = strlen(dcopy);
-        while (L > 1 && dcopy[L - 1] == '/')
-            dcopy[--L] = 0;
+        free(f);
+        CT_CHECK_GOTO(rc, ct_asprintf(&f, "%s", dir));
+        size_t L = strlen(f);
+        while (L > 1 && f[L - 1] == '/')
+            f[--L] = 0;
         char *src = NULL;
         CT_CHECK_GOTO(rc, ct_asprintf(&src, "cosmotl %s gather of %s (parameters %s)", CT_VERSION,
                                       dir, ppath));
         rc = ct_h5_attr_vstr(of, "source", src);
         free(src);
         CT_CHECK_GOTO(rc, rc);
-        CT_CHECK_GOTO(rc, ct_h5_attr_vstr(of, "suite", s && s->suite ? s->suite : basename(dcopy)));
+        CT_CHECK_GOTO(rc, ct_h5_attr_vstr(of, "suite", s && s->suite ? s->suite : basename(f)));
         CT_CHECK_GOTO(rc, ct_h5_attr_vstr(of, "kind", CT_SUITE_KIND));
     }
     {
@@ -505,11 +509,12 @@ static ct_status gather_local(const char *dir, const char *out, const ct_gather_
                                            (size_t)nsim, 0));
     }
     {
-        hid_t f = of;
+        hid_t img = of;
         of = -1; /* closed by the save in every case */
-        CT_CHECK_GOTO(rc, ct_h5_mem_save(f, tmp, out));
+        CT_CHECK_GOTO(rc, ct_h5_mem_save(img, tmp, out));
     }
-    tmp[0] = 0;
+    free(tmp);
+    tmp = NULL;
     {
         int64_t np = 0, nf = 0;
         for (int64_t i = 0; i < nsim; i++) {
@@ -522,8 +527,10 @@ static ct_status gather_local(const char *dir, const char *out, const ct_gather_
 fail:
     if (of >= 0)
         H5Fclose(of);
-    if (tmp[0])
-        ct_atomic_abort(tmp);
+    ct_atomic_abort(tmp);
+    free(tmp);
+    free(ppath);
+    free(f);
     if (dp)
         closedir(dp);
     for (int q = 0; q < ng; q++) {

@@ -189,14 +189,28 @@ static void test_cache(void)
     CT_EXPECT_OK(ct_bk_counts_load(dir, 16, 1.0, 2, 2, tri2, back, &found, MPI_COMM_WORLD));
     CT_EXPECT(found == 0);
     /* a truncated file is a miss as well */
-    char path[4096];
-    CT_EXPECT_OK(ct_bk_counts_path(path, sizeof path, dir, 16, 1.0, 2));
+    char *path = NULL;
+    CT_EXPECT_OK(ct_bk_counts_path(&path, dir, 16, 1.0, 2));
     CT_EXPECT(truncate(path, 100) == 0);
     CT_EXPECT_OK(ct_bk_counts_load(dir, 16, 1.0, 2, 2, tri, back, &found, MPI_COMM_WORLD));
     CT_EXPECT(found == 0);
     ct_log_set_level(CT_LOG_WARN);
     unlink(path);
+    free(path);
     rmdir(dir);
+    /* the cache file's name for a folder of any length (was a 4096-byte buffer:
+     * "path too long"), joined with one slash */
+    char *longdir = calloc(5002, 1);
+    if (longdir) {
+        memset(longdir, 'c', 5000);
+        longdir[0] = '/';
+        longdir[5000] = '/';
+        CT_EXPECT_OK(ct_bk_counts_path(&path, longdir, 16, 1.0, 2));
+        CT_EXPECT(path && strlen(path) == 5001 + strlen("bk_counts_N16_dk1_k2.h5") &&
+                  !strcmp(path + 5001, "bk_counts_N16_dk1_k2.h5"));
+        free(path);
+        free(longdir);
+    }
 }
 
 static void test_mark(void)
