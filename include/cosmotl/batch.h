@@ -64,9 +64,12 @@ typedef enum {
 const char *ct_item_state_name(ct_item_state s);
 
 /* One row of a manifest. Strings are NUL-terminated; tabs and newlines in them
- * are replaced by spaces so every record stays one TSV line. */
+ * are replaced by spaces so every record stays one TSV line. input and output
+ * hold any path the system can open (PATH_MAX); ct_manifest_need refuses a
+ * longer one. error keeps the first CT_MANIFEST_ERROR_MAX - 1 characters of the
+ * message (the rest of a longer one is dropped: it is only reported). */
 #define CT_MANIFEST_ITEM_MAX 64
-#define CT_MANIFEST_PATH_MAX 1024
+#define CT_MANIFEST_PATH_MAX 4096
 #define CT_MANIFEST_ERROR_MAX 1024
 typedef struct {
     char item[CT_MANIFEST_ITEM_MAX];

@@ -21,7 +21,7 @@
 struct ct_manifest {
     MPI_Comm comm;
     int rank;
-    char dir[CT_MANIFEST_PATH_MAX];
+    char *dir; /* any length */
     char stage[32];
     ct_manifest_counts counts;
     /* the item currently begun (rank 0 keeps its record in memory) */
@@ -135,12 +135,10 @@ static int parse_entry(char *line, ct_manifest_entry *e)
     return 0;
 }
 
-static ct_status record_path(char *out, size_t cap, const char *dir, const char *item)
+/* DIR/.manifest/ITEM in a new allocation (free() it) */
+static ct_status record_path(char **out, const char *dir, const char *item)
 {
-    int n = snprintf(out, cap, "%s/" RECORD_DIR "/%s", dir, item);
-    if (n < 0 || (size_t)n >= cap)
-        CT_FAIL(CT_ERR_ARG, "manifest path too long in %s", dir);
-    return CT_OK;
+    return ct_asprintf(out, "%s/" RECORD_DIR "/%s", dir, item);
 }
 
 /* Read one record; *found = 0 if it does not exist or is unreadable (a record
@@ -148,15 +146,20 @@ static ct_status record_path(char *out, size_t cap, const char *dir, const char 
 static ct_status record_load(const char *dir, const char *item, ct_manifest_entry *e,
                              int *found)
 {
-    char path[CT_MANIFEST_PATH_MAX + 128];
+    char *path = NULL;
     *found = 0;
-    CT_CHECK(record_path(path, sizeof path, dir, item));
+    CT_CHECK(record_path(&path, dir, item));
     FILE *f = fopen(path, "r");
     if (!f) {
-        if (errno == ENOENT)
-            return CT_OK;
-        CT_FAIL(CT_ERR_IO, "%s: cannot read manifest record: %s", path, strerror(errno));
+        int err = errno;
+        ct_status rc = err == ENOENT ? CT_OK
+                                     : ct_error_set(CT_ERR_IO, __func__, __LINE__,
+                                                    "%s: cannot read manifest record: %s", path,
+                                                    strerror(err));
+        free(path);
+        return rc;
     }
+    free(path);
     char line[4 * CT_MANIFEST_PATH_MAX + 512];
     int ok = 0;
     while (fgets(line, sizeof line, f)) {
@@ -172,22 +175,17 @@ static ct_status record_load(const char *dir, const char *item, ct_manifest_entr
 
 static ct_status record_store(const char *dir, const ct_manifest_entry *e)
 {
-    char path[CT_MANIFEST_PATH_MAX + 128], tmp[CT_MANIFEST_PATH_MAX + 256];
-    CT_CHECK(record_path(path, sizeof path, dir, e->item));
-    CT_CHECK(ct_atomic_begin(path, tmp, sizeof tmp));
-    FILE *f = fopen(tmp, "w");
-    if (!f)
-        CT_FAIL(CT_ERR_IO, "%s: cannot write manifest record: %s", tmp, strerror(errno));
-    fprintf(f, RECORD_MAGIC "\n");
-    format_entry(f, e);
-    int bad = ferror(f);
-    if (fclose(f) != 0 || bad) {
-        int err = errno;
-        ct_atomic_abort(tmp);
-        CT_FAIL(CT_ERR_IO, "%s: cannot write manifest record: %s", path, strerror(err));
+    char *path = NULL;
+    ct_atomic_file a;
+    CT_CHECK(record_path(&path, dir, e->item));
+    ct_status rc = ct_atomic_fopen(&a, path);
+    if (rc == CT_OK) {
+        fprintf(a.f, RECORD_MAGIC "\n");
+        format_entry(a.f, e);
+        rc = ct_atomic_fclose(&a);
     }
-    CT_CHECK(ct_atomic_commit(tmp, path));
-    return CT_OK;
+    free(path);
+    return rc == CT_OK ? CT_OK : ct_error_push(rc, __func__, __LINE__);
 }
 
 /* Remove "<parent>/.<base>.tmp.*" (files or directories) left by killed writers. */
@@ -202,32 +200,32 @@ static int rm_entry(const char *p, const struct stat *st, int flag, struct FTW *
 
 static void remove_stale_temporaries(const char *output)
 {
-    char parent[CT_MANIFEST_PATH_MAX], prefix[CT_MANIFEST_PATH_MAX + 8];
-    snprintf(parent, sizeof parent, "%s", output);
-    char *slash = strrchr(parent, '/');
-    const char *base = output;
-    if (slash) {
-        *slash = '\0';
-        base = output + (slash - parent) + 1;
-        if (!*parent)
-            snprintf(parent, sizeof parent, "/");
-    } else {
-        snprintf(parent, sizeof parent, ".");
-    }
-    snprintf(prefix, sizeof prefix, ".%s.tmp.", base);
-    DIR *d = opendir(parent);
-    if (!d)
-        return;
-    struct dirent *de;
-    while ((de = readdir(d))) {
+    /* parent folder and base name of output, of any length */
+    const char *slash = strrchr(output, '/');
+    const char *base = slash ? slash + 1 : output;
+    char *parent = NULL, *prefix = NULL, *p = NULL;
+    ct_status rc = !slash ? ct_asprintf(&parent, ".")
+                   : slash == output ? ct_asprintf(&parent, "/")
+                                     : ct_asprintf(&parent, "%.*s", (int)(slash - output), output);
+    if (rc == CT_OK)
+        rc = ct_asprintf(&prefix, ".%s.tmp.", base);
+    DIR *d = rc == CT_OK ? opendir(parent) : NULL;
+    for (struct dirent *de; d && (de = readdir(d));) {
         if (strncmp(de->d_name, prefix, strlen(prefix)) != 0)
             continue;
-        char p[2 * CT_MANIFEST_PATH_MAX];
-        snprintf(p, sizeof p, "%s/%s", parent, de->d_name);
+        free(p);
+        p = NULL;
+        if (ct_asprintf(&p, "%s/%s", parent, de->d_name) != CT_OK)
+            break;
         ct_warn("removing %s, left by an interrupted task", p);
         nftw(p, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
     }
-    closedir(d);
+    if (d)
+        closedir(d);
+    ct_error_clear(); /* a best-effort clean-up: out of memory leaves them */
+    free(parent);
+    free(prefix);
+    free(p);
 }
 
 /* ------------------------------------------------------------ collective glue */
@@ -261,21 +259,22 @@ ct_status ct_manifest_open(ct_manifest **out, const char *dir, const char *stage
     *out = NULL;
     ct_manifest *m = NULL;
     ct_status s = CT_OK;
-    if (!dir || !*dir || strlen(dir) >= CT_MANIFEST_PATH_MAX - 64)
-        CT_FAIL(CT_ERR_ARG, "bad manifest directory");
+    if (!dir || !*dir)
+        CT_FAIL(CT_ERR_ARG, "ct_manifest_open: no directory");
     CT_CHECK(ct_calloc(&m, 1, sizeof *m, "manifest"));
     m->comm = comm;
     MPI_Comm_rank(comm, &m->rank);
-    snprintf(m->dir, sizeof m->dir, "%s", dir);
     snprintf(m->stage, sizeof m->stage, "%s", stage ? stage : "");
-    if (m->rank == 0) {
-        char rec[CT_MANIFEST_PATH_MAX + 32];
-        snprintf(rec, sizeof rec, "%s/" RECORD_DIR, dir);
+    char *rec = NULL;
+    s = ct_asprintf(&m->dir, "%s", dir);
+    if (s == CT_OK)
+        s = ct_asprintf(&rec, "%s/" RECORD_DIR, dir);
+    if (s == CT_OK && m->rank == 0)
         s = ct_mkdir_p(rec);
-    }
+    free(rec);
     s = share(m, s, NULL);
     if (s != CT_OK) {
-        ct_free(&m);
+        ct_manifest_close(&m);
         return ct_error_push(s, __func__, __LINE__);
     }
     *out = m;
@@ -284,8 +283,10 @@ ct_status ct_manifest_open(ct_manifest **out, const char *dir, const char *stage
 
 void ct_manifest_close(ct_manifest **m)
 {
-    if (m && *m)
+    if (m && *m) {
+        free((*m)->dir);
         ct_free(m);
+    }
 }
 
 ct_status ct_manifest_need(ct_manifest *m, const char *item, const char *input,
@@ -295,6 +296,14 @@ ct_status ct_manifest_need(ct_manifest *m, const char *item, const char *input,
     int t = 1;
     if (!item_valid(item))
         CT_FAIL(CT_ERR_ARG, "manifest item '%s' is not a plain name", item);
+    /* the record holds paths the system can open (PATH_MAX); longer is an error,
+     * not a cut */
+    const char *io[2] = {input, output};
+    for (int k = 0; k < 2; k++)
+        if (io[k] && strlen(io[k]) >= CT_MANIFEST_PATH_MAX)
+            CT_FAIL(CT_ERR_ARG, "%.100s...: the %s path of item %s has %zu characters (at most "
+                    "%d)", io[k], k ? "output" : "input", item, strlen(io[k]),
+                    CT_MANIFEST_PATH_MAX - 1);
     if (m->rank == 0) {
         ct_manifest_entry e;
         int found = 0;
@@ -480,16 +489,19 @@ ct_status ct_manifest_read(const char *dir, ct_manifest_entry **entries, size_t 
 {
     *entries = NULL;
     *n = 0;
-    char rec[CT_MANIFEST_PATH_MAX + 32];
-    int len = snprintf(rec, sizeof rec, "%s/" RECORD_DIR, dir);
-    if (len < 0 || (size_t)len >= sizeof rec)
-        CT_FAIL(CT_ERR_ARG, "manifest path too long: %s", dir);
+    char *rec = NULL;
+    CT_CHECK(ct_asprintf(&rec, "%s/" RECORD_DIR, dir));
     DIR *d = opendir(rec);
     if (!d) {
-        if (errno == ENOENT)
-            return CT_OK;
-        CT_FAIL(CT_ERR_IO, "%s: cannot list manifest records: %s", rec, strerror(errno));
+        int err = errno;
+        ct_status rc = err == ENOENT ? CT_OK
+                                     : ct_error_set(CT_ERR_IO, __func__, __LINE__,
+                                                    "%s: cannot list manifest records: %s", rec,
+                                                    strerror(err));
+        free(rec);
+        return rc;
     }
+    free(rec);
     size_t cap = 0, cnt = 0;
     ct_manifest_entry *list = NULL;
     ct_status s = CT_OK;
@@ -538,22 +550,19 @@ static ct_status merge(const char *dir, const char *stage)
     ct_status s = CT_OK;
     ct_manifest_entry *list = NULL;
     size_t n = 0;
-    FILE *f = NULL;
-    char lockp[CT_MANIFEST_PATH_MAX + 64], path[CT_MANIFEST_PATH_MAX + 64],
-        tmp[CT_MANIFEST_PATH_MAX + 128];
-    snprintf(lockp, sizeof lockp, "%s/" RECORD_DIR "/.lock", dir);
-    snprintf(path, sizeof path, "%s/" MANIFEST_FILE, dir);
-    tmp[0] = '\0';
+    char *lockp = NULL, *path = NULL;
+    ct_atomic_file a = {0};
+    int lfd = -1;
+    CT_CHECK_GOTO(s, ct_asprintf(&lockp, "%s/" RECORD_DIR "/.lock", dir));
+    CT_CHECK_GOTO(s, ct_asprintf(&path, "%s/" MANIFEST_FILE, dir));
     /* the lock orders concurrent merges, so the last rename holds every record
      * committed before it; without flock support the merge is still atomic */
-    int lfd = open(lockp, O_RDWR | O_CREAT, 0666);
+    lfd = open(lockp, O_RDWR | O_CREAT, 0666);
     if (lfd >= 0)
         flock(lfd, LOCK_EX);
     CT_CHECK_GOTO(s, ct_manifest_read(dir, &list, &n));
-    CT_CHECK_GOTO(s, ct_atomic_begin(path, tmp, sizeof tmp));
-    f = fopen(tmp, "w");
-    if (!f)
-        CT_FAIL_GOTO(s, CT_ERR_IO, "%s: cannot write: %s", tmp, strerror(errno));
+    CT_CHECK_GOTO(s, ct_atomic_fopen(&a, path));
+    FILE *f = a.f;
     long cnt[4] = {0, 0, 0, 0};
     for (size_t i = 0; i < n; i++)
         cnt[list[i].state]++;
@@ -566,24 +575,16 @@ static ct_status merge(const char *dir, const char *stage)
     fprintf(f, "item\tstatus\tinput\toutput\tseconds\tattempts\thost\tpid\tstarted\tfinished\terror\n");
     for (size_t i = 0; i < n; i++)
         format_entry(f, &list[i]);
-    int bad = ferror(f);
-    if (fclose(f) != 0 || bad) {
-        f = NULL;
-        CT_FAIL_GOTO(s, CT_ERR_IO, "%s: cannot write (disk full?)", path);
-    }
-    f = NULL;
-    CT_CHECK_GOTO(s, ct_atomic_commit(tmp, path));
-    tmp[0] = '\0';
+    CT_CHECK_GOTO(s, ct_atomic_fclose(&a));
 fail:
-    if (f)
-        fclose(f);
-    if (tmp[0])
-        ct_atomic_abort(tmp);
+    ct_atomic_fdiscard(&a);
     if (lfd >= 0) {
         flock(lfd, LOCK_UN);
         close(lfd);
     }
     free(list);
+    free(lockp);
+    free(path);
     return s;
 }
 

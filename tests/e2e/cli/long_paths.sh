@@ -5,7 +5,7 @@
 # line naming the problem, a non-zero exit and no output.
 #   long_paths.sh
 set -u
-: "${COSMOTL:?}"
+: "${COSMOTL:?}" "${CT_SOURCE_ROOT:?}"
 . "$(dirname "$0")/../common.sh" long_paths
 long=$(printf 'abcdefghij%.0s' $(seq 1 460))   # 4600 characters
 one_line() { # one_line WHAT PATTERN: err.txt is one line matching PATTERN
@@ -20,6 +20,15 @@ one_line "summarize" "path too long"
 run 2 "summarize, long --out" "$COSMOTL" summarize /tmp/x --stats bk --grid 16 --bk-kmax 6 \
   --out "/tmp/$long"
 one_line "summarize --out" "at most 4000"
+# summarize: --out of 1400+ characters, as long as the system takes, works (the
+# manifest held 1024-byte paths: "bad manifest directory"), the same spectrum
+deep=$work; for i in 1 2 3 4 5 6 7; do deep=$deep/${long:0:200}; done
+snap=${CT_SOURCE_ROOT:?}/tests/data/quijote_blosc/snapdir_004
+run 0 "summarize, --out of ${#deep} characters" "$COSMOTL" summarize "$snap" --grid 16 --quijote-text --out "$deep"
+run 0 "summarize, short --out" "$COSMOTL" summarize "$snap" --grid 16 --quijote-text --out short
+cmp -s "$deep/quijote_blosc/Pk_m_z=0.txt" short/quijote_blosc/Pk_m_z=0.txt ||
+  fail "summarize into a long --out: not the same Pk_m_z=0.txt"
+grep -q "quijote_blosc.*done" "$deep/manifest.tsv" || fail "long --out: manifest.tsv does not record the item"
 # simulate: a config line longer than the INI parser takes (was cut, and its
 # rest read as another line)
 cat > sim.ini <<INI

@@ -1,5 +1,7 @@
 /* Reprocessing manifests: skip complete outputs, record failures with their error,
- * redo interrupted items (and remove their stale temporaries), say "nothing to do". */
+ * redo interrupted items (and remove their stale temporaries), say "nothing to do";
+ * a folder and paths of ~2000 characters (past the 1024-byte buffers the
+ * manifest had: "bad manifest directory"), a path longer than PATH_MAX refused. */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -28,6 +30,71 @@ static int exists(const char *path)
 static void out_path(char *buf, size_t cap, int i)
 {
     snprintf(buf, cap, "%s/%d.h5", root, i);
+}
+
+/* A manifest in a folder of 2000+ characters (9 components of 220 under root):
+ * opened, items recorded with their whole input and output paths, a stale
+ * temporary beside a long output removed, merged and read back; an input
+ * longer than a path can be is an error naming it, not a cut. */
+static void test_long_folder(MPI_Comm comm)
+{
+    char comp[221];
+    memset(comp, 'm', 220);
+    comp[220] = '\0';
+    char *dir = NULL, *out = NULL, *in = NULL, *stale = NULL, *huge = NULL;
+    CT_EXPECT_OK(ct_asprintf(&dir, "%s", root));
+    for (int i = 0; i < 9; i++) {
+        char *t = dir;
+        CT_EXPECT_OK(ct_asprintf(&dir, "%s/%s", t, comp));
+        free(t);
+    }
+    CT_EXPECT(strlen(dir) > 2000);
+    CT_EXPECT_OK(ct_mkdir_p(dir));
+    CT_EXPECT_OK(ct_asprintf(&out, "%s/7.h5", dir));
+    CT_EXPECT_OK(ct_asprintf(&in, "%s/in/snapdir_004", dir));
+    CT_EXPECT_OK(ct_asprintf(&stale, "%s/.7.h5.tmp.99999", dir));
+    ct_manifest *m = NULL;
+    int todo = -1;
+    CT_EXPECT_OK(ct_manifest_open(&m, dir, "summarize", comm));
+    if (m) {
+        CT_EXPECT_OK(ct_manifest_need(m, "7", in, out, &todo));
+        CT_EXPECT(todo == 1);
+        CT_EXPECT_OK(ct_manifest_begin(m, "7"));
+        CT_EXPECT_OK(ct_manifest_flush(m));
+        ct_manifest_close(&m);
+    }
+    /* killed: its temporary stays; the next run's begin removes it */
+    touch(stale, "partial");
+    CT_EXPECT_OK(ct_manifest_open(&m, dir, "summarize", comm));
+    if (m) {
+        CT_EXPECT_OK(ct_manifest_need(m, "7", in, out, &todo));
+        CT_EXPECT(todo == 1 && ct_manifest_get_counts(m).interrupted == 1);
+        CT_EXPECT_OK(ct_manifest_begin(m, "7"));
+        CT_EXPECT(!exists(stale));
+        touch(out, "ok");
+        CT_EXPECT_OK(ct_manifest_done(m, "7"));
+        CT_EXPECT_OK(ct_manifest_flush(m));
+        /* longer than any path the system opens: refused, with the item named */
+        huge = calloc(CT_MANIFEST_PATH_MAX + 2, 1);
+        if (huge) {
+            memset(huge, 'h', CT_MANIFEST_PATH_MAX);
+            CT_EXPECT(ct_manifest_need(m, "8", huge, out, &todo) == CT_ERR_ARG);
+            CT_EXPECT(strstr(ct_error_message(), "input path of item 8") != NULL);
+            ct_error_clear();
+        }
+        ct_manifest_close(&m);
+    }
+    ct_manifest_entry *e = NULL;
+    size_t n = 0;
+    CT_EXPECT_OK(ct_manifest_read(dir, &e, &n));
+    CT_EXPECT(n == 1 && e[0].state == CT_ITEM_DONE && e[0].attempts == 2 &&
+              !strcmp(e[0].input, in) && !strcmp(e[0].output, out));
+    ct_free(&e);
+    free(dir);
+    free(out);
+    free(in);
+    free(stale);
+    free(huge);
 }
 
 static int count_lines(const char *path)
@@ -159,6 +226,8 @@ int main(int argc, char **argv)
 
     /* an unwritable directory fails cleanly */
     CT_EXPECT(ct_manifest_open(&m, "/proc/no/such/dir", "x", comm) != CT_OK && m == NULL);
+
+    test_long_folder(comm);
 
     if (ct_test_failures == 0) {
         char cmd[600];
