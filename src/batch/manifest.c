@@ -135,6 +135,16 @@ static int parse_entry(char *line, ct_manifest_entry *e)
     return 0;
 }
 
+/* The errno err of opening path: CT_OK if it does not exist (nothing recorded
+ * yet), else an error saying what could not be done. */
+static ct_status absent_ok(int err, const char *path, const char *what)
+{
+    if (err == ENOENT)
+        return CT_OK;
+    return ct_error_set(CT_ERR_IO, __func__, __LINE__, "%s: cannot %s: %s", path, what,
+                        strerror(err));
+}
+
 /* DIR/.manifest/ITEM in a new allocation (free() it) */
 static ct_status record_path(char **out, const char *dir, const char *item)
 {
@@ -151,11 +161,7 @@ static ct_status record_load(const char *dir, const char *item, ct_manifest_entr
     CT_CHECK(record_path(&path, dir, item));
     FILE *f = fopen(path, "r");
     if (!f) {
-        int err = errno;
-        ct_status rc = err == ENOENT ? CT_OK
-                                     : ct_error_set(CT_ERR_IO, __func__, __LINE__,
-                                                    "%s: cannot read manifest record: %s", path,
-                                                    strerror(err));
+        ct_status rc = absent_ok(errno, path, "read manifest record");
         free(path);
         return rc;
     }
@@ -493,11 +499,7 @@ ct_status ct_manifest_read(const char *dir, ct_manifest_entry **entries, size_t 
     CT_CHECK(ct_asprintf(&rec, "%s/" RECORD_DIR, dir));
     DIR *d = opendir(rec);
     if (!d) {
-        int err = errno;
-        ct_status rc = err == ENOENT ? CT_OK
-                                     : ct_error_set(CT_ERR_IO, __func__, __LINE__,
-                                                    "%s: cannot list manifest records: %s", rec,
-                                                    strerror(err));
+        ct_status rc = absent_ok(errno, rec, "list manifest records");
         free(rec);
         return rc;
     }
