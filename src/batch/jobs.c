@@ -216,11 +216,11 @@ static ct_status write_script(const ct_pipeline *p, ct_job_script *j)
     const ct_job_resources *r = &p->res[j->stage];
     const ct_pipeline_suite *u = j->suite >= 0 ? &p->suite[j->suite] : NULL;
     const char *stage = ct_stage_name(j->stage);
-    char jobname[3 * CT_JOBS_WORD_MAX], tmp[CT_JOBS_PATH_MAX + 64], tpl[CT_JOBS_PATH_MAX + 64];
+    char jobname[3 * CT_JOBS_WORD_MAX], tpl[CT_JOBS_PATH_MAX + 64];
     char sumdir[CT_JOBS_PATH_MAX + 128], table[CT_JOBS_PATH_MAX + 128];
     ct_status s = CT_OK;
+    ct_atomic_file a = {0};
     FILE *f = NULL;
-    tmp[0] = '\0';
     if (u) {
         snprintf(jobname, sizeof jobname, "%s-%s-%s", p->name, stage, u->name);
         if (snprintf(j->path, sizeof j->path, "%s/jobs/%s-%s.sbatch", p->out, stage,
@@ -234,10 +234,9 @@ static ct_status write_script(const ct_pipeline *p, ct_job_script *j)
             (int)sizeof j->path)
             CT_FAIL(CT_ERR_ARG, "output path too long: %s", p->out);
     }
-    CT_CHECK_GOTO(s, ct_atomic_begin(j->path, tmp, sizeof tmp));
-    f = fopen(tmp, "w");
-    if (!f)
-        CT_FAIL_GOTO(s, CT_ERR_IO, "%s: cannot write: %s", tmp, strerror(errno));
+    CT_CHECK_GOTO(s, ct_atomic_fopen(&a, j->path));
+    f = a.f;
+    fchmod(fileno(f), 0755);
 
     char when[32];
     time_t now = time(NULL);
@@ -332,32 +331,22 @@ static ct_status write_script(const ct_pipeline *p, ct_job_script *j)
     fprintf(f, "\n# ---- %s/%s.sh\n", p->templates, stage);
     snprintf(tpl, sizeof tpl, "%s/%s.sh", p->templates, stage);
     CT_CHECK_GOTO(s, append_file(f, tpl));
-    int bad = ferror(f);
-    if (fclose(f) != 0 || bad) {
-        f = NULL;
-        CT_FAIL_GOTO(s, CT_ERR_IO, "%s: cannot write (disk full?)", j->path);
-    }
-    f = NULL;
-    chmod(tmp, 0755);
-    CT_CHECK_GOTO(s, ct_atomic_commit(tmp, j->path));
+    CT_CHECK_GOTO(s, ct_atomic_fclose(&a));
     return CT_OK;
 fail:
-    if (f)
-        fclose(f);
-    if (tmp[0])
-        ct_atomic_abort(tmp);
+    ct_atomic_fdiscard(&a);
     return s;
 }
 
 static ct_status write_submit_sh(const ct_pipeline *p, const ct_job_plan *plan)
 {
-    char path[CT_JOBS_PATH_MAX + 32], tmp[CT_JOBS_PATH_MAX + 96];
+    char path[CT_JOBS_PATH_MAX + 32];
     ct_status s = CT_OK;
     snprintf(path, sizeof path, "%s/jobs/submit.sh", p->out);
-    CT_CHECK(ct_atomic_begin(path, tmp, sizeof tmp));
-    FILE *f = fopen(tmp, "w");
-    if (!f)
-        CT_FAIL(CT_ERR_IO, "%s: cannot write: %s", tmp, strerror(errno));
+    ct_atomic_file a;
+    CT_CHECK(ct_atomic_fopen(&a, path));
+    FILE *f = a.f;
+    fchmod(fileno(f), 0755);
     fprintf(f, "#!/bin/sh\n# Submit the %s pipeline by hand, chained with afterok (written "
                "by `cosmotl jobs`;\n# `cosmotl jobs CONFIG --submit` does the same).\n",
             p->name);
@@ -377,13 +366,7 @@ static ct_status write_submit_sh(const ct_pipeline *p, const ct_job_plan *plan)
         }
         fprintf(f, "\" %s)\necho \"%s: job $j%d\"\n", base, base, i);
     }
-    int bad = ferror(f);
-    if (fclose(f) != 0 || bad) {
-        ct_atomic_abort(tmp);
-        CT_FAIL(CT_ERR_IO, "%s: cannot write (disk full?)", path);
-    }
-    chmod(tmp, 0755);
-    CT_CHECK(ct_atomic_commit(tmp, path));
+    CT_CHECK(ct_atomic_fclose(&a));
     return s;
 }
 

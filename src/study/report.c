@@ -983,11 +983,9 @@ ct_status ct_study_write_report(const ct_study_ctx *c, const ct_study_results *r
                                 const char *path)
 {
     const ct_study_settings *s = c->s;
-    char tmp[CT_STUDY_PATH + 300];
-    CT_CHECK(ct_atomic_begin(path, tmp, sizeof tmp));
-    FILE *f = fopen(tmp, "w");
-    if (!f)
-        CT_FAIL(CT_ERR_IO, "%s: cannot write: %s", tmp, strerror(errno));
+    ct_atomic_file a;
+    CT_CHECK(ct_atomic_fopen(&a, path));
+    FILE *f = a.f;
     fprintf(f, "# Transfer-learning study report\n\n");
     int nrows = 0;
     if (s->smoke)
@@ -1083,13 +1081,8 @@ ct_status ct_study_write_report(const ct_study_ctx *c, const ct_study_results *r
     fprintf(f, "Plots: `tools/plot-study %s` writes error vs budget per parameter, SHAP heat "
                "maps over k and CKA matrices to `%s/plots/`.\n",
             s->out, s->out);
-    int bad = ferror(f), e = errno;
-    if (fclose(f) != 0 || bad) {
-        e = bad && e ? e : errno; /* the full disk (ENOSPC) or read-only folder (EROFS) */
-        ct_atomic_abort(tmp);
-        CT_FAIL(CT_ERR_IO, "%s: write failed: %s", path, strerror(e ? e : EIO));
-    }
-    CT_CHECK(ct_atomic_commit(tmp, path));
+    /* a full disk (ENOSPC) or read-only folder (EROFS) fails here, naming path */
+    CT_CHECK(ct_atomic_fclose(&a));
     (void)sname;
     return CT_OK;
 }

@@ -11,11 +11,9 @@
 
 ct_status ct_task_result_write(const char *path, const ct_task_result *r)
 {
-    char tmp[CT_STUDY_PATH + 300];
-    CT_CHECK(ct_atomic_begin(path, tmp, sizeof tmp));
-    FILE *f = fopen(tmp, "w");
-    if (!f)
-        CT_FAIL(CT_ERR_IO, "%s: cannot write: %s", tmp, strerror(errno));
+    ct_atomic_file a;
+    CT_CHECK(ct_atomic_fopen(&a, path));
+    FILE *f = a.f;
     /* %.17g: a result read back is bit-identical, so a resumed study gives the
      * same table as an uninterrupted one */
     fprintf(f, "# cosmotl study task result\n");
@@ -25,13 +23,8 @@ ct_status ct_task_result_write(const char *path, const ct_task_result *r)
     for (int p = 0; p < r->nparam; p++)
         fprintf(f, "param %s %.17g %.17g %.17g\n", r->param[p], r->mse[p], r->rmse[p], r->r2[p]);
     fprintf(f, "end\n");
-    int bad = ferror(f), e = errno;
-    if (fclose(f) != 0 || bad) {
-        e = bad && e ? e : errno; /* the full disk (ENOSPC) or read-only folder (EROFS) */
-        ct_atomic_abort(tmp);
-        CT_FAIL(CT_ERR_IO, "%s: write failed: %s", path, strerror(e ? e : EIO));
-    }
-    CT_CHECK(ct_atomic_commit(tmp, path));
+    /* a full disk (ENOSPC) or read-only folder (EROFS) fails here, naming path */
+    CT_CHECK(ct_atomic_fclose(&a));
     return CT_OK;
 }
 
@@ -220,11 +213,9 @@ static const char *suite_name(const ct_study_ctx *c, int target)
 
 static ct_status write_csv(const ct_study_ctx *c, const ct_study_results *r, const char *path)
 {
-    char tmp[CT_STUDY_PATH + 300];
-    CT_CHECK(ct_atomic_begin(path, tmp, sizeof tmp));
-    FILE *f = fopen(tmp, "w");
-    if (!f)
-        CT_FAIL(CT_ERR_IO, "%s: cannot write: %s", tmp, strerror(errno));
+    ct_atomic_file a;
+    CT_CHECK(ct_atomic_fopen(&a, path));
+    FILE *f = a.f;
     fprintf(f, "suite,statistic,architecture,budget,seed,parameter,mse,rmse,r2\n");
     for (int i = 0; i < r->nrows; i++) {
         const ct_study_row *w = &r->rows[i];
@@ -232,13 +223,8 @@ static ct_status write_csv(const ct_study_ctx *c, const ct_study_results *r, con
                 c->s->stats[w->stat], ct_study_arch_name(w->arch), (long long)w->budget,
                 w->seed, w->param, w->mse, w->rmse, w->r2);
     }
-    int bad = ferror(f), e = errno;
-    if (fclose(f) != 0 || bad) {
-        e = bad && e ? e : errno; /* the full disk (ENOSPC) or read-only folder (EROFS) */
-        ct_atomic_abort(tmp);
-        CT_FAIL(CT_ERR_IO, "%s: write failed: %s", path, strerror(e ? e : EIO));
-    }
-    CT_CHECK(ct_atomic_commit(tmp, path));
+    /* a full disk (ENOSPC) or read-only folder (EROFS) fails here, naming path */
+    CT_CHECK(ct_atomic_fclose(&a));
     return CT_OK;
 }
 
