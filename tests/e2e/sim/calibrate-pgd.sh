@@ -46,6 +46,7 @@ INI
 run 0 "calibrate-pgd on LH 0, 1" $py "$tool" --quijote "$lh" --config tiny.ini --sims 0,1 \
   --alphas 0,0.01,0.02 --build "$CT_BUILD_ROOT" --work w --label t --keep
 grep -q "^| 1 | 0.2139 | 0.8619 |" out.txt || { fail "per-simulation table"; cat out.txt >&2; }
+grep -q "^\[sim\] lines (joint fit): pgd_alpha = " out.txt || { fail "[sim] lines"; cat out.txt >&2; }
 
 # the simulator's own PGD at alpha = 0.01 for simulation 0, and the alpha = 0
 # snapshot the tool kept, both through summarize
@@ -64,6 +65,9 @@ r = json.load(open("w/t.json"))
 assert [s["index"] for s in r["sims"]] == [0, 1], r["sims"]
 assert r["alphas"] == [0.0, 0.01, 0.02]
 assert r["fit"] is None or "pgd_alpha" in r["fit"]
+j = r["fit_joint"]  # the [sim] lines: always a config the simulator accepts
+assert 0 < j["pgd_alpha"] <= 0.02 and abs(j["pgd_alpha_om_slope"]) <= 5, j
+assert j["pgd_alpha_s8_slope"] == 0, j  # two simulations: ln alpha0 and the Omega_m slope only
 s = r["sims"][0]
 kN = np.pi * 64 / 125.0
 bad = 0
