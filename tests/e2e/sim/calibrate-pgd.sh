@@ -11,7 +11,8 @@
 #   kpc/h; measured 1e-7; the corner bins beyond the Nyquist frequency hold a
 #   shot-noise-subtracted P near 0, where relative differences mean nothing);
 #   at alpha = 0 the two agree to 1e-12;
-# - simulations outside LH 0-99 are refused with one line and no results.
+# - simulations outside LH 0-99 are refused with one line and no results;
+# - --evaluate A0,P,Q runs on a held-out simulation and applies the law.
 #   calibrate-pgd.sh
 set -u
 : "${CT_SOURCE_ROOT:?}" "${CT_BUILD_ROOT:?}" "${COSMOTL:?}"
@@ -97,6 +98,17 @@ run 1 "held-out simulation" $py "$tool" --quijote "$lh" --config tiny.ini --sims
 grep -q "calibrate-pgd: simulation(s) 100 not among LH 0-99" err.txt || { fail "held-out message"; cat err.txt >&2; }
 [ "$(wc -l < err.txt)" = 1 ] || fail "held-out message is not one line"
 [ -e w2 ] && fail "a refused run left w2/"
+# --evaluate checks a law on any simulation (nothing is calibrated): held-out 100
+run 0 "evaluate a law on held-out 100" $py "$tool" --quijote "$lh" --config tiny.ini --sims 100 \
+  --alphas 0,0.01 --evaluate 0.01,0.5,0 --build "$CT_BUILD_ROOT" --work w3 --label e
+grep -q "^| 100 | 0.3133 | 0.9093 | 0.0120 |" out.txt || { fail "evaluate table (config alpha)"; cat out.txt >&2; }
+$py -c "
+import json, sys
+s = json.load(open('w3/e.json'))['sims'][0]
+want = 0.01 * (0.3133 / 0.3) ** 0.5
+sys.exit(0 if abs(s['law_alpha'] / want - 1) < 1e-9 and s['law_alpha'] in s['alphas'] else 1)
+" || fail "evaluate: law alpha"
+grep -q "targets (±3%, ±5%, ±8%) on the means" out.txt || fail "evaluate: verdict line"
 run 1 "one alpha" $py "$tool" --quijote "$lh" --config tiny.ini --sims 0 --alphas 0.01 \
   --build "$CT_BUILD_ROOT" --work w2
 grep -q "alphas needs at least 2 values" err.txt || { fail "alpha grid message"; cat err.txt >&2; }
