@@ -195,20 +195,21 @@ static ct_status exchange(const ct_mesh *m, int64_t n, const float *pos, int inp
     const int me = m->rank;
     const int64_t nself = dest_count[me];
     const int64_t s0 = sdispl[me], s1 = sdispl[me + 1], r0 = rdispl[me];
-    lrc = ct_calloc_huge(&npos, 3 * (size_t)nnew + 1, sizeof(float), "exchanged positions");
+    /* the scratch (kept) before the new arrays (handed out): a caller that frees
+     * those leaves free memory at the heap top, where the FFT's buffers reuse it */
+    rbuf = ct_mesh_scratch_((struct ct_mesh *)m, (size_t)(nnew - nself) * rec + 1);
+    lrc = rbuf ? CT_OK
+               : ct_error_set(CT_ERR_MEMORY, __func__, __LINE__,
+                              "out of memory for the exchange of %lld particles",
+                              (long long)(nnew - nself));
+    if (lrc == CT_OK)
+        lrc = ct_calloc_huge(&npos, 3 * (size_t)nnew + 1, sizeof(float), "exchanged positions");
     if (lrc == CT_OK && npayload > 0)
         lrc = ct_calloc(&npay, (size_t)npayload, sizeof(void *), "payload table");
     for (int k = 0; lrc == CT_OK && k < npayload; k++)
         lrc = ct_calloc_huge(&npay[k], (size_t)nnew * PS(k) + 1, 1, "exchanged payload");
     if (lrc == CT_OK)
         lrc = ct_calloc_huge(&sbuf, (size_t)(n - nself) * rec + 1, 1, "exchange send buffer");
-    if (lrc == CT_OK) {
-        rbuf = ct_mesh_scratch_((struct ct_mesh *)m, (size_t)(nnew - nself) * rec + 1);
-        if (!rbuf)
-            lrc = ct_error_set(CT_ERR_MEMORY, __func__, __LINE__,
-                               "out of memory for the exchange of %lld particles",
-                               (long long)(nnew - nself));
-    }
     CT_CHECK_GOTO(rc, ct_agree(m->comm, lrc));
     /* in plane order; runs of one plane in registers (see ct_count_keys_) */
     uint32_t prev = n > 0 ? gplane[0] : 0;

@@ -473,8 +473,20 @@ static ct_status summarize_measure(ct_summarizer *st, const char *snap_path, mea
                 CT_FAIL_GOTO(rc, CT_ERR_FORMAT, "%s: PartType%d has no mass (MassTable is 0 "
                              "and no Masses dataset)", snap_path, types[t]);
         }
-        /* total matter (mass weighted over CDM and neutrinos) */
-        CT_CHECK_GOTO(rc, ct_pk_measure(st->m, st->ms, &ps, ntypes, sets, pk_m));
+        if (ntypes == 1 && !(o->stats & CT_SUMMARIZE_MK)) {
+            /* nothing reads the particles after painting: freed before the
+             * transform, whose transpose buffer then reuses their memory
+             * instead of fresh pages (ct_pk_measure's result bit for bit) */
+            double sw = 0, sw2 = 0;
+            int64_t np = 0;
+            CT_CHECK_GOTO(rc, ct_pk_paint(st->m, st->ms, &ps, 1, sets, &sw, &sw2, &np));
+            ct_particles_free(&p[0]);
+            memset(sets, 0, sizeof sets);
+            CT_CHECK_GOTO(rc, ct_pk_measure_painted(st->m, st->ms, &ps, sw, sw2, np, pk_m));
+        } else {
+            /* total matter (mass weighted over CDM and neutrinos) */
+            CT_CHECK_GOTO(rc, ct_pk_measure(st->m, st->ms, &ps, ntypes, sets, pk_m));
+        }
     }
     free(st->hint);
     st->hint = NULL;
