@@ -79,6 +79,15 @@ ct_status ct_h5_check_dataset_size(hid_t d, const char *file, const char *name,
  * calls it; readers of other variable-length data call it themselves. */
 ct_status ct_h5_check_heaps(hid_t loc);
 
+/* Before HDF5 decodes the attributes of the object loc (H5Aexists, H5Aopen,
+ * H5Aiterate): refuse (one line naming the file and the byte) an attribute
+ * message of its object header whose stored lengths would make HDF5 1.10.8
+ * read past the header. ct_h5_attr_exists runs the check and then H5Aexists:
+ * 1 present, 0 absent, -1 corrupt (error set). Every reader of attributes from
+ * files cosmotl did not just write uses one of them. */
+ct_status ct_h5_check_attrs(hid_t loc);
+int ct_h5_attr_exists(hid_t loc, const char *name);
+
 /* Store every setting a ct_config handed out as string attributes of a group
  * "settings" under loc ("section.key" = value), plus the config path. */
 ct_status ct_h5_write_config(hid_t loc, const ct_config *cfg);

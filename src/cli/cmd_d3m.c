@@ -355,7 +355,7 @@ static ct_status growth_write(hid_t loc, const d3m_phys *p)
 
 static ct_status read_attr_doubles(hid_t f, const char *path, const char *name, double *v, int n)
 {
-    hid_t a = H5Aexists(f, name) > 0 ? H5Aopen(f, name, H5P_DEFAULT) : -1;
+    hid_t a = ct_h5_attr_exists(f, name) > 0 ? H5Aopen(f, name, H5P_DEFAULT) : -1;
     hid_t sp = a < 0 ? -1 : H5Aget_space(a);
     herr_t e = -1;
     if (sp >= 0 && H5Sget_simple_extent_npoints(sp) == n)

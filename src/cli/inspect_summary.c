@@ -119,6 +119,25 @@ ct_status inspect_summary(const char *path, MPI_Comm comm)
         return CT_OK;
     hid_t f;
     CT_CHECK(ct_h5_open_ro(path, &f));
+    /* every attribute-bearing header checked before anything is printed */
+    hsize_t ng = 0;
+    ct_status ok = ct_h5_check_attrs(f);
+    H5Gget_num_objs(f, &ng);
+    for (hsize_t o = 0; o < ng && ok == CT_OK; o++) {
+        char n[128];
+        H5Gget_objname_by_idx(f, o, n, sizeof n);
+        if (H5Gget_objtype_by_idx(f, o) != H5G_GROUP)
+            continue;
+        hid_t g = H5Gopen2(f, n, H5P_DEFAULT);
+        if (g >= 0) {
+            ok = ct_h5_check_attrs(g);
+            H5Gclose(g);
+        }
+    }
+    if (ok != CT_OK) {
+        H5Fclose(f);
+        return ct_error_push(ok, __func__, __LINE__);
+    }
     printf("%s: %s\n", path, kind == 1 ? "cosmotl per-simulation summary" : "suite table");
     H5Aiterate2(f, H5_INDEX_NAME, H5_ITER_INC, NULL, print_attr, "  ");
     if (kind == 2) {

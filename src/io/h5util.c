@@ -161,7 +161,10 @@ static ct_status attr_open_checked(hid_t loc, const char *name, H5T_class_t cls,
     char o[1100];
     const char *why = NULL;
     *a = *ft = -1;
-    if (H5Aexists(loc, name) <= 0) {
+    int ex = ct_h5_attr_exists(loc, name);
+    if (ex < 0)
+        return ct_error_push(ct_error_status(), __func__, __LINE__);
+    if (ex == 0) {
         objname(loc, o, sizeof o);
         CT_FAIL(CT_ERR_FORMAT, "%s: attribute %s missing", o, name);
     }
@@ -220,92 +223,6 @@ ct_status ct_h5_read_attr_double(hid_t loc, const char *name, double *v)
 ct_status ct_h5_read_attr_int(hid_t loc, const char *name, long long *v)
 {
     return read_attr(loc, name, H5T_NATIVE_LLONG, v);
-}
-
-/* HDF5 1.10.8 decodes a global heap collection (where variable-length strings
- * live) in a loop that advances by each object's declared size: a free-space
- * object of size 0 never advances (an endless loop inside H5Aread), and objects
- * that overrun the collection make it read past its buffer. Before any
- * variable-length data is read, every collection in the file ("GCOL", version 1)
- * is walked the same way on the raw bytes and must tile exactly. A valid file
- * holding the bytes "GCOL" 1 in its raw data with a different structure would
- * be refused too (never seen; HDF5 writes no such bytes itself). */
-static int heap_ok(int fd, uint64_t off, uint64_t fsize)
-{
-    unsigned char h[16];
-    if (pread(fd, h, 16, (off_t)off) != 16)
-        return 1;
-    uint64_t size = 0;
-    for (int i = 7; i >= 0; i--)
-        size = (size << 8) | h[8 + i];
-    if (h[4] != 1 || size < 16 || size > fsize - off)
-        return 1; /* not a collection HDF5 can load: it fails, it does not loop */
-    uint64_t p = 16;
-    while (p < size) {
-        if (p + 16 > size)
-            return 1; /* a tail too small for an object: free space */
-        if (pread(fd, h, 16, (off_t)(off + p)) != 16)
-            return 0;
-        unsigned idx = (unsigned)h[0] | (unsigned)h[1] << 8;
-        uint64_t osz = 0;
-        for (int i = 7; i >= 0; i--)
-            osz = (osz << 8) | h[8 + i];
-        if (osz > size)
-            return 0;
-        uint64_t need = idx > 0 ? 16 + ((osz + 7) & ~(uint64_t)7) : osz;
-        if (need == 0)
-            return 0;
-        p += need;
-    }
-    return p == size;
-}
-
-ct_status ct_h5_check_heaps(hid_t loc)
-{
-    /* the file's name, of any length (a cut name would open nothing and skip
-     * the check) */
-    ssize_t plen = H5Fget_name(loc, NULL, 0);
-    char *path = plen > 0 ? malloc((size_t)plen + 1) : NULL;
-    if (plen <= 0)
-        return CT_OK;
-    if (!path)
-        CT_FAIL(CT_ERR_MEMORY, "out of memory");
-    int fd = H5Fget_name(loc, path, (size_t)plen + 1) == plen ? open(path, O_RDONLY) : -1;
-    if (fd < 0) {
-        free(path);
-        return CT_OK; /* an in-memory image: nothing on disk to check */
-    }
-    struct stat st;
-    ct_status rc = CT_OK;
-    enum { CHUNK = 1 << 20 };
-    unsigned char *buf = fstat(fd, &st) == 0 ? malloc(CHUNK + 3) : NULL;
-    uint64_t fsize = buf ? (uint64_t)st.st_size : 0, base = 0;
-    size_t keep = 0;
-    while (buf && base < fsize && rc == CT_OK) {
-        ssize_t got = pread(fd, buf + keep, CHUNK, (off_t)base);
-        if (got <= 0)
-            break;
-        size_t n = keep + (size_t)got;
-        for (size_t i = 0; i + 4 <= n; i++) {
-            if (buf[i] != 'G' || memcmp(buf + i, "GCOL", 4))
-                continue;
-            uint64_t off = base - keep + i;
-            if (!heap_ok(fd, off, fsize)) {
-                rc = ct_error_set(CT_ERR_FORMAT, __func__, __LINE__,
-                                  "%s: corrupt global heap (variable-length data) at byte %llu: "
-                                  "HDF5 would loop or read out of bounds on it", path,
-                                  (unsigned long long)off);
-                break;
-            }
-        }
-        base += (uint64_t)got;
-        keep = n < 3 ? n : 3;
-        memmove(buf, buf + n - keep, keep);
-    }
-    free(buf);
-    close(fd);
-    free(path);
-    return rc;
 }
 
 /* Longest string attribute read (an object header, where attributes live,

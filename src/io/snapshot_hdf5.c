@@ -41,7 +41,10 @@ static ct_status read_attr(hid_t g, const char *path, const char *name, H5T_clas
     hid_t a = -1, t = -1, sp = -1;
     if (found)
         *found = 0;
-    if (H5Aexists(g, name) <= 0) {
+    int ex = ct_h5_attr_exists(g, name);
+    if (ex < 0)
+        return ct_error_push(ct_error_status(), __func__, __LINE__);
+    if (ex == 0) {
         if (optional)
             return CT_OK;
         CT_FAIL(CT_ERR_FORMAT, "%s: Header attribute %s is missing", path, name);

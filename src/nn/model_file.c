@@ -41,6 +41,7 @@ static ct_status write_names(hid_t loc, const char *name, const char (*names)[CT
 
 static ct_status read_names(hid_t loc, const char *name, char (*names)[CT_NN_NAME_MAX], int n)
 {
+    CT_CHECK(ct_h5_check_attrs(loc));
     hid_t a = H5Aopen(loc, name, H5P_DEFAULT);
     if (a < 0)
         CT_FAIL(CT_ERR_FORMAT, "missing attribute %s", name);
@@ -330,6 +331,7 @@ static ct_status read_model(hid_t f, const char *path, ct_mlp **out, ct_train_st
     }
     {
         /* the config text may be long: read its size first */
+        CT_CHECK_GOTO(rc, ct_h5_check_attrs(f));
         hid_t a = H5Aopen(f, "config", H5P_DEFAULT);
         if (a >= 0) {
             hid_t t = H5Aget_type(a);
@@ -375,7 +377,7 @@ static ct_status read_model(hid_t f, const char *path, ct_mlp **out, ct_train_st
         if (!ok)
             CT_FAIL_GOTO(rc, CT_ERR_FORMAT, "%s: incomplete /train_state", path);
         /* checkpoints written before the float32 path have no precision: float64 */
-        if (H5Aexists(g, "precision") > 0) {
+        if (ct_h5_attr_exists(g, "precision") > 0) {
             char pbuf[32];
             if (ct_h5_read_attr_string(g, "precision", pbuf, sizeof pbuf) != CT_OK ||
                 ct_nn_precision_parse(pbuf, &st->precision) != CT_OK)

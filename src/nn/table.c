@@ -34,6 +34,7 @@ static ct_status read_names(hid_t loc, const char *attr, const char *path, int n
     hid_t a = -1, t = -1, sp = -1, mt = -1;
     char **vl = NULL;
     char *fx = NULL;
+    CT_CHECK_GOTO(rc, ct_h5_check_attrs(loc));
     a = H5Aopen(loc, attr, H5P_DEFAULT);
     if (a < 0)
         CT_FAIL_GOTO(rc, CT_ERR_FORMAT, "%s: /params has no '%s' attribute", path, attr);

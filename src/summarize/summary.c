@@ -323,7 +323,7 @@ int ct_summary_kind(const char *path)
     }
     int kind = 0;
     char buf[64] = "";
-    if (H5Aexists(f, "kind") > 0 && ct_h5_read_attr_string(f, "kind", buf, sizeof buf) == CT_OK) {
+    if (ct_h5_attr_exists(f, "kind") > 0 && ct_h5_read_attr_string(f, "kind", buf, sizeof buf) == CT_OK) {
         if (!strcmp(buf, CT_SUMMARY_KIND))
             kind = 1;
         else if (!strcmp(buf, CT_SUITE_KIND))

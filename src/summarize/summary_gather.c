@@ -117,7 +117,9 @@ static ct_status gather_one(hid_t f, gather_group *G, long i, const char *path)
     /* settings that define the statistic must agree with the first simulation */
     static const char *must[] = {"grid", "box", "mas", "interlace", "rsd", "bin_width", "species"};
     for (size_t a = 0; a < sizeof must / sizeof must[0]; a++) {
-        int e1 = H5Aexists(G->attrs_src, must[a]) > 0, e2 = H5Aexists(g, must[a]) > 0;
+        int e1 = ct_h5_attr_exists(G->attrs_src, must[a]), e2 = ct_h5_attr_exists(g, must[a]);
+        if (e1 < 0 || e2 < 0)
+            CT_CHECK_GOTO(rc, ct_error_status());
         if (e1 != e2)
             CT_FAIL_GOTO(rc, CT_ERR_FORMAT, "%s: /%s attribute %s differs from the first summary",
                          path, G->name, must[a]);
@@ -279,7 +281,7 @@ static ct_status gather_local(const char *dir, const char *out, const ct_gather_
             hid_t h;
             CT_CHECK_GOTO(rc, ct_asprintf(&f, "%s/%ld.h5", dir, present[0]));
             if (ct_h5_open_ro(f, &h) == CT_OK) {
-                if (H5Aexists(h, "suite_dir") > 0 &&
+                if (ct_h5_attr_exists(h, "suite_dir") > 0 &&
                     ct_h5_read_attr_string(h, "suite_dir", sd, sizeof sd) != CT_OK)
                     sd[0] = 0;
                 H5Fclose(h);
@@ -324,8 +326,11 @@ static ct_status gather_local(const char *dir, const char *out, const ct_gather_
             hid_t g = H5Gopen2(first, gname, H5P_DEFAULT);
             if (g < 0)
                 continue;
-            if (H5Aexists(g, "gather_table") <= 0) {
+            int ex = ct_h5_attr_exists(g, "gather_table");
+            if (ex <= 0) {
                 H5Gclose(g);
+                if (ex < 0)
+                    CT_CHECK_GOTO(rc, ct_error_status());
                 continue;
             }
             if (ng == (int)(sizeof G / sizeof G[0])) {
@@ -340,15 +345,15 @@ static ct_status gather_local(const char *dir, const char *out, const ct_gather_
             char buf[2048];
             CT_CHECK_GOTO(rc, ct_h5_read_attr_string(g, "gather_table", q->table, sizeof q->table));
             buf[0] = 0;
-            if (H5Aexists(g, "gather_common") > 0)
+            if (ct_h5_attr_exists(g, "gather_common") > 0)
                 CT_CHECK_GOTO(rc, ct_h5_read_attr_string(g, "gather_common", buf, sizeof buf));
             q->ncommon = split_list(buf, q->common);
             buf[0] = 0;
-            if (H5Aexists(g, "gather_rows") > 0)
+            if (ct_h5_attr_exists(g, "gather_rows") > 0)
                 CT_CHECK_GOTO(rc, ct_h5_read_attr_string(g, "gather_rows", buf, sizeof buf));
             q->nrows = split_list(buf, q->rows);
             buf[0] = 0;
-            if (H5Aexists(g, "gather_per_sim") > 0)
+            if (ct_h5_attr_exists(g, "gather_per_sim") > 0)
                 CT_CHECK_GOTO(rc, ct_h5_read_attr_string(g, "gather_per_sim", buf, sizeof buf));
             q->nper = split_list(buf, q->per);
             int rank;

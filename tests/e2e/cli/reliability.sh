@@ -8,6 +8,11 @@
 #              file:line:key, exit 1, nothing written
 #   badsnap    the snapshot reader's bad inputs through summarize: each recorded
 #              with its error in the manifest while the good one is done (exit 3)
+#   badsummary a corrupt summary (the summary fuzz harness's crash input: an
+#              attribute message whose lengths made HDF5 read past the object
+#              header) through gather: first in the folder, exit 1 with one line
+#              naming it and no table; later in the folder, its row is marked
+#              failed with that reason and the rest is gathered (exit 0)
 #   timeouts   every registered test has a timeout, every MPI test a hard one
 #   fulldisk-train  train's checkpoint and model on a full disk: clear error, no
 #              model, no temporaries; a rerun elsewhere equals a clean run (cmp)
@@ -300,6 +305,35 @@ badsnap)
     "$COSMOTL" inspect table.h5 >i.txt 2>&1 || fail "inspect table"
     grep -q "1 present, 4 failed" i.txt || fail "table: $(grep -i present i.txt)"
   fi
+  ;;
+badsummary)
+  need simulate; need summarize; need gather
+  simulate_some suite 0:2
+  "$COSMOTL" -q summarize suite/0/snapdir_004 suite/1/snapdir_004 --stats pk,mk --grid 32 \
+    --out sum >s.log 2>&1 || fail "summarize failed"
+  bad=$CT_SOURCE_ROOT/tests/fuzz/corpus/summary/regress-attr-header-overread.h5
+  printf '# a b\n1 2\n1 2\n1 2\n' >params.txt
+  # first in the folder: it defines the table's groups, so the gather stops
+  mkdir -p first && cp "$bad" first/0.h5 && cp sum/1.h5 first/1.h5
+  timeout 120 "$COSMOTL" gather first --out first.h5 --params params.txt >out.txt 2>err.txt
+  rc=$?
+  [ $rc = 1 ] || fail "gather with a corrupt first summary: exit $rc (139 = crash)"
+  [ "$(grep -c 'error' err.txt)" = 1 ] || fail "not one error line: $(cat err.txt)"
+  grep -q 'first/0.h5: corrupt object header at byte [0-9]*: ' err.txt ||
+    fail "the error does not name the file and the header: $(cat err.txt)"
+  [ -e first.h5 ] && fail "a table was written"
+  no_temporaries .
+  echo "first: $(cut -c1-150 err.txt)"
+  # later in the folder: its row is failed with the reason, the others gathered
+  cp "$bad" sum/2.h5
+  timeout 120 "$COSMOTL" gather sum --out table.h5 --params params.txt >out.txt 2>err.txt
+  rc=$?
+  [ $rc = 0 ] || fail "gather with a corrupt later summary: exit $rc: $(cat err.txt)"
+  grep -q 'simulation 2 failed: sum/2.h5: corrupt object header' err.txt ||
+    fail "no warning naming 2.h5: $(cat err.txt)"
+  "$COSMOTL" inspect table.h5 >i.txt 2>&1 || fail "inspect table"
+  grep -q "2 present, 1 failed" i.txt || fail "table: $(grep -i present i.txt)"
+  echo "later: $(grep -o 'simulation 2 failed.*' err.txt | cut -c1-150)"
   ;;
 timeouts)
   build=${CT_BUILD_ROOT:?}

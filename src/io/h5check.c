@@ -1,0 +1,417 @@
+/* Checks on the raw bytes of an HDF5 file, made before HDF5 1.10.8 decodes
+ * structures it does not bound-check itself: global heap collections (where
+ * variable-length data live) and the attribute messages of object headers.
+ * Each check reads the file with plain pread, never through HDF5's decoders. */
+#include "cosmotl/h5.h"
+
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* HDF5 1.10.8 decodes a global heap collection (where variable-length strings
+ * live) in a loop that advances by each object's declared size: a free-space
+ * object of size 0 never advances (an endless loop inside H5Aread), and objects
+ * that overrun the collection make it read past its buffer. Before any
+ * variable-length data is read, every collection in the file ("GCOL", version 1)
+ * is walked the same way on the raw bytes and must tile exactly. A valid file
+ * holding the bytes "GCOL" 1 in its raw data with a different structure would
+ * be refused too (never seen; HDF5 writes no such bytes itself). */
+static int heap_ok(int fd, uint64_t off, uint64_t fsize)
+{
+    unsigned char h[16];
+    if (pread(fd, h, 16, (off_t)off) != 16)
+        return 1;
+    uint64_t size = 0;
+    for (int i = 7; i >= 0; i--)
+        size = (size << 8) | h[8 + i];
+    if (h[4] != 1 || size < 16 || size > fsize - off)
+        return 1; /* not a collection HDF5 can load: it fails, it does not loop */
+    uint64_t p = 16;
+    while (p < size) {
+        if (p + 16 > size)
+            return 1; /* a tail too small for an object: free space */
+        if (pread(fd, h, 16, (off_t)(off + p)) != 16)
+            return 0;
+        unsigned idx = (unsigned)h[0] | (unsigned)h[1] << 8;
+        uint64_t osz = 0;
+        for (int i = 7; i >= 0; i--)
+            osz = (osz << 8) | h[8 + i];
+        if (osz > size)
+            return 0;
+        uint64_t need = idx > 0 ? 16 + ((osz + 7) & ~(uint64_t)7) : osz;
+        if (need == 0)
+            return 0;
+        p += need;
+    }
+    return p == size;
+}
+
+ct_status ct_h5_check_heaps(hid_t loc)
+{
+    /* the file's name, of any length (a cut name would open nothing and skip
+     * the check) */
+    ssize_t plen = H5Fget_name(loc, NULL, 0);
+    char *path = plen > 0 ? malloc((size_t)plen + 1) : NULL;
+    if (plen <= 0)
+        return CT_OK;
+    if (!path)
+        CT_FAIL(CT_ERR_MEMORY, "out of memory");
+    int fd = H5Fget_name(loc, path, (size_t)plen + 1) == plen ? open(path, O_RDONLY) : -1;
+    if (fd < 0) {
+        free(path);
+        return CT_OK; /* an in-memory image: nothing on disk to check */
+    }
+    struct stat st;
+    ct_status rc = CT_OK;
+    enum { CHUNK = 1 << 20 };
+    unsigned char *buf = fstat(fd, &st) == 0 ? malloc(CHUNK + 3) : NULL;
+    uint64_t fsize = buf ? (uint64_t)st.st_size : 0, base = 0;
+    size_t keep = 0;
+    while (buf && base < fsize && rc == CT_OK) {
+        ssize_t got = pread(fd, buf + keep, CHUNK, (off_t)base);
+        if (got <= 0)
+            break;
+        size_t n = keep + (size_t)got;
+        for (size_t i = 0; i + 4 <= n; i++) {
+            if (buf[i] != 'G' || memcmp(buf + i, "GCOL", 4))
+                continue;
+            uint64_t off = base - keep + i;
+            if (!heap_ok(fd, off, fsize)) {
+                rc = ct_error_set(CT_ERR_FORMAT, __func__, __LINE__,
+                                  "%s: corrupt global heap (variable-length data) at byte %llu: "
+                                  "HDF5 would loop or read out of bounds on it", path,
+                                  (unsigned long long)off);
+                break;
+            }
+        }
+        base += (uint64_t)got;
+        keep = n < 3 ? n : 3;
+        memmove(buf, buf + n - keep, keep);
+    }
+    free(buf);
+    close(fd);
+    free(path);
+    return rc;
+}
+
+/* ---- attribute messages ----
+ * HDF5 1.10.8 decodes an attribute message (H5O_attr_decode) trusting the
+ * name, datatype and dataspace lengths it holds and the data size they imply:
+ * a corrupt length makes H5Aexists, H5Aopen or H5Aiterate copy from far past
+ * the object header (a SEGV, found by the summary fuzz harness). Before
+ * cosmotl asks HDF5 about an attribute, every attribute message of the object
+ * header (all chunks, following continuation messages) is checked on the raw
+ * bytes the same way HDF5 will read it: each part fits in the message, the name
+ * ends where its length says, the data (elements of the dataspace times the
+ * datatype's size) fit in what is left. These are exactly the assumptions
+ * HDF5's decoder makes, so a file HDF5 reads correctly always passes. Not
+ * checked (left to HDF5): attributes in dense storage (a fractal heap; object
+ * headers of version 2 with more than 8 attributes, never written by cosmotl)
+ * and attributes or their parts kept as shared messages in files that have a
+ * shared-message table. */
+
+typedef struct {
+    int fd;
+    uint64_t fsize, base; /* file size; where address 0 is (after a user block) */
+    unsigned sa, ss;      /* sizes of file addresses and lengths */
+    int sohm;             /* the file has shared-message indexes */
+    char *path;           /* the file's name, of any length */
+} raw_file;
+
+enum { MSG_DTYPE = 0x03, MSG_ATTR = 0x0C, MSG_CONT = 0x10, MAX_CHUNKS = 4096 };
+
+static uint64_t le(const unsigned char *p, unsigned n)
+{
+    uint64_t v = 0;
+    while (n--)
+        v = (v << 8) | p[n];
+    return v;
+}
+
+/* 1: opened; 0: nothing on disk to check (an in-memory image); -1: out of
+ * memory. raw_close releases it. */
+static int raw_open(hid_t loc, raw_file *rf)
+{
+    memset(rf, 0, sizeof *rf);
+    rf->fd = -1;
+    ssize_t plen = H5Fget_name(loc, NULL, 0);
+    if (plen <= 0)
+        return 0;
+    if (!(rf->path = malloc((size_t)plen + 1)))
+        return -1;
+    struct stat st;
+    if (H5Fget_name(loc, rf->path, (size_t)plen + 1) == plen)
+        rf->fd = open(rf->path, O_RDONLY);
+    if (rf->fd < 0 || fstat(rf->fd, &st) != 0)
+        return 0;
+    rf->fsize = (uint64_t)st.st_size;
+    size_t sa = 8, ss = 8;
+    hsize_t ub = 0;
+    unsigned nidx = 0;
+    hid_t fid = H5Iget_file_id(loc);
+    hid_t fcpl = fid >= 0 ? H5Fget_create_plist(fid) : -1;
+    if (fcpl >= 0) {
+        H5Pget_sizes(fcpl, &sa, &ss);
+        H5Pget_userblock(fcpl, &ub);
+        H5Pget_shared_mesg_nindexes(fcpl, &nidx);
+        H5Pclose(fcpl);
+    }
+    if (fid >= 0)
+        H5Fclose(fid);
+    rf->sa = (unsigned)sa;
+    rf->ss = (unsigned)ss;
+    rf->base = ub;
+    rf->sohm = nidx > 0;
+    return 1;
+}
+
+static void raw_close(raw_file *rf)
+{
+    if (rf->fd >= 0)
+        close(rf->fd);
+    free(rf->path);
+    rf->fd = -1;
+    rf->path = NULL;
+}
+
+/* len bytes at file address addr, or NULL when they are not in the file */
+static unsigned char *raw_read(const raw_file *rf, uint64_t addr, uint64_t len)
+{
+    if (len == 0 || addr > rf->fsize || rf->base > rf->fsize - addr ||
+        len > rf->fsize - addr - rf->base)
+        return NULL;
+    unsigned char *b = malloc((size_t)len);
+    if (b && pread(rf->fd, b, (size_t)len, (off_t)(rf->base + addr)) != (ssize_t)len) {
+        free(b);
+        b = NULL;
+    }
+    return b;
+}
+
+/* called for each message of an object header; returns NULL or why it is corrupt */
+typedef const char *(*msg_fn)(const raw_file *rf, unsigned type, unsigned flags,
+                              const unsigned char *body, size_t n, void *ctx);
+
+/* Walk every message of the object header at address addr (versions 1 and 2,
+ * all chunks). Returns NULL when every message passed fn, else why not; *at gets
+ * the file offset of the message at fault. */
+static const char *walk_header(const raw_file *rf, uint64_t addr, msg_fn fn, void *ctx,
+                               uint64_t *at)
+{
+    uint64_t ca[MAX_CHUNKS], cl[MAX_CHUNKS]; /* chunk addresses and lengths */
+    int nchunk = 0, v2 = 0, crt = 0;
+    const char *why = NULL;
+    unsigned char *p = raw_read(rf, addr, 16);
+    *at = addr;
+    if (!p)
+        return "an object header outside the file";
+    if (p[0] == 1) { /* version 1: 16-byte prefix, then chunk 0 */
+        ca[0] = addr + 16;
+        cl[0] = le(p + 8, 4);
+    } else if (!memcmp(p, "OHDR", 4) && p[4] == 2) {
+        unsigned fl = p[5], off = 6 + (fl & 0x20 ? 16 : 0) + (fl & 0x10 ? 4 : 0);
+        unsigned w = 1u << (fl & 3);
+        free(p);
+        p = raw_read(rf, addr, off + w);
+        if (!p)
+            return "an object header outside the file";
+        v2 = 1;
+        crt = (fl & 0x04) != 0;
+        ca[0] = addr + off + w;
+        cl[0] = le(p + off, w);
+    } else {
+        free(p);
+        return NULL; /* HDF5 opened it, so it is a header this check does not know */
+    }
+    free(p);
+    nchunk = 1;
+    for (int c = 0; c < nchunk && !why; c++) {
+        uint64_t a = ca[c], n = cl[c];
+        unsigned char *b = raw_read(rf, a, n);
+        size_t s = 0, e = (size_t)n;
+        *at = a;
+        if (!b)
+            return "an object header chunk outside the file";
+        if (v2 && c > 0) { /* continuation chunk: "OCHK", messages, checksum */
+            if (n < 8 || memcmp(b, "OCHK", 4)) {
+                free(b);
+                return "a continuation chunk without its signature";
+            }
+            s = 4;
+            e = (size_t)n - 4;
+        }
+        size_t mh = v2 ? 4u + (crt ? 2u : 0u) : 8u;
+        while (!why && s + mh <= e) {
+            unsigned type = v2 ? b[s] : (unsigned)le(b + s, 2);
+            size_t sz = (size_t)le(b + s + (v2 ? 1 : 2), 2);
+            unsigned fl = b[s + (v2 ? 3 : 4)];
+            *at = a + s;
+            if (sz > e - s - mh) {
+                why = "a message longer than its chunk";
+                break;
+            }
+            const unsigned char *body = b + s + mh;
+            if (type == MSG_CONT) {
+                if (sz < rf->sa + rf->ss)
+                    why = "a short continuation message";
+                else if (nchunk == MAX_CHUNKS)
+                    why = "too many continuation chunks";
+                else {
+                    ca[nchunk] = le(body, rf->sa);
+                    cl[nchunk++] = le(body + rf->sa, rf->ss);
+                }
+            } else {
+                why = fn(rf, type, fl, body, sz, ctx);
+            }
+            s += mh + sz;
+        }
+        free(b);
+    }
+    return why;
+}
+
+static const char *find_dtype_size(const raw_file *rf, unsigned type, unsigned flags,
+                                   const unsigned char *body, size_t n, void *ctx)
+{
+    (void)rf;
+    uint64_t *size = ctx;
+    if (type == MSG_DTYPE && !(flags & 0x02) && n >= 8 && *size == 0)
+        *size = le(body + 4, 4);
+    return NULL;
+}
+
+/* Element size of a datatype stored as a shared message (attribute flag bit 0):
+ * a committed datatype's object header is read; 0 with *why NULL: kept in the
+ * shared-message heap, not checked. */
+static uint64_t shared_dtype_size(const raw_file *rf, const unsigned char *m, size_t n,
+                                  const char **why)
+{
+    *why = NULL;
+    if (n < 2 || m[0] < 1 || m[0] > 3) {
+        *why = "a shared datatype reference of unknown version";
+        return 0;
+    }
+    if (m[0] >= 2 && m[1] == 1) { /* in the shared-message heap */
+        if (!rf->sohm)
+            *why = "a datatype in a shared-message heap the file does not have";
+        return 0;
+    }
+    size_t off = m[0] == 1 ? 8 + rf->ss : 2;
+    if (off + rf->sa > n) {
+        *why = "a short shared datatype reference";
+        return 0;
+    }
+    uint64_t size = 0, at;
+    const char *w = walk_header(rf, le(m + off, rf->sa), find_dtype_size, &size, &at);
+    if (w || size == 0)
+        *why = "a shared datatype reference to no datatype";
+    return size;
+}
+
+static const char *check_attr_msg(const raw_file *rf, unsigned type, unsigned mflags,
+                                  const unsigned char *p, size_t n, void *ctx)
+{
+    (void)ctx;
+    if (type != MSG_ATTR)
+        return NULL;
+    if (mflags & 0x02) /* the whole attribute is a shared message */
+        return rf->sohm ? NULL : "an attribute marked shared in a file without shared messages";
+    if (n < 8 || p[0] < 1 || p[0] > 3)
+        return "an attribute message of unknown version or too short";
+    unsigned ver = p[0], fl = ver >= 2 ? p[1] : 0;
+    size_t name_len = (size_t)le(p + 2, 2), dt_len = (size_t)le(p + 4, 2),
+           ds_len = (size_t)le(p + 6, 2);
+    size_t off = ver == 3 ? 9 : 8;
+#define PART(x) (ver == 1 ? (((x) + 7) & ~(size_t)7) : (x))
+    if (off > n || name_len == 0 || PART(name_len) > n - off)
+        return "an attribute name longer than its message";
+    if (memchr(p + off, 0, name_len) != p + off + name_len - 1)
+        return "an attribute name that does not end where its length says";
+    off += PART(name_len);
+    if (PART(dt_len) > n - off)
+        return "an attribute datatype longer than its message";
+    const unsigned char *dt = p + off;
+    off += PART(dt_len);
+    if (PART(ds_len) > n - off)
+        return "an attribute dataspace longer than its message";
+    const unsigned char *ds = p + off;
+    off += PART(ds_len);
+#undef PART
+    /* element size */
+    uint64_t elsize;
+    if (fl & 0x01) {
+        const char *why;
+        elsize = shared_dtype_size(rf, dt, dt_len, &why);
+        if (why)
+            return why;
+        if (elsize == 0)
+            return NULL; /* in the shared-message heap: not checked */
+    } else {
+        if (dt_len < 8)
+            return "an attribute datatype too short to hold its size";
+        elsize = le(dt + 4, 4);
+    }
+    /* number of elements */
+    if (fl & 0x02) /* a shared dataspace lives in the shared-message heap */
+        return rf->sohm ? NULL : "an attribute dataspace in a shared-message heap the file "
+                                 "does not have";
+    if (ds_len < 4 || (ds[0] == 1 && ds_len < 8) || ds[0] < 1 || ds[0] > 2 || ds[1] > 32)
+        return "an attribute dataspace of unknown version, rank or too short";
+    unsigned rank = ds[1], kind = ds[0] == 1 ? (rank ? 1 : 0) : ds[3];
+    size_t doff = ds[0] == 1 ? 8 : 4;
+    if (kind > 2 || (uint64_t)rank * rf->ss * (ds[2] & 1 ? 2 : 1) > ds_len - doff)
+        return "an attribute dataspace whose extents overrun it";
+    uint64_t npoints = kind == 0 ? 1 : kind == 2 ? 0 : 1;
+    for (unsigned i = 0; kind == 1 && i < rank; i++) {
+        uint64_t d = le(ds + doff + (size_t)i * rf->ss, rf->ss);
+        if (d && npoints > UINT64_MAX / d)
+            return "an attribute dataspace with an impossible number of elements";
+        npoints *= d;
+    }
+    if (elsize && npoints > (n - off) / elsize)
+        return "attribute data longer than its message";
+    return NULL;
+}
+
+ct_status ct_h5_check_attrs(hid_t loc)
+{
+    H5O_info_t info;
+    raw_file rf;
+    if (H5Oget_info2(loc, &info, H5O_INFO_BASIC) < 0) {
+        ssize_t n = H5Fget_name(loc, NULL, 0);
+        char *file = n > 0 ? malloc((size_t)n + 1) : NULL;
+        if (file && H5Fget_name(loc, file, (size_t)n + 1) != n)
+            file[0] = 0;
+        ct_status rc = ct_error_set(CT_ERR_FORMAT, __func__, __LINE__,
+                                    "%s: cannot read an object header (corrupt file)",
+                                    file && file[0] ? file : "?");
+        free(file);
+        return rc;
+    }
+    int o = raw_open(loc, &rf);
+    if (o <= 0) {
+        raw_close(&rf);
+        if (o < 0)
+            CT_FAIL(CT_ERR_MEMORY, "out of memory");
+        return CT_OK;
+    }
+    uint64_t at = 0;
+    const char *why = walk_header(&rf, info.addr, check_attr_msg, NULL, &at);
+    ct_status rc = CT_OK;
+    if (why)
+        rc = ct_error_set(CT_ERR_FORMAT, __func__, __LINE__,
+                          "%s: corrupt object header at byte %llu: %s", rf.path,
+                          (unsigned long long)(rf.base + at), why);
+    raw_close(&rf);
+    return rc;
+}
+
+int ct_h5_attr_exists(hid_t loc, const char *name)
+{
+    if (ct_h5_check_attrs(loc) != CT_OK)
+        return -1;
+    return H5Aexists(loc, name) > 0;
+}
