@@ -27,6 +27,13 @@
 #              read-only (remount) in the middle of the run: a clear error, no
 #              partial file; remounted writable, a rerun (--resume) completes
 #              identically
+#   readonly-gather|readonly-train  the same for gather (the folder of the table
+#              turns read-only while the summaries are read; the table is written
+#              at the end) and train (after its first checkpoint): exit 1, one
+#              line naming the file and "Read-only file system", no model or table,
+#              the last whole checkpoint kept; remounted writable, the rerun
+#              (train resumes from the checkpoint) writes the same bytes as an
+#              uninterrupted run
 #   membudget  a PM memory budget ([sim] memory_gb) below the simulation's
 #              estimated peak: refused with the need stated, nothing written
 #   bytes      simulate, summarize, gather and train run twice (more than one
@@ -490,6 +497,69 @@ sigterm-study|fulldisk-study|readonly-study)
     no_temporaries full
     ;;
   esac
+  ;;
+readonly-gather|readonly-train)
+  need simulate; need summarize; need gather; need train
+  simulate_some s8 0:8
+  "$COSMOTL" -q summarize s8/*/snapdir_004 --grid 32 --stats pk,mk --out s8sum >s.log 2>&1 ||
+    fail "summarize 8"
+  printf '# a b\n' >params.txt
+  for i in $(seq 0 7); do printf '0.%d 0.%d\n' $((i + 1)) $((9 - i)) >>params.txt; done
+  if [ $case_ = readonly-gather ]; then
+    # 64 summaries (copies of the 8): the reading takes long enough to remount
+    # between the start and the table's write
+    mkdir -p many
+    for i in $(seq 0 63); do cp s8sum/$((i % 8)).h5 many/$i.h5; done
+    for i in $(seq 8 63); do printf '0.%d 0.%d\n' $((i % 8 + 1)) $((9 - i % 8)) >>params.txt; done
+    cmd=(gather "$work/many" --params "$work/params.txt" --out table.h5)
+    outs=(table.h5)
+    named='table.h5'
+    watch=""
+  else
+    "$COSMOTL" -q gather s8sum --params params.txt --out t.h5 >g.log 2>&1 ||
+      fail "gather 8: $(tail -1 g.log)"
+    printf '[data]\nsuite = %s/t.h5\nstats = pk\nsplit = 0.5,0.25\n[model]\nhidden = 64,64\n[train]\nepochs = 300\nbatch = 2\ncheckpoint = ck.h5\nlog_every = 0\n[output]\nmodel = model.h5\n' "$work" >t.ini
+    cmd=(train t.ini) # run in the folder of its outputs, as the config names them
+    outs=(model.h5 ck.h5)
+    named='(ck|model).h5' # the write that fails: the next checkpoint, or the model
+    watch=ck.h5
+  fi
+  mkdir -p ref && cp t.ini ref/ 2>/dev/null
+  (cd ref && "$COSMOTL" -q "${cmd[@]}" >../ref.log 2>&1) ||
+    fail "reference run: $(tail -n 2 ref.log)"
+  # under load the run can end before the remount succeeds (the kernel refuses it
+  # while a file is open for writing): that attempt proves nothing, repeated
+  for attempt in 1 2 3; do
+    ro_disk
+    cp t.ini full/ 2>/dev/null
+    (cd full && exec "$COSMOTL" "${cmd[@]}") >out.txt 2>err.txt &
+    pid=$!
+    if [ -n "$watch" ]; then
+      for _ in $(seq 1 1200); do [ -e "full/$watch" ] && break; kill -0 $pid 2>/dev/null || break; sleep 0.05; done
+    fi
+    make_ro $pid || true
+    wait $pid; rc=$?
+    [ $rc = 0 ] && [ $attempt -lt 3 ] || break
+    echo "attempt $attempt: $case_ ended before the remount took effect; again"
+    umount full && mounted="" && rm -rf full
+  done
+  echo "$case_: output made read-only mid-run: exit $rc; $(grep -m1 -i 'read-only' err.txt | cut -c1-160)"
+  [ $rc = 1 ] || fail "exit $rc on a read-only folder (expected 1)"
+  [ "$(grep -c 'error' err.txt)" = 1 ] || fail "not one error line: $(cat err.txt)"
+  grep -qE "$named: .*Read-only file system" err.txt ||
+    fail "the error does not name $named and say Read-only file system: $(head -c 400 err.txt)"
+  no_partial full "${outs[0]}" ro
+  if [ $case_ = readonly-train ]; then
+    # the checkpoint under its final name is a whole one (it reads)
+    [ -e full/ck.h5 ] || fail "no checkpoint before the remount"
+    "$COSMOTL" inspect full/ck.h5 >/dev/null 2>&1 || fail "the kept checkpoint does not read"
+  fi
+  mount -o remount,rw full || fail "remount rw"
+  (cd full && "$COSMOTL" -q "${cmd[@]}") >again.txt 2>&1 || fail "rerun on a writable folder: $(tail -n 2 again.txt)"
+  no_temporaries full
+  for f in "${outs[@]}"; do
+    cmp -s "ref/$f" "full/$f" || fail "$f after the rerun differs from an uninterrupted run"
+  done
   ;;
 membudget)
   need simulate
