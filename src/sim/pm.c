@@ -190,32 +190,44 @@ static int cmp_double_desc(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* Estimated peak memory of one simulation per rank, from its allocations: the
- * larger of the initial conditions (2LPT: six meshes of np^3 points, double
- * displacements and velocities) and the PM stage (two meshes of (B np)^3, three
- * with f(R) screening; the particles with 25% room for the exchange; PGD's
- * copies; the neutrino particles and their two lattice meshes; a copy of the
- * particles while they are sorted and written), plus 0.15 GiB for the program
- * and its libraries. A mesh of n points per side holds ceil(n / P) + 4 planes
- * of n x 2 (n/2 + 1) reals per rank. tools/bench/sim_memory.sh compares it
- * with the measured peak. */
+/* Estimated peak memory of one simulation per rank, an upper bound built from
+ * its allocations (bytes per local particle; f = 1.25 allows for the particles
+ * not being spread evenly over the ranks):
+ * - initial conditions (2LPT): six meshes of np^3 points, double displacements
+ *   and velocities (48), the particles (32: float position and momentum,
+ *   64-bit id);
+ * - PM stage, all at once: three meshes of (B np)^3 (density, two work meshes;
+ *   four with f(R) screening), the particles (32 f), the accelerations (24 x
+ *   1.25 f: their array keeps 25% room), the density mesh's scratch (32 f: the
+ *   exchange's received records, or 8 per particle when painting), and the
+ *   larger of two passing peaks: an exchange on several ranks (new arrays 32 f,
+ *   planes 4 f, send buffer 32 f) or an output (the copy sorted by ID: copy,
+ *   send and receive buffers, sorted arrays, 4 x 32 f; PGD's moved positions
+ *   and displacements 36 f; neutrinos: their particles and two lattice meshes);
+ * plus 0.15 GiB for the program and its libraries. A mesh of n points per side
+ * holds ceil(n / P) + 4 planes of n x 2 (n/2 + 1) reals per rank.
+ * tools/bench/sim/memory compares it with the measured peak (docs/reliability.md:
+ * the PM stage's third mesh, the accelerations, the scratch and the sort's
+ * buffers were missing before, and 128^3 particles used 0.85 GiB against an
+ * estimate of 0.55). */
 double ct_sim_memory_need(const ct_sim_settings *s, int screening, int neutrinos, int nranks)
 {
     const double P = nranks > 0 ? nranks : 1, np = (double)s->np;
     const double N = np * (s->mesh_factor > 0 ? s->mesh_factor : 1);
     double mesh_np = (ceil(np / P) + 4) * np * 2 * (floor(np / 2) + 1) * sizeof(ct_real);
     double mesh_pm = (ceil(N / P) + 4) * N * 2 * (floor(N / 2) + 1) * sizeof(ct_real);
-    double npl = ceil(np * np * np / P);
+    double npl = ceil(np * np * np / P), fn = 1.25 * npl;
     const double part = 32; /* float position and momentum, 64-bit id */
     double ic = (s->lpt_order >= 2 ? 6 : 2) * mesh_np + 48 * npl + part * npl;
-    double pm = (screening ? 3 : 2) * mesh_pm + 1.25 * part * npl;
+    double pm = (screening ? 4 : 3) * mesh_pm + (part + 24 * 1.25 + 32) * fn;
+    double exch = P > 1 ? (part + 4 + part) * fn : 0;
+    double out = 4 * part * fn;
     if (s->pgd_alpha > 0)
-        pm += 36 * npl;
-    double out = part * npl; /* sorted copy while writing */
+        out += 36 * fn;
     if (neutrinos)
-        out += part * npl + 2 * mesh_np;
-    double need = (ic > pm + out ? ic : pm + out);
-    return need + 0.15 * 1073741824.0;
+        out += part * fn + 2 * mesh_np;
+    pm += exch > out ? exch : out;
+    return (ic > pm ? ic : pm) + 0.15 * 1073741824.0;
 }
 
 ct_status ct_sim_run(const ct_cosmo *c, const ct_sim_settings *s, ct_sim_output_fn out,

@@ -36,6 +36,10 @@
 #              uninterrupted run
 #   membudget  a PM memory budget ([sim] memory_gb) below the simulation's
 #              estimated peak: refused with the need stated, nothing written
+#   membudget-bound  the PM budget's estimate (ct_sim_memory_need) is at least
+#              the measured peak resident memory of every rank (tools/bench/sim/memory,
+#              128^3 particles, 256^3 mesh, 1 and 2 ranks; smaller runs are
+#              dominated by the fixed 0.15 GiB allowance for the libraries)
 #   bytes      simulate, summarize, gather and train run twice (more than one
 #              second apart) write byte-identical HDF5 files (no time stamps in
 #              object headers), so a resumed run can be checked with cmp
@@ -560,6 +564,18 @@ readonly-gather|readonly-train)
   for f in "${outs[@]}"; do
     cmp -s "ref/$f" "full/$f" || fail "$f after the rerun differs from an uninterrupted run"
   done
+  ;;
+membudget-bound)
+  need simulate
+  [ -x /usr/bin/time ] || { echo "SKIP: no /usr/bin/time"; exit 77; }
+  "$CT_SOURCE_ROOT/tools/bench/sim/memory" "${CT_BUILD_ROOT:?}" 128 "1 2" >mem.txt 2>&1 ||
+    fail "tools/bench/sim/memory: $(tail -n 3 mem.txt)"
+  cat mem.txt
+  rows=$(grep -cE '^[0-9]' mem.txt)
+  [ "$rows" = 2 ] || fail "expected 2 rows, got $rows"
+  # columns: np mesh ranks estimate measured estimate/measured
+  awk '/^[0-9]/ && !($4 + 0 >= $5 + 0 && $5 + 0 > 0) {print; bad = 1} END {exit bad}' mem.txt ||
+    fail "the estimate is below the measured peak (or nothing was measured)"
   ;;
 membudget)
   need simulate
