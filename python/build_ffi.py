@@ -124,6 +124,8 @@ ct_status ct_pk_paint(ct_mesh *m, ct_mesh *m_shift, const ct_pk_settings *s, int
                       int64_t *npart);
 ct_status ct_pk_measure_painted(ct_mesh *m, ct_mesh *m_shift, const ct_pk_settings *s,
                                 double sum_w, double sum_w2, int64_t npart, ct_pk_result *r);
+ct_status ct_pk_of_snapshot(const char *snap_path, int grid, const ct_pk_settings *ps,
+                            int species_cb, MPI_Comm comm, ct_pk_result *out);
 ct_status ct_pk_bin(const ct_mesh *a, const ct_mesh *b, const ct_pk_settings *s,
                     ct_pk_result *r);
 
@@ -225,6 +227,7 @@ SOURCE = r"""
 #include "cosmotl/cosmo.h"
 #include "cosmotl/nn.h"
 #include "cosmotl/summary.h"
+#include "cosmotl/summarize.h"
 #include "cosmotl/h5.h"
 
 static int ctpy_mpi_init(void)

@@ -4,6 +4,7 @@ same binning and the same numbers as `cosmotl summarize`."""
 from __future__ import annotations
 
 import atexit
+import os
 from typing import Any, Optional, Sequence, Union
 
 import numpy as np
@@ -407,18 +408,25 @@ def _measure_particles(what: str, pos, box, grid, mas, interlace, axis, threads,
             parts.close()
 
 
-def Pk(data: ArrayLike, box: float, grid: Optional[int] = None, mas: Optional[str] = "CIC",
-       interlace: bool = False, axis: Optional[Union[int, str]] = None, threads: int = 1, *,
+def Pk(data: Union[ArrayLike, str, "os.PathLike[str]"], box: Optional[float] = None,
+       grid: Optional[int] = None, mas: Optional[str] = "CIC", interlace: bool = False,
+       axis: Optional[Union[int, str]] = None, threads: int = 1, *,
        weights: Optional[ArrayLike] = None, bin_width: float = 1.0, shot_noise: bool = False,
-       comm: Any = None) -> PkResult:
-    """Power spectrum of particles or of an overdensity mesh.
+       species: str = "total", comm: Any = None) -> PkResult:
+    """Power spectrum of particles, of an overdensity mesh or of a snapshot.
 
     data: particle positions (n, 3) in [0, box) Mpc/h, float32 or float64 (on
         several ranks: this rank's particles, any subset), or an overdensity
         mesh delta (grid, grid, grid) (on several ranks: the whole mesh or this
-        rank's x-slab, see local_planes).
+        rank's x-slab, see local_planes), or the path of a snapshot (as
+        read_snapshot takes it): then the library reads and measures it as
+        `cosmotl summarize SNAP --grid GRID` does (ct_pk_of_snapshot: /pk bit
+        for bit on the same number of ranks; one rank streams the snapshot,
+        several free what they read once it is exchanged), total matter or,
+        with species="cb", PartType1 alone; box comes from the snapshot (give
+        None or the same value), one thread per rank, no weights.
     box: side of the periodic box, Mpc/h. grid: mesh points per side (even;
-        required for particles, taken from the mesh otherwise).
+        required for particles and snapshots, taken from the mesh otherwise).
     mas: 'NGP', 'CIC', 'TSC', 'PCS' (the window divided out; for a mesh, the
         scheme that painted it, None for no compensation). interlace: a second
         grid shifted by half a cell (particles only). axis: line of sight of the
@@ -431,8 +439,13 @@ def Pk(data: ArrayLike, box: float, grid: Optional[int] = None, mas: Optional[st
     Raises ArgumentError (a ValueError) for bad arguments, positions outside
     the box or non-finite values, CosmotlError for failures in the library.
     The arrays passed in are never modified."""
-    arr = np.asarray(data)
     multipoles = axis is not None
+    if isinstance(data, (str, bytes, os.PathLike)):
+        return _pk_snapshot(data, box, grid, mas, interlace, axis, threads, weights, bin_width,
+                            shot_noise, species, comm, multipoles)
+    if box is None:
+        raise ArgumentError("box is needed for particles or a mesh")
+    arr = np.asarray(data)
     if arr.ndim == 3:
         if weights is not None or interlace:
             raise ArgumentError("weights and interlace apply to particles, not to a mesh")
@@ -444,6 +457,39 @@ def Pk(data: ArrayLike, box: float, grid: Optional[int] = None, mas: Optional[st
         return PkResult(r, multipoles)
     return _measure_particles("Pk", arr, box, grid, mas, interlace, axis, threads, weights,
                               bin_width, shot_noise, comm, 0, body, keep_field=False)
+
+
+def _pk_snapshot(path, box, grid, mas, interlace, axis, threads, weights, bin_width, shot_noise,
+                 species, comm, multipoles):
+    if grid is None:
+        raise ArgumentError("grid is needed for a snapshot")
+    grid = _grid(grid)
+    mas_i = _mas(mas)
+    if mas_i == 0:
+        raise ArgumentError("mas is needed for a snapshot ('NGP', 'CIC', 'TSC' or 'PCS')")
+    ax = _axis(axis)
+    bin_width = _positive("bin_width", bin_width)
+    if weights is not None:
+        raise ArgumentError("weights apply to particle arrays, not to a snapshot path")
+    if isinstance(threads, (bool, np.bool_)) or threads != 1:
+        raise ArgumentError(f"a snapshot path is measured with one thread per rank, not "
+                            f"threads={threads!r} (pass the positions of read_snapshot)")
+    if species not in ("total", "cb"):
+        raise ArgumentError(f"species must be 'total' or 'cb', not {species!r}")
+    want_box = None if box is None else _positive("box", box)
+    c = to_comm(comm)
+    ps = _pk_settings(mas_i, interlace, ax, bin_width, shot_noise)
+    r = ffi.new("ct_pk_result *")
+    try:
+        check(lib.ct_pk_of_snapshot(os.fsencode(path), grid, ps, 1 if species == "cb" else 0, c,
+                                    r))
+        res = PkResult(r, multipoles)
+    finally:
+        lib.ct_pk_result_free(r)
+    if want_box is not None and abs(res.box - want_box) > 1e-9 * want_box:
+        raise ArgumentError(f"box {want_box:g} differs from the snapshot's {res.box:g} Mpc/h "
+                            f"({os.fsdecode(path)})")
+    return res
 
 
 def _pk_mesh(delta, box, grid, mas, axis, threads, bin_width, comm, multipoles):

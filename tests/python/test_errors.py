@@ -74,6 +74,29 @@ def test_not_a_snapshot(tmp_path, data):
         cosmotl.read_snapshot(data["snap"], fields=("position",))
 
 
+def test_pk_of_a_path(tmp_path, data, pos):
+    """Pk(path): a file that is not a snapshot, a missing grid, settings a
+    snapshot path does not take, and a box other than the snapshot's."""
+    txt = tmp_path / "notes.txt"
+    txt.write_text("not a snapshot\n")
+    with pytest.raises(cosmotl.FileError, match="notes.txt: not a snapshot"):
+        cosmotl.Pk(str(txt), grid=data["grid"])
+    with pytest.raises(cosmotl.FileError, match="no such file"):
+        cosmotl.Pk(tmp_path / "missing", grid=data["grid"])
+    with pytest.raises(cosmotl.ArgumentError, match="grid is needed"):
+        cosmotl.Pk(data["snap"])
+    with pytest.raises(cosmotl.ArgumentError, match="one thread per rank"):
+        cosmotl.Pk(data["snap"], grid=data["grid"], threads=2)
+    with pytest.raises(cosmotl.ArgumentError, match="weights"):
+        cosmotl.Pk(data["snap"], grid=data["grid"], weights=np.ones(len(pos)))
+    with pytest.raises(cosmotl.ArgumentError, match="species"):
+        cosmotl.Pk(data["snap"], grid=data["grid"], species="cdm")
+    with pytest.raises(cosmotl.ArgumentError, match="differs from the snapshot's"):
+        cosmotl.Pk(data["snap"], 2 * data["box"], data["grid"])
+    with pytest.raises(cosmotl.ArgumentError, match="box is needed"):
+        cosmotl.Pk(pos, grid=data["grid"])
+
+
 def test_library_message_is_one_line(tmp_path):
     with pytest.raises(cosmotl.FileError) as e:
         cosmotl.read_snapshot(str(tmp_path / "missing"))

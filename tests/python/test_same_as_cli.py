@@ -46,6 +46,23 @@ def test_pk(data, snap, comm, cli):
     assert r.k3D is r.k and r.Nmodes3D is r.Nmodes
 
 
+def test_pk_of_a_path(data, snap, comm, cli):
+    """Pk(path): the library reads and measures the snapshot as summarize does
+    (ct_pk_of_snapshot; one rank streams it): the CLI's /pk and the Pk of
+    read_snapshot's positions, bit for bit."""
+    r = cosmotl.Pk(data["snap"], grid=data["grid"], axis=2, comm=comm)
+    same(r.k, cli["pk"]["k"], "k")
+    same(r.P0, cli["pk"]["P0"], "P0")
+    same(r.P2, cli["pk"]["P2"], "P2")
+    same(r.P4, cli["pk"]["P4"], "P4")
+    same(r.Nmodes, cli["pk"]["nmodes"], "nmodes")
+    a = cosmotl.Pk(snap["pos"], data["box"], data["grid"], axis=2, comm=comm)
+    same(r.P0, a.P0, "P0 of the path vs of the positions")
+    assert r.box == data["box"] and r.npart == a.npart
+    # the snapshot's own box may be given
+    same(cosmotl.Pk(data["snap"], data["box"], data["grid"], comm=comm).P0, cli["pk"]["P0"], "P0")
+
+
 def test_pk_other_settings(data, snap, comm, nranks):
     """TSC, interlacing, line of sight x, bin width 2 kF, shot noise: the
     settings reach the library as the CLI's options do (1 rank: the CLI ran
