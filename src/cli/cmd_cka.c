@@ -120,10 +120,10 @@ int cmd_cka(int argc, char **argv, MPI_Comm comm)
                    sa.offdiag_mean, sb.offdiag_mean);
         }
         if (rc == CT_OK && out) {
-            char tmp[4400];
+            char *tmp = NULL;
             hid_t f = -1;
             hsize_t d2[2] = {(hsize_t)la, (hsize_t)la};
-            rc = ct_atomic_begin(out, tmp, sizeof tmp);
+            rc = ct_atomic_begin_alloc(out, &tmp);
             if (rc == CT_OK)
                 rc = ct_h5_create(tmp, &f);
             if (rc == CT_OK)
@@ -146,6 +146,7 @@ int cmd_cka(int argc, char **argv, MPI_Comm comm)
                 rc = ct_atomic_commit(tmp, out);
             else
                 ct_atomic_abort(tmp);
+            free(tmp);
         }
     }
     rc = ct_agree_msg(comm, rc);

@@ -689,11 +689,11 @@ static ct_status pairs_run(int64_t k, MPI_Comm g, void *user, void *result)
         m.seed = (long long)(ls->seed + (uint64_t)i);
         m.index = i;
         m.snapnum = sn;
-        char path[PATH_MAX + 32], tmp[PATH_MAX + 64];
+        char path[PATH_MAX + 32], *tmp = NULL;
         pair_path(c, (long)i, path, sizeof path);
         hid_t fh = -1;
         if (rc == CT_OK)
-            rc = ct_atomic_begin(path, tmp, sizeof tmp);
+            rc = ct_atomic_begin_alloc(path, &tmp);
         if (rc == CT_OK)
             rc = ct_h5_create(tmp, &fh);
         if (rc == CT_OK)
@@ -704,8 +704,9 @@ static ct_status pairs_run(int64_t k, MPI_Comm g, void *user, void *result)
             rc = ct_error_set(CT_ERR_IO, __func__, __LINE__, "%s: closing failed", path);
         if (rc == CT_OK)
             rc = ct_atomic_commit(tmp, path);
-        else if (fh >= 0)
+        else
             ct_atomic_abort(tmp);
+        free(tmp);
     }
     rc = ct_agree_msg(g, rc);
 fail:
@@ -1650,14 +1651,10 @@ fail:
 
 static ct_status write_text(const char *path, const char *text)
 {
-    char tmp[PATH_MAX + 64];
-    CT_CHECK(ct_atomic_begin(path, tmp, sizeof tmp));
-    FILE *f = fopen(tmp, "w");
-    if (!f || fputs(text, f) < 0 || fclose(f) != 0) {
-        ct_atomic_abort(tmp);
-        CT_FAIL(CT_ERR_IO, "%s: cannot write", path);
-    }
-    return ct_atomic_commit(tmp, path);
+    ct_atomic_file a;
+    CT_CHECK(ct_atomic_fopen(&a, path));
+    fputs(text, a.f);
+    return ct_atomic_fclose(&a);
 }
 
 /* Every held-out pair is one item of the runner (groups of one rank: the fields of

@@ -184,9 +184,9 @@ int cmd_explain(int argc, char **argv, MPI_Comm comm)
             }
         }
         if (rc == CT_OK && out) {
-            char tmp[4400];
+            char *tmp = NULL;
             hid_t f = -1;
-            rc = ct_atomic_begin(out, tmp, sizeof tmp);
+            rc = ct_atomic_begin_alloc(out, &tmp);
             if (rc == CT_OK)
                 rc = ct_h5_create(tmp, &f);
             hsize_t d3[2] = {(hsize_t)n, (hsize_t)(d * o)};
@@ -214,6 +214,7 @@ int cmd_explain(int argc, char **argv, MPI_Comm comm)
                 rc = ct_atomic_commit(tmp, out);
             else
                 ct_atomic_abort(tmp);
+            free(tmp);
         }
     }
     rc = ct_agree_msg(comm, rc);

@@ -434,11 +434,11 @@ fail:
 ct_status ct_study_write_results(const ct_study_ctx *c, const ct_study_results *r)
 {
     ct_status rc = CT_OK;
-    char path[CT_STUDY_PATH + 32], tmp[CT_STUDY_PATH + 300];
+    char path[CT_STUDY_PATH + 32], *tmp = NULL;
     snprintf(path, sizeof path, "%s/results.csv", c->s->out);
     CT_CHECK(write_csv(c, r, path));
     snprintf(path, sizeof path, "%s/results.h5", c->s->out);
-    CT_CHECK(ct_atomic_begin(path, tmp, sizeof tmp));
+    CT_CHECK(ct_atomic_begin_alloc(path, &tmp));
     hid_t f = -1;
     CT_CHECK_GOTO(rc, ct_h5_create(tmp, &f));
     CT_CHECK_GOTO(rc, ct_h5_attr_string(f, "kind", "cosmotl study results"));
@@ -452,10 +452,12 @@ ct_status ct_study_write_results(const ct_study_ctx *c, const ct_study_results *
     H5Fclose(f);
     f = -1;
     CT_CHECK_GOTO(rc, ct_atomic_commit(tmp, path));
+    free(tmp);
     return CT_OK;
 fail:
     if (f >= 0)
         H5Fclose(f);
     ct_atomic_abort(tmp);
+    free(tmp);
     return rc;
 }
