@@ -42,10 +42,8 @@ int cmd_cka(int argc, char **argv, MPI_Comm comm)
 {
     int rank;
     MPI_Comm_rank(comm, &rank);
-    const char *model = NULL, *da = NULL, *db = NULL, *out = NULL, *stats = NULL;
+    ct_model_data_args args = {.kmax = -1, .maxpos = 3};
     long ns = 256;
-    double kmax = -1;
-    int opt;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (ct_cli_is_help(a)) {
@@ -55,22 +53,13 @@ int cmd_cka(int argc, char **argv, MPI_Comm comm)
         } else if (!strcmp(a, "--samples") && i + 1 < argc) {
             if (ct_cli_parse_long(argv[++i], 2, 1L << 30, &ns))
                 return ct_cli_usage_error("cka", comm, "--samples needs an integer >= 2");
-        } else if ((opt = ct_model_data_option("cka", comm, argc, argv, &i, &stats, &kmax,
-                                                &out)) != 0) {
-            if (opt < 0)
-                return 2;
-        } else if (a[0] == '-') {
-            return ct_cli_usage_error("cka", comm, "unknown option '%s'", a);
-        } else if (!model) {
-            model = a;
-        } else if (!da) {
-            da = a;
-        } else if (!db) {
-            db = a;
-        } else {
-            return ct_cli_usage_error("cka", comm, "unexpected argument '%s'", a);
+        } else if (ct_model_data_arg("cka", comm, argc, argv, &i, &args)) {
+            return 2;
         }
     }
+    const char *model = args.pos[0], *da = args.pos[1], *db = args.pos[2];
+    const char *stats = args.stats, *out = args.out;
+    double kmax = args.kmax;
     if (!model || !da || !db)
         return ct_cli_usage_error("cka", comm, "needs MODEL, DATA_A and DATA_B");
     ct_mlp *m = NULL;

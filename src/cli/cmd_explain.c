@@ -30,12 +30,10 @@ int cmd_explain(int argc, char **argv, MPI_Comm comm)
     int rank, size;
     MPI_Comm_rank(comm, &rank);
     MPI_Comm_size(comm, &size);
-    const char *model = NULL, *data = NULL, *out = NULL, *stats = NULL;
+    ct_model_data_args args = {.kmax = -1, .maxpos = 2};
     long ns = 32, nb = 32, perms = 16, seed = 1;
-    double kmax = -1;
     ct_shap_settings ss;
     ct_shap_defaults(&ss);
-    int opt;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (ct_cli_is_help(a)) {
@@ -65,20 +63,13 @@ int cmd_explain(int argc, char **argv, MPI_Comm comm)
                 ss.method = CT_SHAP_PERMUTATION;
             else
                 return ct_cli_usage_error("explain", comm, "unknown --method '%s'", m);
-        } else if ((opt = ct_model_data_option("explain", comm, argc, argv, &i, &stats, &kmax,
-                                                &out)) != 0) {
-            if (opt < 0)
-                return 2;
-        } else if (a[0] == '-') {
-            return ct_cli_usage_error("explain", comm, "unknown option '%s'", a);
-        } else if (!model) {
-            model = a;
-        } else if (!data) {
-            data = a;
-        } else {
-            return ct_cli_usage_error("explain", comm, "unexpected argument '%s'", a);
+        } else if (ct_model_data_arg("explain", comm, argc, argv, &i, &args)) {
+            return 2;
         }
     }
+    const char *model = args.pos[0], *data = args.pos[1];
+    const char *stats = args.stats, *out = args.out;
+    double kmax = args.kmax;
     if (!model || !data)
         return ct_cli_usage_error("explain", comm, "needs MODEL and DATA");
     ss.permutations = (int)perms;

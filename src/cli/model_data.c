@@ -101,25 +101,26 @@ fail:
     return rc;
 }
 
-int ct_model_data_option(const char *cmd, MPI_Comm comm, int argc, char **argv, int *i,
-                         const char **stats, double *kmax, const char **out)
+int ct_model_data_arg(const char *cmd, MPI_Comm comm, int argc, char **argv, int *i,
+                      ct_model_data_args *args)
 {
     const char *a = argv[*i];
-    if (*i + 1 >= argc)
-        return 0;
-    if (!strcmp(a, "--stats")) {
-        *stats = argv[++*i];
-    } else if (!strcmp(a, "--kmax")) {
+    int has_value = *i + 1 < argc;
+    if (has_value && !strcmp(a, "--stats")) {
+        args->stats = argv[++*i];
+    } else if (has_value && !strcmp(a, "--kmax")) {
         char *end = NULL;
-        *kmax = strtod(argv[++*i], &end);
-        if (*end || !(*kmax >= 0)) {
-            ct_cli_usage_error(cmd, comm, "--kmax needs a number >= 0");
-            return -1;
-        }
-    } else if (!strcmp(a, "--out")) {
-        *out = argv[++*i];
+        args->kmax = strtod(argv[++*i], &end);
+        if (*end || !(args->kmax >= 0))
+            return ct_cli_usage_error(cmd, comm, "--kmax needs a number >= 0");
+    } else if (has_value && !strcmp(a, "--out")) {
+        args->out = argv[++*i];
+    } else if (a[0] == '-') {
+        return ct_cli_usage_error(cmd, comm, "unknown option '%s'", a);
+    } else if (args->npos < args->maxpos && args->npos < 3) {
+        args->pos[args->npos++] = a;
     } else {
-        return 0;
+        return ct_cli_usage_error(cmd, comm, "unexpected argument '%s'", a);
     }
-    return 1;
+    return 0;
 }

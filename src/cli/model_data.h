@@ -27,10 +27,21 @@ void ct_model_inputs_get(const ct_mlp *m, const char *model_path, const char *st
 ct_status ct_model_rows(const ct_mlp *m, const ct_model_inputs *in, const char *path,
                         int64_t first, int64_t n, double **x, int64_t *rows, int64_t **sims);
 
-/* The options `explain` and `cka` share: --stats SPEC, --kmax K, --out FILE.
- * Returns 1 when argv[*i] was one of them (its value consumed, *i advanced), 0 when
- * it was not, and -1 on a bad value after printing the usage error for cmd. */
-int ct_model_data_option(const char *cmd, MPI_Comm comm, int argc, char **argv, int *i,
-                         const char **stats, double *kmax, const char **out);
+/* The command line `explain` and `cka` share: --stats SPEC, --kmax K, --out FILE
+ * and the positional arguments (MODEL and the data). */
+typedef struct {
+    const char *stats; /* NULL: from the model */
+    double kmax;       /* < 0: from the model */
+    const char *out;   /* NULL: no file */
+    const char *pos[3];
+    int npos, maxpos;  /* positional arguments taken, and allowed (<= 3) */
+} ct_model_data_args;
+
+/* Takes argv[*i] once the command's own options have not matched: a shared
+ * option (its value consumed, *i advanced) or the next positional argument.
+ * Returns 0 when taken, or the exit status 2 after printing the usage error
+ * for cmd (a bad value, an unknown option, an unexpected argument). */
+int ct_model_data_arg(const char *cmd, MPI_Comm comm, int argc, char **argv, int *i,
+                      ct_model_data_args *args);
 
 #endif

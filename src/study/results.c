@@ -248,120 +248,120 @@ static ct_status write_strings(hid_t loc, const char *name, const char **v, size
     return CT_OK;
 }
 
+/* The columns of /results or /summary: four key strings a row (suite, statistic,
+ * architecture, parameter), then int64 and double columns, each n long. */
+typedef struct {
+    int n, nint, ndbl;
+    const char **str; /* 4 columns */
+    int64_t *ints;    /* nint columns */
+    double *dbl;      /* ndbl columns */
+} result_columns;
+
+static void result_columns_free(result_columns *t)
+{
+    free(t->str);
+    free(t->ints);
+    free(t->dbl);
+}
+
+static ct_status result_columns_alloc(result_columns *t, int n, int nint, int ndbl)
+{
+    *t = (result_columns){.n = n, .nint = nint, .ndbl = ndbl};
+    ct_status rc = CT_OK;
+    CT_CHECK_GOTO(rc, ct_calloc(&t->str, (size_t)n * 4 + 1, sizeof(char *), "h5"));
+    CT_CHECK_GOTO(rc, ct_calloc(&t->ints, (size_t)n * nint + 1, sizeof(int64_t), "h5"));
+    CT_CHECK_GOTO(rc, ct_calloc(&t->dbl, (size_t)n * ndbl + 1, sizeof(double), "h5"));
+    return CT_OK;
+fail:
+    result_columns_free(t);
+    return rc;
+}
+
+static void result_columns_key(const ct_study_ctx *c, result_columns *t, int i, int target,
+                               int stat, ct_study_arch arch, const char *param)
+{
+    t->str[i] = suite_name(c, target);
+    t->str[t->n + i] = c->s->stats[stat];
+    t->str[2 * t->n + i] = ct_study_arch_name(arch);
+    t->str[3 * t->n + i] = param;
+}
+
+/* writes the columns into a new group of f, left open in *g */
+static ct_status result_columns_write(hid_t f, const char *group, const result_columns *t,
+                                      const char *const *int_names,
+                                      const char *const *dbl_names, hid_t *g)
+{
+    static const char *key[4] = {"suite", "statistic", "architecture", "parameter"};
+    size_t n = (size_t)t->n;
+    hsize_t dim[1] = {(hsize_t)n};
+    CT_CHECK(ct_h5_group(f, group, g));
+    for (int k = 0; k < 4; k++)
+        CT_CHECK(write_strings(*g, key[k], t->str + k * n, n));
+    for (int k = 0; k < t->nint; k++)
+        CT_CHECK(ct_h5_write_int64s(*g, int_names[k], t->ints + k * n, 1, dim));
+    for (int k = 0; k < t->ndbl; k++)
+        CT_CHECK(ct_h5_write_doubles(*g, dbl_names[k], t->dbl + k * n, 1, dim));
+    return CT_OK;
+}
+
 static ct_status write_rows_h5(const ct_study_ctx *c, const ct_study_results *r, hid_t f)
 {
-    ct_status rc = CT_OK;
-    hid_t g = -1;
+    static const char *in[] = {"budget", "seed"};
+    static const char *dn[] = {"mse", "rmse", "r2"};
     int n = r->nrows;
-    const char **suite = NULL, **stat = NULL, **arch = NULL, **param = NULL;
-    int64_t *budget = NULL, *seed = NULL;
-    double *mse = NULL, *rmse = NULL, *r2 = NULL;
-    CT_CHECK_GOTO(rc, ct_calloc(&suite, (size_t)n + 1, sizeof(char *), "h5"));
-    CT_CHECK_GOTO(rc, ct_calloc(&stat, (size_t)n + 1, sizeof(char *), "h5"));
-    CT_CHECK_GOTO(rc, ct_calloc(&arch, (size_t)n + 1, sizeof(char *), "h5"));
-    CT_CHECK_GOTO(rc, ct_calloc(&param, (size_t)n + 1, sizeof(char *), "h5"));
-    CT_CHECK_GOTO(rc, ct_calloc(&budget, (size_t)n + 1, sizeof(int64_t), "h5"));
-    CT_CHECK_GOTO(rc, ct_calloc(&seed, (size_t)n + 1, sizeof(int64_t), "h5"));
-    CT_CHECK_GOTO(rc, ct_calloc(&mse, (size_t)n + 1, sizeof(double), "h5"));
-    CT_CHECK_GOTO(rc, ct_calloc(&rmse, (size_t)n + 1, sizeof(double), "h5"));
-    CT_CHECK_GOTO(rc, ct_calloc(&r2, (size_t)n + 1, sizeof(double), "h5"));
+    hid_t g = -1;
+    result_columns t;
+    CT_CHECK(result_columns_alloc(&t, n, 2, 3));
     for (int i = 0; i < n; i++) {
         const ct_study_row *w = &r->rows[i];
-        suite[i] = suite_name(c, w->target);
-        stat[i] = c->s->stats[w->stat];
-        arch[i] = ct_study_arch_name(w->arch);
-        param[i] = w->param;
-        budget[i] = w->budget;
-        seed[i] = w->seed;
-        mse[i] = w->mse;
-        rmse[i] = w->rmse;
-        r2[i] = w->r2;
+        result_columns_key(c, &t, i, w->target, w->stat, w->arch, w->param);
+        t.ints[i] = w->budget;
+        t.ints[n + i] = w->seed;
+        t.dbl[i] = w->mse;
+        t.dbl[n + i] = w->rmse;
+        t.dbl[2 * n + i] = w->r2;
     }
-    CT_CHECK_GOTO(rc, ct_h5_group(f, "results", &g));
-    hsize_t dim[1] = {(hsize_t)n};
-    CT_CHECK_GOTO(rc, write_strings(g, "suite", suite, (size_t)n));
-    CT_CHECK_GOTO(rc, write_strings(g, "statistic", stat, (size_t)n));
-    CT_CHECK_GOTO(rc, write_strings(g, "architecture", arch, (size_t)n));
-    CT_CHECK_GOTO(rc, write_strings(g, "parameter", param, (size_t)n));
-    CT_CHECK_GOTO(rc, ct_h5_write_int64s(g, "budget", budget, 1, dim));
-    CT_CHECK_GOTO(rc, ct_h5_write_int64s(g, "seed", seed, 1, dim));
-    CT_CHECK_GOTO(rc, ct_h5_write_doubles(g, "mse", mse, 1, dim));
-    CT_CHECK_GOTO(rc, ct_h5_write_doubles(g, "rmse", rmse, 1, dim));
-    CT_CHECK_GOTO(rc, ct_h5_write_doubles(g, "r2", r2, 1, dim));
-fail:
+    ct_status rc = result_columns_write(f, "results", &t, in, dn, &g);
     if (g >= 0)
         H5Gclose(g);
-    free(suite);
-    free(stat);
-    free(arch);
-    free(param);
-    free(budget);
-    free(seed);
-    free(mse);
-    free(rmse);
-    free(r2);
+    result_columns_free(&t);
     return rc;
 }
 
 static ct_status write_summary_h5(const ct_study_ctx *c, const ct_study_results *r, hid_t f)
 {
-    ct_status rc = CT_OK;
-    hid_t g = -1;
+    static const char *in[] = {"budget", "nseeds", "savings_bound", "negative_transfer",
+                               "positive_transfer"};
+    static const char *dn[] = {"mse_mean", "mse_sd", "rmse_mean", "rmse_sd",
+                               "r2_mean",  "r2_sd",  "savings_factor"};
     int n = r->nsum;
-    const char **suite = NULL, **stat = NULL, **arch = NULL, **param = NULL;
-    int64_t *ints = NULL;
-    double *dbl = NULL;
-    CT_CHECK_GOTO(rc, ct_calloc(&suite, (size_t)n + 1, sizeof(char *), "h5"));
-    CT_CHECK_GOTO(rc, ct_calloc(&stat, (size_t)n + 1, sizeof(char *), "h5"));
-    CT_CHECK_GOTO(rc, ct_calloc(&arch, (size_t)n + 1, sizeof(char *), "h5"));
-    CT_CHECK_GOTO(rc, ct_calloc(&param, (size_t)n + 1, sizeof(char *), "h5"));
-    CT_CHECK_GOTO(rc, ct_calloc(&ints, (size_t)n * 5 + 1, sizeof(int64_t), "h5"));
-    CT_CHECK_GOTO(rc, ct_calloc(&dbl, (size_t)n * 7 + 1, sizeof(double), "h5"));
+    hid_t g = -1;
+    result_columns t;
+    CT_CHECK(result_columns_alloc(&t, n, 5, 7));
     for (int i = 0; i < n; i++) {
         const ct_study_summary *s = &r->sum[i];
-        suite[i] = suite_name(c, s->target);
-        stat[i] = c->s->stats[s->stat];
-        arch[i] = ct_study_arch_name(s->arch);
-        param[i] = s->param;
-        ints[i] = s->budget;
-        ints[n + i] = s->nseeds;
-        ints[2 * n + i] = s->savings_bound;
-        ints[3 * n + i] = s->negative;
-        ints[4 * n + i] = s->better;
-        dbl[i] = s->mse_mean;
-        dbl[n + i] = s->mse_sd;
-        dbl[2 * n + i] = s->rmse_mean;
-        dbl[3 * n + i] = s->rmse_sd;
-        dbl[4 * n + i] = s->r2_mean;
-        dbl[5 * n + i] = s->r2_sd;
-        dbl[6 * n + i] = s->savings;
+        result_columns_key(c, &t, i, s->target, s->stat, s->arch, s->param);
+        t.ints[i] = s->budget;
+        t.ints[n + i] = s->nseeds;
+        t.ints[2 * n + i] = s->savings_bound;
+        t.ints[3 * n + i] = s->negative;
+        t.ints[4 * n + i] = s->better;
+        t.dbl[i] = s->mse_mean;
+        t.dbl[n + i] = s->mse_sd;
+        t.dbl[2 * n + i] = s->rmse_mean;
+        t.dbl[3 * n + i] = s->rmse_sd;
+        t.dbl[4 * n + i] = s->r2_mean;
+        t.dbl[5 * n + i] = s->r2_sd;
+        t.dbl[6 * n + i] = s->savings;
     }
-    CT_CHECK_GOTO(rc, ct_h5_group(f, "summary", &g));
-    hsize_t dim[1] = {(hsize_t)n};
-    CT_CHECK_GOTO(rc, write_strings(g, "suite", suite, (size_t)n));
-    CT_CHECK_GOTO(rc, write_strings(g, "statistic", stat, (size_t)n));
-    CT_CHECK_GOTO(rc, write_strings(g, "architecture", arch, (size_t)n));
-    CT_CHECK_GOTO(rc, write_strings(g, "parameter", param, (size_t)n));
-    const char *in[] = {"budget", "nseeds", "savings_bound", "negative_transfer",
-                        "positive_transfer"};
-    for (int k = 0; k < 5; k++)
-        CT_CHECK_GOTO(rc, ct_h5_write_int64s(g, in[k], ints + (size_t)k * n, 1, dim));
-    const char *dn[] = {"mse_mean", "mse_sd", "rmse_mean", "rmse_sd",
-                        "r2_mean",  "r2_sd",  "savings_factor"};
-    for (int k = 0; k < 7; k++)
-        CT_CHECK_GOTO(rc, ct_h5_write_doubles(g, dn[k], dbl + (size_t)k * n, 1, dim));
-    CT_CHECK_GOTO(rc, ct_h5_attr_string(g, "savings_bound_meaning",
-                                        "0 interpolated; 1 lower bound (transfer beats scratch "
-                                        "at every budget); -1 upper bound"));
-fail:
+    ct_status rc = result_columns_write(f, "summary", &t, in, dn, &g);
+    if (rc == CT_OK)
+        rc = ct_h5_attr_string(g, "savings_bound_meaning",
+                               "0 interpolated; 1 lower bound (transfer beats scratch "
+                               "at every budget); -1 upper bound");
     if (g >= 0)
         H5Gclose(g);
-    free(suite);
-    free(stat);
-    free(arch);
-    free(param);
-    free(ints);
-    free(dbl);
+    result_columns_free(&t);
     return rc;
 }
 
