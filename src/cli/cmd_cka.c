@@ -109,12 +109,10 @@ int cmd_cka(int argc, char **argv, MPI_Comm comm)
                    sa.offdiag_mean, sb.offdiag_mean);
         }
         if (rc == CT_OK && out) {
-            char *tmp = NULL;
-            hid_t f = -1;
+            char *tmp;
+            hid_t f;
             hsize_t d2[2] = {(hsize_t)la, (hsize_t)la};
-            rc = ct_atomic_begin_alloc(out, &tmp);
-            if (rc == CT_OK)
-                rc = ct_h5_create(tmp, &f);
+            rc = ct_model_data_out_begin(out, &f, &tmp);
             if (rc == CT_OK)
                 rc = ct_h5_write_doubles(f, "cka_a", ma, 2, d2);
             if (rc == CT_OK)
@@ -129,13 +127,7 @@ int cmd_cka(int argc, char **argv, MPI_Comm comm)
                 rc = ct_h5_attr_string(f, "data_b", db);
             if (rc == CT_OK)
                 rc = ct_h5_attr_int(f, "samples", n);
-            if (f >= 0)
-                H5Fclose(f);
-            if (rc == CT_OK)
-                rc = ct_atomic_commit(tmp, out);
-            else
-                ct_atomic_abort(tmp);
-            free(tmp);
+            rc = ct_model_data_out_end(rc, out, f, tmp);
         }
     }
     rc = ct_agree_msg(comm, rc);

@@ -175,11 +175,9 @@ int cmd_explain(int argc, char **argv, MPI_Comm comm)
             }
         }
         if (rc == CT_OK && out) {
-            char *tmp = NULL;
-            hid_t f = -1;
-            rc = ct_atomic_begin_alloc(out, &tmp);
-            if (rc == CT_OK)
-                rc = ct_h5_create(tmp, &f);
+            char *tmp;
+            hid_t f;
+            rc = ct_model_data_out_begin(out, &f, &tmp);
             hsize_t d3[2] = {(hsize_t)n, (hsize_t)(d * o)};
             hsize_t d1[1] = {(hsize_t)d}, dob[1] = {(hsize_t)o}, dn[1] = {(hsize_t)n};
             if (rc == CT_OK)
@@ -199,13 +197,7 @@ int cmd_explain(int argc, char **argv, MPI_Comm comm)
                                                         : "permutation (antithetic pairs)");
             if (rc == CT_OK)
                 rc = ct_h5_attr_double(f, "efficiency_max_error", worst);
-            if (f >= 0)
-                H5Fclose(f);
-            if (rc == CT_OK)
-                rc = ct_atomic_commit(tmp, out);
-            else
-                ct_atomic_abort(tmp);
-            free(tmp);
+            rc = ct_model_data_out_end(rc, out, f, tmp);
         }
     }
     rc = ct_agree_msg(comm, rc);

@@ -5,6 +5,7 @@
 
 #include "model_data.h"
 #include "cli.h"
+#include "cosmotl/h5.h"
 
 void ct_model_inputs_get(const ct_mlp *m, const char *model_path, const char *stats,
                          double kmax, ct_model_inputs *in)
@@ -123,4 +124,24 @@ int ct_model_data_arg(const char *cmd, MPI_Comm comm, int argc, char **argv, int
         return ct_cli_usage_error(cmd, comm, "unexpected argument '%s'", a);
     }
     return 0;
+}
+
+ct_status ct_model_data_out_begin(const char *path, hid_t *f, char **tmp)
+{
+    *f = -1;
+    *tmp = NULL;
+    CT_CHECK(ct_atomic_begin_alloc(path, tmp));
+    return ct_h5_create(*tmp, f);
+}
+
+ct_status ct_model_data_out_end(ct_status rc, const char *path, hid_t f, char *tmp)
+{
+    if (f >= 0 && H5Fclose(f) < 0 && rc == CT_OK)
+        rc = ct_error_set(CT_ERR_IO, __func__, __LINE__, "%s: closing failed", path);
+    if (rc == CT_OK)
+        rc = ct_atomic_commit(tmp, path);
+    else if (tmp)
+        ct_atomic_abort(tmp);
+    free(tmp);
+    return rc;
 }

@@ -3,6 +3,7 @@
 #ifndef COSMOTL_CLI_MODEL_DATA_H
 #define COSMOTL_CLI_MODEL_DATA_H
 
+#include <hdf5.h>
 #include <mpi.h>
 
 #include "cosmotl/nn.h"
@@ -43,5 +44,12 @@ typedef struct {
  * for cmd (a bad value, an unknown option, an unexpected argument). */
 int ct_model_data_arg(const char *cmd, MPI_Comm comm, int argc, char **argv, int *i,
                       ct_model_data_args *args);
+
+/* The --out file of explain and cka, written whole or not at all: _begin
+ * creates a temporary beside path (*f, *tmp); _end closes it and, when rc and
+ * the close succeed, renames it to path, otherwise removes it. Returns rc, or
+ * the close or rename failure. */
+ct_status ct_model_data_out_begin(const char *path, hid_t *f, char **tmp);
+ct_status ct_model_data_out_end(ct_status rc, const char *path, hid_t f, char *tmp);
 
 #endif
