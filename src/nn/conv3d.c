@@ -396,12 +396,13 @@ ct_status ct_conv3d_dims(ct_tdims xd, int cout, int k, int s, ct_tdims *yd)
     return CT_OK;
 }
 
-static relation conv_relation(ct_tdims xd, ct_tdims yd, int k, int s)
+/* big: the convolution's input or the transposed convolution's output */
+static relation relation_of(ct_tdims big, ct_tdims small, int k, int s)
 {
-    relation r = {.C = xd.c, .k = k, .s = s};
+    relation r = {.C = big.c, .k = k, .s = s};
     for (int a = 0; a < 3; a++) {
-        r.G[a] = xd.s[a];
-        r.S[a] = yd.s[a];
+        r.G[a] = big.s[a];
+        r.S[a] = small.s[a];
     }
     return r;
 }
@@ -413,52 +414,76 @@ size_t ct_conv3d_work_len(ct_tdims xd, int cout, int k, int s)
         ct_error_clear();
         return 0;
     }
-    relation r = conv_relation(xd, yd, k, s);
+    relation r = relation_of(xd, yd, k, s);
     size_t len = relation_work_len(&r);
     if (use_shifts(xd, k, s) && shifts_work_len(xd, yd, cout, k) > len)
         len = shifts_work_len(xd, yd, cout, k);
     return len;
 }
 
-static ct_status work_get(float **work, size_t len, float **owned)
+/* The set-up a convolution or a transposed convolution call shares: the
+ * output shape, the big/small grid relation, the columns' rows (K), planes per
+ * column block, and the work array (the caller's or its own). Its loops run
+ * over blocks [z0, z0 + pb) of the small grid's zn planes. */
+typedef struct {
+    ct_tdims yd;
+    relation r;
+    int K, pb, zn;
+    int64_t icells, ocells, plane; /* plane: cells of one small-grid plane */
+    float *work, *owned;
+} conv_call;
+
+static ct_status conv_call_begin(conv_call *c, int transposed, ct_tdims xd, int cout, int k,
+                                 int s, float *work)
 {
-    *owned = NULL;
-    if (*work)
-        return CT_OK;
-    CT_CHECK(ct_calloc(owned, len ? len : 1, sizeof(float), "convolution columns"));
-    *work = *owned;
+    size_t len;
+    c->owned = NULL;
+    if (transposed) {
+        CT_CHECK(ct_deconv3d_dims(xd, cout, k, s, &c->yd));
+        c->r = relation_of(c->yd, xd, k, s);
+        len = relation_work_len(&c->r);
+    } else {
+        CT_CHECK(ct_conv3d_dims(xd, cout, k, s, &c->yd));
+        c->r = relation_of(xd, c->yd, k, s);
+        len = ct_conv3d_work_len(xd, cout, k, s);
+    }
+    c->work = work;
+    if (!c->work) {
+        CT_CHECK(ct_calloc(&c->owned, len ? len : 1, sizeof(float), "convolution columns"));
+        c->work = c->owned;
+    }
+    c->K = c->r.C * k * k * k;
+    c->pb = block_planes(&c->r);
+    c->zn = c->r.S[0];
+    c->icells = ct_tdims_cells(xd);
+    c->ocells = ct_tdims_cells(c->yd);
+    c->plane = (int64_t)c->r.S[1] * c->r.S[2];
     return CT_OK;
 }
 
 ct_status ct_conv3d_forward(const float *x, ct_tdims xd, const float *W, const float *b,
                             int cout, int k, int s, float *y, float *work)
 {
-    ct_tdims yd;
-    CT_CHECK(ct_conv3d_dims(xd, cout, k, s, &yd));
-    relation r = conv_relation(xd, yd, k, s);
-    float *owned;
-    CT_CHECK(work_get(&work, ct_conv3d_work_len(xd, cout, k, s), &owned));
+    conv_call c;
+    CT_CHECK(conv_call_begin(&c, 0, xd, cout, k, s, work));
     if (use_shifts(xd, k, s)) {
-        shifts_forward(x, xd, yd, W, b, cout, k, y, work);
-        ct_free(&owned);
+        shifts_forward(x, xd, c.yd, W, b, cout, k, y, c.work);
+        ct_free(&c.owned);
         return CT_OK;
     }
-    const int K = xd.c * k * k * k, pb = block_planes(&r);
-    const int64_t icells = ct_tdims_cells(xd), ocells = ct_tdims_cells(yd);
-    const int64_t plane = (int64_t)yd.s[1] * yd.s[2];
     for (int n = 0; n < xd.n; n++) {
-        const float *xn = x + (int64_t)n * xd.c * icells;
-        float *yn = y + (int64_t)n * cout * ocells;
-        bias_fill(yn, b, cout, ocells);
-        for (int z0 = 0; z0 < yd.s[0]; z0 += pb) {
-            int z1 = z0 + pb < yd.s[0] ? z0 + pb : yd.s[0];
-            int nc = (int)((z1 - z0) * plane);
-            im2col(&r, xn, z0, z1, work);
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, cout, nc, K, 1.0f, W, K,
-                        work, nc, 1.0f, yn + z0 * plane, (int)ocells);
+        const float *xn = x + (int64_t)n * xd.c * c.icells;
+        float *yn = y + (int64_t)n * cout * c.ocells;
+        bias_fill(yn, b, cout, c.ocells);
+        for (int z0 = 0; z0 < c.zn; z0 += c.pb) {
+            int z1 = z0 + c.pb < c.zn ? z0 + c.pb : c.zn;
+            int nc = (int)((z1 - z0) * c.plane);
+            im2col(&c.r, xn, z0, z1, c.work);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, cout, nc, c.K, 1.0f, W, c.K,
+                        c.work, nc, 1.0f, yn + z0 * c.plane, (int)c.ocells);
         }
     }
-    ct_free(&owned);
+    ct_free(&c.owned);
     return CT_OK;
 }
 
@@ -466,42 +491,36 @@ ct_status ct_conv3d_backward(const float *x, ct_tdims xd, const float *W, int co
                              int s, const float *dy, float *dx, float *dW, float *db,
                              float *work)
 {
-    ct_tdims yd;
-    CT_CHECK(ct_conv3d_dims(xd, cout, k, s, &yd));
-    relation r = conv_relation(xd, yd, k, s);
-    float *owned;
-    CT_CHECK(work_get(&work, ct_conv3d_work_len(xd, cout, k, s), &owned));
+    conv_call c;
+    CT_CHECK(conv_call_begin(&c, 0, xd, cout, k, s, work));
     if (use_shifts(xd, k, s)) {
-        shifts_backward(x, xd, yd, W, cout, k, dy, dx, dW, db, work);
-        ct_free(&owned);
+        shifts_backward(x, xd, c.yd, W, cout, k, dy, dx, dW, db, c.work);
+        ct_free(&c.owned);
         return CT_OK;
     }
-    const int K = xd.c * k * k * k, pb = block_planes(&r);
-    const int64_t icells = ct_tdims_cells(xd), ocells = ct_tdims_cells(yd);
-    const int64_t plane = (int64_t)yd.s[1] * yd.s[2];
     if (dx)
         memset(dx, 0, (size_t)ct_tdims_count(xd) * sizeof(float));
     for (int n = 0; n < xd.n; n++) {
-        const float *xn = x + (int64_t)n * xd.c * icells;
-        const float *dyn = dy + (int64_t)n * cout * ocells;
+        const float *xn = x + (int64_t)n * xd.c * c.icells;
+        const float *dyn = dy + (int64_t)n * cout * c.ocells;
         if (db)
-            bias_grad(dyn, cout, ocells, db);
-        for (int z0 = 0; z0 < yd.s[0]; z0 += pb) {
-            int z1 = z0 + pb < yd.s[0] ? z0 + pb : yd.s[0];
-            int nc = (int)((z1 - z0) * plane);
+            bias_grad(dyn, cout, c.ocells, db);
+        for (int z0 = 0; z0 < c.zn; z0 += c.pb) {
+            int z1 = z0 + c.pb < c.zn ? z0 + c.pb : c.zn;
+            int nc = (int)((z1 - z0) * c.plane);
             if (dW) {
-                im2col(&r, xn, z0, z1, work);
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, cout, K, nc, 1.0f,
-                            dyn + z0 * plane, (int)ocells, work, nc, 1.0f, dW, K);
+                im2col(&c.r, xn, z0, z1, c.work);
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, cout, c.K, nc, 1.0f,
+                            dyn + z0 * c.plane, (int)c.ocells, c.work, nc, 1.0f, dW, c.K);
             }
             if (dx) {
-                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, nc, cout, 1.0f, W, K,
-                            dyn + z0 * plane, (int)ocells, 0.0f, work, nc);
-                col2im(&r, work, z0, z1, dx + (int64_t)n * xd.c * icells);
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, c.K, nc, cout, 1.0f, W,
+                            c.K, dyn + z0 * c.plane, (int)c.ocells, 0.0f, c.work, nc);
+                col2im(&c.r, c.work, z0, z1, dx + (int64_t)n * xd.c * c.icells);
             }
         }
     }
-    ct_free(&owned);
+    ct_free(&c.owned);
     return CT_OK;
 }
 
@@ -519,17 +538,6 @@ ct_status ct_deconv3d_dims(ct_tdims xd, int cout, int k, int s, ct_tdims *yd)
     return CT_OK;
 }
 
-/* the transposed convolution's output is the big grid, its input the small one */
-static relation deconv_relation(ct_tdims xd, ct_tdims yd, int k, int s)
-{
-    relation r = {.C = yd.c, .k = k, .s = s};
-    for (int a = 0; a < 3; a++) {
-        r.G[a] = yd.s[a];
-        r.S[a] = xd.s[a];
-    }
-    return r;
-}
-
 size_t ct_deconv3d_work_len(ct_tdims xd, int cout, int k, int s)
 {
     ct_tdims yd;
@@ -537,34 +545,28 @@ size_t ct_deconv3d_work_len(ct_tdims xd, int cout, int k, int s)
         ct_error_clear();
         return 0;
     }
-    relation r = deconv_relation(xd, yd, k, s);
+    relation r = relation_of(yd, xd, k, s);
     return relation_work_len(&r);
 }
 
 ct_status ct_deconv3d_forward(const float *x, ct_tdims xd, const float *W, const float *b,
                               int cout, int k, int s, float *y, float *work)
 {
-    ct_tdims yd;
-    CT_CHECK(ct_deconv3d_dims(xd, cout, k, s, &yd));
-    relation r = deconv_relation(xd, yd, k, s);
-    float *owned;
-    CT_CHECK(work_get(&work, relation_work_len(&r), &owned));
-    const int K = cout * k * k * k, pb = block_planes(&r);
-    const int64_t icells = ct_tdims_cells(xd), ocells = ct_tdims_cells(yd);
-    const int64_t plane = (int64_t)xd.s[1] * xd.s[2];
+    conv_call c;
+    CT_CHECK(conv_call_begin(&c, 1, xd, cout, k, s, work));
     for (int n = 0; n < xd.n; n++) {
-        const float *xn = x + (int64_t)n * xd.c * icells;
-        float *yn = y + (int64_t)n * cout * ocells;
-        bias_fill(yn, b, cout, ocells);
-        for (int z0 = 0; z0 < xd.s[0]; z0 += pb) {
-            int z1 = z0 + pb < xd.s[0] ? z0 + pb : xd.s[0];
-            int nc = (int)((z1 - z0) * plane);
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, nc, xd.c, 1.0f, W, K,
-                        xn + z0 * plane, (int)icells, 0.0f, work, nc);
-            col2im(&r, work, z0, z1, yn);
+        const float *xn = x + (int64_t)n * xd.c * c.icells;
+        float *yn = y + (int64_t)n * cout * c.ocells;
+        bias_fill(yn, b, cout, c.ocells);
+        for (int z0 = 0; z0 < c.zn; z0 += c.pb) {
+            int z1 = z0 + c.pb < c.zn ? z0 + c.pb : c.zn;
+            int nc = (int)((z1 - z0) * c.plane);
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, c.K, nc, xd.c, 1.0f, W, c.K,
+                        xn + z0 * c.plane, (int)c.icells, 0.0f, c.work, nc);
+            col2im(&c.r, c.work, z0, z1, yn);
         }
     }
-    ct_free(&owned);
+    ct_free(&c.owned);
     return CT_OK;
 }
 
@@ -572,33 +574,27 @@ ct_status ct_deconv3d_backward(const float *x, ct_tdims xd, const float *W, int 
                                int s, const float *dy, float *dx, float *dW, float *db,
                                float *work)
 {
-    ct_tdims yd;
-    CT_CHECK(ct_deconv3d_dims(xd, cout, k, s, &yd));
-    relation r = deconv_relation(xd, yd, k, s);
-    float *owned;
-    CT_CHECK(work_get(&work, relation_work_len(&r), &owned));
-    const int K = cout * k * k * k, pb = block_planes(&r);
-    const int64_t icells = ct_tdims_cells(xd), ocells = ct_tdims_cells(yd);
-    const int64_t plane = (int64_t)xd.s[1] * xd.s[2];
+    conv_call c;
+    CT_CHECK(conv_call_begin(&c, 1, xd, cout, k, s, work));
     for (int n = 0; n < xd.n; n++) {
-        const float *xn = x + (int64_t)n * xd.c * icells;
-        const float *dyn = dy + (int64_t)n * cout * ocells;
+        const float *xn = x + (int64_t)n * xd.c * c.icells;
+        const float *dyn = dy + (int64_t)n * cout * c.ocells;
         if (db)
-            bias_grad(dyn, cout, ocells, db);
-        for (int z0 = 0; z0 < xd.s[0]; z0 += pb) {
-            int z1 = z0 + pb < xd.s[0] ? z0 + pb : xd.s[0];
-            int nc = (int)((z1 - z0) * plane);
-            im2col(&r, dyn, z0, z1, work);
+            bias_grad(dyn, cout, c.ocells, db);
+        for (int z0 = 0; z0 < c.zn; z0 += c.pb) {
+            int z1 = z0 + c.pb < c.zn ? z0 + c.pb : c.zn;
+            int nc = (int)((z1 - z0) * c.plane);
+            im2col(&c.r, dyn, z0, z1, c.work);
             if (dx)
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, xd.c, nc, K, 1.0f, W, K,
-                            work, nc, 0.0f, dx + (int64_t)n * xd.c * icells + z0 * plane,
-                            (int)icells);
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, xd.c, nc, c.K, 1.0f, W,
+                            c.K, c.work, nc, 0.0f,
+                            dx + (int64_t)n * xd.c * c.icells + z0 * c.plane, (int)c.icells);
             if (dW)
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, xd.c, K, nc, 1.0f,
-                            xn + z0 * plane, (int)icells, work, nc, 1.0f, dW, K);
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, xd.c, c.K, nc, 1.0f,
+                            xn + z0 * c.plane, (int)c.icells, c.work, nc, 1.0f, dW, c.K);
         }
     }
-    ct_free(&owned);
+    ct_free(&c.owned);
     return CT_OK;
 }
 
