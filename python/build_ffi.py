@@ -141,7 +141,7 @@ ct_status ct_mk_measure(ct_mesh *delta, ct_mesh *work, ct_mesh *work_shift,
                         const ct_pk_particles *sets, ct_mk_result *r);
 
 typedef struct {
-    double dk; double kmax; double mem_budget; const char *cache_dir; int per_triangle;
+    double dk; double kmax; double mem_budget; const char *cache_dir; int per_triangle; int shell_f32;
 } ct_bk_settings;
 void ct_bk_settings_defaults(ct_bk_settings *s);
 typedef struct {

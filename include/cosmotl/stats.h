@@ -171,6 +171,10 @@ typedef struct {
     const char *cache_dir; /* directory of the triangle-count cache; NULL = no cache */
     int per_triangle;  /* benchmark only: recompute the three shell fields of every
                           triangle (the older approach) instead of reusing them */
+    int shell_f32;     /* 1: keep the real-space shell fields of B in float32 (half
+                          their memory, so fewer passes under a budget; B within
+                          1e-6 relative of the float64 path, the sums stay in
+                          double); the counts are always made in float64 */
 } ct_bk_settings;
 
 void ct_bk_settings_defaults(ct_bk_settings *s);

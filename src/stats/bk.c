@@ -15,6 +15,7 @@ typedef struct {
     const uint16_t *shell; /* shell index of every local Fourier mode (0: none) */
     size_t nmode;         /* local Fourier modes */
     int indicator;        /* 1: fill the indicator of the shell instead of delta */
+    int f32;              /* 1: the output planes are floats, else doubles */
     int64_t N;
     ptrdiff_t nx, row;
     double scale;         /* applied to the real values when copied out */
@@ -23,7 +24,7 @@ typedef struct {
 
 static void *delta_scratch(void *m, size_t bytes) { return ct_mesh_scratch(m, bytes); }
 
-static ct_status shell_fill(void *vctx, int shell, ptrdiff_t p0, ptrdiff_t np, double *f)
+static ct_status shell_fill(void *vctx, int shell, ptrdiff_t p0, ptrdiff_t np, void *out)
 {
     fill_ctx *c = vctx;
     /* work gets delta's modes inside the shell (1 for the indicator) and zero
@@ -49,25 +50,33 @@ static ct_status shell_fill(void *vctx, int shell, ptrdiff_t p0, ptrdiff_t np, d
     const ct_real *r = ct_mesh_real(c->work) + p0 * (ptrdiff_t)N * c->row;
     const ptrdiff_t nrow = np * (ptrdiff_t)N;
     const double scale = c->scale;
+    double *fd = out;
+    float *ff = out;
+    const int f32 = c->f32;
 #pragma omp parallel for schedule(static) num_threads(c->threads)
     for (ptrdiff_t a = 0; a < nrow; a++)
         for (int64_t l = 0; l < N; l++) {
             const ct_real v = r[a * c->row + l] * inv;
-            f[(size_t)a * (size_t)N + (size_t)l] = scale * (double)v;
+            const size_t o = (size_t)a * (size_t)N + (size_t)l;
+            if (f32)
+                ff[o] = (float)(scale * (double)v);
+            else
+                fd[o] = scale * (double)v;
         }
     return CT_OK;
 }
 
-/* Bytes per rank for one x-plane of a shell field, and for the work mesh plus
- * the shell table (needed whatever the budget). */
-static void footprint(ct_mesh *m, double *plane, double *fixed)
+/* Bytes per rank for one x-plane of a shell field of values of `value_bytes`
+ * (8, or 4 for float32 shells), and for the work mesh plus the shell table
+ * (needed whatever the budget). */
+static void footprint(ct_mesh *m, size_t value_bytes, double *plane, double *fixed)
 {
     ptrdiff_t x0, nx, y0, ny;
     ct_mesh_local(m, &x0, &nx);
     ct_mesh_klocal(m, &y0, &ny);
     double N = (double)ct_mesh_n(m), row = (double)ct_mesh_row(m);
     double planes = (double)(nx > ny ? nx : ny) + CT_MESH_GHOST_LO + CT_MESH_GHOST_HI;
-    *plane = N * N * sizeof(double);
+    *plane = N * N * (double)value_bytes;
     *fixed = planes * N * row * sizeof(ct_real) + (double)ny * N * (row / 2) * sizeof(uint16_t);
 }
 
@@ -76,6 +85,37 @@ static void footprint(ct_mesh *m, double *plane, double *fixed)
 static double auto_budget(MPI_Comm comm)
 {
     return 0.5 * ct_mem_per_rank(comm);
+}
+
+/* Passes over this rank's x-planes (the same on all ranks) so that all ns shell
+ * fields of values of `value_bytes` fit the budget; a one-line error naming the
+ * least budget when not even one plane per shell fits. Collective. */
+static ct_status plan_passes(ct_mesh *delta, int ns, int per_triangle, size_t value_bytes,
+                             double budget, const char *what, long *nchunk)
+{
+    MPI_Comm comm = ct_mesh_comm(delta);
+    double plane_b, fixed_b;
+    footprint(delta, value_bytes, &plane_b, &fixed_b);
+    ptrdiff_t x0, nx;
+    ct_mesh_local(delta, &x0, &nx);
+    double pc = floor((budget - fixed_b) / (ns * plane_b));
+    int ok = per_triangle || pc >= 1 || nx == 0;
+    double need = fixed_b + (per_triangle ? 3.0 * (double)nx : (double)ns) * plane_b;
+    MPI_Allreduce(MPI_IN_PLACE, &ok, 1, MPI_INT, MPI_LAND, comm);
+    MPI_Allreduce(MPI_IN_PLACE, &need, 1, MPI_DOUBLE, MPI_MAX, comm);
+    if (!ok)
+        CT_FAIL(CT_ERR_ARG,
+                "memory budget %.3g GiB per rank is too small for the %s at grid %lld "
+                "(needs at least %.3g GiB per rank; more ranks need less)",
+                budget / 1073741824.0, what, (long long)ct_mesh_n(delta), need / 1073741824.0);
+    long n = 1;
+    if (nx > 0 && !per_triangle) {
+        ptrdiff_t q = pc < (double)nx ? (ptrdiff_t)pc : nx; /* planes per pass */
+        n = (long)((nx + q - 1) / q);
+    }
+    MPI_Allreduce(MPI_IN_PLACE, &n, 1, MPI_LONG, MPI_MAX, comm);
+    *nchunk = n;
+    return CT_OK;
 }
 
 static ct_status alloc_result(ct_bk_result **out, int ntri)
@@ -128,27 +168,12 @@ ct_status ct_bk_measure(ct_mesh *delta, const ct_bk_settings *s, double nbar,
         CT_FAIL_GOTO(rc, CT_ERR_ARG, "%d bispectrum shells: at most 65535", ns);
 
     /* memory plan: all shells for as many x-planes as the budget allows per pass */
-    double plane_b, fixed_b;
-    footprint(delta, &plane_b, &fixed_b);
     ptrdiff_t x0, nx;
     ct_mesh_local(delta, &x0, &nx);
-    double budget = s->mem_budget > 0 ? s->mem_budget : auto_budget(comm);
-    double pc = floor((budget - fixed_b) / (ns * plane_b));
-    int ok = s->per_triangle || pc >= 1 || nx == 0;
-    double need = fixed_b + (s->per_triangle ? 3.0 * (double)nx : (double)ns) * plane_b;
-    MPI_Allreduce(MPI_IN_PLACE, &ok, 1, MPI_INT, MPI_LAND, comm);
-    MPI_Allreduce(MPI_IN_PLACE, &need, 1, MPI_DOUBLE, MPI_MAX, comm);
-    if (!ok)
-        CT_FAIL_GOTO(rc, CT_ERR_ARG,
-                     "memory budget %.3g GiB per rank is too small for the bispectrum at grid %lld "
-                     "(needs at least %.3g GiB per rank; more ranks need less)",
-                     budget / 1073741824.0, (long long)N, need / 1073741824.0);
+    const double budget = s->mem_budget > 0 ? s->mem_budget : auto_budget(comm);
     long nchunk = 1;
-    if (nx > 0 && !s->per_triangle) {
-        ptrdiff_t q = pc < (double)nx ? (ptrdiff_t)pc : nx; /* planes per pass */
-        nchunk = (long)((nx + q - 1) / q);
-    }
-    MPI_Allreduce(MPI_IN_PLACE, &nchunk, 1, MPI_LONG, MPI_MAX, comm);
+    CT_CHECK_GOTO(rc, plan_passes(delta, ns, s->per_triangle, s->shell_f32 ? sizeof(float)
+                                  : sizeof(double), budget, "bispectrum", &nchunk));
 
     /* allocations: every rank learns whether all of them succeeded */
     ptrdiff_t y0, ny;
@@ -197,14 +222,14 @@ ct_status ct_bk_measure(ct_mesh *delta, const ct_bk_settings *s, double nbar,
     CT_CHECK_GOTO(rc, ct_mesh_create(&work, &ms, comm));
 
     const double N3 = (double)N * (double)N * (double)N;
-    fill_ctx fc = {delta, work, shell, nmode, 0, N, nx, ct_mesh_row(delta), 1.0,
-                   ct_mesh_threads(delta)};
+    fill_ctx fc = {delta, work, shell, nmode, 0, s->shell_f32 != 0, N, nx, ct_mesh_row(delta),
+                   1.0, ct_mesh_threads(delta)};
     /* the shell fields live in delta's scratch: a kept mesh (summarize's batches,
      * Python's kept meshes, the second call of a benchmark) does not take GiBs of
      * fresh memory again every call */
     ct_bk_engine e = {ntri, res->tri, ns, (size_t)N * (size_t)N, nx, nchunk,
-                      s->per_triangle, ct_mesh_threads(delta), shell_fill, &fc, comm,
-                      delta_scratch, delta};
+                      s->per_triangle, ct_mesh_threads(delta), s->shell_f32 != 0, shell_fill,
+                      &fc, comm, delta_scratch, delta};
 
     /* counts: from the cache, or from indicator fields (then cached) */
     int found = 0;
@@ -212,10 +237,17 @@ ct_status ct_bk_measure(ct_mesh *delta, const ct_bk_settings *s, double nbar,
         CT_CHECK_GOTO(rc, ct_bk_counts_load(s->cache_dir, (long)N, s->dk, ns, ntri, res->tri,
                                             res->counts, &found, comm));
     if (!found) {
+        /* counts are integers rounded from sums of N^3 products: always in float64,
+         * with its own passes when float32 shells made B's planes smaller */
         ct_bk_engine ec = e;
         ec.per_triangle = 0;
+        ec.f32 = 0;
+        if (s->shell_f32 && !s->per_triangle)
+            CT_CHECK_GOTO(rc, plan_passes(delta, ns, 0, sizeof(double), budget,
+                                          "bispectrum counts (float64 shells)", &ec.nchunk));
         fill_ctx fci = fc;
         fci.indicator = 1;
+        fci.f32 = 0;
         fci.scale = N3; /* c2r divides by N^3; the indicator sums want 1 per mode */
         ec.ctx = &fci;
         ct_bk_engine_stats stc;

@@ -18,9 +18,12 @@
 #define BK_TILE 1024 /* doubles per tile: the product plus the fields stay in L1/L2 */
 
 typedef struct {
-    const double *f1, *f2, *f3;
-    int t; /* triangle index */
+    const void *f1, *f2, *f3; /* double or float fields (the engine's f32) */
+    int t;                    /* triangle index */
 } tri_ptrs;
+
+/* bytes of one shell-field value */
+static size_t field_size(const ct_bk_engine *e) { return e->f32 ? sizeof(float) : sizeof(double); }
 
 static int sum_threads(const ct_bk_engine *e)
 {
@@ -33,38 +36,38 @@ static int sum_threads(const ct_bk_engine *e)
  * by loads rather than by the latency of a single accumulator (with one dot
  * product at a time each vector add waited for the previous one). Each sum still
  * runs over x in order within its SIMD lanes. */
-#define BK_DOT(K)                                                                     \
-    static inline __attribute__((always_inline)) void dot##K(                         \
-        const double *restrict p, const double *const *c, size_t x0, size_t len,      \
+#define BK_DOT(K, T, SFX)                                                             \
+    static inline __attribute__((always_inline)) void dot##K##SFX(                    \
+        const double *restrict p, const T *const *c, size_t x0, size_t len,           \
         double *s)                                                                    \
     {                                                                                 \
         double a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0, a7 = 0;        \
-        const double *restrict c0 = c[0] + x0;                                        \
-        const double *restrict c1 = c[K > 1 ? 1 : 0] + x0;                            \
-        const double *restrict c2 = c[K > 2 ? 2 : 0] + x0;                            \
-        const double *restrict c3 = c[K > 3 ? 3 : 0] + x0;                            \
-        const double *restrict c4 = c[K > 4 ? 4 : 0] + x0;                            \
-        const double *restrict c5 = c[K > 5 ? 5 : 0] + x0;                            \
-        const double *restrict c6 = c[K > 6 ? 6 : 0] + x0;                            \
-        const double *restrict c7 = c[K > 7 ? 7 : 0] + x0;                            \
+        const T *restrict c0 = c[0] + x0;                                        \
+        const T *restrict c1 = c[K > 1 ? 1 : 0] + x0;                            \
+        const T *restrict c2 = c[K > 2 ? 2 : 0] + x0;                            \
+        const T *restrict c3 = c[K > 3 ? 3 : 0] + x0;                            \
+        const T *restrict c4 = c[K > 4 ? 4 : 0] + x0;                            \
+        const T *restrict c5 = c[K > 5 ? 5 : 0] + x0;                            \
+        const T *restrict c6 = c[K > 6 ? 6 : 0] + x0;                            \
+        const T *restrict c7 = c[K > 7 ? 7 : 0] + x0;                            \
         _Pragma("omp simd reduction(+ : a0, a1, a2, a3, a4, a5, a6, a7)")             \
         for (size_t x = 0; x < len; x++) {                                            \
             const double q = p[x];                                                    \
-            a0 += q * c0[x];                                                          \
+            a0 += q * (double)c0[x];                                                          \
             if (K > 1)                                                                \
-                a1 += q * c1[x];                                                      \
+                a1 += q * (double)c1[x];                                                      \
             if (K > 2)                                                                \
-                a2 += q * c2[x];                                                      \
+                a2 += q * (double)c2[x];                                                      \
             if (K > 3)                                                                \
-                a3 += q * c3[x];                                                      \
+                a3 += q * (double)c3[x];                                                      \
             if (K > 4)                                                                \
-                a4 += q * c4[x];                                                      \
+                a4 += q * (double)c4[x];                                                      \
             if (K > 5)                                                                \
-                a5 += q * c5[x];                                                      \
+                a5 += q * (double)c5[x];                                                      \
             if (K > 6)                                                                \
-                a6 += q * c6[x];                                                      \
+                a6 += q * (double)c6[x];                                                      \
             if (K > 7)                                                                \
-                a7 += q * c7[x];                                                      \
+                a7 += q * (double)c7[x];                                                      \
         }                                                                             \
         s[0] += a0;                                                                   \
         if (K > 1)                                                                    \
@@ -82,51 +85,62 @@ static int sum_threads(const ct_bk_engine *e)
         if (K > 7)                                                                    \
             s[7] += a7;                                                               \
     }
-BK_DOT(8)
-BK_DOT(4)
-BK_DOT(2)
-BK_DOT(1)
+BK_DOT(8, double, _d)
+BK_DOT(4, double, _d)
+BK_DOT(2, double, _d)
+BK_DOT(1, double, _d)
+BK_DOT(8, float, _f)
+BK_DOT(4, float, _f)
+BK_DOT(2, float, _f)
+BK_DOT(1, float, _f)
 #undef BK_DOT
 
 /* One tile of every listed triangle. Compiled for AVX2 and AVX-512 as well as
- * the baseline; the loader picks the best the CPU has (the sums are the hot loop). */
-__attribute__((target_clones("avx512f", "avx2", "default")))
-static void tile_sums(const tri_ptrs *list, int n, size_t x0, size_t len, double *mine)
-{
-    double prod[BK_TILE];
-    const double *c[8];
-    double s[8];
-    int i = 0;
-    while (i < n) {
-        const double *a = list[i].f1 + x0, *b = list[i].f2 + x0;
-        for (size_t x = 0; x < len; x++)
-            prod[x] = a[x] * b[x];
-        int g = i;
-        while (g < n && list[g].f1 == list[i].f1 && list[g].f2 == list[i].f2) {
-            /* the next up to 8 triangles of this (f1, f2) group */
-            int k = 0;
-            while (k < 8 && g + k < n && list[g + k].f1 == list[i].f1 &&
-                   list[g + k].f2 == list[i].f2) {
-                c[k] = list[g + k].f3;
-                s[k] = 0;
-                k++;
-            }
-            int d = 0;
-            for (; d + 8 <= k; d += 8)
-                dot8(prod, c + d, x0, len, s + d);
-            for (; d + 4 <= k; d += 4)
-                dot4(prod, c + d, x0, len, s + d);
-            for (; d + 2 <= k; d += 2)
-                dot2(prod, c + d, x0, len, s + d);
-            for (; d < k; d++)
-                dot1(prod, c + d, x0, len, s + d);
-            for (int q = 0; q < k; q++)
-                mine[g + q] += s[q];
-            g += k;
-        }
-        i = g;
+ * the baseline; the loader picks the best the CPU has (the sums are the hot loop).
+ * Float fields: the product of two floats is exact in double, and each
+ * multiply-add with the third field is done in double, so the only difference
+ * from double fields is the fields' own rounding to float. */
+#define BK_TILE_SUMS(T, SFX)                                                                  \
+    __attribute__((target_clones("avx512f", "avx2", "default"))) static void tile_sums##SFX( \
+        const tri_ptrs *list, int n, size_t x0, size_t len, double *mine)                   \
+    {                                                                                        \
+        double prod[BK_TILE];                                                                \
+        const T *c[8];                                                                       \
+        double s[8];                                                                         \
+        int i = 0;                                                                           \
+        while (i < n) {                                                                      \
+            const T *a = (const T *)list[i].f1 + x0, *b = (const T *)list[i].f2 + x0;        \
+            for (size_t x = 0; x < len; x++)                                                 \
+                prod[x] = (double)a[x] * (double)b[x];                                       \
+            int g = i;                                                                       \
+            while (g < n && list[g].f1 == list[i].f1 && list[g].f2 == list[i].f2) {          \
+                /* the next up to 8 triangles of this (f1, f2) group */                      \
+                int k = 0;                                                                   \
+                while (k < 8 && g + k < n && list[g + k].f1 == list[i].f1 &&                 \
+                       list[g + k].f2 == list[i].f2) {                                       \
+                    c[k] = list[g + k].f3;                                                   \
+                    s[k] = 0;                                                                \
+                    k++;                                                                     \
+                }                                                                            \
+                int d = 0;                                                                   \
+                for (; d + 8 <= k; d += 8)                                                   \
+                    dot8##SFX(prod, c + d, x0, len, s + d);                                  \
+                for (; d + 4 <= k; d += 4)                                                   \
+                    dot4##SFX(prod, c + d, x0, len, s + d);                                  \
+                for (; d + 2 <= k; d += 2)                                                   \
+                    dot2##SFX(prod, c + d, x0, len, s + d);                                  \
+                for (; d < k; d++)                                                           \
+                    dot1##SFX(prod, c + d, x0, len, s + d);                                  \
+                for (int q = 0; q < k; q++)                                                  \
+                    mine[g + q] += s[q];                                                     \
+                g += k;                                                                      \
+            }                                                                                \
+            i = g;                                                                           \
+        }                                                                                    \
     }
-}
+BK_TILE_SUMS(double, _d)
+BK_TILE_SUMS(float, _f)
+#undef BK_TILE_SUMS
 
 /* acc[t] += local sum over the grid of f1 f2 f3 for each listed triangle; the list
  * is grouped so consecutive entries with the same (f1, f2) share the product.
@@ -152,7 +166,11 @@ static void local_sums(const ct_bk_engine *e, const tri_ptrs *list, int n, size_
 #pragma omp for schedule(static)
         for (size_t it = 0; it < ntile; it++) {
             size_t x0 = it * BK_TILE;
-            tile_sums(list, n, x0, n_local - x0 < BK_TILE ? n_local - x0 : BK_TILE, mine);
+            size_t len = n_local - x0 < BK_TILE ? n_local - x0 : BK_TILE;
+            if (e->f32)
+                tile_sums_f(list, n, x0, len, mine);
+            else
+                tile_sums_d(list, n, x0, len, mine);
         }
     }
     for (int t = 0; t < nthread; t++)
@@ -163,9 +181,10 @@ static void local_sums(const ct_bk_engine *e, const tri_ptrs *list, int n, size_
 static ct_status run_per_triangle(const ct_bk_engine *e, double *acc, ct_bk_engine_stats *st)
 {
     ct_status rc = CT_OK;
-    double *f = NULL, *part = NULL;
-    size_t nl = (size_t)e->nx * e->plane_len;
-    rc = ct_calloc(&f, 3 * (nl ? nl : 1), sizeof *f, "bispectrum shell fields");
+    char *f = NULL;
+    double *part = NULL;
+    size_t nl = (size_t)e->nx * e->plane_len, es = field_size(e);
+    rc = ct_calloc(&f, 3 * (nl ? nl : 1), es, "bispectrum shell fields");
     if (rc == CT_OK)
         rc = ct_calloc(&part, (size_t)sum_threads(e), sizeof *part, "sums");
     rc = ct_agree(e->comm, rc);
@@ -173,7 +192,7 @@ static ct_status run_per_triangle(const ct_bk_engine *e, double *acc, ct_bk_engi
         goto fail;
     for (int t = 0; t < e->ntri; t++) {
         const int *j = e->tri + 3 * t;
-        const double *p[3];
+        const void *p[3];
         for (int a = 0; a < 3; a++) {
             /* the older approach: every field of every triangle transformed afresh,
              * except a shell repeated inside the same triangle */
@@ -186,10 +205,10 @@ static ct_status run_per_triangle(const ct_bk_engine *e, double *acc, ct_bk_engi
                 continue;
             }
             double t0 = ct_wtime();
-            CT_CHECK_GOTO(rc, e->fill(e->ctx, j[a], 0, e->nx, f + (size_t)a * nl));
+            CT_CHECK_GOTO(rc, e->fill(e->ctx, j[a], 0, e->nx, f + (size_t)a * nl * es));
             st->t_fill += ct_wtime() - t0;
             st->nfill++;
-            p[a] = f + (size_t)a * nl;
+            p[a] = f + (size_t)a * nl * es;
         }
         tri_ptrs one = {p[0], p[1], p[2], t};
         double t0 = ct_wtime();
@@ -209,20 +228,22 @@ static ct_status run_chunked(const ct_bk_engine *e, double *acc, ct_bk_engine_st
     /* planes per pass on this rank; the pass count is common to all ranks */
     ptrdiff_t pc = (e->nx + e->nchunk - 1) / e->nchunk;
     size_t chunk = (size_t)pc * e->plane_len;
-    double *mem = NULL, *part = NULL;
+    char *mem = NULL;
+    double *part = NULL;
+    const size_t es = field_size(e);
     tri_ptrs *list = NULL;
 
     const size_t nmem = (size_t)ns * (chunk ? chunk : 1);
-    double *own = NULL; /* mem when it is not the caller's scratch */
+    char *own = NULL; /* mem when it is not the caller's scratch */
     if (e->scratch) {
         /* every value used is written by fill first: no zeroing needed */
-        mem = e->scratch(e->scratch_arg, nmem * sizeof *mem);
+        mem = e->scratch(e->scratch_arg, nmem * es);
         if (!mem)
             rc = ct_error_set(CT_ERR_MEMORY, __func__, __LINE__,
                               "cannot allocate %zu bytes for the bispectrum shell fields",
-                              nmem * sizeof *mem);
+                              nmem * es);
     } else {
-        rc = ct_calloc(&own, nmem, sizeof *mem, "bispectrum shell fields");
+        rc = ct_calloc(&own, nmem, es, "bispectrum shell fields");
         mem = own;
     }
     if (rc == CT_OK)
@@ -237,9 +258,9 @@ static ct_status run_chunked(const ct_bk_engine *e, double *acc, ct_bk_engine_st
     /* triangles stay in Quijote order: consecutive ones share (j1, j2) */
     for (int t = 0; t < e->ntri; t++) {
         const int *j = e->tri + 3 * t;
-        list[t].f1 = mem + (size_t)(j[0] - 1) * chunk;
-        list[t].f2 = mem + (size_t)(j[1] - 1) * chunk;
-        list[t].f3 = mem + (size_t)(j[2] - 1) * chunk;
+        list[t].f1 = mem + (size_t)(j[0] - 1) * chunk * es;
+        list[t].f2 = mem + (size_t)(j[1] - 1) * chunk * es;
+        list[t].f3 = mem + (size_t)(j[2] - 1) * chunk * es;
         list[t].t = t;
     }
     for (long c = 0; c < e->nchunk; c++) {
@@ -247,7 +268,7 @@ static ct_status run_chunked(const ct_bk_engine *e, double *acc, ct_bk_engine_st
         np = np < 0 ? 0 : np > pc ? pc : np;
         for (int j = 1; j <= ns; j++) {
             double t0 = ct_wtime();
-            CT_CHECK_GOTO(rc, e->fill(e->ctx, j, p0, np, mem + (size_t)(j - 1) * chunk));
+            CT_CHECK_GOTO(rc, e->fill(e->ctx, j, p0, np, mem + (size_t)(j - 1) * chunk * es));
             st->t_fill += ct_wtime() - t0;
             st->nfill++;
         }

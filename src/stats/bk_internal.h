@@ -8,9 +8,10 @@
 
 /* Fill `out` with planes [p0, p0 + np) of this rank's slab (each plane_len real
  * values, no padding) of shell `shell` (1-based) of whatever the context
- * describes. Collective over the engine's communicator: every rank is called
- * with the same shell in the same order (np may differ, and be 0). */
-typedef ct_status (*ct_bk_fill_fn)(void *ctx, int shell, ptrdiff_t p0, ptrdiff_t np, double *out);
+ * describes: doubles, or floats when the engine's f32 is set. Collective over
+ * the engine's communicator: every rank is called with the same shell in the
+ * same order (np may differ, and be 0). */
+typedef ct_status (*ct_bk_fill_fn)(void *ctx, int shell, ptrdiff_t p0, ptrdiff_t np, void *out);
 
 typedef struct {
     int ntri;
@@ -23,6 +24,9 @@ typedef struct {
                            of each, so memory falls and transforms grow with it */
     int per_triangle;   /* recompute the three fields of every triangle (benchmark) */
     int threads;        /* OpenMP threads for the sums (the mesh's setting) */
+    int f32;            /* shell fields stored as float (half the memory); the
+                           product of two fields is formed in double (exactly) and
+                           every sum accumulates in double */
     ct_bk_fill_fn fill;
     void *ctx;
     MPI_Comm comm;

@@ -14,6 +14,7 @@ void ct_bk_settings_defaults(ct_bk_settings *s)
     s->mem_budget = 0.0;
     s->cache_dir = NULL;
     s->per_triangle = 0;
+    s->shell_f32 = 0;
 }
 
 int ct_bk_shell_of(double n2, double dk)

@@ -24,11 +24,12 @@ typedef struct {
     int N;
     double dk;
     const double complex *d;
+    int f32; /* write float planes (the engine's f32) */
 } naive_ctx;
 
 /* shell field by a naive inverse DFT: f(x) = sum_{q in shell} d(q) e^{i q.x},
  * x-planes [p0, p0 + np) */
-static ct_status naive_fill(void *vctx, int shell, ptrdiff_t p0, ptrdiff_t np, double *out)
+static ct_status naive_fill(void *vctx, int shell, ptrdiff_t p0, ptrdiff_t np, void *out)
 {
     naive_ctx *c = vctx;
     int N = c->N;
@@ -45,7 +46,11 @@ static ct_status naive_fill(void *vctx, int shell, ptrdiff_t p0, ptrdiff_t np, d
             f[x] += creal(dq * cexp(I * ph));
         }
     }
-    memcpy(out, f + (size_t)p0 * N * N, (size_t)np * N * N * sizeof *f);
+    if (c->f32)
+        for (size_t x = 0; x < (size_t)np * N * N; x++)
+            ((float *)out)[x] = (float)f[(size_t)p0 * N * N + x];
+    else
+        memcpy(out, f + (size_t)p0 * N * N, (size_t)np * N * N * sizeof *f);
     free(f);
     return CT_OK;
 }
@@ -113,9 +118,9 @@ static void test_engine(void)
     double *ref = malloc((size_t)ntri * sizeof *ref), *cnt = malloc((size_t)ntri * sizeof *cnt);
     ref_triangles(d, N, dk, ntri, tri, ref, cnt);
 
-    naive_ctx ctx = {N, dk, d};
-    ct_bk_engine e = {ntri, tri, ns, (size_t)N * N, N, 1, 0, 1, naive_fill, &ctx, MPI_COMM_WORLD,
-                      NULL, NULL};
+    naive_ctx ctx = {N, dk, d, 0};
+    ct_bk_engine e = {ntri,     tri,  ns,   (size_t)N * N, N, 1, 0, 1, 0, naive_fill,
+                      &ctx,     MPI_COMM_WORLD, NULL, NULL};
     double *sums = malloc((size_t)ntri * sizeof *sums), *sums2 = malloc((size_t)ntri * sizeof *sums2);
     ct_bk_engine_stats st;
     CT_EXPECT_OK(ct_bk_engine_run(&e, sums, &st));
@@ -150,8 +155,57 @@ static void test_engine(void)
     CT_EXPECT(st.nfill > 2 * ntri);
     e.per_triangle = 0;
 
+    /* float32 shells: each field rounded to float once, the product of two in
+     * double (exact: 24 + 24 bits) and every multiply-add in double. Against a
+     * long-double sum of the float-rounded fields the engine agrees to double
+     * round-off (1e-12 of sum |f1 f2 f3|; a float product or float accumulation
+     * would be off by ~1e-8 of it), and against the double fields within the
+     * fields' rounding: |f32 - f64| <= 3 u sum |f1 f2 f3|, u = 2^-24. */
+    {
+        double *fld = malloc((size_t)ns * N3 * sizeof *fld);
+        for (int j = 1; j <= ns; j++)
+            CT_EXPECT_OK(naive_fill(&ctx, j, 0, N, fld + (size_t)(j - 1) * N3));
+        naive_ctx ctx32 = ctx;
+        ctx32.f32 = 1;
+        e.ctx = &ctx32;
+        e.f32 = 1;
+        CT_EXPECT_OK(ct_bk_engine_run(&e, sums2, &st));
+        CT_EXPECT(st.nfill == ns);
+        e.nchunk = 3; /* passes: the same float path */
+        double *sums3 = malloc((size_t)ntri * sizeof *sums3);
+        CT_EXPECT_OK(ct_bk_engine_run(&e, sums3, &st));
+        e.nchunk = 1;
+        e.f32 = 0;
+        e.ctx = &ctx;
+        double worst_ref = 0, worst_64 = 0, worst_pass = 0;
+        for (int t = 0; t < ntri; t++) {
+            const double *a1 = fld + (size_t)(tri[3 * t] - 1) * N3,
+                         *a2 = fld + (size_t)(tri[3 * t + 1] - 1) * N3,
+                         *a3 = fld + (size_t)(tri[3 * t + 2] - 1) * N3;
+            long double ref32 = 0, mag = 0;
+            for (size_t x = 0; x < N3; x++) {
+                long double v = (long double)(float)a1[x] * (float)a2[x] * (float)a3[x];
+                ref32 += v;
+                mag += fabsl((long double)a1[x] * a2[x] * a3[x]);
+            }
+            double m = (double)mag > 1e-300 ? (double)mag : 1e-300;
+            double e_ref = fabs(sums2[t] - (double)ref32) / m;
+            double e_64 = fabs(sums2[t] - sums[t]) / m / ldexp(1.0, -24);
+            double e_pass = fabs(sums3[t] - sums2[t]) / m;
+            worst_ref = e_ref > worst_ref ? e_ref : worst_ref;
+            worst_64 = e_64 > worst_64 ? e_64 : worst_64;
+            worst_pass = e_pass > worst_pass ? e_pass : worst_pass;
+        }
+        CT_EXPECT(worst_ref < 1e-12);
+        CT_EXPECT(worst_64 <= 3.0);
+        CT_EXPECT(worst_64 > 0); /* the floats are really used */
+        CT_EXPECT(worst_pass < 1e-12);
+        free(sums3);
+        free(fld);
+    }
+
     /* counts: indicator fields give N^3 x the number of closed triplets, exactly */
-    naive_ctx ones = {N, dk, NULL};
+    naive_ctx ones = {N, dk, NULL, 0};
     e.ctx = &ones;
     CT_EXPECT_OK(ct_bk_engine_run(&e, sums2, &st));
     for (int t = 0; t < ntri; t++)
