@@ -198,6 +198,7 @@ typedef struct {
                        shell transformed once; n: n times, holding 1/n of the planes) */
     double time_B, time_fill, time_sums; /* seconds: B in all, its shell FFTs, its sums */
     double time_counts; /* seconds spent computing counts (0 when cached) */
+    int shell_f32;      /* B made from float32 shells (settings' shell_f32) */
 } ct_bk_result;
 
 void ct_bk_result_destroy(ct_bk_result **r);

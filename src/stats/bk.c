@@ -196,6 +196,7 @@ ct_status ct_bk_measure(ct_mesh *delta, const ct_bk_settings *s, double nbar,
     res->nbar = nbar;
     res->grid = (long)N;
     res->nchunk = nchunk;
+    res->shell_f32 = s->shell_f32 != 0;
 
     /* shell index of every local mode, and the shell power on the way */
     const ct_complex *D = ct_mesh_complex(delta);

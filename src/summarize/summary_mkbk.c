@@ -85,6 +85,8 @@ ct_status ct_summary_write_bk(ct_summary_writer *w, const char *name, const ct_b
     CT_CHECK_GOTO(rc, ct_h5_attr_vstr(g, "description", desc));
     CT_CHECK_GOTO(rc, ct_h5_attr_vstr(g, "species", meta && meta->species ? meta->species : "m"));
     CT_CHECK_GOTO(rc, ct_h5_attr_int(g, "passes", r->nchunk));
+    if (r->shell_f32) /* only then, so float64 summaries keep their attributes */
+        CT_CHECK_GOTO(rc, ct_h5_attr_int(g, "shell_float32", 1));
 fail:
     free(col);
     H5Gclose(g);

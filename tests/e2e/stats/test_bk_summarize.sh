@@ -25,6 +25,11 @@ run 0 "summarize np2" "$mpirun_sh" 2 "$COSMOTL" summarize suite/0 suite/1 $opts 
 for s in 0 1; do
   run 0 "out2/$s vs out1/$s" "$tool" compare out2/$s.h5 out1/$s.h5
 done
+# float32 shells: B within 1e-6 relative, recorded in /bk; B differs from float64
+run 0 "summarize f32" "$mpirun_sh" 2 "$COSMOTL" summarize suite/0 $opts --bk-float32 --out out32 \
+  --bk-cache out1/.cache
+run 0 "f32 vs f64" "$tool" compare32 out32/0.h5 out2/0.h5
+run 1 "f32 is not f64 bit for bit" "$tool" compare out32/0.h5 out2/0.h5 bk
 run 0 "direct B0" "$mpirun_sh" 1 "$tool" direct suite/0/snapdir_004 out1/0.h5 32 2 8
 run 0 "p = 0" "$COSMOTL" summarize suite/0 --stats pk,mk --mark-p 0 --grid 32 --out p0
 run 0 "M = X = P for p = 0" "$tool" same_pk p0/0.h5

@@ -3,6 +3,8 @@
  *                                     triangles, finite values, positive counts
  *   test_bk_tool compare A.h5 B.h5 [bk]
  *                                     /mk (1e-6: float marks) and /bk (1e-9) agree
+ *   test_bk_tool compare32 A.h5 B.h5  A (--bk-float32) vs B: /bk/B within 1e-6,
+ *                                     P1 and counts identical, shell_float32 = 1
  *   test_bk_tool same_pk FILE.h5      /mk/P0 and /mk/X0 equal /pk/P0 (p = 0)
  *   test_bk_tool table SUITE.h5 NSIM NTRI
  *                                     gathered /bk/P is NSIM x NTRI, /bk/k1 NTRI
@@ -201,6 +203,14 @@ int main(int argc, char **argv)
         same(argv[2], argv[3], "bk/B", 1e-9);
         same(argv[2], argv[3], "bk/P1", 1e-9);
         same(argv[2], argv[3], "bk/counts", 0);
+        rc = fails != 0;
+    } else if (argc == 4 && !strcmp(argv[1], "compare32")) {
+        /* A with --bk-float32 against B without: B within 1e-6 relative (the
+         * bound for float32 paths), shell power and counts identical (float64) */
+        same(argv[2], argv[3], "bk/B", 1e-6);
+        same(argv[2], argv[3], "bk/P1", 0);
+        same(argv[2], argv[3], "bk/counts", 0);
+        CHECK(attr(argv[2], "bk", "shell_float32") == 1, "%s: /bk shell_float32 is not 1", argv[2]);
         rc = fails != 0;
     } else if (argc == 3 && !strcmp(argv[1], "same_pk")) {
         same(argv[2], argv[2], "mk/P0", 0); /* the file reads back */

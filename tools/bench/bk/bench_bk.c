@@ -9,7 +9,11 @@
  * uniformly random particles on the grid (marks from a white-noise-like field).
  *
  *   bench_bk --grid 256 [--box 1000] [--mem-budget GiB] [--threads T]
- *            [--per-triangle-kmax K] [--cache DIR] [--mk NPART]             */
+ *            [--per-triangle-kmax K] [--cache DIR] [--mk NPART] [--f32 0|1|2] [--kmax K]
+ *
+ * --f32 1: B with float32 shells; 2: both, float64 first, and the largest
+ * relative difference of B over the triangles.                               */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -48,6 +52,8 @@ int main(int argc, char **argv)
     MPI_Comm_size(comm, &size);
     ct_log_setup(comm, CT_LOG_WARN);
     long grid = 256, threads = 1, mk_np = 0;
+    int f32 = 0;
+    double kmax = 78; /* Quijote: 1898 triangles */
     double box = 1000, budget_gib = 0, pt_kmax = 0;
     const char *cache = "/tmp/cosmotl-bench-bk-cache";
     for (int i = 1; i + 1 < argc; i += 2) {
@@ -65,6 +71,10 @@ int main(int argc, char **argv)
             cache = argv[i + 1];
         else if (!strcmp(argv[i], "--mk"))
             mk_np = atol(argv[i + 1]);
+        else if (!strcmp(argv[i], "--kmax"))
+            kmax = atof(argv[i + 1]);
+        else if (!strcmp(argv[i], "--f32"))
+            f32 = atoi(argv[i + 1]);
         else {
             if (me == 0)
                 fprintf(stderr, "bench_bk: unknown option %s\n", argv[i]);
@@ -142,6 +152,8 @@ int main(int argc, char **argv)
     ct_bk_settings_defaults(&s);
     s.mem_budget = budget_gib * 1073741824.0;
     s.cache_dir = cache;
+    s.shell_f32 = f32 == 1;
+    s.kmax = kmax;
     /* first call: counts computed (or found in the cache) */
     t0 = now(comm);
     double c0 = cpu();
@@ -172,6 +184,31 @@ int main(int argc, char **argv)
                t_first, c_first, t_counts, t_cached, c_cached, r->time_fill, r->time_sums,
                peak_max / 1073741824.0, load);
     int ntri_full = r->ntri;
+    if (f32 == 2) {
+        /* the float32 shells on the same field: time and max |B32 - B64| / |B64| */
+        ct_bk_settings s32 = s;
+        s32.shell_f32 = 1;
+        ct_bk_result *r32 = NULL;
+        t0 = now(comm);
+        c0 = cpu();
+        CT_CHECK_GOTO(rc, ct_bk_measure(m, &s32, 0.0, &r32));
+        double c32 = max_over(cpu() - c0, comm), t32 = now(comm) - t0;
+        double worst = 0;
+        int nb = 0;
+        for (int t = 0; t < r->ntri; t++)
+            if (r->counts[t] > 0) {
+                double d = fabs(r32->B[t] - r->B[t]) / fabs(r->B[t]);
+                worst = d > worst ? d : worst;
+                nb++;
+            }
+        double peak32 = max_over((double)ct_mem_peak(), comm);
+        if (me == 0)
+            printf("f32: grid=%ld ranks=%d passes=%ld cached_s=%.2f (cpu %.2f) fill_s=%.2f "
+                   "sums_s=%.2f peak_rss_gib_per_rank=%.2f max_rel_dB=%.3g over %d triangles\n",
+                   grid, size, r32->nchunk, t32, c32, r32->time_fill, r32->time_sums,
+                   peak32 / 1073741824.0, worst, nb);
+        ct_bk_result_destroy(&r32);
+    }
     ct_bk_result_destroy(&r);
 
     if (pt_kmax > 0) {
