@@ -86,6 +86,11 @@ ct_status ct_h5_check_heaps(hid_t loc);
  * 1 present, 0 absent, -1 corrupt (error set). Every reader of attributes from
  * files cosmotl did not just write uses one of them. */
 ct_status ct_h5_check_attrs(hid_t loc);
+/* Every object reachable by hard links from the root of file: its object
+ * header's chunks lie inside the file (HDF5 1.10.8 allocates a chunk at its
+ * declared size before reading it: 4 GiB from a corrupt header). One line
+ * naming the file and the byte otherwise. ct_h5_open_ro calls it. */
+ct_status ct_h5_check_headers(hid_t file);
 int ct_h5_attr_exists(hid_t loc, const char *name);
 
 /* Store every setting a ct_config handed out as string attributes of a group

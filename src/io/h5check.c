@@ -191,6 +191,8 @@ static unsigned char *raw_read(const raw_file *rf, uint64_t addr, uint64_t len)
     return b;
 }
 
+static const char chunk_outside[] = "an object header chunk outside the file";
+
 /* called for each message of an object header; returns NULL or why it is corrupt */
 typedef const char *(*msg_fn)(const raw_file *rf, unsigned type, unsigned flags,
                               const unsigned char *body, size_t n, void *ctx);
@@ -234,7 +236,7 @@ static const char *walk_header(const raw_file *rf, uint64_t addr, msg_fn fn, voi
         size_t s = 0, e = (size_t)n;
         *at = a;
         if (!b)
-            return "an object header chunk outside the file";
+            return chunk_outside;
         if (v2 && c > 0) { /* continuation chunk: "OCHK", messages, checksum */
             if (n < 8 || memcmp(b, "OCHK", 4)) {
                 free(b);
@@ -374,6 +376,91 @@ static const char *check_attr_msg(const raw_file *rf, unsigned type, unsigned mf
     if (elsize && npoints > (n - off) / elsize)
         return "attribute data longer than its message";
     return NULL;
+}
+
+/* ---- object header chunks ----
+ * HDF5 1.10.8 allocates an object header's chunk at the size the header
+ * declares before reading it (H5O_protect: 4 GiB for a corrupt 32-bit size,
+ * found by the summary fuzz harness as an out-of-memory in H5Gopen2), and a
+ * continuation chunk at the length its message declares. Every object reachable
+ * by hard links from the root group is checked before anything opens it: its
+ * header's chunks, followed through continuation messages, must lie inside the
+ * file (other damage is left to HDF5, which reports it when the object is read,
+ * so a file with one broken object still opens). The root group's own header is loaded by H5Fopen itself and not
+ * checked. Objects are checked once (by address), at most CT_H5_MAX_OBJECTS. */
+#define CT_H5_MAX_OBJECTS 10000
+
+static const char *no_check(const raw_file *rf, unsigned type, unsigned flags,
+                            const unsigned char *body, size_t n, void *ctx)
+{
+    (void)rf, (void)type, (void)flags, (void)body, (void)n, (void)ctx;
+    return NULL;
+}
+
+typedef struct {
+    raw_file *rf;
+    haddr_t *seen;
+    size_t n, cap;
+    const char *why;
+    uint64_t at;
+} header_walk;
+
+static herr_t check_link(hid_t g, const char *name, const H5L_info_t *li, void *ctx)
+{
+    header_walk *w = ctx;
+    if (li->type != H5L_TYPE_HARD)
+        return 0; /* soft and external links: their targets are objects checked elsewhere */
+    for (size_t i = 0; i < w->n; i++)
+        if (w->seen[i] == li->u.address)
+            return 0;
+    if (w->n == w->cap) {
+        size_t cap = w->cap ? 2 * w->cap : 64;
+        haddr_t *s = cap <= CT_H5_MAX_OBJECTS ? realloc(w->seen, cap * sizeof *s) : NULL;
+        if (!s)
+            return 1; /* that many objects: stop checking (HDF5 reads the rest) */
+        w->seen = s;
+        w->cap = cap;
+    }
+    w->seen[w->n++] = li->u.address;
+    /* only a chunk HDF5 would allocate past the file's end is refused here;
+     * other damage HDF5 reports itself when the object is read */
+    const char *why = walk_header(w->rf, li->u.address, no_check, NULL, &w->at);
+    if (why == chunk_outside) {
+        w->why = why;
+        return 1; /* stop (a positive value: no error stack from HDF5) */
+    }
+    H5O_info_t oi;
+    if (H5Oget_info_by_name2(g, name, &oi, H5O_INFO_BASIC, H5P_DEFAULT) < 0 ||
+        oi.type != H5O_TYPE_GROUP)
+        return 0; /* HDF5 itself fails cleanly on it later, or it has no members */
+    hid_t sub = H5Gopen2(g, name, H5P_DEFAULT);
+    if (sub < 0)
+        return 0;
+    herr_t e = H5Literate(sub, H5_INDEX_NAME, H5_ITER_NATIVE, NULL, check_link, w);
+    H5Gclose(sub);
+    return w->why || e > 0 ? 1 : 0;
+}
+
+ct_status ct_h5_check_headers(hid_t file)
+{
+    raw_file rf;
+    int o = raw_open(file, &rf);
+    if (o <= 0) {
+        raw_close(&rf);
+        if (o < 0)
+            CT_FAIL(CT_ERR_MEMORY, "out of memory");
+        return CT_OK;
+    }
+    header_walk w = {&rf, NULL, 0, 0, NULL, 0};
+    H5Literate(file, H5_INDEX_NAME, H5_ITER_NATIVE, NULL, check_link, &w);
+    ct_status rc = CT_OK;
+    if (w.why)
+        rc = ct_error_set(CT_ERR_FORMAT, __func__, __LINE__,
+                          "%s: corrupt object header at byte %llu: %s", rf.path,
+                          (unsigned long long)(rf.base + w.at), w.why);
+    free(w.seen);
+    raw_close(&rf);
+    return rc;
 }
 
 ct_status ct_h5_check_attrs(hid_t loc)

@@ -52,6 +52,12 @@ ct_status ct_h5_open_ro(const char *path, hid_t *file)
     *file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (*file < 0)
         CT_FAIL(CT_ERR_FORMAT, "%s: cannot open HDF5 file (corrupt or truncated)", path);
+    ct_status rc = ct_h5_check_headers(*file);
+    if (rc != CT_OK) {
+        H5Fclose(*file);
+        *file = -1;
+        return ct_error_push(rc, __func__, __LINE__);
+    }
     return CT_OK;
 }
 

@@ -484,6 +484,12 @@ static void test_attr_headers(void)
             fprintf(stderr, "%s: %d attributes passed\n", valid[i], n);
         CT_EXPECT(n == 2 * 40 + 1 + 3);
     }
+    /* ct_h5_open_ro checks every object's header chunks: the valid files open */
+    for (int i = 0; valid[i]; i++) {
+        hid_t f;
+        CT_EXPECT_OK(ct_h5_open_ro(P(valid[i]), &f));
+        H5Fclose(f);
+    }
     ct_error_clear();
     /* corrupt copies of v1.h5, one field of one attribute message each (offsets
      * in the message: 6 dataspace length, 2 name length; the "bigarr" message
@@ -515,6 +521,23 @@ static void test_attr_headers(void)
             ct_error_clear();
         }
         CT_EXPECT(refused > 0);
+        /* a group header whose first chunk declares 4 GiB (HDF5 1.10.8 allocates
+         * it before reading): refused when the file is opened, before any
+         * H5Gopen2. On the previous code the open succeeds. */
+        snprintf(path, sizeof path, "%s/tests/fuzz/corpus/summary/regress-header-chunk-4GiB.h5",
+                 src);
+        hid_t f = -1;
+        ct_status st = ct_h5_open_ro(path, &f);
+        const char *m = ct_error_message();
+        int ok = st == CT_ERR_FORMAT && f < 0 && strstr(m, "regress-header-chunk-4GiB.h5") &&
+                 strstr(m, "corrupt object header at byte") && strstr(m, "outside the file") &&
+                 !strchr(m, '\n');
+        if (!ok)
+            fprintf(stderr, "header chunk: status %s, message: %s\n", ct_status_name(st), m);
+        CT_EXPECT(ok);
+        if (f >= 0)
+            H5Fclose(f);
+        ct_error_clear();
     } else {
         CT_TEST_SKIP("CT_SOURCE_ROOT not set: the fuzz reproducer is not found");
     }
