@@ -11,6 +11,7 @@
 
 #include "cosmotl/batch.h"
 #include "cosmotl/h5.h"
+#include "cosmotl/runner.h"
 #include "cosmotl/summary.h"
 #include "ct_config.h"
 #include "summary_private.h"
@@ -102,8 +103,16 @@ static int parse_index(const char *name, const char *ext, long *idx)
     return 1;
 }
 
-/* Read one group of simulation i into the tables; returns a reason on mismatch. */
-static ct_status gather_one(hid_t f, gather_group *G, long i, const char *path)
+/* Values of one simulation in one group: the table row, each extra row, the
+ * per-simulation values. */
+static size_t group_values(const gather_group *G)
+{
+    return (size_t)G->nbin * (1 + (size_t)G->nrows) + (size_t)G->nper;
+}
+
+/* Read one group of a simulation into row (group_values long); returns a reason
+ * on mismatch. */
+static ct_status gather_one(hid_t f, gather_group *G, double *row, const char *path)
 {
     ct_status rc = CT_OK;
     hid_t g = -1;
@@ -163,17 +172,18 @@ static ct_status gather_one(hid_t f, gather_group *G, long i, const char *path)
     }
     for (int r = -1; r < G->nrows; r++) {
         const char *nm = r < 0 ? G->table : G->rows[r];
-        double *dst = r < 0 ? G->table_v : G->rows_v[r];
+        double *dst = row + (size_t)(r + 1) * G->nbin;
         CT_CHECK_GOTO(rc, ct_h5_read_doubles(g, nm, &v, &rank, d));
         if (d[0] != G->nbin || (rank == 2 && d[1] != 1))
             CT_FAIL_GOTO(rc, CT_ERR_FORMAT, "%s: /%s/%s has %llu values, expected %llu", path,
                          G->name, nm, (unsigned long long)d[0], (unsigned long long)G->nbin);
-        memcpy(dst + (size_t)i * G->nbin, v, sizeof(double) * G->nbin);
+        memcpy(dst, v, sizeof(double) * G->nbin);
         free(v);
         v = NULL;
     }
     for (int p = 0; p < G->nper; p++)
-        CT_CHECK_GOTO(rc, ct_h5_read_attr_double(g, G->per[p], &G->per_v[p][i]));
+        CT_CHECK_GOTO(rc, ct_h5_read_attr_double(g, G->per[p],
+                                                 &row[(1 + (size_t)G->nrows) * G->nbin + p]));
 fail:
     free(v);
     free(iv);
@@ -224,9 +234,60 @@ static herr_t copy_attr(hid_t loc, const char *name, const H5A_info_t *info, voi
     return e < 0 ? -1 : 0;
 }
 
-/* rank-0 part of the gather */
-static ct_status gather_local(const char *dir, const char *out, const ct_gather_settings *s)
+/* What reading summary i hands to rank 0 through the runner: its state (0
+ * missing, 1 present, 2 failed), a failure's reason (an error message, at most
+ * GATHER_REASON bytes with its end) and its values (group_values of each group,
+ * in group order). */
+#define GATHER_REASON 4096
+typedef struct {
+    const char *dir;
+    gather_group *G;
+    int ng;
+} gather_job;
+
+static ct_status gather_item(int64_t i, MPI_Comm group, void *user, void *result)
 {
+    (void)group;
+    const gather_job *j = user;
+    unsigned char *state = result;
+    char *reason = (char *)result + 8;
+    double *vals = (double *)((char *)result + 8 + GATHER_REASON);
+    char *f = NULL;
+    CT_CHECK(ct_asprintf(&f, "%s/%lld.h5", j->dir, (long long)i));
+    if (ct_file_exists(f)) {
+        hid_t h = -1;
+        ct_status st = ct_summary_kind(f) == 1 ? ct_h5_open_ro(f, &h)
+                                               : ct_error_set(CT_ERR_FORMAT, __func__, __LINE__,
+                                                              "%s: not a cosmotl summary", f);
+        size_t off = 0;
+        for (int q = 0; q < j->ng && st == CT_OK; q++) {
+            st = gather_one(h, &j->G[q], vals + off, f);
+            off += group_values(&j->G[q]);
+        }
+        if (h >= 0)
+            H5Fclose(h);
+        *state = st == CT_OK ? 1 : 2;
+        if (st != CT_OK) {
+            snprintf(reason, GATHER_REASON, "%s", ct_error_message());
+            ct_error_clear();
+        }
+    }
+    free(f);
+    return CT_OK;
+}
+
+/* Every rank lists the folder, reads the parameter table and the first summary
+ * (the groups); the runner hands the summaries out to the ranks; rank 0 places
+ * the rows in simulation order and writes the table. */
+static ct_status gather_run(const char *dir, const char *out, const ct_gather_settings *s,
+                            MPI_Comm comm)
+{
+    int crank;
+    MPI_Comm_rank(comm, &crank);
+    ct_runner *runner = NULL;
+    ct_runner_report rep;
+    memset(&rep, 0, sizeof rep);
+    int agreed = 0; /* every rank passes the agreement on the set-up once */
     ct_status rc = CT_OK;
     DIR *dp = NULL;
     double *params = NULL;
@@ -369,6 +430,8 @@ static ct_status gather_local(const char *dir, const char *out, const ct_gather_
                     CT_CHECK_GOTO(rc, ct_h5_read_doubles(g, q->common[c], &q->cd[c], &rank, d));
                 q->clen[c] = d[0];
             }
+            if (crank != 0)
+                continue; /* the table is assembled on rank 0 */
             size_t cells = (size_t)nsim * q->nbin;
             CT_CHECK_GOTO(rc, ct_calloc(&q->table_v, cells + 1, sizeof(double), "suite table"));
             for (size_t j = 0; j < cells; j++)
@@ -388,40 +451,53 @@ static ct_status gather_local(const char *dir, const char *out, const ct_gather_
             CT_FAIL_GOTO(rc, CT_ERR_FORMAT, "%s: no statistic groups to gather", f);
     }
 
+    /* every simulation, read by the rank that takes it (the ranks agree on the
+     * set-up first: each read it alike) */
+    agreed = 1;
+    CT_CHECK_GOTO(rc, ct_agree_msg(comm, rc));
+    {
+        ct_runner_settings rs;
+        ct_runner_settings_defaults(&rs);
+        rs.group_size = 1;
+        size_t nvals = 0;
+        for (int q = 0; q < ng; q++)
+            nvals += group_values(&G[q]);
+        gather_job job = {.dir = dir, .G = G, .ng = ng};
+        ct_runner_job rj = {.n_items = nsim, .run = gather_item, .user = &job,
+                            .result_size = 8 + GATHER_REASON + sizeof(double) * nvals};
+        CT_CHECK_GOTO(rc, ct_runner_create(&runner, &rs, comm));
+        rc = ct_runner_run(runner, &rj, &rep);
+        ct_runner_destroy(&runner);
+        CT_CHECK_GOTO(rc, rc);
+        if (rep.n_failed > 0)
+            CT_FAIL_GOTO(rc, rep.first_status, "%s", rep.first_error);
+    }
+    if (crank != 0)
+        goto fail; /* done: rank 0 writes */
+
     /* failure reasons recorded by summarize */
     CT_CHECK_GOTO(rc, ct_manifest_read(dir, &ment, &nment));
-
-    /* every simulation */
     for (int64_t i = 0; i < nsim; i++) {
-        free(f);
-        CT_CHECK_GOTO(rc, ct_asprintf(&f, "%s/%lld.h5", dir, (long long)i));
-        if (ct_file_exists(f)) {
-            hid_t h = -1;
-            ct_status st = ct_summary_kind(f) == 1 ? ct_h5_open_ro(f, &h)
-                                                   : ct_error_set(CT_ERR_FORMAT, __func__, __LINE__,
-                                                                  "%s: not a cosmotl summary", f);
-            for (int q = 0; q < ng && st == CT_OK; q++)
-                st = gather_one(h, &G[q], (long)i, f);
-            if (h >= 0)
-                H5Fclose(h);
-            if (st == CT_OK) {
-                status[i] = 1;
-            } else {
-                status[i] = 2;
-                reason[i] = strdup(ct_error_message());
-                /* a half-read row must not look valid */
-                for (int q = 0; q < ng; q++) {
-                    for (hsize_t j = 0; j < G[q].nbin; j++) {
-                        G[q].table_v[(size_t)i * G[q].nbin + j] = NAN;
-                        for (int r = 0; r < G[q].nrows; r++)
-                            G[q].rows_v[r][(size_t)i * G[q].nbin + j] = NAN;
-                    }
-                    for (int p = 0; p < G[q].nper; p++)
-                        G[q].per_v[p][i] = NAN;
-                }
-                ct_warn("gather: simulation %lld failed: %s", (long long)i, reason[i]);
-                ct_error_clear();
+        const char *res = (const char *)rep.results + (size_t)i * rep.result_size;
+        const double *vals = (const double *)(res + 8 + GATHER_REASON);
+        if (res[0] == 1) {
+            status[i] = 1;
+            for (int q = 0; q < ng; q++) {
+                gather_group *g = &G[q];
+                size_t nb = g->nbin;
+                memcpy(g->table_v + (size_t)i * nb, vals, sizeof(double) * nb);
+                for (int r = 0; r < g->nrows; r++)
+                    memcpy(g->rows_v[r] + (size_t)i * nb, vals + (size_t)(r + 1) * nb,
+                           sizeof(double) * nb);
+                for (int p = 0; p < g->nper; p++)
+                    g->per_v[p][i] = vals[(1 + (size_t)g->nrows) * nb + p];
+                vals += group_values(g);
             }
+        } else if (res[0] == 2) {
+            /* the row stays NaN: a half-read row must not look valid */
+            status[i] = 2;
+            reason[i] = strdup(res + 8);
+            ct_warn("gather: simulation %lld failed: %s", (long long)i, reason[i]);
         } else {
             char item[32];
             snprintf(item, sizeof item, "%lld", (long long)i);
@@ -530,6 +606,10 @@ static ct_status gather_local(const char *dir, const char *out, const ct_gather_
                 (long long)nsim, (long long)np, (long long)nf, (long long)(nsim - np - nf));
     }
 fail:
+    if (!agreed)
+        ct_agree_msg(comm, rc);
+    ct_runner_report_free(&rep);
+    ct_runner_destroy(&runner);
     if (of >= 0)
         H5Fclose(of);
     ct_atomic_abort(tmp);
@@ -566,11 +646,6 @@ fail:
 ct_status ct_summary_gather(const char *dir, const char *out, const ct_gather_settings *s,
                             MPI_Comm comm)
 {
-    int rank;
-    MPI_Comm_rank(comm, &rank);
-    ct_status local = CT_OK;
-    if (rank == 0)
-        local = gather_local(dir, out, s);
-    CT_CHECK(ct_agree_msg(comm, local));
+    CT_CHECK(ct_agree_msg(comm, gather_run(dir, out, s, comm)));
     return CT_OK;
 }

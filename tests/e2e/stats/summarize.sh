@@ -99,6 +99,29 @@ ref=$CT_SHARED/quijote-summaries/LH.h5
 run 0 "table layout" "$tool" table tables/suite.h5 "$ref" 1,1,2,0
 run 0 "inspect table" "$COSMOTL" inspect tables/suite.h5
 grep -q "4 (2 present, 1 failed, 1 missing)" out.txt || { fail "inspect table"; cat out.txt >&2; }
+# the runner hands the summaries out to the ranks and rank 0 assembles the
+# rows in simulation order: the same table byte for byte on 1, 2 and 4 ranks,
+# also with a summary that fails to read (a truncated 1.h5: status 2, its
+# reason recorded) and one whose settings differ from the first (another grid)
+cp -r out1 gbad && head -c 2000 out1/1.h5 > gbad/1.h5
+run 0 "summarize grid 16" "$COSMOTL" summarize suite/0 --grid 16 --out g16
+cp -r out1 gmix && cp g16/0.h5 gmix/1.h5
+for np in 1 4; do
+  run 0 "gather np$np" "$mpirun_sh" $np "$COSMOTL" gather out1 --out tables/np$np.h5 --params suite/params.txt
+  cmp -s tables/np$np.h5 tables/suite.h5 || fail "gather on $np ranks differs from 2 ranks"
+done
+for d in gbad gmix; do
+  for np in 1 2 4; do
+    run 0 "gather $d np$np" "$mpirun_sh" $np "$COSMOTL" gather $d --out tables/$d$np.h5 --params suite/params.txt
+    grep -q "simulation 1 failed: $d/1.h5" err.txt || fail "gather $d np$np: failure of 1.h5 not reported"
+  done
+  run 0 "$d table status" "$tool" table tables/${d}1.h5 "$ref" 1,2,2,0
+  for np in 2 4; do
+    cmp -s tables/${d}1.h5 tables/$d$np.h5 || fail "gather $d: $np ranks differ from 1 rank"
+  done
+done
+h5dump -d status_reason tables/gmix4.h5 | grep -q "gmix/1.h5: /pk attribute grid\|gmix/1.h5: /pk grid" ||
+  fail "gather gmix: the grid mismatch is not the recorded reason"
 run 0 "inspect summary" "$COSMOTL" inspect out1/0.h5
 grep -q "P0" out.txt || fail "inspect summary shows no P0"
 grep -q "CIC" out.txt || fail "inspect summary shows no MAS"
