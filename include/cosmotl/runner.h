@@ -3,8 +3,8 @@
  * One way to split the ranks of a communicator into groups, hand items to the
  * groups, agree on each item's failure inside its group, skip items that are
  * already complete (resume) and collect a fixed-size result per item on every
- * rank. The suite of simulations (ct_suite_run), summarize, the study and the
- * hyper-parameter search run their items through it.
+ * rank. The suite of simulations (ct_suite_run), summarize, gather, the study
+ * and the hyper-parameter search run their items through it.
  *
  *     ct_runner_settings rs;
  *     ct_runner_settings_defaults(&rs);

@@ -100,7 +100,9 @@ int ct_summary_kind(const char *path);
  * summaries). /status is 1 present, 0 missing, 2 failed, with /status_reason
  * (failure messages from dir's summarize manifest, see cosmotl/batch.h; a
  * summary file that is unreadable or inconsistent also counts as failed).
- * Runs on rank 0 of comm; the result is agreed on all ranks. */
+ * Collective over comm: the ranks read the summaries (ct_runner_run, one rank
+ * per group) and rank 0 writes the table, the same bytes on any number of
+ * ranks; the result is agreed on all ranks. */
 typedef struct {
     const char *params; /* parameter file (Quijote layout), or NULL */
     const char *suite;  /* root attribute "suite"; NULL: the directory's name */
