@@ -102,7 +102,8 @@ ct_status ct_calloc_huge(void *out_ptr, size_t count, size_t size, const char *w
 void ct_advise_huge_pages(void *p, size_t bytes);
 void ct_free(void *ptr_to_ptr); /* frees *ptr and sets it to NULL */
 /* Keep freed memory in the process (glibc: no munmap of large blocks, no trim
- * of the heap top) so that buffers freed and allocated again -- the particle
+ * of the heap top, and one malloc arena, so that blocks allocated by helper
+ * threads come from the same kept heap) so that buffers freed and allocated again -- the particle
  * exchange of every PM step, slab-sized FFT buffers, per-snapshot arrays --
  * reuse pages already faulted in. On a VM with free page reporting each freed
  * page otherwise goes back to the host and costs a fault and ~2.4 s of system
