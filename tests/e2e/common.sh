@@ -2,7 +2,10 @@
 #   . "$(dirname "$0")/../common.sh" NAME
 # gives a scratch folder $work (removed on exit; the script runs inside it),
 # $mpirun_sh (tests/mpirun.sh), failure counting with fail, a runner that checks
-# the exit code, and finish, which prints PASS/FAIL and returns the status.
+# the exit code, finish, which prints PASS/FAIL and returns the status, and
+# ct_shared REL: the path of REL in the shared Quijote folder ($CT_SHARED, else
+# SOURCE/../shared or SOURCE/../../shared as tests/testlib.h looks), or REL under
+# $CT_SHARED when none holds it (the caller's -f test then skips or fails).
 ct_e2e_name=${1:?e2e name}
 mpirun_sh=$(realpath "$(dirname "${BASH_SOURCE[0]}")/../mpirun.sh")
 work=$(mktemp -d "/tmp/ct_${ct_e2e_name}_XXXXXX")
@@ -21,4 +24,11 @@ run() { # run WANT_RC DESCRIPTION CMD...   (output in out.txt / err.txt)
 finish() { # finish [WHAT]
   if [ "$fails" = 0 ]; then echo "PASS: ${1:-$ct_e2e_name}"; else echo "FAIL: ${1:-$ct_e2e_name}: $fails check(s)"; fi
   [ "$fails" = 0 ]
+}
+ct_shared() { # ct_shared REL
+  local d
+  for d in "${CT_SHARED:-}" "${CT_SOURCE_ROOT:-.}/../shared" "${CT_SOURCE_ROOT:-.}/../../shared"; do
+    [ -n "$d" ] && [ -e "$d/$1" ] && { echo "$d/$1"; return; }
+  done
+  echo "${CT_SHARED:-.}/$1"
 }

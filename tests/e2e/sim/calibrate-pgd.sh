@@ -16,12 +16,11 @@
 #   calibrate-pgd.sh
 set -u
 : "${CT_SOURCE_ROOT:?}" "${CT_BUILD_ROOT:?}" "${COSMOTL:?}"
-shared=${CT_SHARED:-}
 . "$(dirname "$0")/../common.sh" e2e_calibrate_pgd
 py=/usr/bin/python3
 $py -c "import h5py, numpy" 2>/dev/null || { echo "SKIP: needs numpy, h5py"; exit 77; }
-lh=$shared/quijote-summaries/LH.h5
-table=$shared/quijote-params/LH_params.txt
+lh=$(ct_shared quijote-summaries/LH.h5)
+table=$(ct_shared quijote-params/LH_params.txt)
 [ -f "$lh" ] && [ -f "$table" ] || { echo "SKIP: needs $lh and $table"; exit 77; }
 tool=$CT_SOURCE_ROOT/tools/bench/sim/calibrate-pgd
 

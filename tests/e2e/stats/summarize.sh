@@ -93,9 +93,7 @@ grep -q "2 complete\|complete" err.txt out.txt || fail "rerun does not report co
 
 # gather: layout of the released tables, status 1,1,2,0
 run 0 "gather" "$mpirun_sh" 2 "$COSMOTL" gather out1 --out tables/suite.h5 --params suite/params.txt
-ref=$CT_SHARED/quijote-summaries/LH.h5
-# from a worktree (/work/wt/NAME) the shared folder is two levels up
-[ -f "$ref" ] || ref=${CT_SOURCE_ROOT:-.}/../../shared/quijote-summaries/LH.h5
+ref=$(ct_shared quijote-summaries/LH.h5)
 run 0 "table layout" "$tool" table tables/suite.h5 "$ref" 1,1,2,0
 run 0 "inspect table" "$COSMOTL" inspect tables/suite.h5
 grep -q "4 (2 present, 1 failed, 1 missing)" out.txt || { fail "inspect table"; cat out.txt >&2; }
