@@ -2,7 +2,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <hdf5.h>
+
 #include "cli.h"
+#include "cosmotl/h5.h"
 
 static const char *help =
     "usage: cosmotl inspect FILE\n\n"
@@ -30,6 +33,23 @@ int cmd_inspect(int argc, char **argv, MPI_Comm comm)
             return 0;
         if (s != CT_ERR_UNSUPPORTED)
             return ct_cli_fail("inspect", comm);
+    }
+    /* An HDF5 file none of them took: if it does not even open (a corrupt header
+     * refused by ct_h5_open_ro's checks), say that rather than "not a ... file". */
+    int refused = 0;
+    if (rank == 0 && H5Fis_hdf5(path) > 0) {
+        hid_t f;
+        ct_error_clear();
+        if (ct_h5_open_ro(path, &f) == CT_OK)
+            H5Fclose(f);
+        else
+            refused = 1;
+    }
+    MPI_Bcast(&refused, 1, MPI_INT, 0, comm);
+    if (refused) {
+        if (rank == 0)
+            fprintf(stderr, "cosmotl inspect: error: %s\n", ct_error_message());
+        return 1;
     }
     if (rank == 0)
         fprintf(stderr, "cosmotl inspect: error: %s: not a snapshot, summary or model file\n",

@@ -335,6 +335,14 @@ badsummary)
   [ -e first.h5 ] && fail "a table was written"
   no_temporaries .
   echo "first: $(cut -c1-150 err.txt)"
+  # inspect names the damage (header chunk past the end of the file), not "not a ... file"
+  big=$CT_SOURCE_ROOT/tests/fuzz/corpus/summary/regress-header-chunk-4GiB.h5
+  timeout 120 "$COSMOTL" inspect "$big" >out.txt 2>err.txt
+  rc=$?
+  [ $rc = 1 ] || fail "inspect of a corrupt header: exit $rc"
+  [ "$(wc -l <err.txt)" = 1 ] || fail "inspect: not one line: $(cat err.txt)"
+  grep -q 'regress-header-chunk-4GiB.h5: corrupt object header' err.txt ||
+    fail "inspect does not name the corrupt header: $(cat err.txt)"
   # later in the folder: its row is failed with the reason, the others gathered
   cp "$bad" sum/2.h5
   timeout 120 "$COSMOTL" gather sum --out table.h5 --params params.txt >out.txt 2>err.txt
