@@ -6,8 +6,6 @@
 #   simulate.sh
 set -u
 : "${COSMOTL:?}"
-shared=${CT_SHARED:-}
-[ -d "$shared/quijote-params" ] || shared=${CT_SOURCE_ROOT:-.}/../../shared
 . "$(dirname "$0")/../common.sh" e2e_sim
 
 cat > tiny.ini <<'INI'
@@ -136,7 +134,7 @@ run 0 "range" "$COSMOTL" simulate tiny.ini --out c --range 1:2
 # a Quijote table is one config line: LH_LC (f_NL only; the rest fiducial)
 cat > lc.ini <<INI
 [suite]
-table = $shared/quijote-params/LH_LC_params.txt
+table = $(ct_shared quijote-params/LH_LC_params.txt)
 [sim]
 particles = 8
 box = 64
