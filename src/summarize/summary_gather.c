@@ -49,7 +49,7 @@ ct_status ct_params_read(const char *path, double **values, int64_t *nrow, int *
 #define MAXLIST 32
 
 typedef struct {
-    char name[64];
+    char *name; /* the group's name in the summaries */
     char table[64];
     int ncommon, nrows, nper;
     char common[MAXLIST][64], rows[MAXLIST][64], per[MAXLIST][64];
@@ -64,19 +64,27 @@ typedef struct {
     hid_t attrs_src;            /* group in the first file whose attributes are copied */
 } gather_group;
 
-static int split_list(const char *s, char out[MAXLIST][64])
+/* The names of a gather_* attribute's comma list into out; more than MAXLIST
+ * names or a name of 64+ characters is an error (never cut). */
+static ct_status split_list(const char *s, char out[MAXLIST][64], int *n, const char *where,
+                            const char *attr)
 {
-    int n = 0;
-    while (s && *s && n < MAXLIST) {
+    *n = 0;
+    while (s && *s) {
         while (*s == ',' || *s == ' ')
             s++;
         if (!*s)
             break;
         size_t len = strcspn(s, ", ");
-        snprintf(out[n++], 64, "%.*s", (int)(len < 63 ? len : 63), s);
+        if (*n == MAXLIST)
+            CT_FAIL(CT_ERR_UNSUPPORTED, "%s: %s lists more than %d names", where, attr, MAXLIST);
+        if (len > 63)
+            CT_FAIL(CT_ERR_UNSUPPORTED, "%s: %s has a name of %zu characters (at most 63)", where,
+                    attr, len);
+        snprintf(out[(*n)++], 64, "%.*s", (int)len, s);
         s += len;
     }
-    return n;
+    return CT_OK;
 }
 
 static int is_int_dataset(hid_t g, const char *name)
@@ -235,14 +243,15 @@ static herr_t copy_attr(hid_t loc, const char *name, const H5A_info_t *info, voi
 }
 
 /* What reading summary i hands to rank 0 through the runner: its state (0
- * missing, 1 present, 2 failed), a failure's reason (an error message, at most
- * GATHER_REASON bytes with its end) and its values (group_values of each group,
- * in group order). */
-#define GATHER_REASON 4096
+ * missing, 1 present, 2 failed; 8 bytes, keeping the values aligned) and its
+ * values (group_values of each group, in group order). A failure's reason
+ * stays on the rank that read the summary (reason[i]) and goes to rank 0 alone
+ * afterwards (gather_reasons), only the bytes it has. */
 typedef struct {
     const char *dir;
     gather_group *G;
     int ng;
+    char **reason; /* per item, set by the rank that read it when it failed */
 } gather_job;
 
 static ct_status gather_item(int64_t i, MPI_Comm group, void *user, void *result)
@@ -250,8 +259,7 @@ static ct_status gather_item(int64_t i, MPI_Comm group, void *user, void *result
     (void)group;
     const gather_job *j = user;
     unsigned char *state = result;
-    char *reason = (char *)result + 8;
-    double *vals = (double *)((char *)result + 8 + GATHER_REASON);
+    double *vals = (double *)((char *)result + 8);
     char *f = NULL;
     CT_CHECK(ct_asprintf(&f, "%s/%lld.h5", j->dir, (long long)i));
     if (ct_file_exists(f)) {
@@ -268,12 +276,91 @@ static ct_status gather_item(int64_t i, MPI_Comm group, void *user, void *result
             H5Fclose(h);
         *state = st == CT_OK ? 1 : 2;
         if (st != CT_OK) {
-            snprintf(reason, GATHER_REASON, "%s", ct_error_message());
+            j->reason[i] = strdup(ct_error_message());
             ct_error_clear();
+            if (!j->reason[i]) {
+                free(f);
+                CT_FAIL(CT_ERR_MEMORY, "out of memory");
+            }
         }
     }
     free(f);
     return CT_OK;
+}
+
+/* Rank 0 receives the reasons of the failed items read on other ranks: each
+ * rank sends its own, in item order, each with its terminating zero, and rank 0
+ * places them in item order from the rank that read each one (groups of one
+ * rank: group g is rank g). reason[] holds each rank's own on entry and, on
+ * rank 0, all of them on return. Collective over comm. */
+static ct_status gather_reasons(char **reason, const ct_runner_report *rep, MPI_Comm comm)
+{
+    int rank, size;
+    MPI_Comm_rank(comm, &rank);
+    MPI_Comm_size(comm, &size);
+    ct_status rc = CT_OK;
+    char *buf = NULL;
+    int64_t len = 0, *lens = NULL;
+    const size_t chunk = (size_t)1 << 30;
+    if (size == 1)
+        return CT_OK;
+    if (rank != 0) {
+        for (int64_t i = 0; i < rep->n_items; i++)
+            if (reason[i])
+                len += (int64_t)strlen(reason[i]) + 1;
+        rc = ct_calloc(&buf, (size_t)len + 1, 1, "failure reasons");
+        for (int64_t i = 0, off = 0; rc == CT_OK && i < rep->n_items; i++)
+            if (reason[i]) {
+                size_t n = strlen(reason[i]) + 1;
+                memcpy(buf + off, reason[i], n);
+                off += (int64_t)n;
+            }
+    } else {
+        rc = ct_calloc(&lens, (size_t)size, sizeof(int64_t), "failure reasons");
+    }
+    MPI_Gather(&len, 1, MPI_INT64_T, lens, 1, MPI_INT64_T, 0, comm);
+    if (rank == 0 && rc == CT_OK) {
+        int64_t total = 0;
+        for (int r = 1; r < size; r++)
+            total += lens[r];
+        rc = ct_calloc(&buf, (size_t)total + 1, 1, "failure reasons");
+    }
+    /* every buffer exists before a byte moves: no send waits on a failed rank */
+    CT_CHECK_GOTO(rc, ct_agree_msg(comm, rc));
+    if (rank != 0) {
+        for (size_t off = 0; off < (size_t)len; off += chunk) {
+            size_t m = (size_t)len - off < chunk ? (size_t)len - off : chunk;
+            MPI_Send(buf + off, (int)m, MPI_CHAR, 0, 0, comm);
+        }
+        goto fail;
+    }
+    size_t at = 0;
+    for (int r = 1; r < size; at += (size_t)lens[r], r++)
+        for (size_t off = 0; off < (size_t)lens[r]; off += chunk) {
+            size_t m = (size_t)lens[r] - off < chunk ? (size_t)lens[r] - off : chunk;
+            MPI_Recv(buf + at + off, (int)m, MPI_CHAR, r, 0, comm, MPI_STATUS_IGNORE);
+        }
+    at = 0;
+    for (int r = 1; r < size; at += (size_t)lens[r], r++) {
+        int64_t off = 0;
+        for (int64_t i = 0; i < rep->n_items; i++) {
+            const unsigned char *res =
+                (const unsigned char *)rep->results + (size_t)i * rep->result_size;
+            if (res[0] != 2 || rep->group[i] != r)
+                continue;
+            if (off >= lens[r])
+                CT_FAIL_GOTO(rc, CT_ERR_MPI,
+                             "gather: rank %d sent fewer failure reasons than it had failures", r);
+            reason[i] = strdup(buf + at + off);
+            if (!reason[i])
+                CT_FAIL_GOTO(rc, CT_ERR_MEMORY, "out of memory");
+            off += (int64_t)strlen(buf + at + off) + 1;
+        }
+    }
+fail:
+    free(lens);
+    free(buf);
+    return rc;
 }
 
 /* Every rank lists the folder, reads the parameter table and the first summary
@@ -296,17 +383,14 @@ static ct_status gather_run(const char *dir, const char *out, const ct_gather_se
     int64_t nsim = 0;
     unsigned char *status = NULL;
     char **reason = NULL;
-    gather_group G[16];
-    int ng = 0;
+    gather_group *G = NULL; /* the statistic groups, as many as the first summary has */
+    int ng = 0, cap_g = 0;
     hid_t first = -1, of = -1;
     long *present = NULL;
     size_t npresent = 0, cap_present = 0;
     char *tmp = NULL, *ppath = NULL, *f = NULL; /* f: the summary being read */
     ct_manifest_entry *ment = NULL;
     size_t nment = 0;
-    memset(G, 0, sizeof G);
-    for (int q = 0; q < 16; q++)
-        G[q].attrs_src = -1;
 
     if (!ct_dir_exists(dir))
         CT_FAIL(CT_ERR_IO, "%s: no such directory", dir);
@@ -382,41 +466,53 @@ static ct_status gather_run(const char *dir, const char *out, const ct_gather_se
         hsize_t nobj = 0;
         H5Gget_num_objs(first, &nobj);
         for (hsize_t o = 0; o < nobj; o++) {
-            char gname[64];
-            H5Gget_objname_by_idx(first, o, gname, sizeof gname);
+            ssize_t gl = H5Gget_objname_by_idx(first, o, NULL, 0);
+            char *gname = gl >= 0 ? malloc((size_t)gl + 1) : NULL;
+            if (!gname)
+                CT_FAIL_GOTO(rc, CT_ERR_FORMAT, "%s: cannot list its groups", f);
+            H5Gget_objname_by_idx(first, o, gname, (size_t)gl + 1);
             hid_t g = H5Gopen2(first, gname, H5P_DEFAULT);
-            if (g < 0)
+            if (g < 0) {
+                free(gname);
                 continue;
+            }
             int ex = ct_h5_attr_exists(g, "gather_table");
             if (ex <= 0) {
                 H5Gclose(g);
+                free(gname);
                 if (ex < 0)
                     CT_CHECK_GOTO(rc, ct_error_status());
                 continue;
             }
-            if (ng == (int)(sizeof G / sizeof G[0])) {
-                H5Gclose(g);
-                CT_FAIL_GOTO(rc, CT_ERR_UNSUPPORTED,
-                             "%s: more than %d statistic groups to gather (at %s)", f,
-                             (int)(sizeof G / sizeof G[0]), gname);
+            if (ng == cap_g) {
+                int nc = cap_g ? 2 * cap_g : 8;
+                gather_group *t = realloc(G, sizeof *G * (size_t)nc);
+                if (!t) {
+                    H5Gclose(g);
+                    free(gname);
+                    CT_FAIL_GOTO(rc, CT_ERR_MEMORY, "out of memory");
+                }
+                G = t;
+                cap_g = nc;
             }
             gather_group *q = &G[ng++];
+            memset(q, 0, sizeof *q);
             q->attrs_src = g;
-            snprintf(q->name, sizeof q->name, "%s", gname);
+            q->name = gname;
             char buf[2048];
             CT_CHECK_GOTO(rc, ct_h5_read_attr_string(g, "gather_table", q->table, sizeof q->table));
             buf[0] = 0;
             if (ct_h5_attr_exists(g, "gather_common") > 0)
                 CT_CHECK_GOTO(rc, ct_h5_read_attr_string(g, "gather_common", buf, sizeof buf));
-            q->ncommon = split_list(buf, q->common);
+            CT_CHECK_GOTO(rc, split_list(buf, q->common, &q->ncommon, f, "gather_common"));
             buf[0] = 0;
             if (ct_h5_attr_exists(g, "gather_rows") > 0)
                 CT_CHECK_GOTO(rc, ct_h5_read_attr_string(g, "gather_rows", buf, sizeof buf));
-            q->nrows = split_list(buf, q->rows);
+            CT_CHECK_GOTO(rc, split_list(buf, q->rows, &q->nrows, f, "gather_rows"));
             buf[0] = 0;
             if (ct_h5_attr_exists(g, "gather_per_sim") > 0)
                 CT_CHECK_GOTO(rc, ct_h5_read_attr_string(g, "gather_per_sim", buf, sizeof buf));
-            q->nper = split_list(buf, q->per);
+            CT_CHECK_GOTO(rc, split_list(buf, q->per, &q->nper, f, "gather_per_sim"));
             int rank;
             hsize_t d[2];
             double *tv = NULL;
@@ -465,15 +561,16 @@ static ct_status gather_run(const char *dir, const char *out, const ct_gather_se
         size_t nvals = 0;
         for (int q = 0; q < ng; q++)
             nvals += group_values(&G[q]);
-        gather_job job = {.dir = dir, .G = G, .ng = ng};
+        gather_job job = {.dir = dir, .G = G, .ng = ng, .reason = reason};
         ct_runner_job rj = {.n_items = nsim, .run = gather_item, .user = &job,
-                            .result_size = 8 + GATHER_REASON + sizeof(double) * nvals};
+                            .result_size = 8 + sizeof(double) * nvals};
         CT_CHECK_GOTO(rc, ct_runner_create(&runner, &rs, comm));
         rc = ct_runner_run(runner, &rj, &rep);
         ct_runner_destroy(&runner);
         CT_CHECK_GOTO(rc, rc);
         if (rep.n_failed > 0)
             CT_FAIL_GOTO(rc, rep.first_status, "%s", rep.first_error);
+        CT_CHECK_GOTO(rc, gather_reasons(reason, &rep, comm));
     }
     if (crank != 0)
         goto fail; /* done: rank 0 writes */
@@ -482,7 +579,7 @@ static ct_status gather_run(const char *dir, const char *out, const ct_gather_se
     CT_CHECK_GOTO(rc, ct_manifest_read(dir, &ment, &nment));
     for (int64_t i = 0; i < nsim; i++) {
         const char *res = (const char *)rep.results + (size_t)i * rep.result_size;
-        const double *vals = (const double *)(res + 8 + GATHER_REASON);
+        const double *vals = (const double *)(res + 8);
         if (res[0] == 1) {
             status[i] = 1;
             for (int q = 0; q < ng; q++) {
@@ -498,8 +595,7 @@ static ct_status gather_run(const char *dir, const char *out, const ct_gather_se
             }
         } else if (res[0] == 2) {
             /* the row stays NaN: a half-read row must not look valid */
-            status[i] = 2;
-            reason[i] = strdup(res + 8);
+            status[i] = 2; /* reason[i] came from the rank that read it */
             ct_warn("gather: simulation %lld failed: %s", (long long)i, reason[i]);
         } else {
             char item[32];
@@ -631,7 +727,9 @@ fail:
             free(G[q].per_v[c]);
         }
         free(G[q].table_v);
+        free(G[q].name);
     }
+    free(G);
     if (first >= 0)
         H5Fclose(first);
     if (reason)

@@ -118,6 +118,27 @@ for d in gbad gmix; do
     cmp -s tables/${d}1.h5 tables/$d$np.h5 || fail "gather $d: $np ranks differ from 1 rank"
   done
 done
+# more statistic groups than gather held once (16): 20 copies of /pk in every
+# summary give 21 groups, each the same table as /pk's, on 1 and 2 ranks
+cp -r gbad gmany
+/usr/bin/python3 - gmany <<'PY' || fail "cannot add groups to gmany"
+import glob, sys, h5py
+for p in glob.glob(sys.argv[1] + "/[0-9].h5"):
+    try:
+        f = h5py.File(p, "a")
+    except OSError:
+        continue  # the truncated 1.h5
+    with f:
+        for k in range(20):
+            f.copy("pk", "pk%02d" % k)
+PY
+for np in 1 2; do
+  run 0 "gather 21 groups np$np" "$mpirun_sh" $np "$COSMOTL" gather gmany --out tables/many$np.h5 --params suite/params.txt
+done
+cmp -s tables/many1.h5 tables/many2.h5 || fail "gather 21 groups: 2 ranks differ from 1 rank"
+for g in pk00 pk19; do
+  h5diff tables/many1.h5 tables/many1.h5 /pk /$g >/dev/null 2>&1 || fail "gather 21 groups: /$g differs from /pk"
+done
 h5dump -d status_reason tables/gmix4.h5 | grep -q "gmix/1.h5: /pk attribute grid\|gmix/1.h5: /pk grid" ||
   fail "gather gmix: the grid mismatch is not the recorded reason"
 run 0 "inspect summary" "$COSMOTL" inspect out1/0.h5
