@@ -156,7 +156,6 @@ const char *ct_stage_name(ct_stage s);
 
 typedef enum { CT_LAUNCH_SRUN = 0, CT_LAUNCH_MPIRUN } ct_launcher;
 
-#define CT_JOBS_PATH_MAX 1024
 #define CT_JOBS_WORD_MAX 64
 
 /* Resources of one stage's jobs (per array task). Empty strings are left out of
@@ -179,8 +178,8 @@ void ct_job_resources_defaults(ct_job_resources *r);
 
 typedef struct {
     char name[CT_JOBS_WORD_MAX];       /* letters, digits, . _ - */
-    char sim_config[CT_JOBS_PATH_MAX]; /* suite config to simulate; "" = dir exists */
-    char dir[CT_JOBS_PATH_MAX];        /* the suite directory (Quijote layout) */
+    char *sim_config;                  /* suite config to simulate; NULL or "" = dir exists */
+    char *dir;                         /* the suite directory (Quijote layout) */
     char snapshot[CT_JOBS_WORD_MAX];   /* folder or file inside <dir>/<i>/ */
     long first, last;                  /* simulations [first, last) */
     long sims_per_task;                /* simulate array granularity */
@@ -191,11 +190,13 @@ typedef struct {
 
 typedef struct {
     char name[CT_JOBS_WORD_MAX];
-    char origin[CT_JOBS_PATH_MAX];     /* where the settings came from, for messages */
-    char out[CT_JOBS_PATH_MAX];        /* absolute output root */
-    char cosmotl[CT_JOBS_PATH_MAX];    /* the program the jobs run */
-    char setup[CT_JOBS_PATH_MAX];      /* file sourced at job start ("" = none) */
-    char templates[CT_JOBS_PATH_MAX];  /* folder with common.sh, <stage>.sh */
+    /* paths: any length, malloc'd, owned by the struct (ct_pipeline_free); NULL
+     * reads as "" */
+    char *origin;                      /* where the settings came from, for messages */
+    char *out;                         /* absolute output root */
+    char *cosmotl;                     /* the program the jobs run (NULL: cosmotl) */
+    char *setup;                       /* file sourced at job start ("" = none) */
+    char *templates;                   /* folder with common.sh, <stage>.sh */
     int allow_failed;                  /* failed items (exit 3) do not stop the chain */
     ct_job_resources res[CT_STAGE_COUNT];
     int nsuites;
@@ -210,10 +211,12 @@ typedef struct {
     char rsd[CT_JOBS_WORD_MAX];        /* "" or x, y, z */
     long ranks_per_snapshot;           /* 0 = all of the task */
     /* study */
-    char study_config[CT_JOBS_PATH_MAX]; /* "" = no study stage */
+    char *study_config;                /* "" = no study stage */
 } ct_pipeline;
 
 void ct_pipeline_defaults(ct_pipeline *p);
+/* Frees the paths of p and of its suites (not p itself); NULL is fine. */
+void ct_pipeline_free(ct_pipeline *p);
 /* Every value is checked: names and #SBATCH values may hold only characters that
  * need no quoting (so no value can add a directive or a command); paths may hold
  * anything except newlines, and reach the scripts single-quoted. */
@@ -226,7 +229,7 @@ typedef struct {
     long array_tasks;          /* 0 = not an array */
     int depends[CT_PIPELINE_MAX_SUITES]; /* indices of jobs this one waits for */
     int ndepends;
-    char path[CT_JOBS_PATH_MAX];
+    char *path;                /* malloc'd; freed by ct_job_plan_free */
 } ct_job_script;
 
 typedef struct {
@@ -238,6 +241,8 @@ typedef struct {
  * same chain for submitting by hand) and create OUT/logs. Not collective: call on
  * one process. */
 ct_status ct_jobs_write(const ct_pipeline *p, ct_job_plan *plan);
+/* Frees the script paths of plan (not plan itself); NULL is fine. */
+void ct_job_plan_free(ct_job_plan *plan);
 /* Submit the plan in order with `SBATCH --parsable [--dependency=afterok:...]`,
  * parsing each job id; ids[i] receives job i's id. Writes OUT/jobs/submitted.tsv.
  * sbatch is the program to run ("sbatch" is looked up in PATH). */

@@ -28,17 +28,46 @@ void ct_job_resources_defaults(ct_job_resources *r)
     r->launcher = CT_LAUNCH_SRUN;
 }
 
+/* a pipeline's path: NULL reads as "" */
+static const char *S(const char *path) { return path ? path : ""; }
+
 void ct_pipeline_defaults(ct_pipeline *p)
 {
     memset(p, 0, sizeof *p);
     snprintf(p->name, sizeof p->name, "pipeline");
-    snprintf(p->cosmotl, sizeof p->cosmotl, "cosmotl");
     p->allow_failed = 1;
     for (int s = 0; s < CT_STAGE_COUNT; s++)
         ct_job_resources_defaults(&p->res[s]);
     snprintf(p->stats, sizeof p->stats, "pk");
     p->grid = 256;
     snprintf(p->mas, sizeof p->mas, "cic");
+}
+
+void ct_pipeline_free(ct_pipeline *p)
+{
+    if (!p)
+        return;
+    char **paths[] = {&p->origin, &p->out, &p->cosmotl, &p->setup, &p->templates,
+                      &p->study_config};
+    for (size_t k = 0; k < sizeof paths / sizeof paths[0]; k++) {
+        free(*paths[k]);
+        *paths[k] = NULL;
+    }
+    for (int i = 0; i < CT_PIPELINE_MAX_SUITES; i++) {
+        free(p->suite[i].sim_config);
+        free(p->suite[i].dir);
+        p->suite[i].sim_config = p->suite[i].dir = NULL;
+    }
+}
+
+void ct_job_plan_free(ct_job_plan *plan)
+{
+    if (!plan)
+        return;
+    for (int i = 0; i < (int)(sizeof plan->job / sizeof plan->job[0]); i++) {
+        free(plan->job[i].path);
+        plan->job[i].path = NULL;
+    }
 }
 
 /* ------------------------------------------------------------ validation */
@@ -59,7 +88,7 @@ static ct_status check_word(const ct_pipeline *p, const char *what, const char *
     if (!*v || !only(v, extra))
         CT_FAIL(CT_ERR_CONFIG,
                 "%s: %s = '%s': only letters, digits and '%s' are allowed here (the value "
-                "goes into a job script unquoted)", p->origin, what, v, extra);
+                "goes into a job script unquoted)", S(p->origin), what, v, extra);
     return CT_OK;
 }
 
@@ -67,10 +96,10 @@ static ct_status check_path(const ct_pipeline *p, const char *what, const char *
                             int may_be_empty)
 {
     if (!*v && !may_be_empty)
-        CT_FAIL(CT_ERR_CONFIG, "%s: %s is required", p->origin, what);
+        CT_FAIL(CT_ERR_CONFIG, "%s: %s is required", S(p->origin), what);
     for (const char *c = v; *c; c++)
         if (*c == '\n' || *c == '\r')
-            CT_FAIL(CT_ERR_CONFIG, "%s: %s holds a line break", p->origin, what);
+            CT_FAIL(CT_ERR_CONFIG, "%s: %s holds a line break", S(p->origin), what);
     return CT_OK;
 }
 
@@ -87,9 +116,9 @@ static ct_status check_resources(const ct_pipeline *p, ct_stage st)
     CT_CHECK(check_word(p, WHAT("srun_mpi"), r->srun_mpi, "_", 1));
     if (r->nodes < 1 || r->ntasks < r->nodes || r->cpus_per_task < 1 || r->max_parallel < 0)
         CT_FAIL(CT_ERR_CONFIG, "%s: [slurm.%s]: need nodes >= 1, ntasks >= nodes, "
-                "cpus_per_task >= 1, max_parallel >= 0", p->origin, ct_stage_name(st));
+                "cpus_per_task >= 1, max_parallel >= 0", S(p->origin), ct_stage_name(st));
     if (r->launcher != CT_LAUNCH_SRUN && r->launcher != CT_LAUNCH_MPIRUN)
-        CT_FAIL(CT_ERR_CONFIG, "%s: [slurm.%s] launcher must be srun or mpirun", p->origin,
+        CT_FAIL(CT_ERR_CONFIG, "%s: [slurm.%s] launcher must be srun or mpirun", S(p->origin),
                 ct_stage_name(st));
 #undef WHAT
     return CT_OK;
@@ -100,22 +129,22 @@ ct_status ct_pipeline_check(const ct_pipeline *p)
     CT_CHECK(check_word(p, "[pipeline] name", p->name, "_.-", 0));
     /* out reaches #SBATCH --output, which sbatch reads without a shell: keep it plain
      * ('%' would be a filename pattern there) */
-    CT_CHECK(check_path(p, "[pipeline] out", p->out, 0));
-    if (p->out[0] != '/')
-        CT_FAIL(CT_ERR_CONFIG, "%s: output folder '%s' must be an absolute path", p->origin,
-                p->out);
-    CT_CHECK(check_word(p, "[pipeline] out (used in #SBATCH --output)", p->out, "/_.+,@=:-", 0));
-    CT_CHECK(check_path(p, "[pipeline] cosmotl", p->cosmotl, 0));
-    CT_CHECK(check_path(p, "[pipeline] setup", p->setup, 1));
-    CT_CHECK(check_path(p, "templates folder", p->templates, 0));
+    CT_CHECK(check_path(p, "[pipeline] out", S(p->out), 0));
+    if (S(p->out)[0] != '/')
+        CT_FAIL(CT_ERR_CONFIG, "%s: output folder '%s' must be an absolute path", S(p->origin),
+                S(p->out));
+    CT_CHECK(check_word(p, "[pipeline] out (used in #SBATCH --output)", S(p->out), "/_.+,@=:-", 0));
+    CT_CHECK(check_path(p, "[pipeline] cosmotl", p->cosmotl ? p->cosmotl : "cosmotl", 0));
+    CT_CHECK(check_path(p, "[pipeline] setup", S(p->setup), 1));
+    CT_CHECK(check_path(p, "templates folder", S(p->templates), 0));
     CT_CHECK(check_word(p, "[summarize] stats", p->stats, ",", 0));
     CT_CHECK(check_word(p, "[summarize] mas", p->mas, "", 0));
     CT_CHECK(check_word(p, "[summarize] rsd", p->rsd, "", 1));
-    CT_CHECK(check_path(p, "[study] config", p->study_config, 1));
+    CT_CHECK(check_path(p, "[study] config", S(p->study_config), 1));
     if (p->grid < 2 || p->sim_group_size < 0 || p->ranks_per_snapshot < 0)
-        CT_FAIL(CT_ERR_CONFIG, "%s: grid >= 2 and group sizes >= 0 are required", p->origin);
+        CT_FAIL(CT_ERR_CONFIG, "%s: grid >= 2 and group sizes >= 0 are required", S(p->origin));
     if (p->nsuites < 1 || p->nsuites > CT_PIPELINE_MAX_SUITES)
-        CT_FAIL(CT_ERR_CONFIG, "%s: a pipeline needs 1 to %d suites", p->origin,
+        CT_FAIL(CT_ERR_CONFIG, "%s: a pipeline needs 1 to %d suites", S(p->origin),
                 CT_PIPELINE_MAX_SUITES);
     for (int s = 0; s < CT_STAGE_COUNT; s++)
         CT_CHECK(check_resources(p, (ct_stage)s));
@@ -126,19 +155,19 @@ ct_status ct_pipeline_check(const ct_pipeline *p)
         CT_CHECK(check_word(p, what, u->name, "_.-", 0));
         for (int j = 0; j < i; j++)
             if (!strcmp(p->suite[j].name, u->name))
-                CT_FAIL(CT_ERR_CONFIG, "%s: suite '%s' is listed twice", p->origin, u->name);
+                CT_FAIL(CT_ERR_CONFIG, "%s: suite '%s' is listed twice", S(p->origin), u->name);
         snprintf(what, sizeof what, "[suite.%s] dir", u->name);
-        CT_CHECK(check_path(p, what, u->dir, 0));
+        CT_CHECK(check_path(p, what, S(u->dir), 0));
         snprintf(what, sizeof what, "[suite.%s] simulate", u->name);
-        CT_CHECK(check_path(p, what, u->sim_config, 1));
+        CT_CHECK(check_path(p, what, S(u->sim_config), 1));
         snprintf(what, sizeof what, "[suite.%s] snapshot", u->name);
         CT_CHECK(check_path(p, what, u->snapshot, 0));
         if (u->first < 0 || u->last <= u->first)
-            CT_FAIL(CT_ERR_CONFIG, "%s: [suite.%s] range %ld:%ld is empty", p->origin,
+            CT_FAIL(CT_ERR_CONFIG, "%s: [suite.%s] range %ld:%ld is empty", S(p->origin),
                     u->name, u->first, u->last);
         if (u->sims_per_task < 1 || u->snaps_per_task < 1)
             CT_FAIL(CT_ERR_CONFIG, "%s: [suite.%s] sims_per_task and snapshots_per_task "
-                    "must be >= 1", p->origin, u->name);
+                    "must be >= 1", S(p->origin), u->name);
     }
     return CT_OK;
 }
@@ -183,12 +212,16 @@ typedef struct {
 
 static void set_var(writer *w, const char *name, const char *value)
 {
-    char q[3 * CT_JOBS_PATH_MAX + 8];
+    char *q = NULL;
     if (w->s != CT_OK)
         return;
-    w->s = ct_shell_quote(value, q, sizeof q);
+    /* quoted: at most 4 bytes a character (' -> '\'') and the two quotes */
+    w->s = ct_calloc(&q, 4 * strlen(value) + 3, 1, "a quoted value");
+    if (w->s == CT_OK)
+        w->s = ct_shell_quote(value, q, 4 * strlen(value) + 3);
     if (w->s == CT_OK)
         fprintf(w->f, "%s=%s\n", name, q);
+    free(q);
 }
 
 static void set_long(writer *w, const char *name, long v)
@@ -216,23 +249,19 @@ static ct_status write_script(const ct_pipeline *p, ct_job_script *j)
     const ct_job_resources *r = &p->res[j->stage];
     const ct_pipeline_suite *u = j->suite >= 0 ? &p->suite[j->suite] : NULL;
     const char *stage = ct_stage_name(j->stage);
-    char jobname[3 * CT_JOBS_WORD_MAX], tpl[CT_JOBS_PATH_MAX + 64];
-    char sumdir[CT_JOBS_PATH_MAX + 128], table[CT_JOBS_PATH_MAX + 128];
+    char jobname[3 * CT_JOBS_WORD_MAX];
+    char *tpl = NULL, *sumdir = NULL, *table = NULL, *d = NULL;
     ct_status s = CT_OK;
     ct_atomic_file a = {0};
     FILE *f = NULL;
     if (u) {
         snprintf(jobname, sizeof jobname, "%s-%s-%s", p->name, stage, u->name);
-        if (snprintf(j->path, sizeof j->path, "%s/jobs/%s-%s.sbatch", p->out, stage,
-                     u->name) >= (int)sizeof j->path)
-            CT_FAIL(CT_ERR_ARG, "output path too long: %s", p->out);
-        snprintf(sumdir, sizeof sumdir, "%s/summaries/%s", p->out, u->name);
-        snprintf(table, sizeof table, "%s/tables/%s.h5", p->out, u->name);
+        CT_CHECK_GOTO(s, ct_asprintf(&j->path, "%s/jobs/%s-%s.sbatch", S(p->out), stage, u->name));
+        CT_CHECK_GOTO(s, ct_asprintf(&sumdir, "%s/summaries/%s", S(p->out), u->name));
+        CT_CHECK_GOTO(s, ct_asprintf(&table, "%s/tables/%s.h5", S(p->out), u->name));
     } else {
         snprintf(jobname, sizeof jobname, "%s-%s", p->name, stage);
-        if (snprintf(j->path, sizeof j->path, "%s/jobs/%s.sbatch", p->out, stage) >=
-            (int)sizeof j->path)
-            CT_FAIL(CT_ERR_ARG, "output path too long: %s", p->out);
+        CT_CHECK_GOTO(s, ct_asprintf(&j->path, "%s/jobs/%s.sbatch", S(p->out), stage));
     }
     CT_CHECK_GOTO(s, ct_atomic_fopen(&a, j->path));
     f = a.f;
@@ -246,7 +275,7 @@ static ct_status write_script(const ct_pipeline *p, ct_job_script *j)
     fprintf(f, "#!/bin/bash\n");
     fprintf(f, "# cosmotl %s job, written by `cosmotl jobs` on %s from\n", stage, when);
     fprintf(f, "# the templates %s/{common,%s}.sh. Submit with sbatch (or submit.sh\n",
-            p->templates, stage);
+            S(p->templates), stage);
     fprintf(f, "# for the whole chain). Every setting below is single-quoted.\n");
     /* directives: every value passed ct_pipeline_check's plain-word rules */
     fprintf(f, "#SBATCH --job-name=%s\n", jobname);
@@ -254,9 +283,9 @@ static ct_status write_script(const ct_pipeline *p, ct_job_script *j)
         fprintf(f, "#SBATCH --array=0-%ld", j->array_tasks - 1);
         if (r->max_parallel > 0)
             fprintf(f, "%%%ld", r->max_parallel);
-        fprintf(f, "\n#SBATCH --output=%s/logs/%%x-%%A_%%a.log\n", p->out);
+        fprintf(f, "\n#SBATCH --output=%s/logs/%%x-%%A_%%a.log\n", S(p->out));
     } else {
-        fprintf(f, "#SBATCH --output=%s/logs/%%x-%%j.log\n", p->out);
+        fprintf(f, "#SBATCH --output=%s/logs/%%x-%%j.log\n", S(p->out));
     }
     fprintf(f, "#SBATCH --nodes=%ld\n#SBATCH --ntasks=%ld\n#SBATCH --cpus-per-task=%ld\n",
             r->nodes, r->ntasks, r->cpus_per_task);
@@ -276,23 +305,23 @@ static ct_status write_script(const ct_pipeline *p, ct_job_script *j)
     set_var(&w, "CT_PIPELINE", p->name);
     set_var(&w, "CT_STAGE", stage);
     set_var(&w, "CT_SUITE", u ? u->name : "");
-    set_var(&w, "CT_OUT", p->out);
-    set_var(&w, "CT_COSMOTL", p->cosmotl);
-    set_var(&w, "CT_SETUP", p->setup);
+    set_var(&w, "CT_OUT", S(p->out));
+    set_var(&w, "CT_COSMOTL", p->cosmotl ? p->cosmotl : "cosmotl");
+    set_var(&w, "CT_SETUP", S(p->setup));
     set_var(&w, "CT_LAUNCHER", r->launcher == CT_LAUNCH_SRUN ? "srun" : "mpirun");
     set_var(&w, "CT_SRUN_MPI", r->srun_mpi);
     set_long(&w, "CT_ALLOW_FAILED", p->allow_failed);
     switch (j->stage) {
     case CT_STAGE_SIMULATE:
-        set_var(&w, "CT_SIM_CONFIG", u->sim_config);
-        set_var(&w, "CT_SUITE_DIR", u->dir);
+        set_var(&w, "CT_SIM_CONFIG", S(u->sim_config));
+        set_var(&w, "CT_SUITE_DIR", S(u->dir));
         set_long(&w, "CT_FIRST", u->first);
         set_long(&w, "CT_LAST", u->last);
         set_long(&w, "CT_PER_TASK", u->sims_per_task);
         set_long(&w, "CT_GROUP_SIZE", p->sim_group_size);
         break;
     case CT_STAGE_SUMMARIZE:
-        set_var(&w, "CT_SUITE_DIR", u->dir);
+        set_var(&w, "CT_SUITE_DIR", S(u->dir));
         set_var(&w, "CT_SNAPSHOT", u->snapshot);
         set_var(&w, "CT_SUMMARY_DIR", sumdir);
         set_long(&w, "CT_FIRST", u->first);
@@ -306,45 +335,54 @@ static ct_status write_script(const ct_pipeline *p, ct_job_script *j)
         set_long(&w, "CT_GROUP_SIZE", p->ranks_per_snapshot);
         break;
     case CT_STAGE_GATHER:
-        set_var(&w, "CT_SUITE_DIR", u->dir);
+        set_var(&w, "CT_SUITE_DIR", S(u->dir));
         set_var(&w, "CT_SUMMARY_DIR", sumdir);
         set_var(&w, "CT_TABLE", table);
         break;
-    case CT_STAGE_STUDY: {
-        char d[CT_JOBS_PATH_MAX + 16];
-        set_var(&w, "CT_STUDY_CONFIG", p->study_config);
-        snprintf(d, sizeof d, "%s/tables", p->out);
+    case CT_STAGE_STUDY:
+        set_var(&w, "CT_STUDY_CONFIG", S(p->study_config));
+        if (w.s == CT_OK)
+            w.s = ct_asprintf(&d, "%s/tables", S(p->out));
         set_var(&w, "CT_TABLES_DIR", d);
-        snprintf(d, sizeof d, "%s/study", p->out);
+        free(d);
+        d = NULL;
+        if (w.s == CT_OK)
+            w.s = ct_asprintf(&d, "%s/study", S(p->out));
         set_var(&w, "CT_STUDY_OUT", d);
         break;
-    }
     default:
         break;
     }
     if (w.s != CT_OK)
         CT_FAIL_GOTO(s, w.s, "%s: %s", j->path, ct_error_message());
 
-    fprintf(f, "\n# ---- %s/common.sh\n", p->templates);
-    snprintf(tpl, sizeof tpl, "%s/common.sh", p->templates);
+    fprintf(f, "\n# ---- %s/common.sh\n", S(p->templates));
+    CT_CHECK_GOTO(s, ct_asprintf(&tpl, "%s/common.sh", S(p->templates)));
     CT_CHECK_GOTO(s, append_file(f, tpl));
-    fprintf(f, "\n# ---- %s/%s.sh\n", p->templates, stage);
-    snprintf(tpl, sizeof tpl, "%s/%s.sh", p->templates, stage);
+    fprintf(f, "\n# ---- %s/%s.sh\n", S(p->templates), stage);
+    free(tpl);
+    CT_CHECK_GOTO(s, ct_asprintf(&tpl, "%s/%s.sh", S(p->templates), stage));
     CT_CHECK_GOTO(s, append_file(f, tpl));
     CT_CHECK_GOTO(s, ct_atomic_fclose(&a));
-    return CT_OK;
 fail:
-    ct_atomic_fdiscard(&a);
+    if (s != CT_OK)
+        ct_atomic_fdiscard(&a);
+    free(tpl);
+    free(sumdir);
+    free(table);
+    free(d);
     return s;
 }
 
 static ct_status write_submit_sh(const ct_pipeline *p, const ct_job_plan *plan)
 {
-    char path[CT_JOBS_PATH_MAX + 32];
+    char *path = NULL;
     ct_status s = CT_OK;
-    snprintf(path, sizeof path, "%s/jobs/submit.sh", p->out);
+    CT_CHECK(ct_asprintf(&path, "%s/jobs/submit.sh", S(p->out)));
     ct_atomic_file a;
-    CT_CHECK(ct_atomic_fopen(&a, path));
+    s = ct_atomic_fopen(&a, path);
+    free(path);
+    CT_CHECK(s);
     FILE *f = a.f;
     fchmod(fileno(f), 0755);
     fprintf(f, "#!/bin/sh\n# Submit the %s pipeline by hand, chained with afterok (written "
@@ -372,26 +410,35 @@ static ct_status write_submit_sh(const ct_pipeline *p, const ct_job_plan *plan)
 
 ct_status ct_jobs_write(const ct_pipeline *p, ct_job_plan *plan)
 {
-    char d[CT_JOBS_PATH_MAX + 16];
+    char *d = NULL;
     memset(plan, 0, sizeof *plan);
     CT_CHECK(ct_pipeline_check(p));
     for (int s = 0; s < CT_STAGE_COUNT; s++) {
-        char tpl[CT_JOBS_PATH_MAX + 32];
-        snprintf(tpl, sizeof tpl, "%s/%s.sh", p->templates, ct_stage_name((ct_stage)s));
-        if (!ct_file_exists(tpl))
-            CT_FAIL(CT_ERR_IO, "%s: job template missing (set [pipeline] templates or "
-                    "--templates)", tpl);
+        CT_CHECK(ct_asprintf(&d, "%s/%s.sh", S(p->templates), ct_stage_name((ct_stage)s)));
+        int there = ct_file_exists(d);
+        if (!there) {
+            ct_error_set(CT_ERR_IO, __func__, __LINE__, "%s: job template missing (set "
+                         "[pipeline] templates or --templates)", d);
+            free(d);
+            return CT_ERR_IO;
+        }
+        free(d);
+        d = NULL;
     }
-    snprintf(d, sizeof d, "%s/jobs", p->out);
-    CT_CHECK(ct_mkdir_p(d));
-    snprintf(d, sizeof d, "%s/logs", p->out);
-    CT_CHECK(ct_mkdir_p(d));
+    static const char *const made[] = {"jobs", "logs"};
+    for (int k = 0; k < 2; k++) {
+        CT_CHECK(ct_asprintf(&d, "%s/%s", S(p->out), made[k]));
+        ct_status st = ct_mkdir_p(d);
+        free(d);
+        d = NULL;
+        CT_CHECK(st);
+    }
     int gathers[CT_PIPELINE_MAX_SUITES], ng = 0;
     for (int i = 0; i < p->nsuites; i++) {
         const ct_pipeline_suite *u = &p->suite[i];
         long nsim = u->last - u->first;
         int prev = -1;
-        if (*u->sim_config) {
+        if (*S(u->sim_config)) {
             ct_job_script *j = &plan->job[plan->n];
             j->stage = CT_STAGE_SIMULATE;
             j->suite = i;
@@ -411,7 +458,7 @@ ct_status ct_jobs_write(const ct_pipeline *p, ct_job_plan *plan)
         j->depends[j->ndepends++] = prev;
         gathers[ng++] = plan->n++;
     }
-    if (*p->study_config) {
+    if (*S(p->study_config)) {
         ct_job_script *j = &plan->job[plan->n];
         j->stage = CT_STAGE_STUDY;
         j->suite = -1;
@@ -529,11 +576,15 @@ static long parse_job_id(char *out)
 ct_status ct_jobs_submit(const ct_pipeline *p, const ct_job_plan *plan, const char *sbatch,
                          long *ids)
 {
-    char log_path[CT_JOBS_PATH_MAX + 32];
-    snprintf(log_path, sizeof log_path, "%s/jobs/submitted.tsv", p->out);
+    char *log_path = NULL;
+    CT_CHECK(ct_asprintf(&log_path, "%s/jobs/submitted.tsv", S(p->out)));
     FILE *log = fopen(log_path, "w");
-    if (!log)
-        CT_FAIL(CT_ERR_IO, "%s: cannot write: %s", log_path, strerror(errno));
+    if (!log) {
+        ct_error_set(CT_ERR_IO, __func__, __LINE__, "%s: cannot write: %s", log_path,
+                     strerror(errno));
+        free(log_path);
+        return CT_ERR_IO;
+    }
     fprintf(log, "job_id\tstage\tsuite\tarray_tasks\tdepends_on\tscript\n");
     for (int i = 0; i < plan->n; i++) {
         const ct_job_script *j = &plan->job[i];
@@ -556,6 +607,7 @@ ct_status ct_jobs_submit(const ct_pipeline *p, const ct_job_plan *plan, const ch
         long id = rc == 0 ? parse_job_id(out) : -1;
         if (id < 0) {
             fclose(log);
+            free(log_path);
             char *nl = strchr(out, '\n');
             if (nl && nl[1] == '\0')
                 *nl = '\0';
@@ -570,7 +622,9 @@ ct_status ct_jobs_submit(const ct_pipeline *p, const ct_job_plan *plan, const ch
                 *dep ? dep + strlen("--dependency=afterok:") : "", j->path);
         fflush(log);
     }
-    if (fclose(log) != 0)
-        CT_FAIL(CT_ERR_IO, "%s: cannot write", log_path);
-    return CT_OK;
+    ct_status st = fclose(log) != 0
+                       ? ct_error_set(CT_ERR_IO, __func__, __LINE__, "%s: cannot write", log_path)
+                       : CT_OK;
+    free(log_path);
+    return st;
 }

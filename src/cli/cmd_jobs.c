@@ -32,23 +32,22 @@ static void usage(void)
            "missing.\n");
 }
 
-/* base/p unless p is absolute; base must be absolute. */
-static ct_status absolute(char *out, size_t cap, const char *base, const char *p)
+/* *out = base/p unless p is absolute (malloc'd, any length; replaces *out);
+ * base must be absolute. */
+static ct_status absolute(char **out, const char *base, const char *p)
 {
-    if (!p || !*p) {
-        out[0] = '\0';
-        return CT_OK;
-    }
-    int n = p[0] == '/' ? snprintf(out, cap, "%s", p) : snprintf(out, cap, "%s/%s", base, p);
-    if (n < 0 || (size_t)n >= cap)
-        CT_FAIL(CT_ERR_CONFIG, "path too long: %s", p);
+    free(*out);
+    *out = NULL;
+    if (!p || !*p)
+        return ct_asprintf(out, "%s", "");
+    CT_CHECK(p[0] == '/' ? ct_asprintf(out, "%s", p) : ct_asprintf(out, "%s/%s", base, p));
     /* drop "/./" and a trailing "/." for readable scripts */
     char *q;
-    while ((q = strstr(out, "/./")))
+    while ((q = strstr(*out, "/./")))
         memmove(q, q + 2, strlen(q + 2) + 1);
-    size_t len = strlen(out);
-    if (len > 2 && !strcmp(out + len - 2, "/."))
-        out[len - 2] = '\0';
+    size_t len = strlen(*out);
+    if (len > 2 && !strcmp(*out + len - 2, "/."))
+        (*out)[len - 2] = '\0';
     return CT_OK;
 }
 
@@ -94,17 +93,32 @@ static ct_status read_resources(ct_config *cfg, const char *sec, ct_job_resource
     return CT_OK;
 }
 
+static ct_status read_pipeline_in(ct_config *cfg, const char *out_arg, const char *tpl_arg,
+                                  ct_pipeline *p, const char *cwd, char **cdirp);
+static ct_status read_suites(ct_config *cfg, ct_pipeline *p, char *list, const char *cdir);
+
+/* p's paths are freed by ct_pipeline_free, also on failure */
 static ct_status read_pipeline(ct_config *cfg, const char *out_arg, const char *tpl_arg,
                                ct_pipeline *p)
 {
-    const char *file = ct_config_path(cfg);
-    char cwd[PATH_MAX], cdir[PATH_MAX], buf[CT_JOBS_PATH_MAX];
-    const char *v;
-    if (!getcwd(cwd, sizeof cwd))
-        CT_FAIL(CT_ERR_IO, "cannot get the current directory");
-    CT_CHECK(absolute(cdir, sizeof cdir, cwd, ct_config_dir(cfg)));
+    char *cwd = getcwd(NULL, 0), *cdir = NULL;
     ct_pipeline_defaults(p);
-    snprintf(p->origin, sizeof p->origin, "%s", file);
+    if (!cwd)
+        CT_FAIL(CT_ERR_IO, "cannot get the current directory");
+    ct_status s = read_pipeline_in(cfg, out_arg, tpl_arg, p, cwd, &cdir);
+    free(cwd);
+    free(cdir);
+    return s;
+}
+
+static ct_status read_pipeline_in(ct_config *cfg, const char *out_arg, const char *tpl_arg,
+                                  ct_pipeline *p, const char *cwd, char **cdirp)
+{
+    const char *file = ct_config_path(cfg);
+    const char *v;
+    CT_CHECK(absolute(cdirp, cwd, ct_config_dir(cfg)));
+    const char *cdir = *cdirp;
+    CT_CHECK(ct_asprintf(&p->origin, "%s", file));
 
     /* [pipeline]: default name is the config's file name without .ini */
     char defname[CT_JOBS_WORD_MAX];
@@ -118,7 +132,7 @@ static ct_status read_pipeline(ct_config *cfg, const char *out_arg, const char *
     char defout[CT_JOBS_WORD_MAX + 16];
     snprintf(defout, sizeof defout, "%s-out", p->name);
     CT_CHECK(ct_config_string(cfg, "pipeline", "out", defout, &v));
-    CT_CHECK(absolute(p->out, sizeof p->out, cwd, out_arg ? out_arg : v));
+    CT_CHECK(absolute(&p->out, cwd, out_arg ? out_arg : v));
     size_t ol = strlen(p->out);
     while (ol > 1 && p->out[ol - 1] == '/')
         p->out[--ol] = '\0';
@@ -128,20 +142,20 @@ static ct_status read_pipeline(ct_config *cfg, const char *out_arg, const char *
         self[sl] = '\0';
     CT_CHECK(ct_config_string(cfg, "pipeline", "cosmotl", self, &v));
     if (strchr(v, '/'))
-        CT_CHECK(absolute(p->cosmotl, sizeof p->cosmotl, cdir, v));
+        CT_CHECK(absolute(&p->cosmotl, cdir, v));
     else
-        CT_CHECK(copy_word(p->cosmotl, sizeof p->cosmotl, v, file, "[pipeline] cosmotl"));
+        CT_CHECK(ct_asprintf(&p->cosmotl, "%s", v)); /* a program on PATH */
     CT_CHECK(ct_config_string(cfg, "pipeline", "setup", "", &v));
-    CT_CHECK(absolute(p->setup, sizeof p->setup, cdir, v));
+    CT_CHECK(absolute(&p->setup, cdir, v));
     CT_CHECK(ct_config_string(cfg, "pipeline", "templates", "", &v));
     if (tpl_arg)
-        CT_CHECK(absolute(p->templates, sizeof p->templates, cwd, tpl_arg));
+        CT_CHECK(absolute(&p->templates, cwd, tpl_arg));
     else if (*v)
-        CT_CHECK(absolute(p->templates, sizeof p->templates, cdir, v));
+        CT_CHECK(absolute(&p->templates, cdir, v));
     else {
         char data[PATH_MAX];
         CT_CHECK(ct_data_dir(data, sizeof data));
-        CT_CHECK(ct_path_join(p->templates, sizeof p->templates, data, "jobs"));
+        CT_CHECK(ct_asprintf(&p->templates, "%s/jobs", data));
     }
     CT_CHECK(ct_config_bool(cfg, "pipeline", "allow_failed", 1, &p->allow_failed));
 
@@ -168,7 +182,7 @@ static ct_status read_pipeline(ct_config *cfg, const char *out_arg, const char *
     CT_CHECK(ct_config_int(cfg, "summarize", "ranks_per_snapshot", 0, 0, 1000000,
                            &p->ranks_per_snapshot));
     CT_CHECK(ct_config_string(cfg, "study", "config", "", &v));
-    CT_CHECK(absolute(p->study_config, sizeof p->study_config, cdir, v));
+    CT_CHECK(absolute(&p->study_config, cdir, v));
     if (*p->study_config && !ct_file_exists(p->study_config))
         CT_FAIL(CT_ERR_CONFIG, "%s: [study] config: %s does not exist", file, p->study_config);
 
@@ -177,10 +191,20 @@ static ct_status read_pipeline(ct_config *cfg, const char *out_arg, const char *
     if (!v || !*v)
         CT_FAIL(CT_ERR_CONFIG, "%s: [pipeline] suites is required (a comma-separated list; "
                 "each name has a [suite.NAME] section)", file);
-    char list[4096];
-    if (ct_snprintf(list, sizeof list, "%s", v) != CT_OK)
-        CT_FAIL(CT_ERR_CONFIG, "%s: the list of suites is longer than %zu characters", file,
-                sizeof list - 1);
+    char *list = NULL;
+    CT_CHECK(ct_asprintf(&list, "%s", v));
+    ct_status s = read_suites(cfg, p, list, cdir);
+    free(list);
+    CT_CHECK(s);
+    CT_CHECK(ct_config_check_unused(cfg));
+    return CT_OK;
+}
+
+/* the suites of the comma list, in the order listed (list is cut up) */
+static ct_status read_suites(ct_config *cfg, ct_pipeline *p, char *list, const char *cdir)
+{
+    const char *file = ct_config_path(cfg);
+    const char *v;
     char *save = NULL;
     for (char *tok = strtok_r(list, ", \t", &save); tok; tok = strtok_r(NULL, ", \t", &save)) {
         if (p->nsuites == CT_PIPELINE_MAX_SUITES)
@@ -193,20 +217,18 @@ static ct_status read_pipeline(ct_config *cfg, const char *out_arg, const char *
             CT_FAIL(CT_ERR_CONFIG, "%s: suite '%s' is listed but has no [%s] section", file,
                     tok, sec);
         CT_CHECK(ct_config_string(cfg, sec, "simulate", "", &v));
-        CT_CHECK(absolute(u->sim_config, sizeof u->sim_config, cdir, v));
+        CT_CHECK(absolute(&u->sim_config, cdir, v));
         if (*u->sim_config && !ct_file_exists(u->sim_config))
             CT_FAIL(CT_ERR_CONFIG, "%s: [%s] simulate: %s does not exist", file, sec,
                     u->sim_config);
         CT_CHECK(ct_config_string(cfg, sec, "dir", "", &v));
         if (*v) {
-            CT_CHECK(absolute(u->dir, sizeof u->dir, cdir, v));
+            CT_CHECK(absolute(&u->dir, cdir, v));
             if (!*u->sim_config && !ct_dir_exists(u->dir))
                 CT_FAIL(CT_ERR_CONFIG, "%s: [%s] dir: %s is not a folder (give `simulate` "
                         "to create the suite)", file, sec, u->dir);
         } else if (*u->sim_config) {
-            if (snprintf(buf, sizeof buf, "%s/suites/%s", p->out, u->name) >= (int)sizeof buf ||
-                ct_strlcpy(u->dir, buf, sizeof u->dir) >= sizeof u->dir)
-                CT_FAIL(CT_ERR_CONFIG, "%s: [%s] output path too long: %s", file, sec, p->out);
+            CT_CHECK(ct_asprintf(&u->dir, "%s/suites/%s", p->out, u->name));
         } else {
             CT_FAIL(CT_ERR_CONFIG, "%s: [%s] needs `dir` (an existing suite) or `simulate` "
                     "(a suite config)", file, sec);
@@ -223,7 +245,6 @@ static ct_status read_pipeline(ct_config *cfg, const char *out_arg, const char *
         CT_CHECK(ct_config_int(cfg, sec, "snapshots_per_task", def, 1, 1 << 30,
                                &u->snaps_per_task));
     }
-    CT_CHECK(ct_config_check_unused(cfg));
     return CT_OK;
 }
 
@@ -313,7 +334,9 @@ int cmd_jobs(int argc, char **argv, MPI_Comm comm)
                    config);
         fflush(stdout);
     }
+    ct_job_plan_free(plan);
     ct_free(&plan);
+    ct_pipeline_free(p);
     ct_free(&p);
     ct_config_destroy(&cfg);
     return rc;
@@ -324,6 +347,7 @@ ct_status cli_jobs_read_config(ct_config *cfg)
     ct_pipeline *p = NULL;
     CT_CHECK(ct_calloc(&p, 1, sizeof *p, "pipeline"));
     ct_status rc = read_pipeline(cfg, NULL, NULL, p);
+    ct_pipeline_free(p);
     free(p);
     return rc;
 }

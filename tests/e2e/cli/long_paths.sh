@@ -29,6 +29,17 @@ run 0 "summarize, short --out" "$COSMOTL" summarize "$snap" --grid 16 --quijote-
 cmp -s "$deep/quijote_blosc/Pk_m_z=0.txt" short/quijote_blosc/Pk_m_z=0.txt ||
   fail "summarize into a long --out: not the same Pk_m_z=0.txt"
 grep -q "quijote_blosc.*done" "$deep/manifest.tsv" || fail "long --out: manifest.tsv does not record the item"
+# jobs: an output root and a suite folder longer than the 1024 bytes the job
+# scripts held ("output path too long"), written into the scripts whole (the
+# config sits in the deep folder: its relative paths are relative to it)
+mkdir -p "$deep/suite"
+printf '[pipeline]\nname = longp\nsuites = a\n[suite.a]\ndir = suite\nrange = 0:2\n' > "$deep/p.ini"
+run 0 "jobs, --out of ${#deep} characters" "$COSMOTL" jobs "$deep/p.ini" --out "$deep/pipe"
+grep -qxF "CT_SUITE_DIR='$deep/suite'" "$deep/pipe/jobs/summarize-a.sbatch" ||
+  fail "jobs: the long suite folder is not in summarize-a.sbatch"
+grep -qxF "CT_TABLE='$deep/pipe/tables/a.h5'" "$deep/pipe/jobs/gather-a.sbatch" ||
+  fail "jobs: the long table path is not in gather-a.sbatch"
+grep -qF "$deep/pipe/jobs/gather-a.sbatch" out.txt || fail "jobs: the long script path is not printed"
 # simulate: a config line longer than the INI parser takes (was cut, and its
 # rest read as another line)
 cat > sim.ini <<INI
