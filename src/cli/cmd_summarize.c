@@ -98,82 +98,83 @@ static int parse_axis(const char *s)
     return -1;
 }
 
-/* The snapshot inside SNAPDIR and the simulation's name and suite folder. */
-static ct_status resolve(const char *arg, int snapnum, char *snap, size_t cap, char *name,
-                         size_t ncap, char *suite, size_t scap)
+/* dirname / basename of path into a new allocation (they may modify their
+ * argument, so they work on a copy) */
+static ct_status path_part(const char *path, int dir, char **out)
 {
-    char buf[4096], tmp[4096];
-    /* every name below is arg, a part of it, or arg + "/snapdir_XXX": it fits */
+    char *t = strdup(path);
+    if (!t)
+        CT_FAIL(CT_ERR_MEMORY, "out of memory");
+    ct_status s = ct_asprintf(out, "%s", dir ? dirname(t) : basename(t));
+    free(t);
+    return s;
+}
+
+/* The snapshot inside SNAPDIR and the simulation's name and suite folder, each a
+ * new allocation (the caller frees them, also on failure). */
+static ct_status resolve(const char *arg, int snapnum, char **snap, char **name, char **suite)
+{
+    char *buf = NULL, *p = NULL, *sim = NULL, *base = NULL, *parent = NULL;
+    ct_status rc = CT_OK;
+    /* the system opens no longer path: say so here rather than at the first open */
     size_t alen = strlen(arg);
-    if (alen >= 4000)
-        CT_FAIL(CT_ERR_ARG, "%.100s...%s: path too long (%zu characters, at most 3999)", arg,
-                alen > 100 ? arg + alen - 100 : "", alen);
-    snprintf(buf, sizeof buf, "%s", arg);
+    if (alen >= PATH_MAX)
+        CT_FAIL(CT_ERR_ARG, "%.100s...%s: path too long (%zu characters, at most %d)", arg,
+                alen > 100 ? arg + alen - 100 : "", alen, PATH_MAX - 1);
+    CT_CHECK(ct_asprintf(&buf, "%s", arg));
     size_t L = strlen(buf);
     while (L > 1 && buf[L - 1] == '/')
         buf[--L] = 0;
-    snprintf(snap, cap, "%s", buf);
+    CT_CHECK_GOTO(rc, path_part(buf, 0, &base));
     /* a simulation folder holding snapdir_XXX folders */
-    if (ct_dir_exists(buf)) {
-        snprintf(tmp, sizeof tmp, "%s", buf);
-        const char *base = basename(tmp);
-        if (strncmp(base, "snapdir_", 8)) {
-            int best = -1;
-            if (snapnum >= 0) {
-                char p[4200];
-                snprintf(p, sizeof p, "%s/snapdir_%03d", buf, snapnum);
-                if (ct_dir_exists(p))
-                    best = snapnum;
-            } else {
-                for (int k = 0; k < 1000; k++) {
-                    char p[4200];
-                    snprintf(p, sizeof p, "%s/snapdir_%03d", buf, k);
-                    if (ct_dir_exists(p))
-                        best = k;
-                }
-            }
-            if (best >= 0) {
-                char p[4200];
-                snprintf(p, sizeof p, "%s/snapdir_%03d", buf, best);
-                snprintf(snap, cap, "%.4000s", p);
-                snprintf(tmp, sizeof tmp, "%s", buf);
-                snprintf(name, ncap, "%s", basename(tmp));
-                snprintf(tmp, sizeof tmp, "%s", buf);
-                snprintf(suite, scap, "%s", dirname(tmp));
-                return CT_OK;
-            }
-            if (snapnum >= 0)
-                CT_FAIL(CT_ERR_IO, "%s: no snapdir_%03d folder", buf, snapnum);
+    if (ct_dir_exists(buf) && strncmp(base, "snapdir_", 8)) {
+        int best = -1;
+        for (int k = snapnum >= 0 ? snapnum : 0; k < (snapnum >= 0 ? snapnum + 1 : 1000); k++) {
+            free(p);
+            p = NULL;
+            CT_CHECK_GOTO(rc, ct_asprintf(&p, "%s/snapdir_%03d", buf, k));
+            if (ct_dir_exists(p))
+                best = k;
         }
+        if (best >= 0) {
+            CT_CHECK_GOTO(rc, ct_asprintf(snap, "%s/snapdir_%03d", buf, best));
+            CT_CHECK_GOTO(rc, ct_asprintf(name, "%s", base));
+            CT_CHECK_GOTO(rc, path_part(buf, 1, suite));
+            goto fail;
+        }
+        if (snapnum >= 0)
+            CT_FAIL_GOTO(rc, CT_ERR_IO, "%s: no snapdir_%03d folder", buf, snapnum);
     }
+    CT_CHECK_GOTO(rc, ct_asprintf(snap, "%s", buf));
     /* a snapdir_XXX folder or a file: the simulation is the folder above the
      * snapdir (or the file's folder) */
-    snprintf(tmp, sizeof tmp, "%s", buf);
-    char *parent = dirname(tmp);
-    char t2[4096];
-    snprintf(t2, sizeof t2, "%s", buf);
-    const char *base = basename(t2);
-    char sim[4096];
+    CT_CHECK_GOTO(rc, path_part(buf, 1, &parent));
     if (ct_dir_exists(buf) || !strncmp(base, "snapdir_", 8)) {
-        snprintf(sim, sizeof sim, "%s", parent);
+        sim = parent;
+        parent = NULL;
     } else {
         /* file: .../<sim>/snapdir_XXX/snap_XXX.0.hdf5 or .../<sim>/snap.hdf5 */
-        char t3[4096];
-        snprintf(t3, sizeof t3, "%s", parent);
-        if (!strncmp(basename(t3), "snapdir_", 8)) {
-            snprintf(t3, sizeof t3, "%s", parent);
-            snprintf(sim, sizeof sim, "%s", dirname(t3));
+        free(p);
+        p = NULL;
+        CT_CHECK_GOTO(rc, path_part(parent, 0, &p));
+        if (!strncmp(p, "snapdir_", 8)) {
+            CT_CHECK_GOTO(rc, path_part(parent, 1, &sim));
         } else {
-            snprintf(sim, sizeof sim, "%s", parent);
+            sim = parent;
+            parent = NULL;
         }
     }
-    snprintf(tmp, sizeof tmp, "%s", sim);
-    snprintf(name, ncap, "%s", basename(tmp));
-    snprintf(tmp, sizeof tmp, "%s", sim);
-    snprintf(suite, scap, "%s", dirname(tmp));
-    if (!strcmp(name, ".") || !strcmp(name, "/") || !name[0])
-        CT_FAIL(CT_ERR_ARG, "%s: cannot tell the simulation's name from the path", arg);
-    return CT_OK;
+    CT_CHECK_GOTO(rc, path_part(sim, 0, name));
+    CT_CHECK_GOTO(rc, path_part(sim, 1, suite));
+    if (!strcmp(*name, ".") || !strcmp(*name, "/") || !(*name)[0])
+        CT_FAIL_GOTO(rc, CT_ERR_ARG, "%s: cannot tell the simulation's name from the path", arg);
+fail:
+    free(buf);
+    free(p);
+    free(sim);
+    free(base);
+    free(parent);
+    return rc;
 }
 
 /* `cosmotl summarize CONFIG`: the [summarize] section of an INI file, one key per
@@ -344,9 +345,10 @@ int cmd_summarize(int argc, char **argv, MPI_Comm world)
 /* Each snapshot is one item of the runner; the group's manifest records it. */
 typedef struct {
     const opts *o;
-    char (*names)[256];
-    char (*snaps)[4096];
-    char (*suites)[4096];
+    char **names;  /* per item, malloc'd (resolve) */
+    char **snaps;
+    char **suites;
+    char **outs;   /* OUT/<name>.h5 */
     ct_summarizer *z;
     ct_manifest *man;
     double t0;
@@ -355,19 +357,12 @@ typedef struct {
     int prefetch; /* one group: items arrive in order, read the next one ahead */
 } snap_job;
 
-static void snap_out_path(const snap_job *j, int64_t i, char *buf, size_t cap)
-{
-    snprintf(buf, cap, "%s/%s.h5", j->o->out, j->names[i]);
-}
-
 static ct_status snap_is_done(int64_t i, MPI_Comm g, void *user, int *done)
 {
     snap_job *j = user;
     (void)g;
-    char out_path[4400];
-    snap_out_path(j, i, out_path, sizeof out_path);
     int todo = 0;
-    CT_CHECK(ct_manifest_need(j->man, j->names[i], j->snaps[i], out_path, &todo));
+    CT_CHECK(ct_manifest_need(j->man, j->names[i], j->snaps[i], j->outs[i], &todo));
     *done = !todo;
     return CT_OK;
 }
@@ -386,23 +381,19 @@ static ct_status snap_run(int64_t i, MPI_Comm g, void *user, void *result)
 {
     snap_job *j = user;
     (void)result;
-    char out_path[4400];
     if (j->prefetch) {
         /* the next item not yet complete (what the runner's is_done will say) is
          * read while this one is computed */
         int64_t next = -1;
         int grank;
         MPI_Comm_rank(g, &grank);
-        for (int64_t k = i + 1; grank == 0 && k < j->n && next < 0; k++) {
-            snap_out_path(j, k, out_path, sizeof out_path);
-            if (access(out_path, F_OK) != 0)
+        for (int64_t k = i + 1; grank == 0 && k < j->n && next < 0; k++)
+            if (access(j->outs[k], F_OK) != 0)
                 next = k;
-        }
         MPI_Bcast(&next, 1, MPI_INT64_T, 0, g);
         CT_CHECK(ct_summarize_prefetch(j->z, next >= 0 ? j->snaps[next] : NULL));
     }
-    snap_out_path(j, i, out_path, sizeof out_path);
-    return ct_summarize_snapshot(j->z, j->snaps[i], j->names[i], j->suites[i], out_path);
+    return ct_summarize_snapshot(j->z, j->snaps[i], j->names[i], j->suites[i], j->outs[i]);
 }
 
 static ct_status snap_finish(int64_t i, ct_status st, const char *msg, const void *result,
@@ -418,10 +409,8 @@ static ct_status snap_finish(int64_t i, ct_status st, const char *msg, const voi
         return ct_manifest_fail(j->man, j->names[i], msg);
     }
     CT_CHECK(ct_manifest_done(j->man, j->names[i]));
-    char out_path[4400];
-    snap_out_path(j, i, out_path, sizeof out_path);
     if (grank == 0)
-        ct_log_rank_msg(CT_LOG_INFO, "summarize: %s -> %s (%.2f s)", j->snaps[i], out_path,
+        ct_log_rank_msg(CT_LOG_INFO, "summarize: %s -> %s (%.2f s)", j->snaps[i], j->outs[i],
                         ct_wtime() - j->t0);
     if (grank == 0 && j->o->timing) {
         /* this snapshot's phases on the group's rank 0 (the report at the end
@@ -445,7 +434,7 @@ static int cmd_summarize_args(int argc, char **argv, MPI_Comm world)
     opts o = {.group_size = 0, .snapnum = -1, .timing = 0, .out = "summaries"};
     ct_summarize_settings_defaults(&o.s);
     const char *bk_cache = NULL;
-    char bk_cache_default[4200];
+    char *bk_cache_default = NULL;
     const char **paths = calloc((size_t)argc + 1, sizeof *paths);
     int npaths = 0;
     if (!paths)
@@ -465,6 +454,7 @@ static int cmd_summarize_args(int argc, char **argv, MPI_Comm world)
 #define BAD(...)                                                                           \
     do {                                                                                   \
         free(paths);                                                                       \
+        free(bk_cache_default);                                                            \
         return ct_cli_usage_error("summarize", world, __VA_ARGS__);                        \
     } while (0)
         if (ct_cli_is_help(a)) {
@@ -609,9 +599,10 @@ static int cmd_summarize_args(int argc, char **argv, MPI_Comm world)
             "use a larger grid or a smaller --bk-kmax", o.s.bk.kmax, o.s.bk.kmax + 0.5 * o.s.bk.dk,
             o.s.grid, 0.5 * o.s.grid * sqrt(3.0));
     if (!bk_cache) {
-        if (strlen(o.out) > 4000)
-            BAD("--out: a path of %zu characters (at most 4000)", strlen(o.out));
-        snprintf(bk_cache_default, sizeof bk_cache_default, "%s/.cache", o.out);
+        if (strlen(o.out) >= PATH_MAX)
+            BAD("--out: a path of %zu characters (at most %d)", strlen(o.out), PATH_MAX - 1);
+        if (ct_asprintf(&bk_cache_default, "%s/.cache", o.out) != CT_OK)
+            BAD("out of memory");
         bk_cache = bk_cache_default;
     }
     o.s.bk.cache_dir = bk_cache;
@@ -627,20 +618,23 @@ static int cmd_summarize_args(int argc, char **argv, MPI_Comm world)
     ct_runner *runner = NULL;
     ct_manifest *man = NULL;
     ct_summarizer *z = NULL;
-    char (*names)[256] = calloc((size_t)npaths, sizeof *names);
-    char (*snaps)[4096] = calloc((size_t)npaths, sizeof *snaps);
-    char (*suites)[4096] = calloc((size_t)npaths, sizeof *suites);
-    if (!names || !snaps || !suites) {
+    char **names = calloc((size_t)npaths, sizeof *names);
+    char **snaps = calloc((size_t)npaths, sizeof *snaps);
+    char **suites = calloc((size_t)npaths, sizeof *suites);
+    char **outs = calloc((size_t)npaths, sizeof *outs);
+    if (!names || !snaps || !suites || !outs) {
         free(names);
         free(snaps);
         free(suites);
+        free(outs);
         BAD("out of memory");
     }
     /* resolve every path on every rank (cheap, deterministic) */
     ct_status local = CT_OK;
     for (int i = 0; i < npaths && local == CT_OK; i++) {
-        local = resolve(paths[i], o.snapnum, snaps[i], sizeof snaps[i], names[i],
-                        sizeof names[i], suites[i], sizeof suites[i]);
+        local = resolve(paths[i], o.snapnum, &snaps[i], &names[i], &suites[i]);
+        if (local == CT_OK)
+            local = ct_asprintf(&outs[i], "%s/%s.h5", o.out, names[i]);
         for (int j = 0; j < i && local == CT_OK; j++)
             if (!strcmp(names[i], names[j]))
                 local = ct_error_set(CT_ERR_ARG, __func__, __LINE__,
@@ -662,7 +656,7 @@ static int cmd_summarize_args(int argc, char **argv, MPI_Comm world)
     ct_timers *T = ct_summarizer_timers(z);
     CT_CHECK_GOTO(rc, ct_manifest_open(&man, o.out, "summarize", group));
     {
-        snap_job j = {&o, names, snaps, suites, z, man, 0, {0}, npaths,
+        snap_job j = {&o, names, snaps, suites, outs, z, man, 0, {0}, npaths,
                       ct_runner_ngroups(runner) == 1};
         ct_runner_job job = {.n_items = npaths, .is_done = snap_is_done, .start = snap_start,
                              .run = snap_run, .finish = snap_finish, .user = &j};
@@ -690,9 +684,17 @@ fail:
     ct_summarizer_destroy(&z);
     ct_runner_destroy(&runner);
     free(paths);
+    for (int i = 0; i < npaths; i++) {
+        free(names[i]);
+        free(snaps[i]);
+        free(suites[i]);
+        free(outs[i]);
+    }
     free(names);
     free(snaps);
     free(suites);
+    free(outs);
+    free(bk_cache_default);
     if (rc != CT_OK)
         return ct_cli_fail("summarize", world);
     return exit_code;

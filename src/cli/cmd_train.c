@@ -55,26 +55,27 @@ static const char *help =
 #define MAXT 64
 
 typedef struct {
-    char suite[4096], qdir[4096], qfile[256], qparams[4096];
+    /* paths: malloc'd by path_of ("" when not set), freed by train_cfg_free */
+    char *suite, *qdir, qfile[256], *qparams;
     char stats[256], targets[1024], dummy[1024];
     double k_max;
     long n_bins, n_train;
     double split[2];
     long split_seed;
     int log10_in, refit;
-    char norm_model[4096];
+    char *norm_model;
     ct_mlp_arch arch;
-    char pretrained[4096];
+    char *pretrained;
     ct_finetune_settings tr;
     int freeze[CT_NN_MAX_LAYERS];
     int nfreeze;
     ct_train_settings ts;
-    char checkpoint[4096], log_path[4096], search_log[4096], search_rec[4096];
+    char *checkpoint, *log_path, *search_log, *search_rec;
     long threads;
     int search;
     ct_hp_settings hs;
     int space_finetune;
-    char model_out[4096], metrics_out[4096];
+    char *model_out, *metrics_out;
     int nt;
     char names[MAXT][CT_NN_NAME_MAX];
     int is_dummy[MAXT];
@@ -82,20 +83,30 @@ typedef struct {
     double lo[MAXT], hi[MAXT];
 } train_cfg;
 
-static ct_status path_of(ct_config *cfg, const char *sec, const char *key, char *out,
-                         size_t cap)
+static void train_cfg_free(train_cfg *c)
+{
+    if (!c)
+        return;
+    char **paths[] = {&c->suite, &c->qdir, &c->qparams, &c->norm_model, &c->pretrained,
+                      &c->checkpoint, &c->log_path, &c->search_log, &c->search_rec,
+                      &c->model_out, &c->metrics_out};
+    for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
+        free(*paths[i]);
+        *paths[i] = NULL;
+    }
+}
+
+/* *out: the value of [sec] key relative to the config's folder, any length
+ * ("" when not set) */
+static ct_status path_of(ct_config *cfg, const char *sec, const char *key, char **out)
 {
     const char *v;
+    free(*out);
+    *out = NULL;
     CT_CHECK(ct_config_string(cfg, sec, key, "", &v));
-    if (!*v) {
-        out[0] = '\0';
-        return CT_OK;
-    }
-    int n = v[0] == '/' ? snprintf(out, cap, "%s", v)
-                        : snprintf(out, cap, "%s/%s", ct_config_dir(cfg), v);
-    if (n < 0 || (size_t)n >= cap)
-        CT_FAIL(CT_ERR_CONFIG, "%s: [%s] %s: path too long", ct_config_path(cfg), sec, key);
-    return CT_OK;
+    if (!*v || v[0] == '/')
+        return ct_asprintf(out, "%s", v);
+    return ct_asprintf(out, "%s/%s", ct_config_dir(cfg), v);
 }
 
 static ct_status copy_str(ct_config *cfg, const char *sec, const char *key, const char *def,
@@ -136,10 +147,10 @@ static ct_status read_config(ct_config *cfg, train_cfg *c)
     long v;
     int b;
     /* [data] */
-    CT_CHECK(path_of(cfg, "data", "suite", c->suite, sizeof c->suite));
-    CT_CHECK(path_of(cfg, "data", "quijote_dir", c->qdir, sizeof c->qdir));
+    CT_CHECK(path_of(cfg, "data", "suite", &c->suite));
+    CT_CHECK(path_of(cfg, "data", "quijote_dir", &c->qdir));
     CT_CHECK(copy_str(cfg, "data", "quijote_file", "Pk_m_z=0.txt", c->qfile, sizeof c->qfile));
-    CT_CHECK(path_of(cfg, "data", "params", c->qparams, sizeof c->qparams));
+    CT_CHECK(path_of(cfg, "data", "params", &c->qparams));
     if (!!c->suite[0] == !!c->qdir[0])
         CT_FAIL(CT_ERR_CONFIG, "%s: [data] needs exactly one of suite or quijote_dir", file);
     if (c->qdir[0] && !c->qparams[0])
@@ -168,7 +179,7 @@ static ct_status read_config(ct_config *cfg, train_cfg *c)
     CT_CHECK(ct_config_int(cfg, "data", "n_train", 0, 0, LONG_MAX, &c->n_train));
     /* [normalize] */
     CT_CHECK(ct_config_bool(cfg, "normalize", "log10", 1, &c->log10_in));
-    CT_CHECK(path_of(cfg, "normalize", "from_model", c->norm_model, sizeof c->norm_model));
+    CT_CHECK(path_of(cfg, "normalize", "from_model", &c->norm_model));
     CT_CHECK(ct_config_bool(cfg, "normalize", "refit", 0, &c->refit));
     /* [model] */
     ct_mlp_arch_defaults(&c->arch);
@@ -206,7 +217,7 @@ static ct_status read_config(ct_config *cfg, train_cfg *c)
     c->arch.seed = (uint64_t)v;
     /* [transfer] */
     ct_finetune_settings_defaults(&c->tr);
-    CT_CHECK(path_of(cfg, "transfer", "pretrained", c->pretrained, sizeof c->pretrained));
+    CT_CHECK(path_of(cfg, "transfer", "pretrained", &c->pretrained));
     static const char *modes[] = {"dummy", "no_dummy", "frozen", "bottleneck", NULL};
     CT_CHECK(ct_config_choice(cfg, "transfer", "mode", "dummy", modes, &k));
     c->tr.kind = (ct_finetune_kind)k;
@@ -258,7 +269,7 @@ static ct_status read_config(ct_config *cfg, train_cfg *c)
     CT_CHECK(ct_config_double(cfg, "train", "clip_norm", 0, 0, 1e300, &t->clip_norm));
     CT_CHECK(ct_config_int(cfg, "train", "seed", 1, 0, LONG_MAX, &v));
     t->seed = (uint64_t)v;
-    CT_CHECK(path_of(cfg, "train", "checkpoint", c->checkpoint, sizeof c->checkpoint));
+    CT_CHECK(path_of(cfg, "train", "checkpoint", &c->checkpoint));
     CT_CHECK(ct_config_int(cfg, "train", "checkpoint_every", 1, 1, 10000000, &v));
     t->checkpoint_every = (int)v;
     CT_CHECK(ct_config_bool(cfg, "train", "resume", 1, &b));
@@ -289,14 +300,14 @@ static ct_status read_config(ct_config *cfg, train_cfg *c)
     c->hs.prune_warmup = (int)v;
     CT_CHECK(ct_config_int(cfg, "search", "seed", 1, 0, LONG_MAX, &v));
     c->hs.seed = (uint64_t)v;
-    CT_CHECK(path_of(cfg, "search", "log", c->search_log, sizeof c->search_log));
-    CT_CHECK(path_of(cfg, "search", "records", c->search_rec, sizeof c->search_rec));
+    CT_CHECK(path_of(cfg, "search", "log", &c->search_log));
+    CT_CHECK(path_of(cfg, "search", "records", &c->search_rec));
     /* [output] */
-    CT_CHECK(path_of(cfg, "output", "model", c->model_out, sizeof c->model_out));
+    CT_CHECK(path_of(cfg, "output", "model", &c->model_out));
     if (!c->model_out[0])
         CT_FAIL(CT_ERR_CONFIG, "%s: [output] model (the model file to write) is required", file);
-    CT_CHECK(path_of(cfg, "output", "log", c->log_path, sizeof c->log_path));
-    CT_CHECK(path_of(cfg, "output", "metrics", c->metrics_out, sizeof c->metrics_out));
+    CT_CHECK(path_of(cfg, "output", "log", &c->log_path));
+    CT_CHECK(path_of(cfg, "output", "metrics", &c->metrics_out));
     t->checkpoint = c->checkpoint[0] ? c->checkpoint : NULL;
     t->log_path = c->log_path[0] ? c->log_path : NULL;
     c->hs.log_path = c->search_log[0] ? c->search_log : NULL;
@@ -409,15 +420,16 @@ static ct_status make_dirs(const train_cfg *c, MPI_Comm comm)
     const char *paths[] = {c->model_out, c->log_path, c->metrics_out, c->checkpoint,
                            c->search_log, c->search_rec};
     for (size_t i = 0; rank == 0 && rc == CT_OK && i < sizeof paths / sizeof paths[0]; i++) {
-        char dir[4096]; /* paths[i] came through path_of: it fits */
-        rc = ct_snprintf(dir, sizeof dir, "%s", paths[i]);
+        char *dir = NULL;
+        rc = ct_asprintf(&dir, "%s", paths[i]);
         if (rc != CT_OK)
             break;
         char *slash = strrchr(dir, '/');
-        if (!dir[0] || !slash || slash == dir)
-            continue;
-        *slash = '\0';
-        rc = ct_mkdir_p(dir);
+        if (dir[0] && slash && slash != dir) {
+            *slash = '\0';
+            rc = ct_mkdir_p(dir);
+        }
+        free(dir);
     }
     return ct_agree_msg(comm, rc);
 }
@@ -588,23 +600,15 @@ static ct_status run(ct_config *cfg, MPI_Comm comm)
         FILE *f = NULL;
         ct_status frc = CT_OK;
         if (rank == 0 && c->metrics_out[0]) {
-            char tmp[4200];
-            frc = ct_atomic_begin(c->metrics_out, tmp, sizeof tmp);
-            if (frc == CT_OK && !(f = fopen(tmp, "w")))
-                frc = ct_error_set(CT_ERR_IO, __func__, __LINE__, "%s: cannot write",
-                                   c->metrics_out);
-            if (f) {
+            ct_atomic_file a = {0};
+            frc = ct_atomic_fopen(&a, c->metrics_out);
+            if (frc == CT_OK) {
+                f = a.f;
                 fprintf(f, "target,mse,rmse,r2,dummy\n");
                 for (int k = 0; k < m->n_targets; k++)
                     fprintf(f, "%s,%.10g,%.10g,%.10g,%d\n", m->target_name[k], mse[k], rmse[k],
                             r2[k], c->is_dummy[k]);
-                if (fclose(f) != 0)
-                    frc = ct_error_set(CT_ERR_IO, __func__, __LINE__, "%s: write failed",
-                                       c->metrics_out);
-                if (frc == CT_OK)
-                    frc = ct_atomic_commit(tmp, c->metrics_out);
-                else
-                    ct_atomic_abort(tmp);
+                frc = ct_atomic_fclose(&a);
             }
         }
         CT_CHECK_GOTO(rc, ct_agree_msg(comm, frc));
@@ -626,6 +630,7 @@ fail:
     ct_mlp_destroy(&m);
     ct_mlp_destroy(&pre);
     ct_mlp_destroy(&nm);
+    train_cfg_free(c);
     free(c);
     return rc;
 }
@@ -662,6 +667,7 @@ ct_status cli_train_read_config(ct_config *cfg)
     train_cfg *c = NULL;
     CT_CHECK(ct_calloc(&c, 1, sizeof *c, "train settings"));
     ct_status rc = read_config(cfg, c);
+    train_cfg_free(c);
     free(c);
     return rc;
 }

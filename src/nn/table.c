@@ -564,6 +564,7 @@ static ct_status read_quijote_local(const char *dir, const char *file, const cha
     ct_status rc = CT_OK;
     double *pv = NULL, *spec = NULL, *ks = NULL, *k0 = NULL;
     char(*pn)[CT_NN_NAME_MAX] = NULL;
+    char *path = NULL, *path0 = NULL; /* a spectrum's file, the first one's */
     char tnames[MAX_TARGETS][CT_NN_NAME_MAX];
     int col[MAX_TARGETS];
     int64_t np = 0;
@@ -597,19 +598,17 @@ static ct_status read_quijote_local(const char *dir, const char *file, const cha
     size_t cap = 0;
     /* the bin count comes from the first selected file, read on every rank */
     int nbin = 0;
-    char path[4096], sub[64];
     if (nrows < 1)
         CT_FAIL_GOTO(rc, CT_ERR_ARG, "%s: no spectra selected", dir);
-    snprintf(sub, sizeof sub, "%lld", (long long)rows[0]);
-    CT_CHECK_GOTO(rc, ct_snprintf(path, sizeof path, "%s/%s/%s", dir, sub, file));
+    CT_CHECK_GOTO(rc, ct_asprintf(&path0, "%s/%lld/%s", dir, (long long)rows[0], file));
+    path = path0;
     CT_CHECK_GOTO(rc, read_spectrum(path, sel->k_max, sel->n_bins, &spec, &ks, &cap, &nbin));
     if (nbin < 1)
         CT_FAIL_GOTO(rc, CT_ERR_FORMAT, "%s: no bins pass the k cut", path);
     /* every spectrum must have the first one's k (the model records them) */
     CT_CHECK_GOTO(rc, ct_calloc(&k0, (size_t)nbin, sizeof(double), "k"));
     memcpy(k0, ks, (size_t)nbin * sizeof(double));
-    char path0[4096];
-    memcpy(path0, path, sizeof path0);
+    path = NULL;
     int64_t a = nrows * rank / size, b = nrows * (rank + 1) / size;
     CT_CHECK_GOTO(rc, ct_dataset_alloc(d, b - a, nbin, nt, any_missing));
     CT_CHECK_GOTO(rc, ct_calloc(&d->target_name, (size_t)nt, CT_NN_NAME_MAX, "names"));
@@ -620,7 +619,9 @@ static ct_status read_quijote_local(const char *dir, const char *file, const cha
         if (sim < 0 || sim >= np)
             CT_FAIL_GOTO(rc, CT_ERR_ARG, "%s: simulation %lld has no row (%lld rows)", params,
                          (long long)sim, (long long)np);
-        CT_CHECK_GOTO(rc, ct_snprintf(path, sizeof path, "%s/%lld/%s", dir, (long long)sim, file));
+        free(path);
+        path = NULL;
+        CT_CHECK_GOTO(rc, ct_asprintf(&path, "%s/%lld/%s", dir, (long long)sim, file));
         int nb;
         CT_CHECK_GOTO(rc, read_spectrum(path, sel->k_max, sel->n_bins, &spec, &ks, &cap, &nb));
         if (nb != nbin)
@@ -641,6 +642,9 @@ static ct_status read_quijote_local(const char *dir, const char *file, const cha
         }
     }
 fail:
+    if (path != path0)
+        free(path);
+    free(path0);
     free(pv);
     free(pn);
     free(spec);
@@ -658,12 +662,12 @@ ct_status ct_quijote_dir_describe(const char *dir, const char *file, const ct_ta
     double *spec = NULL, *ks = NULL;
     size_t cap = 0;
     int nbin = 0;
-    char path[4096];
+    char *path = NULL;
     ct_model_prov_free(out);
     if (!file || !*file)
         file = "Pk_m_z=0.txt";
     long long first = sel->rows && sel->n_rows > 0 ? (long long)sel->rows[0] : 0;
-    CT_CHECK(ct_snprintf(path, sizeof path, "%s/%lld/%s", dir, first, file));
+    CT_CHECK(ct_asprintf(&path, "%s/%lld/%s", dir, first, file));
     CT_CHECK_GOTO(rc, read_spectrum(path, sel->k_max, sel->n_bins, &spec, &ks, &cap, &nbin));
     if (nbin < 1)
         CT_FAIL_GOTO(rc, CT_ERR_FORMAT, "%s: no bins pass the k cut", path);
@@ -672,6 +676,7 @@ ct_status ct_quijote_dir_describe(const char *dir, const char *file, const ct_ta
     out->n_bins_cut = sel->n_bins;
     CT_CHECK_GOTO(rc, ct_snprintf(out->source, sizeof out->source, "%s", dir));
 fail:
+    free(path);
     free(spec);
     free(ks);
     if (rc != CT_OK)
@@ -700,9 +705,11 @@ ct_status ct_dataset_read_quijote_dir(const char *dir, const char *file, const c
                 s = ct_error_set(CT_ERR_IO, __func__, __LINE__, "%s: no such directory", dir);
             int64_t cap = 0;
             for (int64_t i = 0; s == CT_OK; i++) {
-                char path[4096];
-                s = ct_snprintf(path, sizeof path, "%s/%lld/%s", dir, (long long)i, file);
-                if (s != CT_OK || !ct_file_exists(path))
+                char *path = NULL;
+                s = ct_asprintf(&path, "%s/%lld/%s", dir, (long long)i, file);
+                int there = s == CT_OK && ct_file_exists(path);
+                free(path);
+                if (!there)
                     break;
                 if (nrows == cap) {
                     cap = cap ? 2 * cap : 1024;

@@ -263,14 +263,13 @@ ct_status ct_sim_write(const ct_cosmo *c, const ct_sim_settings *s, const char *
 
 static ct_status write_params(const ct_suite_settings *s, const double *v, const char *dir)
 {
-    char path[PATH_MAX], tmp[PATH_MAX];
-    snprintf(path, sizeof path, "%s/params.txt", dir);
-    CT_CHECK(ct_atomic_begin(path, tmp, sizeof tmp));
-    FILE *f = fopen(tmp, "w");
-    if (!f) {
-        ct_atomic_abort(tmp);
-        CT_FAIL(CT_ERR_IO, "%s: cannot write", tmp);
-    }
+    char *path = NULL;
+    ct_atomic_file a = {0};
+    CT_CHECK(ct_asprintf(&path, "%s/params.txt", dir));
+    ct_status rc = ct_atomic_fopen(&a, path);
+    free(path);
+    CT_CHECK(rc);
+    FILE *f = a.f;
     /* columns: the five LCDM ones, anything varied, and table columns that vary */
     int cols[CT_P_COUNT], nc = 0;
     for (int j = 0; j < CT_P_COUNT; j++) {
@@ -289,12 +288,7 @@ static ct_status write_params(const ct_suite_settings *s, const double *v, const
             fprintf(f, "%s%.10g", q ? " " : "", v[i * CT_P_COUNT + cols[q]]);
         fprintf(f, "\n");
     }
-    if (fclose(f) != 0) {
-        ct_atomic_abort(tmp);
-        CT_FAIL(CT_ERR_IO, "%s: write failed", tmp);
-    }
-    CT_CHECK(ct_atomic_commit(tmp, path));
-    return CT_OK;
+    return ct_atomic_fclose(&a);
 }
 
 /* transfer = table: simulation i's own table when the path holds "{i}" (tk, tp
@@ -306,27 +300,29 @@ static ct_status suite_table(const ct_suite_settings *s, int64_t i, ct_cosmo_par
         return CT_OK;
     const char *pat = s->pk_table ? s->pk_table : "pk_table";
     const char *at = strstr(pat, "{i}");
-    char path[4096];
+    char *path = NULL;
+    ct_status rc = CT_OK;
     if (at) {
-        CT_CHECK(ct_snprintf(path, sizeof path, "%.*s%lld%s", (int)(at - pat), pat, (long long)i,
-                             at + 3));
+        CT_CHECK(ct_asprintf(&path, "%.*s%lld%s", (int)(at - pat), pat, (long long)i, at + 3));
         size_t n = 0;
-        CT_CHECK(ct_pk_table_read(path, tk, tp, &n));
+        CT_CHECK_GOTO(rc, ct_pk_table_read(path, tk, tp, &n));
         cp->table_k = *tk;
         cp->table_p = *tp;
         cp->table_n = n;
     } else {
-        CT_CHECK(ct_snprintf(path, sizeof path, "%s", pat));
+        CT_CHECK(ct_asprintf(&path, "%s", pat));
     }
     double kmin = 2.0 * M_PI / s->sim.box, kmax = M_PI * (double)s->sim.np / s->sim.box;
     if (!cp->table_k || cp->table_n < 4)
-        CT_FAIL(CT_ERR_CONFIG, "%s: no P(k) table", path);
+        CT_FAIL_GOTO(rc, CT_ERR_CONFIG, "%s: no P(k) table", path);
     if (cp->table_k[0] > kmin * 1.0000001 || cp->table_k[cp->table_n - 1] < kmax * 0.9999999)
-        CT_FAIL(CT_ERR_CONFIG,
+        CT_FAIL_GOTO(rc, CT_ERR_CONFIG,
                 "%s: the table covers k = %g ... %g h/Mpc, but simulation %lld needs %g ... %g "
                 "(2 pi / box to the particle Nyquist frequency)",
                 path, cp->table_k[0], cp->table_k[cp->table_n - 1], (long long)i, kmin, kmax);
-    return CT_OK;
+fail:
+    free(path);
+    return rc;
 }
 
 void ct_suite_sim(const ct_suite_settings *s, const double *row, int64_t i, ct_cosmo_params *cp,

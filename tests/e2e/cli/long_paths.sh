@@ -16,10 +16,10 @@ one_line() { # one_line WHAT PATTERN: err.txt is one line matching PATTERN
 run 1 "summarize, long path" "$COSMOTL" summarize "/tmp/$long/snapdir_004" --grid 16 --out s
 one_line "summarize" "path too long"
 [ -e s ] && fail "summarize left output"
-# summarize: --out too long for the bispectrum cache folder
+# summarize: --out longer than the system opens (PATH_MAX)
 run 2 "summarize, long --out" "$COSMOTL" summarize /tmp/x --stats bk --grid 16 --bk-kmax 6 \
   --out "/tmp/$long"
-one_line "summarize --out" "at most 4000"
+one_line "summarize --out" "characters (at most 4095)"
 # summarize: --out of 1400+ characters, as long as the system takes, works (the
 # manifest held 1024-byte paths: "bad manifest directory"), the same spectrum
 deep=$work; for i in 1 2 3 4 5 6 7; do deep=$deep/${long:0:200}; done
@@ -29,6 +29,13 @@ run 0 "summarize, short --out" "$COSMOTL" summarize "$snap" --grid 16 --quijote-
 cmp -s "$deep/quijote_blosc/Pk_m_z=0.txt" short/quijote_blosc/Pk_m_z=0.txt ||
   fail "summarize into a long --out: not the same Pk_m_z=0.txt"
 grep -q "quijote_blosc.*done" "$deep/manifest.tsv" || fail "long --out: manifest.tsv does not record the item"
+# summarize: a snapshot path of 4000+ characters (the system's limit is 4095;
+# summarize took at most 3999), the same spectrum as through a short path
+far=$work; while [ ${#far} -lt 4020 ]; do far=$far/${long:0:200}; done
+mkdir -p "$far/sim" && ln -s "$snap" "$far/sim/snapdir_004"
+run 0 "summarize, snapshot path of $((${#far} + 16)) characters" "$COSMOTL" summarize "$far/sim/snapdir_004" --grid 16 --quijote-text --out farout
+cmp -s farout/sim/Pk_m_z=0.txt short/quijote_blosc/Pk_m_z=0.txt ||
+  fail "summarize of a long snapshot path: not the same Pk_m_z=0.txt"
 # jobs: an output root and a suite folder longer than the 1024 bytes the job
 # scripts held ("output path too long"), written into the scripts whole (the
 # config sits in the deep folder: its relative paths are relative to it)
