@@ -82,6 +82,25 @@ ct_status ct_summarize_snapshot(ct_summarizer *z, const char *snap_path, const c
 ct_status ct_pk_of_snapshot(const char *snap_path, int grid, const ct_pk_settings *ps,
                             int species_cb, MPI_Comm comm, ct_pk_result *out);
 
+/* The marked power spectrum and the bispectrum of one snapshot in one call, in
+ * the same way: what `cosmotl summarize SNAP --stats mk` writes as /mk (M(k)
+ * and the cross X(k); --mark-R/-p/-ds from mk, NULL: ct_mk_settings_defaults)
+ * and `--stats bk` as /bk (--bk-dk, --bk-kmax, --mem-budget, --bk-cache from
+ * bk, NULL: ct_bk_settings_defaults, no counts cache), bit for bit on the same
+ * number of ranks: a summarizer of that statistic alone, nothing written. ps
+ * and species_cb as for ct_pk_of_snapshot; both are measured on delta(k) of the
+ * same painting (total matter unless species_cb), the marked spectrum binned
+ * with ps. A bispectrum whose shells reach past the grid's modes, an odd grid
+ * or an undefined mark fail with one line. *out is zeroed (NULL) first and
+ * filled on every rank (free with ct_mk_result_free / ct_bk_result_destroy).
+ * The status is agreed on every rank. Collective. */
+ct_status ct_mk_of_snapshot(const char *snap_path, int grid, const ct_pk_settings *ps,
+                            const ct_mk_settings *mk, int species_cb, MPI_Comm comm,
+                            ct_mk_result *out);
+ct_status ct_bk_of_snapshot(const char *snap_path, int grid, const ct_pk_settings *ps,
+                            const ct_bk_settings *bk, int species_cb, MPI_Comm comm,
+                            ct_bk_result **out);
+
 /* Batches: the next ct_summarize_snapshot call of z will (most likely) be for
  * next_snap_path. That call then opens it once its own snapshot is read and
  * reads this rank's share of it in a helper thread while computing, so the call

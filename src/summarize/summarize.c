@@ -627,25 +627,26 @@ ct_status ct_summarize_snapshot(ct_summarizer *z, const char *snap_path, const c
     return rc;
 }
 
-ct_status ct_pk_of_snapshot(const char *snap_path, int grid, const ct_pk_settings *ps,
-                            int species_cb, MPI_Comm comm, ct_pk_result *out)
+/* One statistic of a snapshot in one call: a summarizer of stats alone (P(k) is
+ * always measured: the marked spectrum and the bispectrum use its delta(k) and
+ * nbar) with the settings cosmotl summarize makes of its options (--grid,
+ * --mas, --interlace, --los, --bin-width, --shot-noise, --species, --mark-*,
+ * --bk-*), measured and not written; r is freed by the caller. */
+static ct_status of_snapshot(const char *fn, const char *snap_path, int grid,
+                             const ct_pk_settings *ps, int stats, const ct_mk_settings *mk,
+                             const ct_bk_settings *bk, int species_cb, MPI_Comm comm,
+                             measured *r)
 {
-    if (out)
-        memset(out, 0, sizeof *out);
-    if (!snap_path || !out)
-        CT_FAIL(CT_ERR_ARG, "ct_pk_of_snapshot: NULL argument");
+    memset(r, 0, sizeof *r);
     ct_pk_settings pd;
     ct_pk_settings_defaults(&pd);
     if (!ps)
         ps = &pd;
     if (ps->axis < 0 || ps->axis > 2)
-        CT_FAIL(CT_ERR_ARG, "ct_pk_of_snapshot: axis must be 0, 1 or 2 (got %d)", ps->axis);
-    /* a summarizer of P(k) alone: the settings cosmotl summarize makes of its
-     * options (--grid, --mas, --interlace, --los, --bin-width, --shot-noise,
-     * --species) */
+        CT_FAIL(CT_ERR_ARG, "%s: axis must be 0, 1 or 2 (got %d)", fn, ps->axis);
     ct_summarize_settings s;
     ct_summarize_settings_defaults(&s);
-    s.stats = CT_SUMMARIZE_PK;
+    s.stats = stats;
     s.grid = grid;
     s.mas = ps->mas;
     s.interlace = ps->interlace;
@@ -653,17 +654,75 @@ ct_status ct_pk_of_snapshot(const char *snap_path, int grid, const ct_pk_setting
     s.bin_width = ps->bin_width;
     s.shot_noise = ps->shot_noise;
     s.species_cb = species_cb != 0;
+    if (mk)
+        s.mk = *mk;
+    if (bk)
+        s.bk = *bk;
     ct_summarizer *z = NULL;
     CT_CHECK(ct_summarizer_create(&z, &s, comm));
     z->compensate = ps->compensate;
     z->no_pk_cb = 1;
+    ct_status rc = ct_agree_msg(comm, summarize_measure(z, snap_path, r));
+    ct_summarizer_destroy(&z);
+    return rc;
+}
+
+ct_status ct_pk_of_snapshot(const char *snap_path, int grid, const ct_pk_settings *ps,
+                            int species_cb, MPI_Comm comm, ct_pk_result *out)
+{
+    if (out)
+        memset(out, 0, sizeof *out);
+    if (!snap_path || !out)
+        CT_FAIL(CT_ERR_ARG, "ct_pk_of_snapshot: NULL argument");
     measured r;
-    ct_status rc = ct_agree_msg(comm, summarize_measure(z, snap_path, &r));
+    ct_status rc = of_snapshot(__func__, snap_path, grid, ps, CT_SUMMARIZE_PK, NULL, NULL,
+                               species_cb, comm, &r);
     if (rc == CT_OK) {
         *out = r.pk_m; /* handed over */
         memset(&r.pk_m, 0, sizeof r.pk_m);
     }
     measured_free(&r);
-    ct_summarizer_destroy(&z);
+    return rc;
+}
+
+ct_status ct_mk_of_snapshot(const char *snap_path, int grid, const ct_pk_settings *ps,
+                            const ct_mk_settings *mk, int species_cb, MPI_Comm comm,
+                            ct_mk_result *out)
+{
+    if (out)
+        memset(out, 0, sizeof *out);
+    if (!snap_path || !out)
+        CT_FAIL(CT_ERR_ARG, "ct_mk_of_snapshot: NULL argument");
+    ct_mk_settings md;
+    ct_mk_settings_defaults(&md);
+    measured r;
+    ct_status rc = of_snapshot(__func__, snap_path, grid, ps, CT_SUMMARIZE_MK, mk ? mk : &md,
+                               NULL, species_cb, comm, &r);
+    if (rc == CT_OK) {
+        *out = r.mk; /* handed over */
+        memset(&r.mk, 0, sizeof r.mk);
+    }
+    measured_free(&r);
+    return rc;
+}
+
+ct_status ct_bk_of_snapshot(const char *snap_path, int grid, const ct_pk_settings *ps,
+                            const ct_bk_settings *bk, int species_cb, MPI_Comm comm,
+                            ct_bk_result **out)
+{
+    if (out)
+        *out = NULL;
+    if (!snap_path || !out)
+        CT_FAIL(CT_ERR_ARG, "ct_bk_of_snapshot: NULL argument");
+    ct_bk_settings bd;
+    ct_bk_settings_defaults(&bd);
+    measured r;
+    ct_status rc = of_snapshot(__func__, snap_path, grid, ps, CT_SUMMARIZE_BK, NULL,
+                               bk ? bk : &bd, species_cb, comm, &r);
+    if (rc == CT_OK) {
+        *out = r.bk; /* handed over */
+        r.bk = NULL;
+    }
+    measured_free(&r);
     return rc;
 }
