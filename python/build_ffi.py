@@ -155,6 +155,12 @@ typedef struct {
 void ct_bk_result_destroy(ct_bk_result **r);
 ct_status ct_bk_measure(ct_mesh *delta, const ct_bk_settings *s, double nbar,
                         ct_bk_result **out);
+ct_status ct_mk_of_snapshot(const char *snap_path, int grid, const ct_pk_settings *ps,
+                            const ct_mk_settings *mk, int species_cb, MPI_Comm comm,
+                            ct_mk_result *out);
+ct_status ct_bk_of_snapshot(const char *snap_path, int grid, const ct_pk_settings *ps,
+                            const ct_bk_settings *bk, int species_cb, MPI_Comm comm,
+                            ct_bk_result **out);
 
 /* ---- cosmo */
 typedef enum { CT_LIN_EH98 = 0, CT_LIN_EH98_NOWIGGLE, CT_LIN_TABLE } ct_lin_transfer;

@@ -440,7 +440,7 @@ def Pk(data: Union[ArrayLike, str, "os.PathLike[str]"], box: Optional[float] = N
     the box or non-finite values, CosmotlError for failures in the library.
     The arrays passed in are never modified."""
     multipoles = axis is not None
-    if isinstance(data, (str, bytes, os.PathLike)):
+    if _is_path(data):
         return _pk_snapshot(data, box, grid, mas, interlace, axis, threads, weights, bin_width,
                             shot_noise, species, comm, multipoles)
     if box is None:
@@ -459,8 +459,15 @@ def Pk(data: Union[ArrayLike, str, "os.PathLike[str]"], box: Optional[float] = N
                               bin_width, shot_noise, comm, 0, body, keep_field=False)
 
 
-def _pk_snapshot(path, box, grid, mas, interlace, axis, threads, weights, bin_width, shot_noise,
-                 species, comm, multipoles):
+def _is_path(data) -> bool:
+    return isinstance(data, (str, bytes, os.PathLike))
+
+
+def _snapshot_call(path, box, grid, mas, interlace, axis, threads, weights, bin_width,
+                   shot_noise, species, comm, call):
+    """A statistic of the snapshot at path through the library's one call (the
+    summarizer's measure step): checks the arguments as Pk(path) does, then
+    call(path, grid, ps, species_cb, comm) returns (result, its box)."""
     if grid is None:
         raise ArgumentError("grid is needed for a snapshot")
     grid = _grid(grid)
@@ -479,17 +486,25 @@ def _pk_snapshot(path, box, grid, mas, interlace, axis, threads, weights, bin_wi
     want_box = None if box is None else _positive("box", box)
     c = to_comm(comm)
     ps = _pk_settings(mas_i, interlace, ax, bin_width, shot_noise)
-    r = ffi.new("ct_pk_result *")
-    try:
-        check(lib.ct_pk_of_snapshot(os.fsencode(path), grid, ps, 1 if species == "cb" else 0, c,
-                                    r))
-        res = PkResult(r, multipoles)
-    finally:
-        lib.ct_pk_result_free(r)
-    if want_box is not None and abs(res.box - want_box) > 1e-9 * want_box:
-        raise ArgumentError(f"box {want_box:g} differs from the snapshot's {res.box:g} Mpc/h "
+    res, got_box = call(os.fsencode(path), grid, ps, 1 if species == "cb" else 0, c)
+    if want_box is not None and abs(got_box - want_box) > 1e-9 * want_box:
+        raise ArgumentError(f"box {want_box:g} differs from the snapshot's {got_box:g} Mpc/h "
                             f"({os.fsdecode(path)})")
     return res
+
+
+def _pk_snapshot(path, box, grid, mas, interlace, axis, threads, weights, bin_width, shot_noise,
+                 species, comm, multipoles):
+    def call(p, g, ps, cb, c):
+        r = ffi.new("ct_pk_result *")
+        try:
+            check(lib.ct_pk_of_snapshot(p, g, ps, cb, c, r))
+            res = PkResult(r, multipoles)
+        finally:
+            lib.ct_pk_result_free(r)
+        return res, res.box
+    return _snapshot_call(path, box, grid, mas, interlace, axis, threads, weights, bin_width,
+                          shot_noise, species, comm, call)
 
 
 def _pk_mesh(delta, box, grid, mas, axis, threads, bin_width, comm, multipoles):
@@ -544,15 +559,19 @@ def _pk_mesh(delta, box, grid, mas, axis, threads, bin_width, comm, multipoles):
         return res
 
 
-def MarkedPk(pos: ArrayLike, box: float, grid: int, R: float = 10.0, p: float = 2.0,
+def MarkedPk(pos: Union[ArrayLike, str, "os.PathLike[str]"], box: Optional[float] = None,
+             grid: Optional[int] = None, R: float = 10.0, p: float = 2.0,
              delta_s: float = 0.25, mas: str = "CIC", interlace: bool = False,
              axis: Optional[Union[int, str]] = None, threads: int = 1, *,
              weights: Optional[ArrayLike] = None, bin_width: float = 1.0,
-             comm: Any = None) -> MarkedPkResult:
-    """Marked power spectrum (White 2016; Massara et al. 2021) of particles:
-    mark m = [(1 + delta_s) / (1 + delta_s + delta_R)]^p with delta_R the
-    density contrast smoothed by a top-hat of radius R (Mpc/h) at each
-    particle; the marked field is binned like Pk. Arguments as Pk. Returns
+             species: str = "total", comm: Any = None) -> MarkedPkResult:
+    """Marked power spectrum (White 2016; Massara et al. 2021) of particles
+    or of a snapshot: mark m = [(1 + delta_s) / (1 + delta_s + delta_R)]^p
+    with delta_R the density contrast smoothed by a top-hat of radius R
+    (Mpc/h) at each particle; the marked field is binned like Pk. Arguments
+    as Pk; for a snapshot path the library reads and measures it as
+    `cosmotl summarize SNAP --stats mk --grid GRID --mark-R R ...` does
+    (ct_mk_of_snapshot: /mk bit for bit on the same number of ranks). Returns
     M(k) (.Mk), the cross spectrum with the unmarked field (.Xk), .k,
     .Nmodes, .mean_mark."""
     mk = ffi.new("ct_mk_settings *")
@@ -568,6 +587,19 @@ def MarkedPk(pos: ArrayLike, box: float, grid: int, R: float = 10.0, p: float = 
         raise ArgumentError("R must be >= 0 and delta_s > -1")
     mk.R, mk.p, mk.delta_s = float(R), float(p), float(delta_s)
     multipoles = axis is not None
+    if _is_path(pos):
+        def call(path, g, ps, cb, c):
+            out = ffi.new("ct_mk_result *")
+            try:
+                check(lib.ct_mk_of_snapshot(path, g, ps, mk, cb, c, out))
+                res = MarkedPkResult(out, multipoles)
+            finally:
+                lib.ct_mk_result_free(out)
+            return res, res.M.box
+        return _snapshot_call(pos, box, grid, mas, interlace, axis, threads, weights, bin_width,
+                              False, species, comm, call)
+    if box is None or grid is None:
+        raise ArgumentError("box and grid are needed for particles")
 
     def body(m, ms, extra, ps, sets, r):
         out = ffi.new("ct_mk_result *")
@@ -580,13 +612,17 @@ def MarkedPk(pos: ArrayLike, box: float, grid: int, R: float = 10.0, p: float = 
                               weights, bin_width, False, comm, 1, body, keep_particles=True)
 
 
-def Bk(pos: ArrayLike, box: float, grid: int, triangles: Union[str, ArrayLike] = "quijote",
+def Bk(pos: Union[ArrayLike, str, "os.PathLike[str]"], box: Optional[float] = None,
+       grid: Optional[int] = None, triangles: Union[str, ArrayLike] = "quijote",
        mas: str = "CIC", interlace: bool = False, threads: int = 1, *, dk: float = 3.0,
        kmax: float = 78.0, weights: Optional[ArrayLike] = None, mem_budget: float = 0.0,
-       cache_dir: Optional[str] = None, shell_float32: bool = False,
+       cache_dir: Optional[str] = None, shell_float32: bool = False, species: str = "total",
        comm: Any = None) -> BkResult:
-    """FFT bispectrum (Scoccimarro estimator) of particles, every triangle in
-    one call. Shells of width dk (units of kF) hold the modes with
+    """FFT bispectrum (Scoccimarro estimator) of particles or of a snapshot,
+    every triangle in one call. For a snapshot path (arguments as for
+    Pk(path)) the library reads and measures it as `cosmotl summarize SNAP
+    --stats bk --grid GRID --bk-dk DK --bk-kmax KMAX` does (ct_bk_of_snapshot:
+    /bk bit for bit on the same number of ranks). Shells of width dk (units of kF) hold the modes with
     floor(|n|/dk + 1/2) = j; triangles="quijote" measures all triangles
     j1 >= j2 >= j3 >= max(j1 - j2, 1) with shell centres k1 <= kmax (units of
     kF; the defaults dk = 3, kmax = 78 give Quijote's 1898 triangles); an
@@ -596,7 +632,6 @@ def Bk(pos: ArrayLike, box: float, grid: int, triangles: Union[str, ArrayLike] =
     cache_dir: folder of the triangle-count cache (None: no cache);
     shell_float32: keep the shell fields in float32 (half their memory, B
     within 1e-6 relative of the float64 path; counts stay float64)."""
-    select = None
     if isinstance(triangles, str):
         if triangles.lower() != "quijote":
             raise ArgumentError(f"triangles must be 'quijote' or an array (ntri, 3), not {triangles!r}")
@@ -620,6 +655,8 @@ def Bk(pos: ArrayLike, box: float, grid: int, triangles: Union[str, ArrayLike] =
     bs.shell_f32 = 1 if shell_float32 else 0
     cache = ffi.new("char[]", str(cache_dir).encode()) if cache_dir is not None else ffi.NULL
     bs.cache_dir = cache
+    if grid is None or (box is None and not _is_path(pos)):
+        raise ArgumentError("grid is needed, and box for particles")
     g = _grid(grid)
     if bs.kmax < bs.dk:
         raise ArgumentError(f"kmax {bs.kmax:g} is below the first shell centre (dk {bs.dk:g})")
@@ -627,22 +664,38 @@ def Bk(pos: ArrayLike, box: float, grid: int, triangles: Union[str, ArrayLike] =
         raise ArgumentError(f"kmax {bs.kmax:g} kF (shells to {bs.kmax + 0.5 * bs.dk:g} kF) is "
                             f"beyond the modes of grid {g}; use a larger grid or a smaller kmax")
 
+    def result(out):
+        """BkResult of out[0], the chosen triangles (if any) in their order"""
+        select = None
+        if tri is not None:
+            n = out[0].ntri
+            have = np.frombuffer(ffi.buffer(out[0].tri, 3 * n * ffi.sizeof("int")),
+                                 dtype=np.intc).reshape(n, 3)
+            index = {tuple(t): i for i, t in enumerate(have.tolist())}
+            missing = [tuple(t) for t in tri.tolist() if tuple(t) not in index]
+            if missing:
+                raise ArgumentError(f"triangles: {missing[0]} is not a triangle of the "
+                                    f"shells (dk {bs.dk:g})")
+            select = np.array([index[tuple(t)] for t in tri.tolist()], dtype=np.int64)
+        return BkResult(out[0], select)
+
+    if _is_path(pos):
+        def call(path, g_, ps, cb, c):
+            out = ffi.new("ct_bk_result **")
+            try:
+                check(lib.ct_bk_of_snapshot(path, g_, ps, bs, cb, c, out))
+                res = result(out)
+            finally:
+                lib.ct_bk_result_destroy(out)
+            return res, res.box
+        return _snapshot_call(pos, box, g, mas, interlace, None, threads, weights, 1.0, False,
+                              species, comm, call)
+
     def body(m, ms, extra, ps, sets, r):
         out = ffi.new("ct_bk_result **")
         try:
             check(lib.ct_bk_measure(m, bs, r.nbar, out))
-            nonlocal select
-            if tri is not None:
-                n = out[0].ntri
-                have = np.frombuffer(ffi.buffer(out[0].tri, 3 * n * ffi.sizeof("int")),
-                                     dtype=np.intc).reshape(n, 3)
-                index = {tuple(t): i for i, t in enumerate(have.tolist())}
-                missing = [tuple(t) for t in tri.tolist() if tuple(t) not in index]
-                if missing:
-                    raise ArgumentError(f"triangles: {missing[0]} is not a triangle of the "
-                                        f"shells (dk {bs.dk:g})")
-                select = np.array([index[tuple(t)] for t in tri.tolist()], dtype=np.int64)
-            return BkResult(out[0], select)
+            return result(out)
         finally:
             lib.ct_bk_result_destroy(out)
     return _measure_particles("Bk", pos, box, g, mas, interlace, None, threads, weights, 1.0,

@@ -100,6 +100,46 @@ def test_bk(data, snap, comm, cli):
         same(getattr(r, mine), cli["bk"][theirs], mine)
 
 
+def test_marked_pk_of_a_path(data, snap, comm, cli):
+    """MarkedPk(path): the library reads and measures the snapshot as
+    summarize does (ct_mk_of_snapshot): the CLI's /mk and the MarkedPk of
+    read_snapshot's positions, bit for bit."""
+    r = cosmotl.MarkedPk(data["snap"], grid=data["grid"], R=data["mark_R"], p=data["mark_p"],
+                         delta_s=data["mark_ds"], axis=2, comm=comm)
+    same(r.k, cli["mk"]["k"], "k")
+    same(r.M.P0, cli["mk"]["P0"], "M P0")
+    same(r.M.P2, cli["mk"]["P2"], "M P2")
+    same(r.M.P4, cli["mk"]["P4"], "M P4")
+    same(r.X.P0, cli["mk"]["X0"], "X0")
+    same(r.Nmodes, cli["mk"]["nmodes"], "nmodes")
+    a = cosmotl.MarkedPk(snap["pos"], data["box"], data["grid"], R=data["mark_R"],
+                         p=data["mark_p"], delta_s=data["mark_ds"], axis=2, comm=comm)
+    same(r.M.P0, a.M.P0, "M P0 of the path vs of the positions")
+    assert r.mean_mark == a.mean_mark
+    with pytest.raises(cosmotl.ArgumentError, match="box 1 differs"):
+        cosmotl.MarkedPk(data["snap"], 1.0, data["grid"], comm=comm)
+
+
+def test_bk_of_a_path(data, snap, comm, cli):
+    """Bk(path): ct_bk_of_snapshot, the CLI's /bk bit for bit (one rank
+    streams the snapshot in chunks of ct_pk_measure's paint block, the same
+    painting as the CLI's, which read it whole for the marks)."""
+    r = cosmotl.Bk(data["snap"], grid=data["grid"], dk=data["bk_dk"], kmax=data["bk_kmax"],
+                   comm=comm)
+    assert len(r) == 17
+    for mine, theirs in (("k1", "k1"), ("k2", "k2"), ("k3", "k3"), ("P1", "P1"), ("P2", "P2"),
+                         ("P3", "P3"), ("B", "B"), ("B0", "B0"), ("Q", "Q"), ("Bsn", "B_SN"),
+                         ("counts", "counts")):
+        same(getattr(r, mine), cli["bk"][theirs], mine)
+    want = np.array([[4, 2, 2], [3, 2, 1]])
+    part = cosmotl.Bk(data["snap"], grid=data["grid"], triangles=want, dk=data["bk_dk"],
+                      comm=comm)
+    for t, row in zip(want.tolist(), range(2)):
+        assert part.B0[row] == r.B0[r.triangles.tolist().index(t)]
+    with pytest.raises(cosmotl.ArgumentError, match="grid is needed"):
+        cosmotl.Bk(data["snap"], comm=comm)
+
+
 def test_bk_chosen_triangles(data, snap, comm):
     full = cosmotl.Bk(snap["pos"], data["box"], data["grid"], dk=data["bk_dk"],
                       kmax=data["bk_kmax"], comm=comm)

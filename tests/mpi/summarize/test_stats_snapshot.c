@@ -3,7 +3,8 @@
  *  - equal bit for bit (tolerance 0: the same code path, the same ranks) to the
  *    /mk and /bk that ct_summarize_snapshot writes with the same settings
  *    (statistics pk,mk and pk,bk: with mk in the same run, one rank reads the
- *    whole snapshot instead of streaming it, which moves B by round-off), on
+ *    whole snapshot instead of streaming it, which with this test's chunks of
+ *    1000 particles, not the paint block, moves B by round-off), on
  *    this communicator and on one rank alone (where a bispectrum streams the
  *    snapshot in chunks, CT_SUMMARIZE_CHUNK=1000), for a CDM snapshot and a
  *    CDM + neutrino one (total matter and species cb), default and other
