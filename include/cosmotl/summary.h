@@ -93,6 +93,11 @@ ct_status ct_summary_write_bk(ct_summary_writer *w, const char *group, const ct_
 
 /* Is path a per-simulation summary (1), a suite table (2) or neither (0)? */
 int ct_summary_kind(const char *path);
+/* The same, and why not when it cannot tell: *kind as ct_summary_kind; an
+ * HDF5 file that ct_h5_open_ro refuses (e.g. a damaged object header) returns
+ * that error (one line naming the file and the damage) with *kind 0. Files
+ * that are missing or not HDF5 are kind 0 with CT_OK. Serial. */
+ct_status ct_summary_probe(const char *path, int *kind);
 
 /* Gather: every "<name>.h5" in dir into one suite table at out. Simulation i is the file named "<i>.h5" (i = 0..nsim-1);
  * nsim is the number of rows of the parameter file (params == NULL: dir's

@@ -47,7 +47,8 @@ ct_status cli_summarize_read_config(const char *path, MPI_Comm comm);
 /* What `cosmotl inspect FILE` can describe; each returns CT_ERR_UNSUPPORTED when
  * the file is not of its kind (so the next one is tried) and prints on rank 0. */
 ct_status inspect_snapshot(const char *path, MPI_Comm comm);
-ct_status inspect_summary(const char *path, MPI_Comm comm);
+/* kind: ct_summary_kind of path, found on rank 0 (read there only) */
+ct_status inspect_summary(const char *path, int kind, MPI_Comm comm);
 ct_status inspect_model(const char *path, MPI_Comm comm);
 
 /* Print the current error chain once (rank 0) as "cosmotl CMD: error: ..." and

@@ -1,11 +1,10 @@
 /* cosmotl inspect FILE: describe a snapshot, a summary or a model. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
-#include <hdf5.h>
-
 #include "cli.h"
-#include "cosmotl/h5.h"
+#include "cosmotl/summary.h"
 
 static const char *help =
     "usage: cosmotl inspect FILE\n\n"
@@ -24,31 +23,30 @@ int cmd_inspect(int argc, char **argv, MPI_Comm comm)
     if (argc != 2)
         return ct_cli_usage_error("inspect", comm, "expected exactly one FILE");
     const char *path = argv[1];
-    ct_status (*kinds[])(const char *, MPI_Comm) = {inspect_model, inspect_summary,
-                                                    inspect_snapshot};
-    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
-        ct_error_clear();
-        ct_status s = kinds[i](path, comm);
-        if (s == CT_OK)
-            return 0;
-        if (s != CT_ERR_UNSUPPORTED)
-            return ct_cli_fail("inspect", comm);
+    /* the summary probe opens the file once (rank 0); an HDF5 file it refuses
+     * (a corrupt header, ct_h5_open_ro's checks) keeps that message for the end */
+    int kind = 0;
+    char *refused = NULL;
+    if (rank == 0 && ct_summary_probe(path, &kind) != CT_OK) {
+        refused = strdup(ct_error_message());
+        if (!refused)
+            refused = strdup("out of memory");
     }
-    /* An HDF5 file none of them took: if it does not even open (a corrupt header
-     * refused by ct_h5_open_ro's checks), say that rather than "not a ... file". */
-    int refused = 0;
-    if (rank == 0 && H5Fis_hdf5(path) > 0) {
-        hid_t f;
+    ct_status s = CT_ERR_UNSUPPORTED;
+    for (int i = 0; i < 3 && s == CT_ERR_UNSUPPORTED; i++) {
         ct_error_clear();
-        if (ct_h5_open_ro(path, &f) == CT_OK)
-            H5Fclose(f);
-        else
-            refused = 1;
+        s = i == 0 ? inspect_model(path, comm)
+            : i == 1 ? inspect_summary(path, kind, comm)
+                     : inspect_snapshot(path, comm);
     }
-    MPI_Bcast(&refused, 1, MPI_INT, 0, comm);
+    if (s != CT_ERR_UNSUPPORTED) {
+        free(refused);
+        return s == CT_OK ? 0 : ct_cli_fail("inspect", comm);
+    }
+    /* none took it: if it does not even open, say why rather than "not a ... file" */
     if (refused) {
-        if (rank == 0)
-            fprintf(stderr, "cosmotl inspect: error: %s\n", ct_error_message());
+        fprintf(stderr, "cosmotl inspect: error: %s\n", refused);
+        free(refused);
         return 1;
     }
     if (rank == 0)

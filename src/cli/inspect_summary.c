@@ -105,13 +105,10 @@ static void print_group(hid_t f, const char *gname, int suite)
     H5Gclose(g);
 }
 
-ct_status inspect_summary(const char *path, MPI_Comm comm)
+ct_status inspect_summary(const char *path, int kind, MPI_Comm comm)
 {
     int rank;
     MPI_Comm_rank(comm, &rank);
-    int kind = 0;
-    if (rank == 0)
-        kind = ct_summary_kind(path);
     MPI_Bcast(&kind, 1, MPI_INT, 0, comm);
     if (!kind)
         return CT_ERR_UNSUPPORTED;

@@ -314,13 +314,19 @@ fail:
 
 int ct_summary_kind(const char *path)
 {
-    hid_t f;
-    if (!ct_file_exists(path) || H5Fis_hdf5(path) <= 0)
-        return 0;
-    if (ct_h5_open_ro(path, &f) != CT_OK) {
+    int kind = 0;
+    if (ct_summary_probe(path, &kind) != CT_OK)
         ct_error_clear();
-        return 0;
-    }
+    return kind;
+}
+
+ct_status ct_summary_probe(const char *path, int *kind_out)
+{
+    hid_t f;
+    *kind_out = 0;
+    if (!ct_file_exists(path) || H5Fis_hdf5(path) <= 0)
+        return CT_OK;
+    CT_CHECK(ct_h5_open_ro(path, &f));
     int kind = 0;
     char buf[64] = "";
     if (ct_h5_attr_exists(f, "kind") > 0 && ct_h5_read_attr_string(f, "kind", buf, sizeof buf) == CT_OK) {
@@ -334,5 +340,6 @@ int ct_summary_kind(const char *path)
         kind = 2;
     ct_error_clear();
     H5Fclose(f);
-    return kind;
+    *kind_out = kind;
+    return CT_OK;
 }
