@@ -8,7 +8,7 @@
  *    this communicator and on one rank alone (where a bispectrum streams the
  *    snapshot in chunks, CT_SUMMARIZE_CHUNK=1000), for a CDM snapshot and a
  *    CDM + neutrino one (total matter and species cb), default and other
- *    settings (TSC, interlacing, bin width 2, los x; mark R 15, p 1, delta_s
+ *    settings (TSC, interlacing, bin width 2, los x, shot noise; mark R 15, p 1, delta_s
  *    0.5; bispectrum dk 2, kmax 5);
  *  - bad input (a missing snapshot, bispectrum shells past the grid's modes, a
  *    NULL result) fails on every rank with one line and leaves the result
@@ -24,57 +24,8 @@
 #include "cosmotl/io.h"
 #include "cosmotl/summarize.h"
 #include "cosmotl/summary.h"
+#include "snapshot_fixture.h"
 #include "testlib.h"
-
-/* Snapshot dir/snapdir_004: n clustered CDM particles and, if nu, n neutrinos of
- * their own per-particle masses (a Masses dataset), all held by rank 0. */
-static void make_snapshot(const char *dir, int nu, MPI_Comm comm)
-{
-    int rank;
-    MPI_Comm_rank(comm, &rank);
-    const int64_t n = rank == 0 ? 4100 : 0;
-    ct_particles cdm, neu;
-    memset(&cdm, 0, sizeof cdm);
-    memset(&neu, 0, sizeof neu);
-    cdm.n = neu.n = n;
-    cdm.pos = malloc(sizeof(float) * 3 * (n + 1));
-    neu.pos = malloc(sizeof(float) * 3 * (n + 1));
-    neu.mass = malloc(sizeof(float) * (n + 1));
-    ct_rng rng;
-    ct_rng_init(&rng, 7 + nu, 0, 0);
-    const double L = 100.0;
-    for (int64_t i = 0; i < n; i++) {
-        int clump = i % 3 ? (int)ct_rng_below(&rng, 4) : -1;
-        for (int a = 0; a < 3; a++) {
-            double x = ct_rng_uniform(&rng) * L;
-            if (clump >= 0)
-                x = fmod(20.0 * (clump + 1) + 5.0 * ct_rng_normal(&rng) + 11.0 * a + L, L);
-            cdm.pos[3 * i + a] = (float)x;
-            neu.pos[3 * i + a] = (float)(ct_rng_uniform(&rng) * L);
-        }
-        neu.mass[i] = (float)(0.5 + ct_rng_uniform(&rng));
-    }
-    ct_snapshot_header h;
-    memset(&h, 0, sizeof h);
-    h.box = L;
-    h.time = 1.0;
-    h.omega_m = 0.3175;
-    h.omega_l = 0.6825;
-    h.hubble = 0.6711;
-    h.mass_table[1] = 65.7;
-    const ct_particles *parts[6] = {NULL, &cdm, nu ? &neu : NULL, NULL, NULL, NULL};
-    ct_write_settings ws;
-    ct_write_settings_defaults(&ws);
-    ws.nfiles = 2;
-    char sim[512];
-    snprintf(sim, sizeof sim, "%.*s", (int)(strlen(dir) - strlen("/snapdir_004")), dir);
-    if (rank == 0)
-        CT_EXPECT_OK(ct_mkdir_p(sim));
-    MPI_Barrier(comm);
-    CT_EXPECT_OK(ct_snapshot_write(sim, &h, parts, &ws, comm));
-    ct_particles_free(&cdm);
-    ct_particles_free(&neu);
-}
 
 /* n doubles of dataset group/name of the summary out against v: identical */
 static void expect_dataset(const char *out, const char *group, const char *name,
@@ -169,12 +120,6 @@ static void check_bk(const ct_bk_result *r, const char *out, int line)
     expect_attr(out, "bk", "nbar", r->nbar);
 }
 
-static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *f)
-{
-    (void)sb, (void)flag, (void)f;
-    return remove(p);
-}
-
 int main(int argc, char **argv)
 {
     setenv("CT_SUMMARIZE_CHUNK", "1000", 1);
@@ -183,27 +128,11 @@ int main(int argc, char **argv)
     int rank;
     MPI_Comm_rank(comm, &rank);
     MPI_Comm_split(comm, rank, 0, &self);
-    char root[256] = "";
-    if (rank == 0) {
-        snprintf(root, sizeof root, "/tmp/ct_statsnap_XXXXXX");
-        if (!mkdtemp(root))
-            root[0] = '\0';
-    }
-    MPI_Bcast(root, sizeof root, MPI_CHAR, 0, comm);
-    CT_EXPECT(root[0] != '\0');
-    char snap[2][512], out[600];
-    snprintf(snap[0], sizeof snap[0], "%s/cdm/snapdir_004", root);
-    snprintf(snap[1], sizeof snap[1], "%s/nu/snapdir_004", root);
-    make_snapshot(snap[0], 0, comm);
-    make_snapshot(snap[1], 1, comm);
+    char root[256], snap[2][512], out[600];
+    make_snapshots("ct_statsnap", root, snap, comm);
 
     const int grid = 16;
-    ct_pk_settings other;
-    ct_pk_settings_defaults(&other);
-    other.mas = CT_MAS_TSC;
-    other.interlace = 1;
-    other.bin_width = 2;
-    other.axis = 0;
+    const ct_pk_settings other = other_pk_settings();
     ct_mk_settings mk_other;
     ct_mk_settings_defaults(&mk_other);
     mk_other.R = 15;
@@ -239,6 +168,7 @@ int main(int argc, char **argv)
             s.interlace = other.interlace;
             s.bin_width = other.bin_width;
             s.los = other.axis;
+            s.shot_noise = other.shot_noise;
             s.mk = mk_other;
         }
         /* `--stats pk,mk` and `--stats pk,bk` (the marked spectrum reads the
