@@ -25,6 +25,11 @@ typedef struct {
     int64_t n2max;
     ct_timers *t;
     double mass;
+    /* massive neutrinos: the step boundaries, for the source that makes linear
+     * growth exact (nu_exact_source) */
+    int nu_exact;
+    const double *steps;
+    int nsteps;
 } pm_state;
 
 static void tstart(ct_timers *t, const char *n)
@@ -69,8 +74,72 @@ static ct_status exchange(pm_state *st, ct_sim_particles *p)
  * near the mesh Nyquist frequency) is in force.c; both keep the images of the
  * particle lattice near the Nyquist frequency, which with B >= 2 otherwise alias
  * into the large-scale forces at the lattice sites, out (docs/decisions.md). */
-static ct_status forces(pm_state *st, ct_sim_particles *p, double a)
+/* Massive neutrinos: the source that keeps every linear mode on D_cb(k, a).
+ *
+ * The kick and drift factors (FastPM) are exact for a mode that grows as D1, the
+ * growth of a universe in which all matter clusters. A cb mode whose Poisson
+ * source is S(k, a) = f_cb + f_nu R < 1 grows as D_cb(k, a) instead (the
+ * scale-dependent growth table), and the same factors let it grow too fast:
+ * with 10 steps linear in a from z = 127 (the first from a = 0.0078 to 0.107)
+ * P_cb(k >~ 0.05, z = 0) came out 5.5% above linear theory at f_nu = 0.04,
+ * and the bias grows with f_nu (docs/validation.md, nwLH).
+ *
+ * For a linear mode x(a) = D_k(a) (cb displacement in units of its initial
+ * one; p = a^2 E dx/dlna = G_k = a^2 E f_k D_k), a drift a_i -> a_f moves it by
+ * p(a_h) (D1(a_f) - D1(a_i)) / G1(a_h), so it is exact when the half-step
+ * momentum is
+ *     pt(a_i, a_f) = (D_k(a_f) - D_k(a_i)) G1(a_h) / (D1(a_f) - D1(a_i)).
+ * The force at step boundary a_j serves the half kick before a_j and the one
+ * after it, together G1(a_h+) - G1(a_h-) times 1.5 Om S x / (1.5 Om D1(a_j)).
+ * Taking x = D_k(a_j), the source that moves p from pt of the previous step to
+ * pt of the next is
+ *     S_eff = (pt_next - pt_prev) D1(a_j) / ((G1(a_h+) - G1(a_h-)) D_k(a_j)),
+ * with p = G_k (the initial conditions' momentum) before the first step and
+ * p = G_k at the last boundary (the output's velocities). S_eff -> S as the
+ * steps shrink. Intermediate outputs see the momentum after the first half
+ * kick, exact to the order of the scheme. */
+static double growth_g(const ct_cosmo *c, double k, double a, double *d)
 {
+    double f;
+    ct_cosmo_growth_k(c, k, a, 0, d, &f);
+    return a * a * ct_cosmo_E(c, a) * f * *d;
+}
+
+static double half_momentum(const ct_cosmo *c, double k, double ai, double af)
+{
+    double di, df;
+    ct_cosmo_growth_k(c, k, ai, 0, &di, &(double){0});
+    ct_cosmo_growth_k(c, k, af, 0, &df, &(double){0});
+    return (df - di) * ct_cosmo_fastpm_G(c, 0.5 * (ai + af)) /
+           (ct_cosmo_d1(c, af) - ct_cosmo_d1(c, ai));
+}
+
+static double nu_exact_source(const ct_cosmo *c, double k, const double *steps, int nsteps, int j)
+{
+    const double a = steps[j];
+    double dk;
+    double pl, pr, gl, gr;
+    double gk = growth_g(c, k, a, &dk);
+    if (j == 0) {
+        pl = gk;
+        gl = ct_cosmo_fastpm_G(c, a);
+    } else {
+        pl = half_momentum(c, k, steps[j - 1], a);
+        gl = ct_cosmo_fastpm_G(c, 0.5 * (steps[j - 1] + a));
+    }
+    if (j == nsteps - 1) {
+        pr = gk;
+        gr = ct_cosmo_fastpm_G(c, a);
+    } else {
+        pr = half_momentum(c, k, a, steps[j + 1]);
+        gr = ct_cosmo_fastpm_G(c, 0.5 * (a + steps[j + 1]));
+    }
+    return (pr - pl) * ct_cosmo_d1(c, a) / ((gr - gl) * dk);
+}
+
+static ct_status forces(pm_state *st, ct_sim_particles *p, int j)
+{
+    const double a = st->steps[j];
     const ct_cosmo *c = st->c;
     ct_mesh *m = st->pm;
     const double kf = ct_mesh_kf(m);
@@ -88,11 +157,15 @@ static ct_status forces(pm_state *st, ct_sim_particles *p, double a)
     rc = ct_mesh_r2c(m);
     tstop(st->t, "fft");
     CT_CHECK(rc);
-    /* radial source table: 1.5 Om S(k, a) / k^2 */
+    /* radial source table: 1.5 Om S(k, a) / k^2 (massive neutrinos without
+     * f(R): S_eff of nu_exact_source) */
     const double om = ct_cosmo_get_params(c)->omega_m;
     for (int64_t q = 1; q <= st->n2max; q++) {
         double k = kf * sqrt((double)q);
-        st->src[q] = 1.5 * om * ct_cosmo_nu_source(c, k, a) * ct_cosmo_fr_mu(c, k, a) / (k * k);
+        if (st->nu_exact)
+            st->src[q] = 1.5 * om * nu_exact_source(c, k, st->steps, st->nsteps, j) / (k * k);
+        else
+            st->src[q] = 1.5 * om * ct_cosmo_nu_source(c, k, a) * ct_cosmo_fr_mu(c, k, a) / (k * k);
     }
     st->src[0] = 0;
     if (st->screen) {
@@ -329,8 +402,11 @@ ct_status ct_sim_run(const ct_cosmo *c, const ct_sim_settings *s, ct_sim_output_
         }
         CT_CHECK_GOTO(rc, ct_force_kernel_init(&st.fk, s->force, s->force_taper, ms.n, s->box));
     }
+    st.steps = steps;
+    st.nsteps = m;
+    st.nu_exact = ct_cosmo_f_nu(c) > 0 && ct_cosmo_get_params(c)->f_r0 == 0;
     CT_CHECK_GOTO(rc, exchange(&st, &p));
-    CT_CHECK_GOTO(rc, forces(&st, &p, steps[0]));
+    CT_CHECK_GOTO(rc, forces(&st, &p, 0));
     int iout = 0;
     for (int k = 0; k + 1 < m; k++) {
         double ai = steps[k], af = steps[k + 1], ah = 0.5 * (ai + af);
@@ -339,7 +415,7 @@ ct_status ct_sim_run(const ct_cosmo *c, const ct_sim_settings *s, ct_sim_output_
         drift(&st, &p, ai, af, ah, s->box);
         tstop(timers, "kick-drift");
         CT_CHECK_GOTO(rc, exchange(&st, &p));
-        CT_CHECK_GOTO(rc, forces(&st, &p, af));
+        CT_CHECK_GOTO(rc, forces(&st, &p, k + 1));
         tstart(timers, "kick-drift");
         kick(&st, &p, ah, af, af);
         tstop(timers, "kick-drift");
