@@ -3,9 +3,10 @@
 
     bench.py SNAPDIR GRID REPS COSMOTL MPIRUN_SH WORKDIR RANKS...
 
-Every process of both runs is started under /usr/bin/time (inside mpirun,
+A third process runs `cosmotl.Pk(SNAPDIR, grid=GRID)` (the library reads
+the snapshot itself). Every process of the three runs is started under /usr/bin/time (inside mpirun,
 so each rank reports its own user and system CPU seconds, peak resident
-memory and minor page faults); the two alternate, REPS times each. Printed:
+memory and minor page faults); the three alternate, REPS times each. Printed:
 the median and the best of the wall times and their ratio, then per rank the
 medians over the repetitions of user s, system s, peak MB and minor faults
 (the fresh memory a process touches costs system time: compare the faults
@@ -36,6 +37,23 @@ t3 = time.perf_counter()
 if comm is None or comm.Get_rank() == 0:
     np.save(sys.argv[4], r.P0)
     print(f"INPROC {t1 - t0:.3f} {t2 - t1:.3f} {t3 - t2:.3f}")
+"""
+
+SCRIPT_PATH = r"""
+import sys, time
+t0 = time.perf_counter()
+import numpy as np
+import cosmotl
+comm = None
+if int(sys.argv[3]) > 1:
+    from mpi4py import MPI
+    comm = MPI.COMM_WORLD
+t1 = time.perf_counter()
+r = cosmotl.Pk(sys.argv[1], grid=int(sys.argv[2]), comm=comm)
+t2 = time.perf_counter()
+if comm is None or comm.Get_rank() == 0:
+    np.save(sys.argv[4], r.P0)
+    print(f"INPROC {t1 - t0:.3f} 0 {t2 - t1:.3f}")
 """
 
 TIME_FMT = "CTTIME %e %U %S %M %R"
@@ -70,8 +88,11 @@ def main():
     script = os.path.join(work, "pk.py")
     with open(script, "w") as f:
         f.write(SCRIPT)
+    script_path = os.path.join(work, "pk_path.py")
+    with open(script_path, "w") as f:
+        f.write(SCRIPT_PATH)
     for ranks in map(int, sys.argv[7:]):
-        res = {"cli": [], "python": []}
+        res = {"cli": [], "python": [], "pypath": []}
         inner = []
         for rep in range(reps):
             out = os.path.join(work, f"out{ranks}_{rep}")
@@ -84,21 +105,30 @@ def main():
             res["python"].append((w, per))
             inner.append([float(v) for v in next(line for line in text.splitlines()
                                                  if line.startswith("INPROC ")).split()[1:]])
+            npp = os.path.join(work, f"q{ranks}_{rep}.npy")
+            w, per, _ = timed([sys.executable, script_path, snap, str(grid), str(ranks), npp],
+                              ranks, mpirun)
+            res["pypath"].append((w, per))
             h5 = os.path.join(out, "sim.h5")
             with h5py.File(h5 if os.path.exists(h5) else os.path.join(out, "0.h5"), "r") as f:
-                same = f["pk/P0"][...].tobytes() == np.load(npy).tobytes()
-            if not same:
+                cli_p0 = f["pk/P0"][...].tobytes()
+            if cli_p0 != np.load(npy).tobytes():
                 sys.exit(f"ranks {ranks}: Python P(k) differs from the CLI's")
+            if cli_p0 != np.load(npp).tobytes():
+                sys.exit(f"ranks {ranks}: Python Pk(path) differs from the CLI's")
         cw = [x[0] for x in res["cli"]]
         pw = [x[0] for x in res["python"]]
         print(f"ranks {ranks}, grid {grid}, {reps} reps: wall median cosmotl summarize "
               f"{med(cw):.2f} s, python read_snapshot+Pk {med(pw):.2f} s: python/cli "
               f"{med(pw) / med(cw):.3f} (best {min(cw):.2f} / {min(pw):.2f} s: "
               f"{min(pw) / min(cw):.3f}); P(k) bit-identical")
+        qw = [x[0] for x in res["pypath"]]
+        print(f"  python Pk(path) {med(qw):.2f} s: python/cli {med(qw) / med(cw):.3f} "
+              f"(best {min(qw):.2f} s: {min(qw) / min(cw):.3f}); P(k) bit-identical")
         print("  per rank, medians over the reps (busiest rank first): user s, sys s, "
               "user+sys s, peak MB, minor faults")
         totals = {}
-        for name in ("cli", "python"):
+        for name in ("cli", "python", "pypath"):
             for r in range(ranks):
                 u = med([x[1][r][0] for x in res[name]])
                 s = med([x[1][r][1] for x in res[name]])
@@ -108,7 +138,8 @@ def main():
                       f"peak {rss:7.0f} MB  faults {flt:9.0f}")
             totals[name] = med([sum(p[0] + p[1] for p in x[1]) for x in res[name]])
         print(f"  cpu of all ranks (median): cli {totals['cli']:.2f} s, python "
-              f"{totals['python']:.2f} s: python/cli {totals['python'] / totals['cli']:.3f}")
+              f"{totals['python']:.2f} s: python/cli {totals['python'] / totals['cli']:.3f}, "
+              f"Pk(path) {totals['pypath']:.2f} s: {totals['pypath'] / totals['cli']:.3f}")
         imp, rd, pk = (med([x[i] for x in inner]) for i in range(3))
         print(f"  python rank 0 wall (median): imports {imp:.3f} s, read_snapshot {rd:.3f} s, "
               f"Pk {pk:.3f} s")
