@@ -23,6 +23,21 @@ static inline ct_mesh *ct_test_new_mesh(int64_t N, double L, int threads, MPI_Co
     return m;
 }
 
+/* The same as a float32 mesh (ct_mesh_settings.float32: the single-precision
+ * P(k) path). */
+static inline ct_mesh *ct_test_new_mesh_f32(int64_t N, double L, int threads, MPI_Comm comm)
+{
+    ct_mesh_settings ms;
+    ct_mesh_settings_defaults(&ms);
+    ms.n = N;
+    ms.box = L;
+    ms.threads = threads;
+    ms.float32 = 1;
+    ct_mesh *m = NULL;
+    CT_EXPECT_OK(ct_mesh_create(&m, &ms, comm));
+    return m;
+}
+
 /* One particle's position from its own generator stream (any distribution). */
 typedef void (*ct_test_position_fn)(ct_rng *r, double L, double x[3]);
 

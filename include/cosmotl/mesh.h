@@ -79,6 +79,12 @@ typedef struct {
     double box;     /* side L, Mpc/h; > 0 */
     int threads;    /* OpenMP threads per rank; default 1 */
     int plan_effort; /* 0 FFTW_ESTIMATE (default), 1 FFTW_MEASURE, 2 FFTW_PATIENT */
+    int float32;    /* 1: the field is float and transformed by FFTW's float library
+                       (the single-precision P(k) path): half the memory and memory
+                       traffic of painting, the FFT and binning. Such a mesh takes
+                       painting, ct_mesh_r2c, compensation, interlacing and
+                       ct_pk_* only (others: CT_ERR_UNSUPPORTED); its views are
+                       ct_mesh_real_f32 / ct_mesh_complex_f32. Default 0 */
 } ct_mesh_settings;
 
 void ct_mesh_settings_defaults(ct_mesh_settings *s);
@@ -116,6 +122,13 @@ int ct_mesh_plane_owner(const ct_mesh *m, int64_t i);
 ct_real *ct_mesh_real(ct_mesh *m);
 ct_complex *ct_mesh_complex(ct_mesh *m);
 int ct_mesh_is_fourier(const ct_mesh *m);
+/* Float32 meshes (settings' float32): 1 for one, 0 otherwise. Its views are
+ * these (NULL for a mesh of the build's own precision, whose ct_mesh_real /
+ * ct_mesh_complex are NULL for a float32 mesh). */
+typedef float ct_complex_f32[2];
+int ct_mesh_is_float32(const ct_mesh *m);
+float *ct_mesh_real_f32(ct_mesh *m);
+ct_complex_f32 *ct_mesh_complex_f32(ct_mesh *m);
 /* Zero the field (and ghosts); leaves the mesh in real space. */
 void ct_mesh_zero(ct_mesh *m);
 /* Copy field and state of src into dst (same settings and communicator). */

@@ -25,6 +25,14 @@ typedef struct {
                           compensated modes are binned from a row buffer instead of
                           written back: one write pass over the mesh fewer); default
                           0: it ends holding delta(k) as ct_pk_field leaves it */
+    int float32;       /* 1: the single-precision path: the meshes are float32 ones
+                          (ct_mesh_settings.float32; ct_pk_of_snapshot makes them so),
+                          painted in float and transformed by FFTW's float library;
+                          modes are widened to double for the compensation and the
+                          binning, whose sums are double. Same k and mode counts as
+                          the double path, P within 1e-6 relative on particle
+                          snapshots (docs/decisions.md). A mesh whose precision
+                          differs from this setting is an error. Default 0 */
 } ct_pk_settings;
 
 void ct_pk_settings_defaults(ct_pk_settings *s);
@@ -43,6 +51,7 @@ typedef struct {
                           for cross spectra that of the first field */
     double shot_noise; /* amount subtracted from P0 (0 if none) */
     int64_t npart;     /* particles painted (first field) */
+    int float32;       /* measured on float32 meshes (settings' float32) */
 } ct_pk_result;
 
 void ct_pk_result_free(ct_pk_result *r); /* frees the arrays, zeroes the struct */

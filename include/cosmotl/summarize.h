@@ -36,6 +36,12 @@ typedef struct {
     int species_cb;     /* 1: measure CDM+baryons only (PartType1) even when the
                            snapshot has neutrinos (PartType2); default 0: total
                            matter, mass-weighted over both, plus /pk_cb */
+    int pk_float32;     /* 1: P(k) on float32 meshes (ct_pk_settings.float32: half
+                           the memory and memory traffic of painting, the FFT and
+                           binning; P within 1e-6 relative below the Nyquist
+                           wavenumber); P(k) alone (stats = CT_SUMMARIZE_PK), as the
+                           bispectrum and the marked spectrum need the double mesh.
+                           /pk then has the attribute float32 = 1. Default 0 */
     ct_mk_settings mk;  /* marked spectrum (ct_mk_settings_defaults) */
     ct_bk_settings bk;  /* bispectrum (ct_bk_settings_defaults; cache_dir NULL) */
 } ct_summarize_settings;
@@ -79,6 +85,7 @@ ct_status ct_summarize_snapshot(ct_summarizer *z, const char *snap_path, const c
  * streams the snapshot in chunks. out is zeroed first and filled on every rank
  * (free with ct_pk_result_free). The status is agreed on every rank.
  * Collective. */
+/* ps->float32 selects the float32 path (summarize --pk-float32). */
 ct_status ct_pk_of_snapshot(const char *snap_path, int grid, const ct_pk_settings *ps,
                             int species_cb, MPI_Comm comm, ct_pk_result *out);
 

@@ -16,6 +16,7 @@ void ct_mesh_settings_defaults(ct_mesh_settings *s)
     s->box = 0;
     s->threads = 1;
     s->plan_effort = 0;
+    s->float32 = 0;
 }
 
 ct_status ct_mas_parse(const char *name, ct_mas *mas)
@@ -52,6 +53,21 @@ static void fftw_once(void)
         CT_FFTW_MPI(init)();
         done = 1;
     }
+}
+
+/* The same for FFTW's float library (float32 meshes). */
+static void fftwf_once(void)
+{
+#ifdef CT_SINGLE_PRECISION
+    fftw_once(); /* the build's own library is the float one */
+#else
+    static int done = 0;
+    if (!done) {
+        fftwf_init_threads();
+        fftwf_mpi_init();
+        done = 1;
+    }
+#endif
 }
 
 /* The default huge page size (the "Hugepagesize:" line of /proc/meminfo), 2 MiB
@@ -122,26 +138,41 @@ ct_status ct_mesh_create(ct_mesh **out, const ct_mesh_settings *s, MPI_Comm comm
     m->threads = s->threads;
     m->row = 2 * (s->n / 2 + 1);
     m->plane = (size_t)s->n * (size_t)m->row;
+    m->f32 = s->float32 != 0;
+    m->esz = m->f32 ? sizeof(float) : sizeof(ct_real);
 
-    fftw_once();
     const ptrdiff_t N = (ptrdiff_t)s->n;
-    ptrdiff_t alloc = CT_FFTW_MPI(local_size_3d_transposed)(N, N, N / 2 + 1, m->comm, &m->nx,
-                                                           &m->x0, &m->ny, &m->y0);
+    ptrdiff_t alloc;
+    if (m->f32) {
+        fftwf_once();
+        alloc = fftwf_mpi_local_size_3d_transposed(N, N, N / 2 + 1, m->comm, &m->nx, &m->x0,
+                                                   &m->ny, &m->y0);
+    } else {
+        fftw_once();
+        alloc = CT_FFTW_MPI(local_size_3d_transposed)(N, N, N / 2 + 1, m->comm, &m->nx, &m->x0,
+                                                      &m->ny, &m->y0);
+    }
     size_t need = (size_t)(2 * alloc);
     size_t with_ghosts = (size_t)(m->nx + CT_MESH_GHOST_HI) * m->plane;
     m->nreal = need > with_ghosts ? need : with_ghosts;
     size_t total = m->nreal + CT_MESH_GHOST_LO * m->plane;
-    m->base = (ct_real *)hugetlb_alloc(total * sizeof(ct_real), &m->huge_bytes);
-    if (!m->base) {
-        m->base = (ct_real *)CT_FFTW(malloc)(total * sizeof(ct_real));
-        if (!m->base)
+    void *mem = hugetlb_alloc(total * m->esz, &m->huge_bytes);
+    if (!mem) {
+        mem = m->f32 ? (void *)fftwf_malloc(total * m->esz) : (void *)CT_FFTW(malloc)(total * m->esz);
+        if (!mem)
             CT_FAIL_GOTO(rc, CT_ERR_MEMORY, "cannot allocate mesh %lld^3 (%.1f MiB on this rank)",
-                         (long long)N, total * sizeof(ct_real) / 1048576.0);
+                         (long long)N, total * m->esz / 1048576.0);
         /* huge pages: fewer page faults on first touch, fewer TLB misses in
          * painting and the FFT transposes */
-        ct_advise_huge_pages(m->base, total * sizeof(ct_real));
+        ct_advise_huge_pages(mem, total * m->esz);
     }
-    m->data = m->base + CT_MESH_GHOST_LO * m->plane;
+    if (m->f32) {
+        m->fbase = (float *)mem;
+        m->fdata = m->fbase + CT_MESH_GHOST_LO * m->plane;
+    } else {
+        m->base = (ct_real *)mem;
+        m->data = m->base + CT_MESH_GHOST_LO * m->plane;
+    }
 
     CT_CHECK_GOTO(rc, ct_calloc(&m->own_x0, (size_t)m->size, sizeof(ptrdiff_t), "slab table"));
     CT_CHECK_GOTO(rc, ct_calloc(&m->own_nx, (size_t)m->size, sizeof(ptrdiff_t), "slab table"));
@@ -163,18 +194,25 @@ ct_status ct_mesh_create(ct_mesh **out, const ct_mesh_settings *s, MPI_Comm comm
     }
     if (m->plane > (size_t)INT32_MAX)
         CT_FAIL_GOTO(rc, CT_ERR_UNSUPPORTED, "mesh plane too large for one MPI message");
-    MPI_Type_contiguous((int)m->plane, CT_MPI_REAL, &m->plane_type);
+    MPI_Type_contiguous((int)m->plane, m->f32 ? MPI_FLOAT : CT_MPI_REAL, &m->plane_type);
     MPI_Type_commit(&m->plane_type);
 
     unsigned flags = s->plan_effort >= 2 ? FFTW_PATIENT
                      : s->plan_effort == 1 ? FFTW_MEASURE
                                            : FFTW_ESTIMATE;
-    CT_FFTW(plan_with_nthreads)(m->threads);
-    m->fwd = CT_FFTW_MPI(plan_dft_r2c_3d)(N, N, N, m->data, (CT_FFTW(complex) *)m->data, m->comm,
-                                          flags | FFTW_MPI_TRANSPOSED_OUT);
-    m->bwd = CT_FFTW_MPI(plan_dft_c2r_3d)(N, N, N, (CT_FFTW(complex) *)m->data, m->data, m->comm,
-                                          flags | FFTW_MPI_TRANSPOSED_IN);
-    if (!m->fwd || !m->bwd)
+    if (m->f32) {
+        /* the forward transform only: no float32 operation needs the backward one */
+        fftwf_plan_with_nthreads(m->threads);
+        m->ffwd = fftwf_mpi_plan_dft_r2c_3d(N, N, N, m->fdata, (fftwf_complex *)m->fdata, m->comm,
+                                            flags | FFTW_MPI_TRANSPOSED_OUT);
+    } else {
+        CT_FFTW(plan_with_nthreads)(m->threads);
+        m->fwd = CT_FFTW_MPI(plan_dft_r2c_3d)(N, N, N, m->data, (CT_FFTW(complex) *)m->data,
+                                              m->comm, flags | FFTW_MPI_TRANSPOSED_OUT);
+        m->bwd = CT_FFTW_MPI(plan_dft_c2r_3d)(N, N, N, (CT_FFTW(complex) *)m->data, m->data,
+                                              m->comm, flags | FFTW_MPI_TRANSPOSED_IN);
+    }
+    if (m->f32 ? !m->ffwd : !m->fwd || !m->bwd)
         CT_FAIL_GOTO(rc, CT_ERR_UNSUPPORTED, "FFTW could not plan a %lld^3 MPI transform",
                      (long long)N);
     ct_mesh_zero(m);
@@ -194,10 +232,15 @@ void ct_mesh_destroy(ct_mesh **pm)
         CT_FFTW(destroy_plan)(m->fwd);
     if (m->bwd)
         CT_FFTW(destroy_plan)(m->bwd);
-    if (m->base && m->huge_bytes)
-        munmap(m->base, m->huge_bytes);
-    else if (m->base)
-        CT_FFTW(free)(m->base);
+    if (m->ffwd)
+        fftwf_destroy_plan(m->ffwd);
+    void *mem = m->f32 ? (void *)m->fbase : (void *)m->base;
+    if (mem && m->huge_bytes)
+        munmap(mem, m->huge_bytes);
+    else if (mem && m->f32)
+        fftwf_free(mem);
+    else if (mem)
+        CT_FFTW(free)(mem);
     if (m->plane_type != MPI_DATATYPE_NULL)
         MPI_Type_free(&m->plane_type);
     if (m->comm != MPI_COMM_NULL)
@@ -219,6 +262,9 @@ ptrdiff_t ct_mesh_row(const ct_mesh *m) { return m->row; }
 ct_real *ct_mesh_real(ct_mesh *m) { return m->data; }
 ct_complex *ct_mesh_complex(ct_mesh *m) { return (ct_complex *)m->data; }
 int ct_mesh_is_fourier(const ct_mesh *m) { return m->fourier; }
+int ct_mesh_is_float32(const ct_mesh *m) { return m->f32; }
+float *ct_mesh_real_f32(ct_mesh *m) { return m->fdata; }
+ct_complex_f32 *ct_mesh_complex_f32(ct_mesh *m) { return (ct_complex_f32 *)m->fdata; }
 
 void ct_mesh_local(const ct_mesh *m, ptrdiff_t *x0, ptrdiff_t *nx)
 {
@@ -277,10 +323,17 @@ int ct_mesh_block_planes_(const ct_mesh *m, int cnt, const float *restrict p,
 void ct_mesh_zero(ct_mesh *m)
 {
     size_t total = m->nreal + CT_MESH_GHOST_LO * m->plane;
-    ct_real *b = m->base;
+    if (m->f32) {
+        float *b = m->fbase;
 #pragma omp parallel for num_threads(m->threads) schedule(static)
-    for (size_t i = 0; i < total; i++)
-        b[i] = 0;
+        for (size_t i = 0; i < total; i++)
+            b[i] = 0;
+    } else {
+        ct_real *b = m->base;
+#pragma omp parallel for num_threads(m->threads) schedule(static)
+        for (size_t i = 0; i < total; i++)
+            b[i] = 0;
+    }
     m->fourier = 0;
 }
 
@@ -289,6 +342,8 @@ ct_status ct_mesh_copy(ct_mesh *dst, const ct_mesh *src)
     if (dst->N != src->N || dst->box != src->box || dst->size != src->size ||
         dst->nreal != src->nreal)
         CT_FAIL(CT_ERR_ARG, "mesh copy between different geometries");
+    CT_MESH_NOT_F32(src, "copy");
+    CT_MESH_NOT_F32(dst, "copy");
     memcpy(dst->base, src->base, (dst->nreal + CT_MESH_GHOST_LO * dst->plane) * sizeof(ct_real));
     dst->fourier = src->fourier;
     return CT_OK;
@@ -298,7 +353,10 @@ ct_status ct_mesh_r2c(ct_mesh *m)
 {
     if (m->fourier)
         CT_FAIL(CT_ERR_STATE, "forward FFT of a mesh already in Fourier space");
-    CT_FFTW_MPI(execute_dft_r2c)(m->fwd, m->data, (CT_FFTW(complex) *)m->data);
+    if (m->f32)
+        fftwf_mpi_execute_dft_r2c(m->ffwd, m->fdata, (fftwf_complex *)m->fdata);
+    else
+        CT_FFTW_MPI(execute_dft_r2c)(m->fwd, m->data, (CT_FFTW(complex) *)m->data);
     m->fourier = 1;
     return CT_OK;
 }
@@ -314,6 +372,7 @@ ct_status ct_mesh_c2r_unnormalised(ct_mesh *m)
 {
     if (!m->fourier)
         CT_FAIL(CT_ERR_STATE, "backward FFT of a mesh in real space");
+    CT_MESH_NOT_F32(m, "backward FFT");
     CT_FFTW_MPI(execute_dft_c2r)(m->bwd, (CT_FFTW(complex) *)m->data, m->data);
     m->fourier = 0;
     return CT_OK;
@@ -341,6 +400,7 @@ ct_status ct_mesh_sum(const ct_mesh *m, double *sum)
     double *part = NULL;
     if (m->fourier)
         CT_FAIL(CT_ERR_STATE, "mesh sum needs a real-space mesh");
+    CT_MESH_NOT_F32(m, "sum");
     /* per-plane partial sums summed in plane order: the result does not depend on
      * the thread count */
     CT_CHECK(ct_calloc(&part, (size_t)m->nx + 1, sizeof(double), "plane sums"));
@@ -381,6 +441,7 @@ ct_status ct_mesh_to_overdensity_mean(ct_mesh *m, double mean)
 {
     if (m->fourier)
         CT_FAIL(CT_ERR_STATE, "overdensity needs a real-space mesh");
+    CT_MESH_NOT_F32(m, "overdensity");
     if (!(mean > 0) || !isfinite(mean))
         CT_FAIL(CT_ERR_NUMERIC, "mean of the painted mesh is %g (no particles or bad weights)",
                 mean);
@@ -459,14 +520,20 @@ ct_status ct_mesh_compensate_scaled(ct_mesh *m, int p, double scale)
     for (int64_t i = 0; i < m->N; i++)
         wx[i] = w[i] * scale;
     ct_complex *c = ct_mesh_complex(m);
+    ct_complex_f32 *cf = ct_mesh_complex_f32(m);
 #pragma omp parallel for num_threads(m->threads) schedule(static)
     for (ptrdiff_t pl = 0; pl < m->ny; pl++) {
         ct_kiter it;
         for (ct_kiter_begin(&it, m, pl, pl + 1); ct_kiter_valid(&it); ct_kiter_next(&it)) {
             const ct_kmode *k = &it.mode;
             double f = wx[k->i[0]] * w[k->i[1]] * w[k->i[2]];
-            c[k->idx][0] = (ct_real)(c[k->idx][0] * f);
-            c[k->idx][1] = (ct_real)(c[k->idx][1] * f);
+            if (cf) {
+                cf[k->idx][0] = (float)(cf[k->idx][0] * f);
+                cf[k->idx][1] = (float)(cf[k->idx][1] * f);
+            } else {
+                c[k->idx][0] = (ct_real)(c[k->idx][0] * f);
+                c[k->idx][1] = (ct_real)(c[k->idx][1] * f);
+            }
         }
     }
     free(w);
@@ -478,10 +545,12 @@ ct_status ct_mesh_interlace(ct_mesh *m, const ct_mesh *s)
 {
     if (!m->fourier || !s->fourier)
         CT_FAIL(CT_ERR_STATE, "interlacing needs both meshes in Fourier space");
-    if (m->N != s->N || m->box != s->box || m->ny != s->ny || m->y0 != s->y0)
-        CT_FAIL(CT_ERR_ARG, "interlacing meshes of different geometry");
+    if (m->N != s->N || m->box != s->box || m->ny != s->ny || m->y0 != s->y0 || m->f32 != s->f32)
+        CT_FAIL(CT_ERR_ARG, "interlacing meshes of different geometry or precision");
     ct_complex *a = ct_mesh_complex(m);
     const ct_complex *b = (const ct_complex *)s->data;
+    ct_complex_f32 *af = ct_mesh_complex_f32(m);
+    const ct_complex_f32 *bf = (const ct_complex_f32 *)s->fdata;
     const double f = M_PI / (double)m->N;
 #pragma omp parallel for num_threads(m->threads) schedule(static)
     for (ptrdiff_t pl = 0; pl < m->ny; pl++) {
@@ -490,6 +559,12 @@ ct_status ct_mesh_interlace(ct_mesh *m, const ct_mesh *s)
             const ct_kmode *k = &it.mode;
             double ph = f * (double)(k->n[0] + k->n[1] + k->n[2]);
             double c = cos(ph), sn = sin(ph);
+            if (af) {
+                double br = bf[k->idx][0], bi = bf[k->idx][1];
+                af[k->idx][0] = (float)(0.5 * (af[k->idx][0] + br * c - bi * sn));
+                af[k->idx][1] = (float)(0.5 * (af[k->idx][1] + br * sn + bi * c));
+                continue;
+            }
             double br = b[k->idx][0], bi = b[k->idx][1];
             a[k->idx][0] = (ct_real)(0.5 * (a[k->idx][0] + br * c - bi * sn));
             a[k->idx][1] = (ct_real)(0.5 * (a[k->idx][1] + br * sn + bi * c));

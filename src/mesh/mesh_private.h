@@ -32,6 +32,12 @@ struct ct_mesh {
     size_t huge_bytes; /* > 0: base is a MAP_HUGETLB mapping of this length (CT_HUGETLB=1) */
     ct_real *data;
     CT_FFTW(plan) fwd, bwd;
+    /* float32 meshes (ct_mesh_settings.float32): the field is float in
+     * fbase/fdata (base and data are NULL) with one fftwf forward plan */
+    int f32;
+    float *fbase, *fdata;
+    fftwf_plan ffwd;
+    size_t esz; /* bytes per real of the field: sizeof(ct_real) or sizeof(float) */
     int fourier;
     ptrdiff_t *own_x0, *own_nx; /* every rank's real-space slab */
     int64_t *plane_rank;        /* owner of each x-plane, N entries */
@@ -39,6 +45,23 @@ struct ct_mesh {
     void *scratch;              /* painting's per-particle buffers, kept between calls */
     size_t scratch_bytes;
 };
+
+/* Local x-plane q (may be a ghost plane: -CT_MESH_GHOST_LO <= q) of the field,
+ * as bytes, in either precision. */
+static inline char *ct_mesh_plane_bytes_(const struct ct_mesh *m, ptrdiff_t q)
+{
+    char *d = m->f32 ? (char *)m->fdata : (char *)m->data;
+    return d + q * (ptrdiff_t)(m->plane * m->esz);
+}
+
+/* CT_ERR_UNSUPPORTED for a float32 mesh in an operation made for the mesh's
+ * own precision only (from a function returning ct_status). */
+#define CT_MESH_NOT_F32(m, what)                                                                 \
+    do {                                                                                         \
+        if ((m)->f32)                                                                            \
+            CT_FAIL(CT_ERR_UNSUPPORTED, "%s of a float32 mesh (only painting, the forward FFT, " \
+                    "compensation, interlacing and P(k) binning take one)", what);              \
+    } while (0)
 
 /* floor() without the libm call (x86-64 without SSE4.1 has no rounding
  * instruction); exact for |x| < 2^62. */

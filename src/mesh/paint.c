@@ -7,7 +7,11 @@
  * plane when CHUNK >= 3. Even chunks are painted in parallel, then odd ones.
  * The chunking does not depend on the thread count, and within a chunk the
  * particles keep their input order, so the sum in every cell is performed in
- * the same order for any number of threads. */
+ * the same order for any number of threads.
+ *
+ * The per-particle kernels are in paint_kernels.h, compiled twice: for meshes
+ * of the build's precision and for float32 meshes (ct_mesh_settings.float32);
+ * the ghost exchange moves planes of either element size. */
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -129,164 +133,17 @@ static ct_status check_owned(const ct_mesh *m, int64_t n, const float *pos, uint
     return bad == INT64_MAX ? CT_OK : bad_particle(m, bad, pos);
 }
 
-static void paint_one(ct_mesh *m, int p, double shift, const float *x, double w)
-{
-    const int64_t N = m->N;
-    int64_t s0, s1, s2;
-    double w0[4], w1[4], w2[4];
-    kernel(p, x[0] * m->inv_h + shift, &s0, w0);
-    kernel(p, x[1] * m->inv_h + shift, &s1, w1);
-    kernel(p, x[2] * m->inv_h + shift, &s2, w2);
-    int64_t jj[4], ll[4];
-    for (int q = 0; q < p; q++) {
-        jj[q] = wrap(s1 + q, N);
-        ll[q] = wrap(s2 + q, N);
-    }
-    for (int a = 0; a < p; a++) {
-        /* local plane, may be a ghost: -GHOST_LO .. nx + GHOST_HI - 1 */
-        ct_real *pl = m->data + (ptrdiff_t)(s0 + a - m->x0) * (ptrdiff_t)m->plane;
-        double wa = w * w0[a];
-        for (int b = 0; b < p; b++) {
-            ct_real *r = pl + jj[b] * m->row;
-            double wab = wa * w1[b];
-            for (int c = 0; c < p; c++)
-                r[ll[c]] += (ct_real)(wab * w2[c]);
-        }
-    }
-}
-
-/* CIC, the common case, in blocks of particles: first every particle's cell
- * offset, neighbour steps and weights (prefetching the four rows it will update),
- * then the eight updates of the previous block. Separating the index arithmetic
- * from the scattered read-modify-writes keeps many cache misses in flight; the
- * products and their order are those of paint_one, so both paths give identical
- * sums. */
 #define CIC_BLOCK 32
-typedef struct {
-    int n;
-    ptrdiff_t off[CIC_BLOCK], dy[CIC_BLOCK], dz[CIC_BLOCK];
-    ct_real c[8][CIC_BLOCK]; /* the eight contributions, (x, y, z) offsets in binary */
-} cic_block;
-
-static inline void cic_scatter(ct_mesh *m, const cic_block *b)
-{
-    const ptrdiff_t pl = (ptrdiff_t)m->plane;
-    for (int k = 0; k < b->n; k++) {
-        ct_real *r00 = m->data + b->off[k], *r01 = r00 + b->dy[k];
-        ct_real *r10 = r00 + pl, *r11 = r01 + pl;
-        const ptrdiff_t dz = b->dz[k];
-        r00[0] += b->c[0][k];
-        r00[dz] += b->c[1][k];
-        r01[0] += b->c[2][k];
-        r01[dz] += b->c[3][k];
-        r10[0] += b->c[4][k];
-        r10[dz] += b->c[5][k];
-        r11[0] += b->c[6][k];
-        r11[dz] += b->c[7][k];
-    }
-}
-
-/* The index and weight arithmetic of a whole block at once, on positions gathered
- * into arrays: straight-line code the compiler vectorises (32-bit cell indices:
- * N < 2^15 keeps iy * row below 2^31). Same operations, hence the same values, as
- * cic_prepare. */
-CT_MESH_CLONES
-static void cic_prepare_block(const ct_mesh *m, double shift, int cnt,
-                              const float *restrict px, const float *restrict py,
-                              const float *restrict pz, const double *restrict pw,
-                              cic_block *restrict b)
-{
-    const int32_t N = (int32_t)m->N, row = (int32_t)m->row, x0 = (int32_t)m->x0;
-    const ptrdiff_t plane = (ptrdiff_t)m->plane;
-    const double ih = m->inv_h;
-    for (int k = 0; k < cnt; k++) {
-        double sx = px[k] * ih + shift, sy = py[k] * ih + shift, sz = pz[k] * ih + shift;
-        int32_t ix = (int32_t)sx, jy = (int32_t)sy, jz = (int32_t)sz;
-        double ux = sx - (double)ix, uy = sy - (double)jy, uz = sz - (double)jz;
-        int32_t iy = jy >= N ? jy - N : jy, iz = jz >= N ? jz - N : jz;
-        int32_t iy1 = iy + 1 == N ? 0 : iy + 1, iz1 = iz + 1 == N ? 0 : iz + 1;
-        b->off[k] = (ptrdiff_t)(ix - x0) * plane + (ptrdiff_t)(iy * row + iz);
-        b->dy[k] = (ptrdiff_t)((iy1 - iy) * row);
-        b->dz[k] = (ptrdiff_t)(iz1 - iz);
-        const double w0 = pw[k] * (1 - ux), w1 = pw[k] * ux, vz0 = 1 - uz, vz1 = uz;
-        const double w00 = w0 * (1 - uy), w01 = w0 * uy, w10 = w1 * (1 - uy), w11 = w1 * uy;
-        b->c[0][k] = (ct_real)(w00 * vz0);
-        b->c[1][k] = (ct_real)(w00 * vz1);
-        b->c[2][k] = (ct_real)(w01 * vz0);
-        b->c[3][k] = (ct_real)(w01 * vz1);
-        b->c[4][k] = (ct_real)(w10 * vz0);
-        b->c[5][k] = (ct_real)(w10 * vz1);
-        b->c[6][k] = (ct_real)(w11 * vz0);
-        b->c[7][k] = (ct_real)(w11 * vz1);
-    }
-    b->n = cnt;
-}
-
-/* CIC-paint particles idx[k0..k1), in that order. */
-static void paint_cic_run(ct_mesh *m, double shift, const float *pos, const float *w,
-                          double w_uniform, const uint32_t *idx, int64_t k0, int64_t k1)
-{
-    cic_block blk[2];
-    float px[CIC_BLOCK], py[CIC_BLOCK], pz[CIC_BLOCK];
-    double pw[CIC_BLOCK];
-    int cur = 0;
-    blk[0].n = blk[1].n = 0;
-    for (int64_t k = k0; k < k1; k += CIC_BLOCK) {
-        const int cnt = (int)(k1 - k < CIC_BLOCK ? k1 - k : CIC_BLOCK);
-        for (int q = 0; q < cnt; q++) {
-            const uint32_t i = idx[k + q];
-            px[q] = pos[3 * (size_t)i];
-            py[q] = pos[3 * (size_t)i + 1];
-            pz[q] = pos[3 * (size_t)i + 2];
-            pw[q] = w ? (double)w[i] : w_uniform;
-        }
-        cic_block *b = &blk[cur];
-        cic_prepare_block(m, shift, cnt, px, py, pz, pw, b);
-        for (int q = 0; q < cnt; q++) {
-            const ct_real *r = m->data + b->off[q];
-            __builtin_prefetch(r, 1, 3);
-            __builtin_prefetch(r + b->dy[q], 1, 3);
-            __builtin_prefetch(r + m->plane, 1, 3);
-            __builtin_prefetch(r + m->plane + b->dy[q], 1, 3);
-        }
-        /* the other block's rows were prefetched a whole block ago */
-        cic_scatter(m, &blk[1 - cur]);
-        blk[1 - cur].n = 0;
-        cur = 1 - cur;
-    }
-    cic_scatter(m, &blk[1 - cur]);
-}
-
-/* One thread: the particles of one colour (even or odd chunks) in input order,
- * found again from their positions in pieces of PIECE indices: the paint order
- * of the colour-split list this replaced, without a 4-byte-per-particle list
- * (fresh memory on the first snapshot of every process). Positions already
- * checked. */
 #define PIECE 4096
-static void paint_colour(ct_mesh *m, int p, double shift, int64_t n, const float *pos,
-                         const float *w, double w_uniform, int colour)
-{
-    uint32_t idx[PIECE + CT_MESH_BLOCK];
-    int64_t k = 0;
-    for (int64_t i = 0; i < n; i += CT_MESH_BLOCK) {
-        const int cnt = (int)(n - i < CT_MESH_BLOCK ? n - i : CT_MESH_BLOCK);
-        int32_t lp[CT_MESH_BLOCK];
-        block_local_planes(m, cnt, pos + 3 * i, lp);
-        for (int q = 0; q < cnt; q++) {
-            idx[k] = (uint32_t)(i + q);
-            k += ((lp[q] / CHUNK) & 1) == colour;
-        }
-        if (k >= PIECE || i + cnt >= n) {
-            if (p == 2)
-                paint_cic_run(m, shift, pos, w, w_uniform, idx, 0, k);
-            else
-                for (int64_t j = 0; j < k; j++)
-                    paint_one(m, p, shift, pos + 3 * (size_t)idx[j],
-                              w ? (double)w[idx[j]] : w_uniform);
-            k = 0;
-        }
-    }
-}
+/* the kernels for the mesh's own precision (ct_real), then for float32 meshes */
+#define PK_REAL ct_real
+#define PK_NAME(x) x
+#define PK_FIELD(m) ((m)->data)
+#include "paint_kernels.h"
+#define PK_REAL float
+#define PK_NAME(x) x##_f32
+#define PK_FIELD(m) ((m)->fdata)
+#include "paint_kernels.h"
 
 ct_status ct_mesh_paint(ct_mesh *m, const ct_paint_settings *s, int64_t n, const float *pos,
                         const float *w, double w_uniform)
@@ -328,9 +185,8 @@ ct_status ct_mesh_paint(ct_mesh *m, const ct_paint_settings *s, int64_t n, const
     if (!s->accumulate) {
         ct_mesh_zero(m);
     } else {
-        memset(m->base, 0, CT_MESH_GHOST_LO * m->plane * sizeof(ct_real));
-        memset(m->data + (size_t)m->nx * m->plane, 0,
-               (m->nreal - (size_t)m->nx * m->plane) * sizeof(ct_real));
+        memset(ct_mesh_plane_bytes_(m, -CT_MESH_GHOST_LO), 0, CT_MESH_GHOST_LO * m->plane * m->esz);
+        memset(ct_mesh_plane_bytes_(m, m->nx), 0, (m->nreal - (size_t)m->nx * m->plane) * m->esz);
     }
 
     const int64_t nchunk = (m->nx + CHUNK - 1) / CHUNK;
@@ -339,8 +195,12 @@ ct_status ct_mesh_paint(ct_mesh *m, const ct_paint_settings *s, int64_t n, const
          * odd chunks. Within a colour a cell gets contributions from one chunk
          * only, so every cell adds them in exactly the order of the sorted chunk
          * lists below: the same sums bit for bit, without the sort. */
-        paint_colour(m, p, s->shift, n, pos, w, w_uniform, 0);
-        paint_colour(m, p, s->shift, n, pos, w, w_uniform, 1);
+        for (int colour = 0; colour < 2; colour++) {
+            if (m->f32)
+                paint_colour_f32(m, p, s->shift, n, pos, w, w_uniform, colour);
+            else
+                paint_colour(m, p, s->shift, n, pos, w, w_uniform, colour);
+        }
     } else if (n > 0) {
         /* stable counting sort of particle indices by chunk, in parallel: thread t
          * counts and then places the particles of its contiguous share, after
@@ -379,12 +239,18 @@ ct_status ct_mesh_paint(ct_mesh *m, const ct_paint_settings *s, int64_t n, const
         for (int color = 0; color < 2; color++) {
 #pragma omp parallel for num_threads(m->threads) schedule(dynamic, 1)
             for (int64_t c = color; c < nchunk; c += 2) {
-                if (p == 2)
+                if (p == 2 && m->f32)
+                    paint_cic_run_f32(m, shift, pos, w, w_uniform, order, start[c], start[c + 1]);
+                else if (p == 2)
                     paint_cic_run(m, shift, pos, w, w_uniform, order, start[c], start[c + 1]);
                 else
                     for (int64_t k = start[c]; k < start[c + 1]; k++) {
                         uint32_t i = order[k];
-                        paint_one(m, p, shift, pos + 3 * (size_t)i, w ? (double)w[i] : w_uniform);
+                        const double wi = w ? (double)w[i] : w_uniform;
+                        if (m->f32)
+                            paint_one_f32(m, p, shift, pos + 3 * (size_t)i, wi);
+                        else
+                            paint_one(m, p, shift, pos + 3 * (size_t)i, wi);
                     }
             }
         }
@@ -413,6 +279,25 @@ static void ghost_planes(const ct_mesh *m, int r, int64_t off[NGHOST], int64_t g
     }
 }
 
+/* dst[i] += src[i] over one x-plane of the mesh's element type */
+static void add_plane(ct_mesh *m, char *dst_bytes, const char *src_bytes)
+{
+    const size_t np = m->plane;
+    if (m->f32) {
+        float *dst = (float *)dst_bytes;
+        const float *src = (const float *)src_bytes;
+#pragma omp parallel for num_threads(m->threads) schedule(static)
+        for (size_t i = 0; i < np; i++)
+            dst[i] += src[i];
+    } else {
+        ct_real *dst = (ct_real *)dst_bytes;
+        const ct_real *src = (const ct_real *)src_bytes;
+#pragma omp parallel for num_threads(m->threads) schedule(static)
+        for (size_t i = 0; i < np; i++)
+            dst[i] += src[i];
+    }
+}
+
 /* Shared by reduce (direction 0: ghosts -> owners, added) and fill
  * (direction 1: owners -> ghosts, copied). One MPI_Alltoallv in units of
  * planes; every rank derives all message layouts from the slab table. */
@@ -427,22 +312,19 @@ static ct_status ghosts_exchange(ct_mesh *m, int direction)
         int64_t off[NGHOST], glob[NGHOST];
         int owner[NGHOST];
         ghost_planes(m, 0, off, glob, owner);
-        const size_t np = m->plane;
         for (int g = 0; g < NGHOST; g++) {
-            ct_real *own = m->data + glob[g] * (ptrdiff_t)np;
-            ct_real *ghost = m->data + off[g] * (ptrdiff_t)np;
-            if (direction == 0) {
-#pragma omp parallel for num_threads(m->threads) schedule(static)
-                for (size_t i = 0; i < np; i++)
-                    own[i] += ghost[i];
-            } else {
-                memcpy(ghost, own, np * sizeof(ct_real));
-            }
+            char *own = ct_mesh_plane_bytes_(m, glob[g]);
+            char *ghost = ct_mesh_plane_bytes_(m, off[g]);
+            if (direction == 0)
+                add_plane(m, own, ghost);
+            else
+                memcpy(ghost, own, m->plane * m->esz);
         }
         return CT_OK;
     }
     int *scount = NULL, *sdispl = NULL, *rcount = NULL, *rdispl = NULL;
-    ct_real *sbuf = NULL, *rbuf = NULL;
+    char *sbuf = NULL, *rbuf = NULL;
+    const size_t pbytes = m->plane * m->esz;
     CT_CHECK_GOTO(rc, ct_calloc(&scount, (size_t)P, sizeof(int), "ghost counts"));
     CT_CHECK_GOTO(rc, ct_calloc(&sdispl, (size_t)P, sizeof(int), "ghost counts"));
     CT_CHECK_GOTO(rc, ct_calloc(&rcount, (size_t)P, sizeof(int), "ghost counts"));
@@ -475,8 +357,8 @@ static ct_status ghosts_exchange(ct_mesh *m, int direction)
     }
     int nsend = direction == 0 ? nmine : ntheirs;
     int nrecv = direction == 0 ? ntheirs : nmine;
-    CT_CHECK_GOTO(rc, ct_calloc(&sbuf, (size_t)nsend * m->plane + 1, sizeof(ct_real), "ghost buffer"));
-    CT_CHECK_GOTO(rc, ct_calloc(&rbuf, (size_t)nrecv * m->plane + 1, sizeof(ct_real), "ghost buffer"));
+    CT_CHECK_GOTO(rc, ct_calloc(&sbuf, (size_t)nsend * m->plane + 1, m->esz, "ghost buffer"));
+    CT_CHECK_GOTO(rc, ct_calloc(&rbuf, (size_t)nrecv * m->plane + 1, m->esz, "ghost buffer"));
 
     int *pos = NULL;
     CT_CHECK_GOTO(rc, ct_calloc(&pos, (size_t)P, sizeof(int), "ghost positions"));
@@ -486,9 +368,8 @@ static ct_status ghosts_exchange(ct_mesh *m, int direction)
         if (m->nx > 0) {
             ghost_planes(m, m->rank, off, glob, owner);
             for (int g = 0; g < NGHOST; g++)
-                memcpy(sbuf + (size_t)pos[owner[g]]++ * m->plane,
-                       m->data + (ptrdiff_t)off[g] * (ptrdiff_t)m->plane,
-                       m->plane * sizeof(ct_real));
+                memcpy(sbuf + (size_t)pos[owner[g]]++ * pbytes, ct_mesh_plane_bytes_(m, off[g]),
+                       pbytes);
         }
     } else {
         /* pack the planes others need, by requesting rank, in their ghost order */
@@ -499,9 +380,8 @@ static ct_status ghosts_exchange(ct_mesh *m, int direction)
             ghost_planes(m, r, off, glob, owner);
             for (int g = 0; g < NGHOST; g++)
                 if (owner[g] == m->rank)
-                    memcpy(sbuf + (size_t)pos[r]++ * m->plane,
-                           m->data + (glob[g] - m->x0) * (ptrdiff_t)m->plane,
-                           m->plane * sizeof(ct_real));
+                    memcpy(sbuf + (size_t)pos[r]++ * pbytes,
+                           ct_mesh_plane_bytes_(m, glob[g] - m->x0), pbytes);
         }
     }
     free(pos);
@@ -521,12 +401,8 @@ static ct_status ghosts_exchange(ct_mesh *m, int direction)
             for (int g = 0; g < NGHOST; g++) {
                 if (owner[g] != m->rank)
                     continue;
-                ct_real *dst = m->data + (glob[g] - m->x0) * (ptrdiff_t)m->plane;
-                const ct_real *src = rbuf + (size_t)rp[r]++ * m->plane;
-                const size_t np = m->plane;
-#pragma omp parallel for num_threads(m->threads) schedule(static)
-                for (size_t i = 0; i < np; i++)
-                    dst[i] += src[i];
+                add_plane(m, ct_mesh_plane_bytes_(m, glob[g] - m->x0),
+                          rbuf + (size_t)rp[r]++ * pbytes);
             }
         }
         free(rp);
@@ -538,8 +414,8 @@ static ct_status ghosts_exchange(ct_mesh *m, int direction)
         if (m->nx > 0) {
             ghost_planes(m, m->rank, off, glob, owner);
             for (int g = 0; g < NGHOST; g++)
-                memcpy(m->data + (ptrdiff_t)off[g] * (ptrdiff_t)m->plane,
-                       rbuf + (size_t)rp[owner[g]]++ * m->plane, m->plane * sizeof(ct_real));
+                memcpy(ct_mesh_plane_bytes_(m, off[g]), rbuf + (size_t)rp[owner[g]]++ * pbytes,
+                       pbytes);
         }
         free(rp);
     }
@@ -578,6 +454,10 @@ static ct_status readout_many(ct_mesh *const *ms, int nm, ct_mas mas, int64_t n,
         const ct_mesh *mj = ms[j];
         if (mj->fourier)
             lrc = ct_error_set(CT_ERR_STATE, __func__, __LINE__, "readout needs a real-space mesh");
+        else if (mj->f32)
+            lrc = ct_error_set(CT_ERR_UNSUPPORTED, __func__, __LINE__,
+                               "readout of a float32 mesh (only painting, the forward FFT and "
+                               "P(k) take one)");
         else if (mj->N != m->N || mj->box != m->box || mj->x0 != m->x0 || mj->nx != m->nx ||
                  mj->size != m->size)
             lrc = ct_error_set(CT_ERR_ARG, __func__, __LINE__,

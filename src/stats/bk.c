@@ -150,6 +150,9 @@ ct_status ct_bk_measure(ct_mesh *delta, const ct_bk_settings *s, double nbar,
     MPI_Comm comm = ct_mesh_comm(delta);
     *out = NULL;
 
+    if (ct_mesh_is_float32(delta))
+        CT_FAIL(CT_ERR_UNSUPPORTED, "the bispectrum of a float32 mesh (it needs the double "
+                "density mesh; its float32 option is ct_bk_settings.shell_f32)");
     if (!ct_mesh_is_fourier(delta))
         CT_FAIL(CT_ERR_STATE, "the bispectrum needs the density mesh in Fourier space");
     if (!(nbar >= 0) || !isfinite(nbar))

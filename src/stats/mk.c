@@ -141,6 +141,10 @@ ct_status ct_mk_measure(ct_mesh *delta, ct_mesh *work, ct_mesh *work_shift,
     ct_pk_particles *ms = NULL;
     memset(r, 0, sizeof *r);
     r->settings = *s;
+    if (ct_mesh_is_float32(delta) || ct_mesh_is_float32(work) ||
+        (work_shift && ct_mesh_is_float32(work_shift)))
+        CT_FAIL(CT_ERR_UNSUPPORTED, "the marked power spectrum of float32 meshes (it needs "
+                "double meshes)");
     MPI_Comm comm = ct_mesh_comm(work);
     rc = ct_calloc(&marks, (size_t)(nset ? nset : 1), sizeof *marks, "marks");
     if (rc == CT_OK)

@@ -51,6 +51,17 @@ static ct_status check_settings(const ct_pk_settings *s)
     return CT_OK;
 }
 
+/* The meshes' precision is the one the settings ask for. */
+static ct_status check_precision(const ct_pk_settings *s, const ct_mesh *m, const ct_mesh *m2)
+{
+    const int want = s->float32 != 0;
+    if (ct_mesh_is_float32(m) != want || (m2 && ct_mesh_is_float32(m2) != want))
+        CT_FAIL(CT_ERR_ARG, "power-spectrum settings ask for %s meshes but a mesh is %s (make "
+                "the meshes with ct_mesh_settings.float32 = ct_pk_settings.float32)",
+                want ? "float32" : "double", want ? "not float32" : "float32");
+    return CT_OK;
+}
+
 /* Paint every set into m (accumulating) with the given shift. */
 static ct_status paint_sets(ct_mesh *m, const ct_pk_settings *s, double shift, int nset,
                             const ct_pk_particles *sets)
@@ -107,6 +118,7 @@ ct_status ct_pk_paint(ct_mesh *m, ct_mesh *m_shift, const ct_pk_settings *s, int
     CT_CHECK(check_settings(s));
     if (s->interlace && !m_shift)
         CT_FAIL(CT_ERR_ARG, "interlacing needs a second mesh");
+    CT_CHECK(check_precision(s, m, s->interlace ? m_shift : NULL));
     if (nset < 0 || (nset > 0 && !sets))
         CT_FAIL(CT_ERR_ARG, "bad particle sets");
     double loc[3] = {0, 0, 0}, tot[3];
@@ -184,7 +196,10 @@ static ct_status pk_transform(ct_mesh *m, ct_mesh *m_shift, const ct_pk_settings
         /* the DC mode of delta is zero by construction */
         ptrdiff_t y0, ny;
         ct_mesh_klocal(m, &y0, &ny);
-        if (y0 == 0 && ny > 0) {
+        if (y0 == 0 && ny > 0 && ct_mesh_is_float32(m)) {
+            ct_complex_f32 *c = ct_mesh_complex_f32(m);
+            c[0][0] = c[0][1] = 0;
+        } else if (y0 == 0 && ny > 0) {
             ct_complex *c = ct_mesh_complex(m);
             c[0][0] = c[0][1] = 0;
         }
@@ -283,6 +298,37 @@ static void compensate_row_to(ct_complex *restrict out, const ct_complex *restri
     }
 }
 
+/* Float32 meshes: the modes 0..half of a row widened to the binning's
+ * precision, out = in, or (wz != NULL) compensated as compensate_row does,
+ * out = in * (fr * wz[l]) without rounding the product to float. */
+CT_PK_CLONES
+static void widen_row_f32(ct_complex *restrict out, const ct_complex_f32 *restrict in, double fr,
+                          const double *restrict wz, int64_t half)
+{
+    if (!wz) {
+        for (int64_t l = 0; l <= half; l++) {
+            out[l][0] = in[l][0];
+            out[l][1] = in[l][1];
+        }
+        return;
+    }
+    for (int64_t l = 0; l <= half; l++) {
+        const double f = fr * wz[l];
+        out[l][0] = (ct_real)(in[l][0] * f);
+        out[l][1] = (ct_real)(in[l][1] * f);
+    }
+}
+
+/* ...and back into the float32 mesh (compensation written back) */
+static void store_row_f32(ct_complex_f32 *restrict out, const ct_complex *restrict in,
+                          int64_t half)
+{
+    for (int64_t l = 0; l <= half; l++) {
+        out[l][0] = (float)in[l][0];
+        out[l][1] = (float)in[l][1];
+    }
+}
+
 /* ct_pk_bin; with wx != NULL (auto spectrum only) every row is first compensated
  * in place, mode (i0, i1, i2) times wx[i0] * wz[i1] * wz[i2] (the product order of
  * ct_mesh_compensate_scaled) and the DC mode set to zero, exactly what
@@ -299,6 +345,14 @@ static ct_status pk_bin_impl(const ct_mesh *a, const ct_mesh *b, const ct_pk_set
         CT_FAIL(CT_ERR_STATE, "binning needs Fourier-space meshes");
     if (b && (ct_mesh_n(a) != ct_mesh_n(b) || ct_mesh_box(a) != ct_mesh_box(b)))
         CT_FAIL(CT_ERR_ARG, "cross spectrum of meshes with different geometry");
+    CT_CHECK(check_precision(s, a, b));
+    /* float32 meshes: every row is widened (and compensated) into a per-thread
+     * double buffer (two for a cross spectrum) and binned from there by the
+     * double code */
+    const int f32 = ct_mesh_is_float32(a);
+    const ct_complex_f32 *fa = ct_mesh_complex_f32((ct_mesh *)a);
+    const ct_complex_f32 *fb = b ? ct_mesh_complex_f32((ct_mesh *)b) : fa;
+    const size_t nrowbuf = f32 && b && !wx ? 2 : 1;
     const int64_t N = ct_mesh_n(a);
     const double L = ct_mesh_box(a), kf = 2 * M_PI / L, w = s->bin_width;
     const int unit = w == 1.0;
@@ -325,9 +379,9 @@ static ct_status pk_bin_impl(const ct_mesh *a, const ct_mesh *b, const ct_pk_set
     /* discard_field: each row is compensated into a per-thread buffer and binned
      * from there (the same values, so the same sums), the mesh is not written */
     const int to_buffer = wx && s->discard_field;
-    if (to_buffer)
-        CT_CHECK_GOTO(rc, ct_calloc(&rowbuf, (size_t)nthr * (size_t)nzc, sizeof(ct_complex),
-                                    "bin row buffer"));
+    if (to_buffer || f32)
+        CT_CHECK_GOTO(rc, ct_calloc(&rowbuf, (size_t)nthr * nrowbuf * (size_t)nzc,
+                                    sizeof(ct_complex), "bin row buffer"));
     for (int64_t l = 0; l < nzc; l++)
         lsq[l] = (double)(l * l);
 #pragma omp parallel for num_threads(nthr) schedule(dynamic, 1)
@@ -345,8 +399,26 @@ static ct_status pk_bin_impl(const ct_mesh *a, const ct_mesh *b, const ct_pk_set
                 const ptrdiff_t row = (pl * (ptrdiff_t)N + (ptrdiff_t)i0) * nzc;
                 const int edge_keep =
                     (kx > 0 && kx != half) || ((kx == 0 || kx == half) && ky >= 0);
-                const ct_complex *ra = da + row, *rb = db + row;
-                if (to_buffer) {
+                /* (pointer arithmetic on the other precision's NULL view avoided) */
+                const ct_complex *ra = f32 ? NULL : da + row, *rb = f32 ? NULL : db + row;
+                if (f32) {
+                    ct_complex *c = rowbuf + (size_t)omp_get_thread_num() * nrowbuf * (size_t)nzc;
+                    if (wx) {
+                        widen_row_f32(c, fa + row, wx[i0] * wz[y0 + pl], wz, half);
+                        if (y0 + pl == 0 && i0 == 0)
+                            c[0][0] = c[0][1] = 0; /* delta has no DC mode */
+                        if (!s->discard_field)
+                            store_row_f32((ct_complex_f32 *)fa + row, c, half);
+                        ra = rb = c;
+                    } else {
+                        widen_row_f32(c, fa + row, 1.0, NULL, half);
+                        ra = rb = c;
+                        if (b) {
+                            widen_row_f32(c + nzc, fb + row, 1.0, NULL, half);
+                            rb = c + nzc;
+                        }
+                    }
+                } else if (to_buffer) {
                     ct_complex *c = rowbuf + (size_t)omp_get_thread_num() * (size_t)nzc;
                     compensate_row_to(c, da + row, wx[i0] * wz[y0 + pl], wz, half);
                     if (y0 + pl == 0 && i0 == 0)
@@ -449,6 +521,7 @@ static ct_status pk_bin_impl(const ct_mesh *a, const ct_mesh *b, const ct_pk_set
     r->axis = s->axis;
     r->cross = b != NULL;
     r->bin_width = w;
+    r->float32 = f32;
 fail:
     free(part);
     free(scratch);
@@ -487,6 +560,7 @@ ct_status ct_pk_measure_painted(ct_mesh *m, ct_mesh *m_shift, const ct_pk_settin
     CT_CHECK(check_settings(s));
     if (s->interlace && !m_shift)
         CT_FAIL(CT_ERR_ARG, "interlacing needs a second mesh");
+    CT_CHECK(check_precision(s, m, s->interlace ? m_shift : NULL));
     if (ct_mesh_is_fourier(m) || (s->interlace && ct_mesh_is_fourier(m_shift)))
         CT_FAIL(CT_ERR_STATE, "ct_pk_measure_painted needs painted (real-space) meshes");
     CT_CHECK(pk_transform(m, m_shift, s, sum_w, &scale));

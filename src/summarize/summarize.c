@@ -204,6 +204,10 @@ ct_status ct_summarize_settings_check(const ct_summarize_settings *s)
         CT_FAIL(CT_ERR_ARG, "bin width must be in [0.01, 1000] kF (got %g)", s->bin_width);
     if (s->threads < 1)
         CT_FAIL(CT_ERR_ARG, "threads must be at least 1 (got %d)", s->threads);
+    if (s->pk_float32 && s->stats != CT_SUMMARIZE_PK)
+        CT_FAIL(CT_ERR_ARG, "the float32 P(k) path (--pk-float32, ct_pk_settings.float32) "
+                "measures P(k) alone: the bispectrum and the marked spectrum need the double "
+                "mesh (--bk-float32 is the bispectrum's float32 option)");
     if ((s->stats & CT_SUMMARIZE_BK) && s->bk.kmax < s->bk.dk)
         CT_FAIL(CT_ERR_ARG, "--bk-kmax %g is below the first shell centre (--bk-dk %g)",
                 s->bk.kmax, s->bk.dk);
@@ -361,6 +365,7 @@ static ct_status summarize_measure(ct_summarizer *st, const char *snap_path, mea
         ms.box = h->box;
         ms.threads = o->threads;
         ms.plan_effort = o->plan;
+        ms.float32 = o->pk_float32;
         ct_timer_start(T, "plan");
         ct_status mrc = ct_mesh_create(&st->m, &ms, comm);
         if (mrc == CT_OK && o->interlace)
@@ -402,6 +407,7 @@ static ct_status summarize_measure(ct_summarizer *st, const char *snap_path, mea
     ps.axis = o->rsd >= 0 ? o->rsd : o->los;
     ps.shot_noise = o->shot_noise;
     ps.compensate = st->compensate;
+    ps.float32 = o->pk_float32;
     ps.timers = T;
     /* delta(k) stays in the mesh only for the bispectrum and the marked spectrum */
     ps.discard_field = !(o->stats & (CT_SUMMARIZE_BK | CT_SUMMARIZE_MK));
@@ -658,6 +664,7 @@ static ct_status of_snapshot(const char *fn, const char *snap_path, int grid,
         s.mk = *mk;
     if (bk)
         s.bk = *bk;
+    s.pk_float32 = ps->float32 != 0;
     ct_summarizer *z = NULL;
     CT_CHECK(ct_summarizer_create(&z, &s, comm));
     z->compensate = ps->compensate;

@@ -255,6 +255,8 @@ ct_status ct_summary_write_pk(ct_summary_writer *w, const char *name, const ct_p
     CT_CHECK_GOTO(rc, ct_h5_attr_double(g, "nbar", r->nbar));
     CT_CHECK_GOTO(rc, ct_h5_attr_double(g, "shot_noise", r->shot_noise));
     CT_CHECK_GOTO(rc, ct_h5_attr_int(g, "cross", r->cross));
+    if (r->float32) /* only then, so float64 summaries keep their attributes */
+        CT_CHECK_GOTO(rc, ct_h5_attr_int(g, "float32", 1));
 fail:
     H5Gclose(g);
     return rc;
