@@ -77,7 +77,7 @@ int ct_snapshot_nfiles(const ct_snapshot *snap);
 typedef enum { CT_MAS_NGP = 1, CT_MAS_CIC = 2, CT_MAS_TSC = 3, CT_MAS_PCS = 4 } ct_mas;
 ct_status ct_mas_parse(const char *name, ct_mas *mas);
 const char *ct_mas_name(ct_mas mas);
-typedef struct { int64_t n; double box; int threads; int plan_effort; } ct_mesh_settings;
+typedef struct { int64_t n; double box; int threads; int plan_effort; int float32; } ct_mesh_settings;
 void ct_mesh_settings_defaults(ct_mesh_settings *s);
 typedef struct ct_mesh ct_mesh;
 ct_status ct_mesh_create(ct_mesh **m, const ct_mesh_settings *s, MPI_Comm comm);
@@ -103,7 +103,7 @@ ct_status ct_mesh_compensate(ct_mesh *m, int p);
 /* ---- stats */
 typedef struct {
     ct_mas mas; int interlace; int compensate; double bin_width; int axis; int shot_noise;
-    int discard_field;
+    int discard_field; int float32;
     ...;
 } ct_pk_settings;
 void ct_pk_settings_defaults(ct_pk_settings *s);
@@ -114,6 +114,7 @@ typedef struct {
     double box; int64_t grid; ct_mas mas;
     int interlace, axis, cross;
     double bin_width; double nbar; double shot_noise; int64_t npart;
+    int float32;
 } ct_pk_result;
 void ct_pk_result_free(ct_pk_result *r);
 typedef struct { int64_t n; const float *pos; const float *w; double w_uniform; } ct_pk_particles;

@@ -83,9 +83,8 @@ ct_status ct_summarize_snapshot(ct_summarizer *z, const char *snap_path, const c
  * matter, CDM and neutrinos (PartType2, when present) weighted by mass, as
  * summarize's default; 1: CDM+baryons (PartType1) only (--species cb). One rank
  * streams the snapshot in chunks. out is zeroed first and filled on every rank
- * (free with ct_pk_result_free). The status is agreed on every rank.
- * Collective. */
-/* ps->float32 selects the float32 path (summarize --pk-float32). */
+ * (free with ct_pk_result_free). ps->float32 selects the float32 path
+ * (--pk-float32). The status is agreed on every rank. Collective. */
 ct_status ct_pk_of_snapshot(const char *snap_path, int grid, const ct_pk_settings *ps,
                             int species_cb, MPI_Comm comm, ct_pk_result *out);
 

@@ -598,6 +598,9 @@ static int cmd_summarize_args(int argc, char **argv, MPI_Comm world)
     }
     if (npaths == 0)
         BAD("expected at least one SNAPDIR");
+    if (o.s.pk_float32 && o.s.stats != CT_SUMMARIZE_PK)
+        BAD("--pk-float32 measures P(k) alone (the bispectrum and the marked spectrum need the "
+            "double mesh; --bk-float32 is the bispectrum's float32 option)");
     if ((o.s.stats & CT_SUMMARIZE_BK) && o.s.bk.kmax < o.s.bk.dk)
         BAD("--bk-kmax %g is below the first shell centre (--bk-dk %g)", o.s.bk.kmax, o.s.bk.dk);
     if ((o.s.stats & CT_SUMMARIZE_BK) && o.s.bk.kmax + 0.5 * o.s.bk.dk > 0.5 * o.s.grid * sqrt(3.0))

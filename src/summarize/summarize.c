@@ -195,6 +195,10 @@ ct_status ct_summarize_settings_check(const ct_summarize_settings *s)
 {
     if (!s->stats || (s->stats & ~(CT_SUMMARIZE_PK | CT_SUMMARIZE_MK | CT_SUMMARIZE_BK)))
         CT_FAIL(CT_ERR_ARG, "statistics must be a non-empty set of pk, mk, bk");
+    if (s->pk_float32 && s->stats != CT_SUMMARIZE_PK)
+        CT_FAIL(CT_ERR_ARG, "the float32 P(k) path (--pk-float32, ct_pk_settings.float32) "
+                "measures P(k) alone: the bispectrum and the marked spectrum need the double "
+                "mesh (--bk-float32 is the bispectrum's float32 option)");
     if (s->grid < 2 || s->grid > 16384 || s->grid % 2)
         CT_FAIL(CT_ERR_ARG, "grid must be an even integer in [2, 16384] (got %d)", s->grid);
     if (s->rsd < -1 || s->rsd > 2 || s->los < 0 || s->los > 2)
@@ -204,10 +208,6 @@ ct_status ct_summarize_settings_check(const ct_summarize_settings *s)
         CT_FAIL(CT_ERR_ARG, "bin width must be in [0.01, 1000] kF (got %g)", s->bin_width);
     if (s->threads < 1)
         CT_FAIL(CT_ERR_ARG, "threads must be at least 1 (got %d)", s->threads);
-    if (s->pk_float32 && s->stats != CT_SUMMARIZE_PK)
-        CT_FAIL(CT_ERR_ARG, "the float32 P(k) path (--pk-float32, ct_pk_settings.float32) "
-                "measures P(k) alone: the bispectrum and the marked spectrum need the double "
-                "mesh (--bk-float32 is the bispectrum's float32 option)");
     if ((s->stats & CT_SUMMARIZE_BK) && s->bk.kmax < s->bk.dk)
         CT_FAIL(CT_ERR_ARG, "--bk-kmax %g is below the first shell centre (--bk-dk %g)",
                 s->bk.kmax, s->bk.dk);

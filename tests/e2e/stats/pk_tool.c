@@ -2,6 +2,11 @@
  *   pk_tool make SUITE NSIM          tiny Quijote-layout suite (sim 1 with neutrinos)
  *   pk_tool compare A.h5 B.h5 GROUP  P0/P2/P4/k/nmodes equal to 1e-12
  *                                    (GROUP_A:GROUP_B compares different groups)
+ *   pk_tool compare32 A.h5 B.h5 GROUP
+ *                                    A (--pk-float32) against B (double): k and
+ *                                    nmodes identical, P0 within 1e-6 relative
+ *                                    and P2, P4 within (2l + 1) 1e-6 of P0 below
+ *                                    the Nyquist wavenumber, not all bins equal
  *   pk_tool direct SNAPDIR SUMMARY.h5 GRID
  *                                    P(k) of the snapshot through the library
  *                                    (one rank) equals the summary's /pk
@@ -130,6 +135,35 @@ static int compare(const char *a, const char *b, const char *group, double tol)
                 e = fmax(e, fabs(v[q][0] - v[q][1]) / fabs(v[q][1]));
     }
     CHECK(e <= tol, "%s: %s vs %s differ by %g (> %g)", group, a, b, e, tol);
+    ct_pk_result_free(&x);
+    ct_pk_result_free(&y);
+    return fails != 0;
+}
+
+/* The float32 path (A) against the double one (B): the tolerance of
+ * ct_pk_settings.float32 (docs/decisions.md). */
+static int compare32(const char *a, const char *b, const char *group)
+{
+    ct_pk_result x, y;
+    if (ct_summary_read_pk(a, group, &x) != CT_OK || ct_summary_read_pk(b, group, &y) != CT_OK) {
+        fprintf(stderr, "pk_tool compare32: %s\n", ct_error_message());
+        return 1;
+    }
+    CHECK(x.nbins == y.nbins, "%s: %d bins vs %d", group, x.nbins, y.nbins);
+    double e = 0;
+    int differ = 0;
+    for (int i = 0; i < x.nbins && i < y.nbins; i++) {
+        CHECK(x.nmodes[i] == y.nmodes[i] && x.k[i] == y.k[i], "k or nmodes of bin %d", i);
+        differ += x.P0[i] != y.P0[i];
+        if (i + 1 >= y.grid / 2 || y.nmodes[i] == 0) /* bin i: i + 1 <= |n| < i + 2 */
+            continue;
+        e = fmax(e, fabs(x.P0[i] - y.P0[i]) / fabs(y.P0[i]));
+        e = fmax(e, fabs(x.P2[i] - y.P2[i]) / fabs(y.P0[i]) / 5);
+        e = fmax(e, fabs(x.P4[i] - y.P4[i]) / fabs(y.P0[i]) / 9);
+    }
+    CHECK(e <= 1e-6, "%s: %s vs %s differ by %g relative below k_Nyquist (> 1e-6)", group, a, b,
+          e);
+    CHECK(differ > 0, "%s: %s equals %s bit for bit: not the float32 path", group, a, b);
     ct_pk_result_free(&x);
     ct_pk_result_free(&y);
     return fails != 0;
@@ -349,6 +383,8 @@ int main(int argc, char **argv)
         rc = make(argv[2], atoi(argv[3]), MPI_COMM_WORLD);
     else if (argc == 5 && !strcmp(argv[1], "compare"))
         rc = compare(argv[2], argv[3], argv[4], 1e-12);
+    else if (argc == 5 && !strcmp(argv[1], "compare32"))
+        rc = compare32(argv[2], argv[3], argv[4]);
     else if (argc == 5 && !strcmp(argv[1], "direct"))
         rc = direct(argv[2], argv[3], atoi(argv[4]), MPI_COMM_WORLD);
     else if (argc == 5 && !strcmp(argv[1], "hints"))

@@ -3,7 +3,8 @@
 # (4 simulations; sim 1 has neutrinos, sim 2 is corrupt, sim 3 is not summarized):
 # the same P(k) on 1 rank, 2 ranks and 2 groups of 1 rank with 2 threads; equal to
 # the library's direct measurement; Quijote text; the suite table has the layout
-# of the released tables with /status 1,1,2,0; bad input fails with one line.
+# of the released tables with /status 1,1,2,0; bad input fails with one line;
+# --pk-float32 within its tolerance of the double path.
 #   summarize.sh PK_TOOL
 set -u
 : "${COSMOTL:?}" "${CT_SHARED:?}"
@@ -68,6 +69,26 @@ grep -q "species must be m" err.txt || fail "bad --species not named"
 # the library measurement of the same snapshot (no interlacing)
 run 0 "summarize plain" "$COSMOTL" summarize suite/0 --grid 32 --out plain
 run 0 "direct P(k)" "$mpirun_sh" 1 "$tool" direct suite/0/snapdir_004 plain/0.h5 32
+
+# the float32 path (--pk-float32): the same k and mode counts, P within 1e-6
+# below k_Nyquist, on 1 rank (streamed in chunks) and 2, total matter and /pk_cb;
+# /pk float32 = 1 there only; with other statistics a one-line error
+for np in 1 2; do
+  o=out1; [ $np = 2 ] && o=out2
+  run 0 "summarize --pk-float32 np$np" "$mpirun_sh" $np "$COSMOTL" summarize suite/0 suite/1 $opts \
+    --pk-float32 --out f32np$np
+  for g in 0:pk 1:pk 1:pk_cb; do
+    run 0 "float32 vs double ${g%%:*}.h5 ${g#*:} np$np" "$tool" compare32 "f32np$np/${g%%:*}.h5" \
+      "$o/${g%%:*}.h5" "${g#*:}"
+  done
+  h5dump -a /pk/float32 f32np$np/0.h5 | grep -q "(0): 1" || fail "np$np: no /pk float32 = 1"
+done
+h5dump -a /pk/float32 out1/0.h5 >/dev/null 2>&1 && fail "a double summary has /pk float32"
+run 2 "--pk-float32 with bk" "$COSMOTL" summarize suite/0 --grid 32 --stats pk,bk --bk-dk 2 --bk-kmax 8 --pk-float32 \
+  --out f32bad
+[ "$(wc -l < err.txt)" = 1 ] && grep -q "pk-float32 measures P(k) alone" err.txt ||
+  fail "--pk-float32 with bk: not the one-line error"
+[ -e f32bad ] && fail "--pk-float32 with bk created output"
 
 # the CONFIG form gives the same summary; unknown keys are one-line errors
 printf '[summarize]\nsuite = suite\nrange = 0:1\ngrid = 32\nout = cfgout\n' > s.ini
