@@ -160,6 +160,21 @@ cmp -s tables/many1.h5 tables/many2.h5 || fail "gather 21 groups: 2 ranks differ
 for g in pk00 pk19; do
   h5diff tables/many1.h5 tables/many1.h5 /pk /$g >/dev/null 2>&1 || fail "gather 21 groups: /$g differs from /pk"
 done
+# a gather_rows list longer than gather holds (32 names) is an error naming the
+# file and the attribute, never a table with the rows past 32 left out
+cp -r gbad glong
+/usr/bin/python3 - glong/0.h5 <<'PY' || fail "cannot set gather_rows in glong"
+import sys, h5py
+with h5py.File(sys.argv[1], "a") as f:
+    g = f["pk"]
+    for k in range(33):
+        g.copy("P2", "R%02d" % k)
+    g.attrs["gather_rows"] = ",".join("R%02d" % k for k in range(33))
+PY
+run 1 "gather 33 rows" "$COSMOTL" gather glong --out tables/glong.h5 --params suite/params.txt
+[ "$(wc -l < err.txt)" = 1 ] && grep -q "glong/0.h5: gather_rows lists more than 32 names" err.txt ||
+  fail "gather 33 rows: not one line naming the list: $(head -c 300 err.txt)"
+[ -e tables/glong.h5 ] && fail "gather 33 rows wrote a table"
 h5dump -d status_reason tables/gmix4.h5 | grep -q "gmix/1.h5: /pk attribute grid\|gmix/1.h5: /pk grid" ||
   fail "gather gmix: the grid mismatch is not the recorded reason"
 run 0 "inspect summary" "$COSMOTL" inspect out1/0.h5
