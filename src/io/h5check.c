@@ -106,7 +106,8 @@ ct_status ct_h5_check_heaps(hid_t loc)
  * header (all chunks, following continuation messages) is checked on the raw
  * bytes the same way HDF5 will read it: each part fits in the message, the name
  * ends where its length says, the data (elements of the dataspace times the
- * datatype's size) fit in what is left. These are exactly the assumptions
+ * datatype's size) fit in what is left, and no variable-length element is
+ * longer than the file. These are exactly the assumptions
  * HDF5's decoder makes, so a file HDF5 reads correctly always passes. Not
  * checked (left to HDF5): attributes in dense storage (a fractal heap; object
  * headers of version 2 with more than 8 attributes, never written by cosmotl)
@@ -344,6 +345,7 @@ static const char *check_attr_msg(const raw_file *rf, unsigned type, unsigned mf
 #undef PART
     /* element size */
     uint64_t elsize;
+    int vlen = 0;
     if (fl & 0x01) {
         const char *why;
         elsize = shared_dtype_size(rf, dt, dt_len, &why);
@@ -355,6 +357,7 @@ static const char *check_attr_msg(const raw_file *rf, unsigned type, unsigned mf
         if (dt_len < 8)
             return "an attribute datatype too short to hold its size";
         elsize = le(dt + 4, 4);
+        vlen = (dt[0] & 0x0F) == 9; /* variable-length: string or sequence */
     }
     /* number of elements */
     if (fl & 0x02) /* a shared dataspace lives in the shared-message heap */
@@ -375,6 +378,14 @@ static const char *check_attr_msg(const raw_file *rf, unsigned type, unsigned mf
     }
     if (elsize && npoints > (n - off) / elsize)
         return "attribute data longer than its message";
+    /* Variable-length elements are stored as (sequence length, 4 bytes; global
+     * heap ID). HDF5 1.10.8 allocates each sequence at its stored length before
+     * it looks in the heap (H5T__conv_vlen: 4 GiB from a corrupt length, found
+     * by the summary fuzz harness as an out-of-memory in H5Aread); a sequence
+     * of at least one byte per element cannot be longer than the file. */
+    for (uint64_t i = 0; vlen && elsize >= 4 && i < npoints; i++)
+        if (le(p + off + i * elsize, 4) > rf->fsize)
+            return "a variable-length attribute element longer than the file";
     return NULL;
 }
 
