@@ -57,21 +57,33 @@ if comm is None or comm.Get_rank() == 0:
 """
 
 TIME_FMT = "CTTIME %e %U %S %M %R"
+WORK = [None]  # the work folder, set by main
 
 
 def timed(cmd, ranks, mpirun):
     """Wall seconds of the whole run and per rank [user, sys, maxrss kB,
-    minor faults] (from /usr/bin/time, in the order the ranks finished), and
-    the output."""
+    minor faults] (from /usr/bin/time, one file per rank), and the output."""
+    # each rank's /usr/bin/time writes its own file (ranks writing to one
+    # stream can interleave their lines)
+    prefix = os.path.join(WORK[0], "cttime")
+    for f in os.listdir(WORK[0]):
+        if f.startswith("cttime."):
+            os.unlink(os.path.join(WORK[0], f))
+    wrap = ['sh', '-c', 'f=$0; o=$1; shift; exec /usr/bin/time -f "$f" -o "$o.${OMPI_COMM_WORLD_RANK:-0}" "$@"',
+            TIME_FMT, prefix]
     t = time.perf_counter()
-    out = subprocess.run([mpirun, str(ranks), "/usr/bin/time", "-f", TIME_FMT] + cmd,
+    out = subprocess.run([mpirun, str(ranks)] + wrap + cmd,
                          check=False, capture_output=True, text=True)
     wall = time.perf_counter() - t
     text = out.stdout + out.stderr
     if out.returncode != 0:
         sys.exit(f"failed ({out.returncode}): {' '.join(cmd)}\n{text}")
-    per = [[float(v) for v in line.split()[2:6]] for line in text.splitlines()
-           if line.startswith("CTTIME ")]
+    per = []
+    for f in sorted(os.listdir(WORK[0])):
+        if f.startswith("cttime."):
+            with open(os.path.join(WORK[0], f)) as fh:
+                per += [[float(v) for v in line.split()[2:6]] for line in fh
+                        if line.startswith("CTTIME ")]
     if len(per) != ranks:
         sys.exit(f"expected {ranks} /usr/bin/time lines, got {len(per)}:\n{text}")
     per.sort(key=lambda r: -r[0] - r[1])  # busiest rank first
@@ -85,6 +97,7 @@ def med(values):
 def main():
     snap, grid, reps, cli, mpirun, work = sys.argv[1:7]
     grid, reps = int(grid), int(reps)
+    WORK[0] = work
     script = os.path.join(work, "pk.py")
     with open(script, "w") as f:
         f.write(SCRIPT)
