@@ -1,9 +1,12 @@
 /* Power-spectrum benchmark helpers (driven by tools/bench/pk/run):
  *   bench_pk generate DIR NSIDE    NSIDE^3 CDM particles (perturbed lattice, box
  *                                  1000 Mpc/h, z = 0) as DIR/snapdir_004, 8 files
- *   bench_pk fft GRID THREADS [estimate|measure]
+ *   bench_pk fft GRID THREADS [estimate|measure] [float32]
  *                                  the FFT alone on the same distributed mesh
- *                                  (default FFTW_MEASURE): mean of 5 r2c, wall s
+ *                                  (default FFTW_MEASURE; float32: the mesh of
+ *                                  summarize --pk-float32): mean and best of 5
+ *                                  r2c, wall s, and the mean CPU s per r2c of
+ *                                  this rank (getrusage: valid under load)
  *   bench_pk floor GRID NSIDE      what CIC painting of NSIDE^3
  *                                  particles (the perturbed lattice, in its
  *                                  order) costs at its least on a GRID^3 mesh: a
@@ -92,7 +95,15 @@ static int generate(const char *dir, int nside, MPI_Comm comm)
     return 0;
 }
 
-static int fft(int grid, int threads, int effort, MPI_Comm comm)
+static double cpu_seconds(void)
+{
+    struct rusage u;
+    getrusage(RUSAGE_SELF, &u);
+    return (double)u.ru_utime.tv_sec + 1e-6 * (double)u.ru_utime.tv_usec +
+           (double)u.ru_stime.tv_sec + 1e-6 * (double)u.ru_stime.tv_usec;
+}
+
+static int fft(int grid, int threads, int effort, int float32, MPI_Comm comm)
 {
     int rank, size;
     MPI_Comm_rank(comm, &rank);
@@ -103,29 +114,32 @@ static int fft(int grid, int threads, int effort, MPI_Comm comm)
     ms.box = 1000;
     ms.threads = threads;
     ms.plan_effort = effort;
+    ms.float32 = float32;
     ct_mesh *m = NULL;
     double t0 = MPI_Wtime();
     if (ct_mesh_create(&m, &ms, comm) != CT_OK) {
         fprintf(stderr, "bench_pk fft: %s\n", ct_error_message());
         return 1;
     }
-    double tplan = MPI_Wtime() - t0, tsum = 0, tmin = 1e30;
+    double tplan = MPI_Wtime() - t0, tsum = 0, tmin = 1e30, csum = 0;
     const int rep = 5;
     for (int i = 0; i < rep; i++) {
         ct_mesh_zero(m);
         MPI_Barrier(comm);
         t0 = MPI_Wtime();
+        const double c0 = cpu_seconds();
         ct_mesh_r2c(m);
+        csum += cpu_seconds() - c0;
         MPI_Barrier(comm);
         double dt = MPI_Wtime() - t0;
         tsum += dt;
         tmin = dt < tmin ? dt : tmin;
     }
     if (rank == 0)
-        printf("fft-alone grid=%d ranks=%d threads=%d r2c=%.4f s best=%.4f s (%s plan %.1f s, "
-               "mean and best of %d)\n",
-               grid, size, threads, tsum / rep, tmin, effort ? "measured" : "estimated", tplan,
-               rep);
+        printf("fft-alone%s grid=%d ranks=%d threads=%d r2c=%.4f s best=%.4f s cpu=%.4f s (%s "
+               "plan %.1f s, mean and best of %d)\n",
+               float32 ? " float32" : "", grid, size, threads, tsum / rep, tmin, csum / rep,
+               effort ? "measured" : "estimated", tplan, rep);
     ct_mesh_destroy(&m);
     return 0;
 }
@@ -358,15 +372,15 @@ int main(int argc, char **argv)
     int rc = 2;
     if (argc == 4 && !strcmp(argv[1], "generate"))
         rc = generate(argv[2], atoi(argv[3]), MPI_COMM_WORLD);
-    else if ((argc == 4 || argc == 5) && !strcmp(argv[1], "fft"))
-        rc = fft(atoi(argv[2]), atoi(argv[3]), argc == 5 && !strcmp(argv[4], "estimate") ? 0 : 1,
-                 MPI_COMM_WORLD);
+    else if (argc >= 4 && argc <= 6 && !strcmp(argv[1], "fft"))
+        rc = fft(atoi(argv[2]), atoi(argv[3]), argc >= 5 && !strcmp(argv[4], "estimate") ? 0 : 1,
+                 argc == 6 && !strcmp(argv[5], "float32"), MPI_COMM_WORLD);
     else if (argc == 4 && !strcmp(argv[1], "floor"))
         rc = floor_costs(atoi(argv[2]), atoi(argv[3]), MPI_COMM_WORLD);
     else if (argc == 4 && !strcmp(argv[1], "touch"))
         rc = touch_cost(atoi(argv[2]), atoi(argv[3]), MPI_COMM_WORLD);
     else
-        fprintf(stderr, "usage: bench_pk generate DIR NSIDE | fft GRID THREADS | floor GRID NSIDE | "
+        fprintf(stderr, "usage: bench_pk generate DIR NSIDE | fft GRID THREADS [PLAN [float32]] | floor GRID NSIDE | "
                         "touch GRID GAP\n");
     MPI_Finalize();
     return rc;

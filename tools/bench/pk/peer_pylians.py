@@ -7,7 +7,8 @@ whether the mode counts are identical.
 
 Needs a Pylians3 build on PYTHONPATH (tools/bench/peer/build-pylians).
 
-usage: peer_pylians.py SNAPDIR GRID THREADS [SUMMARY.h5]
+usage: peer_pylians.py SNAPDIR GRID THREADS [SUMMARY.h5 ...]
+(one comparison line per summary, e.g. the double and the --pk-float32 one)
 """
 import glob
 import sys
@@ -24,7 +25,7 @@ t_import = time.time() - t_start
 
 def main():
     snapdir, grid, threads = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-    summary = sys.argv[4] if len(sys.argv) > 4 else None
+    summaries = sys.argv[4:]
     first = sorted(glob.glob(snapdir + "/*.0.hdf5"))
     if not first:
         sys.exit("peer_pylians: %s: no *.0.hdf5 snapshot file" % snapdir)
@@ -49,18 +50,20 @@ def main():
           "(in-process total %.2f s)"
           % (round(len(pos) ** (1 / 3)), grid, threads, t_import, t_read, t_paint, t_pk,
              time.time() - t_start))
-    if summary:
+    for summary in summaries:
         import h5py
 
         with h5py.File(summary, "r") as h:
             p0 = h["pk/P0"][:]
             nm = h["pk/nmodes"][:]
+            f32 = int(h["pk"].attrs.get("float32", 0))
         n = min(len(p0), len(pk.Pk[:, 0]))
         ok = nm[:n] > 0
         rel = np.abs(pk.Pk[:n, 0][ok] / p0[:n][ok] - 1)
-        print("peer-pylians vs cosmotl (%d bins): |dP/P| median %.1e max %.1e; "
+        print("peer-pylians vs cosmotl%s (%d bins): |dP/P| median %.1e max %.1e; "
               "mode counts identical: %s"
-              % (n, np.median(rel), np.max(rel), bool(np.all(pk.Nmodes3D[:n] == nm[:n]))))
+              % (" --pk-float32" if f32 else "", n, np.median(rel), np.max(rel),
+                 bool(np.all(pk.Nmodes3D[:n] == nm[:n]))))
 
 
 if __name__ == "__main__":
