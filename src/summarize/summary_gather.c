@@ -131,8 +131,11 @@ static ct_status gather_one(hid_t f, gather_group *G, double *row, const char *p
     if (!ct_h5_exists(f, G->name))
         CT_FAIL(CT_ERR_FORMAT, "%s: no group /%s", path, G->name);
     g = H5Gopen2(f, G->name, H5P_DEFAULT);
-    /* settings that define the statistic must agree with the first simulation */
-    static const char *must[] = {"grid", "box", "mas", "interlace", "rsd", "bin_width", "species"};
+    /* settings that define the statistic must agree with the first simulation
+     * (float32 and shell_float32 exist only on float32 summaries: a table does
+     * not mix precisions) */
+    static const char *must[] = {"grid",    "box",     "mas",     "interlace",    "rsd",
+                                 "bin_width", "species", "float32", "shell_float32"};
     for (size_t a = 0; a < sizeof must / sizeof must[0]; a++) {
         int e1 = ct_h5_attr_exists(G->attrs_src, must[a]), e2 = ct_h5_attr_exists(g, must[a]);
         if (e1 < 0 || e2 < 0)

@@ -177,6 +177,11 @@ run 1 "gather 33 rows" "$COSMOTL" gather glong --out tables/glong.h5 --params su
 [ -e tables/glong.h5 ] && fail "gather 33 rows wrote a table"
 h5dump -d status_reason tables/gmix4.h5 | grep -q "gmix/1.h5: /pk attribute grid\|gmix/1.h5: /pk grid" ||
   fail "gather gmix: the grid mismatch is not the recorded reason"
+# a --pk-float32 summary among double ones is not gathered into their table
+cp -r out1 gf32 && cp f32np1/1.h5 gf32/1.h5
+run 0 "gather gf32" "$COSMOTL" gather gf32 --out tables/gf32.h5 --params suite/params.txt
+h5dump -d status_reason tables/gf32.h5 | grep -q "gf32/1.h5: /pk attribute float32 differs" ||
+  fail "gather gf32: the precision mismatch is not the recorded reason"
 run 0 "inspect summary" "$COSMOTL" inspect out1/0.h5
 grep -q "P0" out.txt || fail "inspect summary shows no P0"
 grep -q "CIC" out.txt || fail "inspect summary shows no MAS"

@@ -16,7 +16,8 @@
  *                                  stores only, and ct_mesh_paint whole, on one
  *                                  core; the updates also on two threads; best
  *                                  of 3, ns per particle
- *   bench_pk touch GRID GAP        the first-snapshot setup cost: creates (and so
+ *   bench_pk touch GRID GAP [float32]
+ *                                  the first-snapshot setup cost: creates (and so
  *                                  first-touches) a GRID^3 mesh three times, the
  *                                  memory freed GAP seconds before each later
  *                                  creation; system and user CPU seconds and
@@ -328,7 +329,7 @@ static double tv(struct timeval t) { return (double)t.tv_sec + 1e-6 * (double)t.
  * meshes come from that pool */
 static long huge_free(void) { return (long)ct_meminfo("HugePages_Free"); }
 
-static int touch_cost(int grid, int gap, MPI_Comm comm)
+static int touch_cost(int grid, int gap, int float32, MPI_Comm comm)
 {
     int rank;
     MPI_Comm_rank(comm, &rank);
@@ -336,6 +337,7 @@ static int touch_cost(int grid, int gap, MPI_Comm comm)
     ct_mesh_settings_defaults(&ms);
     ms.n = grid;
     ms.box = 1000.0;
+    ms.float32 = float32;
     for (int k = 0; k < 3; k++) {
         if (k > 0 && gap > 0)
             sleep((unsigned)gap);
@@ -354,10 +356,10 @@ static int touch_cost(int grid, int gap, MPI_Comm comm)
                        (double)(r1.ru_minflt - r0.ru_minflt)};
         MPI_Allreduce(MPI_IN_PLACE, v, 3, MPI_DOUBLE, MPI_MAX, comm);
         if (rank == 0)
-            printf("touch grid=%d creation %d (%s): system %.3f s user %.3f s, %.0f page faults "
+            printf("touch%s grid=%d creation %d (%s): system %.3f s user %.3f s, %.0f page faults "
                    "(cpu seconds and faults of the slowest rank); huge page pool: %ld of %ld "
                    "free pages taken (node)\n",
-                   grid, k, k == 0 ? "fresh process" : gap > 0 ? "memory idle before" : "memory just freed",
+                   float32 ? " float32" : "", grid, k, k == 0 ? "fresh process" : gap > 0 ? "memory idle before" : "memory just freed",
                    v[0], v[1], v[2], hf0 - hf1, hf0);
         fflush(stdout);
     }
@@ -377,11 +379,12 @@ int main(int argc, char **argv)
                  argc == 6 && !strcmp(argv[5], "float32"), MPI_COMM_WORLD);
     else if (argc == 4 && !strcmp(argv[1], "floor"))
         rc = floor_costs(atoi(argv[2]), atoi(argv[3]), MPI_COMM_WORLD);
-    else if (argc == 4 && !strcmp(argv[1], "touch"))
-        rc = touch_cost(atoi(argv[2]), atoi(argv[3]), MPI_COMM_WORLD);
+    else if ((argc == 4 || argc == 5) && !strcmp(argv[1], "touch"))
+        rc = touch_cost(atoi(argv[2]), atoi(argv[3]), argc == 5 && !strcmp(argv[4], "float32"),
+                        MPI_COMM_WORLD);
     else
         fprintf(stderr, "usage: bench_pk generate DIR NSIDE | fft GRID THREADS [PLAN [float32]] | floor GRID NSIDE | "
-                        "touch GRID GAP\n");
+                        "touch GRID GAP [float32]\n");
     MPI_Finalize();
     return rc;
 }
