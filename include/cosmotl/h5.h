@@ -91,6 +91,10 @@ ct_status ct_h5_check_attrs(hid_t loc);
  * declared size before reading it: 4 GiB from a corrupt header). One line
  * naming the file and the byte otherwise. ct_h5_open_ro calls it. */
 ct_status ct_h5_check_headers(hid_t file);
+/* Before H5Fopen: the root group's object header (which H5Fopen loads itself),
+ * found through the superblock on the raw bytes, has its chunks inside the file.
+ * One line naming the file and the byte otherwise. ct_h5_open_ro calls it. */
+ct_status ct_h5_check_root(const char *path);
 int ct_h5_attr_exists(hid_t loc, const char *name);
 
 /* Store every setting a ct_config handed out as string attributes of a group

@@ -49,6 +49,7 @@ ct_status ct_h5_open_ro(const char *path, hid_t *file)
     htri_t is = H5Fis_hdf5(path);
     if (is <= 0)
         CT_FAIL(CT_ERR_FORMAT, "%s: not an HDF5 file (or truncated)", path);
+    CT_CHECK(ct_h5_check_root(path));
     *file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (*file < 0)
         CT_FAIL(CT_ERR_FORMAT, "%s: cannot open HDF5 file (corrupt or truncated)", path);
