@@ -119,6 +119,7 @@ typedef struct {
     uint64_t fsize, base; /* file size; where address 0 is (after a user block) */
     unsigned sa, ss;      /* sizes of file addresses and lengths */
     int sohm;             /* the file has shared-message indexes */
+    unsigned ik, lk;      /* group B-tree internal K and symbol-node leaf K */
     char *path;           /* the file's name, of any length */
 } raw_file;
 
@@ -158,6 +159,7 @@ static int raw_open(hid_t loc, raw_file *rf)
         H5Pget_sizes(fcpl, &sa, &ss);
         H5Pget_userblock(fcpl, &ub);
         H5Pget_shared_mesg_nindexes(fcpl, &nidx);
+        H5Pget_sym_k(fcpl, &rf->ik, &rf->lk);
         H5Pclose(fcpl);
     }
     if (fid >= 0)
@@ -416,6 +418,116 @@ typedef struct {
     uint64_t at;
 } header_walk;
 
+/* ---- old-style groups (symbol tables) ----
+ * A group written with the original file format keeps its members in a version-1
+ * B-tree of symbol nodes ("TREE", "SNOD") whose names live in a local heap
+ * ("HEAP"). HDF5 1.10.8 iterates them trusting the heap's data size and the
+ * nodes' addresses: a corrupt size or address made it copy into a failed
+ * allocation (a SEGV inside H5Literate and H5Gopen, found by the model and summary
+ * fuzz harnesses). Before a group's members are listed, its heap data and every
+ * node of its B-tree must lie inside the file, the node counts stay within the
+ * file's K values and every member's name offset inside the heap data. */
+enum { MSG_STAB = 0x11, MAX_BTREE_DEPTH = 32, MAX_BTREE_NODES = 100000 };
+
+typedef struct {
+    uint64_t btree, heap;
+    int found;
+} stab_info;
+
+static const char *find_stab(const raw_file *rf, unsigned type, unsigned flags,
+                             const unsigned char *body, size_t n, void *ctx)
+{
+    (void)flags;
+    stab_info *t = ctx;
+    if (type == MSG_STAB && !t->found && n >= 2u * rf->sa) {
+        t->btree = le(body, rf->sa);
+        t->heap = le(body + rf->sa, rf->sa);
+        t->found = 1;
+    }
+    return NULL;
+}
+
+static int inside(const raw_file *rf, uint64_t addr, uint64_t len)
+{
+    return addr <= rf->fsize && rf->base <= rf->fsize - addr && len <= rf->fsize - addr - rf->base;
+}
+
+static const char *check_snod(const raw_file *rf, uint64_t addr, uint64_t heap_size)
+{
+    uint64_t esz = 2u * rf->sa + 24u, nmax = 2u * (rf->lk ? rf->lk : 4u);
+    if (!inside(rf, addr, 8 + nmax * esz))
+        return "a group's symbol node outside the file";
+    unsigned char *b = raw_read(rf, addr, 8 + nmax * esz);
+    if (!b)
+        return "a group's symbol node outside the file";
+    const char *why = NULL;
+    unsigned nsym = (unsigned)le(b + 6, 2);
+    if (memcmp(b, "SNOD", 4))
+        why = "a group's symbol node without its signature";
+    else if (nsym > nmax)
+        why = "a group's symbol node with more entries than the file allows";
+    for (unsigned i = 0; !why && i < nsym; i++)
+        if (le(b + 8 + i * esz, rf->sa) >= heap_size)
+            why = "a group member whose name lies outside the group's heap";
+    free(b);
+    return why;
+}
+
+static const char *check_btree(const raw_file *rf, uint64_t addr, int level_above,
+                               uint64_t heap_size, int depth, long *nodes)
+{
+    if (depth > MAX_BTREE_DEPTH || ++*nodes > MAX_BTREE_NODES)
+        return "a group's B-tree too deep or too large";
+    uint64_t k2 = 2u * (rf->ik ? rf->ik : 16u);
+    uint64_t hl = 8 + 2u * rf->sa, len = hl + (k2 + 1) * rf->ss + k2 * rf->sa;
+    if (!inside(rf, addr, len))
+        return "a group's B-tree node outside the file";
+    unsigned char *b = raw_read(rf, addr, len);
+    if (!b)
+        return "a group's B-tree node outside the file";
+    const char *why = NULL;
+    int level = b[5];
+    unsigned used = (unsigned)le(b + 6, 2);
+    if (memcmp(b, "TREE", 4) || b[4] != 0)
+        why = "a group's B-tree node without its signature";
+    else if (used > k2)
+        why = "a group's B-tree node with more entries than the file allows";
+    else if (level_above >= 0 && level != level_above - 1)
+        why = "a group's B-tree node at the wrong level";
+    for (unsigned i = 0; !why && i < used; i++) {
+        uint64_t child = le(b + hl + rf->ss + (size_t)i * (rf->ss + rf->sa), rf->sa);
+        why = level > 0 ? check_btree(rf, child, level, heap_size, depth + 1, nodes)
+                        : check_snod(rf, child, heap_size);
+    }
+    free(b);
+    return why;
+}
+
+/* the symbol table of the group whose object header is at addr, if it has one */
+static const char *check_stab(const raw_file *rf, uint64_t addr, uint64_t *at)
+{
+    stab_info t = {0, 0, 0};
+    const char *why = walk_header(rf, addr, find_stab, &t, at);
+    if (why || !t.found)
+        return why == chunk_outside ? why : NULL;
+    *at = t.heap;
+    uint64_t hl = 8 + 2u * rf->ss + rf->sa;
+    unsigned char *h = inside(rf, t.heap, hl) ? raw_read(rf, t.heap, hl) : NULL;
+    if (!h)
+        return "a group's local heap outside the file";
+    uint64_t size = le(h + 8, rf->ss), data = le(h + 8 + 2u * rf->ss, rf->sa);
+    if (memcmp(h, "HEAP", 4) || h[4] != 0)
+        why = "a group's local heap without its signature";
+    else if (!inside(rf, data, size))
+        why = "a group's local heap data outside the file";
+    free(h);
+    if (why)
+        return why;
+    long nodes = 0;
+    *at = t.btree;
+    return check_btree(rf, t.btree, -1, size, 0, &nodes);
+}
+
 static herr_t check_link(hid_t g, const char *name, const H5L_info_t *li, void *ctx)
 {
     header_walk *w = ctx;
@@ -444,6 +556,10 @@ static herr_t check_link(hid_t g, const char *name, const H5L_info_t *li, void *
     if (H5Oget_info_by_name2(g, name, &oi, H5O_INFO_BASIC, H5P_DEFAULT) < 0 ||
         oi.type != H5O_TYPE_GROUP)
         return 0; /* HDF5 itself fails cleanly on it later, or it has no members */
+    if ((why = check_stab(w->rf, li->u.address, &w->at))) {
+        w->why = why;
+        return 1;
+    }
     hid_t sub = H5Gopen2(g, name, H5P_DEFAULT);
     if (sub < 0)
         return 0;
@@ -463,7 +579,11 @@ ct_status ct_h5_check_headers(hid_t file)
         return CT_OK;
     }
     header_walk w = {&rf, NULL, 0, 0, NULL, 0};
-    H5Literate(file, H5_INDEX_NAME, H5_ITER_NATIVE, NULL, check_link, &w);
+    H5O_info_t ri;
+    if (H5Oget_info2(file, &ri, H5O_INFO_BASIC) >= 0)
+        w.why = check_stab(&rf, ri.addr, &w.at); /* the root group's members */
+    if (!w.why)
+        H5Literate(file, H5_INDEX_NAME, H5_ITER_NATIVE, NULL, check_link, &w);
     ct_status rc = CT_OK;
     if (w.why)
         rc = ct_error_set(CT_ERR_FORMAT, __func__, __LINE__,
