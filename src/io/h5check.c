@@ -410,6 +410,53 @@ static const char *no_check(const raw_file *rf, unsigned type, unsigned flags,
     return NULL;
 }
 
+/* A chunked dataset's layout message with a chunk dimension of 0: HDF5 1.10.8
+ * divides by it when the dataset is opened (H5D__chunk_set_info: SIGFPE, found by
+ * the model fuzz harness on a layout of no dimensions). Layout message versions
+ * 1-4; other layouts pass. */
+enum { MSG_LAYOUT = 0x08 };
+static const char chunk_zero[] = "a chunked dataset with a chunk dimension of 0 or none";
+
+static const char *check_layout(const raw_file *rf, unsigned type, unsigned flags,
+                                const unsigned char *b, size_t n, void *ctx)
+{
+    (void)ctx;
+    if (type != MSG_LAYOUT || (flags & 0x02) || n < 2)
+        return NULL;
+    unsigned ver = b[0];
+    size_t off, enc = 4;
+    unsigned nd;
+    if (ver == 1 || ver == 2) {
+        if (n < 8 || b[2] != 2)
+            return NULL;
+        nd = b[1];
+        off = 8 + rf->sa;
+    } else if (ver == 3) {
+        if (b[1] != 2 || n < 3)
+            return NULL;
+        nd = b[2];
+        off = 3 + rf->sa;
+    } else if (ver == 4) {
+        if (b[1] != 2 || n < 5)
+            return NULL;
+        nd = b[3];
+        enc = b[4];
+        off = 5;
+        if (enc < 1 || enc > 8)
+            return "a chunked dataset with an impossible chunk dimension size";
+    } else {
+        return NULL;
+    }
+    if (nd < 2) /* rank + 1 (the last is the element size); chunked data has rank >= 1 */
+        return chunk_zero;
+    if (off > n || (size_t)nd * enc > n - off)
+        return NULL; /* HDF5 refuses a short message itself */
+    for (unsigned i = 0; i < nd; i++)
+        if (le(b + off + (size_t)i * enc, (unsigned)enc) == 0)
+            return chunk_zero;
+    return NULL;
+}
+
 typedef struct {
     raw_file *rf;
     haddr_t *seen;
@@ -545,10 +592,11 @@ static herr_t check_link(hid_t g, const char *name, const H5L_info_t *li, void *
         w->cap = cap;
     }
     w->seen[w->n++] = li->u.address;
-    /* only a chunk HDF5 would allocate past the file's end is refused here;
+    /* a chunk HDF5 would allocate past the file's end, or a chunk dimension of 0 it would
+     * divide by, is refused here;
      * other damage HDF5 reports itself when the object is read */
-    const char *why = walk_header(w->rf, li->u.address, no_check, NULL, &w->at);
-    if (why == chunk_outside) {
+    const char *why = walk_header(w->rf, li->u.address, check_layout, NULL, &w->at);
+    if (why == chunk_outside || why == chunk_zero) {
         w->why = why;
         return 1; /* stop (a positive value: no error stack from HDF5) */
     }

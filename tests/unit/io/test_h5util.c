@@ -578,9 +578,12 @@ static void test_attr_headers(void)
          * into a failed allocation while listing the members (SEGV inside
          * H5Literate). Refused on the raw bytes before any listing; on the
          * previous code the process dies. */
+        /* ... and a chunked layout of no dimensions (model harness: HDF5 divides
+         * by it in H5Dopen2, SIGFPE; the previous code dies) */
         const char *stab[][2] = {{"model/regress-stab-heap-segv.h5", "local heap outside the file"},
-                                 {"summary/regress-stab-node-segv.h5", "local heap without its signature"}};
-        for (int i = 0; i < 2; i++) {
+                                 {"summary/regress-stab-node-segv.h5", "local heap without its signature"},
+                                 {"model/regress-chunk-dim-zero-fpe.h5", "chunk dimension of 0 or none"}};
+        for (int i = 0; i < 3; i++) {
             snprintf(path, sizeof path, "%s/tests/fuzz/corpus/%s", src, stab[i][0]);
             f = -1;
             st = ct_h5_open_ro(path, &f);
