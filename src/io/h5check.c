@@ -180,11 +180,16 @@ static void raw_close(raw_file *rf)
     rf->path = NULL;
 }
 
+/* len bytes at file address addr lie inside the file */
+static int inside(const raw_file *rf, uint64_t addr, uint64_t len)
+{
+    return addr <= rf->fsize && rf->base <= rf->fsize - addr && len <= rf->fsize - addr - rf->base;
+}
+
 /* len bytes at file address addr, or NULL when they are not in the file */
 static unsigned char *raw_read(const raw_file *rf, uint64_t addr, uint64_t len)
 {
-    if (len == 0 || addr > rf->fsize || rf->base > rf->fsize - addr ||
-        len > rf->fsize - addr - rf->base)
+    if (len == 0 || !inside(rf, addr, len))
         return NULL;
     unsigned char *b = malloc((size_t)len);
     if (b && pread(rf->fd, b, (size_t)len, (off_t)(rf->base + addr)) != (ssize_t)len) {
@@ -494,16 +499,9 @@ static const char *find_stab(const raw_file *rf, unsigned type, unsigned flags,
     return NULL;
 }
 
-static int inside(const raw_file *rf, uint64_t addr, uint64_t len)
-{
-    return addr <= rf->fsize && rf->base <= rf->fsize - addr && len <= rf->fsize - addr - rf->base;
-}
-
 static const char *check_snod(const raw_file *rf, uint64_t addr, uint64_t heap_size)
 {
     uint64_t esz = 2u * rf->sa + 24u, nmax = 2u * (rf->lk ? rf->lk : 4u);
-    if (!inside(rf, addr, 8 + nmax * esz))
-        return "a group's symbol node outside the file";
     unsigned char *b = raw_read(rf, addr, 8 + nmax * esz);
     if (!b)
         return "a group's symbol node outside the file";
@@ -527,8 +525,6 @@ static const char *check_btree(const raw_file *rf, uint64_t addr, int level_abov
         return "a group's B-tree too deep or too large";
     uint64_t k2 = 2u * (rf->ik ? rf->ik : 16u);
     uint64_t hl = 8 + 2u * rf->sa, len = hl + (k2 + 1) * rf->ss + k2 * rf->sa;
-    if (!inside(rf, addr, len))
-        return "a group's B-tree node outside the file";
     unsigned char *b = raw_read(rf, addr, len);
     if (!b)
         return "a group's B-tree node outside the file";
@@ -559,7 +555,7 @@ static const char *check_stab(const raw_file *rf, uint64_t addr, uint64_t *at)
         return why == chunk_outside ? why : NULL;
     *at = t.heap;
     uint64_t hl = 8 + 2u * rf->ss + rf->sa;
-    unsigned char *h = inside(rf, t.heap, hl) ? raw_read(rf, t.heap, hl) : NULL;
+    unsigned char *h = raw_read(rf, t.heap, hl);
     if (!h)
         return "a group's local heap outside the file";
     uint64_t size = le(h + 8, rf->ss), data = le(h + 8 + 2u * rf->ss, rf->sa);
