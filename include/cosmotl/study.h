@@ -262,6 +262,8 @@ typedef struct {
     int cka_samples; /* rows per dataset for CKA (0 disables) */
     /* execution */
     int smoke; /* the report says at its top that this is a smoke run (demo sizes) */
+    char about[CT_STUDY_PATH]; /* Markdown file copied under the report's title (what
+                                  the data are, e.g. the simulations' fidelity); "" = none */
     int group_size;
     int resume;
     int64_t max_tasks; /* stop after this many trainings on this run (0: all) */

@@ -296,6 +296,20 @@ static ct_status read_settings(ct_config *cfg, ct_study_settings *s)
     CT_CHECK(ct_config_int(cfg, S, "group_size", s->group_size, 1, 1 << 20, &v));
     s->group_size = (int)v;
     CT_CHECK(ct_config_bool(cfg, S, "smoke", 0, &s->smoke));
+    CT_CHECK(ct_config_string(cfg, S, "about", NULL, &str));
+    s->about[0] = '\0';
+    if (str) {
+        CT_CHECK(expand_path(cfg, str, s->about, sizeof s->about, 0));
+        char *text = NULL;
+        size_t len = 0;
+        ct_status rs = ct_read_text(s->about, &text, &len);
+        free(text);
+        if (rs != CT_OK) {
+            char why[512]; /* the message buffer is reused by the next error */
+            snprintf(why, sizeof why, "%s", ct_error_message());
+            CT_FAIL(CT_ERR_CONFIG, "%s: study.about: %s", ct_config_path(cfg), why);
+        }
+    }
     /* suites */
     CT_CHECK(read_suite(cfg, "pretrain", "pretrain", &s->pretrain));
     CT_CHECK(read_train(cfg, "pretrain", &s->pre, 1));

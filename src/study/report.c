@@ -991,6 +991,20 @@ ct_status ct_study_write_report(const ct_study_ctx *c, const ct_study_results *r
     if (s->smoke)
         fprintf(f, "**Smoke run: this study is far too small for scientific conclusions. It "
                    "shows that the machinery works; the verdicts below say so.**\n\n");
+    if (s->about[0]) {
+        /* [study] about: the config's own note on what the data are (read when
+         * the config was checked; a file gone since then is an error) */
+        char *text = NULL;
+        size_t len = 0;
+        ct_status st = ct_read_text(s->about, &text, &len);
+        if (st != CT_OK) {
+            ct_atomic_fdiscard(&a);
+            return ct_error_push(st, __func__, __LINE__);
+        }
+        fwrite(text, 1, len, f);
+        fprintf(f, len && text[len - 1] == '\n' ? "\n" : "\n\n");
+        free(text);
+    }
     {
         /* the verdict table goes first; the scale of the run follows it */
         FILE *vf = f;

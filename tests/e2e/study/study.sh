@@ -16,9 +16,11 @@ d=$(mktemp -d /tmp/ct_study_e2e_XXXXXX)
 fail=0
 bad() { echo "FAIL: $*"; fail=1; }
 "$make_suites" "$d" || { echo "FAIL: cannot make suites"; exit 1; }
+printf '**About these suites:** synthetic spectra of the e2e test.\n' > "$d/about.md"
 cat > "$d/s.ini" <<INI
 [study]
 out = out
+about = about.md
 targets = NU
 statistics = pk
 kmax = 0
@@ -76,6 +78,12 @@ sed 's/^seeds = 2/seeds = 2\nseedz = 3/' "$d/s.ini" > "$d/bad.ini"
 "$cosmotl" study "$d/bad.ini" --out "$d/C" > "$d/c.log" 2>&1 && bad "bad config accepted"
 grep -q "bad.ini.*seedz" "$d/c.log" || bad "error does not name file and key: $(cat "$d/c.log")"
 [ -e "$d/C" ] && bad "bad config left output"
+# study.about naming a missing file: the same kind of error, before any work
+sed 's/^about = about.md/about = nosuch.md/' "$d/s.ini" > "$d/bad2.ini"
+"$cosmotl" study "$d/bad2.ini" --out "$d/C2" > "$d/c2.log" 2>&1 && bad "missing about file accepted"
+grep -q "bad2.ini.*about.*nosuch.md" "$d/c2.log" || bad "about error does not name config, key and file: $(cat "$d/c2.log")"
+[ "$(wc -l < "$d/c2.log")" -le 2 ] || bad "about error is not short: $(cat "$d/c2.log")"
+[ -e "$d/C2" ] && bad "missing about file left output"
 # explain: efficiency on the fine-tuned network
 m="$d/out/models/NU_pk_dummy_b400_s0.h5"
 "$cosmotl" --quiet explain "$m" "$d/nu.h5" --samples 3 --background 6 --permutations 6 --out "$d/shap.h5" > "$d/e.log" 2>&1 || { cat "$d/e.log"; bad "explain"; }
@@ -109,6 +117,9 @@ done
 # small", never "not reproduced"; the learning curves are embedded
 first=$(grep -m1 '^## ' "$d/out/report.md")
 [ "$first" = "## Verdict" ] || bad "first section is '$first', not the verdict"
+# study.about is copied under the title, above the verdict
+sed -n '2,/^## /p' "$d/out/report.md" | grep -q '^\*\*About these suites:\*\* synthetic' ||
+  bad "the about text is not between the title and the verdict"
 grep -q '^| Mν negative transfer | marked P(k) |.*| not tested |$' "$d/out/report.md" ||
   bad "marked P(k) not run: the row must say not tested"
 grep -q '^| σ8 negative transfer | P(k) |.*inconclusive: too small' "$d/out/report.md" ||
