@@ -468,6 +468,7 @@ typedef struct {
     size_t n, cap;
     const char *why;
     uint64_t at;
+    uint64_t unlisted; /* first group whose members HDF5 could not list (0: none) */
 } header_walk;
 
 /* ---- old-style groups (symbol tables) ----
@@ -609,8 +610,16 @@ static herr_t check_link(hid_t g, const char *name, const H5L_info_t *li, void *
     if (H5Oget_info2(sub, &oi, H5O_INFO_BASIC) >= 0 && oi.type == H5O_TYPE_GROUP) {
         if ((why = check_stab(w->rf, li->u.address, &w->at)))
             w->why = why;
-        else
-            e = H5Literate(sub, H5_INDEX_NAME, H5_ITER_NATIVE, NULL, check_link, w);
+        else if ((e = H5Literate(sub, H5_INDEX_NAME, H5_ITER_NATIVE, NULL, check_link, w)) < 0 &&
+                 !w->unlisted) {
+            /* members that cannot be listed from the group's own header may still
+             * be reached by path (HDF5 then uses the symbol-table entry's cached
+             * B-tree and heap), unchecked (model harness: a SIGFPE in H5Dopen2).
+             * Refused after the walk, so that a more specific finding elsewhere
+             * is the one reported. */
+            w->unlisted = li->u.address;
+            e = 0;
+        }
     }
     H5Oclose(sub);
     return w->why || e > 0 ? 1 : 0;
@@ -626,12 +635,16 @@ ct_status ct_h5_check_headers(hid_t file)
             CT_FAIL(CT_ERR_MEMORY, "out of memory");
         return CT_OK;
     }
-    header_walk w = {&rf, NULL, 0, 0, NULL, 0};
+    header_walk w = {&rf, NULL, 0, 0, NULL, 0, 0};
     H5O_info_t ri;
     if (H5Oget_info2(file, &ri, H5O_INFO_BASIC) >= 0)
         w.why = check_stab(&rf, ri.addr, &w.at); /* the root group's members */
     if (!w.why)
         H5Literate(file, H5_INDEX_NAME, H5_ITER_NATIVE, NULL, check_link, &w);
+    if (!w.why && w.unlisted) {
+        w.why = "a group whose members cannot be listed";
+        w.at = w.unlisted;
+    }
     ct_status rc = CT_OK;
     if (w.why)
         rc = ct_error_set(CT_ERR_FORMAT, __func__, __LINE__,
