@@ -561,6 +561,7 @@ static const char *check_stab(const raw_file *rf, uint64_t addr, uint64_t *at)
     if (!h)
         return "a group's local heap outside the file";
     uint64_t size = le(h + 8, rf->ss), data = le(h + 8 + 2u * rf->ss, rf->sa);
+    uint64_t fl = le(h + 8 + rf->ss, rf->ss);
     if (memcmp(h, "HEAP", 4) || h[4] != 0)
         why = "a group's local heap without its signature";
     else if (!inside(rf, data, size))
@@ -568,6 +569,33 @@ static const char *check_stab(const raw_file *rf, uint64_t addr, uint64_t *at)
     free(h);
     if (why)
         return why;
+    /* the heap's free list, walked as HDF5 walks it (H5HL__fl_deserialize: each
+     * free block holds the offset of the next, 1 ending the list, then its size),
+     * which has no step limit: a list that loops made HDF5 allocate a list entry
+     * per step until memory ran out (model harness, 4 GiB in 20 s). Blocks are at
+     * least 2 lengths long and do not overlap, so a list longer than
+     * size / (2 lengths) loops. */
+    if (fl != 1) {
+        unsigned char *d = raw_read(rf, data, size);
+        if (!d)
+            return "a group's local heap data outside the file";
+        uint64_t steps = 0, most = size / (2u * rf->ss) + 1;
+        while (fl != 1 && !why) {
+            if (fl >= size || size - fl < 2u * rf->ss)
+                why = "a group's local heap free list outside the heap";
+            else if (++steps > most)
+                why = "a group's local heap free list that does not end";
+            else {
+                uint64_t next = le(d + fl, rf->ss), len = le(d + fl + rf->ss, rf->ss);
+                if (next == 0 || len > size - fl)
+                    why = "a group's local heap free list outside the heap";
+                fl = next;
+            }
+        }
+        free(d);
+        if (why)
+            return why;
+    }
     long nodes = 0;
     *at = t.btree;
     return check_btree(rf, t.btree, -1, size, 0, &nodes);
