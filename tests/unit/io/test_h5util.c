@@ -620,6 +620,28 @@ static void test_attr_headers(void)
                 H5Fclose(f);
             ct_error_clear();
         }
+        /* a compact dataset (data in the object header) whose layout message
+         * stores 0 bytes for 80 elements: HDF5 1.10.8 copied 640 bytes from a
+         * NULL buffer in H5Dread (model harness, SEGV; the previous code dies) */
+        snprintf(path, sizeof path, "%s/tests/fuzz/corpus/model/regress-compact-short-segv.h5",
+                 src);
+        f = -1;
+        CT_EXPECT_OK(ct_h5_open_ro(path, &f));
+        if (f >= 0) {
+            double *v = NULL;
+            int rk = 0;
+            hsize_t d[2];
+            st = ct_h5_read_doubles(f, "layers/0/W", &v, &rk, d);
+            m = ct_error_message();
+            ok = st == CT_ERR_FORMAT && strstr(m, "regress-compact-short-segv.h5") &&
+                 strstr(m, "compact data of 0 bytes for 80 elements") && !strchr(m, '\n');
+            if (!ok)
+                fprintf(stderr, "compact: status %s, message: %s\n", ct_status_name(st), m);
+            CT_EXPECT(ok);
+            free(v);
+            H5Fclose(f);
+        }
+        ct_error_clear();
     } else {
         CT_TEST_SKIP("CT_SOURCE_ROOT not set: the fuzz reproducer is not found");
     }
