@@ -304,11 +304,9 @@ static ct_status read_settings(ct_config *cfg, ct_study_settings *s)
         size_t len = 0;
         ct_status rs = ct_read_text(s->about, &text, &len);
         free(text);
-        if (rs != CT_OK) {
-            char why[512]; /* the message buffer is reused by the next error */
-            snprintf(why, sizeof why, "%s", ct_error_message());
-            CT_FAIL(CT_ERR_CONFIG, "%s: study.about: %s", ct_config_path(cfg), why);
-        }
+        if (rs != CT_OK)
+            CT_FAIL(CT_ERR_CONFIG, "%s: study.about: %s", ct_config_path(cfg),
+                    ct_error_message());
     }
     /* suites */
     CT_CHECK(read_suite(cfg, "pretrain", "pretrain", &s->pretrain));

@@ -660,7 +660,6 @@ static herr_t check_link(hid_t g, const char *name, const H5L_info_t *li, void *
              * is the one reported. */
             w->unlisted = li->u.address;
             w->unlisted_why = "a group whose members cannot be listed";
-            e = 0;
         }
     }
     H5Oclose(sub);
