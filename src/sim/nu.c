@@ -5,11 +5,14 @@
  * output the neutrinos are made particles so that a snapshot has Quijote's
  * nwLH layout (PartType1 cb, PartType2 nu, each with its MassTable entry) and
  * the mass-weighted P(k) of both species is total matter, exactly as on a real
- * Quijote snapshot: one neutrino per site of an np^3 lattice, displaced by the
- * Zel'dovich displacement of delta_nu(k) = R(k, a) delta_cb(k), where delta_cb
- * is the simulation's own (nonlinear) cb field painted with CIC on the np^3
- * lattice mesh and its window divided out. Velocities are the bulk linear flow
- * f1 a H psi; no thermal velocities are drawn (docs/decisions.md). */
+ * Quijote snapshot. Linear response in Lagrangian space: one neutrino per site
+ * q of an np^3 lattice, displaced by psi_nu = R(k, a) psi_cb, the displacement
+ * field x - q of the cb particles born on the same lattice (read off their IDs)
+ * filtered with R = delta_nu / delta_cb. On scales above the free-streaming
+ * length (R -> 1) the neutrinos move with the cb particles, bulk flows and
+ * nonlinear mode coupling included; below it (R -> 0) they stay smooth.
+ * Momenta are the cb momenta filtered the same way; no thermal velocities are
+ * drawn (docs/decisions.md). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,107 +28,134 @@ double ct_sim_nu_particle_mass(const ct_cosmo *c, const ct_sim_settings *s)
 typedef struct {
     const ct_cosmo *c;
     double a;
-    int axis;
 } nu_filter;
 
-/* delta_cb(k) -> psi_axis(k) = i k_axis R(k, a) delta_cb(k) / k^2 (the Nyquist
- * planes and k = 0 are zeroed before: their i k has no real-field counterpart). */
-static void psi_nu(const double kv[3], double k, int64_t n2, void *u, double g[2])
+/* psi_cb(k) -> psi_nu(k) = R(k, a) psi_cb(k); the k = 0 mode (the mean
+ * displacement) is kept: on the largest scales neutrinos move with the cb. */
+static void response(const double kv[3], double k, int64_t n2, void *u, double g[2])
 {
+    (void)kv;
     (void)n2;
     const nu_filter *f = u;
-    g[0] = g[1] = 0;
-    if (!(k > 0))
-        return;
-    g[1] = kv[f->axis] * ct_cosmo_nu_response(f->c, k, f->a) / (k * k);
+    g[0] = k > 0 ? ct_cosmo_nu_response(f->c, k, f->a) : 1.0;
+    g[1] = 0;
 }
 
-static void zero_nyquist(ct_mesh *m)
+/* One Lagrangian field of the cb particles, filtered: site (i, j, l) of this
+ * rank's lattice slab gets field component `comp` (of 6: displacement x, y, z,
+ * momentum x, y, z) of the cb particle born there, the mesh is multiplied by
+ * R(k, a) in Fourier space, and out[site * 3 + comp % 3] receives the result. */
+static ct_status filtered_field(ct_mesh *w, const nu_filter *f, int64_t n, const int64_t *site,
+                                const float *val, int comp, float *out)
 {
-    const int64_t N = ct_mesh_n(m);
-    ptrdiff_t y0, ny;
-    ct_mesh_klocal(m, &y0, &ny);
-    ct_complex *d = ct_mesh_complex(m);
-    for (ptrdiff_t pl = 0; pl < ny; pl++) {
-        ct_kiter it;
-        for (ct_kiter_begin(&it, m, pl, pl + 1); ct_kiter_valid(&it); ct_kiter_next(&it)) {
-            const ct_kmode *mo = &it.mode;
-            if (mo->n2 == 0 || mo->n[0] == N / 2 || mo->n[1] == N / 2 || mo->n[2] == N / 2)
-                d[mo->idx][0] = d[mo->idx][1] = 0;
-        }
+    const int64_t N = ct_mesh_n(w);
+    const ptrdiff_t row = ct_mesh_row(w);
+    ptrdiff_t x0, nx;
+    ct_mesh_local(w, &x0, &nx);
+    ct_mesh_zero(w);
+    ct_real *d = ct_mesh_real(w);
+    for (int64_t p = 0; p < n; p++) {
+        int64_t s = site[p], l = s % N, r = s / N; /* r = (i - x0) * N + j */
+        d[r * row + l] = (ct_real)val[p * 6 + comp];
     }
+    CT_CHECK(ct_mesh_r2c(w));
+    CT_CHECK(ct_sim_kfilter(w, w, response, (void *)f));
+    CT_CHECK(ct_mesh_c2r(w));
+    const ct_real *e = ct_mesh_real(w);
+    const int64_t nloc = (int64_t)nx * N * N;
+    for (int64_t s = 0; s < nloc; s++)
+        out[s * 3 + comp % 3] = (float)e[(s / N) * row + s % N];
+    return CT_OK;
 }
 
 ct_status ct_sim_nu_particles(const ct_cosmo *c, const ct_sim_settings *s,
                               const ct_sim_particles *cb, ct_sim_particles *nu, MPI_Comm comm)
 {
     ct_status rc = CT_OK;
-    ct_mesh *dk = NULL, *w = NULL;
-    float *pos = NULL;
-    double *disp = NULL;
+    ct_mesh *w = NULL;
+    float *qpos = NULL, *val = NULL, *rpos = NULL, *disp = NULL;
+    void *rval[2] = {NULL, NULL};
+    int64_t *site = NULL;
+    unsigned char *seen = NULL;
     memset(nu, 0, sizeof *nu);
     nu->a = cb->a;
     if (!(ct_cosmo_omega_nu(c) > 0))
         return CT_OK;
     const int64_t N = s->np;
+    const double H = s->box / (double)N, L = s->box;
     ct_mesh_settings ms;
     ct_mesh_settings_defaults(&ms);
     ms.n = N;
     ms.box = s->box;
     ms.threads = s->threads;
-    CT_CHECK_GOTO(rc, ct_mesh_create(&dk, &ms, comm));
     CT_CHECK_GOTO(rc, ct_mesh_create(&w, &ms, comm));
+    /* every cb particle to the rank owning its birth site: routed by the site's
+     * cell centre, carrying its displacement, momentum and ID */
     {
-        /* the cb particles on the lattice mesh's decomposition (a copy: the
-         * caller's particles stay where the PM mesh wants them) */
-        int64_t n = cb->n;
-        size_t nal = (size_t)(n > 0 ? n : 1);
-        pos = malloc(nal * 3 * sizeof(float));
-        if (!pos)
+        const int64_t n = cb->n;
+        const size_t nal = (size_t)(n > 0 ? n : 1);
+        qpos = malloc(nal * 3 * sizeof(float));
+        val = malloc(nal * 6 * sizeof(float));
+        if (!qpos || !val)
             CT_FAIL_GOTO(rc, CT_ERR_MEMORY, "neutrino particles: out of memory");
-        memcpy(pos, cb->pos, (size_t)n * 3 * sizeof(float));
-        CT_CHECK_GOTO(rc, ct_mesh_exchange(dk, &n, &pos, 0, NULL));
-        ct_paint_settings ps;
-        ct_paint_settings_defaults(&ps);
-        ps.mas = CT_MAS_CIC;
-        CT_CHECK_GOTO(rc, ct_mesh_paint(dk, &ps, n, pos, NULL, 1.0));
-        free(pos);
-        pos = NULL;
-        CT_CHECK_GOTO(rc, ct_mesh_to_overdensity(dk, NULL));
-        CT_CHECK_GOTO(rc, ct_mesh_r2c(dk));
-        CT_CHECK_GOTO(rc, ct_mesh_compensate(dk, 2));
-        zero_nyquist(dk);
-    }
-    ptrdiff_t x0, nx;
-    ct_mesh_local(dk, &x0, &nx);
-    const int64_t nloc = (int64_t)nx * N * N;
-    CT_CHECK_GOTO(rc, ct_calloc(&disp, (size_t)(nloc > 0 ? nloc : 1) * 3, sizeof *disp,
-                                "neutrino displacements"));
-    const ptrdiff_t row = ct_mesh_row(w);
-    for (int ax = 0; ax < 3; ax++) {
-        nu_filter f = {c, cb->a, ax};
-        CT_CHECK_GOTO(rc, ct_sim_kfilter(w, dk, psi_nu, &f));
-        CT_CHECK_GOTO(rc, ct_mesh_c2r(w));
-        const ct_real *d = ct_mesh_real(w);
-        int64_t p = 0;
-        for (ptrdiff_t i = 0; i < nx; i++)
-            for (int64_t j = 0; j < N; j++)
-                for (int64_t l = 0; l < N; l++, p++)
-                    disp[p * 3 + ax] = d[(i * N + j) * row + l];
-    }
-    nu->n = nloc;
-    nu->n_total = N * N * N;
-    nu->mass = ct_sim_nu_particle_mass(c, s);
-    {
-        size_t nal = (size_t)(nloc > 0 ? nloc : 1);
-        nu->pos = malloc(nal * 3 * sizeof(float));
-        nu->mom = malloc(nal * 3 * sizeof(float));
-        nu->id = malloc(nal * sizeof(uint64_t));
-        if (!nu->pos || !nu->mom || !nu->id)
+        for (int64_t p = 0; p < n; p++) {
+            const uint64_t id = cb->id[p] - 1;
+            const int64_t q[3] = {(int64_t)(id / (uint64_t)(N * N)),
+                                  (int64_t)(id / (uint64_t)N % (uint64_t)N),
+                                  (int64_t)(id % (uint64_t)N)};
+            for (int ax = 0; ax < 3; ax++) {
+                double dx = cb->pos[p * 3 + ax] - q[ax] * H;
+                dx -= L * floor(dx / L + 0.5); /* nearest image: |dx| <= L/2 */
+                qpos[p * 3 + ax] = (float)((q[ax] + 0.5) * H);
+                val[p * 6 + ax] = (float)dx;
+                val[p * 6 + 3 + ax] = cb->mom[p * 3 + ax];
+            }
+        }
+        ct_payload_in in[2] = {{val, 6 * sizeof(float)}, {cb->id, sizeof(uint64_t)}};
+        int64_t nr = 0;
+        CT_CHECK_GOTO(rc, ct_mesh_exchange_const(w, n, qpos, 2, in, &nr, &rpos, rval));
+        free(qpos);
+        qpos = NULL;
+        free(val);
+        val = rval[0];
+        rval[0] = NULL;
+        ptrdiff_t x0, nx;
+        ct_mesh_local(w, &x0, &nx);
+        const int64_t nloc = (int64_t)nx * N * N;
+        site = malloc((size_t)(nr > 0 ? nr : 1) * sizeof *site);
+        seen = calloc((size_t)(nloc > 0 ? nloc : 1), 1);
+        if (!site || !seen)
+            CT_FAIL_GOTO(rc, CT_ERR_MEMORY, "neutrino particles: out of memory");
+        const uint64_t *rid = rval[1];
+        int bad = nr != nloc;
+        for (int64_t p = 0; p < nr && !bad; p++) {
+            const uint64_t id = rid[p] - 1;
+            const int64_t i = (int64_t)(id / (uint64_t)(N * N)) - x0;
+            site[p] = (int64_t)(id % (uint64_t)(N * N)) + i * N * N;
+            bad = i < 0 || i >= nx || seen[site[p]]++;
+        }
+        int anybad = 0;
+        MPI_Allreduce(&bad, &anybad, 1, MPI_INT, MPI_MAX, comm);
+        if (anybad)
+            CT_FAIL_GOTO(rc, CT_ERR_STATE,
+                         "neutrino particles: the cb particles do not fill the %lld^3 lattice "
+                         "once each (IDs are not 1..N^3)",
+                         (long long)N);
+        nu->n = nloc;
+        nu->n_total = N * N * N;
+        nu->mass = ct_sim_nu_particle_mass(c, s);
+        const size_t nal2 = (size_t)(nloc > 0 ? nloc : 1);
+        nu->pos = malloc(nal2 * 3 * sizeof(float));
+        nu->mom = malloc(nal2 * 3 * sizeof(float));
+        nu->id = malloc(nal2 * sizeof(uint64_t));
+        disp = malloc(nal2 * 3 * sizeof(float));
+        if (!nu->pos || !nu->mom || !nu->id || !disp)
             CT_FAIL_GOTO(rc, CT_ERR_MEMORY, "cannot allocate %lld neutrino particles",
                          (long long)nloc);
-        const double a = cb->a, H = s->box / (double)N, L = s->box;
-        const double pfac = a * a * ct_cosmo_E(c, a) * ct_cosmo_growth(c, a).f1;
+        const nu_filter f = {c, cb->a};
+        for (int comp = 0; comp < 6; comp++)
+            CT_CHECK_GOTO(rc, filtered_field(w, &f, nr, site, val, comp,
+                                             comp < 3 ? disp : nu->mom));
         int64_t p = 0;
         for (ptrdiff_t i = 0; i < nx; i++)
             for (int64_t j = 0; j < N; j++)
@@ -136,16 +166,20 @@ ct_status ct_sim_nu_particles(const ct_cosmo *c, const ct_sim_settings *s,
                         x -= L * floor(x / L);
                         float xf = (float)x;
                         nu->pos[p * 3 + ax] = xf < (float)L && xf >= 0 ? xf : 0.0f;
-                        nu->mom[p * 3 + ax] = (float)(pfac * disp[p * 3 + ax]);
                     }
                     /* IDs follow the cb particles' 1..np^3 */
                     nu->id[p] = (uint64_t)(N * N * N + (q[0] * N + q[1]) * N + q[2]) + 1;
                 }
     }
 fail:
-    free(pos);
+    free(qpos);
+    free(val);
+    free(rpos);
+    free(rval[0]);
+    free(rval[1]);
+    free(site);
+    free(seen);
     free(disp);
-    ct_mesh_destroy(&dk);
     ct_mesh_destroy(&w);
     if (rc != CT_OK)
         ct_sim_particles_free(nu);
