@@ -499,16 +499,13 @@ ct_status ct_snapshot_read_range(ct_snapshot *s, int t, int64_t first, int64_t c
                 (long long)first, (long long)(first + count), (long long)total, t);
     int need_mass = s->header.mass_table[t] == 0 && total > 0;
     size_t n = (size_t)count;
-    /* huge pages where the kernel allows (ct_advise_huge_pages): a whole
-     * snapshot's arrays are hundreds of MB, first-touched by the read; in 4 KiB
-     * pages that is one fault per page (docs/benchmarks.md, "Python interface") */
-    CT_CHECK_GOTO(rc, ct_calloc_huge(&out->pos, n * 3, sizeof(float), "positions"));
+    CT_CHECK_GOTO(rc, ct_calloc(&out->pos, n * 3, sizeof(float), "positions"));
     if (rs->read_vel)
-        CT_CHECK_GOTO(rc, ct_calloc_huge(&out->vel, n * 3, sizeof(float), "velocities"));
+        CT_CHECK_GOTO(rc, ct_calloc(&out->vel, n * 3, sizeof(float), "velocities"));
     if (rs->read_id)
-        CT_CHECK_GOTO(rc, ct_calloc_huge(&out->id, n, sizeof(uint64_t), "particle IDs"));
+        CT_CHECK_GOTO(rc, ct_calloc(&out->id, n, sizeof(uint64_t), "particle IDs"));
     if (need_mass)
-        CT_CHECK_GOTO(rc, ct_calloc_huge(&out->mass, n, sizeof(float), "masses"));
+        CT_CHECK_GOTO(rc, ct_calloc(&out->mass, n, sizeof(float), "masses"));
     int64_t fo = 0;
     for (int f = 0; f < s->nfiles && count > 0; f++) {
         int64_t nf = s->files[f].npart[t];
