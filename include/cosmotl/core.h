@@ -95,11 +95,19 @@ ct_status ct_calloc(void *out_ptr, size_t count, size_t size, const char *what);
 ct_status ct_calloc_huge(void *out_ptr, size_t count, size_t size, const char *what);
 /* Advise the 2 MiB-aligned interior of [p, p + bytes) onto transparent huge
  * pages (for systems that leave them to madvise): one page fault per 2 MiB on
- * first touch instead of 512, and fewer TLB misses. Advice only: ignored where
- * unavailable, and not given when the environment sets CT_HUGE_PAGES=0 (for
- * nodes where the kernel's compaction for huge pages stalls). Call before the
- * memory is first touched. */
+ * first touch instead of 512, and fewer TLB misses. Advice only, ignored where
+ * unavailable, and given only when ct_huge_pages_on(). Call before the memory
+ * is first touched. */
 void ct_advise_huge_pages(void *p, size_t bytes);
+/* Whether ct_advise_huge_pages advises: CT_HUGE_PAGES=1 / 0 in the
+ * environment forces it on / off; otherwise the process default, off unless
+ * ct_set_huge_pages(1). Off by default because a huge page first touched after
+ * the memory was idle can cost far more than 512 small ones (1.9-2.9 s against
+ * 0.36-0.47 s per GiB on a virtual machine that returns free memory to its
+ * host), while steady-state work gains ~5%: worth it for long batches only
+ * (`summarize` turns it on from 16 snapshots per rank group; docs/decisions.md). */
+int ct_huge_pages_on(void);
+void ct_set_huge_pages(int on);
 void ct_free(void *ptr_to_ptr); /* frees *ptr and sets it to NULL */
 /* Keep freed memory in the process (glibc: no munmap of large blocks, no trim
  * of the heap top, and one malloc arena, so that blocks allocated by helper
@@ -141,6 +149,10 @@ void ct_log_rank_msg(ct_log_level level, const char *fmt, ...)
  * the remedies. Returns 1 if oversubscribed (also with OMP_WAIT_POLICY=passive,
  * which only silences the message). */
 int ct_check_cores(MPI_Comm comm, int threads, const char *who);
+/* This rank's share of its node's cores: the cores of the union of the node's
+ * ranks' CPU masks divided by the ranks on the node, at most the rank's own
+ * mask, at least 1. Collective over comm. */
+int ct_node_cores_per_rank(MPI_Comm comm);
 
 #define ct_info(...) ct_log(CT_LOG_INFO, __VA_ARGS__)
 #define ct_warn(...) ct_log(CT_LOG_WARN, __VA_ARGS__)

@@ -213,6 +213,10 @@ static char *cfg_path(const ct_config *cfg, const char *v)
 }
 
 #define CLI_MAX_SNAPSHOTS 1000000
+/* snapshots per rank group from which summarize advises huge pages: they cost
+ * 1.4-2.1 s more to first-touch per GiB of mesh after idle memory and save
+ * ~0.1 s per later 512^3 snapshot (docs/benchmarks.md, "Huge pages") */
+#define CT_HUGE_PAGES_BATCH 16
 
 static ct_status config_to_args(const char *path, MPI_Comm comm, int *argc_out, char ***argv_out)
 {
@@ -661,6 +665,9 @@ static int cmd_summarize_args(int argc, char **argv, MPI_Comm world)
         CT_CHECK_GOTO(rc, ct_runner_create(&runner, &rs, world));
     }
     MPI_Comm group = ct_runner_group(runner);
+    /* huge pages pay for their slower first touch over a long batch only
+     * (ct_huge_pages_on; docs/decisions.md, "Huge pages for long batches") */
+    ct_set_huge_pages(npaths >= CT_HUGE_PAGES_BATCH * ct_runner_ngroups(runner));
     CT_CHECK_GOTO(rc, ct_summarizer_create(&z, &o.s, group));
     ct_timers *T = ct_summarizer_timers(z);
     CT_CHECK_GOTO(rc, ct_manifest_open(&man, o.out, "summarize", group));

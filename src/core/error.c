@@ -130,11 +130,24 @@ ct_status ct_calloc_huge(void *out_ptr, size_t count, size_t size, const char *w
     return CT_OK;
 }
 
+static int huge_pages_default = 0;
+
+void ct_set_huge_pages(int on) { huge_pages_default = on != 0; }
+
+int ct_huge_pages_on(void)
+{
+    const char *env = getenv("CT_HUGE_PAGES");
+    if (env && !strcmp(env, "0"))
+        return 0;
+    if (env && !strcmp(env, "1"))
+        return 1;
+    return huge_pages_default;
+}
+
 void ct_advise_huge_pages(void *p, size_t bytes)
 {
 #ifdef MADV_HUGEPAGE
-    const char *env = getenv("CT_HUGE_PAGES");
-    if (env && !strcmp(env, "0"))
+    if (!ct_huge_pages_on())
         return;
     const uintptr_t hp = (uintptr_t)2 << 20;
     const uintptr_t lo = ((uintptr_t)p + hp - 1) & ~(hp - 1);

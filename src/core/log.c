@@ -104,6 +104,24 @@ static void cpu_mask(cpu_set_t *set)
     }
 }
 
+int ct_node_cores_per_rank(MPI_Comm comm)
+{
+    MPI_Comm node;
+    int local = 1;
+    if (MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node) != MPI_SUCCESS)
+        return 1;
+    MPI_Comm_size(node, &local);
+    cpu_set_t mine, all;
+    cpu_mask(&mine);
+    const int words = (int)(sizeof(cpu_set_t) / sizeof(unsigned long));
+    if (MPI_Allreduce(&mine, &all, words, MPI_UNSIGNED_LONG, MPI_BOR, node) != MPI_SUCCESS)
+        all = mine;
+    MPI_Comm_free(&node);
+    const int own = CPU_COUNT(&mine), share = CPU_COUNT(&all) / (local > 0 ? local : 1);
+    const int n = own < share ? own : share;
+    return n > 1 ? n : 1;
+}
+
 int ct_check_cores(MPI_Comm comm, int threads, const char *who)
 {
     MPI_Comm node;

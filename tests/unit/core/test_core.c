@@ -367,6 +367,36 @@ static void test_hash(void)
     CT_EXPECT(ct_hash_name("foobar") == 0x88fad7c0a8ff07f2ull);
 }
 
+/* Huge-page advice: off by default, on after ct_set_huge_pages(1), and the
+ * environment's CT_HUGE_PAGES=0 / 1 overrides the process default either way. */
+static void test_huge_pages(void)
+{
+    const char *saved = getenv("CT_HUGE_PAGES");
+    char *keep = saved ? strdup(saved) : NULL;
+    unsetenv("CT_HUGE_PAGES");
+    CT_EXPECT(ct_huge_pages_on() == 0);
+    ct_set_huge_pages(1);
+    CT_EXPECT(ct_huge_pages_on() == 1);
+    setenv("CT_HUGE_PAGES", "0", 1);
+    CT_EXPECT(ct_huge_pages_on() == 0);
+    ct_set_huge_pages(0);
+    setenv("CT_HUGE_PAGES", "1", 1);
+    CT_EXPECT(ct_huge_pages_on() == 1);
+    /* advice on a real block changes no byte of it */
+    float *a = NULL;
+    CT_EXPECT_OK(ct_calloc_huge(&a, (size_t)3 << 20, sizeof *a, "test block"));
+    int nonzero = 0;
+    for (size_t i = 0; a && i < ((size_t)3 << 20); i += 4093)
+        nonzero += a[i] != 0;
+    CT_EXPECT(a && nonzero == 0);
+    free(a);
+    if (keep)
+        setenv("CT_HUGE_PAGES", keep, 1);
+    else
+        unsetenv("CT_HUGE_PAGES");
+    free(keep);
+}
+
 int main(int argc, char **argv)
 {
     CT_TEST_BEGIN(argc, argv);
@@ -379,5 +409,6 @@ int main(int argc, char **argv)
     test_timers();
     test_log();
     test_check_cores();
+    test_huge_pages();
     CT_TEST_END();
 }
