@@ -104,39 +104,45 @@ static void cpu_mask(cpu_set_t *set)
     }
 }
 
-int ct_node_cores_per_rank(MPI_Comm comm)
+/* The node of comm's ranks (a new communicator, MPI_COMM_NULL on failure), its
+ * rank count, and the cores this rank's mask holds (own) and the node's ranks'
+ * masks hold together (all). */
+static MPI_Comm node_cores(MPI_Comm comm, int *local, int *own, int *all_cores)
 {
     MPI_Comm node;
-    int local = 1;
+    *local = 1;
     if (MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node) != MPI_SUCCESS)
-        return 1;
-    MPI_Comm_size(node, &local);
-    cpu_set_t mine, all;
-    cpu_mask(&mine);
-    const int words = (int)(sizeof(cpu_set_t) / sizeof(unsigned long));
-    if (MPI_Allreduce(&mine, &all, words, MPI_UNSIGNED_LONG, MPI_BOR, node) != MPI_SUCCESS)
-        all = mine;
-    MPI_Comm_free(&node);
-    const int own = CPU_COUNT(&mine), share = CPU_COUNT(&all) / (local > 0 ? local : 1);
-    const int n = own < share ? own : share;
-    return n > 1 ? n : 1;
-}
-
-int ct_check_cores(MPI_Comm comm, int threads, const char *who)
-{
-    MPI_Comm node;
-    int local = 1, me = 0;
-    if (MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node) != MPI_SUCCESS)
-        return 0;
-    MPI_Comm_size(node, &local);
-    MPI_Comm_rank(node, &me);
+        return MPI_COMM_NULL;
+    MPI_Comm_size(node, local);
     /* the cores the node's ranks may use together: the union of their masks */
     cpu_set_t mine, all;
     cpu_mask(&mine);
     const int words = (int)(sizeof(cpu_set_t) / sizeof(unsigned long));
     if (MPI_Allreduce(&mine, &all, words, MPI_UNSIGNED_LONG, MPI_BOR, node) != MPI_SUCCESS)
         all = mine;
-    const int own = CPU_COUNT(&mine), cores = CPU_COUNT(&all);
+    *own = CPU_COUNT(&mine);
+    *all_cores = CPU_COUNT(&all);
+    return node;
+}
+
+int ct_node_cores_per_rank(MPI_Comm comm)
+{
+    int local, own, cores;
+    MPI_Comm node = node_cores(comm, &local, &own, &cores);
+    if (node == MPI_COMM_NULL)
+        return 1;
+    MPI_Comm_free(&node);
+    const int share = cores / (local > 0 ? local : 1), n = own < share ? own : share;
+    return n > 1 ? n : 1;
+}
+
+int ct_check_cores(MPI_Comm comm, int threads, const char *who)
+{
+    int local, own, cores, me = 0;
+    MPI_Comm node = node_cores(comm, &local, &own, &cores);
+    if (node == MPI_COMM_NULL)
+        return 0;
+    MPI_Comm_rank(node, &me);
     /* either the node's ranks want more cores than they have, or this rank is
      * bound to fewer cores than its threads */
     const int local_over = threads > 1 && (threads > own || (long)local * threads > cores);
