@@ -10,7 +10,9 @@ memory and minor page faults); the three alternate, REPS times each. Printed:
 the median and the best of the wall times and their ratio, then per rank the
 medians over the repetitions of user s, system s, peak MB and minor faults
 (the fresh memory a process touches costs system time: compare the faults
-and the system seconds, not only the wall clock, on a loaded machine)."""
+and the system seconds, not only the wall clock, on a loaded machine); last,
+in-process: the CLI's own seconds on the snapshot (its `--timing` line: read
+to write) against Python's read_snapshot + Pk and the Pk call alone."""
 import os
 import statistics
 import subprocess
@@ -90,6 +92,17 @@ def timed(cmd, ranks, mpirun):
     return wall, per, text
 
 
+def cli_inproc(text):
+    """Seconds of rank 0's work on the snapshot (read, plan, exchange, paint,
+    FFT, binning, write) from `summarize --timing`'s line "timing 0: ..."."""
+    for line in text.splitlines():
+        if "[rank 0]" in line and "timing 0:" in line:
+            f = line.split("timing 0:")[1].split()
+            return sum(float(f[i + 1]) for i in range(0, len(f) - 1, 2)
+                       if f[i] in ("read", "plan", "exchange", "paint", "fft", "bin", "write"))
+    sys.exit("summarize --timing printed no 'timing 0:' line for rank 0:\n" + text)
+
+
 def med(values):
     return statistics.median(values)
 
@@ -106,12 +119,13 @@ def main():
         f.write(SCRIPT_PATH)
     for ranks in map(int, sys.argv[7:]):
         res = {"cli": [], "python": [], "pypath": []}
-        inner = []
+        inner, cli_inner = [], []
         for rep in range(reps):
             out = os.path.join(work, f"out{ranks}_{rep}")
-            w, per, _ = timed([cli, "summarize", snap, "--grid", str(grid), "--out", out],
-                              ranks, mpirun)
+            w, per, text = timed([cli, "summarize", snap, "--grid", str(grid), "--out", out,
+                                  "--timing"], ranks, mpirun)
             res["cli"].append((w, per))
+            cli_inner.append(cli_inproc(text))
             npy = os.path.join(work, f"p{ranks}_{rep}.npy")
             w, per, text = timed([sys.executable, script, snap, str(grid), str(ranks), npy],
                                  ranks, mpirun)
@@ -156,6 +170,10 @@ def main():
         imp, rd, pk = (med([x[i] for x in inner]) for i in range(3))
         print(f"  python rank 0 wall (median): imports {imp:.3f} s, read_snapshot {rd:.3f} s, "
               f"Pk {pk:.3f} s")
+        ci = med(cli_inner)
+        print(f"  in-process, rank 0 (median): CLI read + measure + write {ci:.3f} s; python "
+              f"read_snapshot + Pk {rd + pk:.3f} s: {(rd + pk) / ci:.3f}; Pk call alone "
+              f"(NumPy hand-over, measure) {pk:.3f} s: {pk / ci:.3f}")
 
 
 if __name__ == "__main__":
