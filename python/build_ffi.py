@@ -245,6 +245,7 @@ static int ctpy_mpi_init(void)
     MPI_Finalized(&fin);
     if (init || fin)
         return 0;
+    ct_mpi_start_defaults();
     /* FUNNELED: OpenMP threads inside the library never call MPI */
     MPI_Init_thread(NULL, NULL, MPI_THREAD_FUNNELED, &provided);
     return 1;

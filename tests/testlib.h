@@ -32,6 +32,7 @@ static int ct_test_skips = 0;
 #define CT_TEST_BEGIN(argc, argv)                                           \
     do {                                                                    \
         int prov_;                                                          \
+        ct_mpi_start_defaults(); /* as the CLI and the Python module do */ \
         MPI_Init_thread(&(argc), &(argv), MPI_THREAD_FUNNELED, &prov_);     \
         MPI_Comm_rank(MPI_COMM_WORLD, &ct_test_rank);                       \
         ct_log_setup(MPI_COMM_WORLD, CT_LOG_WARN);                          \

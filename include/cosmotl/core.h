@@ -120,6 +120,14 @@ void ct_free(void *ptr_to_ptr); /* frees *ptr and sets it to NULL */
  * allocations (the CLI and the Python module do); CT_KEEP_FREED_MEMORY=0 in the
  * environment leaves glibc's defaults. No effect without glibc. */
 void ct_keep_freed_memory(void);
+/* MPI start-up defaults for one-node runs, called before MPI_Init: when every
+ * rank is on one node (Open MPI's launcher says so, or SLURM's step has one
+ * node, or there is no launcher), Open MPI's point-to-point layer is set to ob1
+ * (shared memory), so MPI_Init does not probe network transports (libfabric,
+ * UCX): 0.10-0.15 s instead of 0.30-0.35 s on a two-core node
+ * (docs/decisions.md). Never overrides OMPI_MCA_pml from the environment;
+ * CT_MPI_DEFAULTS=0 turns it off; ignored by other MPI libraries. */
+void ct_mpi_start_defaults(void);
 
 /* ---------------------------------------------------------------- logging */
 

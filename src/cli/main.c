@@ -40,6 +40,7 @@ int main(int argc, char **argv)
 {
     int provided = 0;
     ct_keep_freed_memory(); /* before MPI and the first large allocations */
+    ct_mpi_start_defaults();
     MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided);
     MPI_Comm comm = MPI_COMM_WORLD;
     /* errors are returned, not fatal, so that ranks can agree and exit cleanly */

@@ -160,6 +160,30 @@ void ct_advise_huge_pages(void *p, size_t bytes)
 #endif
 }
 
+static int env_is(const char *name, const char *value)
+{
+    const char *v = getenv(name);
+    return v && !strcmp(v, value);
+}
+
+void ct_mpi_start_defaults(void)
+{
+    if (env_is("CT_MPI_DEFAULTS", "0") || getenv("OMPI_MCA_pml"))
+        return;
+    const char *size = getenv("OMPI_COMM_WORLD_SIZE");
+    const char *local = getenv("OMPI_COMM_WORLD_LOCAL_SIZE");
+    const char *step = getenv("SLURM_STEP_NUM_NODES"), *job = getenv("SLURM_NNODES");
+    int one_node;
+    if (size && local) /* started by Open MPI's launcher */
+        one_node = !strcmp(size, local);
+    else if (step || job) /* srun */
+        one_node = !strcmp(step ? step : job, "1");
+    else /* no launcher: a singleton */
+        one_node = !getenv("PMIX_RANK") && !getenv("PMI_RANK");
+    if (one_node)
+        setenv("OMPI_MCA_pml", "ob1", 0);
+}
+
 void ct_keep_freed_memory(void)
 {
 #ifdef __GLIBC__

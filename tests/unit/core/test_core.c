@@ -397,6 +397,51 @@ static void test_huge_pages(void)
     free(keep);
 }
 
+/* One-node MPI start-up defaults: OMPI_MCA_pml=ob1 when every rank is on one
+ * node (Open MPI's launcher sizes, SLURM's step, or no launcher), never over a
+ * user's OMPI_MCA_pml, never with CT_MPI_DEFAULTS=0. */
+static int pml_after(const char *const *set)
+{
+    static const char *names[] = {"OMPI_MCA_pml", "CT_MPI_DEFAULTS", "OMPI_COMM_WORLD_SIZE",
+                                  "OMPI_COMM_WORLD_LOCAL_SIZE", "SLURM_STEP_NUM_NODES",
+                                  "SLURM_NNODES", "PMIX_RANK", "PMI_RANK"};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+        unsetenv(names[i]);
+    for (; set && set[0]; set += 2)
+        setenv(set[0], set[1], 1);
+    ct_mpi_start_defaults();
+    const char *v = getenv("OMPI_MCA_pml");
+    return !v ? 0 : !strcmp(v, "ob1") ? 1 : 2; /* unset, ob1, the user's */
+}
+
+static void test_mpi_defaults(void)
+{
+    const char *keep_pml = getenv("OMPI_MCA_pml");
+    char *kp = keep_pml ? strdup(keep_pml) : NULL;
+    const char *one[] = {"OMPI_COMM_WORLD_SIZE", "4", "OMPI_COMM_WORLD_LOCAL_SIZE", "4", NULL};
+    const char *two[] = {"OMPI_COMM_WORLD_SIZE", "4", "OMPI_COMM_WORLD_LOCAL_SIZE", "2", NULL};
+    const char *user[] = {"OMPI_MCA_pml", "ucx", "OMPI_COMM_WORLD_SIZE", "1",
+                          "OMPI_COMM_WORLD_LOCAL_SIZE", "1", NULL};
+    const char *off[] = {"CT_MPI_DEFAULTS", "0", NULL};
+    const char *srun1[] = {"SLURM_STEP_NUM_NODES", "1", "SLURM_NNODES", "3", "PMIX_RANK", "0",
+                           NULL};
+    const char *srun2[] = {"SLURM_NNODES", "2", "PMIX_RANK", "0", NULL};
+    const char *pmix[] = {"PMIX_RANK", "0", NULL};
+    CT_EXPECT(pml_after(one) == 1);
+    CT_EXPECT(pml_after(two) == 0);
+    CT_EXPECT(pml_after(user) == 2);
+    CT_EXPECT(pml_after(off) == 0);
+    CT_EXPECT(pml_after(srun1) == 1);
+    CT_EXPECT(pml_after(srun2) == 0);
+    CT_EXPECT(pml_after(pmix) == 0); /* a launcher that gives no node count */
+    CT_EXPECT(pml_after(NULL) == 1); /* a singleton */
+    pml_after(NULL);
+    unsetenv("OMPI_MCA_pml");
+    if (kp)
+        setenv("OMPI_MCA_pml", kp, 1);
+    free(kp);
+}
+
 int main(int argc, char **argv)
 {
     CT_TEST_BEGIN(argc, argv);
@@ -410,5 +455,6 @@ int main(int argc, char **argv)
     test_log();
     test_check_cores();
     test_huge_pages();
+    test_mpi_defaults();
     CT_TEST_END();
 }
