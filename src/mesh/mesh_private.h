@@ -92,16 +92,6 @@ static inline int64_t ct_mesh_plane_of_(const struct ct_mesh *m, double x)
 #define CT_MESH_CLONES
 #endif
 
-/* No fused multiply-adds: a kernel computes x * (N/L) + shift with two
- * roundings whatever the instruction set of its clone (the AVX-512 clone would
- * otherwise fuse them and paint shifted grids differently from the others, and
- * from its own scalar remainder loop) */
-#if defined(__GNUC__) && !defined(__clang__)
-#define CT_NO_FP_CONTRACT __attribute__((optimize("fp-contract=off")))
-#else
-#define CT_NO_FP_CONTRACT
-#endif
-
 /* Particles are checked and located in blocks of this many */
 #define CT_MESH_BLOCK 64
 

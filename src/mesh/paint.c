@@ -135,33 +135,6 @@ static ct_status check_owned(const ct_mesh *m, int64_t n, const float *pos, uint
 
 #define CIC_BLOCK 32
 #define PIECE 4096
-
-/* One thread paints CIC in one pass over the particles instead of one pass per
- * colour, with the same sums bit for bit. A cell of local plane t gets CIC
- * contributions from particles of planes t - 1 and t (t - 2 .. t with a shift),
- * so only a plane at the start of a chunk (and the next one with a shift, and
- * the high ghosts) hears from two chunks, one of each colour; there the colour
- * passes add the even chunk's contributions first. So one pass in input order
- * paints everything except the odd chunks' contributions to those planes, and
- * a second pass over just those particles (a quarter at shift 0) adds them,
- * again in input order. Deferring in a plane that hears from one chunk only is
- * harmless (all of that chunk's contributions there wait, in order), so the
- * test may be wider than needed but never narrower. */
-enum { CIC_ALL, CIC_MAIN, CIC_DEFERRED };
-
-static inline int32_t cic_shared_plane(int32_t t, int32_t nx, int32_t shifted)
-{
-    const uint32_t r = (uint32_t)t % CHUNK; /* t >= 0 */
-    return (r == 0) | (shifted & (r == 1)) | (t >= nx);
-}
-
-/* Bit a set: the half of the particle in local plane lp that goes to plane
- * t0 + a waits for the deferred pass. */
-static inline int32_t cic_defer_mask(int32_t lp, int32_t t0, int32_t nx, int32_t shifted)
-{
-    const int32_t odd = ((uint32_t)lp / CHUNK) & 1;
-    return odd * (cic_shared_plane(t0, nx, shifted) | cic_shared_plane(t0 + 1, nx, shifted) << 1);
-}
 /* the kernels for the mesh's own precision (ct_real), then for float32 meshes */
 #define PK_REAL ct_real
 #define PK_NAME(x) x
@@ -178,7 +151,7 @@ ct_status ct_mesh_paint(ct_mesh *m, const ct_paint_settings *s, int64_t n, const
     ct_status rc = CT_OK, lrc = CT_OK;
     uint32_t *chunk = NULL;
     int64_t *start = NULL;
-    uint32_t *order = NULL, *deferred = NULL;
+    uint32_t *order = NULL;
     int p = s ? (int)s->mas : 0;
 
     if (m->fourier && s && s->accumulate)
@@ -194,14 +167,7 @@ ct_status ct_mesh_paint(ct_mesh *m, const ct_paint_settings *s, int64_t n, const
     else if ((uint64_t)n > UINT32_MAX)
         lrc = ct_error_set(CT_ERR_UNSUPPORTED, __func__, __LINE__,
                            "more than 2^32 particles on one rank");
-    if (lrc == CT_OK && n > 0 && m->threads == 1 && p == 2) {
-        /* one thread, CIC: the check, and room for the deferred particles */
-        if (!(deferred = ct_mesh_scratch_(m, (size_t)n * 4)))
-            lrc = ct_error_set(CT_ERR_MEMORY, __func__, __LINE__,
-                               "out of memory for %lld particle indices", (long long)n);
-        else
-            lrc = check_owned(m, n, pos, NULL);
-    } else if (lrc == CT_OK && n > 0 && m->threads == 1) {
+    if (lrc == CT_OK && n > 0 && m->threads == 1) {
         /* one thread: the check only; the colours are found again while painting */
         lrc = check_owned(m, n, pos, NULL);
     } else if (lrc == CT_OK && n > 0) {
@@ -224,12 +190,7 @@ ct_status ct_mesh_paint(ct_mesh *m, const ct_paint_settings *s, int64_t n, const
     }
 
     const int64_t nchunk = (m->nx + CHUNK - 1) / CHUNK;
-    if (n > 0 && m->threads == 1 && p == 2) {
-        if (m->f32)
-            paint_cic_one_thread_f32(m, s->shift, n, pos, w, w_uniform, deferred);
-        else
-            paint_cic_one_thread(m, s->shift, n, pos, w, w_uniform, deferred);
-    } else if (n > 0 && m->threads == 1) {
+    if (n > 0 && m->threads == 1) {
         /* One thread: all particles of even chunks in input order, then those of
          * odd chunks. Within a colour a cell gets contributions from one chunk
          * only, so every cell adds them in exactly the order of the sorted chunk
@@ -279,11 +240,9 @@ ct_status ct_mesh_paint(ct_mesh *m, const ct_paint_settings *s, int64_t n, const
 #pragma omp parallel for num_threads(m->threads) schedule(dynamic, 1)
             for (int64_t c = color; c < nchunk; c += 2) {
                 if (p == 2 && m->f32)
-                    paint_cic_run_f32(m, shift, pos, w, w_uniform, order, start[c], start[c + 1],
-                                      CIC_ALL, NULL);
+                    paint_cic_run_f32(m, shift, pos, w, w_uniform, order, start[c], start[c + 1]);
                 else if (p == 2)
-                    paint_cic_run(m, shift, pos, w, w_uniform, order, start[c], start[c + 1], CIC_ALL,
-                                  NULL);
+                    paint_cic_run(m, shift, pos, w, w_uniform, order, start[c], start[c + 1]);
                 else
                     for (int64_t k = start[c]; k < start[c + 1]; k++) {
                         uint32_t i = order[k];

@@ -45,9 +45,6 @@ typedef struct {
     int n;
     ptrdiff_t off[CIC_BLOCK], dy[CIC_BLOCK], dz[CIC_BLOCK];
     PK_REAL c[8][CIC_BLOCK]; /* the eight contributions, (x, y, z) offsets in binary */
-    /* halves left out of this pass: bit a = the four updates of plane ix + a
-     * (cic_defer_mask); zero for almost every particle */
-    int32_t skip[CIC_BLOCK];
 } PK_NAME(cic_block);
 
 static inline void PK_NAME(cic_scatter)(ct_mesh *m, const PK_NAME(cic_block) *b)
@@ -57,30 +54,14 @@ static inline void PK_NAME(cic_scatter)(ct_mesh *m, const PK_NAME(cic_block) *b)
         PK_REAL *r00 = PK_FIELD(m) + b->off[k], *r01 = r00 + b->dy[k];
         PK_REAL *r10 = r00 + pl, *r11 = r01 + pl;
         const ptrdiff_t dz = b->dz[k];
-        const int32_t skip = b->skip[k];
-        if (__builtin_expect(skip == 0, 1)) {
-            r00[0] += b->c[0][k];
-            r00[dz] += b->c[1][k];
-            r01[0] += b->c[2][k];
-            r01[dz] += b->c[3][k];
-            r10[0] += b->c[4][k];
-            r10[dz] += b->c[5][k];
-            r11[0] += b->c[6][k];
-            r11[dz] += b->c[7][k];
-            continue;
-        }
-        if (!(skip & 1)) {
-            r00[0] += b->c[0][k];
-            r00[dz] += b->c[1][k];
-            r01[0] += b->c[2][k];
-            r01[dz] += b->c[3][k];
-        }
-        if (!(skip & 2)) {
-            r10[0] += b->c[4][k];
-            r10[dz] += b->c[5][k];
-            r11[0] += b->c[6][k];
-            r11[dz] += b->c[7][k];
-        }
+        r00[0] += b->c[0][k];
+        r00[dz] += b->c[1][k];
+        r01[0] += b->c[2][k];
+        r01[dz] += b->c[3][k];
+        r10[0] += b->c[4][k];
+        r10[dz] += b->c[5][k];
+        r11[0] += b->c[6][k];
+        r11[dz] += b->c[7][k];
     }
 }
 
@@ -88,28 +69,17 @@ static inline void PK_NAME(cic_scatter)(ct_mesh *m, const PK_NAME(cic_block) *b)
  * into arrays: straight-line code the compiler vectorises (32-bit cell indices:
  * N < 2^15 keeps iy * row below 2^31). Same operations, hence the same values, as
  * cic_prepare. */
-CT_MESH_CLONES CT_NO_FP_CONTRACT
-static void PK_NAME(cic_prepare_block)(const ct_mesh *m, double shift, int mode, int cnt,
-                              const float *restrict pos, const float *restrict wt,
-                              double w_uniform, PK_NAME(cic_block) *restrict b)
+CT_MESH_CLONES
+static void PK_NAME(cic_prepare_block)(const ct_mesh *m, double shift, int cnt,
+                              const float *restrict px, const float *restrict py,
+                              const float *restrict pz, const double *restrict pw,
+                              PK_NAME(cic_block) *restrict b)
 {
     const int32_t N = (int32_t)m->N, row = (int32_t)m->row, x0 = (int32_t)m->x0;
-    const int32_t nx = (int32_t)m->nx;
     const ptrdiff_t plane = (ptrdiff_t)m->plane;
     const double ih = m->inv_h;
-    const int32_t shifted = shift > 0, flip = mode == CIC_DEFERRED ? 3 : 0;
-    const int32_t keep = mode == CIC_ALL ? 0 : 3;
-    double pwb[CIC_BLOCK];
-    if (wt)
-        for (int k = 0; k < cnt; k++)
-            pwb[k] = wt[k];
-    else
-        for (int k = 0; k < cnt; k++)
-            pwb[k] = w_uniform;
     for (int k = 0; k < cnt; k++) {
-        const float px = pos[3 * k], py = pos[3 * k + 1], pz = pos[3 * k + 2];
-        const double pw = pwb[k];
-        double sx = px * ih + shift, sy = py * ih + shift, sz = pz * ih + shift;
+        double sx = px[k] * ih + shift, sy = py[k] * ih + shift, sz = pz[k] * ih + shift;
         int32_t ix = (int32_t)sx, jy = (int32_t)sy, jz = (int32_t)sz;
         double ux = sx - (double)ix, uy = sy - (double)jy, uz = sz - (double)jz;
         int32_t iy = jy >= N ? jy - N : jy, iz = jz >= N ? jz - N : jz;
@@ -117,7 +87,7 @@ static void PK_NAME(cic_prepare_block)(const ct_mesh *m, double shift, int mode,
         b->off[k] = (ptrdiff_t)(ix - x0) * plane + (ptrdiff_t)(iy * row + iz);
         b->dy[k] = (ptrdiff_t)((iy1 - iy) * row);
         b->dz[k] = (ptrdiff_t)(iz1 - iz);
-        const double w0 = pw * (1 - ux), w1 = pw * ux, vz0 = 1 - uz, vz1 = uz;
+        const double w0 = pw[k] * (1 - ux), w1 = pw[k] * ux, vz0 = 1 - uz, vz1 = uz;
         const double w00 = w0 * (1 - uy), w01 = w0 * uy, w10 = w1 * (1 - uy), w11 = w1 * uy;
         b->c[0][k] = (PK_REAL)(w00 * vz0);
         b->c[1][k] = (PK_REAL)(w00 * vz1);
@@ -127,43 +97,30 @@ static void PK_NAME(cic_prepare_block)(const ct_mesh *m, double shift, int mode,
         b->c[5][k] = (PK_REAL)(w10 * vz1);
         b->c[6][k] = (PK_REAL)(w11 * vz0);
         b->c[7][k] = (PK_REAL)(w11 * vz1);
-        /* the particle's chunk (by its unshifted plane, as block_local_planes) */
-        const int32_t g = (int32_t)(px * ih), lp = (g >= N ? g - N : g) - x0;
-        b->skip[k] = (cic_defer_mask(lp, ix - x0, nx, shifted) ^ flip) & keep;
     }
     b->n = cnt;
 }
 
-/* CIC-paint particles idx[k0..k1) (idx NULL: particles k0..k1) in that order:
- * mode CIC_ALL every contribution; CIC_MAIN all but the deferred halves
- * (cic_defer_mask), the particles with one appended to deferred[] (their
- * count is returned); CIC_DEFERRED only the deferred halves. */
-static int64_t PK_NAME(paint_cic_run)(ct_mesh *m, double shift, const float *pos, const float *w,
-                                      double w_uniform, const uint32_t *idx, int64_t k0, int64_t k1,
-                                      int mode, uint32_t *deferred)
+/* CIC-paint particles idx[k0..k1), in that order. */
+static void PK_NAME(paint_cic_run)(ct_mesh *m, double shift, const float *pos, const float *w,
+                          double w_uniform, const uint32_t *idx, int64_t k0, int64_t k1)
 {
     PK_NAME(cic_block) blk[2];
-    float gp[3 * CIC_BLOCK], gw[CIC_BLOCK]; /* gathered positions and weights (idx) */
+    float px[CIC_BLOCK], py[CIC_BLOCK], pz[CIC_BLOCK];
+    double pw[CIC_BLOCK];
     int cur = 0;
-    int64_t nd = 0;
     blk[0].n = blk[1].n = 0;
     for (int64_t k = k0; k < k1; k += CIC_BLOCK) {
         const int cnt = (int)(k1 - k < CIC_BLOCK ? k1 - k : CIC_BLOCK);
-        const float *bp = pos + 3 * (size_t)k, *bw = w ? w + k : NULL;
-        if (idx) {
-            for (int q = 0; q < cnt; q++) {
-                const size_t i = idx[k + q];
-                gp[3 * q] = pos[3 * i];
-                gp[3 * q + 1] = pos[3 * i + 1];
-                gp[3 * q + 2] = pos[3 * i + 2];
-                if (w)
-                    gw[q] = w[i];
-            }
-            bp = gp;
-            bw = w ? gw : NULL;
+        for (int q = 0; q < cnt; q++) {
+            const uint32_t i = idx[k + q];
+            px[q] = pos[3 * (size_t)i];
+            py[q] = pos[3 * (size_t)i + 1];
+            pz[q] = pos[3 * (size_t)i + 2];
+            pw[q] = w ? (double)w[i] : w_uniform;
         }
         PK_NAME(cic_block) *b = &blk[cur];
-        PK_NAME(cic_prepare_block)(m, shift, mode, cnt, bp, bw, w_uniform, b);
+        PK_NAME(cic_prepare_block)(m, shift, cnt, px, py, pz, pw, b);
         for (int q = 0; q < cnt; q++) {
             const PK_REAL *r = PK_FIELD(m) + b->off[q];
             __builtin_prefetch(r, 1, 3);
@@ -171,35 +128,15 @@ static int64_t PK_NAME(paint_cic_run)(ct_mesh *m, double shift, const float *pos
             __builtin_prefetch(r + m->plane, 1, 3);
             __builtin_prefetch(r + m->plane + b->dy[q], 1, 3);
         }
-        if (mode == CIC_MAIN)
-            for (int q = 0; q < cnt; q++) {
-                deferred[nd] = (uint32_t)(idx ? idx[k + q] : (size_t)(k + q));
-                nd += b->skip[q] != 0;
-            }
         /* the other block's rows were prefetched a whole block ago */
         PK_NAME(cic_scatter)(m, &blk[1 - cur]);
         blk[1 - cur].n = 0;
         cur = 1 - cur;
     }
     PK_NAME(cic_scatter)(m, &blk[1 - cur]);
-    return nd;
 }
 
-/* One thread, CIC: every particle in input order in one pass, except the
- * halves that cic_defer_mask defers, painted afterwards in input order: each
- * cell adds its contributions in the order of the colour passes (even chunks,
- * then odd), bit for bit, from one pass over the positions. deferred: room for
- * n indices. */
-static void PK_NAME(paint_cic_one_thread)(ct_mesh *m, double shift, int64_t n, const float *pos,
-                                          const float *w, double w_uniform, uint32_t *deferred)
-{
-    const int64_t nd =
-        PK_NAME(paint_cic_run)(m, shift, pos, w, w_uniform, NULL, 0, n, CIC_MAIN, deferred);
-    PK_NAME(paint_cic_run)(m, shift, pos, w, w_uniform, deferred, 0, nd, CIC_DEFERRED, NULL);
-}
-
-/* One thread, NGP/TSC/PCS (CIC: paint_cic_one_thread): the particles of one
- * colour (even or odd chunks) in input order,
+/* One thread: the particles of one colour (even or odd chunks) in input order,
  * found again from their positions in pieces of PIECE indices: the paint order
  * of the colour-split list this replaced, without a 4-byte-per-particle list
  * (fresh memory on the first snapshot of every process). Positions already
@@ -218,9 +155,12 @@ static void PK_NAME(paint_colour)(ct_mesh *m, int p, double shift, int64_t n, co
             k += ((lp[q] / CHUNK) & 1) == colour;
         }
         if (k >= PIECE || i + cnt >= n) {
-            for (int64_t j = 0; j < k; j++)
-                PK_NAME(paint_one)(m, p, shift, pos + 3 * (size_t)idx[j],
-                                   w ? (double)w[idx[j]] : w_uniform);
+            if (p == 2)
+                PK_NAME(paint_cic_run)(m, shift, pos, w, w_uniform, idx, 0, k);
+            else
+                for (int64_t j = 0; j < k; j++)
+                    PK_NAME(paint_one)(m, p, shift, pos + 3 * (size_t)idx[j],
+                              w ? (double)w[idx[j]] : w_uniform);
             k = 0;
         }
     }

@@ -16,15 +16,6 @@
  *                                  stores only, and ct_mesh_paint whole, on one
  *                                  core; the updates also on two threads; best
  *                                  of 3, ns per particle
- *   bench_pk paint GRID NSIDE THREADS [float32] [shift]
- *                                  ct_mesh_paint alone: CIC of NSIDE^3
- *                                  particles (the perturbed lattice, in its
- *                                  order) onto a GRID^3 mesh on one rank, in
- *                                  calls of CT_PK_PAINT_BLOCK particles as P(k)
- *                                  and the streaming summarize paint; mean and
- *                                  best wall s and mean CPU s (getrusage) of 5
- *                                  whole paints, and a checksum of the mesh
- *                                  (shift: the interlaced grid's +H/2)
  *   bench_pk touch GRID GAP [float32]
  *                                  the first-snapshot setup cost: creates (and so
  *                                  first-touches) a GRID^3 mesh three times, the
@@ -45,7 +36,6 @@
 
 #include "cosmotl/io.h"
 #include "cosmotl/mesh.h"
-#include "cosmotl/stats.h"
 
 /* Particles first .. first + count of the perturbed lattice (nside^3 in a box
  * of side L, in lattice order): positions and, if vel is not NULL, velocities. */
@@ -333,80 +323,6 @@ static int floor_costs(int grid, int nside, MPI_Comm comm)
     return 0;
 }
 
-static int paint_cost(int grid, int nside, int threads, int float32, double shift,
-                      MPI_Comm comm)
-{
-    int size;
-    MPI_Comm_size(comm, &size);
-    if (size != 1) {
-        fprintf(stderr, "bench_pk paint: one rank\n");
-        return 1;
-    }
-    const double L = 1000;
-    const int64_t n = (int64_t)nside * nside * nside;
-    float *pos = malloc(sizeof(float) * 3 * (size_t)n);
-    if (!pos) {
-        fprintf(stderr, "bench_pk paint: out of memory\n");
-        return 1;
-    }
-    lattice(nside, L, 0, n, pos, NULL);
-    for (int64_t i = 0; i < 3 * n; i++)
-        pos[i] = pos[i] < (float)L ? pos[i] : 0.0f; /* as the exchange wraps them */
-    ct_mesh_settings ms;
-    ct_mesh_settings_defaults(&ms);
-    ms.n = grid;
-    ms.box = L;
-    ms.threads = threads;
-    ms.float32 = float32;
-    ct_mesh *m = NULL;
-    if (ct_mesh_create(&m, &ms, comm) != CT_OK) {
-        fprintf(stderr, "bench_pk paint: %s\n", ct_error_message());
-        return 1;
-    }
-    ct_paint_settings ps;
-    ct_paint_settings_defaults(&ps);
-    ps.shift = shift;
-    const int rep = 5;
-    double tsum = 0, tmin = 1e30, csum = 0;
-    for (int r = 0; r < rep; r++) {
-        const double t0 = MPI_Wtime(), c0 = cpu_seconds();
-        for (int64_t first = 0; first < n; first += CT_PK_PAINT_BLOCK) {
-            ps.accumulate = first > 0;
-            const int64_t cnt = n - first < CT_PK_PAINT_BLOCK ? n - first : CT_PK_PAINT_BLOCK;
-            if (ct_mesh_paint(m, &ps, cnt, pos + 3 * first, NULL, 1.0) != CT_OK) {
-                fprintf(stderr, "bench_pk paint: %s\n", ct_error_message());
-                return 1;
-            }
-        }
-        csum += cpu_seconds() - c0;
-        const double dt = MPI_Wtime() - t0;
-        tsum += dt;
-        tmin = dt < tmin ? dt : tmin;
-    }
-    /* a checksum of the painted cells: equal between builds that paint alike */
-    uint64_t h = 1469598103934665603ull;
-    const size_t cells = (size_t)grid * (size_t)grid * (size_t)ct_mesh_row(m);
-    const unsigned char *b = float32 ? (const unsigned char *)ct_mesh_real_f32(m)
-                                      : (const unsigned char *)ct_mesh_real(m);
-    for (size_t i = 0; i < cells * (float32 ? sizeof(float) : sizeof(ct_real)); i++)
-        h = (h ^ b[i]) * 1099511628211ull;
-    const char *dump = getenv("BENCH_PK_DUMP");
-    if (dump) {
-        FILE *f = fopen(dump, "wb");
-        if (f) {
-            fwrite(b, 1, cells * (float32 ? sizeof(float) : sizeof(ct_real)), f);
-            fclose(f);
-        }
-    }
-    printf("paint%s grid=%d particles=%lld threads=%d shift=%g: %.4f s best %.4f s cpu %.4f s "
-           "(%.2f ns per particle cpu; mean and best of %d) checksum %016llx\n",
-           float32 ? " float32" : "", grid, (long long)n, threads, shift, tsum / rep, tmin,
-           csum / rep, 1e9 * csum / rep / (double)n, rep, (unsigned long long)h);
-    ct_mesh_destroy(&m);
-    free(pos);
-    return 0;
-}
-
 static double tv(struct timeval t) { return (double)t.tv_sec + 1e-6 * (double)t.tv_usec; }
 
 /* HugePages_Free of /proc/meminfo (-1 if unreadable): with CT_HUGETLB=1 the
@@ -463,16 +379,12 @@ int main(int argc, char **argv)
                  argc == 6 && !strcmp(argv[5], "float32"), MPI_COMM_WORLD);
     else if (argc == 4 && !strcmp(argv[1], "floor"))
         rc = floor_costs(atoi(argv[2]), atoi(argv[3]), MPI_COMM_WORLD);
-    else if (argc >= 5 && argc <= 7 && !strcmp(argv[1], "paint"))
-        rc = paint_cost(atoi(argv[2]), atoi(argv[3]), atoi(argv[4]),
-                        argc >= 6 && !strcmp(argv[5], "float32"), argc == 7 ? atof(argv[6]) : 0,
-                        MPI_COMM_WORLD);
     else if ((argc == 4 || argc == 5) && !strcmp(argv[1], "touch"))
         rc = touch_cost(atoi(argv[2]), atoi(argv[3]), argc == 5 && !strcmp(argv[4], "float32"),
                         MPI_COMM_WORLD);
     else
         fprintf(stderr, "usage: bench_pk generate DIR NSIDE | fft GRID THREADS [PLAN [float32]] | floor GRID NSIDE | "
-                        "paint GRID NSIDE THREADS [float32|double [SHIFT]] | touch GRID GAP [float32]\n");
+                        "touch GRID GAP [float32]\n");
     MPI_Finalize();
     return rc;
 }
