@@ -12,7 +12,8 @@
 typedef struct {
     ct_mesh *src;         /* delta(k), Fourier space, unchanged */
     ct_mesh *work;        /* transforms happen here */
-    const uint16_t *shell; /* shell index of every local Fourier mode (0: none) */
+    const size_t *first;  /* shell j's local modes: modes[first[j] .. first[j + 1]) */
+    const size_t *modes;  /* local mode indices, grouped by shell, ascending */
     size_t nmode;         /* local Fourier modes */
     int indicator;        /* 1: fill the indicator of the shell instead of delta */
     int f32;              /* 1: the output planes are floats, else doubles */
@@ -28,19 +29,24 @@ static ct_status shell_fill(void *vctx, int shell, ptrdiff_t p0, ptrdiff_t np, v
 {
     fill_ctx *c = vctx;
     /* work gets delta's modes inside the shell (1 for the indicator) and zero
-     * elsewhere, in one pass over both meshes (a copy followed by a masking pass
-     * moved the mesh twice); then it is in Fourier space with delta's layout */
+     * elsewhere: zeroed whole (stores only), then the shell's own modes from
+     * its list (a few per cent of the mesh); a masking pass over every mode read
+     * delta and the shell table in full for each shell. Then work is in Fourier
+     * space with delta's layout. */
     ct_mesh_set_fourier(c->work);
     ct_complex *w = ct_mesh_complex(c->work);
     const ct_complex *d = (const ct_complex *)ct_mesh_complex(c->src);
-    const uint16_t *sh = c->shell;
     const int ind = c->indicator;
     const ptrdiff_t nm = (ptrdiff_t)c->nmode;
 #pragma omp parallel for schedule(static) num_threads(c->threads)
-    for (ptrdiff_t q = 0; q < nm; q++) {
-        const int in = sh[q] == shell;
-        w[q][0] = in ? (ind ? 1 : d[q][0]) : 0;
-        w[q][1] = in && !ind ? d[q][1] : 0;
+    for (ptrdiff_t q = 0; q < nm; q++)
+        w[q][0] = w[q][1] = 0;
+    const size_t *md = c->modes;
+    const ptrdiff_t m0 = (ptrdiff_t)c->first[shell], m1 = (ptrdiff_t)c->first[shell + 1];
+    for (ptrdiff_t k = m0; k < m1; k++) {
+        const size_t q = md[k];
+        w[q][0] = ind ? 1 : d[q][0];
+        w[q][1] = ind ? 0 : d[q][1];
     }
     /* the 1/N^3 of the backward transform is applied here, in the mesh's
      * precision exactly as ct_mesh_c2r does, on the planes copied out only */
@@ -145,6 +151,7 @@ ct_status ct_bk_measure(ct_mesh *delta, const ct_bk_settings *s, double nbar,
     ct_bk_result *res = NULL;
     ct_mesh *work = NULL;
     uint16_t *shell = NULL;
+    size_t *first = NULL, *modes = NULL;
     double *sums = NULL, *pw = NULL;
     int *tri = NULL, ntri = 0, ns = 0;
     MPI_Comm comm = ct_mesh_comm(delta);
@@ -218,6 +225,31 @@ ct_status ct_bk_measure(ct_mesh *delta, const ct_bk_settings *s, double nbar,
     }
     MPI_Allreduce(MPI_IN_PLACE, pw, 2 * (ns + 1), MPI_DOUBLE, MPI_SUM, comm);
 
+    /* the shells' local modes as lists (ascending within a shell), for the fills */
+    {
+        ct_status lrc = ct_calloc(&first, (size_t)ns + 2, sizeof *first, "shell lists");
+        if (lrc == CT_OK) {
+            for (size_t q = 0; q < nmode; q++)
+                first[shell[q] + 1] += shell[q] > 0;
+            for (int j = 1; j <= ns; j++)
+                first[j + 1] += first[j];
+            lrc = ct_calloc(&modes, first[ns + 1] ? first[ns + 1] : 1, sizeof *modes,
+                            "shell lists");
+        }
+        if (lrc == CT_OK) {
+            size_t *at = NULL;
+            lrc = ct_calloc(&at, (size_t)ns + 1, sizeof *at, "shell lists");
+            if (lrc == CT_OK) {
+                memcpy(at, first, ((size_t)ns + 1) * sizeof *at);
+                for (size_t q = 0; q < nmode; q++)
+                    if (shell[q] > 0)
+                        modes[at[shell[q]]++] = q;
+                free(at);
+            }
+        }
+        CT_CHECK_GOTO(rc, ct_agree(comm, lrc));
+    }
+
     ct_mesh_settings ms;
     ct_mesh_settings_defaults(&ms);
     ms.n = N;
@@ -226,8 +258,8 @@ ct_status ct_bk_measure(ct_mesh *delta, const ct_bk_settings *s, double nbar,
     CT_CHECK_GOTO(rc, ct_mesh_create(&work, &ms, comm));
 
     const double N3 = (double)N * (double)N * (double)N;
-    fill_ctx fc = {delta, work, shell, nmode, 0, s->shell_f32 != 0, N, nx, ct_mesh_row(delta),
-                   1.0, ct_mesh_threads(delta)};
+    fill_ctx fc = {delta, work, first, modes, nmode, 0, s->shell_f32 != 0, N, nx,
+                   ct_mesh_row(delta), 1.0, ct_mesh_threads(delta)};
     /* the shell fields live in delta's scratch: a kept mesh (summarize's batches,
      * Python's kept meshes, the second call of a benchmark) does not take GiBs of
      * fresh memory again every call */
@@ -318,6 +350,8 @@ fail:
     ct_bk_result_destroy(&res);
     ct_mesh_destroy(&work);
     free(shell);
+    free(first);
+    free(modes);
     free(sums);
     free(pw);
     free(tri);
