@@ -142,7 +142,7 @@ static ct_status exchange(const ct_mesh *m, int64_t n, const float *pos, int inp
     }
     if (inplace)
         wrap = 0; /* pos holds the wrapped values now */
-    CT_CHECK_GOTO(rc, ct_agree(m->comm, lrc));
+    CT_CHECK_GOTO(rc, ct_mesh_agree_(m, lrc));
     if (P == 1) {
         /* one rank: every particle is already home, in its order */
         if (inplace) {
@@ -210,7 +210,7 @@ static ct_status exchange(const ct_mesh *m, int64_t n, const float *pos, int inp
         lrc = ct_calloc_huge(&npay[k], (size_t)nnew * PS(k) + 1, 1, "exchanged payload");
     if (lrc == CT_OK)
         lrc = ct_calloc_huge(&sbuf, (size_t)(n - nself) * rec + 1, 1, "exchange send buffer");
-    CT_CHECK_GOTO(rc, ct_agree(m->comm, lrc));
+    CT_CHECK_GOTO(rc, ct_mesh_agree_(m, lrc));
     /* in plane order; runs of one plane in registers (see ct_count_keys_) */
     uint32_t prev = n > 0 ? gplane[0] : 0;
     int64_t next = plane_start[prev];

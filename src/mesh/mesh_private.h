@@ -54,6 +54,14 @@ static inline char *ct_mesh_plane_bytes_(const struct ct_mesh *m, ptrdiff_t q)
     return d + q * (ptrdiff_t)(m->plane * m->esz);
 }
 
+/* ct_agree over the mesh's ranks; on one rank no MPI call at all, so that a
+ * one-rank mesh can be checked, exchanged and painted from a helper thread of
+ * an MPI_THREAD_FUNNELED process (summarize's overlapped painting) */
+static inline ct_status ct_mesh_agree_(const struct ct_mesh *m, ct_status local)
+{
+    return m->size == 1 ? local : ct_agree(m->comm, local);
+}
+
 /* CT_ERR_UNSUPPORTED for a float32 mesh in an operation made for the mesh's
  * own precision only (from a function returning ct_status). */
 #define CT_MESH_NOT_F32(m, what)                                                                 \

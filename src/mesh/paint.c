@@ -179,7 +179,7 @@ ct_status ct_mesh_paint(ct_mesh *m, const ct_paint_settings *s, int64_t n, const
         else
             lrc = check_owned(m, n, pos, chunk = buf);
     }
-    CT_CHECK_GOTO(rc, ct_agree(m->comm, lrc));
+    CT_CHECK_GOTO(rc, ct_mesh_agree_(m, lrc));
 
     /* zero: ghosts always (they carry only this call's spill-over) */
     if (!s->accumulate) {
@@ -471,7 +471,7 @@ static ct_status readout_many(ct_mesh *const *ms, int nm, ct_mas mas, int64_t n,
         lrc = ct_error_set(CT_ERR_ARG, __func__, __LINE__, "bad particle arrays");
     else
         lrc = check_owned(m, n, pos, NULL);
-    CT_CHECK_GOTO(rc, ct_agree(m->comm, lrc));
+    CT_CHECK_GOTO(rc, ct_mesh_agree_(m, lrc));
     for (int j = 0; j < nm; j++)
         CT_CHECK_GOTO(rc, ct_mesh_ghosts_fill_(ms[j]));
     const int64_t N = m->N;

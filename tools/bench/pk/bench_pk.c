@@ -24,18 +24,37 @@
  *                                  page faults per creation (getrusage), so it
  *                                  means something on a loaded machine too;
  *                                  and how many pages of the huge page pool the
- *                                  mesh took (CT_HUGETLB=1) */
+ *                                  mesh took (CT_HUGETLB=1)
+ *   bench_pk overlap GRID NSIDE [REPS [float32]]
+ *                                  a batch's steady state with painting on a
+ *                                  second thread: the transform and binning of
+ *                                  mesh A (ct_pk_measure_painted, as summarize
+ *                                  calls it) on the main thread while a helper
+ *                                  thread paints NSIDE^3 particles (the
+ *                                  perturbed lattice, in memory, blocks of
+ *                                  CT_PK_PAINT_BLOCK, accumulating) into mesh
+ *                                  B, then the meshes swap; one rank, one
+ *                                  thread per mesh. Wall s per snapshot (best
+ *                                  and median of REPS, default 5) of the FFT
+ *                                  alone, the paint alone, transform+binning
+ *                                  alone, the two one after the other (today's
+ *                                  steady state without the read) and the pair
+ *                                  overlapped; the pair's ratio to the FFT
+ *                                  alone; P0 sums of both orders (equal) */
 #include <math.h>
 #include <omp.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cosmotl/io.h"
 #include "cosmotl/mesh.h"
+#include "cosmotl/stats.h"
 
 /* Particles first .. first + count of the perturbed lattice (nside^3 in a box
  * of side L, in lattice order): positions and, if vel is not NULL, velocities. */
@@ -366,6 +385,177 @@ static int touch_cost(int grid, int gap, int float32, MPI_Comm comm)
     return 0;
 }
 
+/* bench_pk overlap: see the top of the file */
+typedef struct {
+    ct_mesh *m;
+    int64_t n;
+    const float *pos;
+    ct_status rc;
+    double wall; /* seconds of this thread's paint */
+} paint_job;
+
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* All particles into j->m in blocks of CT_PK_PAINT_BLOCK (the first zeroes it),
+ * as summarize streams a snapshot on one rank; no MPI call (one-rank mesh). */
+static void *paint_main(void *arg)
+{
+    paint_job *j = arg;
+    const double t0 = now();
+    ct_paint_settings ps;
+    ct_paint_settings_defaults(&ps);
+    ps.mas = CT_MAS_CIC;
+    j->rc = CT_OK;
+    for (int64_t i = 0; i < j->n && j->rc == CT_OK; i += CT_PK_PAINT_BLOCK) {
+        const int64_t c = j->n - i < CT_PK_PAINT_BLOCK ? j->n - i : CT_PK_PAINT_BLOCK;
+        ps.accumulate = i > 0;
+        j->rc = ct_mesh_paint(j->m, &ps, c, j->pos + 3 * i, NULL, 1.0);
+    }
+    j->wall = now() - t0;
+    return NULL;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    const double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* best and median of v[0..n) (sorts v) */
+static void best_median(double *v, int n, double *best, double *med)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    *best = v[0];
+    *med = n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+static double p0_sum(const ct_pk_result *r)
+{
+    double s = 0;
+    for (int i = 0; i < r->nbins; i++)
+        s += r->P0[i];
+    return s;
+}
+
+static int overlap(int grid, int nside, int reps, int float32, MPI_Comm comm)
+{
+    int size;
+    MPI_Comm_size(comm, &size);
+    if (size != 1 || reps < 1 || reps > 100) {
+        fprintf(stderr, "bench_pk overlap: one rank, 1 <= REPS <= 100\n");
+        return 1;
+    }
+    const double L = 1000;
+    const int64_t n = (int64_t)nside * nside * nside;
+    float *pos = malloc(sizeof(float) * 3 * (size_t)n);
+    if (!pos) {
+        fprintf(stderr, "bench_pk overlap: out of memory\n");
+        return 1;
+    }
+    lattice(nside, L, 0, n, pos, NULL);
+    for (int64_t i = 0; i < 3 * n; i++)
+        pos[i] = pos[i] < (float)L ? pos[i] : 0.0f; /* as the exchange wraps them */
+    ct_mesh_settings ms;
+    ct_mesh_settings_defaults(&ms);
+    ms.n = grid;
+    ms.box = L;
+    ms.threads = 1;
+    ms.plan_effort = 0;
+    ms.float32 = float32;
+    ct_mesh *mesh[2] = {NULL, NULL};
+    for (int k = 0; k < 2; k++)
+        if (ct_mesh_create(&mesh[k], &ms, comm) != CT_OK) {
+            fprintf(stderr, "bench_pk overlap: %s\n", ct_error_message());
+            return 1;
+        }
+    ct_pk_settings pk;
+    ct_pk_settings_defaults(&pk);
+    pk.discard_field = 1;
+    pk.float32 = float32;
+    const double sw = (double)n;
+    enum { FFT, PAINT, MEASURE, SEQ, PAIR, NT };
+    double t[NT][100], pair_main[100], pair_paint[100], sum_seq = 0, sum_pair = 0;
+    int bad = 0;
+    /* the FFT alone; the paint alone; transform and binning alone; then both,
+     * one after the other */
+    for (int r = 0; r < reps && !bad; r++) {
+        paint_job j = {mesh[0], n, pos, CT_OK, 0};
+        ct_mesh_zero(mesh[1]);
+        double t0 = now();
+        ct_mesh_r2c(mesh[1]);
+        t[FFT][r] = now() - t0;
+        paint_main(&j);
+        t[PAINT][r] = j.wall;
+        ct_pk_result res;
+        t0 = now();
+        bad |= j.rc != CT_OK ||
+               ct_pk_measure_painted(mesh[0], NULL, &pk, sw, sw, n, &res) != CT_OK;
+        t[MEASURE][r] = now() - t0;
+        t0 = now();
+        paint_main(&j);
+        bad |= j.rc != CT_OK ||
+               ct_pk_measure_painted(mesh[0], NULL, &pk, sw, sw, n, &res) != CT_OK;
+        t[SEQ][r] = now() - t0;
+        sum_seq = p0_sum(&res);
+        ct_pk_result_free(&res);
+    }
+    /* the pair: mesh `cur` measured here while the helper paints the other; the
+     * first is painted before the clock starts */
+    int cur = 0;
+    paint_job first = {mesh[cur], n, pos, CT_OK, 0};
+    paint_main(&first);
+    bad |= first.rc != CT_OK;
+    for (int r = 0; r < reps && !bad; r++) {
+        paint_job j = {mesh[1 - cur], n, pos, CT_OK, 0};
+        pthread_t th;
+        const double t0 = now();
+        if (pthread_create(&th, NULL, paint_main, &j) != 0) {
+            bad = 1;
+            break;
+        }
+        ct_pk_result res;
+        bad |= ct_pk_measure_painted(mesh[cur], NULL, &pk, sw, sw, n, &res) != CT_OK;
+        pair_main[r] = now() - t0;
+        pthread_join(th, NULL);
+        t[PAIR][r] = now() - t0;
+        pair_paint[r] = j.wall;
+        bad |= j.rc != CT_OK;
+        sum_pair = p0_sum(&res);
+        ct_pk_result_free(&res);
+        cur = 1 - cur;
+    }
+    if (bad) {
+        fprintf(stderr, "bench_pk overlap: %s\n", ct_error_message());
+        return 1;
+    }
+    double best[NT], med[NT], bm, mm, bp, mp;
+    for (int k = 0; k < NT; k++)
+        best_median(t[k], reps, &best[k], &med[k]);
+    best_median(pair_main, reps, &bm, &mm);
+    best_median(pair_paint, reps, &bp, &mp);
+    const char *tag = float32 ? " float32" : "";
+    printf("overlap%s grid=%d particles=%lld (wall s, best / median of %d; one thread per mesh):\n",
+           tag, grid, (long long)n, reps);
+    printf("  fft alone %.3f / %.3f; paint alone %.3f / %.3f; transform+binning alone %.3f / %.3f\n",
+           best[FFT], med[FFT], best[PAINT], med[PAINT], best[MEASURE], med[MEASURE]);
+    printf("  one after the other %.3f / %.3f = %.2f / %.2f x fft alone\n", best[SEQ], med[SEQ],
+           best[SEQ] / best[FFT], med[SEQ] / med[FFT]);
+    printf("  overlapped pair %.3f / %.3f = %.2f / %.2f x fft alone (main thread's "
+           "transform+binning %.3f / %.3f, helper's paint %.3f / %.3f)\n",
+           best[PAIR], med[PAIR], best[PAIR] / best[FFT], med[PAIR] / med[FFT], bm, mm, bp, mp);
+    printf("  sum of P0: one after the other %.17g, overlapped %.17g (%s)\n", sum_seq, sum_pair,
+           sum_seq == sum_pair ? "equal" : "DIFFERENT");
+    ct_mesh_destroy(&mesh[0]);
+    ct_mesh_destroy(&mesh[1]);
+    free(pos);
+    return sum_seq == sum_pair ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
     int prov;
@@ -382,9 +572,12 @@ int main(int argc, char **argv)
     else if ((argc == 4 || argc == 5) && !strcmp(argv[1], "touch"))
         rc = touch_cost(atoi(argv[2]), atoi(argv[3]), argc == 5 && !strcmp(argv[4], "float32"),
                         MPI_COMM_WORLD);
+    else if (argc >= 4 && argc <= 6 && !strcmp(argv[1], "overlap"))
+        rc = overlap(atoi(argv[2]), atoi(argv[3]), argc >= 5 ? atoi(argv[4]) : 5,
+                     argc == 6 && !strcmp(argv[5], "float32"), MPI_COMM_WORLD);
     else
         fprintf(stderr, "usage: bench_pk generate DIR NSIDE | fft GRID THREADS [PLAN [float32]] | floor GRID NSIDE | "
-                        "touch GRID GAP [float32]\n");
+                        "touch GRID GAP [float32] | overlap GRID NSIDE [REPS [float32]]\n");
     MPI_Finalize();
     return rc;
 }
