@@ -99,6 +99,33 @@ typedef struct {
     read_job job;  /* this rank's share, or (stream) the first chunk */
 } reader;
 
+/* Overlapped painting (batches on one rank, P(k) alone, a second core): while
+ * the main thread transforms and bins snapshot i, a helper thread reads the
+ * hinted snapshot i + 1 chunk by chunk and paints it into a second mesh (and a
+ * second shifted mesh when interlacing), in exactly the chunks and order of the
+ * main thread's streaming (paint_chunk), so the mesh is the same bit for bit.
+ * The helper makes no MPI call (one-rank meshes agree locally) and no FFTW
+ * planning; the main thread opens and closes the snapshot and joins the helper
+ * before the call returns, before any HDF5 call of its own (writing). The next
+ * call swaps the meshes and goes straight to the transform. */
+typedef struct {
+    int running;  /* started, not yet joined */
+    int threaded; /* in a thread (else painted in the calling one) */
+    int ready;   /* joined and painted without error: path is in m2 (ms2) */
+    pthread_t th;
+    char *path;
+    ct_snapshot *snap;
+    ct_snapshot_header h;
+    ct_read_settings rs;
+    const ct_summarize_settings *o;
+    ct_mesh *m, *ms;  /* painted: the summarizer's m2, ms2 */
+    int64_t total, chunk;
+    double loc[2];    /* sum w, sum w^2 over the particles, in order */
+    ct_status rc;
+} painter;
+
+static void painter_clear(painter *w);
+
 struct ct_summarizer {
     ct_summarize_settings s;
     MPI_Comm comm;
@@ -110,6 +137,9 @@ struct ct_summarizer {
     char *hint; /* ct_summarize_prefetch: the next call's snapshot */
     int compensate; /* ct_pk_settings.compensate of every spectrum (1; ct_pk_of_snapshot) */
     int no_pk_cb;   /* 1: no /pk_cb beside total matter (ct_pk_of_snapshot) */
+    ct_mesh *m2, *ms2; /* overlapped painting: the next snapshot's meshes (painter) */
+    painter pw;        /* the next snapshot, painted during this call's transform */
+    int cores;         /* ct_node_cores_per_rank of comm (0: not asked yet) */
 };
 
 /* Collective (closes the snapshot). */
@@ -133,9 +163,10 @@ static int64_t stream_chunk(void)
     return v > 0 ? (int64_t)v : CT_PK_PAINT_BLOCK;
 }
 
-/* Open path (collective) and start reading: this rank's share of its particles,
- * or on one rank (pk and bk of one particle type) its first chunk. */
-static ct_status reader_start(ct_summarizer *st, reader *r, const char *path)
+/* Open path (collective) and, if go, start reading: this rank's share of its
+ * particles, or on one rank (pk and bk of one particle type) its first chunk
+ * (go 0: the caller starts r->job or hands the snapshot on). */
+static ct_status reader_start(ct_summarizer *st, reader *r, const char *path, int go)
 {
     const ct_summarize_settings *o = &st->s;
     reader_clear(r);
@@ -173,7 +204,8 @@ static ct_status reader_start(ct_summarizer *st, reader *r, const char *path)
         j->msg = strdup(ct_error_message());
         return CT_OK;
     }
-    job_start(j);
+    if (go)
+        job_start(j);
     return CT_OK;
 }
 
@@ -244,7 +276,10 @@ void ct_summarizer_destroy(ct_summarizer **z)
     if (!z || !*z)
         return;
     reader_clear(&(*z)->rd);
+    painter_clear(&(*z)->pw);
     free((*z)->hint);
+    ct_mesh_destroy(&(*z)->m2);
+    ct_mesh_destroy(&(*z)->ms2);
     ct_mesh_destroy(&(*z)->m);
     ct_mesh_destroy(&(*z)->ms);
     ct_mesh_destroy(&(*z)->mw);
@@ -276,29 +311,199 @@ static void zname(double z, char *buf, size_t cap)
     snprintf(buf, cap, "%g", r);
 }
 
-/* Everything for one snapshot; the status is this rank's. */
 /* Particles p to redshift space (if asked) and to the ranks owning their slabs
- * of st->m (masses travel along); velocities are dropped. Collective. */
-static ct_status to_slabs(ct_summarizer *st, const ct_snapshot_header *h, ct_particles *p)
+ * of m (masses travel along); velocities are dropped. Collective (on one rank
+ * no MPI call). */
+static ct_status to_slabs(const ct_summarize_settings *o, ct_mesh *m, const ct_snapshot_header *h,
+                          ct_particles *p)
 {
-    const ct_summarize_settings *o = &st->s;
     if (o->rsd >= 0)
         CT_CHECK(ct_pk_rsd_positions(p->n, p->pos, p->vel, o->rsd, h->redshift, h->omega_m,
                                      h->omega_l, h->box));
     free(p->vel);
     p->vel = NULL;
     ct_payload pl = {(void **)&p->mass, sizeof(float)};
-    return ct_mesh_exchange(st->m, &p->n, &p->pos, p->mass ? 1 : 0, &pl);
+    return ct_mesh_exchange(m, &p->n, &p->pos, p->mass ? 1 : 0, &pl);
+}
+
+/* One chunk p of a snapshot one rank streams (one particle type): to redshift
+ * space if asked and checked (to_slabs), its weights added to loc (sum w, sum
+ * w^2, in particle order), painted into m and, shifted by half a cell, into ms
+ * when interlacing; the first chunk (accumulate 0) zeroes the meshes. No MPI
+ * call. T (NULL in the painter thread): "exchange" and "paint". */
+static ct_status paint_chunk(const ct_summarize_settings *o, const ct_snapshot_header *h,
+                             ct_mesh *m, ct_mesh *ms, ct_particles *p, int accumulate,
+                             double loc[2], ct_timers *T)
+{
+    if (T)
+        ct_timer_start(T, "exchange");
+    CT_CHECK(to_slabs(o, m, h, p));
+    if (T) {
+        ct_timer_stop(T, "exchange");
+        ct_timer_start(T, "paint");
+    }
+    if (p->mass) {
+        for (int64_t i = 0; i < p->n; i++) {
+            loc[0] += p->mass[i];
+            loc[1] += (double)p->mass[i] * p->mass[i];
+        }
+    }
+    ct_paint_settings pp;
+    ct_paint_settings_defaults(&pp);
+    pp.mas = o->mas;
+    pp.accumulate = accumulate;
+    pp.shift = 0;
+    CT_CHECK(ct_mesh_paint(m, &pp, p->n, p->pos, p->mass, 1.0));
+    if (o->interlace) {
+        pp.shift = 0.5;
+        CT_CHECK(ct_mesh_paint(ms, &pp, p->n, p->pos, p->mass, 1.0));
+    }
+    if (T)
+        ct_timer_stop(T, "paint");
+    return CT_OK;
+}
+
+static void *painter_main(void *arg)
+{
+    painter *w = arg;
+    w->rc = CT_OK;
+    w->loc[0] = w->loc[1] = 0;
+    for (int64_t first = 0; first < w->total && w->rc == CT_OK; first += w->chunk) {
+        ct_particles q;
+        memset(&q, 0, sizeof q);
+        const int64_t count = w->total - first < w->chunk ? w->total - first : w->chunk;
+        w->rc = ct_snapshot_read_range(w->snap, 1, first, count, &w->rs, &q);
+        if (w->rc == CT_OK)
+            w->rc = paint_chunk(w->o, &w->h, w->m, w->ms, &q, first > 0, w->loc, NULL);
+        ct_particles_free(&q);
+    }
+    return NULL;
+}
+
+/* Forget the painted snapshot (or the one being painted: joined first). */
+static void painter_clear(painter *w)
+{
+    if (w->running && w->threaded)
+        pthread_join(w->th, NULL);
+    ct_snapshot_close(&w->snap);
+    free(w->path);
+    memset(w, 0, sizeof *w);
+}
+
+/* Join the painter: ready if it painted its snapshot; if it failed, forgotten
+ * (the call that names the snapshot reads it again and reports the problem). */
+static void painter_join(painter *w)
+{
+    if (!w->running)
+        return;
+    if (w->threaded)
+        pthread_join(w->th, NULL);
+    w->running = 0;
+    if (w->rc == CT_OK)
+        w->ready = 1;
+    else
+        painter_clear(w);
+}
+
+/* The settings of the summarizer's meshes for a box of side box. */
+static void mesh_settings(const ct_summarizer *st, double box, ct_mesh_settings *ms)
+{
+    ct_mesh_settings_defaults(ms);
+    ms->n = st->s.grid;
+    ms->box = box;
+    ms->threads = st->s.threads;
+    ms->plan_effort = st->s.plan;
+    ms->float32 = st->s.pk_float32;
+}
+
+/* Overlapped painting for this summarizer: one rank, P(k) alone, a helper
+ * thread allowed by MPI, and at least twice the mesh's threads in cores for
+ * this rank (ct_node_cores_per_rank: its CPU mask's share of the node);
+ * CT_OVERLAP_PAINT=0 turns it off, =1 on whatever the cores. */
+static int overlap_allowed(ct_summarizer *st)
+{
+    const char *e = getenv("CT_OVERLAP_PAINT");
+    if (e && !strcmp(e, "0"))
+        return 0;
+    int size, level = MPI_THREAD_SINGLE;
+    MPI_Comm_size(st->comm, &size);
+    MPI_Query_thread(&level);
+    if (size != 1 || st->s.stats != CT_SUMMARIZE_PK || level < MPI_THREAD_FUNNELED)
+        return 0;
+    if (e && !strcmp(e, "1"))
+        return 1;
+    if (!st->cores)
+        st->cores = ct_node_cores_per_rank(st->comm);
+    return st->cores >= 2 * st->s.threads;
+}
+
+/* Hand the hinted snapshot, open in st->rd and not yet being read, to the
+ * painter thread if it can take it: streamed (one particle type), CDM present,
+ * the box of the current meshes, overlapped painting allowed, the second
+ * meshes made (once, here). Returns 0 (st->rd untouched) if not. */
+static int painter_start(ct_summarizer *st)
+{
+    reader *rd = &st->rd;
+    const ct_snapshot_header *h = ct_snapshot_get_header(rd->snap);
+    if (!rd->path || !rd->stream || h->npart_total[1] <= 0 || !st->m || h->box != st->box ||
+        !overlap_allowed(st))
+        return 0;
+    if (!st->m2) {
+        ct_mesh_settings ms;
+        mesh_settings(st, h->box, &ms);
+        ct_timer_start(&st->timers, "plan");
+        ct_status mrc = ct_mesh_create(&st->m2, &ms, st->comm);
+        if (mrc == CT_OK && st->s.interlace)
+            mrc = ct_mesh_create(&st->ms2, &ms, st->comm);
+        ct_timer_stop(&st->timers, "plan");
+        if (mrc != CT_OK) {
+            ct_mesh_destroy(&st->m2);
+            ct_mesh_destroy(&st->ms2);
+            ct_error_clear();
+            return 0;
+        }
+        const double mib = (double)ms.n * ms.n * (ms.n + 2) * (ms.float32 ? 4 : 8) / 1048576.0;
+        ct_info("summarize: overlapped painting: each next snapshot is read and painted by a "
+                "helper thread into a second mesh (%.0f MiB more%s) while this one is "
+                "transformed; CT_OVERLAP_PAINT=0 turns it off",
+                mib * (st->s.interlace ? 2 : 1), st->s.interlace ? ", two meshes" : "");
+    }
+    painter *w = &st->pw;
+    painter_clear(w);
+    w->path = rd->path;
+    w->snap = rd->snap;
+    w->h = *h;
+    w->rs = rd->job.rs;
+    w->o = &st->s;
+    w->m = st->m2;
+    w->ms = st->ms2;
+    w->total = h->npart_total[1];
+    w->chunk = rd->chunk;
+    rd->path = NULL;
+    rd->snap = NULL;
+    reader_clear(rd);
+    w->running = 1;
+    w->threaded = pthread_create(&w->th, NULL, painter_main, w) == 0;
+    if (!w->threaded) {
+        painter_main(w); /* no thread: painted now (the same result) */
+        ct_error_clear(); /* a problem is the next call's to report */
+    }
+    return 1;
 }
 
 /* Start reading the snapshot hinted by ct_summarize_prefetch (not snap_path,
- * being measured) in the background; a problem is left for the call that
- * measures it (it opens the snapshot again and reports it). Collective. */
+ * being measured) in the background, or painting it (painter_start); a problem
+ * is left for the call that measures it (it opens the snapshot again and
+ * reports it). Collective. */
 static void prefetch_hint(ct_summarizer *st, const char *snap_path)
 {
-    if (st->hint && strcmp(st->hint, snap_path) && reader_start(st, &st->rd, st->hint) != CT_OK) {
+    if (!st->hint || !strcmp(st->hint, snap_path))
+        return;
+    if (reader_start(st, &st->rd, st->hint, 0) != CT_OK) {
         reader_clear(&st->rd);
         ct_error_clear();
+    } else if (st->rd.path && !painter_start(st)) {
+        job_start(&st->rd.job);
     }
 }
 
@@ -338,17 +543,35 @@ static ct_status summarize_measure(ct_summarizer *st, const char *snap_path, mea
     ct_pk_particles sets[2];
 
     ct_timer_start(T, "read");
-    /* the snapshot: read ahead by the previous call (ct_summarize_prefetch), or
+    /* the snapshot: painted by the previous call (overlapped painting: its
+     * meshes are swapped in), read ahead by it (ct_summarize_prefetch), or
      * opened now; its particles (or first chunk) come in a helper thread
      * meanwhile */
     reader *rd = &st->rd;
-    if (!rd->open || strcmp(rd->path, snap_path))
-        CT_CHECK_GOTO(rc, reader_start(st, rd, snap_path));
-    snap = rd->snap;
+    painter *pw = &st->pw;
+    double loc[2] = {0, 0}; /* stream: sum w, sum w^2 */
+    const int pre = pw->ready && !strcmp(pw->path, snap_path);
+    if (pre) {
+        ct_mesh *t = st->m;
+        st->m = st->m2;
+        st->m2 = t;
+        t = st->ms;
+        st->ms = st->ms2;
+        st->ms2 = t;
+        snap = pw->snap;
+        pw->snap = NULL;
+        loc[0] = pw->loc[0];
+        loc[1] = pw->loc[1];
+    }
+    painter_clear(pw); /* taken, or a wrong hint */
+    if (!pre && (!rd->open || strcmp(rd->path, snap_path)))
+        CT_CHECK_GOTO(rc, reader_start(st, rd, snap_path, 1));
+    if (!pre)
+        snap = rd->snap;
     const ct_snapshot_header *h = ct_snapshot_get_header(snap);
     r->h = *h;
     const int types[2] = {1, 2};
-    const int ntypes = rd->ntypes, stream = rd->stream;
+    const int ntypes = pre ? 1 : rd->ntypes, stream = pre || rd->stream;
     r->ntypes = ntypes;
     const int64_t chunk = rd->chunk;
     ct_timer_stop(T, "read");
@@ -359,13 +582,10 @@ static ct_status summarize_measure(ct_summarizer *st, const char *snap_path, mea
         ct_mesh_destroy(&st->m);
         ct_mesh_destroy(&st->ms);
         ct_mesh_destroy(&st->mw);
+        ct_mesh_destroy(&st->m2);
+        ct_mesh_destroy(&st->ms2);
         ct_mesh_settings ms;
-        ct_mesh_settings_defaults(&ms);
-        ms.n = o->grid;
-        ms.box = h->box;
-        ms.threads = o->threads;
-        ms.plan_effort = o->plan;
-        ms.float32 = o->pk_float32;
+        mesh_settings(st, h->box, &ms);
         ct_timer_start(T, "plan");
         ct_status mrc = ct_mesh_create(&st->m, &ms, comm);
         if (mrc == CT_OK && o->interlace)
@@ -383,21 +603,23 @@ static ct_status summarize_measure(ct_summarizer *st, const char *snap_path, mea
     }
 
     /* the particles (stream: the first chunk) move to job; the reader is free */
-    ct_timer_start(T, "read");
-    job_join(&rd->job);
-    job = rd->job;
-    memset(&rd->job, 0, sizeof rd->job);
-    rd->snap = NULL; /* snap: closed at the end of this call */
-    reader_clear(rd);
-    CT_CHECK_GOTO(rc, ct_agree_msg(comm, job_status(&job)));
-    if (h->npart_total[1] <= 0)
-        CT_FAIL_GOTO(rc, CT_ERR_FORMAT, "%s: no CDM particles (PartType1)", snap_path);
-    if (!stream) {
-        p[0] = job.p[0];
-        p[1] = job.p[1];
-        memset(job.p, 0, sizeof job.p);
+    if (!pre) {
+        ct_timer_start(T, "read");
+        job_join(&rd->job);
+        job = rd->job;
+        memset(&rd->job, 0, sizeof rd->job);
+        rd->snap = NULL; /* snap: closed at the end of this call */
+        reader_clear(rd);
+        CT_CHECK_GOTO(rc, ct_agree_msg(comm, job_status(&job)));
+        if (h->npart_total[1] <= 0)
+            CT_FAIL_GOTO(rc, CT_ERR_FORMAT, "%s: no CDM particles (PartType1)", snap_path);
+        if (!stream) {
+            p[0] = job.p[0];
+            p[1] = job.p[1];
+            memset(job.p, 0, sizeof job.p);
+        }
+        ct_timer_stop(T, "read");
     }
-    ct_timer_stop(T, "read");
 
     ct_pk_settings ps;
     ct_pk_settings_defaults(&ps);
@@ -415,13 +637,10 @@ static ct_status summarize_measure(ct_summarizer *st, const char *snap_path, mea
     if (stream) {
         /* One rank, one particle type: no particle array. Chunk c is checked and
          * painted while the thread reads chunk c + 1; the weight sums run over
-         * the particles in the same order as ct_pk_measure's. */
+         * the particles in the same order as ct_pk_measure's. (pre: done by
+         * the previous call's painter, the same way.) */
         const int64_t total = h->npart_total[1];
-        double loc[2] = {0, 0};
-        ct_paint_settings pp;
-        ct_paint_settings_defaults(&pp);
-        pp.mas = o->mas;
-        for (int64_t first = 0; first < total; first += chunk) {
+        for (int64_t first = 0; !pre && first < total; first += chunk) {
             ct_timer_start(T, "read");
             CT_CHECK_GOTO(rc, job_status(&job));
             ct_particles q = job.p[0];
@@ -433,29 +652,13 @@ static ct_status summarize_measure(ct_summarizer *st, const char *snap_path, mea
                 job_start(&job);
             }
             ct_timer_stop(T, "read");
-            ct_timer_start(T, "exchange");
-            CT_CHECK_GOTO(rc, to_slabs(st, h, &p[0]));
-            ct_timer_stop(T, "exchange");
-            ct_timer_start(T, "paint");
-            if (p[0].mass) {
-                for (int64_t i = 0; i < p[0].n; i++) {
-                    loc[0] += p[0].mass[i];
-                    loc[1] += (double)p[0].mass[i] * p[0].mass[i];
-                }
-            }
-            pp.accumulate = first > 0;
-            pp.shift = 0;
-            CT_CHECK_GOTO(rc, ct_mesh_paint(st->m, &pp, p[0].n, p[0].pos, p[0].mass, 1.0));
-            if (o->interlace) {
-                pp.shift = 0.5;
-                CT_CHECK_GOTO(rc, ct_mesh_paint(st->ms, &pp, p[0].n, p[0].pos, p[0].mass, 1.0));
-            }
-            ct_timer_stop(T, "paint");
+            CT_CHECK_GOTO(rc, paint_chunk(o, h, st->m, st->ms, &p[0], first > 0, loc, T));
             ct_particles_free(&p[0]);
         }
         if (h->mass_table[1] != 0)
             loc[0] = loc[1] = (double)total; /* no Masses dataset: weight 1 each */
-        /* the next snapshot (if hinted) is read during the transform and binning */
+        /* the next snapshot (if hinted) is read (or painted) during the
+         * transform and binning */
         ct_timer_start(T, "read");
         prefetch_hint(st, snap_path);
         ct_timer_stop(T, "read");
@@ -467,7 +670,7 @@ static ct_status summarize_measure(ct_summarizer *st, const char *snap_path, mea
         ct_timer_stop(T, "read");
         ct_timer_start(T, "exchange");
         for (int t = 0; t < ntypes; t++)
-            CT_CHECK_GOTO(rc, to_slabs(st, h, &p[t]));
+            CT_CHECK_GOTO(rc, to_slabs(o, st->m, h, &p[t]));
         ct_timer_stop(T, "exchange");
         for (int t = 0; t < ntypes; t++) {
             sets[t].n = p[t].n;
@@ -501,6 +704,9 @@ static ct_status summarize_measure(ct_summarizer *st, const char *snap_path, mea
     ct_timer_start(T, "read");
     job_join(&st->rd.job);
     ct_timer_stop(T, "read");
+    ct_timer_start(T, "paint"); /* what the overlapped painting adds to the call */
+    painter_join(pw);
+    ct_timer_stop(T, "paint");
     /* bispectrum and marked spectrum of the same delta(k) (total matter) */
     if (o->stats & CT_SUMMARIZE_BK) {
         ct_timer_start(T, "bk");
@@ -517,6 +723,7 @@ static ct_status summarize_measure(ct_summarizer *st, const char *snap_path, mea
 fail:
     job_free(&job);
     job_join(&st->rd.job);
+    painter_join(&st->pw);
     free(st->hint);
     st->hint = NULL;
     if (T->n > 0)
