@@ -117,7 +117,17 @@ ct_status ct_bk_of_snapshot(const char *snap_path, int grid, const ct_pk_setting
  * snapshot that fails to open is left to the call that names it. Every call
  * reads its snapshot's particles in a helper thread (no MPI calls in it; needs
  * MPI initialised with MPI_THREAD_FUNNELED or more, otherwise the read is done
- * in the calling thread) while the first call creates the meshes. */
+ * in the calling thread) while the first call creates the meshes.
+ * Overlapped painting: on a communicator of one rank, for P(k) alone (stats =
+ * CT_SUMMARIZE_PK), when the rank has at least twice the mesh's threads in
+ * cores (ct_node_cores_per_rank) and MPI allows a helper thread, the helper
+ * also paints the hinted snapshot (CDM only, the same box) into a second mesh
+ * (a second pair with interlacing; made by the first such call and kept) while
+ * the main thread transforms and bins the current one; the next call swaps the
+ * meshes in and goes straight to its transform. Same chunks, same order: the
+ * same bits. The helper is joined before the call returns (no thread outlives
+ * a call). CT_OVERLAP_PAINT=0 in the environment turns it off, =1 turns it on
+ * whatever the cores. */
 ct_status ct_summarize_prefetch(ct_summarizer *z, const char *next_snap_path);
 
 #ifdef __cplusplus
