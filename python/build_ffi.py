@@ -60,7 +60,7 @@ typedef struct {
 } ct_particles;
 void ct_particles_free(ct_particles *p);
 typedef enum { CT_BOUNDS_ERROR = 0, CT_BOUNDS_WRAP } ct_bounds_policy;
-typedef struct { int read_vel; int read_id; ct_bounds_policy bounds; ...; } ct_read_settings;
+typedef struct { int read_vel; int read_id; ct_bounds_policy bounds; int threads; ...; } ct_read_settings;
 void ct_read_settings_defaults(ct_read_settings *s);
 typedef struct ct_snapshot ct_snapshot;
 ct_status ct_snapshot_open(ct_snapshot **snap, const char *path, MPI_Comm comm);

@@ -61,6 +61,13 @@ typedef struct {
     ct_bounds_policy bounds;  /* default CT_BOUNDS_ERROR */
     double tolerance;         /* fraction of the box wrapped under CT_BOUNDS_ERROR;
                                  default CT_POS_WRAP_TOLERANCE */
+    int threads;              /* threads reading this rank's rows where the files
+                                 store them as plain contiguous bytes (Gadget binary,
+                                 uncompressed contiguous HDF5); they make no MPI or
+                                 HDF5 call. Default 1 (the calling thread). 0: this
+                                 rank's share of its node's cores (ct_snapshot_read
+                                 only; ct_snapshot_read_range takes 0 as 1). Same
+                                 values whatever the count. */
 } ct_read_settings;
 
 void ct_read_settings_defaults(ct_read_settings *s);

@@ -3,7 +3,7 @@ legacy binary format I/II) read through libcosmotl."""
 from __future__ import annotations
 
 import os
-from typing import Any, Dict, Sequence
+from typing import Any, Dict, Optional, Sequence
 
 import numpy as np
 
@@ -47,7 +47,8 @@ def snapshot_header(path: str, comm: Any = None) -> Dict[str, Any]:
 
 
 def read_snapshot(path: str, ptype: int = 1, fields: Sequence[str] = ("pos",), *,
-                  wrap_positions: bool = False, comm: Any = None) -> Dict[str, Any]:
+                  wrap_positions: bool = False, threads: Optional[int] = None,
+                  comm: Any = None) -> Dict[str, Any]:
     """Read particles of one type from a snapshot.
 
     path: a snapshot file (snap_004.hdf5, snap_004.0.hdf5 or a Gadget binary),
@@ -60,6 +61,11 @@ def read_snapshot(path: str, ptype: int = 1, fields: Sequence[str] = ("pos",), *
         rounding) are wrapped and anything further is an error naming the
         file, row and value; True wraps every finite position
         (`summarize --wrap-positions`).
+    threads: threads reading this rank's rows from files that store them as
+        plain bytes (Gadget binary, uncompressed contiguous HDF5 such as
+        cosmotl's own; Quijote's compressed files are read through HDF5 on one
+        thread). None: this rank's share of the node's cores. The arrays are
+        the same whatever the count.
     comm: an mpi4py communicator: each rank receives a contiguous, nearly equal
         slice of the particles (rank order = file order).
 
@@ -72,6 +78,9 @@ def read_snapshot(path: str, ptype: int = 1, fields: Sequence[str] = ("pos",), *
     if isinstance(ptype, (bool, np.bool_)) or not isinstance(ptype, (int, np.integer)) \
             or not 0 <= ptype <= 5:
         raise ArgumentError(f"ptype must be an integer 0..5, not {ptype!r}")
+    if threads is not None and (isinstance(threads, (bool, np.bool_))
+                                or not isinstance(threads, (int, np.integer)) or threads < 1):
+        raise ArgumentError(f"threads must be a positive integer or None, not {threads!r}")
     sp = _open(path, comm)
     parts = ffi.new("ct_particles *")
     try:
@@ -81,6 +90,7 @@ def read_snapshot(path: str, ptype: int = 1, fields: Sequence[str] = ("pos",), *
         rs.read_vel = 1 if "vel" in fields else 0
         rs.read_id = 1 if "id" in fields else 0
         rs.bounds = lib.CT_BOUNDS_WRAP if wrap_positions else lib.CT_BOUNDS_ERROR
+        rs.threads = 0 if threads is None else int(threads)
         check(lib.ct_snapshot_read(sp[0], int(ptype), rs, parts))
         n = int(parts.n)
         out: Dict[str, Any] = {"header": header}

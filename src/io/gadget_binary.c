@@ -14,7 +14,7 @@
 static uint32_t bswap32(uint32_t v) { return __builtin_bswap32(v); }
 static uint64_t bswap64(uint64_t v) { return __builtin_bswap64(v); }
 
-static int read_exact(int fd, void *buf, size_t n, int64_t off)
+int ct_snap_pread(int fd, void *buf, size_t n, int64_t off)
 {
     char *b = buf;
     while (n > 0) {
@@ -37,9 +37,9 @@ int ct_gadget_sniff(const char *path)
         return 0;
     uint32_t m = 0;
     char label[4] = {0};
-    int ok = read_exact(fd, &m, 4, 0) == 0;
+    int ok = ct_snap_pread(fd, &m, 4, 0) == 0;
     if (ok && (m == 8 || bswap32(m) == 8))
-        ok = read_exact(fd, label, 4, 4) == 0 && !memcmp(label, "HEAD", 4);
+        ok = ct_snap_pread(fd, label, 4, 4) == 0 && !memcmp(label, "HEAD", 4);
     else
         ok = ok && (m == 256 || bswap32(m) == 256);
     close(fd);
@@ -104,7 +104,7 @@ ct_status ct_gadget_scan(const char *path, ct_snapshot_header *h, double *box_fi
     fstat(fd, &st);
     const int64_t fsize = st.st_size;
     uint32_t m0 = 0;
-    if (read_exact(fd, &m0, 4, 0) != 0)
+    if (ct_snap_pread(fd, &m0, 4, 0) != 0)
         CT_FAIL_GOTO(rc, CT_ERR_FORMAT, "%s: empty file", path);
     int swap = !(m0 == 8 || m0 == 256);
     int fmt2 = (swap ? bswap32(m0) : m0) == 8;
@@ -117,7 +117,7 @@ ct_status ct_gadget_scan(const char *path, ct_snapshot_header *h, double *box_fi
         char label[5] = "????";
         if (fmt2) {
             unsigned char lr[16];
-            if (pos + 16 > fsize || read_exact(fd, lr, 16, pos) != 0)
+            if (pos + 16 > fsize || ct_snap_pread(fd, lr, 16, pos) != 0)
                 CT_FAIL_GOTO(rc, CT_ERR_FORMAT, "%s: truncated: block label record at byte %lld "
                              "runs past the end of the file (%lld bytes)", path, (long long)pos,
                              (long long)fsize);
@@ -136,7 +136,7 @@ ct_status ct_gadget_scan(const char *path, ct_snapshot_header *h, double *box_fi
             break; /* format I: blocks after MASS are not needed */
         }
         unsigned char mk[4];
-        if (pos + 4 > fsize || read_exact(fd, mk, 4, pos) != 0)
+        if (pos + 4 > fsize || ct_snap_pread(fd, mk, 4, pos) != 0)
             CT_FAIL_GOTO(rc, CT_ERR_FORMAT, "%s: truncated: block %s starts past the end of the "
                          "file (%lld bytes)", path, label, (long long)fsize);
         int64_t len = (uint32_t)get_i32(mk, swap);
@@ -145,13 +145,13 @@ ct_status ct_gadget_scan(const char *path, ct_snapshot_header *h, double *box_fi
                          "%lld but the file has %lld bytes", path, label, (long long)len,
                          (long long)pos, (long long)fsize);
         unsigned char mk2[4];
-        if (read_exact(fd, mk2, 4, pos + 4 + len) != 0 || get_i32(mk2, swap) != (int32_t)len)
+        if (ct_snap_pread(fd, mk2, 4, pos + 4 + len) != 0 || get_i32(mk2, swap) != (int32_t)len)
             CT_FAIL_GOTO(rc, CT_ERR_FORMAT, "%s: corrupt: record markers of block %s disagree",
                          path, label);
         int64_t payload = pos + 4;
         if (!strcmp(label, "HEAD")) {
             unsigned char hb[256];
-            if (len != 256 || read_exact(fd, hb, 256, payload) != 0)
+            if (len != 256 || ct_snap_pread(fd, hb, 256, payload) != 0)
                 CT_FAIL_GOTO(rc, CT_ERR_FORMAT, "%s: header record has %lld bytes (expected 256)",
                              path, (long long)len);
             parse_header(hb, swap, h, box_file, f->npart);
@@ -219,44 +219,13 @@ fail:
     return rc;
 }
 
-/* Read count reals of rb bytes at byte offset off into float dst. */
-static ct_status read_reals(int fd, const char *path, const char *blk, int64_t off, int64_t count,
-                            int rb, int swap, float *dst)
+/* The blocks' rows of type t, for the raw reader (snapshot.c), in the order
+ * they lie in the file. */
+ct_status ct_gadget_plan(const char *path, const ct_snapfile *f, int file, int t, int64_t row,
+                         int64_t n, float *pos, float *vel, uint64_t *id, float *mass,
+                         ct_rawpiece out[4], int *np)
 {
-    if (rb == 4) {
-        if (read_exact(fd, dst, (size_t)count * 4, off) != 0)
-            CT_FAIL(CT_ERR_FORMAT, "%s: cannot read block %s (truncated)", path, blk);
-        if (swap)
-            for (int64_t i = 0; i < count; i++) {
-                uint32_t v;
-                memcpy(&v, dst + i, 4);
-                v = bswap32(v);
-                memcpy(dst + i, &v, 4);
-            }
-        return CT_OK;
-    }
-    double tmp[4096];
-    for (int64_t c = 0; c < count; c += 4096) {
-        int64_t n = count - c < 4096 ? count - c : 4096;
-        if (read_exact(fd, tmp, (size_t)n * 8, off + c * 8) != 0)
-            CT_FAIL(CT_ERR_FORMAT, "%s: cannot read block %s (truncated)", path, blk);
-        for (int64_t i = 0; i < n; i++) {
-            uint64_t v;
-            memcpy(&v, tmp + i, 8);
-            if (swap)
-                v = bswap64(v);
-            double d;
-            memcpy(&d, &v, 8);
-            dst[c + i] = (float)d;
-        }
-    }
-    return CT_OK;
-}
-
-ct_status ct_gadget_read(const char *path, const ct_snapfile *f, int t, int64_t row, int64_t n,
-                         float *pos, float *vel, uint64_t *id, float *mass)
-{
-    ct_status rc = CT_OK;
+    *np = 0;
     int64_t toff = 0;
     for (int k = 0; k < t; k++)
         toff += f->npart[k];
@@ -268,37 +237,28 @@ ct_status ct_gadget_read(const char *path, const ct_snapfile *f, int t, int64_t 
         CT_FAIL(CT_ERR_FORMAT, "%s: no ID block", path);
     if (mass && f->blk_mass < 0)
         CT_FAIL(CT_ERR_FORMAT, "%s: no MASS block", path);
-    int fd = open(path, O_RDONLY);
-    if (fd < 0)
-        CT_FAIL(CT_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    CT_CHECK_GOTO(rc, read_reals(fd, path, "POS", f->blk_pos + r0 * 3 * rb, 3 * n, rb, f->swap,
-                                 pos));
-    if (vel)
-        CT_CHECK_GOTO(rc, read_reals(fd, path, "VEL", f->blk_vel + r0 * 3 * rb, 3 * n, rb,
-                                     f->swap, vel));
-    if (mass)
-        CT_CHECK_GOTO(rc, read_reals(fd, path, "MASS", f->blk_mass + (f->mass_row0[t] + row) * rb,
-                                     n, rb, f->swap, mass));
-    if (id) {
-        const int ib = f->id_bytes;
-        uint32_t tmp[8192];
-        const int64_t per = (int64_t)(sizeof tmp / (size_t)ib);
-        for (int64_t c = 0; c < n; c += per) {
-            int64_t m = n - c < per ? n - c : per;
-            if (read_exact(fd, tmp, (size_t)(m * ib), f->blk_id + (r0 + c) * ib) != 0)
-                CT_FAIL_GOTO(rc, CT_ERR_FORMAT, "%s: cannot read block ID (truncated)", path);
-            for (int64_t i = 0; i < m; i++) {
-                if (ib == 4) {
-                    id[c + i] = f->swap ? bswap32(tmp[i]) : tmp[i];
-                } else {
-                    uint64_t v;
-                    memcpy(&v, (char *)tmp + 8 * i, 8);
-                    id[c + i] = f->swap ? bswap64(v) : v;
-                }
-            }
-        }
+    const struct {
+        ct_raw_field field;
+        void *dst;
+        int64_t off;
+        int elsize;
+    } blk[4] = {{CT_RAW_POS, pos, f->blk_pos + r0 * 3 * rb, rb},
+                {CT_RAW_VEL, vel, f->blk_vel + r0 * 3 * rb, rb},
+                {CT_RAW_MASS, mass, f->blk_mass + (f->mass_row0[t] + row) * rb, rb},
+                {CT_RAW_ID, id, f->blk_id + r0 * f->id_bytes, f->id_bytes}};
+    for (int b = 0; b < 4; b++) {
+        if (!blk[b].dst)
+            continue;
+        ct_rawpiece *p = &out[(*np)++];
+        p->file = file;
+        p->order = b;
+        p->field = blk[b].field;
+        p->off = blk[b].off;
+        p->row = row;
+        p->n = n;
+        p->elsize = blk[b].elsize;
+        p->swap = f->swap;
+        p->dst = blk[b].dst;
     }
-fail:
-    close(fd);
-    return rc;
+    return CT_OK;
 }

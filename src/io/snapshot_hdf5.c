@@ -368,6 +368,92 @@ fail:
     return rc;
 }
 
+/* Can dataset `name` of group g be read with pread? Fills off (byte offset of
+ * row 0), elsize and swap; 0 if not (the caller then uses H5Dread). */
+static int raw_dataset(hid_t g, const char *name, int is_int, int cols, int64_t rows,
+                       hsize_t file_size, int64_t *off, int *elsize, int *swap)
+{
+    int ok = 0;
+    hid_t d = H5Dopen2(g, name, H5P_DEFAULT);
+    hid_t ty = d >= 0 ? H5Dget_type(d) : -1;
+    hid_t dcpl = d >= 0 ? H5Dget_create_plist(d) : -1;
+    if (ty < 0 || dcpl < 0)
+        goto done;
+    /* the stored type, exactly: IEEE float32, or an unsigned 32/64-bit integer
+     * (which widens to uint64 exactly); anything else converts through HDF5 */
+    const int le = H5Tget_order(H5T_NATIVE_FLOAT) == H5T_ORDER_LE;
+    const hid_t kinds[3][2] = {{H5T_IEEE_F32LE, H5T_IEEE_F32BE},
+                               {H5T_STD_U32LE, H5T_STD_U32BE},
+                               {H5T_STD_U64LE, H5T_STD_U64BE}};
+    int k0 = is_int ? 1 : 0, k1 = is_int ? 3 : 1, found = 0;
+    for (int k = k0; k < k1 && !found; k++)
+        for (int o = 0; o < 2 && !found; o++)
+            if (H5Tequal(ty, kinds[k][o]) > 0) {
+                found = 1;
+                *elsize = k == 2 ? 8 : 4;
+                *swap = o == 0 ? !le : le;
+            }
+    if (!found || H5Pget_layout(dcpl) != H5D_CONTIGUOUS || H5Pget_nfilters(dcpl) != 0 ||
+        H5Pget_external_count(dcpl) != 0)
+        goto done;
+    haddr_t a = H5Dget_offset(d);
+    hsize_t bytes = (hsize_t)rows * (hsize_t)(cols ? cols : 1) * (hsize_t)*elsize;
+    /* allocated storage holding every row, inside the file */
+    if (a == HADDR_UNDEF || H5Dget_storage_size(d) != bytes || a > file_size ||
+        bytes > file_size - a)
+        goto done;
+    *off = (int64_t)a;
+    ok = 1;
+done:
+    h5close(&dcpl);
+    h5close(&ty);
+    h5close(&d);
+    return ok;
+}
+
+int ct_h5snap_plan(const char *path, const ct_snapfile *f, int file, int t, int64_t row,
+                   int64_t n, float *pos, float *vel, uint64_t *id, float *mass,
+                   ct_rawpiece out[4])
+{
+    if ((vel && !f->has_vel[t]) || (id && !f->has_id[t]) || (mass && !f->has_mass[t]))
+        return 0;
+    char gname[16];
+    snprintf(gname, sizeof gname, "PartType%d", t);
+    ct_h5_quiet();
+    hid_t fid = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    hid_t g = fid >= 0 ? H5Gopen2(fid, gname, H5P_DEFAULT) : -1;
+    hsize_t file_size = 0;
+    int np = 0, ok = g >= 0 && H5Fget_filesize(fid, &file_size) >= 0;
+    const struct {
+        ct_raw_field field;
+        void *dst;
+        const char *name;
+        int cols, is_int;
+    } ds[4] = {{CT_RAW_POS, pos, "Coordinates", 3, 0},
+               {CT_RAW_VEL, vel, "Velocities", 3, 0},
+               {CT_RAW_ID, id, "ParticleIDs", 0, 1},
+               {CT_RAW_MASS, mass, "Masses", 0, 0}};
+    for (int k = 0; k < 4 && ok; k++) {
+        if (!ds[k].dst)
+            continue;
+        ct_rawpiece *p = &out[np];
+        int64_t off0 = 0;
+        ok = raw_dataset(g, ds[k].name, ds[k].is_int, ds[k].cols, f->npart[t], file_size, &off0,
+                         &p->elsize, &p->swap);
+        p->file = file;
+        p->order = k;
+        p->field = ds[k].field;
+        p->off = off0 + row * (ds[k].cols ? ds[k].cols : 1) * p->elsize;
+        p->row = row;
+        p->n = n;
+        p->dst = ds[k].dst;
+        np++;
+    }
+    h5close(&g);
+    h5close(&fid);
+    return ok ? np : 0;
+}
+
 /* ------------------------------------------------------------------ writing */
 
 void ct_write_settings_defaults(ct_write_settings *s)

@@ -57,12 +57,56 @@ ct_status ct_h5snap_scan(const char *path, ct_snapshot_header *h, double *box_fi
 ct_status ct_h5snap_read(const char *path, const ct_snapfile *f, int t, int64_t row,
                          int64_t n, float *pos, float *vel, uint64_t *id, float *mass);
 
+/* Read exactly n bytes at offset off (retrying short reads); -1 on an error
+ * or the end of the file. */
+int ct_snap_pread(int fd, void *buf, size_t n, int64_t off);
+
 /* Gadget binary: is this a Gadget format I/II file? (1 yes, 0 no) */
 int ct_gadget_sniff(const char *path);
 ct_status ct_gadget_scan(const char *path, ct_snapshot_header *h, double *box_file,
                          ct_snapfile *f, ct_snapshot_format *fmt);
-ct_status ct_gadget_read(const char *path, const ct_snapfile *f, int t, int64_t row,
-                         int64_t n, float *pos, float *vel, uint64_t *id, float *mass);
+
+/* ------------------------------------------------------------ raw reading
+ * Where a field of a file is stored as plain contiguous bytes (Gadget binary
+ * blocks; HDF5 datasets with contiguous layout, no filter, no external storage,
+ * IEEE float32 or unsigned 32/64-bit integers of either byte order), the reader
+ * takes the byte offset from the metadata (HDF5 calls on the calling thread
+ * only) and reads the rows with pread, on one or more threads that make no
+ * HDF5 or MPI call, straight into the output arrays, in chunks that are
+ * converted (byte order, width, units, the positions policy) while in cache.
+ * Anything else is read through HDF5 (H5Dread), as before. */
+typedef enum { CT_RAW_POS, CT_RAW_VEL, CT_RAW_ID, CT_RAW_MASS } ct_raw_field;
+
+/* Rows [row, row + n) of one field of type t in one file. */
+typedef struct {
+    int file;           /* index among the snapshot's files */
+    int order;          /* rank of this read among the file's reads (serial order) */
+    ct_raw_field field;
+    int64_t off;        /* byte offset in the file of row `row` */
+    int64_t row, n;     /* rows of type t within the file */
+    int elsize;         /* bytes per stored element: 4 or 8 */
+    int swap;           /* stored in the other byte order */
+    void *dst;          /* output: float (pos, vel: 3 per row; mass) or uint64_t (id) */
+} ct_rawpiece;
+
+/* HDF5: the pieces (pos, then vel, id, mass where the pointer is not NULL) of
+ * rows [row, row + n) of type t of file `file`; returns how many, or 0 if some
+ * dataset is not plain contiguous storage of a type read raw (or anything
+ * fails: the HDF5 path then reports it). */
+int ct_h5snap_plan(const char *path, const ct_snapfile *f, int file, int t, int64_t row,
+                   int64_t n, float *pos, float *vel, uint64_t *id, float *mass,
+                   ct_rawpiece out[4]);
+/* Gadget binary: the pieces (POS, VEL, MASS, ID: the file's block order) of
+ * rows [row, row + n) of type t; an error (a block that is absent) names the
+ * file. */
+ct_status ct_gadget_plan(const char *path, const ct_snapfile *f, int file, int t, int64_t row,
+                         int64_t n, float *pos, float *vel, uint64_t *id, float *mass,
+                         ct_rawpiece out[4], int *np);
+
+/* Tests only (not thread-safe): force_hdf5 = 1 reads every HDF5 file through
+ * H5Dread; chunk_bytes > 0 sets the raw reader's chunk (default 512 KiB).
+ * Returns the chunks the raw reader read since the previous call. */
+int64_t ct_snap_raw_testing(int force_hdf5, int64_t chunk_bytes);
 
 /* The positions policy (see ct_bounds_policy) for one coordinate v in a box B
  * (any units): returns 0 with the value wrapped into [0, B) in *out, 1 if v lies

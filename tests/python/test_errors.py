@@ -72,6 +72,9 @@ def test_not_a_snapshot(tmp_path, data):
         cosmotl.read_snapshot(os.path.join(data["dir"], "out1", "0.h5"))
     with pytest.raises(cosmotl.ArgumentError, match="unknown field"):
         cosmotl.read_snapshot(data["snap"], fields=("position",))
+    for bad in (0, -1, True, 1.5, "2"):
+        with pytest.raises(cosmotl.ArgumentError, match="threads must be"):
+            cosmotl.read_snapshot(data["snap"], threads=bad)
 
 
 def test_pk_of_a_path(tmp_path, data, pos):

@@ -28,7 +28,7 @@ void fx_defaults(fx_spec *s)
     s->mass_table[2] = 0; /* per-particle Masses */
     s->skip_file = -1;
     s->bad_omega_file = -1;
-    s->nan_at = s->out_at = s->eqbox_at = s->near_at = -1;
+    s->nan_at = s->out_at = s->eqbox_at = s->near_at = s->vel_nan_at = -1;
 }
 
 void fx_particle(int t, int64_t g, double box_kpc, float pos_kpc[3], float u[3], uint64_t *id,
@@ -63,10 +63,12 @@ static int dataset(hid_t g, const char *name, hid_t ft, hid_t mt, int rank, hsiz
     hid_t sp = H5Screate_simple(rank, dims, NULL);
     hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
     if (filter && n > 0) {
-        hsize_t ch[2] = {n, cols};
+        /* filter 2: chunks of 7 rows, no filter */
+        hsize_t ch[2] = {filter == 2 && n > 7 ? 7 : n, cols};
         H5Pset_chunk(dcpl, rank, ch);
         /* Blosc's registered id; optional so creation works without the plugin */
-        H5Pset_filter(dcpl, 32001, H5Z_FLAG_OPTIONAL, 0, NULL);
+        if (filter == 1)
+            H5Pset_filter(dcpl, 32001, H5Z_FLAG_OPTIONAL, 0, NULL);
     }
     hid_t d = H5Dcreate2(g, name, ft, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
     int rc = d < 0 || H5Dwrite(d, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) < 0;
@@ -158,6 +160,8 @@ int fx_write_hdf5(const char *base, const fx_spec *s)
                     pos[3 * i + 2] = (float)(1.5 * s->box_kpc);
                 if (t == 1 && gi == s->eqbox_at)
                     pos[3 * i] = (float)s->box_kpc;
+                if (t == 1 && gi == s->vel_nan_at)
+                    vel[3 * i + 2] = NAN;
                 if (t == 1 && gi == s->near_at) {
                     pos[3 * i + 1] = (float)(-2e-4 * s->box_kpc);
                     pos[3 * i + 2] = (float)((1 + 5e-4) * s->box_kpc);
@@ -170,6 +174,10 @@ int fx_write_hdf5(const char *base, const fx_spec *s)
             }
             hsize_t rows = n - (size_t)(s->rows_short && f == 0 && t == 1);
             int e = 0;
+            const hid_t F4 = s->big_endian ? H5T_IEEE_F32BE : H5T_IEEE_F32LE;
+            const hid_t U4 = s->big_endian ? H5T_STD_U32BE : H5T_STD_U32LE;
+            const hid_t U8 = s->big_endian ? H5T_STD_U64BE : H5T_STD_U64LE;
+            const int flt = s->filter ? 1 : s->chunked ? 2 : 0;
             if (s->coord_int)
                 e |= dataset(g, "Coordinates", H5T_STD_I32LE, H5T_NATIVE_INT32, 2, rows, 3, ipos,
                              0);
@@ -177,14 +185,11 @@ int fx_write_hdf5(const char *base, const fx_spec *s)
                 e |= dataset(g, "Coordinates", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, rows, 2, pos,
                              0);
             else
-                e |= dataset(g, "Coordinates", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, rows, 3, pos,
-                             s->filter);
-            e |= dataset(g, "Velocities", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, n, 3, vel,
-                         s->filter);
-            e |= dataset(g, "ParticleIDs", s->id8 ? H5T_STD_U64LE : H5T_STD_U32LE,
-                         H5T_NATIVE_UINT64, 1, n, 1, id, s->filter);
+                e |= dataset(g, "Coordinates", F4, H5T_NATIVE_FLOAT, 2, rows, 3, pos, flt);
+            e |= dataset(g, "Velocities", F4, H5T_NATIVE_FLOAT, 2, n, 3, vel, flt);
+            e |= dataset(g, "ParticleIDs", s->id8 ? U8 : U4, H5T_NATIVE_UINT64, 1, n, 1, id, flt);
             if (s->mass_table[t] == 0)
-                e |= dataset(g, "Masses", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, n, 1, mass, 0);
+                e |= dataset(g, "Masses", F4, H5T_NATIVE_FLOAT, 1, n, 1, mass, s->chunked ? 2 : 0);
             free(pos);
             free(vel);
             free(mass);
@@ -391,6 +396,14 @@ int fx_make_all(const char *dir)
     CASE("highword") s.highword1 = 1; e |= fx_write_hdf5(base, &s);
     CASE("total") s.total_delta = 3; e |= fx_write_hdf5(base, &s);
     CASE("mpcunits") s.mpc_units = 1; e |= fx_write_hdf5(base, &s);
+    /* for the raw (pread) reader: more files and rows than its chunks, the
+     * other byte order, chunked storage (read through HDF5), errors in two
+     * files and in two datasets of one file */
+    CASE("rawmulti") s.nfiles = 5; s.n[1] = 10007; s.n[2] = 3001; e |= fx_write_hdf5(base, &s);
+    CASE("rawbe") s.nfiles = 3; s.n[1] = 1003; s.n[2] = 301; s.big_endian = 1; s.id8 = 1;
+    e |= fx_write_hdf5(base, &s);
+    CASE("chunked") s.chunked = 1; e |= fx_write_hdf5(base, &s);
+    CASE("errorder") s.vel_nan_at = 2; s.out_at = 20; s.nan_at = 30; e |= fx_write_hdf5(base, &s);
     CASE("noheader") s.no_header = 1; s.nfiles = 1; s.single = 1; e |= fx_write_hdf5(base, &s);
     CASE("emptydir") (void)base;
     /* single file; then a truncated copy */

@@ -30,6 +30,9 @@ typedef struct {
     int total_delta;      /* added to NumPart_Total[1] */
     int no_header;        /* no /Header group */
     int mpc_units;        /* Gadget-4 style: /Parameters UnitLength_in_cm = 1 Mpc, values /1000 */
+    int big_endian;       /* every dataset stored big-endian (F32BE, U32BE / U64BE) */
+    int chunked;          /* datasets chunked (no filter): read through H5Dread */
+    int64_t vel_nan_at;   /* type-1 global index with a NaN velocity */
 } fx_spec;
 
 void fx_defaults(fx_spec *s);
