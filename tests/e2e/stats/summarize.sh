@@ -76,6 +76,18 @@ for ov in 1 0; do
 done
 CT_OVERLAP_PAINT=1 run 0 "read-ahead hints, overlapped painting" "$mpirun_sh" 1 "$tool" hints \
   ov/0/snapdir_004 ov/3/snapdir_004 .
+# the float32 mesh and redshift space the same way
+for v in f32 rsd; do
+  extra="--pk-float32"; [ $v = rsd ] && extra="--rsd 1"
+  for s in 0 2 3; do
+    run 0 "summarize ov/$s alone, $extra" "$mpirun_sh" 1 "$COSMOTL" summarize ov/$s $opts $extra --out ovseq$v
+  done
+  CT_OVERLAP_PAINT=1 run 0 "summarize 3 snapshots overlapped, $extra" "$mpirun_sh" 1 \
+    "$COSMOTL" summarize ov/0 ov/2 ov/3 $opts $extra --out ov$v
+  for s in 0 2 3; do
+    run 0 "ov$v/$s.h5 = ovseq$v/$s.h5 (/pk)" h5diff "ov$v/$s.h5" "ovseq$v/$s.h5" /pk /pk
+  done
+done
 
 # one chunk instead of 33: the same spectrum to round-off (the order of the
 # additions in the cells changes with the chunks)
