@@ -122,7 +122,8 @@ ct_status ct_bk_of_snapshot(const char *snap_path, int grid, const ct_pk_setting
  * CT_SUMMARIZE_PK), when the rank has at least twice the mesh's threads in
  * cores (ct_node_cores_per_rank) and MPI allows a helper thread, the helper
  * also paints the hinted snapshot (CDM only, the same box) into a second mesh
- * (a second pair with interlacing; made by the first such call and kept) while
+ * (a second pair with interlacing; made by the first such call and kept, if it
+ * takes at most half the memory available to the rank, ct_mem_per_rank) while
  * the main thread transforms and bins the current one; the next call swaps the
  * meshes in and goes straight to its transform. Same chunks, same order: the
  * same bits. The helper is joined before the call returns (no thread outlives

@@ -140,6 +140,7 @@ struct ct_summarizer {
     ct_mesh *m2, *ms2; /* overlapped painting: the next snapshot's meshes (painter) */
     painter pw;        /* the next snapshot, painted during this call's transform */
     int cores;         /* ct_node_cores_per_rank of comm (0: not asked yet) */
+    int overlap_off;   /* the second mesh did not fit or could not be made */
 };
 
 /* Collective (closes the snapshot). */
@@ -446,11 +447,23 @@ static int painter_start(ct_summarizer *st)
     reader *rd = &st->rd;
     const ct_snapshot_header *h = ct_snapshot_get_header(rd->snap);
     if (!rd->path || !rd->stream || h->npart_total[1] <= 0 || !st->m || h->box != st->box ||
-        !overlap_allowed(st))
+        st->overlap_off || !overlap_allowed(st))
         return 0;
     if (!st->m2) {
         ct_mesh_settings ms;
         mesh_settings(st, h->box, &ms);
+        /* the second mesh (pair) must fit with room to spare: memory is
+         * overcommitted, so a mesh that does not would only fail at its first
+         * touch, by the kernel's OOM killer */
+        const double mib = (double)ms.n * ms.n * (ms.n + 2) * (ms.float32 ? 4 : 8) *
+                           (st->s.interlace ? 2 : 1) / 1048576.0;
+        const double avail = ct_mem_per_rank(st->comm) / 1048576.0;
+        if (2 * mib > avail) {
+            st->overlap_off = 1;
+            ct_info("summarize: no overlapped painting: a second mesh needs %.0f MiB, %.0f MiB "
+                    "available", mib, avail);
+            return 0;
+        }
         /* counted as planning, not as the read prefetch_hint is timed as */
         ct_timer_stop(&st->timers, "read");
         ct_timer_start(&st->timers, "plan");
@@ -463,13 +476,13 @@ static int painter_start(ct_summarizer *st)
             ct_mesh_destroy(&st->m2);
             ct_mesh_destroy(&st->ms2);
             ct_error_clear();
+            st->overlap_off = 1;
             return 0;
         }
-        const double mib = (double)ms.n * ms.n * (ms.n + 2) * (ms.float32 ? 4 : 8) / 1048576.0;
         ct_info("summarize: overlapped painting: each next snapshot is read and painted by a "
                 "helper thread into a second mesh (%.0f MiB more%s) while this one is "
                 "transformed; CT_OVERLAP_PAINT=0 turns it off",
-                mib * (st->s.interlace ? 2 : 1), st->s.interlace ? ", two meshes" : "");
+                mib, st->s.interlace ? ", two meshes" : "");
     }
     painter *w = &st->pw;
     painter_clear(w);
