@@ -86,6 +86,7 @@ int64_t ct_mesh_n(const ct_mesh *m);
 MPI_Comm ct_mesh_comm(const ct_mesh *m);
 ptrdiff_t ct_mesh_row(const ct_mesh *m);
 void ct_mesh_local(const ct_mesh *m, ptrdiff_t *x0, ptrdiff_t *nx);
+int64_t ct_mesh_first_outside(int64_t n, const float *pos, double box);
 typedef float... ct_real;
 ct_real *ct_mesh_real(ct_mesh *m);
 ct_status ct_mesh_r2c(ct_mesh *m);

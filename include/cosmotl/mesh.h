@@ -193,6 +193,12 @@ ct_status ct_mesh_exchange_const(const ct_mesh *m, int64_t n, const float *pos, 
                                  const ct_payload_in *payload, int64_t *n_out, float **pos_out,
                                  void **payload_out);
 
+/* The first of n particles (3 floats each) with a coordinate that is not
+ * finite or not inside [0, box) (compared in double), or -1 if there is none:
+ * the check a caller makes before ct_mesh_exchange to refuse out-of-box input
+ * instead of wrapping it. One read pass over pos. */
+int64_t ct_mesh_first_outside(int64_t n, const float *pos, double box);
+
 typedef struct {
     ct_mas mas;        /* default CT_MAS_CIC */
     double shift;      /* shift of every particle, in cells, along all axes

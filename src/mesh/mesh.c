@@ -329,6 +329,35 @@ int ct_mesh_block_planes_(const ct_mesh *m, int cnt, const float *restrict p,
     return bad;
 }
 
+/* Nonzero if any of the 3 * cnt coordinates is not finite or not in [0, box). */
+CT_MESH_CLONES
+int ct_mesh_any_outside_(int64_t cnt, const float *restrict p, double box)
+{
+    int bad = 0;
+    for (int64_t i = 0; i < 3 * cnt; i++) {
+        const double x = p[i];
+        bad |= !((x >= 0) & (x < box)); /* NaN fails both */
+    }
+    return bad;
+}
+
+int64_t ct_mesh_first_outside(int64_t n, const float *pos, double box)
+{
+    const int64_t blk = 4096; /* a branch-free pass per block, the row only in a bad one */
+    for (int64_t a = 0; a < n; a += blk) {
+        const int64_t cnt = n - a < blk ? n - a : blk;
+        if (!ct_mesh_any_outside_(cnt, pos + 3 * a, box))
+            continue;
+        for (int64_t i = a; i < a + cnt; i++)
+            for (int k = 0; k < 3; k++) {
+                const double x = pos[3 * i + k];
+                if (!(x >= 0 && x < box))
+                    return i;
+            }
+    }
+    return -1;
+}
+
 void ct_mesh_zero(ct_mesh *m)
 {
     size_t total = m->nreal + CT_MESH_GHOST_LO * m->plane;

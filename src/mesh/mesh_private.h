@@ -100,6 +100,8 @@ static inline int64_t ct_mesh_plane_of_(const struct ct_mesh *m, double x)
 #define CT_MESH_CLONES
 #endif
 
+int ct_mesh_any_outside_(int64_t cnt, const float *restrict p, double box);
+
 /* Particles are checked and located in blocks of this many */
 #define CT_MESH_BLOCK 64
 

@@ -86,6 +86,7 @@ static void test_bad_positions(MPI_Comm comm)
                     pos[3 * where[w] + a] = bads[b];
                     char want[64];
                     snprintf(want, sizeof want, "particle %d at", where[w]);
+                    CT_EXPECT(ct_mesh_first_outside(n, pos, L) == where[w]);
                     const ct_status rp = ct_mesh_paint(m, &ps, n, pos, NULL, 1.0);
                     CT_EXPECT(rp == CT_ERR_ARG && strstr(ct_error_message(), want));
                     if (th == 1) {
@@ -121,6 +122,33 @@ static void test_bad_positions(MPI_Comm comm)
         free(out);
         ct_mesh_destroy(&m);
     }
+}
+
+/* ct_mesh_first_outside across its 4096-particle blocks: the first bad index
+ * whatever comes after it; L itself is outside, the float below L and -0 are
+ * inside; compared in double (a box that float cannot hold exactly). */
+static void test_first_outside(void)
+{
+    const int64_t n = 10000;
+    float *pos = malloc(sizeof(float) * 3 * n);
+    const double L = 100.1; /* not a float: the floats around it */
+    const float above = (double)(float)L >= L ? (float)L : nextafterf((float)L, INFINITY);
+    const float below = nextafterf(above, 0.0f);
+    const int64_t where[] = {0, 4095, 4096, 8191, 9999};
+    for (int64_t i = 0; i < 3 * n; i++)
+        pos[i] = (float)fmod(0.37 * (double)i + 0.11, 100.0);
+    pos[5] = -0.0f;
+    pos[7] = below;
+    CT_EXPECT(ct_mesh_first_outside(n, pos, L) == -1 && ct_mesh_first_outside(0, pos, L) == -1);
+    for (int w = 0; w < 5; w++) {
+        const float keep = pos[3 * where[w] + 2];
+        pos[3 * where[w] + 2] = above;
+        pos[3 * n - 1] = NAN; /* a later bad one does not matter */
+        CT_EXPECT(ct_mesh_first_outside(n, pos, L) == where[w]);
+        pos[3 * where[w] + 2] = keep;
+        pos[3 * n - 1] = 1.0f;
+    }
+    free(pos);
 }
 
 /* ct_mesh_c2r_unnormalised followed by the multiplication by ct_mesh_inv_n3 in
@@ -227,6 +255,7 @@ int main(int argc, char **argv)
     CT_TEST_BEGIN(argc, argv);
     MPI_Comm comm = MPI_COMM_SELF;
     test_hugetlb(comm);
+    test_first_outside();
     ct_rng rng;
     ct_rng_init(&rng, 42, 0, 0);
 
