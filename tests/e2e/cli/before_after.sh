@@ -5,6 +5,10 @@
 # summary, the suite table and the model, compared with tests/data/before-after.sha256,
 # recorded from the program before the library redesign (main at c9ebbdc) with
 #   COSMOTL=<that build>/cosmotl before_after.sh PK_TOOL record > tests/data/before-after.sha256
+# That build is configured with -Dc_args=-ffp-contract=off, the flag every build
+# now has (meson.build: no fused multiply-adds, so that every x86-64 host gives the
+# same bits); model.h5 /provenance/k, a dataset the old program did not write,
+# is the current program's.
 # Attributes are not compared (they hold paths and the code version). A change of
 # pk_tool's test suite or of an estimator changes the checksums on purpose: then
 # record again and say why in the commit.
