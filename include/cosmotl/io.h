@@ -66,7 +66,8 @@ typedef struct {
                                  uncompressed contiguous HDF5); they make no MPI or
                                  HDF5 call. Default 1 (the calling thread). 0: this
                                  rank's share of its node's cores (ct_snapshot_read
-                                 only; ct_snapshot_read_range takes 0 as 1). Same
+                                 only, a collective step: 0 on every rank or on
+                                 none; ct_snapshot_read_range takes 0 as 1). Same
                                  values whatever the count. */
 } ct_read_settings;
 
