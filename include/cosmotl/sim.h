@@ -29,6 +29,14 @@ extern "C" {
 
 typedef enum { CT_PNG_NONE = 0, CT_PNG_LOCAL, CT_PNG_EQUILATERAL, CT_PNG_ORTHOGONAL } ct_png_kind;
 typedef enum { CT_AMP_RAYLEIGH = 0, CT_AMP_FIXED } ct_amp_kind;
+/* White noise of the initial conditions. COSMOTL: each mode's amplitude and
+ * phase from Philox keyed by (seed, mode). NGENIC: the generator of N-GenIC and
+ * 2LPTic (GSL's ranlxd1, a seed per (x, y) column of an ngenic_nmesh^2 table
+ * drawn in N-GenIC's order from seed), which made Quijote's initial
+ * conditions: with Quijote's seed (LH simulation i: i; nwLH: i + 6700) and
+ * Nmesh (1024) a simulation gets the realisation of that Quijote simulation,
+ * every mode it resolves (docs/decisions.md, "Quijote's own realisations"). */
+typedef enum { CT_NOISE_COSMOTL = 0, CT_NOISE_NGENIC } ct_noise_kind;
 /* PM force kernel. FD2: 2-point finite-difference gradient, exact 1/k^2, paint
  * and readout windows left in (damps lattice images, but weakens the force by
  * 3% at k = 0.1 k_Nyquist and 28% at 0.3 k_Nyquist of the mesh). DECONV: exact
@@ -50,6 +58,8 @@ typedef struct {
     ct_png_kind png;
     double f_nl;
     uint64_t seed;         /* the Gaussian field is a function of (seed, mode) only */
+    ct_noise_kind noise;   /* default CT_NOISE_COSMOTL */
+    int64_t ngenic_nmesh;  /* NGENIC: N-GenIC's Nmesh, even, >= np; default 1024 */
     int nout;              /* output redshifts (decreasing), default {0} */
     double z_out[CT_SIM_MAX_OUT];
     int snapnum[CT_SIM_MAX_OUT]; /* snapshot numbers; default Quijote's (z=0 -> 4) */
@@ -110,8 +120,10 @@ void ct_sim_particles_free(ct_sim_particles *p);
 /* The linear density field of the initial conditions at scale factor a, in
  * Fourier space on m (N = the mesh size, any N): delta(k) for CDM+baryons,
  * including PNG if requested. Mode (n) draws its amplitude and phase from the
- * Philox generator keyed by (seed, n) only, so the field does not depend on the
- * number of ranks; modes on the Nyquist planes and k = 0 are zero. Collective. */
+ * Philox generator keyed by (seed, n) only (or, with noise = NGENIC, from
+ * N-GenIC's generator, a function of (seed, ngenic_nmesh, n) only), so the field
+ * does not depend on the number of ranks; modes on the Nyquist planes and k = 0
+ * are zero. Collective. */
 ct_status ct_ic_linear_field(const ct_cosmo *c, const ct_sim_settings *s, double a, ct_mesh *m);
 
 /* Initial conditions on the np^3 lattice at scale factor a (Zel'dovich or 2LPT;

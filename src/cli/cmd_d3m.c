@@ -544,6 +544,10 @@ static ct_status check_suites(const d3m_cfg *c, const cli_suite_cfg *l, const cl
          (int)a->sim.amplitude, (int)b->sim.amplitude);
     DIFF(a->sim.phase_flip != b->sim.phase_flip, "the phase flips", "%d", a->sim.phase_flip,
          b->sim.phase_flip);
+    DIFF(a->sim.noise != b->sim.noise, "the white-noise generators", "%d", (int)a->sim.noise,
+         (int)b->sim.noise);
+    DIFF(a->sim.noise == CT_NOISE_NGENIC && a->sim.ngenic_nmesh != b->sim.ngenic_nmesh,
+         "the N-GenIC meshes", "%lld", (long long)a->sim.ngenic_nmesh, (long long)b->sim.ngenic_nmesh);
     DIFF(a->sim.png != b->sim.png, "the PNG kinds", "%d", (int)a->sim.png, (int)b->sim.png);
     DIFF(a->cosmo.transfer != b->cosmo.transfer, "the transfer functions", "%d",
          (int)a->cosmo.transfer, (int)b->cosmo.transfer);

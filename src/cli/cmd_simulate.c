@@ -162,6 +162,14 @@ ct_status cli_suite_read(ct_config *cfg, cli_suite_cfg *sc)
     CT_CHECK(ct_config_choice(cfg, "sim", "amplitude", "rayleigh", amps, &ch));
     sim->amplitude = (ct_amp_kind)ch;
     CT_CHECK(ct_config_bool(cfg, "sim", "phase_flip", 0, &sim->phase_flip));
+    static const char *const noises[] = {"cosmotl", "ngenic", NULL};
+    CT_CHECK(ct_config_choice(cfg, "sim", "noise", "cosmotl", noises, &ch));
+    sim->noise = (ct_noise_kind)ch;
+    CT_CHECK(ct_config_int(cfg, "sim", "ngenic_nmesh", 1024, 2, 1 << 16, &l));
+    if (l % 2 || l < sim->np)
+        CT_FAIL(CT_ERR_CONFIG, "%s: [sim] ngenic_nmesh = %ld must be even and >= particles (%lld)",
+                file, l, (long long)sim->np);
+    sim->ngenic_nmesh = l;
     static const char *const pngs[] = {"none", "local", "equilateral", "orthogonal", NULL};
     CT_CHECK(ct_config_choice(cfg, "sim", "png", "none", pngs, &ch));
     sim->png = (ct_png_kind)ch;

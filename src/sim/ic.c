@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <gsl/gsl_rng.h>
+
 #include "cosmotl/io.h"
 #include "sim_internal.h"
 
@@ -17,6 +19,8 @@ void ct_sim_settings_defaults(ct_sim_settings *s)
     s->z_init = 127.0;
     s->lpt_order = 2;
     s->amplitude = CT_AMP_RAYLEIGH;
+    s->noise = CT_NOISE_COSMOTL;
+    s->ngenic_nmesh = 1024;
     s->png = CT_PNG_NONE;
     s->seed = 1;
     s->nout = 1;
@@ -123,6 +127,112 @@ static void white_mode(const ct_sim_settings *s, int64_t n0, int64_t n1, int64_t
     w[1] = (conj ? -1.0 : 1.0) * amp * sin(th);
 }
 
+/* ------------------------------------------------- N-GenIC's white noise */
+
+/* The generator of N-GenIC and 2LPTic, which made Quijote's initial conditions:
+ * GSL's ranlxd1 seeded with the seed fills an nm x nm table of column seeds,
+ * (unsigned) (0x7fffffff u), in rings of growing i = 0 .. nm/2 - 1 from the four
+ * corners of the table; column (i, j) (x index i, y index j, 0 .. nm - 1, index
+ * i for wavenumber i >= 0 and nm + i below) then reseeds the generator with its
+ * table entry and draws, for z index k = 0, 1, ..., a phase 2 pi u and an
+ * amplitude u (redrawn while u <= 0); the mode is sqrt(-ln u_amp) e^(i phase)
+ * with Rayleigh sampling, e^(i phase) with fixed amplitudes. On the k = 0 plane
+ * the draws of the half with i > 0, or i = 0 and j > 0, are used and the other
+ * half is their conjugate (the partner of (i, j) is (nm - i, nm - j)). The same
+ * e^(+i k x) convention as this code's inverse transforms: delta(x) of a mode is
+ * the same field in both. */
+typedef struct {
+    int64_t nm;
+    unsigned int *seeds; /* nm x nm, seeds[i * nm + j] */
+    gsl_rng *rng;
+    double *phase, *ampl; /* one column's draws, k = 0 .. kmax - 1 */
+    int64_t kmax;
+} ngenic_noise;
+
+static void ngenic_free(ngenic_noise *g)
+{
+    if (g->rng)
+        gsl_rng_free(g->rng);
+    ct_free(&g->seeds);
+    ct_free(&g->phase);
+    ct_free(&g->ampl);
+    memset(g, 0, sizeof *g);
+}
+
+static ct_status ngenic_init(ngenic_noise *g, uint64_t seed, int64_t nm, int64_t kmax)
+{
+    memset(g, 0, sizeof *g);
+    g->nm = nm;
+    g->kmax = kmax;
+    g->rng = gsl_rng_alloc(gsl_rng_ranlxd1);
+    if (!g->rng)
+        CT_FAIL(CT_ERR_MEMORY, "N-GenIC noise: no memory for the random generator");
+    ct_status rc = CT_OK;
+    CT_CHECK_GOTO(rc, ct_calloc(&g->seeds, (size_t)(nm * nm), sizeof *g->seeds, "N-GenIC seed table"));
+    CT_CHECK_GOTO(rc, ct_calloc(&g->phase, (size_t)kmax + 1, sizeof *g->phase, "N-GenIC column"));
+    CT_CHECK_GOTO(rc, ct_calloc(&g->ampl, (size_t)kmax + 1, sizeof *g->ampl, "N-GenIC column"));
+    gsl_rng_set(g->rng, (unsigned long)seed);
+    unsigned int *t = g->seeds;
+#define NEXT_SEED ((unsigned int)(0x7fffffff * gsl_rng_uniform(g->rng)))
+    for (int64_t i = 0; i < nm / 2; i++) {
+        for (int64_t j = 0; j < i; j++)
+            t[i * nm + j] = NEXT_SEED;
+        for (int64_t j = 0; j < i + 1; j++)
+            t[j * nm + i] = NEXT_SEED;
+        for (int64_t j = 0; j < i; j++)
+            t[(nm - 1 - i) * nm + j] = NEXT_SEED;
+        for (int64_t j = 0; j < i + 1; j++)
+            t[(nm - 1 - j) * nm + i] = NEXT_SEED;
+        for (int64_t j = 0; j < i; j++)
+            t[i * nm + (nm - 1 - j)] = NEXT_SEED;
+        for (int64_t j = 0; j < i + 1; j++)
+            t[j * nm + (nm - 1 - i)] = NEXT_SEED;
+        for (int64_t j = 0; j < i; j++)
+            t[(nm - 1 - i) * nm + (nm - 1 - j)] = NEXT_SEED;
+        for (int64_t j = 0; j < i + 1; j++)
+            t[(nm - 1 - j) * nm + (nm - 1 - i)] = NEXT_SEED;
+    }
+#undef NEXT_SEED
+    return CT_OK;
+fail:
+    ngenic_free(g);
+    return rc;
+}
+
+/* The draws of column (n0, n1) (signed wavenumbers) for k = 0 .. kmax - 1. */
+static void ngenic_column(ngenic_noise *g, int64_t n0, int64_t n1, int64_t kmax)
+{
+    int64_t i = n0 >= 0 ? n0 : g->nm + n0, j = n1 >= 0 ? n1 : g->nm + n1;
+    gsl_rng_set(g->rng, g->seeds[i * g->nm + j]);
+    for (int64_t k = 0; k < kmax; k++) {
+        g->phase[k] = gsl_rng_uniform(g->rng) * 2 * M_PI;
+        double u;
+        do
+            u = gsl_rng_uniform(g->rng);
+        while (u <= 0.0);
+        g->ampl[k] = u;
+    }
+}
+
+/* The first draw (k = 0) of column (n0, n1), leaving the column buffer alone. */
+static void ngenic_first(ngenic_noise *g, int64_t n0, int64_t n1, double *phase, double *ampl)
+{
+    int64_t i = n0 >= 0 ? n0 : g->nm + n0, j = n1 >= 0 ? n1 : g->nm + n1;
+    gsl_rng_set(g->rng, g->seeds[i * g->nm + j]);
+    *phase = gsl_rng_uniform(g->rng) * 2 * M_PI;
+    do
+        *ampl = gsl_rng_uniform(g->rng);
+    while (*ampl <= 0.0);
+}
+
+static void ngenic_mode(const ct_sim_settings *s, double phase, double ampl, int conj, double w[2])
+{
+    double amp = s->amplitude == CT_AMP_FIXED ? 1.0 : sqrt(-log(ampl));
+    double th = phase + (s->phase_flip ? M_PI : 0.0);
+    w[0] = amp * cos(th);
+    w[1] = (conj ? -1.0 : 1.0) * amp * sin(th);
+}
+
 /* Fill m (Fourier space) with sqrt(P(k) N^6 / L^3) * white noise, where P is the
  * callback; Nyquist planes and k = 0 are zero. */
 typedef double (*pk_fn)(double k, void *user);
@@ -134,13 +244,24 @@ static ct_status fill_gaussian(ct_mesh *m, const ct_sim_settings *s, pk_fn pk, v
     const int64_t N = ct_mesh_n(m);
     const double L = ct_mesh_box(m), kf = ct_mesh_kf(m);
     const double norm = (double)N * N * N / sqrt(L * L * L);
+    ngenic_noise g = {0};
+    if (s->noise == CT_NOISE_NGENIC) {
+        if (s->ngenic_nmesh < N || s->ngenic_nmesh % 2 || s->ngenic_nmesh > (1 << 16))
+            CT_FAIL(CT_ERR_ARG, "ngenic_nmesh = %lld: must be even, >= the mesh (%lld) and <= 65536",
+                    (long long)s->ngenic_nmesh, (long long)N);
+        if (s->seed > 0xffffffffULL)
+            CT_FAIL(CT_ERR_ARG, "N-GenIC noise: seed %llu does not fit N-GenIC's 32-bit seed",
+                    (unsigned long long)s->seed);
+        CT_CHECK(ngenic_init(&g, s->seed, s->ngenic_nmesh, N / 2));
+    }
     ptrdiff_t y0, ny;
     ct_mesh_klocal(m, &y0, &ny);
     ct_complex *d = ct_mesh_complex(m);
     /* the spectrum depends on |n|^2 only: tabulate it once */
     int64_t n2max = 3 * (N / 2) * (N / 2);
     double *amp = NULL;
-    CT_CHECK(ct_calloc(&amp, (size_t)n2max + 1, sizeof *amp, "spectrum table"));
+    ct_status rc = CT_OK;
+    CT_CHECK_GOTO(rc, ct_calloc(&amp, (size_t)n2max + 1, sizeof *amp, "spectrum table"));
     for (int64_t q = 1; q <= n2max; q++)
         amp[q] = norm * sqrt(pk(kf * sqrt((double)q), user));
     for (ptrdiff_t pl = 0; pl < ny; pl++) {
@@ -148,17 +269,31 @@ static ct_status fill_gaussian(ct_mesh *m, const ct_sim_settings *s, pk_fn pk, v
         for (ct_kiter_begin(&it, m, pl, pl + 1); ct_kiter_valid(&it); ct_kiter_next(&it)) {
             const ct_kmode *mo = &it.mode;
             d[mo->idx][0] = d[mo->idx][1] = 0;
+            /* N-GenIC: a column's draws once, at its first mode (k = 0 comes first) */
+            if (g.rng && mo->i[2] == 0 && mo->n[0] != N / 2 && mo->n[1] != N / 2)
+                ngenic_column(&g, mo->n[0], mo->n[1], N / 2);
             if (mo->n2 == 0 || mo->n[0] == N / 2 || mo->n[1] == N / 2 || mo->n[2] == N / 2)
                 continue;
             double w[2];
-            white_mode(s, mo->n[0], mo->n[1], mo->n[2], w);
+            if (!g.rng) {
+                white_mode(s, mo->n[0], mo->n[1], mo->n[2], w);
+            } else if (mo->n[2] == 0 && (mo->n[0] < 0 || (mo->n[0] == 0 && mo->n[1] < 0))) {
+                /* the conjugate of the partner's draw */
+                double ph, am;
+                ngenic_first(&g, -mo->n[0], -mo->n[1], &ph, &am);
+                ngenic_mode(s, ph, am, 1, w);
+            } else {
+                ngenic_mode(s, g.phase[mo->n[2]], g.ampl[mo->n[2]], 0, w);
+            }
             double a = amp[mo->n2];
             d[mo->idx][0] = (ct_real)(a * w[0]);
             d[mo->idx][1] = (ct_real)(a * w[1]);
         }
     }
+fail:
     ct_free(&amp);
-    return CT_OK;
+    ngenic_free(&g);
+    return rc;
 }
 
 typedef struct {
