@@ -4,6 +4,9 @@
  * equilateral PNG skew the field with the sign of f_NL and give a squeezed
  * bispectrum of the tree-level sign and size. Run on 1, 2 and 4 ranks. */
 #include <stdio.h>
+#include <stdlib.h>
+
+#include <gsl/gsl_rng.h>
 
 #include "cosmotl/stats.h"
 #include "simtest.h"
@@ -142,6 +145,99 @@ int main(int argc, char **argv)
          * may round to neighbouring floats: one ulp, 2 u of norm */
         CT_EXPECT(norm > 0 && worst <= CT_TOL(1e-12, 2 * CT_FLOAT_U) * norm);
         ct_mesh_destroy(&mf);
+    }
+
+    /* 2c. N-GenIC's white noise (noise = NGENIC): every mode equals the one a
+     * brute-force fill in N-GenIC's own loop order gives (the whole nm^3
+     * half-complex array: ring-ordered seed table, a reseed per (i, j) column,
+     * phase then amplitude for k = 0 .. nm/2 - 1, the k = 0 plane's partners
+     * (nm - i, nm - j) conjugated), divided by sqrt(P) of the mode. Double:
+     * 1e-12 (the same arithmetic); single: the stored float pair, 3 u. The
+     * table's rings must cover every cell exactly once. */
+    {
+        const int64_t nm = 64, half = nm / 2;
+        unsigned int *tab = calloc((size_t)(nm * nm), sizeof *tab);
+        int *hits = calloc((size_t)(nm * nm), sizeof *hits);
+        double *ref = calloc((size_t)(nm * nm * (half + 1) * 2), sizeof *ref);
+        CT_EXPECT(tab && hits && ref);
+        gsl_rng *r = gsl_rng_alloc(gsl_rng_ranlxd1);
+        gsl_rng_set(r, 4321);
+        for (int64_t i = 0; i < half; i++) {
+            /* eight segments per ring: (row(j), col(j)) for j < i or j <= i */
+            int64_t seg[8][4] = {/* row = a + b j, col = c + d j */
+                                 {i, 0, 0, 1},          {0, 1, i, 0},
+                                 {nm - 1 - i, 0, 0, 1}, {nm - 1, -1, i, 0},
+                                 {i, 0, nm - 1, -1},    {0, 1, nm - 1 - i, 0},
+                                 {nm - 1 - i, 0, nm - 1, -1}, {nm - 1, -1, nm - 1 - i, 0}};
+            for (int q = 0; q < 8; q++)
+                for (int64_t j = 0; j < i + (q % 2); j++) {
+                    int64_t row = seg[q][0] + seg[q][1] * j, col = seg[q][2] + seg[q][3] * j;
+                    tab[row * nm + col] = (unsigned int)(0x7fffffff * gsl_rng_uniform(r));
+                    hits[row * nm + col]++;
+                }
+        }
+        int cover = 1;
+        for (int64_t q = 0; q < nm * nm; q++)
+            cover &= hits[q] == 1;
+        CT_EXPECT(cover);
+#define REF(i, j, k, c) ref[((((i) * nm + (j)) * (half + 1)) + (k)) * 2 + (c)]
+        for (int64_t i = 0; i < nm; i++)
+            for (int64_t j = 0; j < nm; j++) {
+                gsl_rng_set(r, tab[i * nm + j]);
+                for (int64_t k = 0; k < half; k++) {
+                    double ph = gsl_rng_uniform(r) * 2 * M_PI, am;
+                    do
+                        am = gsl_rng_uniform(r);
+                    while (am <= 0.0);
+                    double w = sqrt(-log(am));
+                    if (k > 0 || (i == 0 && j > 0 && j < half) || (i > 0 && i < half)) {
+                        REF(i, j, k, 0) = w * cos(ph);
+                        REF(i, j, k, 1) = w * sin(ph);
+                        if (k == 0) {
+                            int64_t ii = (nm - i) % nm, jj = (nm - j) % nm;
+                            REF(ii, jj, 0, 0) = w * cos(ph);
+                            REF(ii, jj, 0, 1) = -w * sin(ph);
+                        }
+                    }
+                }
+            }
+        gsl_rng_free(r);
+        s.noise = CT_NOISE_NGENIC;
+        s.ngenic_nmesh = nm;
+        s.seed = 4321;
+        s.amplitude = CT_AMP_RAYLEIGH;
+        CT_EXPECT_OK(field(c, &s, a0, m));
+        const double N = 32, L = s.box, kf = 2 * M_PI / L, nrm = N * N * N / sqrt(L * L * L);
+        ptrdiff_t y0, ny;
+        ct_mesh_klocal(m, &y0, &ny);
+        const ct_complex *d = ct_mesh_complex(m);
+        double worst = 0;
+        int64_t nchk = 0;
+        for (ptrdiff_t pl = 0; pl < ny; pl++) {
+            ct_kiter it;
+            for (ct_kiter_begin(&it, m, pl, pl + 1); ct_kiter_valid(&it); ct_kiter_next(&it)) {
+                const ct_kmode *mo = &it.mode;
+                if (mo->n2 == 0 || mo->n[0] == 16 || mo->n[1] == 16 || mo->n[2] == 16)
+                    continue;
+                double a = nrm * sqrt(ct_cosmo_pk(c, kf * sqrt((double)mo->n2), a0, CT_SPECIES_CB));
+                int64_t i = (mo->n[0] + nm) % nm, j = (mo->n[1] + nm) % nm;
+                for (int q = 0; q < 2; q++)
+                    worst = fmax(worst, fabs(d[mo->idx][q] / a - REF(i, j, mo->n[2], q)));
+                nchk++;
+            }
+        }
+#undef REF
+        MPI_Allreduce(MPI_IN_PLACE, &worst, 1, MPI_DOUBLE, MPI_MAX, comm);
+        MPI_Allreduce(MPI_IN_PLACE, &nchk, 1, MPI_INT64_T, MPI_SUM, comm);
+        /* every non-zero, non-Nyquist mode: 31^2 x 15 with n_z > 0, 31^2 - 1 on n_z = 0 */
+        CT_EXPECT(nchk == 31 * 31 * 15 + 31 * 31 - 1);
+        /* |w| <= 6.1 (u >= 2^-53): single rounds it within 6.1 u; x 4 for the division */
+        CT_EXPECT(worst <= CT_TOL(1e-12, 25 * CT_FLOAT_U));
+        s.noise = CT_NOISE_COSMOTL;
+        s.seed = 42;
+        free(tab);
+        free(hits);
+        free(ref);
     }
 
     /* 3. 2LPT particles measured with the P(k) estimator of src/stats (CIC,
