@@ -278,6 +278,13 @@ typo_key = 2" 'train.typo_key'
   printf '%s\n' "${sim/particles = 32/particles = -4}" >bad.ini
   "$COSMOTL" simulate bad.ini --out outdir >out.txt 2>err.txt && fail "negative particle count accepted"
   grep -q 'particles' err.txt || fail "range error does not name the key: $(cat err.txt)"
+  # N-GenIC noise with a table smaller than the particle lattice: one line naming it
+  printf '%s\n' "${sim/particles = 32/particles = 32
+noise = ngenic
+ngenic_nmesh = 16}" >bad.ini
+  "$COSMOTL" simulate bad.ini --out outdir >out.txt 2>err.txt && fail "ngenic_nmesh < particles accepted"
+  grep -q 'bad.ini.*ngenic_nmesh = 16' err.txt || fail "ngenic_nmesh error does not name file and key: $(cat err.txt)"
+  [ -e outdir ] && fail "simulate wrote output despite ngenic_nmesh < particles"
   ;;
 badsnap)
   need simulate; need summarize
