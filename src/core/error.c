@@ -160,6 +160,25 @@ void ct_advise_huge_pages(void *p, size_t bytes)
 #endif
 }
 
+int ct_populate(void *p, size_t bytes)
+{
+#if defined(__linux__)
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23 /* Linux 5.14; older kernels refuse it with EINVAL */
+#endif
+    if (!p || !bytes)
+        return 0;
+    const uintptr_t pg = 4096; /* madvise wants a page-aligned start; any page size is a multiple */
+    const uintptr_t lo = (uintptr_t)p & ~(pg - 1);
+    const uintptr_t hi = (uintptr_t)p + bytes;
+    return madvise((void *)lo, hi - lo, MADV_POPULATE_WRITE) ? -1 : 0;
+#else
+    (void)p;
+    (void)bytes;
+    return -1;
+#endif
+}
+
 static int env_is(const char *name, const char *value)
 {
     const char *v = getenv(name);

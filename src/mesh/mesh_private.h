@@ -18,6 +18,9 @@
 #define CT_MPI_REAL MPI_DOUBLE
 #endif
 
+/* Alignment of the field (FFTW's SIMD codelets; AVX-512 wants 64 bytes). */
+#define CT_MESH_ALIGN 64
+
 struct ct_mesh {
     MPI_Comm comm; /* our own duplicate: mesh traffic never meets the caller's */
     int rank, size;
@@ -30,6 +33,7 @@ struct ct_mesh {
     size_t nreal;     /* reals allocated after the low ghosts */
     ct_real *base;    /* allocation: CT_MESH_GHOST_LO planes, then data */
     size_t huge_bytes; /* > 0: base is a MAP_HUGETLB mapping of this length (CT_HUGETLB=1) */
+    void *raw;         /* else the calloc'd block base (or fbase) is aligned in */
     ct_real *data;
     CT_FFTW(plan) fwd, bwd;
     /* float32 meshes (ct_mesh_settings.float32): the field is float in
