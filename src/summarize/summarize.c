@@ -680,14 +680,19 @@ static ct_status summarize_measure(ct_summarizer *st, const char *snap_path, mea
         ct_timer_stop(T, "read");
         CT_CHECK_GOTO(rc, ct_pk_measure_painted(st->m, st->ms, &ps, loc[0], loc[1], total, pk_m));
     } else {
-        /* the next snapshot (if hinted) is read while this one is computed */
-        ct_timer_start(T, "read");
-        prefetch_hint(st, snap_path);
-        ct_timer_stop(T, "read");
         ct_timer_start(T, "exchange");
         for (int t = 0; t < ntypes; t++)
             CT_CHECK_GOTO(rc, to_slabs(o, st->m, h, &p[t]));
         ct_timer_stop(T, "exchange");
+        /* the next snapshot (if hinted) is read while this one is painted and
+         * transformed; started after the exchange, not before: its arrays then
+         * reuse the memory of the positions the exchange replaced instead of
+         * fresh pages, and it does not take the cores the exchange needs (the
+         * first snapshot of a batch on two ranks: exchange 0.55 -> 0.15 s;
+         * docs/benchmarks.md, "First snapshot within 10%") */
+        ct_timer_start(T, "read");
+        prefetch_hint(st, snap_path);
+        ct_timer_stop(T, "read");
         for (int t = 0; t < ntypes; t++) {
             sets[t].n = p[t].n;
             sets[t].pos = p[t].pos;
