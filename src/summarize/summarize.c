@@ -594,6 +594,7 @@ static ct_status summarize_measure(ct_summarizer *st, const char *snap_path, mea
 
     /* meshes: made once, again only if the box changes; the first touch of a
      * new mesh overlaps the read */
+    int made = 0; /* the meshes were made by this call: zero (ct_mesh_create) */
     if (h->npart_total[1] > 0 && (!st->m || st->box != h->box)) {
         ct_mesh_destroy(&st->m);
         ct_mesh_destroy(&st->ms);
@@ -616,6 +617,7 @@ static ct_status summarize_measure(ct_summarizer *st, const char *snap_path, mea
             CT_CHECK_GOTO(rc, mrc);
         }
         st->box = h->box;
+        made = 1;
     }
 
     /* the particles (stream: the first chunk) move to job; the reader is free */
@@ -668,7 +670,10 @@ static ct_status summarize_measure(ct_summarizer *st, const char *snap_path, mea
                 job_start(&job);
             }
             ct_timer_stop(T, "read");
-            CT_CHECK_GOTO(rc, paint_chunk(o, h, st->m, st->ms, &p[0], first > 0, loc, T));
+            /* the first chunk replaces the meshes' contents, except in meshes
+             * just made: they are zero, so adding to them gives the same sums
+             * without a zeroing pass (0.1 s per GiB; the first snapshot's) */
+            CT_CHECK_GOTO(rc, paint_chunk(o, h, st->m, st->ms, &p[0], first > 0 || made, loc, T));
             ct_particles_free(&p[0]);
         }
         if (h->mass_table[1] != 0)
