@@ -6,7 +6,8 @@
  *                                  (default FFTW_MEASURE; float32: the mesh of
  *                                  summarize --pk-float32): mean and best of 5
  *                                  r2c, wall s, and the mean CPU s per r2c of
- *                                  this rank (getrusage: valid under load)
+ *                                  this rank (getrusage: valid under load); and
+ *                                  the process's first r2c alone
  *   bench_pk floor GRID NSIDE      what CIC painting of NSIDE^3
  *                                  particles (the perturbed lattice, in its
  *                                  order) costs at its least on a GRID^3 mesh: a
@@ -20,8 +21,9 @@
  *                                  the first-snapshot setup cost: creates (and so
  *                                  first-touches) a GRID^3 mesh three times, the
  *                                  memory freed GAP seconds before each later
- *                                  creation; system and user CPU seconds and
- *                                  page faults per creation (getrusage), so it
+ *                                  creation; wall time, system and user CPU
+ *                                  seconds and page faults per creation
+ *                                  (getrusage: the CPU figures and faults), so it
  *                                  means something on a loaded machine too;
  *                                  and how many pages of the huge page pool the
  *                                  mesh took (CT_HUGETLB=1)
