@@ -103,16 +103,33 @@ ct_status ct_sim_kfilter(ct_mesh *dst, const ct_mesh *src, ct_kfilter_fn fn, voi
 
 #define KEY_OFFSET (1LL << 20)
 
+/* Modes with n2 = 0 and (n0 < 0, or n0 = 0 and n1 < 0): the conjugates of
+ * their partners (-n0, -n1, 0). */
+static int kz0_partner(int64_t n0, int64_t n1, int64_t n2)
+{
+    return n2 == 0 && (n0 < 0 || (n0 == 0 && n1 < 0));
+}
+
+/* The unit-variance mode of phase th (radians) and amplitude uniform u_amp in
+ * (0, 1]: sqrt(-ln u_amp) e^(i th) (Rayleigh) or e^(i th) (fixed), pi added
+ * for a phase flip, conjugated if conj. */
+static void noise_value(const ct_sim_settings *s, double th, double u_amp, int conj, double w[2])
+{
+    double amp = s->amplitude == CT_AMP_FIXED ? 1.0 : sqrt(-log(u_amp));
+    th += s->phase_flip ? M_PI : 0.0;
+    w[0] = amp * cos(th);
+    w[1] = (conj ? -1.0 : 1.0) * amp * sin(th);
+}
+
 /* Unit-variance complex white noise of mode (n0, n1, n2) with n2 >= 0 as a
  * pure function of (seed, n): <|w|^2> = 1. Hermitian partners on n2 = 0 are
  * conjugates by construction. */
 static void white_mode(const ct_sim_settings *s, int64_t n0, int64_t n1, int64_t n2, double w[2])
 {
-    int conj = 0;
-    if (n2 == 0 && (n0 < 0 || (n0 == 0 && n1 < 0))) {
+    int conj = kz0_partner(n0, n1, n2);
+    if (conj) {
         n0 = -n0;
         n1 = -n1;
-        conj = 1;
     }
     uint64_t key = ((uint64_t)(n0 + KEY_OFFSET) << 42) | ((uint64_t)(n1 + KEY_OFFSET) << 21) |
                    (uint64_t)(n2 + KEY_OFFSET);
@@ -121,10 +138,7 @@ static void white_mode(const ct_sim_settings *s, int64_t n0, int64_t n1, int64_t
     /* 53-bit uniforms in (0, 1) */
     double u_amp = (((uint64_t)r[0] << 21 ^ (uint64_t)r[1] >> 11) + 0.5) / 9007199254740992.0;
     double u_ph = (((uint64_t)r[2] << 21 ^ (uint64_t)r[3] >> 11) + 0.5) / 9007199254740992.0;
-    double amp = s->amplitude == CT_AMP_FIXED ? 1.0 : sqrt(-log(u_amp));
-    double th = 2.0 * M_PI * u_ph + (s->phase_flip ? M_PI : 0.0);
-    w[0] = amp * cos(th);
-    w[1] = (conj ? -1.0 : 1.0) * amp * sin(th);
+    noise_value(s, 2.0 * M_PI * u_ph, u_amp, conj, w);
 }
 
 /* ------------------------------------------------- N-GenIC's white noise */
@@ -146,7 +160,6 @@ typedef struct {
     unsigned int *seeds; /* nm x nm, seeds[i * nm + j] */
     gsl_rng *rng;
     double *phase, *ampl; /* one column's draws, k = 0 .. kmax - 1 */
-    int64_t kmax;
 } ngenic_noise;
 
 static void ngenic_free(ngenic_noise *g)
@@ -163,14 +176,13 @@ static ct_status ngenic_init(ngenic_noise *g, uint64_t seed, int64_t nm, int64_t
 {
     memset(g, 0, sizeof *g);
     g->nm = nm;
-    g->kmax = kmax;
     g->rng = gsl_rng_alloc(gsl_rng_ranlxd1);
     if (!g->rng)
         CT_FAIL(CT_ERR_MEMORY, "N-GenIC noise: no memory for the random generator");
     ct_status rc = CT_OK;
     CT_CHECK_GOTO(rc, ct_calloc(&g->seeds, (size_t)(nm * nm), sizeof *g->seeds, "N-GenIC seed table"));
-    CT_CHECK_GOTO(rc, ct_calloc(&g->phase, (size_t)kmax + 1, sizeof *g->phase, "N-GenIC column"));
-    CT_CHECK_GOTO(rc, ct_calloc(&g->ampl, (size_t)kmax + 1, sizeof *g->ampl, "N-GenIC column"));
+    CT_CHECK_GOTO(rc, ct_calloc(&g->phase, (size_t)kmax, sizeof *g->phase, "N-GenIC column"));
+    CT_CHECK_GOTO(rc, ct_calloc(&g->ampl, (size_t)kmax, sizeof *g->ampl, "N-GenIC column"));
     gsl_rng_set(g->rng, (unsigned long)seed);
     unsigned int *t = g->seeds;
 #define NEXT_SEED ((unsigned int)(0x7fffffff * gsl_rng_uniform(g->rng)))
@@ -200,37 +212,17 @@ fail:
 }
 
 /* The draws of column (n0, n1) (signed wavenumbers) for k = 0 .. kmax - 1. */
-static void ngenic_column(ngenic_noise *g, int64_t n0, int64_t n1, int64_t kmax)
+static void ngenic_draws(ngenic_noise *g, int64_t n0, int64_t n1, int64_t kmax, double *phase,
+                         double *ampl)
 {
     int64_t i = n0 >= 0 ? n0 : g->nm + n0, j = n1 >= 0 ? n1 : g->nm + n1;
     gsl_rng_set(g->rng, g->seeds[i * g->nm + j]);
     for (int64_t k = 0; k < kmax; k++) {
-        g->phase[k] = gsl_rng_uniform(g->rng) * 2 * M_PI;
-        double u;
+        phase[k] = gsl_rng_uniform(g->rng) * 2 * M_PI;
         do
-            u = gsl_rng_uniform(g->rng);
-        while (u <= 0.0);
-        g->ampl[k] = u;
+            ampl[k] = gsl_rng_uniform(g->rng);
+        while (ampl[k] <= 0.0);
     }
-}
-
-/* The first draw (k = 0) of column (n0, n1), leaving the column buffer alone. */
-static void ngenic_first(ngenic_noise *g, int64_t n0, int64_t n1, double *phase, double *ampl)
-{
-    int64_t i = n0 >= 0 ? n0 : g->nm + n0, j = n1 >= 0 ? n1 : g->nm + n1;
-    gsl_rng_set(g->rng, g->seeds[i * g->nm + j]);
-    *phase = gsl_rng_uniform(g->rng) * 2 * M_PI;
-    do
-        *ampl = gsl_rng_uniform(g->rng);
-    while (*ampl <= 0.0);
-}
-
-static void ngenic_mode(const ct_sim_settings *s, double phase, double ampl, int conj, double w[2])
-{
-    double amp = s->amplitude == CT_AMP_FIXED ? 1.0 : sqrt(-log(ampl));
-    double th = phase + (s->phase_flip ? M_PI : 0.0);
-    w[0] = amp * cos(th);
-    w[1] = (conj ? -1.0 : 1.0) * amp * sin(th);
 }
 
 /* Fill m (Fourier space) with sqrt(P(k) N^6 / L^3) * white noise, where P is the
@@ -271,19 +263,19 @@ static ct_status fill_gaussian(ct_mesh *m, const ct_sim_settings *s, pk_fn pk, v
             d[mo->idx][0] = d[mo->idx][1] = 0;
             /* N-GenIC: a column's draws once, at its first mode (k = 0 comes first) */
             if (g.rng && mo->i[2] == 0 && mo->n[0] != N / 2 && mo->n[1] != N / 2)
-                ngenic_column(&g, mo->n[0], mo->n[1], N / 2);
+                ngenic_draws(&g, mo->n[0], mo->n[1], N / 2, g.phase, g.ampl);
             if (mo->n2 == 0 || mo->n[0] == N / 2 || mo->n[1] == N / 2 || mo->n[2] == N / 2)
                 continue;
             double w[2];
             if (!g.rng) {
                 white_mode(s, mo->n[0], mo->n[1], mo->n[2], w);
-            } else if (mo->n[2] == 0 && (mo->n[0] < 0 || (mo->n[0] == 0 && mo->n[1] < 0))) {
+            } else if (kz0_partner(mo->n[0], mo->n[1], mo->n[2])) {
                 /* the conjugate of the partner's draw */
                 double ph, am;
-                ngenic_first(&g, -mo->n[0], -mo->n[1], &ph, &am);
-                ngenic_mode(s, ph, am, 1, w);
+                ngenic_draws(&g, -mo->n[0], -mo->n[1], 1, &ph, &am);
+                noise_value(s, ph, am, 1, w);
             } else {
-                ngenic_mode(s, g.phase[mo->n[2]], g.ampl[mo->n[2]], 0, w);
+                noise_value(s, g.phase[mo->n[2]], g.ampl[mo->n[2]], 0, w);
             }
             double a = amp[mo->n2];
             d[mo->idx][0] = (ct_real)(a * w[0]);
