@@ -94,8 +94,10 @@ typedef struct {
     char *path;
     ct_snapshot *snap;
     int ntypes;    /* types measured: PartType1, and PartType2 for total matter */
-    int stream;    /* one rank: particles read in chunks and painted as they come */
+    int stream;    /* one particle type, no mark: this rank's share read in chunks,
+                      each exchanged (several ranks) and painted as it comes */
     int64_t chunk; /* particles per chunk */
+    int64_t first0, share; /* stream: this rank's share [first0, first0 + share) */
     read_job job;  /* this rank's share, or (stream) the first chunk */
 } reader;
 
@@ -180,7 +182,7 @@ static ct_status reader_start(ct_summarizer *st, reader *r, const char *path, in
     MPI_Comm_size(st->comm, &size);
     /* total matter (PartType1 + PartType2, mass-weighted) unless cb is asked for */
     r->ntypes = h->npart_total[2] > 0 && !o->species_cb ? 2 : 1;
-    r->stream = size == 1 && r->ntypes == 1 && !(o->stats & CT_SUMMARIZE_MK);
+    r->stream = r->ntypes == 1 && !(o->stats & CT_SUMMARIZE_MK);
     r->chunk = stream_chunk();
     read_job *j = &r->job;
     j->snap = r->snap;
@@ -192,12 +194,12 @@ static ct_status reader_start(ct_summarizer *st, reader *r, const char *path, in
     j->types[0] = 1;
     j->types[1] = 2;
     for (int t = 0; t < j->n; t++) {
-        if (r->stream) {
-            j->first[t] = 0;
-            j->count[t] = h->npart_total[1] < r->chunk ? h->npart_total[1] : r->chunk;
-        } else {
-            ct_partition_range(h->npart_total[j->types[t]], size, rank, &j->first[t],
-                               &j->count[t]);
+        ct_partition_range(h->npart_total[j->types[t]], size, rank, &j->first[t],
+                           &j->count[t]);
+        if (r->stream) { /* the first chunk of the share */
+            r->first0 = j->first[t];
+            r->share = j->count[t];
+            j->count[t] = r->share < r->chunk ? r->share : r->chunk;
         }
     }
     if (!r->path) {
@@ -313,32 +315,37 @@ static void zname(double z, char *buf, size_t cap)
 }
 
 /* Particles p to redshift space (if asked) and to the ranks owning their slabs
- * of m (masses travel along); velocities are dropped. Collective (on one rank
- * no MPI call). */
+ * of m (masses travel along); velocities are dropped. Collective; several
+ * (more than one rank in m's communicator) agrees the redshift-space status
+ * before the exchange, so that a non-finite velocity on one rank stops every
+ * rank; on one rank (several 0) no MPI call. */
 static ct_status to_slabs(const ct_summarize_settings *o, ct_mesh *m, const ct_snapshot_header *h,
-                          ct_particles *p)
+                          ct_particles *p, int several)
 {
-    if (o->rsd >= 0)
-        CT_CHECK(ct_pk_rsd_positions(p->n, p->pos, p->vel, o->rsd, h->redshift, h->omega_m,
-                                     h->omega_l, h->box));
+    if (o->rsd >= 0) {
+        ct_status lrc = ct_pk_rsd_positions(p->n, p->pos, p->vel, o->rsd, h->redshift,
+                                            h->omega_m, h->omega_l, h->box);
+        CT_CHECK(several ? ct_agree_msg(ct_mesh_comm(m), lrc) : lrc);
+    }
     free(p->vel);
     p->vel = NULL;
     ct_payload pl = {(void **)&p->mass, sizeof(float)};
     return ct_mesh_exchange(m, &p->n, &p->pos, p->mass ? 1 : 0, &pl);
 }
 
-/* One chunk p of a snapshot one rank streams (one particle type): to redshift
- * space if asked and checked (to_slabs), its weights added to loc (sum w, sum
- * w^2, in particle order), painted into m and, shifted by half a cell, into ms
- * when interlacing; the first chunk (accumulate 0) zeroes the meshes. No MPI
+/* One chunk p of a streamed snapshot (one particle type): to redshift space
+ * if asked and to the ranks owning its slabs (to_slabs), its weights (after
+ * the exchange) added to loc (sum w, sum w^2, in particle order), painted into
+ * m and, shifted by half a cell, into ms when interlacing; the first chunk
+ * (accumulate 0) zeroes the meshes. Collective; on one rank (several 0) no MPI
  * call. T (NULL in the painter thread): "exchange" and "paint". */
 static ct_status paint_chunk(const ct_summarize_settings *o, const ct_snapshot_header *h,
                              ct_mesh *m, ct_mesh *ms, ct_particles *p, int accumulate,
-                             double loc[2], ct_timers *T)
+                             double loc[2], ct_timers *T, int several)
 {
     if (T)
         ct_timer_start(T, "exchange");
-    CT_CHECK(to_slabs(o, m, h, p));
+    CT_CHECK(to_slabs(o, m, h, p, several));
     if (T) {
         ct_timer_stop(T, "exchange");
         ct_timer_start(T, "paint");
@@ -375,7 +382,7 @@ static void *painter_main(void *arg)
         const int64_t count = w->total - first < w->chunk ? w->total - first : w->chunk;
         w->rc = ct_snapshot_read_range(w->snap, 1, first, count, &w->rs, &q);
         if (w->rc == CT_OK)
-            w->rc = paint_chunk(w->o, &w->h, w->m, w->ms, &q, first > 0, w->loc, NULL);
+            w->rc = paint_chunk(w->o, &w->h, w->m, w->ms, &q, first > 0, w->loc, NULL, 0);
         ct_particles_free(&q);
     }
     return NULL;
@@ -547,6 +554,8 @@ static ct_status summarize_measure(ct_summarizer *st, const char *snap_path, mea
 {
     const ct_summarize_settings *o = &st->s;
     MPI_Comm comm = st->comm;
+    int nranks = 1;
+    MPI_Comm_size(comm, &nranks);
     ct_status rc = CT_OK;
     ct_snapshot *snap = NULL;
     ct_particles p[2];
@@ -589,7 +598,7 @@ static ct_status summarize_measure(ct_summarizer *st, const char *snap_path, mea
     const int types[2] = {1, 2};
     const int ntypes = pre ? 1 : rd->ntypes, stream = pre || rd->stream;
     r->ntypes = ntypes;
-    const int64_t chunk = rd->chunk;
+    const int64_t chunk = rd->chunk, first0 = rd->first0, share = rd->share;
     ct_timer_stop(T, "read");
 
     /* meshes: made once, again only if the box changes; the first touch of a
@@ -653,31 +662,58 @@ static ct_status summarize_measure(ct_summarizer *st, const char *snap_path, mea
     ps.discard_field = !(o->stats & (CT_SUMMARIZE_BK | CT_SUMMARIZE_MK));
 
     if (stream) {
-        /* One rank, one particle type: no particle array. Chunk c is checked and
-         * painted while the thread reads chunk c + 1; the weight sums run over
-         * the particles in the same order as ct_pk_measure's. (pre: done by
-         * the previous call's painter, the same way.) */
+        /* One particle type: no array of the whole share. Chunk c of this
+         * rank's share is exchanged (several ranks) and painted while the
+         * thread reads chunk c + 1; every rank takes part in as many rounds
+         * as the largest share has chunks (the exchange and the painting are
+         * collective), a rank whose share is used up with no particles. The
+         * weight sums run over the particles in painting order; on one rank
+         * that is ct_pk_measure's order. (pre: done by the previous call's
+         * painter, the same way.) */
         const int64_t total = h->npart_total[1];
-        for (int64_t first = 0; !pre && first < total; first += chunk) {
+        int64_t nchunk = 0;
+        for (int q = 0; !pre && q < nranks; q++) {
+            int64_t f, c;
+            ct_partition_range(total, nranks, q, &f, &c);
+            const int64_t k = (c + chunk - 1) / chunk;
+            nchunk = k > nchunk ? k : nchunk;
+        }
+        for (int64_t c = 0; !pre && c < nchunk; c++) {
             ct_timer_start(T, "read");
-            CT_CHECK_GOTO(rc, job_status(&job));
+            /* several ranks: a failed read stops every rank before the
+             * exchange (the first chunk's status is agreed above) */
+            CT_CHECK_GOTO(rc, nranks > 1 && c > 0 ? ct_agree_msg(comm, job_status(&job))
+                                                : job_status(&job));
             ct_particles q = job.p[0];
             memset(job.p, 0, sizeof job.p);
             p[0] = q; /* freed at fail: if this chunk fails */
-            if (first + chunk < total) {
-                job.first[0] = first + chunk;
-                job.count[0] = total - job.first[0] < chunk ? total - job.first[0] : chunk;
+            const int64_t next = (c + 1) * chunk; /* in the share */
+            if (next < share) {
+                job.first[0] = first0 + next;
+                job.count[0] = share - next < chunk ? share - next : chunk;
                 job_start(&job);
+            } else {
+                job.rc = CT_OK; /* nothing more to read here: empty chunks */
             }
             ct_timer_stop(T, "read");
             /* the first chunk replaces the meshes' contents, except in meshes
              * just made: they are zero, so adding to them gives the same sums
              * without a zeroing pass (0.1 s per GiB; the first snapshot's) */
-            CT_CHECK_GOTO(rc, paint_chunk(o, h, st->m, st->ms, &p[0], first > 0 || made, loc, T));
+            CT_CHECK_GOTO(rc, paint_chunk(o, h, st->m, st->ms, &p[0], c > 0 || made, loc, T,
+                                          nranks > 1));
             ct_particles_free(&p[0]);
         }
-        if (h->mass_table[1] != 0)
+        if (h->mass_table[1] != 0) {
             loc[0] = loc[1] = (double)total; /* no Masses dataset: weight 1 each */
+        } else if (nranks > 1 && !pre) {
+            /* the totals as ct_pk_paint forms them: this rank's sums, then
+             * MPI's (one chunk per rank: ct_pk_measure's bit for bit) */
+            double in[3] = {loc[0], loc[1], 0}, out[3];
+            if (MPI_Allreduce(in, out, 3, MPI_DOUBLE, MPI_SUM, comm) != MPI_SUCCESS)
+                CT_FAIL_GOTO(rc, CT_ERR_MPI, "MPI_Allreduce of particle weights failed");
+            loc[0] = out[0];
+            loc[1] = out[1];
+        }
         /* the next snapshot (if hinted) is read (or painted) during the
          * transform and binning */
         ct_timer_start(T, "read");
@@ -687,7 +723,7 @@ static ct_status summarize_measure(ct_summarizer *st, const char *snap_path, mea
     } else {
         ct_timer_start(T, "exchange");
         for (int t = 0; t < ntypes; t++)
-            CT_CHECK_GOTO(rc, to_slabs(o, st->m, h, &p[t]));
+            CT_CHECK_GOTO(rc, to_slabs(o, st->m, h, &p[t], nranks > 1));
         ct_timer_stop(T, "exchange");
         /* the next snapshot (if hinted) is read while this one is painted and
          * transformed; started after the exchange, not before: its arrays then
