@@ -81,8 +81,9 @@ ct_status ct_summarize_snapshot(ct_summarizer *z, const char *snap_path, const c
  * space; positions as summarize reads them (within 1e-3 box outside the box
  * wrapped, further out an error naming the particle). species_cb = 0: total
  * matter, CDM and neutrinos (PartType2, when present) weighted by mass, as
- * summarize's default; 1: CDM+baryons (PartType1) only (--species cb). One rank
- * streams the snapshot in chunks. out is zeroed first and filled on every rank
+ * summarize's default; 1: CDM+baryons (PartType1) only (--species cb). Each rank
+ * streams its share of one particle type in chunks (several ranks: each
+ * chunk exchanged, then painted). out is zeroed first and filled on every rank
  * (free with ct_pk_result_free). ps->float32 selects the float32 path
  * (--pk-float32). The status is agreed on every rank. Collective. */
 ct_status ct_pk_of_snapshot(const char *snap_path, int grid, const ct_pk_settings *ps,

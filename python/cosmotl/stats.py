@@ -427,8 +427,10 @@ def Pk(data: Union[ArrayLike, str, "os.PathLike[str]"], box: Optional[float] = N
         rank's x-slab, see local_planes), or the path of a snapshot (as
         read_snapshot takes it): then the library reads and measures it as
         `cosmotl summarize SNAP --grid GRID` does (ct_pk_of_snapshot: /pk bit
-        for bit on the same number of ranks; one rank streams the snapshot,
-        several free what they read once it is exchanged), total matter or,
+        for bit on the same number of ranks; each rank streams its share of
+        one particle type in chunks, several exchanging each chunk; on
+        several ranks with more than 2^20 particles per rank it then differs
+        from Pk of read_snapshot's positions by round-off), total matter or,
         with species="cb", PartType1 alone; box comes from the snapshot (give
         None or the same value), one thread per rank, no weights.
     box: side of the periodic box, Mpc/h. grid: mesh points per side (even;

@@ -154,11 +154,13 @@ static void reader_clear(reader *r)
     memset(r, 0, sizeof *r);
 }
 
-/* Particles per chunk when one rank streams a snapshot: CT_SUMMARIZE_CHUNK
- * (tests use small chunks), default CT_PK_PAINT_BLOCK = 2^20 (12 MiB of
- * positions), the blocks ct_pk_measure paints on one rank: a streamed snapshot
- * and its particles in one array (e.g. from Python) give the same P(k) bit for
- * bit. */
+/* Particles per chunk when a rank streams its share of a snapshot:
+ * CT_SUMMARIZE_CHUNK (tests use small chunks), default CT_PK_PAINT_BLOCK = 2^20
+ * (12 MiB of positions), the blocks ct_pk_measure paints on one rank: there a
+ * streamed snapshot and its particles in one array (e.g. from Python) give the
+ * same P(k) bit for bit (on several ranks ct_pk_measure paints each rank's
+ * exchanged particles in one call: the same sums in another order once a
+ * share has more than one chunk). */
 static int64_t stream_chunk(void)
 {
     const char *e = getenv("CT_SUMMARIZE_CHUNK");
@@ -167,8 +169,8 @@ static int64_t stream_chunk(void)
 }
 
 /* Open path (collective) and, if go, start reading: this rank's share of its
- * particles, or on one rank (pk and bk of one particle type) its first chunk
- * (go 0: the caller starts r->job or hands the snapshot on). */
+ * particles, or (pk and bk of one particle type: streamed) the share's first
+ * chunk (go 0: the caller starts r->job or hands the snapshot on). */
 static ct_status reader_start(ct_summarizer *st, reader *r, const char *path, int go)
 {
     const ct_summarize_settings *o = &st->s;
