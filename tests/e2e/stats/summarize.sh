@@ -93,6 +93,12 @@ done
 # additions in the cells changes with the chunks)
 CT_SUMMARIZE_CHUNK=100000000 run 0 "summarize one chunk" "$COSMOTL" summarize suite/0 $opts --out onechunk
 run 0 "one chunk vs 33 chunks" "$tool" compare onechunk/0.h5 out1/0.h5 pk
+# several ranks stream their shares too, each chunk exchanged, then painted; with
+# 3 ranks (shares 10923, 10923, 10922) and chunks of 10922 ranks 0 and 1 have two
+# chunks and rank 2 one: it takes part in the second round with no particles
+CT_SUMMARIZE_CHUNK=10922 run 0 "summarize np3, uneven chunks" "$mpirun_sh" 3 "$COSMOTL" \
+  summarize suite/0 $opts --out np3chunks
+run 0 "np3 uneven chunks vs out1" "$tool" compare np3chunks/0.h5 out1/0.h5 pk
 
 # total matter by default (above: /pk of sim 1 weighs PartType1 and PartType2 by
 # mass); cb on request: --species cb puts exactly /pk_cb's spectrum into /pk
