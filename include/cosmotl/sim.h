@@ -75,12 +75,15 @@ typedef struct {
      * x += alpha(a) i k O(k) delta(k) / k^2 with O = exp(-kl^2/k^2 - (k/ks)^4),
      * kl, ks in units of the particle Nyquist frequency pi np / box;
      * alpha(a) = pgd_alpha (Omega_m/0.3)^pgd_alpha_om_slope
-     *            (sigma8/0.8)^pgd_alpha_s8_slope (D1(a)/D1(1))^2
+     *            (sigma8/0.8)^pgd_alpha_s8_slope
+     *            max(0, 1 + pgd_alpha_s8_linear (sigma8 - 0.8)) (D1(a)/D1(1))^2
      * (ct_sim_pgd_alpha; Omega_m total matter, sigma8 of the cosmology's
      * parameters, or computed from A_s when those give none). pgd_alpha = 0:
-     * off (default); the slopes default to 0 (one alpha for every cosmology). */
+     * off (default); the slopes and the linear coefficient default to 0 (one
+     * alpha for every cosmology). The linear factor reaches 0 (no PGD) at
+     * sigma8 = 0.8 - 1/pgd_alpha_s8_linear, which a power law cannot. */
     double pgd_alpha, pgd_kl, pgd_ks;
-    double pgd_alpha_om_slope, pgd_alpha_s8_slope;
+    double pgd_alpha_om_slope, pgd_alpha_s8_slope, pgd_alpha_s8_linear;
     int nu_particles;      /* massive nu: write PartType2 neutrino particles; default 1 */
     /* f(R): Winther-Ferreira thin-shell screening of the fifth force, delta_eff =
      * delta min(1, scale Phi_crit / |Phi_N|) in wells (Phi_N < 0), Phi_crit/c^2 =

@@ -214,9 +214,14 @@ ct_status cli_suite_read(ct_config *cfg, cli_suite_cfg *sc)
                               &sim->pgd_alpha_om_slope));
     CT_CHECK(ct_config_double(cfg, "sim", "pgd_alpha_s8_slope", 0.0, -5.0, 5.0,
                               &sim->pgd_alpha_s8_slope));
-    if (sim->pgd_alpha == 0 && (sim->pgd_alpha_om_slope != 0 || sim->pgd_alpha_s8_slope != 0))
-        CT_FAIL(CT_ERR_CONFIG, "%s: [sim] pgd_alpha_om_slope / pgd_alpha_s8_slope are set but "
-                "pgd_alpha = 0 (PGD is off): set pgd_alpha too", file);
+    /* max(0, 1 + L (sigma8 - 0.8)): |L| <= 20 puts the zero of alpha no closer
+     * than 0.05 to the pivot, i.e. inside or beyond Quijote's sigma8 range */
+    CT_CHECK(ct_config_double(cfg, "sim", "pgd_alpha_s8_linear", 0.0, -20.0, 20.0,
+                              &sim->pgd_alpha_s8_linear));
+    if (sim->pgd_alpha == 0 && (sim->pgd_alpha_om_slope != 0 || sim->pgd_alpha_s8_slope != 0 ||
+                                sim->pgd_alpha_s8_linear != 0))
+        CT_FAIL(CT_ERR_CONFIG, "%s: [sim] pgd_alpha_om_slope / pgd_alpha_s8_slope / "
+                "pgd_alpha_s8_linear are set but pgd_alpha = 0 (PGD is off): set pgd_alpha too", file);
     CT_CHECK(ct_config_bool(cfg, "sim", "nu_particles", 1, &sim->nu_particles));
     CT_CHECK(ct_config_bool(cfg, "sim", "fr_screening", 1, &sim->fr_screening));
     CT_CHECK(ct_config_double(cfg, "sim", "fr_screening_scale", 1.0, 1e-3, 100.0,

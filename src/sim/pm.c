@@ -209,10 +209,10 @@ static void drift(pm_state *st, ct_sim_particles *p, double ai, double af, doubl
     }
 }
 
-/* alpha (Omega_m/0.3)^p (sigma8/0.8)^q D1(a)^2 (D1(1) = 1). With p = q = 0 the
- * factors are exactly 1 (pow(x, 0) = 1), so the product is the bits of
- * pgd_alpha d d as before the slopes existed; sigma8 is only computed (from A_s)
- * when q != 0 and the parameters give none. */
+/* alpha (Omega_m/0.3)^p (sigma8/0.8)^q max(0, 1 + L (sigma8 - 0.8)) D1(a)^2
+ * (D1(1) = 1). With p = q = L = 0 no factor is applied, so the product is the
+ * bits of pgd_alpha d d as before the slopes existed; sigma8 is only computed
+ * (from A_s) when q or L != 0 and the parameters give none. */
 double ct_sim_pgd_alpha(const ct_sim_settings *s, const ct_cosmo *c, double a)
 {
     if (s->pgd_alpha == 0)
@@ -221,9 +221,12 @@ double ct_sim_pgd_alpha(const ct_sim_settings *s, const ct_cosmo *c, double a)
     double alpha = s->pgd_alpha;
     if (s->pgd_alpha_om_slope != 0)
         alpha *= pow(cp->omega_m / 0.3, s->pgd_alpha_om_slope);
-    if (s->pgd_alpha_s8_slope != 0) {
+    if (s->pgd_alpha_s8_slope != 0 || s->pgd_alpha_s8_linear != 0) {
         double s8 = cp->sigma8 > 0 ? cp->sigma8 : ct_cosmo_sigma8(c);
-        alpha *= pow(s8 / 0.8, s->pgd_alpha_s8_slope);
+        if (s->pgd_alpha_s8_slope != 0)
+            alpha *= pow(s8 / 0.8, s->pgd_alpha_s8_slope);
+        if (s->pgd_alpha_s8_linear != 0)
+            alpha *= fmax(0.0, 1.0 + s->pgd_alpha_s8_linear * (s8 - 0.8));
     }
     const double d = ct_cosmo_d1(c, a);
     return alpha * d * d;

@@ -12,7 +12,9 @@
 #   shot-noise-subtracted P near 0, where relative differences mean nothing);
 #   at alpha = 0 the two agree to 1e-12;
 # - simulations outside LH 0-99 are refused with one line and no results;
-# - --evaluate A0,P,Q runs on a held-out simulation and applies the law.
+# - --fit s8lin (alpha0 max(0, 1 + L (sigma8 - 0.8))) refits the kept results
+#   without simulating again and prints the [sim] lines of that form;
+# - --evaluate A0,P,Q,L runs on a held-out simulation and applies the law.
 #   calibrate-pgd.sh
 set -u
 : "${CT_SOURCE_ROOT:?}" "${CT_BUILD_ROOT:?}" "${COSMOTL:?}"
@@ -91,6 +93,20 @@ sys.exit(1 if bad else 0)
 PY
 cat out.txt
 
+# the linear form: the same work folder and label reuse both simulations
+run 0 "refit with --fit s8lin" $py "$tool" --quijote "$lh" --config tiny.ini --sims 0,1 \
+  --alphas 0,0.01,0.02 --build "$CT_BUILD_ROOT" --work w --label t --fit s8lin
+grep -q "^\[sim\] lines (joint fit): pgd_alpha = [0-9.]*, pgd_alpha_s8_linear = " out.txt ||
+  { fail "s8lin [sim] lines"; cat out.txt >&2; }
+grep -q "simulate" w/t.log && [ "$(grep -c 'cosmotl simulate' w/t.log)" -gt 2 ] && fail "s8lin refit simulated again"
+$py -c "
+import json, sys
+r = json.load(open('w/t.json')); j = r['fit_joint']
+ok = j['form'] == 's8lin' and 0 < j['pgd_alpha'] <= 0.02 and abs(j['pgd_alpha_s8_linear']) <= 20
+ok = ok and len(r['sims']) == 2 and j['pgd_alpha_om_slope'] == 0 and j['pgd_alpha_s8_slope'] == 0
+sys.exit(0 if ok else 1)
+" || fail "s8lin fit values"
+
 # held-out simulations are refused: one line, exit 1, no results
 run 1 "held-out simulation" $py "$tool" --quijote "$lh" --config tiny.ini --sims 99,100 \
   --alphas 0,0.01 --build "$CT_BUILD_ROOT" --work w2 --label t
@@ -99,12 +115,12 @@ grep -q "calibrate-pgd: simulation(s) 100 not among LH 0-99" err.txt || { fail "
 [ -e w2 ] && fail "a refused run left w2/"
 # --evaluate checks a law on any simulation (nothing is calibrated): held-out 100
 run 0 "evaluate a law on held-out 100" $py "$tool" --quijote "$lh" --config tiny.ini --sims 100 \
-  --alphas 0,0.01 --evaluate 0.01,0.5,0 --build "$CT_BUILD_ROOT" --work w3 --label e
+  --alphas 0,0.01 --evaluate 0.01,0.5,0,2 --build "$CT_BUILD_ROOT" --work w3 --label e
 grep -q "^| 100 | 0.3133 | 0.9093 | 0.0120 |" out.txt || { fail "evaluate table (config alpha)"; cat out.txt >&2; }
 $py -c "
 import json, sys
 s = json.load(open('w3/e.json'))['sims'][0]
-want = 0.01 * (0.3133 / 0.3) ** 0.5
+want = 0.01 * (0.3133 / 0.3) ** 0.5 * (1 + 2 * (0.9093 - 0.8))
 sys.exit(0 if abs(s['law_alpha'] / want - 1) < 1e-9 and s['law_alpha'] in s['alphas'] else 1)
 " || fail "evaluate: law alpha"
 grep -q "targets (±3%, ±5%, ±8%) on the means" out.txt || fail "evaluate: verdict line"

@@ -150,6 +150,32 @@ int main(int argc, char **argv)
         CT_EXPECT_REL(ct_sim_pgd_alpha(&ss, c, 1.0), 0.01 * (s / 0.8) * (s / 0.8), 1e-13);
         ct_cosmo_destroy(&c);
     }
+    /* 2b. the linear factor with its floor: alpha0 max(0, 1 + L (sigma8 - 0.8));
+     * sigma8 0.6641 and 0.9289 of the table, L = 10 (zero at sigma8 0.7) */
+    {
+        write_file("pgdl.ini", "[suite]\ntable = pgda_table.txt\n[sim]\nparticles = 8\nbox = 64\n"
+                               "steps = 3\nz_init = 24\nforce = deconv\npgd_alpha = 0.004\n"
+                               "pgd_alpha_s8_linear = 10\n");
+        cli_suite_cfg sl;
+        CT_EXPECT_OK(read_ini("pgdl.ini", &sl));
+        CT_EXPECT(sl.s.sim.pgd_alpha_s8_linear == 10 && sc0.s.sim.pgd_alpha_s8_linear == 0);
+        for (int i = 0; i < 2; i++) {
+            ct_cosmo *c = NULL;
+            ct_sim_settings ss;
+            CT_EXPECT_OK(sim_of(&sl, i, &c, &ss));
+            double d = ct_cosmo_d1(c, 0.5);
+            /* i = 0: 1 + 10 (0.6641 - 0.8) < 0, floored: no PGD at all;
+             * i = 1: 0.004 (1 + 10 * 0.1289) = 0.009156 */
+            double want = i == 0 ? 0.0 : 0.004 * (1 + 10 * (0.9289 - 0.8)) * d * d;
+            if (i == 0)
+                CT_EXPECT(ct_sim_pgd_alpha(&ss, c, 0.5) == 0.0);
+            else
+                CT_EXPECT_REL(ct_sim_pgd_alpha(&ss, c, 0.5), want, 1e-14);
+            ct_cosmo_destroy(&c);
+        }
+        cli_suite_free(&sl);
+        unlink("pgdl.ini");
+    }
     /* 3. the simulator applies ct_sim_pgd_alpha */
     {
         ct_cosmo *c = NULL;
@@ -183,6 +209,11 @@ int main(int argc, char **argv)
                  "sim.pgd_alpha_s8_slope = 'steep' is not a number");
     expect_error("pgda_bad3.ini", "[suite]\nn_sims = 1\n[sim]\npgd_alpha_om_slope = 0.5\n",
                  "pgd_alpha = 0 (PGD is off)");
+    expect_error("pgda_bad5.ini", "[suite]\nn_sims = 1\n[sim]\npgd_alpha_s8_linear = 10\n",
+                 "pgd_alpha = 0 (PGD is off)");
+    expect_error("pgda_bad6.ini", "[suite]\nn_sims = 1\n[sim]\npgd_alpha = 0.01\n"
+                                  "pgd_alpha_s8_linear = 25\n",
+                 "sim.pgd_alpha_s8_linear = 25 is outside [-20, 20]");
     expect_error("pgda_bad4.ini", "[suite]\nn_sims = 1\n[sim]\npgd_alpha = 0.01\n"
                                   "pgd_alpha_s8_slope = -9\n",
                  "sim.pgd_alpha_s8_slope = -9 is outside [-5, 5]");
