@@ -7,6 +7,10 @@
 # residual of each f_b group (mean of e over the group's simulations, within 0.01:
 # the cubic LH fit absorbs g but leaves a few 1e-3) and keep the LH control within
 # 0.005 of zero; without --lh it must refuse --offset with one line.
+# --held-out on a synthetic validate run of nwLH simulations 0-19 whose cosmotl/Quijote
+# is exp(-e) (a simulator that follows the LH suite exactly) must give a mean
+# measured/predicted of 1 within 0.01 in both bands (the group means of e over the
+# other simulations differ from each simulation's own e by the group's spread).
 #   quijote-linear.sh
 set -u
 : "${CT_SOURCE_ROOT:?}" "${CT_BUILD_ROOT:?}"
@@ -39,6 +43,9 @@ def suite(path, nw):
     return np.array(fbs)
 suite("LH.h5", False)
 fb = suite("nwLH.h5", True)
+import json
+json.dump({"sims": [{"index": i, "k": k.tolist(), "ratio": np.exp(-0.5 * fb[i] ** 2 + 0 * k).tolist(),
+                     "bands": {}} for i in range(20)]}, open("run.json", "w"))
 edges = [0.0, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5, 0.8]
 with open("expect.txt", "w") as f:
     for a, b in zip(edges[:-1], edges[1:]):
@@ -64,6 +71,14 @@ for grp, cells in rows:
             bad += 1
 sys.exit(1 if bad else 0)
 PY
+run 0 "--held-out" $py "$tool" --lh LH.h5 --nwlh nwLH.h5 --build "$CT_BUILD_ROOT" --offset --held-out run.json
+$py - <<'PY' || fail "held-out check of a simulator that follows the LH suite"
+import re
+m = re.search(r"mean over 20 simulations \(all\): .* ratio (\d\.\d+) ± \d\.\d+ / (\d\.\d+) ± ", open("out.txt").read())
+assert m, "no mean line for the 20 simulations"
+assert all(abs(float(x) - 1.0) < 0.01 for x in m.groups()), m.group(0)
+PY
+run 1 "--held-out without --offset" $py "$tool" --lh LH.h5 --nwlh nwLH.h5 --build "$CT_BUILD_ROOT" --held-out run.json
 run 1 "--offset without --lh" $py "$tool" --nwlh nwLH.h5 --build "$CT_BUILD_ROOT" --offset
 grep -q "needs both" err.txt || fail "one-line error for --offset without --lh"
 finish
