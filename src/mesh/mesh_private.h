@@ -156,9 +156,10 @@ static inline void ct_place_keys_(const uint32_t *key, int64_t i0, int64_t i1, i
 }
 
 /* Add ghost planes into their owners (paint) or fill them from owners
- * (readout). */
-ct_status ct_mesh_ghosts_reduce_(struct ct_mesh *m);
-ct_status ct_mesh_ghosts_fill_(struct ct_mesh *m);
+ * (readout): the planes the kernel of mas reaches (with a paint's shift);
+ * every rank passes the same mas and shift. */
+ct_status ct_mesh_ghosts_reduce_(struct ct_mesh *m, ct_mas mas, double shift);
+ct_status ct_mesh_ghosts_fill_(struct ct_mesh *m, ct_mas mas);
 
 /* A buffer of at least `bytes` owned by the mesh (contents undefined): painting
  * every snapshot of a run reuses it instead of mapping and faulting in fresh

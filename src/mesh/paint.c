@@ -133,6 +133,26 @@ static ct_status check_owned(const ct_mesh *m, int64_t n, const float *pos, uint
     return bad == INT64_MAX ? CT_OK : bad_particle(m, bad, pos);
 }
 
+/* The ghost planes a kernel of p points reaches with the given shift (in
+ * cells): *lo below the slab and *hi above it. A particle of global plane g
+ * has x / H in [g, g + 1) (the same double product ct_mesh_plane_of_ floors),
+ * so s = x / H + shift lies in [g + shift, g + 1 + shift) and the kernel's
+ * first plane, floor(s - p/2) + 1, in [g + floor(shift - p/2) + 1,
+ * g + ceil(1 + shift - p/2)]; with a shift the sum may round up onto
+ * g + 1 + shift, so that end is taken as reached (floor(...) + 1). The last
+ * plane is the first plus p - 1. CIC: lo 0 and hi 1 (2 with a half-cell
+ * shift), where the mesh keeps CT_MESH_GHOST_LO + CT_MESH_GHOST_HI = 4. */
+static void ghost_extent(int p, double shift, int *lo, int *hi)
+{
+    const double h = 0.5 * p;
+    const int64_t first_min = ct_ifloor_(shift - h) + 1;
+    const int64_t first_max =
+        shift > 0 ? ct_ifloor_(1 + shift - h) + 1 : -ct_ifloor_(-(1 + shift - h));
+    const int64_t l = -first_min, u = first_max + p - 1;
+    *lo = l < 0 ? 0 : l > CT_MESH_GHOST_LO ? CT_MESH_GHOST_LO : (int)l;
+    *hi = u < 0 ? 0 : u > CT_MESH_GHOST_HI ? CT_MESH_GHOST_HI : (int)u;
+}
+
 #define CIC_BLOCK 32
 #define PIECE 4096
 /* the kernels for the mesh's own precision (ct_real), then for float32 meshes */
@@ -181,12 +201,15 @@ ct_status ct_mesh_paint(ct_mesh *m, const ct_paint_settings *s, int64_t n, const
     }
     CT_CHECK_GOTO(rc, ct_mesh_agree_(m, lrc));
 
-    /* zero: ghosts always (they carry only this call's spill-over) */
+    /* zero: the ghosts this kernel reaches always (they carry only this call's
+     * spill-over, and only they are added to their owners afterwards) */
     if (!s->accumulate) {
         ct_mesh_zero(m);
     } else {
-        memset(ct_mesh_plane_bytes_(m, -CT_MESH_GHOST_LO), 0, CT_MESH_GHOST_LO * m->plane * m->esz);
-        memset(ct_mesh_plane_bytes_(m, m->nx), 0, (m->nreal - (size_t)m->nx * m->plane) * m->esz);
+        int lo, hi;
+        ghost_extent(p, s->shift, &lo, &hi);
+        memset(ct_mesh_plane_bytes_(m, -lo), 0, (size_t)lo * m->plane * m->esz);
+        memset(ct_mesh_plane_bytes_(m, m->nx), 0, (size_t)hi * m->plane * m->esz);
     }
 
     const int64_t nchunk = (m->nx + CHUNK - 1) / CHUNK;
@@ -256,27 +279,29 @@ ct_status ct_mesh_paint(ct_mesh *m, const ct_paint_settings *s, int64_t n, const
         }
     }
     m->fourier = 0;
-    CT_CHECK_GOTO(rc, ct_mesh_ghosts_reduce_(m));
+    CT_CHECK_GOTO(rc, ct_mesh_ghosts_reduce_(m, (ct_mas)p, s->shift));
 fail:
     free(start);
     return rc;
 }
 
-/* The ghost planes of rank r (if it owns planes): local offsets -GHOST_LO..-1
- * and nx..nx+GHOST_HI-1, in that order; their global plane and owner. */
+/* The ghost planes of rank r (if it owns planes) that a kernel reaching lo
+ * below and hi above the slab uses: local offsets -lo..-1 and nx..nx+hi-1,
+ * in that order; their global plane and owner. Returns their number. */
 #define NGHOST (CT_MESH_GHOST_LO + CT_MESH_GHOST_HI)
-static void ghost_planes(const ct_mesh *m, int r, int64_t off[NGHOST], int64_t glob[NGHOST],
-                         int owner[NGHOST])
+static int ghost_planes(const ct_mesh *m, int r, int lo, int hi, int64_t off[NGHOST],
+                        int64_t glob[NGHOST], int owner[NGHOST])
 {
     int g = 0;
-    for (int q = -CT_MESH_GHOST_LO; q < 0; q++)
+    for (int q = -lo; q < 0; q++)
         off[g++] = q;
-    for (int q = 0; q < CT_MESH_GHOST_HI; q++)
+    for (int q = 0; q < hi; q++)
         off[g++] = m->own_nx[r] + q;
-    for (g = 0; g < NGHOST; g++) {
-        glob[g] = wrap(m->own_x0[r] + off[g], m->N);
-        owner[g] = (int)m->plane_rank[glob[g]];
+    for (int k = 0; k < g; k++) {
+        glob[k] = wrap(m->own_x0[r] + off[k], m->N);
+        owner[k] = (int)m->plane_rank[glob[k]];
     }
+    return g;
 }
 
 /* dst[i] += src[i] over one x-plane of the mesh's element type */
@@ -299,9 +324,12 @@ static void add_plane(ct_mesh *m, char *dst_bytes, const char *src_bytes)
 }
 
 /* Shared by reduce (direction 0: ghosts -> owners, added) and fill
- * (direction 1: owners -> ghosts, copied). One MPI_Alltoallv in units of
- * planes; every rank derives all message layouts from the slab table. */
-static ct_status ghosts_exchange(ct_mesh *m, int direction)
+ * (direction 1: owners -> ghosts, copied), over the ghost planes lo below and
+ * hi above every slab (ghost_extent of the kernel: a plane no particle can
+ * reach holds zeros, and adding zero leaves a sum as it is, so only reachable
+ * planes travel). One MPI_Alltoallv in units of planes; every rank derives
+ * all message layouts from the slab table and the same lo, hi. */
+static ct_status ghosts_exchange(ct_mesh *m, int direction, int lo, int hi)
 {
     ct_status rc = CT_OK;
     const int P = m->size;
@@ -311,8 +339,8 @@ static ct_status ghosts_exchange(ct_mesh *m, int direction)
          * buffers: fresh memory every call) */
         int64_t off[NGHOST], glob[NGHOST];
         int owner[NGHOST];
-        ghost_planes(m, 0, off, glob, owner);
-        for (int g = 0; g < NGHOST; g++) {
+        const int ng = ghost_planes(m, 0, lo, hi, off, glob, owner);
+        for (int g = 0; g < ng; g++) {
             char *own = ct_mesh_plane_bytes_(m, glob[g]);
             char *ghost = ct_mesh_plane_bytes_(m, off[g]);
             if (direction == 0)
@@ -336,16 +364,15 @@ static ct_status ghosts_exchange(ct_mesh *m, int direction)
      * ghosts that I own. direction 1: the reverse. */
     int nmine = 0, ntheirs = 0;
     if (m->nx > 0) {
-        ghost_planes(m, m->rank, off, glob, owner);
-        for (int g = 0; g < NGHOST; g++)
+        nmine = ghost_planes(m, m->rank, lo, hi, off, glob, owner);
+        for (int g = 0; g < nmine; g++)
             (direction == 0 ? scount : rcount)[owner[g]]++;
-        nmine = NGHOST;
     }
     for (int r = 0; r < P; r++) {
         if (m->own_nx[r] == 0)
             continue;
-        ghost_planes(m, r, off, glob, owner);
-        for (int g = 0; g < NGHOST; g++)
+        const int ng = ghost_planes(m, r, lo, hi, off, glob, owner);
+        for (int g = 0; g < ng; g++)
             if (owner[g] == m->rank) {
                 (direction == 0 ? rcount : scount)[r]++;
                 ntheirs++;
@@ -366,8 +393,8 @@ static ct_status ghosts_exchange(ct_mesh *m, int direction)
         /* pack my ghosts by destination, in ghost order */
         memcpy(pos, sdispl, (size_t)P * sizeof(int));
         if (m->nx > 0) {
-            ghost_planes(m, m->rank, off, glob, owner);
-            for (int g = 0; g < NGHOST; g++)
+            const int ng = ghost_planes(m, m->rank, lo, hi, off, glob, owner);
+            for (int g = 0; g < ng; g++)
                 memcpy(sbuf + (size_t)pos[owner[g]]++ * pbytes, ct_mesh_plane_bytes_(m, off[g]),
                        pbytes);
         }
@@ -377,8 +404,8 @@ static ct_status ghosts_exchange(ct_mesh *m, int direction)
         for (int r = 0; r < P; r++) {
             if (m->own_nx[r] == 0)
                 continue;
-            ghost_planes(m, r, off, glob, owner);
-            for (int g = 0; g < NGHOST; g++)
+            const int ng = ghost_planes(m, r, lo, hi, off, glob, owner);
+            for (int g = 0; g < ng; g++)
                 if (owner[g] == m->rank)
                     memcpy(sbuf + (size_t)pos[r]++ * pbytes,
                            ct_mesh_plane_bytes_(m, glob[g] - m->x0), pbytes);
@@ -397,8 +424,8 @@ static ct_status ghosts_exchange(ct_mesh *m, int direction)
         for (int r = 0; r < P; r++) {
             if (m->own_nx[r] == 0)
                 continue;
-            ghost_planes(m, r, off, glob, owner);
-            for (int g = 0; g < NGHOST; g++) {
+            const int ng = ghost_planes(m, r, lo, hi, off, glob, owner);
+            for (int g = 0; g < ng; g++) {
                 if (owner[g] != m->rank)
                     continue;
                 add_plane(m, ct_mesh_plane_bytes_(m, glob[g] - m->x0),
@@ -412,8 +439,8 @@ static ct_status ghosts_exchange(ct_mesh *m, int direction)
         CT_CHECK_GOTO(rc, ct_calloc(&rp, (size_t)P, sizeof(int), "ghost positions"));
         memcpy(rp, rdispl, (size_t)P * sizeof(int));
         if (m->nx > 0) {
-            ghost_planes(m, m->rank, off, glob, owner);
-            for (int g = 0; g < NGHOST; g++)
+            const int ng = ghost_planes(m, m->rank, lo, hi, off, glob, owner);
+            for (int g = 0; g < ng; g++)
                 memcpy(ct_mesh_plane_bytes_(m, off[g]), rbuf + (size_t)rp[owner[g]]++ * pbytes,
                        pbytes);
         }
@@ -429,15 +456,19 @@ fail:
     return rc;
 }
 
-ct_status ct_mesh_ghosts_reduce_(ct_mesh *m)
+ct_status ct_mesh_ghosts_reduce_(ct_mesh *m, ct_mas mas, double shift)
 {
-    CT_CHECK(ghosts_exchange(m, 0));
+    int lo, hi;
+    ghost_extent((int)mas, shift, &lo, &hi);
+    CT_CHECK(ghosts_exchange(m, 0, lo, hi));
     return CT_OK;
 }
 
-ct_status ct_mesh_ghosts_fill_(ct_mesh *m)
+ct_status ct_mesh_ghosts_fill_(ct_mesh *m, ct_mas mas)
 {
-    CT_CHECK(ghosts_exchange(m, 1));
+    int lo, hi;
+    ghost_extent((int)mas, 0, &lo, &hi);
+    CT_CHECK(ghosts_exchange(m, 1, lo, hi));
     return CT_OK;
 }
 
@@ -473,7 +504,7 @@ static ct_status readout_many(ct_mesh *const *ms, int nm, ct_mas mas, int64_t n,
         lrc = check_owned(m, n, pos, NULL);
     CT_CHECK_GOTO(rc, ct_mesh_agree_(m, lrc));
     for (int j = 0; j < nm; j++)
-        CT_CHECK_GOTO(rc, ct_mesh_ghosts_fill_(ms[j]));
+        CT_CHECK_GOTO(rc, ct_mesh_ghosts_fill_(ms[j], mas));
     const int64_t N = m->N;
     const ptrdiff_t plane = (ptrdiff_t)m->plane, row = m->row, x0 = m->x0;
     const double ih = m->inv_h;
