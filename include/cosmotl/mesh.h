@@ -32,9 +32,9 @@
  *
  * Ghosts: particles are owned by the rank whose slab holds plane floor(x/H).
  * Each rank paints into its slab plus CT_MESH_GHOST_LO planes below and
- * CT_MESH_GHOST_HI above; after painting, ghost planes are sent to (and added
- * on) the ranks that own them. Readout fills the same ghost planes from their
- * owners first. Particles must therefore be on their owning rank
+ * CT_MESH_GHOST_HI above; after painting, the ghost planes the scheme (with its
+ * shift) can reach are sent to (and added on) the ranks that own them. Readout
+ * fills the ghost planes its scheme reads from their owners first. Particles must therefore be on their owning rank
  * (ct_mesh_exchange) before ct_mesh_paint / ct_mesh_readout; a particle on the
  * wrong rank is an error (CT_ERR_ARG), never a silent miss.
  *
@@ -213,7 +213,7 @@ void ct_paint_settings_defaults(ct_paint_settings *s);
  * w W(x_g - x_p) with sum_g W = 1, so the field holds mass per cell. Ghost
  * contributions are delivered to their owners. The mesh is zeroed first (and
  * left in real space) unless accumulate, which needs a real-space mesh.
- * Collective. */
+ * Collective: every rank passes the same mas and shift. */
 ct_status ct_mesh_paint(ct_mesh *m, const ct_paint_settings *s, int64_t n, const float *pos,
                         const float *w, double w_uniform);
 
