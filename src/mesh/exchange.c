@@ -117,7 +117,10 @@ static ct_status exchange(const ct_mesh *m, int64_t n, const float *pos, int inp
             const int cnt = (int)(n - i0 < CT_MESH_BLOCK ? n - i0 : CT_MESH_BLOCK);
             int32_t tmp[CT_MESH_BLOCK];
             int32_t *pl = gplane ? (int32_t *)gplane + i0 : tmp;
-            if (!ct_mesh_block_planes_(m, cnt, pos + 3 * i0, pl))
+            /* one rank (no plane table): only whether the block needs the
+             * slow path, the same predicate without the planes nobody reads */
+            if (gplane ? !ct_mesh_block_planes_(m, cnt, pos + 3 * i0, pl)
+                       : !ct_mesh_any_outside_(cnt, pos + 3 * i0, m->box))
                 continue;
             for (int64_t i = i0; i < i0 + cnt; i++) {
                 float w[3];
