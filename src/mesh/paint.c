@@ -113,8 +113,11 @@ static int block_local_planes(const ct_mesh *m, int cnt, const float *p, int32_t
 }
 
 /* Check that every particle is finite, inside [0, L) and owned by this rank;
- * returns the chunk of each in chunk[] (may be NULL). */
-static ct_status check_owned(const ct_mesh *m, int64_t n, const float *pos, uint32_t *chunk)
+ * returns the chunk of each in chunk[] (may be NULL), or the parity of each
+ * one's chunk in colour[] (may be NULL: bit q of word b for particle
+ * b CT_MESH_BLOCK + q; set only when every particle passes). */
+static ct_status check_owned(const ct_mesh *m, int64_t n, const float *pos, uint32_t *chunk,
+                             uint64_t *colour)
 {
     int64_t bad = INT64_MAX;
     const int64_t nblock = (n + CT_MESH_BLOCK - 1) / CT_MESH_BLOCK;
@@ -129,6 +132,12 @@ static ct_status check_owned(const ct_mesh *m, int64_t n, const float *pos, uint
         else if (chunk)
             for (int q = 0; q < cnt; q++)
                 chunk[i + q] = (uint32_t)(lp[q] / CHUNK);
+        else if (colour) {
+            uint64_t bits = 0;
+            for (int q = 0; q < cnt; q++)
+                bits |= (uint64_t)((lp[q] / CHUNK) & 1) << q;
+            colour[b] = bits;
+        }
     }
     return bad == INT64_MAX ? CT_OK : bad_particle(m, bad, pos);
 }
@@ -172,6 +181,7 @@ ct_status ct_mesh_paint(ct_mesh *m, const ct_paint_settings *s, int64_t n, const
     uint32_t *chunk = NULL;
     int64_t *start = NULL;
     uint32_t *order = NULL;
+    uint64_t *colour_bits = NULL;
     int p = s ? (int)s->mas : 0;
 
     if (m->fourier && s && s->accumulate)
@@ -188,8 +198,11 @@ ct_status ct_mesh_paint(ct_mesh *m, const ct_paint_settings *s, int64_t n, const
         lrc = ct_error_set(CT_ERR_UNSUPPORTED, __func__, __LINE__,
                            "more than 2^32 particles on one rank");
     if (lrc == CT_OK && n > 0 && m->threads == 1) {
-        /* one thread: the check only; the colours are found again while painting */
-        lrc = check_owned(m, n, pos, NULL);
+        /* one thread: the check, keeping each particle's colour (one bit, in the
+         * mesh's scratch) for the two colour passes; without the buffer they find
+         * the planes again */
+        colour_bits = ct_mesh_scratch_(m, (size_t)((n + CT_MESH_BLOCK - 1) / CT_MESH_BLOCK) * 8);
+        lrc = check_owned(m, n, pos, NULL, colour_bits);
     } else if (lrc == CT_OK && n > 0) {
         /* more: the chunk index, then the paint order, in the mesh's scratch */
         void *buf = ct_mesh_scratch_(m, (size_t)n * 8);
@@ -197,7 +210,7 @@ ct_status ct_mesh_paint(ct_mesh *m, const ct_paint_settings *s, int64_t n, const
             lrc = ct_error_set(CT_ERR_MEMORY, __func__, __LINE__,
                                "out of memory for %lld particle indices", (long long)n);
         else
-            lrc = check_owned(m, n, pos, chunk = buf);
+            lrc = check_owned(m, n, pos, chunk = buf, NULL);
     }
     CT_CHECK_GOTO(rc, ct_mesh_agree_(m, lrc));
 
@@ -220,9 +233,9 @@ ct_status ct_mesh_paint(ct_mesh *m, const ct_paint_settings *s, int64_t n, const
          * lists below: the same sums bit for bit, without the sort. */
         for (int colour = 0; colour < 2; colour++) {
             if (m->f32)
-                paint_colour_f32(m, p, s->shift, n, pos, w, w_uniform, colour);
+                paint_colour_f32(m, p, s->shift, n, pos, w, w_uniform, colour, colour_bits);
             else
-                paint_colour(m, p, s->shift, n, pos, w, w_uniform, colour);
+                paint_colour(m, p, s->shift, n, pos, w, w_uniform, colour, colour_bits);
         }
     } else if (n > 0) {
         /* stable counting sort of particle indices by chunk, in parallel: thread t
@@ -501,7 +514,7 @@ static ct_status readout_many(ct_mesh *const *ms, int nm, ct_mas mas, int64_t n,
     else if (n < 0 || (n > 0 && (!pos || !out)))
         lrc = ct_error_set(CT_ERR_ARG, __func__, __LINE__, "bad particle arrays");
     else
-        lrc = check_owned(m, n, pos, NULL);
+        lrc = check_owned(m, n, pos, NULL, NULL);
     CT_CHECK_GOTO(rc, ct_mesh_agree_(m, lrc));
     for (int j = 0; j < nm; j++)
         CT_CHECK_GOTO(rc, ct_mesh_ghosts_fill_(ms[j], mas));

@@ -142,17 +142,29 @@ static void PK_NAME(paint_cic_run)(ct_mesh *m, double shift, const float *pos, c
  * (fresh memory on the first snapshot of every process). Positions already
  * checked. */
 static void PK_NAME(paint_colour)(ct_mesh *m, int p, double shift, int64_t n, const float *pos,
-                         const float *w, double w_uniform, int colour)
+                         const float *w, double w_uniform, int colour,
+                         const uint64_t *bits)
 {
     uint32_t idx[PIECE + CT_MESH_BLOCK];
     int64_t k = 0;
     for (int64_t i = 0; i < n; i += CT_MESH_BLOCK) {
         const int cnt = (int)(n - i < CT_MESH_BLOCK ? n - i : CT_MESH_BLOCK);
-        int32_t lp[CT_MESH_BLOCK];
-        block_local_planes(m, cnt, pos + 3 * i, lp);
-        for (int q = 0; q < cnt; q++) {
-            idx[k] = (uint32_t)(i + q);
-            k += ((lp[q] / CHUNK) & 1) == colour;
+        if (bits) {
+            /* the particles of this colour, in input order, from check_owned */
+            uint64_t sel = colour ? bits[i / CT_MESH_BLOCK] : ~bits[i / CT_MESH_BLOCK];
+            if (cnt < CT_MESH_BLOCK)
+                sel &= ((uint64_t)1 << cnt) - 1;
+            while (sel) {
+                idx[k++] = (uint32_t)(i + __builtin_ctzll(sel));
+                sel &= sel - 1;
+            }
+        } else {
+            int32_t lp[CT_MESH_BLOCK];
+            block_local_planes(m, cnt, pos + 3 * i, lp);
+            for (int q = 0; q < cnt; q++) {
+                idx[k] = (uint32_t)(i + q);
+                k += ((lp[q] / CHUNK) & 1) == colour;
+            }
         }
         if (k >= PIECE || i + cnt >= n) {
             if (p == 2)
