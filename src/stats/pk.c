@@ -273,6 +273,47 @@ static void row_terms(const ct_complex *restrict a, const ct_complex *restrict b
     }
 }
 
+/* row_terms of the row in[] compensated as compensate_row does (the same
+ * products, rounded to ct_real), without writing it anywhere: each mode is
+ * compensated where it is used; dc: the row holds the DC mode, taken as zero. */
+static inline __attribute__((always_inline)) void
+row_terms_comp_loop(const ct_complex *restrict in, double fr, const double *restrict wz,
+                    double base, double na2, const int own, const double *restrict lsq,
+                    int64_t l0, int64_t l1, double *restrict kk, double *restrict pw,
+                    double *restrict p2, double *restrict p4)
+{
+    for (int64_t l = l0; l <= l1; l++) {
+        const double f = fr * wz[l];
+        const ct_real c0 = (ct_real)(in[l][0] * f), c1 = (ct_real)(in[l][1] * f);
+        const double n2 = base + lsq[l];
+        const double w2 = (double)c0 * c0 + (double)c1 * c1;
+        const double mu2 = (own ? lsq[l] : na2) / n2;
+        kk[l] = sqrt(n2);
+        pw[l] = w2;
+        p2[l] = w2 * (0.5 * (3 * mu2 - 1));
+        p4[l] = w2 * ((35 * mu2 * mu2 - 30 * mu2 + 3) / 8);
+    }
+}
+
+CT_PK_CLONES
+static void row_terms_comp(const ct_complex *restrict in, double fr, const double *restrict wz,
+                           int dc, double base, double na2, const double *restrict lsq,
+                           int64_t l0, int64_t l1, double *restrict kk, double *restrict pw,
+                           double *restrict p2, double *restrict p4)
+{
+    if (na2 < 0)
+        row_terms_comp_loop(in, fr, wz, base, na2, 1, lsq, l0, l1, kk, pw, p2, p4);
+    else
+        row_terms_comp_loop(in, fr, wz, base, na2, 0, lsq, l0, l1, kk, pw, p2, p4);
+    if (dc && l0 == 0)
+        pw[0] = 0.0 * 0.0 + 0.0 * 0.0; /* delta has no DC mode */
+    if (base == 0 && l0 == 0) {
+        /* the DC mode: mu = 0 by convention (0/0 above) */
+        p2[0] = pw[0] * -0.5;
+        p4[0] = pw[0] * (3.0 / 8);
+    }
+}
+
 /* Modes 0..half of one row times fr * wz[l] (the product order of
  * ct_mesh_compensate_scaled). */
 CT_PK_CLONES
@@ -283,18 +324,6 @@ static void compensate_row(ct_complex *restrict c, double fr, const double *rest
         const double f = fr * wz[l];
         c[l][0] = (ct_real)(c[l][0] * f);
         c[l][1] = (ct_real)(c[l][1] * f);
-    }
-}
-
-/* compensate_row into out[] (in = out's modes before) */
-CT_PK_CLONES
-static void compensate_row_to(ct_complex *restrict out, const ct_complex *restrict in, double fr,
-                              const double *restrict wz, int64_t half)
-{
-    for (int64_t l = 0; l <= half; l++) {
-        const double f = fr * wz[l];
-        out[l][0] = (ct_real)(in[l][0] * f);
-        out[l][1] = (ct_real)(in[l][1] * f);
     }
 }
 
@@ -376,10 +405,10 @@ static ct_status pk_bin_impl(const ct_mesh *a, const ct_mesh *b, const ct_pk_set
     CT_CHECK_GOTO(rc, ct_calloc(&scratch, ((size_t)nthr * 4 + 1) * (size_t)nzc, sizeof(double),
                                 "bin scratch"));
     double *lsq = scratch + (size_t)nthr * 4 * (size_t)nzc; /* l^2, exact in double */
-    /* discard_field: each row is compensated into a per-thread buffer and binned
-     * from there (the same values, so the same sums), the mesh is not written */
+    /* discard_field: each row is compensated where its modes are used
+     * (row_terms_comp: the same values, so the same sums), the mesh is not written */
     const int to_buffer = wx && s->discard_field;
-    if (to_buffer || f32)
+    if (f32)
         CT_CHECK_GOTO(rc, ct_calloc(&rowbuf, (size_t)nthr * nrowbuf * (size_t)nzc,
                                     sizeof(ct_complex), "bin row buffer"));
     for (int64_t l = 0; l < nzc; l++)
@@ -419,11 +448,8 @@ static ct_status pk_bin_impl(const ct_mesh *a, const ct_mesh *b, const ct_pk_set
                         }
                     }
                 } else if (to_buffer) {
-                    ct_complex *c = rowbuf + (size_t)omp_get_thread_num() * (size_t)nzc;
-                    compensate_row_to(c, da + row, wx[i0] * wz[y0 + pl], wz, half);
-                    if (y0 + pl == 0 && i0 == 0)
-                        c[0][0] = c[0][1] = 0; /* delta has no DC mode */
-                    ra = rb = c;
+                    /* compensated where used (row_terms_comp), nothing written */
+                    ra = rb = NULL;
                 } else if (wx) {
                     ct_complex *c = (ct_complex *)da + row;
                     compensate_row(c, wx[i0] * wz[y0 + pl], wz, half);
@@ -432,8 +458,13 @@ static ct_status pk_bin_impl(const ct_mesh *a, const ct_mesh *b, const ct_pk_set
                 }
                 /* the modes the half-space rule keeps are one contiguous range */
                 const int64_t l0 = edge_keep ? 0 : 1, l1 = edge_keep ? half : half - 1;
-                row_terms(ra, rb, (double)base, na2 >= 0 ? (double)na2 : -1.0,
-                          lsq, l0, l1, kk, pw, p2, p4);
+                if (!f32 && to_buffer)
+                    row_terms_comp(da + row, wx[i0] * wz[y0 + pl], wz, y0 + pl == 0 && i0 == 0,
+                                   (double)base, na2 >= 0 ? (double)na2 : -1.0, lsq, l0, l1,
+                                   kk, pw, p2, p4);
+                else
+                    row_terms(ra, rb, (double)base, na2 >= 0 ? (double)na2 : -1.0,
+                              lsq, l0, l1, kk, pw, p2, p4);
                 /* (2) n^2 = base + l^2 grows with l, so the bin never decreases:
                  * sums run in registers while the bin stays the same and are added
                  * to the bin once per run */
