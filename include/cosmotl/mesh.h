@@ -98,7 +98,8 @@ void ct_mesh_destroy(ct_mesh **m); /* tolerates NULL / *m == NULL */
 
 /* A buffer of at least `bytes` owned by the mesh, kept until the mesh is
  * destroyed or a larger one is asked for (then replaced): work arrays that every
- * call on a kept mesh would otherwise take as fresh memory (painting with threads,
+ * call on a kept mesh would otherwise take as fresh memory (painting: the chunk
+ * order with threads, one colour bit per particle on one thread;
  * the bispectrum's shell fields). Contents undefined; one user at a time (valid
  * until the next call on the mesh). NULL when out of memory. Local. */
 void *ct_mesh_scratch(ct_mesh *m, size_t bytes);
