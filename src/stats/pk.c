@@ -239,6 +239,27 @@ static inline void add_run(double *acc, int64_t b, double sk, double sp, double 
  * row's own axis, mu^2 = l^2 / n^2). Straight-line double arithmetic on a table of
  * l^2 with `own` a constant after inlining, so the compiler vectorises the square
  * roots and divisions. The DC mode (n^2 = 0) is fixed up by the caller. */
+/* One mode's terms from its power w2, n^2 and mu^2 (shared by both row loops). */
+static inline __attribute__((always_inline)) void
+mode_terms(int64_t l, double w2, double n2, double mu2, double *restrict kk,
+           double *restrict pw, double *restrict p2, double *restrict p4)
+{
+    kk[l] = sqrt(n2);
+    pw[l] = w2;
+    p2[l] = w2 * (0.5 * (3 * mu2 - 1));
+    p4[l] = w2 * ((35 * mu2 * mu2 - 30 * mu2 + 3) / 8);
+}
+
+/* The DC mode of a row through it: mu = 0 by convention (0/0 in the loops). */
+static inline void dc_terms(double base, int64_t l0, const double *restrict pw,
+                            double *restrict p2, double *restrict p4)
+{
+    if (base == 0 && l0 == 0) {
+        p2[0] = pw[0] * -0.5;
+        p4[0] = pw[0] * (3.0 / 8);
+    }
+}
+
 static inline __attribute__((always_inline)) void
 row_terms_loop(const ct_complex *restrict a, const ct_complex *restrict b, double base,
                double na2, const int own, const double *restrict lsq, int64_t l0, int64_t l1,
@@ -249,10 +270,7 @@ row_terms_loop(const ct_complex *restrict a, const ct_complex *restrict b, doubl
         const double n2 = base + lsq[l];
         const double w2 = (double)a[l][0] * b[l][0] + (double)a[l][1] * b[l][1];
         const double mu2 = (own ? lsq[l] : na2) / n2;
-        kk[l] = sqrt(n2);
-        pw[l] = w2;
-        p2[l] = w2 * (0.5 * (3 * mu2 - 1));
-        p4[l] = w2 * ((35 * mu2 * mu2 - 30 * mu2 + 3) / 8);
+        mode_terms(l, w2, n2, mu2, kk, pw, p2, p4);
     }
 }
 
@@ -266,11 +284,7 @@ static void row_terms(const ct_complex *restrict a, const ct_complex *restrict b
         row_terms_loop(a, b, base, na2, 1, lsq, l0, l1, kk, pw, p2, p4);
     else
         row_terms_loop(a, b, base, na2, 0, lsq, l0, l1, kk, pw, p2, p4);
-    if (base == 0 && l0 == 0) {
-        /* the DC mode: mu = 0 by convention (0/0 above) */
-        p2[0] = pw[0] * -0.5;
-        p4[0] = pw[0] * (3.0 / 8);
-    }
+    dc_terms(base, l0, pw, p2, p4);
 }
 
 /* row_terms of the row in[] compensated as compensate_row does (the same
@@ -288,10 +302,7 @@ row_terms_comp_loop(const ct_complex *restrict in, double fr, const double *rest
         const double n2 = base + lsq[l];
         const double w2 = (double)c0 * c0 + (double)c1 * c1;
         const double mu2 = (own ? lsq[l] : na2) / n2;
-        kk[l] = sqrt(n2);
-        pw[l] = w2;
-        p2[l] = w2 * (0.5 * (3 * mu2 - 1));
-        p4[l] = w2 * ((35 * mu2 * mu2 - 30 * mu2 + 3) / 8);
+        mode_terms(l, w2, n2, mu2, kk, pw, p2, p4);
     }
 }
 
@@ -307,11 +318,7 @@ static void row_terms_comp(const ct_complex *restrict in, double fr, const doubl
         row_terms_comp_loop(in, fr, wz, base, na2, 0, lsq, l0, l1, kk, pw, p2, p4);
     if (dc && l0 == 0)
         pw[0] = 0.0 * 0.0 + 0.0 * 0.0; /* delta has no DC mode */
-    if (base == 0 && l0 == 0) {
-        /* the DC mode: mu = 0 by convention (0/0 above) */
-        p2[0] = pw[0] * -0.5;
-        p4[0] = pw[0] * (3.0 / 8);
-    }
+    dc_terms(base, l0, pw, p2, p4);
 }
 
 /* Modes 0..half of one row times fr * wz[l] (the product order of
