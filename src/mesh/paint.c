@@ -112,6 +112,9 @@ static int block_local_planes(const ct_mesh *m, int cnt, const float *p, int32_t
     return -1;
 }
 
+/* check_owned's colour bits: one 64-bit word per block of particles */
+_Static_assert(CT_MESH_BLOCK <= 64, "colour bits of a block must fit one uint64_t");
+
 /* Check that every particle is finite, inside [0, L) and owned by this rank;
  * returns the chunk of each in chunk[] (may be NULL), or the parity of each
  * one's chunk in colour[] (may be NULL: bit q of word b for particle

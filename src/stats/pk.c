@@ -234,11 +234,6 @@ static inline void add_run(double *acc, int64_t b, double sk, double sp, double 
 #define CT_PK_CLONES
 #endif
 
-/* What modes l0..l1 of one row contribute: |n|, power and power times L2(mu) and
- * L4(mu), with n^2 = base + l^2 and mu^2 = na2 / n^2 (own: the line of sight is the
- * row's own axis, mu^2 = l^2 / n^2). Straight-line double arithmetic on a table of
- * l^2 with `own` a constant after inlining, so the compiler vectorises the square
- * roots and divisions. The DC mode (n^2 = 0) is fixed up by the caller. */
 /* One mode's terms from its power w2, n^2 and mu^2 (shared by both row loops). */
 static inline __attribute__((always_inline)) void
 mode_terms(int64_t l, double w2, double n2, double mu2, double *restrict kk,
@@ -260,6 +255,11 @@ static inline void dc_terms(double base, int64_t l0, const double *restrict pw,
     }
 }
 
+/* What modes l0..l1 of one row contribute: |n|, power and power times L2(mu) and
+ * L4(mu), with n^2 = base + l^2 and mu^2 = na2 / n^2 (own: the line of sight is the
+ * row's own axis, mu^2 = l^2 / n^2). Straight-line double arithmetic on a table of
+ * l^2 with `own` a constant after inlining, so the compiler vectorises the square
+ * roots and divisions. The DC mode (n^2 = 0) is fixed up by the caller. */
 static inline __attribute__((always_inline)) void
 row_terms_loop(const ct_complex *restrict a, const ct_complex *restrict b, double base,
                double na2, const int own, const double *restrict lsq, int64_t l0, int64_t l1,
@@ -412,9 +412,10 @@ static ct_status pk_bin_impl(const ct_mesh *a, const ct_mesh *b, const ct_pk_set
     CT_CHECK_GOTO(rc, ct_calloc(&scratch, ((size_t)nthr * 4 + 1) * (size_t)nzc, sizeof(double),
                                 "bin scratch"));
     double *lsq = scratch + (size_t)nthr * 4 * (size_t)nzc; /* l^2, exact in double */
-    /* discard_field: each row is compensated where its modes are used
-     * (row_terms_comp: the same values, so the same sums), the mesh is not written */
-    const int to_buffer = wx && s->discard_field;
+    /* discard_field on a double mesh: each row is compensated where its modes are
+     * used (row_terms_comp: the same values, so the same sums), the mesh is not
+     * written (float32 meshes widen each row into rowbuf instead) */
+    const int comp_where_used = !f32 && wx && s->discard_field;
     if (f32)
         CT_CHECK_GOTO(rc, ct_calloc(&rowbuf, (size_t)nthr * nrowbuf * (size_t)nzc,
                                     sizeof(ct_complex), "bin row buffer"));
@@ -454,8 +455,8 @@ static ct_status pk_bin_impl(const ct_mesh *a, const ct_mesh *b, const ct_pk_set
                             rb = c + nzc;
                         }
                     }
-                } else if (to_buffer) {
-                    /* compensated where used (row_terms_comp), nothing written */
+                } else if (comp_where_used) {
+                    /* compensated where used (row_terms_comp below), nothing written */
                     ra = rb = NULL;
                 } else if (wx) {
                     ct_complex *c = (ct_complex *)da + row;
@@ -465,7 +466,7 @@ static ct_status pk_bin_impl(const ct_mesh *a, const ct_mesh *b, const ct_pk_set
                 }
                 /* the modes the half-space rule keeps are one contiguous range */
                 const int64_t l0 = edge_keep ? 0 : 1, l1 = edge_keep ? half : half - 1;
-                if (!f32 && to_buffer)
+                if (comp_where_used)
                     row_terms_comp(da + row, wx[i0] * wz[y0 + pl], wz, y0 + pl == 0 && i0 == 0,
                                    (double)base, na2 >= 0 ? (double)na2 : -1.0, lsq, l0, l1,
                                    kk, pw, p2, p4);
