@@ -39,9 +39,15 @@ int main(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         const char *m = argv[i];
         if (!strncmp(m, "sleep", 5)) { sleep(atoi(m + 5)); continue; }
+        if (!cur && (!strcmp(m, "again") || !strcmp(m, "unmap") || !strcmp(m, "dontneed") ||
+                     !strcmp(m, "touch"))) {
+            fprintf(stderr, "memt: %s needs a GiB from fresh, pop, popw or thp before it\n", m);
+            return 2;
+        }
         snap a = take();
         if (!strcmp(m, "fresh")) {
             cur = mmap(NULL, GIB, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+            if (cur == MAP_FAILED) { perror("memt: mmap"); return 1; }
             memset(cur, 1, GIB);
         } else if (!strcmp(m, "again")) {
             memset(cur, 2, GIB);
@@ -51,15 +57,18 @@ int main(int argc, char **argv)
             madvise(cur, GIB, MADV_DONTNEED);
         } else if (!strcmp(m, "pop")) {
             cur = mmap(NULL, GIB, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+            if (cur == MAP_FAILED) { perror("memt: mmap"); return 1; }
             snap b = take(); show("pop-mmap", a, b); a = b;
             memset(cur, 1, GIB);
         } else if (!strcmp(m, "popw")) {
             cur = mmap(NULL, GIB, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+            if (cur == MAP_FAILED) { perror("memt: mmap"); return 1; }
             if (madvise(cur, GIB, MADV_POPULATE_WRITE)) perror("madvise");
             snap b = take(); show("popw-adv", a, b); a = b;
             memset(cur, 1, GIB);
         } else if (!strcmp(m, "thp")) { /* 1 GiB, 2 MiB aligned, MADV_HUGEPAGE, memset */
             char *r = mmap(NULL, GIB + ((size_t)2 << 20), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+            if (r == MAP_FAILED) { perror("memt: mmap"); return 1; }
             cur = (char *)(((unsigned long)r + ((2UL << 20) - 1)) & ~((2UL << 20) - 1));
             if (madvise(cur, GIB, MADV_HUGEPAGE))
                 perror("madvise");
